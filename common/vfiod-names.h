@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * vfiod-names.h: every name vfiod uses, in one place.
+ *
+ * The bus contract (bus name, object path, interface, errors, flags, dict
+ * keys, polkit action ids) is shared by the service, the client library,
+ * the CLI and the tests.  The sysfs section names every file of /sys the
+ * service (and the test simulator) reads or writes.
+ */
+#pragma once
+
+/* ---- bus ---------------------------------------------------------- */
+#define VFIOD_DBUS_NAME              "org.freedesktop.vfio1"
+#define VFIOD_DBUS_PATH              "/org/freedesktop/vfio1"
+#define VFIOD_DBUS_MANAGER_INTERFACE "org.freedesktop.vfio1.Manager"
+
+/* ---- errors ------------------------------------------------------- */
+#define VFIOD_ERROR_PREFIX            "org.freedesktop.vfio1.Error."
+#define VFIOD_ERROR_INVALID_ADDRESS   VFIOD_ERROR_PREFIX "InvalidAddress"
+#define VFIOD_ERROR_NO_SUCH_DEVICE    VFIOD_ERROR_PREFIX "NoSuchDevice"
+#define VFIOD_ERROR_NO_IOMMU_GROUP    VFIOD_ERROR_PREFIX "NoIommuGroup"
+#define VFIOD_ERROR_FAILED            VFIOD_ERROR_PREFIX "Failed"
+#define VFIOD_ERROR_NOT_ASSIGNABLE    VFIOD_ERROR_PREFIX "NotAssignable"
+#define VFIOD_ERROR_GROUP_NOT_VIABLE  VFIOD_ERROR_PREFIX "GroupNotViable"
+#define VFIOD_ERROR_DEVICE_IN_USE     VFIOD_ERROR_PREFIX "DeviceInUse"
+#define VFIOD_ERROR_NOT_DETACHED      VFIOD_ERROR_PREFIX "NotDetached"
+#define VFIOD_ERROR_GROUP_BUSY        VFIOD_ERROR_PREFIX "GroupBusy"
+#define VFIOD_ERROR_VFIO_UNAVAILABLE  VFIOD_ERROR_PREFIX "VfioUnavailable"
+
+/* ---- method flags (DetachDevice / ReattachDevice) ----------------- */
+#define VFIOD_FLAG_GROUP    0x1ULL  /* act on every device of the IOMMU group */
+#define VFIOD_FLAG_DRY_RUN  0x2ULL  /* only compute and return the plan */
+#define VFIOD_FLAG_FORCE    0x4ULL  /* DetachDevice: move devices the host uses */
+#define VFIOD_DETACH_FLAGS_ALL   (VFIOD_FLAG_GROUP | VFIOD_FLAG_DRY_RUN | VFIOD_FLAG_FORCE)
+#define VFIOD_REATTACH_FLAGS_ALL (VFIOD_FLAG_GROUP | VFIOD_FLAG_DRY_RUN)
+
+/* ---- polkit actions and their details ----------------------------- */
+#define VFIOD_ACTION_DETACH_DEVICE   "org.freedesktop.vfio1.detach-device"
+#define VFIOD_ACTION_DETACH_GROUP    "org.freedesktop.vfio1.detach-group"
+#define VFIOD_ACTION_REATTACH_DEVICE "org.freedesktop.vfio1.reattach-device"
+#define VFIOD_ACTION_DETACH_IN_USE   "org.freedesktop.vfio1.detach-in-use"
+#define VFIOD_DETAIL_DEVICE  "device"
+#define VFIOD_DETAIL_GROUP   "group"
+#define VFIOD_DETAIL_DEVICES "devices"
+
+/* ---- device dictionary (GetGroup, ListDevices) -------------------- */
+#define VFIOD_KEY_ADDRESS             "address"
+#define VFIOD_KEY_GROUP               "group"
+#define VFIOD_KEY_VENDOR_ID           "vendor_id"
+#define VFIOD_KEY_DEVICE_ID           "device_id"
+#define VFIOD_KEY_SUBSYSTEM_VENDOR_ID "subsystem_vendor_id"
+#define VFIOD_KEY_SUBSYSTEM_DEVICE_ID "subsystem_device_id"
+#define VFIOD_KEY_CLASS               "class"
+#define VFIOD_KEY_VENDOR              "vendor"
+#define VFIOD_KEY_NAME                "name"
+#define VFIOD_KEY_DRIVER              "driver"
+#define VFIOD_KEY_STATE               "state"
+#define VFIOD_KEY_BRIDGE              "bridge"
+#define VFIOD_KEY_IN_USE              "in_use"
+
+/* Values of "state". */
+#define VFIOD_STATE_HOST   "host"    /* bound to a host driver */
+#define VFIOD_STATE_VFIO   "vfio"    /* bound to vfio-pci */
+#define VFIOD_STATE_STUB   "stub"    /* bound to pci-stub */
+#define VFIOD_STATE_BRIDGE "bridge"  /* a PCI/PCIe bridge, whatever its driver */
+#define VFIOD_STATE_NONE   "none"    /* an endpoint with no driver */
+
+/* ---- plan dictionary (DetachDevice, ReattachDevice) --------------- */
+#define VFIOD_KEY_ACTION "action"
+#define VFIOD_KEY_FROM   "from"
+#define VFIOD_KEY_TO     "to"
+#define VFIOD_KEY_REASON "reason"
+#define VFIOD_ACTION_DETACH   "detach"
+#define VFIOD_ACTION_REATTACH "reattach"
+#define VFIOD_ACTION_KEEP     "keep"
+
+/* ---- kernel drivers ----------------------------------------------- */
+#define VFIOD_DRIVER_VFIO_PCI "vfio-pci"
+#define VFIOD_DRIVER_PCI_STUB "pci-stub"
+#define VFIOD_DRIVER_PCIEPORT "pcieport"
+#define VFIOD_MODULE_VFIO_PCI "vfio_pci"
+
+/* ---- sysfs and friends -------------------------------------------- */
+#define VFIOD_SYSFS_PCI_DEVICES     "/sys/bus/pci/devices"
+#define VFIOD_SYSFS_PCI_DRIVERS     "/sys/bus/pci/drivers"
+#define VFIOD_SYSFS_DRIVERS_PROBE   "/sys/bus/pci/drivers_probe"
+#define VFIOD_SYSFS_IOMMU_GROUPS    "/sys/kernel/iommu_groups"
+#define VFIOD_SYSFS_CLASS_BLOCK     "/sys/class/block"
+#define VFIOD_SYSFS_CLASS_NET       "/sys/class/net"
+/* Per PCI device (relative to /sys/bus/pci/devices/<address>/). */
+#define VFIOD_ATTR_UEVENT           "uevent"
+#define VFIOD_ATTR_VENDOR           "vendor"
+#define VFIOD_ATTR_DEVICE           "device"
+#define VFIOD_ATTR_CLASS            "class"
+#define VFIOD_ATTR_SUBSYSTEM_VENDOR "subsystem_vendor"
+#define VFIOD_ATTR_SUBSYSTEM_DEVICE "subsystem_device"
+#define VFIOD_ATTR_REVISION         "revision"
+#define VFIOD_ATTR_CONFIG           "config"
+#define VFIOD_ATTR_DRIVER           "driver"           /* link */
+#define VFIOD_ATTR_DRIVER_OVERRIDE  "driver_override"
+#define VFIOD_ATTR_IOMMU_GROUP      "iommu_group"      /* link */
+#define VFIOD_ATTR_BOOT_VGA         "boot_vga"
+#define VFIOD_ATTR_PHYSFN           "physfn"           /* link, SR-IOV VF */
+#define VFIOD_ATTR_SUBSYSTEM        "subsystem"        /* link */
+#define VFIOD_ATTR_ENABLE           "enable"
+/* Per driver (relative to /sys/bus/pci/drivers/<name>/). */
+#define VFIOD_ATTR_BIND             "bind"
+#define VFIOD_ATTR_UNBIND           "unbind"
+#define VFIOD_ATTR_NEW_ID           "new_id"
+#define VFIOD_ATTR_REMOVE_ID        "remove_id"
+/* Per block device (relative to /sys/class/block/<name>/). */
+#define VFIOD_ATTR_DEV              "dev"
+#define VFIOD_ATTR_HOLDERS          "holders"
+/* uevent keys of a PCI device. */
+#define VFIOD_UEVENT_DRIVER         "DRIVER"
+#define VFIOD_UEVENT_PCI_CLASS      "PCI_CLASS"
+#define VFIOD_UEVENT_PCI_ID         "PCI_ID"
+#define VFIOD_UEVENT_PCI_SUBSYS_ID  "PCI_SUBSYS_ID"
+#define VFIOD_UEVENT_PCI_SLOT_NAME  "PCI_SLOT_NAME"
+/* driver_override reads back this when unset. */
+#define VFIOD_OVERRIDE_UNSET        "(null)"
+
+#define VFIOD_PROC_MOUNTINFO "/proc/self/mountinfo"
+#define VFIOD_PROC_SWAPS     "/proc/swaps"
+#define VFIOD_DEV_VFIO_DIR   "/dev/vfio"
+
+/* ---- files the service owns --------------------------------------- */
+#define VFIOD_STATE_DIR_DEFAULT "/var/lib/vfiod"
+#define VFIOD_STATE_FILE        "transactions.state"

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "daemon.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <glib.h>
+#include <signal.h>
+#include <systemd/sd-bus.h>
+
+#include "bus-source.h"
+#include "config.h"
+#include "errors.h"
+#include "manager.h"
+#include "util.h"
+#include "vfiod-names.h"
+
+typedef struct {
+  GMainLoop *loop;
+  int status;
+} Daemon;
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  g_message ("Stopping on signal");
+  g_main_loop_quit (daemon->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Called by the bus source when the connection fails. */
+static gboolean
+on_bus_lost (gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  g_warning ("Lost the system bus connection, exiting");
+  daemon->status = -ECONNRESET;
+  g_main_loop_quit (daemon->loop);
+  return G_SOURCE_REMOVE;
+}
+
+int
+daemon_run (void)
+{
+  _cleanup_ (sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+  Daemon daemon = { .loop = g_main_loop_new (NULL, FALSE) };
+  Manager *manager = NULL;
+  GSource *source = NULL;
+  guint sigterm, sigint;
+  int r;
+
+  r = sd_bus_error_add_map (vfiod_error_map);
+  if (r < 0)
+    goto out;
+
+  r = sd_bus_open_system (&bus);
+  if (r < 0)
+    {
+      g_warning ("Cannot connect to the system bus: %s", g_strerror (-r));
+      goto out;
+    }
+
+  manager = manager_new (bus);
+  if (manager == NULL)
+    {
+      r = -errno;
+      g_warning ("Cannot export " VFIOD_DBUS_PATH ": %s", g_strerror (-r));
+      goto out;
+    }
+
+  /* Export first, then take the name: a caller activated by the name
+   * finds the object there. */
+  r = sd_bus_request_name (bus, VFIOD_DBUS_NAME, 0);
+  if (r < 0)
+    {
+      g_warning ("Cannot own " VFIOD_DBUS_NAME " on the system bus: %s "
+                 "(is another vfiod running, or does the bus policy "
+                 "in dbus-1/system.d not allow it?)",
+                 g_strerror (-r));
+      goto out;
+    }
+
+  source = bus_source_attach (bus, NULL);
+  g_source_set_callback (source, on_bus_lost, &daemon, NULL);
+  sigterm = g_unix_signal_add (SIGTERM, on_signal, &daemon);
+  sigint = g_unix_signal_add (SIGINT, on_signal, &daemon);
+
+  g_message ("vfiod %s serving " VFIOD_DBUS_NAME, VFIOD_VERSION);
+  g_main_loop_run (daemon.loop);
+  r = daemon.status;
+
+  g_source_remove (sigterm);
+  g_source_remove (sigint);
+  g_source_destroy (source);
+  g_source_unref (source);
+
+out:
+  manager_free (manager);
+  g_main_loop_unref (daemon.loop);
+  return r < 0 ? r : 0;
+}

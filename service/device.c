@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "device.h"
+
+#include <string.h>
+
+#include "vfiod-names.h"
+
+Device *
+device_new (const PciAddress *address)
+{
+  Device *device = g_new0 (Device, 1);
+
+  device->address = *address;
+  address_format (address, device->name);
+  device->group = DEVICE_NO_GROUP;
+  device->vendor = "";
+  device->model = "";
+  return device;
+}
+
+void
+device_free (Device *device)
+{
+  if (device == NULL)
+    return;
+  g_free (device->syspath);
+  g_free (device->driver);
+  g_free (device->in_use);
+  g_free (device);
+}
+
+bool
+device_class_is_bridge (uint32_t class_code)
+{
+  uint32_t base = class_code >> 16, sub = (class_code >> 8) & 0xff;
+
+  if (base != 0x06)
+    return false;
+  /* 00 host bridge, 04 PCI-to-PCI, 07 CardBus, 09 semi-transparent
+   * PCI-to-PCI.  ISA/LPC (01) and "other" bridges are plain endpoints to
+   * the kernel (header type 0): vfio-pci can take them. */
+  return sub == 0x00 || sub == 0x04 || sub == 0x07 || sub == 0x09;
+}
+
+bool
+device_is_bridge (const Device *device)
+{
+  return device_class_is_bridge (device->class_code);
+}
+
+DeviceState
+device_state (const Device *device)
+{
+  if (device_is_bridge (device))
+    return DEVICE_STATE_BRIDGE;
+  if (device->driver == NULL)
+    return DEVICE_STATE_NONE;
+  if (strcmp (device->driver, VFIOD_DRIVER_VFIO_PCI) == 0)
+    return DEVICE_STATE_VFIO;
+  if (strcmp (device->driver, VFIOD_DRIVER_PCI_STUB) == 0)
+    return DEVICE_STATE_STUB;
+  return DEVICE_STATE_HOST;
+}
+
+const char *
+device_state_to_string (DeviceState state)
+{
+  switch (state)
+    {
+    case DEVICE_STATE_HOST:   return VFIOD_STATE_HOST;
+    case DEVICE_STATE_VFIO:   return VFIOD_STATE_VFIO;
+    case DEVICE_STATE_STUB:   return VFIOD_STATE_STUB;
+    case DEVICE_STATE_BRIDGE: return VFIOD_STATE_BRIDGE;
+    case DEVICE_STATE_NONE:   return VFIOD_STATE_NONE;
+    }
+  g_assert_not_reached ();
+}
+
+bool
+device_driver_name_valid (const char *name)
+{
+  size_t n = 0;
+
+  for (const char *p = name; *p; p++, n++)
+    if (*p == '/' || !g_ascii_isgraph (*p))
+      return false;
+  return n > 0 && n < 64;
+}
+
+/* Exactly @digits hex digits (upper or lower case), nothing after. */
+static bool
+parse_hex_exact (const char *text, size_t min, size_t max, uint32_t *out)
+{
+  size_t n = strlen (text);
+  uint32_t v = 0;
+
+  if (n < min || n > max)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    {
+      int d = g_ascii_xdigit_value (text[i]);
+      if (d < 0)
+        return false;
+      v = (v << 4) | (uint32_t) d;
+    }
+  *out = v;
+  return true;
+}
+
+/* "VVVV:DDDD" */
+static bool
+parse_id_pair (const char *text, uint16_t *a, uint16_t *b)
+{
+  char first[5];
+  uint32_t x, y;
+  const char *colon = strchr (text, ':');
+
+  if (colon == NULL || colon - text != 4)
+    return false;
+  memcpy (first, text, 4);
+  first[4] = '\0';
+  if (!parse_hex_exact (first, 4, 4, &x) || !parse_hex_exact (colon + 1, 4, 4, &y))
+    return false;
+  *a = (uint16_t) x;
+  *b = (uint16_t) y;
+  return true;
+}
+
+bool
+device_parse_uevent (Device *device, const char *text)
+{
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  g_autofree char *driver = NULL;
+  uint16_t vendor = 0, dev = 0, svendor = 0, sdevice = 0;
+  uint32_t class_code = 0;
+  bool have_id = false, have_class = false;
+
+  for (char **l = lines; *l; l++)
+    {
+      char *line = *l;
+      char *eq = strchr (line, '=');
+      const char *value;
+
+      if (*line == '\0')
+        continue;
+      if (eq == NULL)
+        return false;
+      *eq = '\0';
+      value = eq + 1;
+
+      if (strcmp (line, VFIOD_UEVENT_DRIVER) == 0)
+        {
+          if (!device_driver_name_valid (value))
+            return false;
+          g_free (driver);
+          driver = g_strdup (value);
+        }
+      else if (strcmp (line, VFIOD_UEVENT_PCI_CLASS) == 0)
+        {
+          if (!parse_hex_exact (value, 1, 6, &class_code))
+            return false;
+          have_class = true;
+        }
+      else if (strcmp (line, VFIOD_UEVENT_PCI_ID) == 0)
+        {
+          if (!parse_id_pair (value, &vendor, &dev))
+            return false;
+          have_id = true;
+        }
+      else if (strcmp (line, VFIOD_UEVENT_PCI_SUBSYS_ID) == 0)
+        {
+          if (!parse_id_pair (value, &svendor, &sdevice))
+            return false;
+        }
+      else if (strcmp (line, VFIOD_UEVENT_PCI_SLOT_NAME) == 0)
+        {
+          PciAddress slot;
+          if (!address_parse (value, &slot) || !address_equal (&slot, &device->address))
+            return false;
+        }
+      /* other keys (MODALIAS, ...) are not ours */
+    }
+
+  if (!have_id || !have_class)
+    return false;
+
+  g_free (device->driver);
+  device->driver = g_steal_pointer (&driver);
+  device->vendor_id = vendor;
+  device->device_id = dev;
+  device->subsystem_vendor_id = svendor;
+  device->subsystem_device_id = sdevice;
+  device->class_code = class_code;
+  return true;
+}
+
+gint
+device_compare_by_address (gconstpointer a, gconstpointer b)
+{
+  const Device *x = *(Device * const *) a;
+  const Device *y = *(Device * const *) b;
+
+  return address_compare (&x->address, &y->address);
+}
+
+void
+device_add_in_use (Device *device, const char *reason)
+{
+  char *joined;
+
+  if (device->in_use == NULL)
+    {
+      device->in_use = g_strdup (reason);
+      return;
+    }
+  joined = g_strconcat (device->in_use, "; ", reason, NULL);
+  g_free (device->in_use);
+  device->in_use = joined;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* device.h: the PCI device model and the pure rules about it (state,
+ * bridge-ness, uevent parsing).  No I/O here: sysfs.c fills the model. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "address.h"
+
+typedef enum {
+  DEVICE_STATE_HOST,    /* bound to a host driver */
+  DEVICE_STATE_VFIO,    /* bound to vfio-pci */
+  DEVICE_STATE_STUB,    /* bound to pci-stub */
+  DEVICE_STATE_BRIDGE,  /* a bridge, whatever its driver */
+  DEVICE_STATE_NONE,    /* an endpoint with no driver */
+} DeviceState;
+
+#define DEVICE_NO_GROUP (-1)
+
+typedef struct {
+  PciAddress address;
+  char name[ADDRESS_STRLEN];      /* normalised address */
+  char *syspath;                  /* /sys/devices/..., resolved */
+  int64_t group;                  /* DEVICE_NO_GROUP when it has none */
+  uint16_t vendor_id;
+  uint16_t device_id;
+  uint16_t subsystem_vendor_id;
+  uint16_t subsystem_device_id;
+  uint32_t class_code;            /* 0xCCSSPP */
+  char *driver;                   /* NULL when unbound */
+  bool boot_vga;
+  const char *vendor;             /* hwdb, interned; "" when unknown */
+  const char *model;              /* hwdb, interned; "" when unknown */
+  char *in_use;                   /* NULL, or why the host needs it */
+} Device;
+
+Device *device_new (const PciAddress *address);
+void device_free (Device *device);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Device, device_free)
+
+/* Host, PCI-to-PCI, CardBus and semi-transparent bridges: never assigned,
+ * left on their driver (pcieport) when a group is detached. */
+bool device_class_is_bridge (uint32_t class_code);
+bool device_is_bridge (const Device *device);
+DeviceState device_state (const Device *device);
+const char *device_state_to_string (DeviceState state);
+
+/* A driver name as sysfs may show it: 1..63 printable characters, no '/'. */
+bool device_driver_name_valid (const char *name);
+
+/* Fills driver, ids and class from the text of a PCI device's uevent file
+ * (DRIVER=, PCI_CLASS=, PCI_ID=, PCI_SUBSYS_ID=, PCI_SLOT_NAME=).  Returns
+ * false if the text is malformed, or names another device in its
+ * PCI_SLOT_NAME; @device is then unchanged. */
+bool device_parse_uevent (Device *device, const char *text);
+
+/* Sort helper for GPtrArray of Device*. */
+gint device_compare_by_address (gconstpointer a, gconstpointer b);
+
+/* Appends the reason to device->in_use ("; " between reasons). */
+void device_add_in_use (Device *device, const char *reason);

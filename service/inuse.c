@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "inuse.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "vfiod-names.h"
+
+static void
+mount_free (InUseMount *m)
+{
+  g_free (m->mountpoint);
+  g_free (m->source);
+  g_free (m);
+}
+
+static void
+swap_free (InUseSwap *s)
+{
+  g_free (s->filename);
+  g_free (s);
+}
+
+static void
+interface_free (InUseInterface *i)
+{
+  g_free (i->name);
+  g_free (i->address);
+  g_free (i);
+}
+
+InUseFacts *
+inuse_facts_new (void)
+{
+  InUseFacts *facts = g_new0 (InUseFacts, 1);
+
+  facts->mounts = g_ptr_array_new_with_free_func ((GDestroyNotify) mount_free);
+  facts->swaps = g_ptr_array_new_with_free_func ((GDestroyNotify) swap_free);
+  facts->interfaces = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                             (GDestroyNotify) interface_free);
+  return facts;
+}
+
+void
+inuse_facts_free (InUseFacts *facts)
+{
+  if (facts == NULL)
+    return;
+  g_ptr_array_unref (facts->mounts);
+  g_ptr_array_unref (facts->swaps);
+  g_hash_table_unref (facts->interfaces);
+  g_free (facts);
+}
+
+/* The kernel escapes space, tab, newline and backslash as \ooo. */
+static char *
+unescape_octal (const char *s)
+{
+  GString *out = g_string_sized_new (strlen (s));
+
+  for (const char *p = s; *p; p++)
+    {
+      if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+          p[3] >= '0' && p[3] <= '7')
+        {
+          g_string_append_c (out, (char) (((p[1] - '0') << 6) | ((p[2] - '0') << 3) | (p[3] - '0')));
+          p += 3;
+        }
+      else
+        g_string_append_c (out, *p);
+    }
+  return g_string_free (out, FALSE);
+}
+
+void
+inuse_parse_mountinfo (InUseFacts *facts, const char *text)
+{
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+
+  for (char **l = lines; *l; l++)
+    {
+      g_auto (GStrv) f = NULL;
+      unsigned major, minor, n, sep;
+      InUseMount *m;
+
+      if (**l == '\0')
+        continue;
+      f = g_strsplit (*l, " ", -1);
+      n = g_strv_length (f);
+      /* id parent major:minor root mountpoint options [optional...] - fstype source super */
+      if (n < 10 || sscanf (f[2], "%u:%u", &major, &minor) != 2)
+        continue;
+      for (sep = 6; sep < n && strcmp (f[sep], "-") != 0; sep++)
+        ;
+      if (sep + 2 >= n)
+        continue;
+
+      m = g_new0 (InUseMount, 1);
+      m->devnum = makedev (major, minor);
+      m->mountpoint = unescape_octal (f[4]);
+      m->source = unescape_octal (f[sep + 2]);
+      g_ptr_array_add (facts->mounts, m);
+    }
+}
+
+void
+inuse_parse_swaps (InUseFacts *facts, const char *text)
+{
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+
+  /* first line is the header: Filename Type Size Used Priority */
+  for (char **l = lines; *l && l[1]; l++)
+    {
+      const char *line = l[1];
+      const char *end;
+      g_autofree char *raw = NULL;
+      InUseSwap *s;
+
+      if (*line != '/')
+        continue;
+      /* the file name is escaped, so the first blank ends it */
+      end = line + strcspn (line, " \t");
+      raw = g_strndup (line, (gsize) (end - line));
+      s = g_new0 (InUseSwap, 1);
+      s->filename = unescape_octal (raw);
+      g_ptr_array_add (facts->swaps, s);
+    }
+}
+
+void
+inuse_add_interface (InUseFacts *facts, const char *name, bool up, const char *address)
+{
+  InUseInterface *i = g_hash_table_lookup (facts->interfaces, name);
+
+  if (i == NULL)
+    {
+      i = g_new0 (InUseInterface, 1);
+      i->name = g_strdup (name);
+      g_hash_table_insert (facts->interfaces, i->name, i);
+    }
+  i->up = i->up || up;
+  if (address != NULL && i->address == NULL)
+    i->address = g_strdup (address);
+}
+
+static void
+load_interfaces (InUseFacts *facts)
+{
+  struct ifaddrs *list = NULL;
+
+  if (getifaddrs (&list) < 0)
+    {
+      g_warning ("Cannot list network interfaces: %s", g_strerror (errno));
+      return;
+    }
+
+  /* two passes so an IPv4 address is named before any IPv6 one */
+  for (int pass = 0; pass < 2; pass++)
+    for (struct ifaddrs *ifa = list; ifa; ifa = ifa->ifa_next)
+      {
+        char buf[INET6_ADDRSTRLEN] = "";
+        const char *address = NULL;
+        int family = ifa->ifa_addr ? ifa->ifa_addr->sa_family : AF_UNSPEC;
+
+        if (pass == 0 && family == AF_INET)
+          address = inet_ntop (AF_INET, &((struct sockaddr_in *) ifa->ifa_addr)->sin_addr,
+                               buf, sizeof buf);
+        else if (pass == 1 && family == AF_INET6)
+          {
+            const struct in6_addr *a6 = &((struct sockaddr_in6 *) ifa->ifa_addr)->sin6_addr;
+            /* every up interface gets a link-local address by itself: it
+             * does not say anybody uses the link */
+            if (!IN6_IS_ADDR_LINKLOCAL (a6))
+              address = inet_ntop (AF_INET6, a6, buf, sizeof buf);
+          }
+        inuse_add_interface (facts, ifa->ifa_name, (ifa->ifa_flags & IFF_UP) != 0, address);
+      }
+
+  freeifaddrs (list);
+}
+
+static char *
+read_proc (const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  char *text = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, &error))
+    {
+      g_warning ("Cannot read %s: %s", path, error->message);
+      return NULL;
+    }
+  return text;
+}
+
+InUseFacts *
+inuse_facts_load (void)
+{
+  InUseFacts *facts = inuse_facts_new ();
+  g_autofree char *mountinfo = read_proc (VFIOD_PROC_MOUNTINFO);
+  g_autofree char *swaps = read_proc (VFIOD_PROC_SWAPS);
+
+  if (mountinfo)
+    inuse_parse_mountinfo (facts, mountinfo);
+  if (swaps)
+    inuse_parse_swaps (facts, swaps);
+
+  for (guint i = 0; i < facts->swaps->len; i++)
+    {
+      InUseSwap *s = g_ptr_array_index (facts->swaps, i);
+      struct stat st;
+
+      if (stat (s->filename, &st) == 0 && S_ISBLK (st.st_mode))
+        s->devnum = st.st_rdev;
+    }
+
+  load_interfaces (facts);
+  return facts;
+}
+
+static bool
+source_names_block (const char *source, const char *name)
+{
+  return g_str_has_prefix (source, "/dev/") && strcmp (source + strlen ("/dev/"), name) == 0;
+}
+
+char *
+inuse_block_reason (const InUseFacts *facts, const char *name, dev_t devnum,
+                    const char *const *holders)
+{
+  g_autoptr (GString) reason = g_string_new (NULL);
+
+  for (guint i = 0; i < facts->mounts->len; i++)
+    {
+      const InUseMount *m = g_ptr_array_index (facts->mounts, i);
+
+      if ((devnum != 0 && m->devnum == devnum) || source_names_block (m->source, name))
+        {
+          g_string_append_printf (reason, "mounted: %s (%s)", m->mountpoint, name);
+          break; /* the first mount names it well enough */
+        }
+    }
+
+  for (guint i = 0; i < facts->swaps->len; i++)
+    {
+      const InUseSwap *s = g_ptr_array_index (facts->swaps, i);
+
+      if ((devnum != 0 && s->devnum == devnum) || source_names_block (s->filename, name))
+        {
+          g_string_append_printf (reason, "%sswap: %s", reason->len ? "; " : "", s->filename);
+          break;
+        }
+    }
+
+  for (const char *const *h = holders; h && *h; h++)
+    g_string_append_printf (reason, "%sheld by %s (%s)", reason->len ? "; " : "", *h, name);
+
+  return reason->len ? g_string_free (g_steal_pointer (&reason), FALSE) : NULL;
+}
+
+char *
+inuse_net_reason (const InUseFacts *facts, const char *name, const char *master)
+{
+  const InUseInterface *i = g_hash_table_lookup (facts->interfaces, name);
+
+  if (i == NULL || !i->up)
+    return NULL;
+  if (master != NULL)
+    return g_strdup_printf ("network interface %s is up as a port of %s", name, master);
+  if (i->address != NULL)
+    return g_strdup_printf ("network interface %s is up with %s", name, i->address);
+  return NULL;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sysfs.h: every read and write of /sys.  Contents are untrusted: each
+ * value is validated before it reaches the model. */
+#pragma once
+
+#include <glib.h>
+
+#include "device.h"
+#include "inuse.h"
+
+/* Reads one device: ids, class, driver, IOMMU group, boot_vga.
+ * -ENOENT: no such device; -EBADMSG: sysfs says something malformed;
+ * other -errno from the kernel. */
+int sysfs_read_device (const PciAddress *address, Device **out);
+
+/* The IOMMU group of a device, reading only its links: -ENOENT when there
+ * is no such device; *group = DEVICE_NO_GROUP when it has none. */
+int sysfs_device_group (const PciAddress *address, int64_t *group);
+
+/* Every PCI device, sorted by address.  Devices that vanish while being
+ * read (hot removal) are left out. */
+int sysfs_list_devices (GPtrArray **out);
+
+/* The members of IOMMU group @group, read from the group's own directory
+ * only, sorted by address.  -ENOENT: no such group. */
+int sysfs_list_group (uint32_t group, GPtrArray **out);
+
+/* Sets device->in_use for each of @devices: block devices below it
+ * (mounted, swap, held by dm/md), network interfaces below it (up with an
+ * address, or a port of a bridge/bond), the boot display.  Reads the
+ * facts (mounts, swaps, interfaces) only when a block device or interface
+ * belongs to one of @devices. */
+void sysfs_mark_in_use (GPtrArray *devices);
+
+/* The /sys/devices/... path a sysfs link target names
+ * ("../../devices/x" → "/sys/devices/x"); NULL if it does not point into
+ * /sys/devices or climbs out of it.  Exposed for tests. */
+char *sysfs_resolve_devices_link (const char *target);
