@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <glib.h>
+
+#include "device.h"
+#include "sysfs.h"
+#include "vfiod-names.h"
+
+static Device *
+make (const char *address, uint32_t class_code, const char *driver)
+{
+  PciAddress a;
+  Device *d;
+
+  g_assert_true (address_parse (address, &a));
+  d = device_new (&a);
+  d->class_code = class_code;
+  d->driver = g_strdup (driver);
+  return d;
+}
+
+static void
+test_states (void)
+{
+  struct {
+    uint32_t class_code;
+    const char *driver;
+    const char *state;
+    gboolean bridge;
+  } cases[] = {
+    { 0x020000, "e1000e", VFIOD_STATE_HOST, FALSE },
+    { 0x020000, "vfio-pci", VFIOD_STATE_VFIO, FALSE },
+    { 0x020000, "pci-stub", VFIOD_STATE_STUB, FALSE },
+    { 0x020000, NULL, VFIOD_STATE_NONE, FALSE },
+    { 0x060400, "pcieport", VFIOD_STATE_BRIDGE, TRUE },   /* root port */
+    { 0x060400, NULL, VFIOD_STATE_BRIDGE, TRUE },         /* PCIe-to-PCI */
+    { 0x060401, NULL, VFIOD_STATE_BRIDGE, TRUE },         /* subtractive decode */
+    { 0x060000, NULL, VFIOD_STATE_BRIDGE, TRUE },         /* host bridge */
+    { 0x060700, "yenta_cardbus", VFIOD_STATE_BRIDGE, TRUE },
+    { 0x060900, NULL, VFIOD_STATE_BRIDGE, TRUE },
+    { 0x060100, "lpc_ich", VFIOD_STATE_HOST, FALSE },     /* ISA/LPC: an endpoint */
+    { 0x068000, NULL, VFIOD_STATE_NONE, FALSE },          /* "other" bridge */
+    { 0x030000, "vfio-pci", VFIOD_STATE_VFIO, FALSE },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (Device) d = make ("0000:01:00.0", cases[i].class_code, cases[i].driver);
+
+      g_test_message ("%06x %s", cases[i].class_code, cases[i].driver);
+      g_assert_cmpstr (device_state_to_string (device_state (d)), ==, cases[i].state);
+      g_assert_cmpint (device_is_bridge (d), ==, cases[i].bridge);
+    }
+}
+
+static void
+test_uevent_parse (void)
+{
+  g_autoptr (Device) d = make ("0000:03:00.0", 0, NULL);
+  const char *text = "DRIVER=e1000e\n"
+                     "PCI_CLASS=20000\n"
+                     "PCI_ID=8086:10D3\n"
+                     "PCI_SUBSYS_ID=8086:A01F\n"
+                     "PCI_SLOT_NAME=0000:03:00.0\n"
+                     "MODALIAS=pci:v00008086d000010D3sv00008086sd0000A01Fbc02sc00i00\n";
+
+  g_assert_true (device_parse_uevent (d, text));
+  g_assert_cmpstr (d->driver, ==, "e1000e");
+  g_assert_cmphex (d->class_code, ==, 0x020000);
+  g_assert_cmphex (d->vendor_id, ==, 0x8086);
+  g_assert_cmphex (d->device_id, ==, 0x10d3);
+  g_assert_cmphex (d->subsystem_vendor_id, ==, 0x8086);
+  g_assert_cmphex (d->subsystem_device_id, ==, 0xa01f);
+
+  /* unbound: no DRIVER= line, the driver goes away */
+  g_assert_true (device_parse_uevent (d, "PCI_CLASS=C0330\nPCI_ID=8086:A2AF\n"
+                                         "PCI_SLOT_NAME=0000:03:00.0\n"));
+  g_assert_null (d->driver);
+  g_assert_cmphex (d->class_code, ==, 0x0c0330);
+}
+
+static void
+test_uevent_malformed (void)
+{
+  static const char *const cases[] = {
+    "",                                                  /* no ids at all */
+    "PCI_CLASS=20000\n",                                 /* no PCI_ID */
+    "PCI_ID=8086:10D3\n",                                /* no class */
+    "PCI_CLASS=2000000\nPCI_ID=8086:10D3\n",             /* class too long */
+    "PCI_CLASS=zz\nPCI_ID=8086:10D3\n",
+    "PCI_CLASS=20000\nPCI_ID=8086-10D3\n",
+    "PCI_CLASS=20000\nPCI_ID=80860:10D3\n",
+    "PCI_CLASS=20000\nPCI_ID=8086:10D3\nDRIVER=../../evil\n",
+    "PCI_CLASS=20000\nPCI_ID=8086:10D3\nDRIVER=\n",
+    "PCI_CLASS=20000\nPCI_ID=8086:10D3\nDRIVER=has space\n",
+    "PCI_CLASS=20000\nPCI_ID=8086:10D3\nPCI_SLOT_NAME=0000:04:00.0\n", /* another device */
+    "PCI_CLASS=20000\ngarbage\nPCI_ID=8086:10D3\n",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (Device) d = make ("0000:03:00.0", 0x123456, "keep");
+
+      g_test_message ("case %" G_GSIZE_FORMAT, i);
+      g_assert_false (device_parse_uevent (d, cases[i]));
+      /* nothing of a rejected text reaches the model */
+      g_assert_cmpstr (d->driver, ==, "keep");
+      g_assert_cmphex (d->class_code, ==, 0x123456);
+    }
+}
+
+static void
+test_resolve_link (void)
+{
+  g_autofree char *a = sysfs_resolve_devices_link ("../../../devices/pci0000:00/0000:00:1c.0/0000:03:00.0");
+  g_autofree char *b = sysfs_resolve_devices_link ("../../devices/pci0000:00/0000:00:02.0/block/vda");
+
+  g_assert_cmpstr (a, ==, "/sys/devices/pci0000:00/0000:00:1c.0/0000:03:00.0");
+  g_assert_cmpstr (b, ==, "/sys/devices/pci0000:00/0000:00:02.0/block/vda");
+  g_assert_null (sysfs_resolve_devices_link ("../../../etc/passwd"));
+  g_assert_null (sysfs_resolve_devices_link ("../../devices/pci0000:00/../../etc"));
+  g_assert_null (sysfs_resolve_devices_link ("/devices/x"));
+  g_assert_null (sysfs_resolve_devices_link ("../../devices/x/.."));
+}
+
+static void
+test_in_use_join (void)
+{
+  g_autoptr (Device) d = make ("0000:03:00.0", 0x010802, "nvme");
+
+  device_add_in_use (d, "mounted: / (nvme0n1p2)");
+  device_add_in_use (d, "swap: /dev/nvme0n1p3");
+  g_assert_cmpstr (d->in_use, ==, "mounted: / (nvme0n1p2); swap: /dev/nvme0n1p3");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/device/states", test_states);
+  g_test_add_func ("/device/uevent-parse", test_uevent_parse);
+  g_test_add_func ("/device/uevent-malformed", test_uevent_malformed);
+  g_test_add_func ("/device/resolve-link", test_resolve_link);
+  g_test_add_func ("/device/in-use-join", test_in_use_join);
+  return g_test_run ();
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <glib.h>
+#include <sys/sysmacros.h>
+
+#include "inuse.h"
+
+static const char mountinfo[] =
+  "22 1 8:2 / / rw,relatime shared:1 - ext4 /dev/sda2 rw\n"
+  "23 22 0:21 / /proc rw,nosuid shared:12 - proc proc rw\n"
+  "24 22 259:1 / /home/with\\040space rw,relatime shared:2 - ext4 /dev/nvme0n1p1 rw\n"
+  "25 22 0:45 / /srv rw,relatime - btrfs /dev/sdb1 rw,space_cache\n"
+  "26 22 8:2 /var /var rw shared:1 - ext4 /dev/sda2 rw\n"
+  "malformed line\n"
+  "27 22 x:y / /bad rw - ext4 /dev/sdz rw\n";
+
+static const char swaps[] =
+  "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+  "/dev/nvme0n1p3                          partition\t8388604\t\t0\t\t-2\n"
+  "/swap\\040file                           file\t\t1048572\t\t0\t\t-3\n";
+
+static InUseFacts *
+facts_fixture (void)
+{
+  InUseFacts *f = inuse_facts_new ();
+
+  inuse_parse_mountinfo (f, mountinfo);
+  inuse_parse_swaps (f, swaps);
+  return f;
+}
+
+static void
+test_mountinfo (void)
+{
+  g_autoptr (InUseFacts) f = facts_fixture ();
+  InUseMount *m;
+
+  g_assert_cmpuint (f->mounts->len, ==, 5); /* the two malformed lines are skipped */
+  m = g_ptr_array_index (f->mounts, 2);
+  g_assert_cmpstr (m->mountpoint, ==, "/home/with space");
+  g_assert_cmpuint (major (m->devnum), ==, 259);
+  g_assert_cmpuint (minor (m->devnum), ==, 1);
+  g_assert_cmpstr (m->source, ==, "/dev/nvme0n1p1");
+}
+
+static void
+test_swaps (void)
+{
+  g_autoptr (InUseFacts) f = facts_fixture ();
+
+  g_assert_cmpuint (f->swaps->len, ==, 2);
+  g_assert_cmpstr (((InUseSwap *) g_ptr_array_index (f->swaps, 0))->filename, ==, "/dev/nvme0n1p3");
+  g_assert_cmpstr (((InUseSwap *) g_ptr_array_index (f->swaps, 1))->filename, ==, "/swap file");
+}
+
+static void
+test_block_reasons (void)
+{
+  g_autoptr (InUseFacts) f = facts_fixture ();
+  const char *holders[] = { "dm-0", NULL };
+  g_autofree char *root = inuse_block_reason (f, "sda2", makedev (8, 2), NULL);
+  g_autofree char *home = inuse_block_reason (f, "nvme0n1p1", makedev (259, 1), NULL);
+  g_autofree char *btrfs = inuse_block_reason (f, "sdb1", makedev (8, 17), NULL);
+  g_autofree char *swap = inuse_block_reason (f, "nvme0n1p3", makedev (259, 3), NULL);
+  g_autofree char *held = inuse_block_reason (f, "sdc1", makedev (8, 33), holders);
+  g_autofree char *disk = inuse_block_reason (f, "sda", makedev (8, 0), NULL);
+  g_autofree char *free_part = inuse_block_reason (f, "sdd1", makedev (8, 49), NULL);
+
+  g_assert_cmpstr (root, ==, "mounted: / (sda2)");        /* first mount of it */
+  g_assert_cmpstr (home, ==, "mounted: /home/with space (nvme0n1p1)");
+  g_assert_cmpstr (btrfs, ==, "mounted: /srv (sdb1)");    /* 0:N: by source */
+  g_assert_cmpstr (swap, ==, "swap: /dev/nvme0n1p3");
+  g_assert_cmpstr (held, ==, "held by dm-0 (sdc1)");
+  g_assert_null (disk);                                   /* whole disk: partitions say it */
+  g_assert_null (free_part);
+}
+
+static void
+test_net_reasons (void)
+{
+  g_autoptr (InUseFacts) f = inuse_facts_new ();
+  g_autofree char *up = NULL, *down = NULL, *bare = NULL, *port = NULL, *missing = NULL;
+
+  inuse_add_interface (f, "enp3s0", TRUE, "192.168.1.20");
+  inuse_add_interface (f, "enp3s0", TRUE, "2001:db8::1"); /* first address wins */
+  inuse_add_interface (f, "enp4s0", FALSE, "10.0.0.1");
+  inuse_add_interface (f, "enp5s0", TRUE, NULL);
+  inuse_add_interface (f, "enp6s0", TRUE, NULL);
+
+  up = inuse_net_reason (f, "enp3s0", NULL);
+  down = inuse_net_reason (f, "enp4s0", NULL);
+  bare = inuse_net_reason (f, "enp5s0", NULL);
+  port = inuse_net_reason (f, "enp6s0", "br0");
+  missing = inuse_net_reason (f, "enp7s0", NULL);
+
+  g_assert_cmpstr (up, ==, "network interface enp3s0 is up with 192.168.1.20");
+  g_assert_null (down);
+  g_assert_null (bare);
+  g_assert_cmpstr (port, ==, "network interface enp6s0 is up as a port of br0");
+  g_assert_null (missing);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/inuse/mountinfo", test_mountinfo);
+  g_test_add_func ("/inuse/swaps", test_swaps);
+  g_test_add_func ("/inuse/block-reasons", test_block_reasons);
+  g_test_add_func ("/inuse/net-reasons", test_net_reasons);
+  return g_test_run ();
+}
