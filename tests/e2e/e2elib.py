@@ -1,0 +1,348 @@
+"""Guest-side helpers for e2e guest scripts (run inside the QEMU guest by /usr/bin/python3).
+
+Guest scripts get PYTHONPATH pointing here, so `import e2elib` works. Everything here talks to the
+real kernel (sysfs, /dev/vfio) and starts real daemons; nothing is simulated.
+"""
+
+import ctypes
+import errno
+import fcntl
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import time
+
+SYS_PCI = "/sys/bus/pci/devices"
+GROUPS = "/sys/kernel/iommu_groups"
+RESULTS = os.environ.get("E2E_RESULTS", "/e2e/results")
+BUILD_DIR = os.environ.get("E2E_BUILD_DIR", "")
+SOURCE_DIR = os.environ.get("E2E_SOURCE_DIR", "")
+
+# <linux/vfio.h>: VFIO_TYPE is ';', VFIO_BASE 100; VFIO_GROUP_GET_STATUS = _IO(';', 103).
+VFIO_GROUP_GET_STATUS = (ord(";") << 8) | 103          # 0x3b67
+VFIO_GROUP_FLAGS_VIABLE = 1 << 0
+VFIO_GROUP_FLAGS_CONTAINER_SET = 1 << 1
+VFIO_GET_API_VERSION = (ord(";") << 8) | 100            # 0x3b64
+
+
+def uptime():
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# sysfs
+
+def read_attr(addr, name, default=None):
+    try:
+        with open(os.path.join(SYS_PCI, addr, name)) as f:
+            return f.read().strip()
+    except OSError:
+        return default
+
+
+def write_sysfs(path, data):
+    """One write() of the whole string, as the kernel expects; raises OSError with its errno."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, data.encode())
+    finally:
+        os.close(fd)
+
+
+def driver(addr):
+    link = os.path.join(SYS_PCI, addr, "driver")
+    return os.path.basename(os.readlink(link)) if os.path.islink(link) else None
+
+
+def group_of(addr):
+    link = os.path.join(SYS_PCI, addr, "iommu_group")
+    return int(os.path.basename(os.readlink(link))) if os.path.islink(link) else None
+
+
+def pci_devices():
+    return sorted(os.listdir(SYS_PCI))
+
+
+def is_bridge(addr):
+    cls = read_attr(addr, "class", "0x000000")
+    return int(cls, 16) >> 16 == 0x06 and (int(cls, 16) >> 8) & 0xff in (0x04, 0x09)
+
+
+def children(addr):
+    """PCI functions directly on the secondary bus of the bridge `addr`."""
+    real = os.path.realpath(os.path.join(SYS_PCI, addr))
+    out = []
+    for d in pci_devices():
+        if os.path.dirname(os.path.realpath(os.path.join(SYS_PCI, d))) == real:
+            out.append(d)
+    return sorted(out)
+
+
+def net_ifaces(addr):
+    """Network interfaces of a PCI function (directly or through its virtio device)."""
+    out = []
+    base = os.path.join(SYS_PCI, addr)
+    for sub in [base] + [os.path.join(base, d) for d in os.listdir(base) if d.startswith("virtio")]:
+        n = os.path.join(sub, "net")
+        if os.path.isdir(n):
+            out += os.listdir(n)
+    return sorted(out)
+
+
+def iommu_groups():
+    """{group number: [{address, driver, class, vendor, device, bridge, ifaces}]} from the kernel."""
+    out = {}
+    for g in sorted(os.listdir(GROUPS), key=int):
+        devs = []
+        for addr in sorted(os.listdir(os.path.join(GROUPS, g, "devices"))):
+            devs.append({
+                "address": addr,
+                "driver": driver(addr),
+                "class": read_attr(addr, "class"),
+                "vendor": read_attr(addr, "vendor"),
+                "device": read_attr(addr, "device"),
+                "bridge": is_bridge(addr),
+                "ifaces": net_ifaces(addr),
+            })
+        out[int(g)] = devs
+    return out
+
+
+def lspci_names():
+    """address -> name, from lspci (pciutils' own database)."""
+    names = {}
+    try:
+        out = subprocess.run(["lspci", "-D", "-mm"], capture_output=True, text=True).stdout
+    except OSError:
+        return names
+    import shlex
+    for line in out.splitlines():
+        p = shlex.split(line)
+        if len(p) >= 4:
+            names[p[0]] = f"{p[2]} {p[3]}"
+    return names
+
+
+# ---------------------------------------------------------------------------------------------
+# Binding by hand, the way the kernel expects (used by the smoke test and to set up / check
+# states around the daemon in the real tests)
+
+def wait_driver(addr, want, timeout=10.0):
+    end = time.monotonic() + timeout
+    while True:
+        d = driver(addr)
+        if d == want or time.monotonic() > end:
+            return d
+        time.sleep(0.05)
+
+
+def bind_vfio(addr):
+    """driver_override=vfio-pci, unbind, drivers_probe; returns the driver read back."""
+    write_sysfs(os.path.join(SYS_PCI, addr, "driver_override"), "vfio-pci")
+    cur = driver(addr)
+    if cur:
+        write_sysfs(os.path.join(SYS_PCI, addr, "driver", "unbind"), addr)
+    write_sysfs("/sys/bus/pci/drivers_probe", addr)
+    return wait_driver(addr, "vfio-pci")
+
+
+def reattach(addr, want=None):
+    """Clear driver_override ("\\n", never "(null)"), unbind, drivers_probe; returns the driver."""
+    write_sysfs(os.path.join(SYS_PCI, addr, "driver_override"), "\n")
+    if driver(addr):
+        write_sysfs(os.path.join(SYS_PCI, addr, "driver", "unbind"), addr)
+    write_sysfs("/sys/bus/pci/drivers_probe", addr)
+    return wait_driver(addr, want) if want else driver(addr)
+
+
+def vfio_group_status(group):
+    """The kernel's verdict on an IOMMU group: {"viable": bool, "flags": int}.
+
+    Opens /dev/vfio/vfio (checks the API) and /dev/vfio/N, ioctl(VFIO_GROUP_GET_STATUS).
+    Raises OSError (ENOENT: no vfio group node, i.e. nothing of the group on vfio-pci;
+    EBUSY: someone else holds the group open)."""
+    cfd = os.open("/dev/vfio/vfio", os.O_RDWR)
+    try:
+        api = fcntl.ioctl(cfd, VFIO_GET_API_VERSION)
+        gfd = os.open(f"/dev/vfio/{group}", os.O_RDWR)
+        try:
+            buf = bytearray(struct.pack("II", 8, 0))
+            fcntl.ioctl(gfd, VFIO_GROUP_GET_STATUS, buf, True)
+            argsz, flags = struct.unpack("II", buf)
+        finally:
+            os.close(gfd)
+    finally:
+        os.close(cfd)
+    return {"viable": bool(flags & VFIO_GROUP_FLAGS_VIABLE), "flags": flags, "api": api}
+
+
+# ---------------------------------------------------------------------------------------------
+# Daemons: the real system bus and polkitd
+
+SYSTEM_BUS_SOCKET = "/run/dbus/system_bus_socket"
+SYSTEM_BUS_ADDRESS = "unix:path=" + SYSTEM_BUS_SOCKET
+
+DBUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<!-- System bus for the e2e guest: like Debian's, but no fork, no syslog, no activation
+     (the test starts every service itself). -->
+<busconfig>
+  <type>system</type>
+  <user>messagebus</user>
+  <auth>EXTERNAL</auth>
+  <listen>unix:path=/run/dbus/system_bus_socket</listen>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Properties"/>
+    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"
+          send_member="UpdateActivationEnvironment"/>
+  </policy>
+  <policy user="root">
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Monitoring"/>
+  </policy>
+  <includedir>/usr/share/dbus-1/system.d</includedir>
+  <includedir>/etc/dbus-1/system.d</includedir>
+</busconfig>
+"""
+
+
+def install_file(src, dst, mode=0o644):
+    """Copy a project file into the guest's overlay (e.g. the D-Bus policy, the polkit action)."""
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    shutil.copyfile(src, dst)
+    os.chmod(dst, mode)
+
+
+def dbus_call(dest, path, method, *args, timeout=10):
+    """dbus-send --system --print-reply; returns stdout, raises CalledProcessError."""
+    cmd = ["dbus-send", "--system", "--print-reply", f"--reply-timeout={int(timeout * 1000)}",
+           f"--dest={dest}", path, method] + list(args)
+    return subprocess.run(cmd, capture_output=True, text=True, check=True,
+                          env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=SYSTEM_BUS_ADDRESS)).stdout
+
+
+def name_has_owner(name):
+    try:
+        out = dbus_call("org.freedesktop.DBus", "/org/freedesktop/DBus",
+                        "org.freedesktop.DBus.NameHasOwner", f"string:{name}")
+    except subprocess.CalledProcessError:
+        return False
+    return "boolean true" in out
+
+
+def wait_for(pred, timeout, what):
+    end = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > end:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+class Daemon:
+    def __init__(self, name, argv, log, env=None):
+        self.name, self.argv, self.logpath = name, argv, log
+        self.log = open(log, "wb")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=env)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, sig=15, timeout=10):
+        if self.alive():
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+def start_system_bus(log=None):
+    """A real dbus-daemon as the system bus at the standard socket. Returns a Daemon."""
+    os.makedirs("/run/dbus", exist_ok=True)
+    os.makedirs("/etc/dbus-1", exist_ok=True)
+    conf = "/etc/dbus-1/e2e-system.conf"
+    with open(conf, "w") as f:
+        f.write(DBUS_CONFIG)
+    d = Daemon("dbus-daemon", ["dbus-daemon", f"--config-file={conf}", "--nofork", "--nopidfile"],
+               log or os.path.join(RESULTS, "dbus-daemon.log"))
+    wait_for(lambda: os.path.exists(SYSTEM_BUS_SOCKET) or not d.alive(), 20, "system bus socket")
+    if not d.alive():
+        raise RuntimeError(f"dbus-daemon exited ({d.proc.returncode}), see {d.logpath}")
+    os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = SYSTEM_BUS_ADDRESS
+    return d
+
+
+def start_polkitd(log=None):
+    """Debian's real polkitd (drops to the polkitd user itself). Returns a Daemon once it owns
+    org.freedesktop.PolicyKit1."""
+    d = Daemon("polkitd", ["/usr/lib/polkit-1/polkitd", "--no-debug"],
+               log or os.path.join(RESULTS, "polkitd.log"))
+    wait_for(lambda: name_has_owner("org.freedesktop.PolicyKit1") or not d.alive(), 60,
+             "org.freedesktop.PolicyKit1")
+    if not d.alive():
+        raise RuntimeError(f"polkitd exited ({d.proc.returncode}), see {d.logpath}")
+    return d
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+class Checks:
+    """Collects named checks; writes RESULTS/<name>.json; exit status 0 iff all passed."""
+
+    def __init__(self, name):
+        self.name = name
+        self.checks = []
+        self.data = {}
+        self.t0 = uptime()
+
+    def check(self, what, ok, detail=None):
+        ok = bool(ok)
+        self.checks.append({"check": what, "ok": ok, "detail": detail,
+                            "t": round(uptime() - self.t0, 2)})
+        print(f"{'PASS' if ok else 'FAIL'}: {what}" + (f" -- {detail}" if detail else ""),
+              flush=True)
+        return ok
+
+    def step(self, what, fn, *args, **kw):
+        """Run fn; a raised exception is a failed check (the script goes on)."""
+        try:
+            r = fn(*args, **kw)
+            self.check(what, True)
+            return r
+        except Exception as e:  # noqa: BLE001 - any failure is reported, not fatal
+            self.check(what, False, f"{type(e).__name__}: {e}")
+            return None
+
+    def write(self):
+        failed = [c for c in self.checks if not c["ok"]]
+        out = {"name": self.name, "passed": not failed, "n_checks": len(self.checks),
+               "n_failed": len(failed), "seconds": round(uptime() - self.t0, 2),
+               "checks": self.checks, **self.data}
+        with open(os.path.join(RESULTS, f"{self.name}.json"), "w") as f:
+            json.dump(out, f, indent=1)
+        print(f"{self.name}: {len(self.checks) - len(failed)}/{len(self.checks)} checks passed",
+              flush=True)
+        return 0 if not failed else 1

@@ -1,0 +1,52 @@
+#!/bin/busybox sh
+# Stage 1 of the e2e guest: the /init of a tiny busybox initramfs built by run-e2e.py.
+#
+# Loads the few modules needed to reach the host's root file system over virtio-9p, mounts it
+# read-only with a tmpfs overlay on top, mounts the writable results share, and switch_roots
+# into stage 2 (guest/stage2.sh, read from the host's tree at the same path as on the host).
+# Any failure powers the machine off; the host harness then finds no exit code and reports it.
+
+/bin/busybox mkdir -p /bin /proc /sys /dev /lower /rw /results /newroot
+/bin/busybox --install -s /bin
+export PATH=/bin
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+
+fail() {
+	echo "E2E-INIT-FAILED: $*"
+	sync
+	poweroff -f
+	sleep 60
+}
+
+echo "e2e-init: loading modules (uptime $(cut -d' ' -f1 /proc/uptime))"
+while read -r m; do
+	insmod "/modules/$m" || fail "insmod $m"
+done < /modules.order
+
+# The results share first: it carries the run's configuration in.
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 e2eresults /results \
+	|| fail "mount results share"
+[ -r /results/.e2e/config.sh ] || fail "no /results/.e2e/config.sh"
+. /results/.e2e/config.sh
+
+# The host's /, read-only. cache=loose: the host tree does not change under us during a run
+# except the build dir, which is only read by the guest after the host finished building it.
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose e2eroot /lower \
+	|| fail "mount host root"
+mount -t tmpfs -o mode=0755 tmpfs /rw || fail "mount tmpfs"
+mkdir -p /rw/upper /rw/work
+mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /newroot \
+	|| fail "mount overlay"
+
+mkdir -p /newroot/e2e/results
+mount --move /results /newroot/e2e/results || fail "move results"
+for d in proc sys dev; do
+	mount --move /$d /newroot/$d || fail "move /$d"
+done
+
+[ -r "/newroot$E2E_STAGE2" ] || fail "stage 2 not found: $E2E_STAGE2"
+echo "e2e-init: switching root (uptime $(cut -d' ' -f1 /newroot/proc/uptime))"
+exec switch_root /newroot /bin/bash "$E2E_STAGE2"

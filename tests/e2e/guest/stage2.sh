@@ -1,0 +1,109 @@
+#!/bin/bash
+# Stage 2 of the e2e guest, PID 1 after switch_root. Runs from the host's root file system
+# (read-only 9p + tmpfs overlay), so every host binary and library is available unchanged.
+#
+# Sets the machine up the way the guest scripts expect (see README.md, "Guest environment"),
+# runs $E2E_GUEST_SCRIPT, writes its exit code to the results share and powers off.
+# Configuration comes from /e2e/results/.e2e/config.sh, written by run-e2e.py.
+
+set -u
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export LANG=C.UTF-8 HOME=/root TERM=dumb
+R=/e2e/results
+. "$R/.e2e/config.sh"
+
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+T_STAGE2=$(uptime_s)
+log() { echo "e2e-stage2: $* (uptime $(uptime_s))"; }
+
+finish() {
+	local rc=$1
+	echo "$rc" > "$R/exit-code.tmp" && mv "$R/exit-code.tmp" "$R/exit-code"
+	sync
+	log "exit code $rc, powering off"
+	umount "$R" 2>/dev/null
+	/bin/busybox poweroff -f
+	sleep 60
+}
+die() { echo "E2E-STAGE2-FAILED: $*"; finish 99; }
+
+mountpoint -q /dev/pts || { mkdir -p /dev/pts && mount -t devpts -o mode=620,ptmxmode=666 devpts /dev/pts; }
+mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t tmpfs -o mode=0755 tmpfs /run
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mkdir -p /run/lock /run/e2e
+ln -sf /proc/self/fd /dev/fd 2>/dev/null
+ln -sf /proc/self/fd/0 /dev/stdin; ln -sf /proc/self/fd/1 /dev/stdout; ln -sf /proc/self/fd/2 /dev/stderr
+hostname e2e-guest
+echo "127.0.0.1 localhost e2e-guest" > /etc/hosts
+: > /etc/machine-id.e2e && mv /etc/machine-id.e2e /etc/machine-id
+
+# The kernel's modules, from the extracted package in the build dir (the host's /lib/modules
+# belongs to the host's kernel). A bind mount into the overlay: modprobe then just works.
+mkdir -p "/lib/modules/$E2E_KVER" || die "mkdir modules"
+mount --bind "$E2E_KTREE/lib/modules/$E2E_KVER" "/lib/modules/$E2E_KVER" || die "bind modules"
+ip link set lo up
+
+# Drivers: two passes over the modaliases (the second catches devices that appeared because of
+# the first, e.g. SCSI disks behind AHCI). Much faster than udev under TCG.
+log "loading drivers"
+for pass in 1 2; do
+	cat /sys/bus/pci/devices/*/modalias /sys/bus/scsi/devices/*/modalias \
+	    /sys/bus/virtio/devices/*/modalias 2>/dev/null | sort -u | xargs -r modprobe -qab
+done
+modprobe -q vfio-pci || die "modprobe vfio-pci"
+T_DRIVERS=$(uptime_s)
+
+# The "system disk": the AHCI disk, formatted and mounted, so the 00:1f.x group is in use.
+DISK=""
+for i in $(seq 1 100); do
+	for b in /sys/bus/pci/devices/0000:00:1f.2/ata*/host*/target*/*/block/*; do
+		[ -e "$b" ] && DISK=/dev/$(basename "$b") && break 2
+	done
+	sleep 0.1
+done
+[ -n "$DISK" ] && [ -b "$DISK" ] || die "no disk on AHCI 00:1f.2"
+mkfs.ext4 -q -F -L e2e-disk "$DISK" || die "mkfs.ext4 $DISK"
+modprobe -q ext4
+mkdir -p /mnt/e2e-disk && mount "$DISK" /mnt/e2e-disk || die "mount $DISK"
+echo "written by the e2e harness" > /mnt/e2e-disk/hello
+
+# The NIC whose interface is up with an address (restricted user-mode backend: no traffic
+# leaves the VM).
+UP_IFACE=""
+for i in $(seq 1 50); do
+	for n in /sys/bus/pci/devices/$E2E_UP_NIC/net/* /sys/bus/pci/devices/$E2E_UP_NIC/virtio*/net/*; do
+		[ -e "$n" ] && UP_IFACE=$(basename "$n") && break 2
+	done
+	sleep 0.1
+done
+[ -n "$UP_IFACE" ] || die "no interface on $E2E_UP_NIC"
+ip addr add 10.0.2.15/24 dev "$UP_IFACE" && ip link set "$UP_IFACE" up || die "ip $UP_IFACE"
+T_READY=$(uptime_s)
+
+cat > /run/e2e/env <<EOF
+export E2E_RESULTS=$R
+export E2E_KVER=$E2E_KVER
+export E2E_BUILD_DIR=$E2E_BUILD_DIR
+export E2E_SOURCE_DIR=$E2E_SOURCE_DIR
+export E2E_DISK_DEV=$DISK
+export E2E_DISK_MOUNT=/mnt/e2e-disk
+export E2E_UP_NIC=$E2E_UP_NIC
+export E2E_UP_IFACE=$UP_IFACE
+export E2E_TOPOLOGY=$R/topology.json
+export PYTHONPATH=$E2E_SOURCE_DIR/tests/e2e
+EOF
+. /run/e2e/env
+
+cat > "$R/stage2.json" <<EOF
+{"kernel": "$(uname -r)", "uptime_stage2_start": $T_STAGE2, "uptime_drivers_loaded": $T_DRIVERS,
+ "uptime_script_start": $T_READY, "disk": "$DISK", "up_iface": "$UP_IFACE"}
+EOF
+
+log "running $E2E_GUEST_SCRIPT"
+cd /
+"$E2E_GUEST_SCRIPT" 2>&1 | tee "$R/guest.log"
+rc=${PIPESTATUS[0]}
+T_END=$(uptime_s)
+echo "{\"uptime_script_end\": $T_END}" > "$R/stage2-end.json"
+finish "$rc"
