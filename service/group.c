@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "group.h"
+
+#include <string.h>
+
+#include "vfiod-names.h"
+
+static void
+step_free (PlanStep *step)
+{
+  g_free (step->from);
+  g_free (step->to);
+  g_free (step->reason);
+  g_free (step);
+}
+
+void
+plan_free (Plan *plan)
+{
+  if (plan == NULL)
+    return;
+  g_ptr_array_unref (plan->steps);
+  g_ptr_array_unref (plan->devices);
+  g_free (plan);
+}
+
+const char *
+plan_action_to_string (PlanAction action)
+{
+  switch (action)
+    {
+    case PLAN_KEEP:     return VFIOD_ACTION_KEEP;
+    case PLAN_DETACH:   return VFIOD_ACTION_DETACH;
+    case PLAN_REATTACH: return VFIOD_ACTION_REATTACH;
+    }
+  g_assert_not_reached ();
+}
+
+static const char *
+driver_or_empty (const Device *device)
+{
+  return device->driver ? device->driver : "";
+}
+
+static void
+add_step (Plan *plan, Device *device, PlanAction action, const char *to, const char *reason)
+{
+  PlanStep *step = g_new0 (PlanStep, 1);
+
+  step->device = device;
+  step->action = action;
+  step->from = g_strdup (driver_or_empty (device));
+  step->to = g_strdup (to);
+  step->reason = g_strdup (reason ? reason : "");
+  g_ptr_array_add (plan->steps, step);
+}
+
+static Plan *
+plan_new (GPtrArray *devices, uint32_t group, const PciAddress *target)
+{
+  Plan *plan = g_new0 (Plan, 1);
+
+  plan->group = group;
+  plan->target = *target;
+  plan->devices = devices;
+  plan->steps = g_ptr_array_new_with_free_func ((GDestroyNotify) step_free);
+  return plan;
+}
+
+guint
+plan_count_moves (const Plan *plan)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < plan->steps->len; i++)
+    n += ((PlanStep *) g_ptr_array_index (plan->steps, i))->action != PLAN_KEEP;
+  return n;
+}
+
+gboolean
+plan_moves_others (const Plan *plan)
+{
+  for (guint i = 0; i < plan->steps->len; i++)
+    {
+      const PlanStep *s = g_ptr_array_index (plan->steps, i);
+      if (s->action != PLAN_KEEP && !address_equal (&s->device->address, &plan->target))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+char *
+plan_moved_addresses (const Plan *plan)
+{
+  GString *out = g_string_new (NULL);
+
+  for (guint i = 0; i < plan->steps->len; i++)
+    {
+      const PlanStep *s = g_ptr_array_index (plan->steps, i);
+      if (s->action != PLAN_KEEP)
+        g_string_append_printf (out, "%s%s", out->len ? " " : "", s->device->name);
+    }
+  return g_string_free (out, FALSE);
+}
+
+gboolean
+plan_moves_in_use (const Plan *plan)
+{
+  for (guint i = 0; i < plan->steps->len; i++)
+    {
+      const PlanStep *s = g_ptr_array_index (plan->steps, i);
+      if (s->action != PLAN_KEEP && s->device->in_use)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+gboolean
+plan_covered_by (const Plan *later, const Plan *earlier)
+{
+  g_autofree char *a = plan_moved_addresses (later);
+  g_autofree char *b = plan_moved_addresses (earlier);
+
+  if (strcmp (a, b) != 0 || later->group != earlier->group)
+    return FALSE;
+  /* in use now but not then: that was not authorized */
+  return !plan_moves_in_use (later) || plan_moves_in_use (earlier);
+}
+
+static Device *
+find_target (GPtrArray *devices, const PciAddress *target)
+{
+  for (guint i = 0; i < devices->len; i++)
+    {
+      Device *d = g_ptr_array_index (devices, i);
+      if (address_equal (&d->address, target))
+        return d;
+    }
+  return NULL;
+}
+
+/* "0000:00:14.0 (Intel Corporation Sunrise Point USB 3.0, on xhci_hcd)" */
+static void
+append_device (GString *out, const Device *d)
+{
+  g_string_append (out, d->name);
+  g_string_append (out, " (");
+  if (*d->vendor || *d->model)
+    g_string_append_printf (out, "%s%s%s, ", d->vendor, *d->vendor && *d->model ? " " : "", d->model);
+  if (d->driver)
+    g_string_append_printf (out, "on %s)", d->driver);
+  else
+    g_string_append (out, "no driver)");
+}
+
+static int
+error_no_target (sd_bus_error *error, const PciAddress *target, uint32_t group)
+{
+  char name[ADDRESS_STRLEN];
+
+  return sd_bus_error_setf (error, VFIOD_ERROR_NO_SUCH_DEVICE,
+                            "PCI device %s is no longer in IOMMU group %u (removed?): "
+                            "check the address with vfioctl list",
+                            address_format (target, name), group);
+}
+
+static const char *
+keep_reason_detach (const Device *d, gboolean group_mode)
+{
+  switch (device_state (d))
+    {
+    case DEVICE_STATE_BRIDGE:
+      return d->driver ? NULL : "bridge stays unbound";
+    case DEVICE_STATE_VFIO:
+      return "already on " VFIOD_DRIVER_VFIO_PCI;
+    case DEVICE_STATE_STUB:
+      return VFIOD_DRIVER_PCI_STUB " isolates it";
+    case DEVICE_STATE_NONE:
+      return group_mode ? NULL : "no driver: the host does not use it";
+    case DEVICE_STATE_HOST:
+      return NULL;
+    }
+  return NULL;
+}
+
+int
+group_plan_detach (GPtrArray *devices, uint32_t group, const PciAddress *target,
+                   uint64_t flags, Plan **out, sd_bus_error *error)
+{
+  g_autoptr (Plan) plan = plan_new (devices, group, target);
+  gboolean group_mode = (flags & VFIOD_FLAG_GROUP) != 0;
+  Device *t = find_target (devices, target);
+  g_autoptr (GString) blockers = g_string_new (NULL);
+  g_autoptr (GString) in_use = g_string_new (NULL);
+
+  if (t == NULL)
+    return error_no_target (error, target, group);
+
+  if (device_is_bridge (t))
+    {
+      g_autoptr (GString) what = g_string_new (NULL);
+      append_device (what, t);
+      return sd_bus_error_setf (error, VFIOD_ERROR_NOT_ASSIGNABLE,
+                                "%s is a bridge: bridges cannot be assigned to a virtual "
+                                "machine. Pick a device of its IOMMU group instead "
+                                "(vfioctl group %s lists them)",
+                                what->str, t->name);
+    }
+
+  for (guint i = 0; i < devices->len; i++)
+    {
+      Device *d = g_ptr_array_index (devices, i);
+      DeviceState state = device_state (d);
+      const char *keep;
+
+      if (d == t)
+        {
+          if (state == DEVICE_STATE_VFIO)
+            add_step (plan, d, PLAN_KEEP, VFIOD_DRIVER_VFIO_PCI, "already on " VFIOD_DRIVER_VFIO_PCI);
+          else
+            add_step (plan, d, PLAN_DETACH, VFIOD_DRIVER_VFIO_PCI, NULL);
+          continue;
+        }
+
+      if (state == DEVICE_STATE_BRIDGE && d->driver)
+        {
+          g_autofree char *why = g_strdup_printf ("bridge stays on %s", d->driver);
+          add_step (plan, d, PLAN_KEEP, d->driver, why);
+          continue;
+        }
+
+      keep = keep_reason_detach (d, group_mode);
+      if (keep)
+        {
+          add_step (plan, d, PLAN_KEEP, driver_or_empty (d), keep);
+          continue;
+        }
+
+      if (!group_mode)
+        {
+          /* a host driver on another device: the group is not viable */
+          g_string_append (blockers, blockers->len ? ", " : "");
+          append_device (blockers, d);
+          add_step (plan, d, PLAN_KEEP, driver_or_empty (d), "the host keeps it");
+          continue;
+        }
+
+      add_step (plan, d, PLAN_DETACH, VFIOD_DRIVER_VFIO_PCI,
+                d->driver ? NULL : "no driver now; driver_override keeps host drivers off");
+    }
+
+  if (blockers->len)
+    return sd_bus_error_setf (error, VFIOD_ERROR_GROUP_NOT_VIABLE,
+                              "Cannot detach %s alone: IOMMU group %u also holds %s, "
+                              "still used by the host. A group is only usable by a "
+                              "virtual machine once all its devices are off the host: "
+                              "vfioctl detach --group %s (the GROUP flag) detaches them "
+                              "all, or move the card to a slot with its own group",
+                              t->name, group, blockers->str, t->name);
+
+  for (guint i = 0; i < plan->steps->len; i++)
+    {
+      PlanStep *s = g_ptr_array_index (plan->steps, i);
+      if (s->action != PLAN_KEEP && s->device->in_use)
+        {
+          g_string_append (in_use, in_use->len ? "; " : "");
+          g_string_append_printf (in_use, "%s is in use by the host: %s", s->device->name,
+                                  s->device->in_use);
+        }
+    }
+  if (in_use->len && !(flags & VFIOD_FLAG_FORCE))
+    return sd_bus_error_setf (error, VFIOD_ERROR_DEVICE_IN_USE,
+                              "%s. Detaching would take it away from the host: stop "
+                              "using it first (unmount, swapoff, take the link down), "
+                              "or use --force (the FORCE flag) if you are sure",
+                              in_use->str);
+
+  *out = g_steal_pointer (&plan);
+  return 0;
+}
+
+int
+group_plan_reattach (GPtrArray *devices, uint32_t group, const PciAddress *target,
+                     uint64_t flags, GHashTable *originals, Plan **out,
+                     sd_bus_error *error)
+{
+  g_autoptr (Plan) plan = plan_new (devices, group, target);
+  gboolean group_mode = (flags & VFIOD_FLAG_GROUP) != 0;
+  Device *t = find_target (devices, target);
+
+  if (t == NULL)
+    return error_no_target (error, target, group);
+
+  if (device_state (t) != DEVICE_STATE_VFIO)
+    {
+      g_autoptr (GString) what = g_string_new (NULL);
+      append_device (what, t);
+      return sd_bus_error_setf (error, VFIOD_ERROR_NOT_DETACHED,
+                                "%s is not on " VFIOD_DRIVER_VFIO_PCI ": there is nothing "
+                                "to give back to the host%s",
+                                what->str,
+                                group_mode ? "; reattach the group by one of its devices "
+                                             "on vfio-pci (vfioctl group shows them)" : "");
+    }
+
+  for (guint i = 0; i < devices->len; i++)
+    {
+      Device *d = g_ptr_array_index (devices, i);
+      const char *original;
+
+      if ((d != t && !group_mode) || device_state (d) != DEVICE_STATE_VFIO)
+        {
+          const char *why = device_state (d) == DEVICE_STATE_VFIO
+                              ? "stays on " VFIOD_DRIVER_VFIO_PCI " (not asked for)"
+                              : d->driver ? "not on " VFIOD_DRIVER_VFIO_PCI : "no driver";
+          if (device_state (d) == DEVICE_STATE_BRIDGE && d->driver)
+            why = "bridge stays as it is";
+          add_step (plan, d, PLAN_KEEP, driver_or_empty (d), why);
+          continue;
+        }
+
+      original = originals ? g_hash_table_lookup (originals, d->name) : NULL;
+      add_step (plan, d, PLAN_REATTACH, original ? original : "",
+                original ? (*original ? NULL : "had no driver before")
+                         : "detached before vfiod knew it: the kernel picks the driver");
+    }
+
+  *out = g_steal_pointer (&plan);
+  return 0;
+}
