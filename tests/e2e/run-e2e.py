@@ -13,6 +13,7 @@ packages are missing); 1 on harness/boot failure or timeout (console tail printe
 """
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -191,8 +192,11 @@ def ensure_kernel(cache, refresh, timings):
         for f in os.listdir(cache):
             if f.endswith(".deb"):
                 os.unlink(os.path.join(cache, f))
-        run(["apt-get", "download", "-q", pkg], cwd=cache, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL if os.geteuid() == 0 else None)
+        # (As root apt warns that it downloads unsandboxed: expected, not shown unless it fails.)
+        r = subprocess.run(["apt-get", "download", "-q", pkg], cwd=cache,
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.exit(f"e2e: apt-get download {pkg} failed:\n{r.stdout}{r.stderr}")
         t_dl = time.monotonic() - t
         deb = [f for f in os.listdir(cache) if f.startswith(pkg + "_") and f.endswith(".deb")]
         if len(deb) != 1:
@@ -299,6 +303,33 @@ def tail(path, n):
     return "\n".join(lines[-n:])
 
 
+def summarize(results):
+    """Print what guest scripts reported: every RESULTS/*.json with "checks" (see e2elib.Checks)
+    and, when present, the IOMMU groups the guest saw."""
+    for f in sorted(os.listdir(results)):
+        if not f.endswith(".json"):
+            continue
+        try:
+            data = json.load(open(os.path.join(results, f)))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict) or "checks" not in data:
+            continue
+        groups = data.get("groups")
+        if groups:
+            log(f"IOMMU groups seen by the guest ({f}):")
+            for g, devs in sorted(groups.items(), key=lambda kv: int(kv[0])):
+                for d in devs:
+                    print(f"    group {int(g):2d}  {d['address']}  {str(d['driver']):11s} "
+                          f"{d.get('name') or ''}", flush=True)
+        failed = [c for c in data["checks"] if not c["ok"]]
+        log(f"{data.get('name', f)}: {data['n_checks'] - len(failed)}/{data['n_checks']} "
+            f"checks passed in {data.get('seconds')} s (guest time)")
+        for c in failed:
+            print(f"    FAILED: {c['check']}" + (f" -- {c['detail']}" if c["detail"] else ""),
+                  flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -335,16 +366,22 @@ def main():
     os.makedirs(os.path.join(results, ".e2e"))
     timings = {}
 
-    ensure_host_packages(not args.no_install)
-    timings["packages_s"] = round(time.monotonic() - t_start, 2)
-    tree, kver = ensure_kernel(os.path.join(e2e_dir, "kernel"), args.refresh_kernel, timings)
-    log(f"kernel {kver} ({'cached' if timings['kernel_cached'] else 'downloaded'}, "
-        f"{timings['kernel_s']} s)")
-    t = time.monotonic()
-    initrd = ensure_initramfs(tree, kver, workdir)
-    timings["initramfs_s"] = round(time.monotonic() - t, 2)
+    # One harness at a time prepares packages, kernel cache and initramfs (parallel runs from
+    # the same build dir would otherwise race on them); the VMs themselves may run in parallel.
+    with open(os.path.join(workdir, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ensure_host_packages(not args.no_install)
+        timings["packages_s"] = round(time.monotonic() - t_start, 2)
+        tree, kver = ensure_kernel(os.path.join(e2e_dir, "kernel"), args.refresh_kernel,
+                                   timings)
+        log(f"kernel {kver} ({'cached' if timings['kernel_cached'] else 'downloaded'}, "
+            f"{timings['kernel_s']} s)")
+        t = time.monotonic()
+        initrd = ensure_initramfs(tree, kver, workdir)
+        timings["initramfs_s"] = round(time.monotonic() - t, 2)
 
-    disk = os.path.join(workdir, "ahci-disk.img")
+    name = os.path.basename(results)
+    disk = os.path.join(workdir, f"ahci-disk-{name}.img")
     with open(disk, "wb") as fp:
         fp.truncate(64 << 20)
 
@@ -435,6 +472,7 @@ def main():
         json.dump(timings, fp, indent=1)
 
     log("timings: " + ", ".join(f"{k}={v}" for k, v in timings.items()))
+    summarize(results)
     if timed_out or rc is None:
         why = f"timed out after {args.timeout:.0f} s" if timed_out else \
             f"QEMU exited ({proc.returncode}) without a guest exit code"

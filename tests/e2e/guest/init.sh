@@ -41,8 +41,13 @@ mkdir -p /rw/upper /rw/work
 mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /newroot \
 	|| fail "mount overlay"
 
-mkdir -p /newroot/e2e/results
+# Keep the 9p mounts visible in the guest's mount table (/proc/self/mountinfo only lists mounts
+# under the process's root): / is the overlay; its lower layer shows as /e2e/hostroot (9p,
+# tag e2eroot, device 00:10.0) and the results share as /e2e/results (tag e2eresults, 00:11.0).
+mkdir -p /newroot/e2e/results /newroot/e2e/hostroot /newroot/e2e/rw
 mount --move /results /newroot/e2e/results || fail "move results"
+mount --move /lower /newroot/e2e/hostroot || fail "move lower"
+mount --move /rw /newroot/e2e/rw || fail "move rw"
 for d in proc sys dev; do
 	mount --move /$d /newroot/$d || fail "move /$d"
 done
