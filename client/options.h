@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * options.h: vfioctl's command line: options, verbs and their checks.
+ *
+ * Pure functions (no bus, no output), so they are unit-tested directly.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Options only some verbs take. */
+typedef enum VerbOption {
+        VERB_OPTION_GROUP   = 1 << 0,   /* --group */
+        VERB_OPTION_DRY_RUN = 1 << 1,   /* --dry-run */
+        VERB_OPTION_FORCE   = 1 << 2,   /* --force */
+} VerbOption;
+
+typedef struct Options {
+        bool help;
+        bool version;
+        bool json;
+        bool ask_password;              /* false with --no-ask-password */
+        unsigned verb_options;          /* VerbOption mask given */
+        char **args;                    /* the verb and its arguments (into argv) */
+        size_t n_args;
+} Options;
+
+typedef struct Verb {
+        const char *name;
+        const char *args;               /* its arguments, e.g. "DEVICE", or NULL */
+        const char *summary;
+        size_t min_args, max_args;      /* not counting the verb */
+        unsigned verb_options;          /* VerbOption mask allowed */
+        bool is_default;                /* run when no verb is given */
+        int (*run)(const Options *options, char **args, size_t n_args);
+} Verb;
+
+/* Parses argv (argv[0] is the program).  Options may appear anywhere;
+ * "--" ends them.  On a usage error returns -EINVAL and an allocated
+ * message in *ret_error. */
+int options_parse(int argc, char **argv, Options *ret, char **ret_error);
+
+/* Frees what options_parse() allocated. */
+void options_clear(Options *options);
+
+/* The verb options->args names (or the default verb), after checking its
+ * argument count and verb options.  On a usage error returns -EINVAL and
+ * an allocated message in *ret_error. */
+int options_find_verb(const Options *options, const Verb *verbs, size_t n_verbs,
+                      const Verb **ret, char **ret_error);
+
+/* "--group" for VERB_OPTION_GROUP etc. */
+const char *verb_option_name(VerbOption option);

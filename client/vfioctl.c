@@ -1,0 +1,551 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * vfioctl: the command line client of vfiod, built on libvfiod only.
+ */
+#include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "json-writer.h"
+#include "options.h"
+#include "polkit-agent.h"
+#include "table.h"
+#include "vfiod.h"
+
+#ifndef VFIOCTL_PKTTYAGENT
+#define VFIOCTL_PKTTYAGENT "/usr/bin/pkttyagent"
+#endif
+
+#define EXIT_REFUSED 1  /* the service refused or failed, or is unreachable */
+#define EXIT_USAGE   2
+
+/* How output looks, decided once from stdout. */
+static struct {
+        bool tty;
+        bool color;
+        bool utf8;
+        size_t width;
+} out;
+
+static pid_t agent_pid;
+
+static void output_init(void) {
+        const char *term = getenv("TERM"), *columns = getenv("COLUMNS");
+
+        out.tty = isatty(STDOUT_FILENO);
+        out.color = out.tty && !getenv("NO_COLOR") && !(term && strcmp(term, "dumb") == 0);
+        out.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+
+        if (!out.tty)
+                return;
+        if (columns) {
+                char *end;
+                unsigned long n = strtoul(columns, &end, 10);
+                if (*columns && !*end && n > 0 && n < 100000) {
+                        out.width = n;
+                        return;
+                }
+        }
+        struct winsize ws;
+        if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+                out.width = ws.ws_col;
+}
+
+static const TableStyle *output_table_style(void) {
+        static TableStyle style;
+        style = (TableStyle) {
+                .header = out.tty,
+                .color = out.color,
+                .max_width = out.width,
+                .ellipsis = out.utf8 ? "…" : "...",
+        };
+        return &style;
+}
+
+/* "vfioctl: <message>", each further line of a multi-line message
+ * indented under the first. */
+static void print_error_message(const char *message) {
+        const char *line = message && *message ? message : "unknown error";
+        bool first = true;
+
+        while (line) {
+                const char *nl = strchr(line, '\n');
+                int len = nl ? (int) (nl - line) : (int) strlen(line);
+                fprintf(stderr, "%s%.*s\n", first ? "vfioctl: " : "         ", len, line);
+                first = false;
+                line = nl ? nl + 1 : NULL;
+        }
+}
+
+static int fail(const VfiodError *error, const char *device) {
+        print_error_message(error->message);
+
+        if (vfiod_error_has_name(error, VFIOD_ERROR_GROUP_NOT_VIABLE))
+                fprintf(stderr, "Hint: 'vfioctl detach --group %s' detaches every device of "
+                        "the group.\n", device);
+        else if (vfiod_error_has_name(error, VFIOD_DBUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED))
+                fprintf(stderr, "Hint: this needs authentication: run vfioctl on a terminal "
+                        "without --no-ask-password, or as root.\n");
+        return EXIT_REFUSED;
+}
+
+static int fail_output(int r) {
+        fprintf(stderr, "vfioctl: failed to write the output: %s\n", strerror(-r));
+        return EXIT_REFUSED;
+}
+
+/* ---- devices ------------------------------------------------------ */
+
+static void json_device(JsonWriter *w, const VfiodDevice *d) {
+        json_writer_begin_object(w);
+        json_writer_key(w, VFIOD_KEY_ADDRESS);
+        json_writer_string(w, d->address);
+        if (d->has_group) {
+                json_writer_key(w, VFIOD_KEY_GROUP);
+                json_writer_uint(w, d->group);
+        }
+        json_writer_key(w, VFIOD_KEY_VENDOR_ID);
+        json_writer_uint(w, d->vendor_id);
+        json_writer_key(w, VFIOD_KEY_DEVICE_ID);
+        json_writer_uint(w, d->device_id);
+        json_writer_key(w, VFIOD_KEY_SUBSYSTEM_VENDOR_ID);
+        json_writer_uint(w, d->subsystem_vendor_id);
+        json_writer_key(w, VFIOD_KEY_SUBSYSTEM_DEVICE_ID);
+        json_writer_uint(w, d->subsystem_device_id);
+        json_writer_key(w, VFIOD_KEY_CLASS);
+        json_writer_uint(w, d->class_code);
+        json_writer_key(w, VFIOD_KEY_VENDOR);
+        json_writer_string(w, d->vendor);
+        json_writer_key(w, VFIOD_KEY_NAME);
+        json_writer_string(w, d->name);
+        json_writer_key(w, VFIOD_KEY_DRIVER);
+        json_writer_string(w, d->driver);
+        json_writer_key(w, VFIOD_KEY_STATE);
+        json_writer_string(w, d->state);
+        json_writer_key(w, VFIOD_KEY_BRIDGE);
+        json_writer_bool(w, d->bridge);
+        json_writer_key(w, VFIOD_KEY_IN_USE);
+        json_writer_string(w, d->in_use);
+        json_writer_end_object(w);
+}
+
+static int json_devices(const VfiodDeviceList *list, bool has_group, uint32_t group) {
+        JsonWriter w;
+
+        json_writer_init(&w, stdout, out.tty);
+        json_writer_begin_object(&w);
+        if (has_group) {
+                json_writer_key(&w, VFIOD_KEY_GROUP);
+                json_writer_uint(&w, group);
+        }
+        json_writer_key(&w, "devices");
+        json_writer_begin_array(&w);
+        for (size_t i = 0; i < list->n_devices; i++)
+                json_device(&w, list->devices[i]);
+        json_writer_end_array(&w);
+        json_writer_end_object(&w);
+        return json_writer_finish(&w);
+}
+
+static const char *state_color(const char *state) {
+        if (strcmp(state, VFIOD_STATE_VFIO) == 0)
+                return TABLE_COLOR_GREEN;
+        if (strcmp(state, VFIOD_STATE_STUB) == 0)
+                return TABLE_COLOR_CYAN;
+        if (strcmp(state, VFIOD_STATE_BRIDGE) == 0)
+                return TABLE_COLOR_DIM;
+        return NULL;
+}
+
+enum {
+        DEVICE_COLUMN_GROUP,
+        DEVICE_COLUMN_ADDRESS,
+        DEVICE_COLUMN_IDS,
+        DEVICE_COLUMN_NAME,
+        DEVICE_COLUMN_DRIVER,
+        DEVICE_COLUMN_STATE,
+        DEVICE_COLUMN_IN_USE,
+        _DEVICE_COLUMN_MAX,
+};
+
+static int table_devices(const VfiodDeviceList *list) {
+        static const char *const headers[_DEVICE_COLUMN_MAX] = {
+                "GROUP", "ADDRESS", "IDS", "NAME", "DRIVER", "STATE", "IN USE",
+        };
+        Table *t;
+        int r = 0;
+
+        t = table_new(_DEVICE_COLUMN_MAX, headers);
+        if (!t)
+                return -ENOMEM;
+        table_set_shrinkable(t, DEVICE_COLUMN_NAME, 16);
+        table_set_shrinkable(t, DEVICE_COLUMN_IN_USE, 12);
+
+        for (size_t i = 0; i < list->n_devices && r >= 0; i++) {
+                const VfiodDevice *d = list->devices[i];
+                char group[16] = "-", ids[16], *name = NULL;
+
+                if (d->has_group)
+                        snprintf(group, sizeof(group), "%u", (unsigned) d->group);
+                snprintf(ids, sizeof(ids), "[%04x:%04x]", d->vendor_id, d->device_id);
+                if (asprintf(&name, "%s%s%s", d->vendor, *d->vendor && *d->name ? " " : "",
+                             d->name) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+
+                const char *cells[_DEVICE_COLUMN_MAX] = {
+                        [DEVICE_COLUMN_GROUP] = group,
+                        [DEVICE_COLUMN_ADDRESS] = d->address,
+                        [DEVICE_COLUMN_IDS] = ids,
+                        [DEVICE_COLUMN_NAME] = *name ? name : "-",
+                        [DEVICE_COLUMN_DRIVER] = *d->driver ? d->driver : "-",
+                        [DEVICE_COLUMN_STATE] = d->state,
+                        [DEVICE_COLUMN_IN_USE] = *d->in_use ? d->in_use : "-",
+                };
+                const char *colors[_DEVICE_COLUMN_MAX] = {
+                        [DEVICE_COLUMN_STATE] = state_color(d->state),
+                        [DEVICE_COLUMN_IN_USE] = *d->in_use ? TABLE_COLOR_YELLOW : NULL,
+                };
+                r = table_add_row(t, cells, colors);
+                free(name);
+        }
+
+        if (r >= 0)
+                r = table_print(t, stdout, output_table_style());
+        table_free(t);
+        if (r >= 0 && fflush(stdout) != 0)
+                r = -errno;
+        return r;
+}
+
+/* ---- plans -------------------------------------------------------- */
+
+static int json_plan(const VfiodPlan *plan) {
+        JsonWriter w;
+
+        json_writer_init(&w, stdout, out.tty);
+        json_writer_begin_object(&w);
+        json_writer_key(&w, "plan");
+        json_writer_begin_array(&w);
+        for (size_t i = 0; i < plan->n_entries; i++) {
+                const VfiodPlanEntry *e = plan->entries[i];
+                json_writer_begin_object(&w);
+                json_writer_key(&w, VFIOD_KEY_ADDRESS);
+                json_writer_string(&w, e->address);
+                json_writer_key(&w, VFIOD_KEY_ACTION);
+                json_writer_string(&w, e->action);
+                json_writer_key(&w, VFIOD_KEY_FROM);
+                json_writer_string(&w, e->from);
+                json_writer_key(&w, VFIOD_KEY_TO);
+                json_writer_string(&w, e->to);
+                json_writer_key(&w, VFIOD_KEY_REASON);
+                json_writer_string(&w, e->reason);
+                json_writer_end_object(&w);
+        }
+        json_writer_end_array(&w);
+        json_writer_end_object(&w);
+        return json_writer_finish(&w);
+}
+
+static int table_plan(const VfiodPlan *plan, bool dry_run) {
+        static const char *const headers[] = { "ADDRESS", "ACTION", "DRIVER", "REASON" };
+        const char *arrow = out.tty && out.utf8 ? " → " : " -> ";
+        Table *t;
+        int r = 0;
+
+        t = table_new(4, headers);
+        if (!t)
+                return -ENOMEM;
+        table_set_shrinkable(t, 3, 16);
+
+        for (size_t i = 0; i < plan->n_entries && r >= 0; i++) {
+                const VfiodPlanEntry *e = plan->entries[i];
+                const char *from = *e->from ? e->from : "(none)";
+                const char *to = *e->to ? e->to : "(none)";
+                char *drivers = NULL;
+
+                if (strcmp(from, to) == 0)
+                        drivers = strdup(from);
+                else if (asprintf(&drivers, "%s%s%s", from, arrow, to) < 0)
+                        drivers = NULL;
+                if (!drivers) {
+                        r = -ENOMEM;
+                        break;
+                }
+
+                bool keep = strcmp(e->action, VFIOD_ACTION_KEEP) == 0;
+                const char *cells[] = { e->address, e->action, drivers,
+                                        *e->reason ? e->reason : "-" };
+                const char *colors[] = { NULL, keep ? TABLE_COLOR_DIM : TABLE_COLOR_GREEN,
+                                         NULL, NULL };
+                r = table_add_row(t, cells, colors);
+                free(drivers);
+        }
+
+        if (r >= 0)
+                r = table_print(t, stdout, output_table_style());
+        table_free(t);
+        if (r >= 0 && dry_run && out.tty)
+                printf("Dry run: nothing was changed.\n");
+        if (r >= 0 && fflush(stdout) != 0)
+                r = -errno;
+        return r;
+}
+
+/* ---- verbs -------------------------------------------------------- */
+
+static int client_open(VfiodClient **ret) {
+        VfiodError error = VFIOD_ERROR_INIT;
+        int r;
+
+        r = vfiod_client_new(ret, &error);
+        if (r < 0) {
+                r = fail(&error, NULL);
+                vfiod_error_clear(&error);
+                return r;
+        }
+        return 0;
+}
+
+static int verb_list(const Options *options, char **args, size_t n_args) {
+        VfiodError error = VFIOD_ERROR_INIT;
+        VfiodDeviceList *list = NULL;
+        VfiodClient *client = NULL;
+        int r, ret;
+
+        ret = client_open(&client);
+        if (ret != 0)
+                return ret;
+
+        r = vfiod_client_list_devices(client, &list, &error);
+        if (r < 0)
+                ret = fail(&error, NULL);
+        else {
+                r = options->json ? json_devices(list, false, 0) : table_devices(list);
+                ret = r < 0 ? fail_output(r) : EXIT_SUCCESS;
+        }
+
+        vfiod_device_list_free(list);
+        vfiod_client_free(client);
+        vfiod_error_clear(&error);
+        return ret;
+}
+
+static int verb_group(const Options *options, char **args, size_t n_args) {
+        VfiodError error = VFIOD_ERROR_INIT;
+        VfiodDeviceList *list = NULL;
+        VfiodClient *client = NULL;
+        uint32_t group = 0;
+        int r, ret;
+
+        ret = client_open(&client);
+        if (ret != 0)
+                return ret;
+
+        r = vfiod_client_get_group(client, args[0], &group, &list, &error);
+        if (r < 0)
+                ret = fail(&error, args[0]);
+        else {
+                r = options->json ? json_devices(list, true, group) : table_devices(list);
+                ret = r < 0 ? fail_output(r) : EXIT_SUCCESS;
+        }
+
+        vfiod_device_list_free(list);
+        vfiod_client_free(client);
+        vfiod_error_clear(&error);
+        return ret;
+}
+
+static uint64_t options_flags(const Options *options) {
+        uint64_t flags = 0;
+
+        if (options->verb_options & VERB_OPTION_GROUP)
+                flags |= VFIOD_FLAG_GROUP;
+        if (options->verb_options & VERB_OPTION_DRY_RUN)
+                flags |= VFIOD_FLAG_DRY_RUN;
+        if (options->verb_options & VERB_OPTION_FORCE)
+                flags |= VFIOD_FLAG_FORCE;
+        return flags;
+}
+
+static int verb_plan(const Options *options, const char *device, bool detach) {
+        VfiodError error = VFIOD_ERROR_INIT;
+        VfiodClient *client = NULL;
+        VfiodPlan *plan = NULL;
+        uint64_t flags = options_flags(options);
+        bool dry_run = flags & VFIOD_FLAG_DRY_RUN;
+        int r, ret;
+
+        ret = client_open(&client);
+        if (ret != 0)
+                return ret;
+
+        /* Interactive authorization unless --no-ask-password, as systemctl
+         * does: a session's graphical agent may answer even without a
+         * terminal.  Our own text agent only on a terminal, and only when a
+         * prompt is possible at all: root and dry runs are never asked. */
+        vfiod_client_set_allow_interactive_authorization(client, options->ask_password);
+        if (options->ask_password && !dry_run && geteuid() != 0 && isatty(STDIN_FILENO)) {
+                pid_t pid = polkit_agent_start(VFIOCTL_PKTTYAGENT);
+                if (pid > 0)
+                        agent_pid = pid;
+        }
+
+        if (detach)
+                r = vfiod_client_detach_device(client, device, flags, &plan, &error);
+        else
+                r = vfiod_client_reattach_device(client, device, flags, &plan, &error);
+
+        polkit_agent_stop(agent_pid);
+        agent_pid = 0;
+
+        if (r < 0)
+                ret = fail(&error, device);
+        else {
+                r = options->json ? json_plan(plan) : table_plan(plan, dry_run);
+                ret = r < 0 ? fail_output(r) : EXIT_SUCCESS;
+        }
+
+        vfiod_plan_free(plan);
+        vfiod_client_free(client);
+        vfiod_error_clear(&error);
+        return ret;
+}
+
+static int verb_detach(const Options *options, char **args, size_t n_args) {
+        return verb_plan(options, args[0], true);
+}
+
+static int verb_reattach(const Options *options, char **args, size_t n_args) {
+        return verb_plan(options, args[0], false);
+}
+
+static int verb_help(const Options *options, char **args, size_t n_args);
+
+static const Verb verbs[] = {
+        { "list", NULL, "List every PCI device (the default)",
+          0, 0, 0, true, verb_list },
+        { "group", "DEVICE", "List the devices of the IOMMU group of DEVICE",
+          1, 1, 0, false, verb_group },
+        { "detach", "DEVICE", "Bind DEVICE (with --group: its whole group) to vfio-pci",
+          1, 1, VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN | VERB_OPTION_FORCE, false, verb_detach },
+        { "reattach", "DEVICE", "Give DEVICE (with --group: its group) back to the host",
+          1, 1, VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN, false, verb_reattach },
+        { "help", NULL, "Show this help",
+          0, 0, 0, false, verb_help },
+};
+
+#define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+static void help_print(FILE *f) {
+        fprintf(f,
+                "vfioctl [OPTIONS...] COMMAND [DEVICE]\n"
+                "\n"
+                "Hand PCI devices to virtual machines through VFIO, one IOMMU group at a time,\n"
+                "with the vfiod service.\n"
+                "\n"
+                "Commands:\n");
+        for (size_t i = 0; i < N_VERBS; i++) {
+                char synopsis[128];
+                int n = snprintf(synopsis, sizeof(synopsis), "%s", verbs[i].name);
+                for (unsigned bit = 1; bit <= VERB_OPTION_FORCE; bit <<= 1)
+                        if (verbs[i].verb_options & bit)
+                                n += snprintf(synopsis + n, sizeof(synopsis) - (size_t) n,
+                                              " [%s]", verb_option_name((VerbOption) bit));
+                if (verbs[i].args)
+                        snprintf(synopsis + n, sizeof(synopsis) - (size_t) n, " %s",
+                                 verbs[i].args);
+                if (strlen(synopsis) > 26)
+                        fprintf(f, "  %s\n  %-26s  %s\n", synopsis, "", verbs[i].summary);
+                else
+                        fprintf(f, "  %-26s  %s\n", synopsis, verbs[i].summary);
+        }
+        fprintf(f,
+                "\n"
+                "Options:\n"
+                "  -h --help             Show this help\n"
+                "     --version          Show the version of vfioctl and of the service\n"
+                "     --json             Print JSON, with the keys of the D-Bus dictionaries\n"
+                "     --no-ask-password  Never ask for a password: fail when the service\n"
+                "                        needs authentication\n"
+                "     --group            detach, reattach: every device of the IOMMU group\n"
+                "     --dry-run          detach, reattach: print the plan, change nothing\n"
+                "     --force            detach: even devices the host is using\n"
+                "\n"
+                "DEVICE is a PCI address, dddd:bb:dd.f or bb:dd.f (domain 0000), e.g. 03:00.0.\n"
+                "\n"
+                "Exit status:\n"
+                "  0  success\n"
+                "  1  the service refused or failed (its message is printed), or is not\n"
+                "     reachable\n"
+                "  2  usage error: unknown command or option, missing or extra arguments\n");
+}
+
+static int verb_help(const Options *options, char **args, size_t n_args) {
+        help_print(stdout);
+        return EXIT_SUCCESS;
+}
+
+static int version_print(void) {
+        VfiodClient *client = NULL;
+        char *version = NULL;
+
+        printf("vfioctl %s\n", VFIOD_VERSION);
+        /* The service's version only when it answers; never an error. */
+        if (vfiod_client_new(&client, NULL) >= 0 &&
+            vfiod_client_get_version(client, &version, NULL) >= 0)
+                printf("vfiod %s\n", version);
+        free(version);
+        vfiod_client_free(client);
+        return EXIT_SUCCESS;
+}
+
+int main(int argc, char *argv[]) {
+        Options options;
+        const Verb *verb;
+        char *message = NULL;
+        int r, ret;
+
+        setlocale(LC_ALL, "");
+
+        r = options_parse(argc, argv, &options, &message);
+        if (r < 0) {
+                fprintf(stderr, "vfioctl: %s\nTry 'vfioctl --help' for more information.\n",
+                        message ? message : strerror(-r));
+                free(message);
+                return r == -EINVAL ? EXIT_USAGE : EXIT_REFUSED;
+        }
+
+        if (options.help) {
+                help_print(stdout);
+                options_clear(&options);
+                return EXIT_SUCCESS;
+        }
+        if (options.version) {
+                options_clear(&options);
+                return version_print();
+        }
+
+        r = options_find_verb(&options, verbs, N_VERBS, &verb, &message);
+        if (r < 0) {
+                fprintf(stderr, "vfioctl: %s\nTry 'vfioctl --help' for more information.\n",
+                        message ? message : strerror(-r));
+                free(message);
+                options_clear(&options);
+                return EXIT_USAGE;
+        }
+
+        output_init();
+        ret = verb->run(&options, options.n_args > 0 ? options.args + 1 : options.args,
+                        options.n_args > 0 ? options.n_args - 1 : 0);
+
+        options_clear(&options);
+        return ret;
+}

@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * vfiod-reply.c: turns the service's aa{sv} replies into plain structs.
+ *
+ * One table per dictionary says which keys we know, their D-Bus type and
+ * where they go.  Unknown keys are skipped, so a newer service can add
+ * keys without breaking older clients; a known key with another type is a
+ * protocol error (-EBADMSG), never a silent zero.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "vfiod-private.h"
+
+typedef enum {
+        FIELD_STRING,
+        FIELD_UINT16,
+        FIELD_UINT32,
+        FIELD_BOOL,
+} FieldType;
+
+typedef struct {
+        const char *key;
+        FieldType type;
+        size_t offset;          /* of the value in the struct */
+        ssize_t seen_offset;    /* of a bool set when the key is present, or -1 */
+} Field;
+
+static const Field device_fields[] = {
+        { VFIOD_KEY_ADDRESS,             FIELD_STRING, offsetof(VfiodDevice, address),             -1 },
+        { VFIOD_KEY_GROUP,               FIELD_UINT32, offsetof(VfiodDevice, group),
+          offsetof(VfiodDevice, has_group) },
+        { VFIOD_KEY_VENDOR_ID,           FIELD_UINT16, offsetof(VfiodDevice, vendor_id),           -1 },
+        { VFIOD_KEY_DEVICE_ID,           FIELD_UINT16, offsetof(VfiodDevice, device_id),           -1 },
+        { VFIOD_KEY_SUBSYSTEM_VENDOR_ID, FIELD_UINT16, offsetof(VfiodDevice, subsystem_vendor_id), -1 },
+        { VFIOD_KEY_SUBSYSTEM_DEVICE_ID, FIELD_UINT16, offsetof(VfiodDevice, subsystem_device_id), -1 },
+        { VFIOD_KEY_CLASS,               FIELD_UINT32, offsetof(VfiodDevice, class_code),          -1 },
+        { VFIOD_KEY_VENDOR,              FIELD_STRING, offsetof(VfiodDevice, vendor),              -1 },
+        { VFIOD_KEY_NAME,                FIELD_STRING, offsetof(VfiodDevice, name),                -1 },
+        { VFIOD_KEY_DRIVER,              FIELD_STRING, offsetof(VfiodDevice, driver),              -1 },
+        { VFIOD_KEY_STATE,               FIELD_STRING, offsetof(VfiodDevice, state),               -1 },
+        { VFIOD_KEY_BRIDGE,              FIELD_BOOL,   offsetof(VfiodDevice, bridge),              -1 },
+        { VFIOD_KEY_IN_USE,              FIELD_STRING, offsetof(VfiodDevice, in_use),              -1 },
+};
+
+static const Field plan_fields[] = {
+        { VFIOD_KEY_ADDRESS, FIELD_STRING, offsetof(VfiodPlanEntry, address), -1 },
+        { VFIOD_KEY_ACTION,  FIELD_STRING, offsetof(VfiodPlanEntry, action),  -1 },
+        { VFIOD_KEY_FROM,    FIELD_STRING, offsetof(VfiodPlanEntry, from),    -1 },
+        { VFIOD_KEY_TO,      FIELD_STRING, offsetof(VfiodPlanEntry, to),      -1 },
+        { VFIOD_KEY_REASON,  FIELD_STRING, offsetof(VfiodPlanEntry, reason),  -1 },
+};
+
+#define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *field_signature(FieldType type) {
+        switch (type) {
+        case FIELD_STRING: return "s";
+        case FIELD_UINT16: return "q";
+        case FIELD_UINT32: return "u";
+        case FIELD_BOOL:   return "b";
+        }
+        abort();
+}
+
+static const Field *field_find(const Field *fields, size_t n_fields, const char *key) {
+        for (size_t i = 0; i < n_fields; i++)
+                if (strcmp(fields[i].key, key) == 0)
+                        return &fields[i];
+        return NULL;
+}
+
+/* A failure of sd-bus while reading the reply: anything but ENOMEM means
+ * the reply does not have the shape the contract promises. */
+static int reply_error(VfiodError *error, int r, const char *what, size_t index) {
+        if (r == -ENOMEM)
+                return error_set_local(error, ENOMEM, "Out of memory");
+        return error_set_local(error, EBADMSG,
+                               "Unexpected reply from the vfio service: %s %zu is malformed (%s)",
+                               what, index, strerror(-r));
+}
+
+static int field_read(sd_bus_message *m, const Field *field, void *object,
+                      const char *what, size_t index, VfiodError *error) {
+        const char *signature = field_signature(field->type);
+        const char *contents = NULL;
+        char type = 0;
+        int r;
+
+        r = sd_bus_message_peek_type(m, &type, &contents);
+        if (r < 0)
+                return reply_error(error, r, what, index);
+        if (r == 0 || type != SD_BUS_TYPE_VARIANT || !contents)
+                return reply_error(error, -EBADMSG, what, index);
+        if (strcmp(contents, signature) != 0)
+                return error_set_local(error, EBADMSG,
+                                       "Unexpected reply from the vfio service: key '%s' of %s %zu "
+                                       "has type '%s', expected '%s'",
+                                       field->key, what, index, contents, signature);
+
+        r = sd_bus_message_enter_container(m, SD_BUS_TYPE_VARIANT, signature);
+        if (r < 0)
+                return reply_error(error, r, what, index);
+
+        char *slot = (char *) object + field->offset;
+        switch (field->type) {
+        case FIELD_STRING: {
+                const char *s;
+                r = sd_bus_message_read_basic(m, SD_BUS_TYPE_STRING, &s);
+                if (r < 0)
+                        return reply_error(error, r, what, index);
+                char *copy = strdup(s);
+                if (!copy)
+                        return error_set_local(error, ENOMEM, "Out of memory");
+                char **target = (char **) (void *) slot;
+                free(*target);  /* a repeated key: the last one wins */
+                *target = copy;
+                break;
+        }
+        case FIELD_UINT16: {
+                uint16_t v;
+                r = sd_bus_message_read_basic(m, SD_BUS_TYPE_UINT16, &v);
+                if (r < 0)
+                        return reply_error(error, r, what, index);
+                memcpy(slot, &v, sizeof(v));
+                break;
+        }
+        case FIELD_UINT32: {
+                uint32_t v;
+                r = sd_bus_message_read_basic(m, SD_BUS_TYPE_UINT32, &v);
+                if (r < 0)
+                        return reply_error(error, r, what, index);
+                memcpy(slot, &v, sizeof(v));
+                break;
+        }
+        case FIELD_BOOL: {
+                int v;
+                r = sd_bus_message_read_basic(m, SD_BUS_TYPE_BOOLEAN, &v);
+                if (r < 0)
+                        return reply_error(error, r, what, index);
+                bool b = v != 0;
+                memcpy(slot, &b, sizeof(b));
+                break;
+        }
+        }
+
+        if (field->seen_offset >= 0) {
+                bool seen = true;
+                memcpy((char *) object + field->seen_offset, &seen, sizeof(seen));
+        }
+
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return reply_error(error, r, what, index);
+        return 0;
+}
+
+/* Reads one a{sv} into object.  Returns 1 when a dict was read, 0 at the
+ * end of the enclosing array. */
+static int dict_read(sd_bus_message *m, const Field *fields, size_t n_fields, void *object,
+                     const char *what, size_t index, VfiodError *error) {
+        int r;
+
+        r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, "{sv}");
+        if (r < 0)
+                return reply_error(error, r, what, index);
+        if (r == 0)
+                return 0;
+
+        for (;;) {
+                const char *key;
+
+                r = sd_bus_message_enter_container(m, SD_BUS_TYPE_DICT_ENTRY, "sv");
+                if (r < 0)
+                        return reply_error(error, r, what, index);
+                if (r == 0)
+                        break;
+
+                r = sd_bus_message_read_basic(m, SD_BUS_TYPE_STRING, &key);
+                if (r < 0)
+                        return reply_error(error, r, what, index);
+
+                const Field *field = field_find(fields, n_fields, key);
+                if (field)
+                        r = field_read(m, field, object, what, index, error);
+                else {
+                        r = sd_bus_message_skip(m, "v");
+                        if (r < 0)
+                                r = reply_error(error, r, what, index);
+                }
+                if (r < 0)
+                        return r;
+
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return reply_error(error, r, what, index);
+        }
+
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return reply_error(error, r, what, index);
+        return 1;
+}
+
+/* Missing string keys become "", so callers never see NULL. */
+static int dict_fill_strings(const Field *fields, size_t n_fields, void *object, VfiodError *error) {
+        for (size_t i = 0; i < n_fields; i++) {
+                if (fields[i].type != FIELD_STRING)
+                        continue;
+                char **target = (char **) (void *) ((char *) object + fields[i].offset);
+                if (*target)
+                        continue;
+                *target = strdup("");
+                if (!*target)
+                        return error_set_local(error, ENOMEM, "Out of memory");
+        }
+        return 0;
+}
+
+/* Reads aa{sv}, allocating one object of `size` per dict.  `free_item`
+ * frees a partially filled object. */
+static int dict_array_read(sd_bus_message *m, const Field *fields, size_t n_fields,
+                           size_t size, void (*free_item)(void *), const char *what,
+                           void ***ret_items, size_t *ret_n, VfiodError *error) {
+        void **items = NULL;
+        size_t n = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, "a{sv}");
+        if (r < 0) {
+                r = reply_error(error, r, what, 0);
+                goto fail;
+        }
+
+        for (;;) {
+                void *item = calloc(1, size);
+                if (!item) {
+                        r = error_set_local(error, ENOMEM, "Out of memory");
+                        goto fail;
+                }
+
+                r = dict_read(m, fields, n_fields, item, what, n, error);
+                if (r <= 0) {
+                        free_item(item);
+                        if (r < 0)
+                                goto fail;
+                        break;
+                }
+
+                void **grown = realloc(items, (n + 1) * sizeof(*items));
+                if (!grown) {
+                        free_item(item);
+                        r = error_set_local(error, ENOMEM, "Out of memory");
+                        goto fail;
+                }
+                items = grown;
+                items[n++] = item;
+
+                /* Every dictionary of both replies names its device. */
+                char **address = (char **) (void *) ((char *) item + fields[0].offset);
+                if (!*address || !**address) {
+                        r = error_set_local(error, EBADMSG,
+                                            "Unexpected reply from the vfio service: "
+                                            "%s %zu has no '%s'", what, n - 1, fields[0].key);
+                        goto fail;
+                }
+                r = dict_fill_strings(fields, n_fields, item, error);
+                if (r < 0)
+                        goto fail;
+        }
+
+        r = sd_bus_message_exit_container(m);
+        if (r < 0) {
+                r = reply_error(error, r, what, n);
+                goto fail;
+        }
+
+        *ret_items = items;
+        *ret_n = n;
+        return 0;
+
+fail:
+        for (size_t i = 0; i < n; i++)
+                free_item(items[i]);
+        free(items);
+        return r;
+}
+
+static void device_free(void *p) {
+        VfiodDevice *d = p;
+        if (!d)
+                return;
+        free(d->address);
+        free(d->vendor);
+        free(d->name);
+        free(d->driver);
+        free(d->state);
+        free(d->in_use);
+        free(d);
+}
+
+static void plan_entry_free(void *p) {
+        VfiodPlanEntry *e = p;
+        if (!e)
+                return;
+        free(e->address);
+        free(e->action);
+        free(e->from);
+        free(e->to);
+        free(e->reason);
+        free(e);
+}
+
+VFIOD_EXPORT void vfiod_device_list_free(VfiodDeviceList *list) {
+        if (!list)
+                return;
+        for (size_t i = 0; i < list->n_devices; i++)
+                device_free(list->devices[i]);
+        free(list->devices);
+        free(list);
+}
+
+VFIOD_EXPORT void vfiod_plan_free(VfiodPlan *plan) {
+        if (!plan)
+                return;
+        for (size_t i = 0; i < plan->n_entries; i++)
+                plan_entry_free(plan->entries[i]);
+        free(plan->entries);
+        free(plan);
+}
+
+int reply_read_device_list(sd_bus_message *m, VfiodDeviceList **ret, VfiodError *error) {
+        VfiodDeviceList *list;
+        void **items;
+        size_t n;
+        int r;
+
+        list = calloc(1, sizeof(*list));
+        if (!list)
+                return error_set_local(error, ENOMEM, "Out of memory");
+
+        r = dict_array_read(m, device_fields, N_ELEMENTS(device_fields), sizeof(VfiodDevice),
+                            device_free, "device", &items, &n, error);
+        if (r < 0) {
+                free(list);
+                return r;
+        }
+
+        list->devices = (VfiodDevice **) items;
+        list->n_devices = n;
+        *ret = list;
+        return 0;
+}
+
+int reply_read_plan(sd_bus_message *m, VfiodPlan **ret, VfiodError *error) {
+        VfiodPlan *plan;
+        void **items;
+        size_t n;
+        int r;
+
+        plan = calloc(1, sizeof(*plan));
+        if (!plan)
+                return error_set_local(error, ENOMEM, "Out of memory");
+
+        r = dict_array_read(m, plan_fields, N_ELEMENTS(plan_fields), sizeof(VfiodPlanEntry),
+                            plan_entry_free, "plan entry", &items, &n, error);
+        if (r < 0) {
+                free(plan);
+                return r;
+        }
+
+        plan->entries = (VfiodPlanEntry **) items;
+        plan->n_entries = n;
+        *ret = plan;
+        return 0;
+}
