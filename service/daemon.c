@@ -11,6 +11,8 @@
 #include "config.h"
 #include "errors.h"
 #include "manager.h"
+#include "state.h"
+#include "transaction.h"
 #include "util.h"
 #include "vfiod-names.h"
 
@@ -46,7 +48,9 @@ daemon_run (void)
 {
   _cleanup_ (sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
   Daemon daemon = { .loop = g_main_loop_new (NULL, FALSE) };
+  g_autoptr (GError) error = NULL;
   Manager *manager = NULL;
+  State *state = NULL;
   GSource *source = NULL;
   guint sigterm, sigint;
   int r;
@@ -55,6 +59,17 @@ daemon_run (void)
   if (r < 0)
     goto out;
 
+  state = state_open (state_default_dir (), &error);
+  if (state == NULL)
+    {
+      g_warning ("%s", error->message);
+      r = -EIO;
+      goto out;
+    }
+  /* An earlier run killed mid-transaction left devices half-moved: put
+   * them back before anybody can ask about them. */
+  transaction_recover (state);
+
   r = sd_bus_open_system (&bus);
   if (r < 0)
     {
@@ -62,7 +77,7 @@ daemon_run (void)
       goto out;
     }
 
-  manager = manager_new (bus);
+  manager = manager_new (bus, state);
   if (manager == NULL)
     {
       r = -errno;
@@ -91,6 +106,12 @@ daemon_run (void)
   g_main_loop_run (daemon.loop);
   r = daemon.status;
 
+  /* let running transactions finish and their callers get an answer */
+  if (manager_is_working (manager))
+    g_message ("Waiting for the operations under way to finish");
+  while (manager_is_working (manager))
+    g_main_context_iteration (NULL, TRUE);
+
   g_source_remove (sigterm);
   g_source_remove (sigint);
   g_source_destroy (source);
@@ -98,6 +119,7 @@ daemon_run (void)
 
 out:
   manager_free (manager);
+  state_free (state);
   g_main_loop_unref (daemon.loop);
   return r < 0 ? r : 0;
 }

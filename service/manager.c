@@ -2,20 +2,31 @@
 #include "manager.h"
 
 #include <errno.h>
+#include <gio/gio.h>
+#include <inttypes.h>
 #include <glib.h>
 #include <string.h>
 
+#include "authz.h"
 #include "config.h"
 #include "errors.h"
+#include "group.h"
 #include "hwdb.h"
 #include "sysfs.h"
+#include "transaction.h"
 #include "util.h"
+#include "vfio.h"
 #include "vfiod-names.h"
 
 struct Manager {
   sd_bus *bus;
   sd_bus_slot *slot;
   Hwdb *hwdb;
+  State *state;
+  Authz *authz;
+  GMutex locks_lock;
+  GHashTable *group_locks; /* group → GMutex*: one operation per group at a time */
+  guint working;           /* calls handed to a worker and not replied to yet */
 };
 
 /* ---- device dictionaries --------------------------------------------- */
@@ -193,6 +204,339 @@ method_list_devices (sd_bus_message *m, void *userdata, sd_bus_error *error)
   return r;
 }
 
+/* ---- detach and reattach ----------------------------------------------- */
+
+static void
+group_lock_free (gpointer data)
+{
+  g_mutex_clear (data);
+  g_free (data);
+}
+
+static GMutex *
+manager_group_lock (Manager *self, uint32_t group)
+{
+  GMutex *lock;
+
+  g_mutex_lock (&self->locks_lock);
+  lock = g_hash_table_lookup (self->group_locks, GUINT_TO_POINTER (group));
+  if (lock == NULL)
+    {
+      lock = g_new0 (GMutex, 1);
+      g_mutex_init (lock);
+      g_hash_table_insert (self->group_locks, GUINT_TO_POINTER (group), lock);
+    }
+  g_mutex_unlock (&self->locks_lock);
+  return lock;
+}
+
+/* One DetachDevice or ReattachDevice call, from parsing to reply. */
+typedef struct {
+  Manager *manager;
+  sd_bus_message *message;
+  gboolean reattach;
+  uint64_t flags;
+  PciAddress target;
+  uint32_t group;
+  Plan *plan;             /* as planned (and authorized), then as done */
+  const char *actions[2]; /* polkit actions still to check */
+  char *details[6];       /* polkit details */
+  char *what;             /* "detach 0000:03:00.0", for messages */
+  sd_bus_error error;
+} Call;
+
+static void
+call_free (Call *call)
+{
+  sd_bus_message_unref (call->message);
+  plan_free (call->plan);
+  for (gsize i = 0; i < G_N_ELEMENTS (call->details); i++)
+    g_free (call->details[i]);
+  g_free (call->what);
+  sd_bus_error_free (&call->error);
+  g_free (call);
+}
+
+static int
+append_plan (sd_bus_message *m, const Plan *plan)
+{
+  int r = sd_bus_message_open_container (m, 'a', "a{sv}");
+
+  for (guint i = 0; r >= 0 && i < plan->steps->len; i++)
+    {
+      const PlanStep *s = g_ptr_array_index (plan->steps, i);
+
+      r = sd_bus_message_append (m, "a{sv}", 5,
+                                 VFIOD_KEY_ADDRESS, "s", s->device->name,
+                                 VFIOD_KEY_ACTION, "s", plan_action_to_string (s->action),
+                                 VFIOD_KEY_FROM, "s", s->from,
+                                 VFIOD_KEY_TO, "s", s->to,
+                                 VFIOD_KEY_REASON, "s", s->reason);
+    }
+  if (r < 0)
+    return r;
+  return sd_bus_message_close_container (m);
+}
+
+static int
+reply_plan (sd_bus_message *m, const Plan *plan)
+{
+  _cleanup_ (sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+  int r = sd_bus_message_new_method_return (m, &reply);
+
+  if (r >= 0)
+    r = append_plan (reply, plan);
+  if (r >= 0)
+    r = sd_bus_send (NULL, reply, NULL);
+  return r;
+}
+
+/* Reads the group of @call->target and plans: 0, or <0 with @error set.
+ * Runs on the main loop (reads only) and again, under the group's lock,
+ * on the worker. */
+static int
+call_plan (Call *call, Plan **out, sd_bus_error *error)
+{
+  Manager *self = call->manager;
+  g_autoptr (GPtrArray) devices = NULL;
+  g_autoptr (GHashTable) originals = NULL;
+  char name[ADDRESS_STRLEN];
+  int64_t group;
+  int r;
+
+  address_format (&call->target, name);
+  r = sysfs_device_group (&call->target, &group);
+  if (r < 0)
+    return error_from_sysfs (error, name, r);
+  if (group == DEVICE_NO_GROUP)
+    return sd_bus_error_setf (error, VFIOD_ERROR_NO_IOMMU_GROUP,
+                              "PCI device %s has no IOMMU group, so VFIO cannot take it: "
+                              "the IOMMU looks off. Enable VT-d or AMD-Vi in the firmware "
+                              "setup and boot Intel machines with intel_iommu=on (AMD "
+                              "enables it by default)",
+                              name);
+  call->group = (uint32_t) group;
+
+  r = sysfs_list_group (call->group, &devices);
+  if (r < 0)
+    return error_from_sysfs (error, name, r);
+  manager_describe (self, devices);
+
+  if (!call->reattach)
+    return group_plan_detach (g_steal_pointer (&devices), call->group, &call->target,
+                              call->flags, out, error);
+  originals = state_originals (self->state);
+  return group_plan_reattach (g_steal_pointer (&devices), call->group, &call->target,
+                              call->flags, originals, out, error);
+}
+
+/* The worker: under the group's lock, plan again (things may have moved
+ * while polkit asked), check that the new plan is what was authorized,
+ * then carry it out. */
+static void
+call_work (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Call *call = task_data;
+  Manager *self = call->manager;
+  GMutex *lock = manager_group_lock (self, call->group);
+  g_autoptr (Plan) plan = NULL;
+  char name[ADDRESS_STRLEN];
+
+  address_format (&call->target, name);
+  g_mutex_lock (lock);
+
+  if (call_plan (call, &plan, &call->error) < 0)
+    goto out;
+
+  if (plan_count_moves (plan) > 0 && !plan_covered_by (plan, call->plan))
+    {
+      sd_bus_error_setf (&call->error, VFIOD_ERROR_FAILED,
+                         "IOMMU group %u of %s changed while waiting for authorization: "
+                         "nothing was done; look at vfioctl group %s and try again",
+                         call->group, name, name);
+      goto out;
+    }
+
+  if (plan_count_moves (plan) > 0 && call->reattach)
+    {
+      g_autofree char *holders = vfio_group_holders (call->group);
+      if (holders)
+        {
+          sd_bus_error_setf (&call->error, VFIOD_ERROR_GROUP_BUSY,
+                             "IOMMU group %u of %s is open by %s, most likely a running "
+                             "virtual machine: nothing was touched. Shut the VM down or "
+                             "detach the device from it first",
+                             call->group, name, holders);
+          goto out;
+        }
+    }
+
+  if (plan_count_moves (plan) > 0 && !call->reattach)
+    {
+      g_autofree char *message = NULL;
+      if (!vfio_load (&message))
+        {
+          sd_bus_error_setf (&call->error, VFIOD_ERROR_VFIO_UNAVAILABLE,
+                             "Cannot detach %s: the vfio-pci driver is not available (%s). "
+                             "Install the kernel's VFIO modules (CONFIG_VFIO_PCI) and check "
+                             "dmesg; nothing was changed",
+                             name, message);
+          goto out;
+        }
+    }
+
+  if (plan_count_moves (plan) > 0 && transaction_run (self->state, plan, &call->error) < 0)
+    goto out;
+
+  plan_free (call->plan);
+  call->plan = g_steal_pointer (&plan);
+
+out:
+  g_mutex_unlock (lock);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+call_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Call *call = g_task_get_task_data (G_TASK (res));
+  int r;
+
+  if (sd_bus_error_is_set (&call->error))
+    r = sd_bus_reply_method_error (call->message, &call->error);
+  else
+    r = reply_plan (call->message, call->plan);
+  if (r < 0)
+    g_warning ("Cannot reply to %s: %s", call->what, g_strerror (-r));
+  call->manager->working--;
+}
+
+static void call_authorize_next (Call *call);
+
+static void
+on_authorized (gboolean allowed, const sd_bus_error *error, gpointer user_data)
+{
+  Call *call = user_data;
+
+  if (!allowed)
+    {
+      g_message ("Refused to %s: %s", call->what, error->message);
+      sd_bus_reply_method_error (call->message, error);
+      call_free (call);
+      return;
+    }
+  call_authorize_next (call);
+}
+
+/* Asks polkit for each action in turn; then hands the call to a worker. */
+static void
+call_authorize_next (Call *call)
+{
+  GTask *task;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (call->actions); i++)
+    {
+      const char *action = call->actions[i];
+      if (action)
+        {
+          call->actions[i] = NULL;
+          authz_check_async (call->manager->authz, call->message, action,
+                             (const char *const *) call->details, call->what,
+                             on_authorized, call);
+          return;
+        }
+    }
+
+  call->manager->working++;
+  task = g_task_new (NULL, NULL, call_done, NULL);
+  g_task_set_task_data (task, call, (GDestroyNotify) call_free);
+  g_task_run_in_thread (task, call_work);
+  g_object_unref (task);
+}
+
+static int
+method_change (sd_bus_message *m, Manager *self, gboolean reattach, sd_bus_error *error)
+{
+  uint64_t allowed_flags = reattach ? VFIOD_REATTACH_FLAGS_ALL : VFIOD_DETACH_FLAGS_ALL;
+  g_autoptr (Plan) plan = NULL;
+  Call *call;
+  const char *text;
+  char name[ADDRESS_STRLEN];
+  uint64_t flags;
+  int r;
+
+  r = sd_bus_message_read (m, "st", &text, &flags);
+  if (r < 0)
+    return r;
+  if (flags & ~allowed_flags)
+    return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
+                              "Unknown flags 0x%" PRIx64 ": %s takes GROUP (0x1), DRY_RUN "
+                              "(0x2)%s",
+                              flags & ~allowed_flags, reattach ? "ReattachDevice" : "DetachDevice",
+                              reattach ? "" : " and FORCE (0x4)");
+
+  call = g_new0 (Call, 1);
+  call->manager = self;
+  call->message = sd_bus_message_ref (m);
+  call->reattach = reattach;
+  call->flags = flags;
+  call->error = SD_BUS_ERROR_NULL;
+
+  if (!address_parse (text, &call->target))
+    {
+      call_free (call);
+      return error_invalid_address (error, text);
+    }
+  address_format (&call->target, name);
+
+  r = call_plan (call, &plan, error);
+  if (r < 0 || plan_count_moves (plan) == 0 || (flags & VFIOD_FLAG_DRY_RUN))
+    {
+      /* refused, nothing to do, or only asked what would be done: no
+       * authorization needed for any of them */
+      if (r >= 0)
+        r = reply_plan (m, plan);
+      call_free (call);
+      return r < 0 ? r : 1;
+    }
+
+  call->what = g_strdup_printf ("%s %s%s", reattach ? "reattach" : "detach", name,
+                                plan_moves_others (plan) ? " and the rest of its IOMMU group" : "");
+  call->details[0] = g_strdup (VFIOD_DETAIL_DEVICE);
+  call->details[1] = g_strdup (name);
+  call->details[2] = g_strdup (VFIOD_DETAIL_GROUP);
+  call->details[3] = g_strdup_printf ("%u", call->group);
+  call->details[4] = g_strdup (VFIOD_DETAIL_DEVICES);
+  call->details[5] = plan_moved_addresses (plan);
+
+  if (reattach)
+    call->actions[0] = VFIOD_ACTION_REATTACH_DEVICE;
+  else
+    {
+      call->actions[0] = plan_moves_others (plan) ? VFIOD_ACTION_DETACH_GROUP
+                                                  : VFIOD_ACTION_DETACH_DEVICE;
+      /* FORCE on a device the host uses: the strongest say, on top */
+      if (plan_moves_in_use (plan))
+        call->actions[1] = VFIOD_ACTION_DETACH_IN_USE;
+    }
+  call->plan = g_steal_pointer (&plan);
+
+  call_authorize_next (call);
+  return 1;
+}
+
+static int
+method_detach_device (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  return method_change (m, userdata, FALSE, error);
+}
+
+static int
+method_reattach_device (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  return method_change (m, userdata, TRUE, error);
+}
+
 static int
 property_get_version (sd_bus *bus, const char *path, const char *interface,
                       const char *property, sd_bus_message *reply, void *userdata,
@@ -212,17 +556,29 @@ static const sd_bus_vtable manager_vtable[] = {
                            SD_BUS_NO_ARGS,
                            SD_BUS_RESULT ("aa{sv}", devices),
                            method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("DetachDevice",
+                           SD_BUS_ARGS ("s", device, "t", flags),
+                           SD_BUS_RESULT ("aa{sv}", plan),
+                           method_detach_device, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("ReattachDevice",
+                           SD_BUS_ARGS ("s", device, "t", flags),
+                           SD_BUS_RESULT ("aa{sv}", plan),
+                           method_reattach_device, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_VTABLE_END
 };
 
 Manager *
-manager_new (sd_bus *bus)
+manager_new (sd_bus *bus, State *state)
 {
   Manager *self = g_new0 (Manager, 1);
   int r;
 
   self->bus = sd_bus_ref (bus);
   self->hwdb = hwdb_new ();
+  self->state = state;
+  self->authz = authz_new ();
+  g_mutex_init (&self->locks_lock);
+  self->group_locks = g_hash_table_new_full (NULL, NULL, NULL, group_lock_free);
   r = sd_bus_add_object_vtable (bus, &self->slot, VFIOD_DBUS_PATH,
                                 VFIOD_DBUS_MANAGER_INTERFACE, manager_vtable, self);
   if (r < 0)
@@ -234,6 +590,12 @@ manager_new (sd_bus *bus)
   return self;
 }
 
+gboolean
+manager_is_working (Manager *self)
+{
+  return self->working > 0;
+}
+
 void
 manager_free (Manager *self)
 {
@@ -241,6 +603,9 @@ manager_free (Manager *self)
     return;
   sd_bus_slot_unref (self->slot);
   hwdb_free (self->hwdb);
+  authz_free (self->authz);
+  g_hash_table_unref (self->group_locks);
+  g_mutex_clear (&self->locks_lock);
   sd_bus_unref (self->bus);
   g_free (self);
 }

@@ -437,3 +437,135 @@ sysfs_mark_in_use (GPtrArray *devices)
   scan_class (VFIOD_SYSFS_CLASS_BLOCK, by_path, block_child, &facts);
   scan_class (VFIOD_SYSFS_CLASS_NET, by_path, net_child, &facts);
 }
+
+/* ---- writes ------------------------------------------------------------ */
+
+static int
+write_attr (const char *path, const char *value)
+{
+  _cleanup_fd_ int fd = open (path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+  size_t len = strlen (value);
+  ssize_t n;
+
+  if (fd < 0)
+    return -errno;
+  do
+    n = write (fd, value, len);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return -errno;
+  /* sysfs takes a value in one write or not at all */
+  if ((size_t) n != len)
+    return -EIO;
+  return 0;
+}
+
+static gboolean
+name_is_safe (const char *name)
+{
+  PciAddress a;
+
+  /* both are joined into paths: no slashes, no dots-only names */
+  return name && *name && !strchr (name, '/') && strcmp (name, ".") && strcmp (name, "..") &&
+         (address_parse (name, &a) || device_driver_name_valid (name));
+}
+
+int
+sysfs_set_override (const char *device, const char *driver)
+{
+  char path[PATH_MAX];
+
+  g_return_val_if_fail (name_is_safe (device), -EINVAL);
+  g_return_val_if_fail (driver == NULL || device_driver_name_valid (driver), -EINVAL);
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_DRIVER_OVERRIDE, device);
+  return write_attr (path, driver ? driver : "\n");
+}
+
+int
+sysfs_get_override (const char *device, char **out)
+{
+  char path[PATH_MAX], buf[256];
+  ssize_t n;
+
+  g_return_val_if_fail (name_is_safe (device), -EINVAL);
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_DRIVER_OVERRIDE, device);
+  n = read_attr_at (AT_FDCWD, path, buf, sizeof buf);
+  if (n < 0)
+    return (int) n;
+  g_strchomp (buf);
+  if (strcmp (buf, VFIOD_OVERRIDE_UNSET) == 0 || buf[0] == '\0')
+    {
+      *out = NULL;
+      return 0;
+    }
+  if (!device_driver_name_valid (buf))
+    return -EBADMSG;
+  *out = g_strdup (buf);
+  return 0;
+}
+
+int
+sysfs_unbind (const char *device, const char *driver)
+{
+  char path[PATH_MAX];
+
+  g_return_val_if_fail (name_is_safe (device) && device_driver_name_valid (driver), -EINVAL);
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DRIVERS "/%s/" VFIOD_ATTR_UNBIND, driver);
+  return write_attr (path, device);
+}
+
+int
+sysfs_bind (const char *device, const char *driver)
+{
+  char path[PATH_MAX];
+
+  g_return_val_if_fail (name_is_safe (device) && device_driver_name_valid (driver), -EINVAL);
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DRIVERS "/%s/" VFIOD_ATTR_BIND, driver);
+  return write_attr (path, device);
+}
+
+int
+sysfs_probe (const char *device)
+{
+  g_return_val_if_fail (name_is_safe (device), -EINVAL);
+  return write_attr (VFIOD_SYSFS_DRIVERS_PROBE, device);
+}
+
+int
+sysfs_get_driver (const char *device, char **out)
+{
+  char path[PATH_MAX], target[PATH_MAX];
+  const char *base;
+  ssize_t n;
+
+  g_return_val_if_fail (name_is_safe (device), -EINVAL);
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_DRIVER, device);
+  n = readlink_at (AT_FDCWD, path, target, sizeof target);
+  if (n == -ENOENT)
+    {
+      /* unbound, or gone: tell them apart */
+      snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s", device);
+      if (access (path, F_OK) < 0)
+        return -ENODEV;
+      *out = NULL;
+      return 0;
+    }
+  if (n < 0)
+    return (int) n;
+  base = strrchr (target, '/');
+  base = base ? base + 1 : target;
+  if (!device_driver_name_valid (base))
+    return -EBADMSG;
+  *out = g_strdup (base);
+  return 0;
+}
+
+gboolean
+sysfs_driver_loaded (const char *driver)
+{
+  char path[PATH_MAX];
+
+  g_return_val_if_fail (device_driver_name_valid (driver), FALSE);
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DRIVERS "/%s", driver);
+  return access (path, F_OK) == 0;
+}

@@ -36,3 +36,22 @@ void sysfs_mark_in_use (GPtrArray *devices);
  * ("../../devices/x" → "/sys/devices/x"); NULL if it does not point into
  * /sys/devices or climbs out of it.  Exposed for tests. */
 char *sysfs_resolve_devices_link (const char *target);
+
+/* ---- writes: the only place vfiod changes /sys --------------------------
+ * Each returns 0 or -errno.  They block as long as the kernel does (an
+ * unbind waits for the driver to let go): call them off the main loop. */
+
+/* Writes @driver to the device's driver_override; NULL clears it ("\n"). */
+int sysfs_set_override (const char *device, const char *driver);
+/* Reads driver_override: *out is NULL when unset ("(null)"). */
+int sysfs_get_override (const char *device, char **out);
+/* Unbinds @device from @driver (drivers/<driver>/unbind). */
+int sysfs_unbind (const char *device, const char *driver);
+/* Binds @device to @driver explicitly (drivers/<driver>/bind). */
+int sysfs_bind (const char *device, const char *driver);
+/* Asks the kernel to find a driver for @device (drivers_probe). */
+int sysfs_probe (const char *device);
+/* The bound driver, re-read from the driver link: *out NULL if unbound. */
+int sysfs_get_driver (const char *device, char **out);
+/* Whether the PCI driver @driver is registered (its directory exists). */
+gboolean sysfs_driver_loaded (const char *driver);

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "authz.h"
+
+#include <polkit/polkit.h>
+
+#include "util.h"
+
+struct Authz {
+  PolkitAuthority *authority; /* NULL until the first check needs it */
+};
+
+typedef struct {
+  Authz *authz;
+  sd_bus_message *message;
+  char *action;
+  char *what;
+  PolkitSubject *subject;
+  PolkitDetails *details;
+  PolkitCheckAuthorizationFlags flags;
+  AuthzCallback callback;
+  gpointer user_data;
+} Check;
+
+static void
+check_free (Check *c)
+{
+  sd_bus_message_unref (c->message);
+  g_free (c->action);
+  g_free (c->what);
+  g_clear_object (&c->subject);
+  g_clear_object (&c->details);
+  g_free (c);
+}
+
+static void
+check_finish (Check *c, gboolean allowed, const char *error_name, const char *fmt, ...)
+  G_GNUC_PRINTF (4, 5);
+
+static void
+check_finish (Check *c, gboolean allowed, const char *error_name, const char *fmt, ...)
+{
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+
+  if (!allowed)
+    {
+      va_list ap;
+      va_start (ap, fmt);
+      sd_bus_error_setfv (&error, error_name, fmt, ap);
+      va_end (ap);
+    }
+  c->callback (allowed, &error, c->user_data);
+  sd_bus_error_free (&error);
+  check_free (c);
+}
+
+Authz *
+authz_new (void)
+{
+  return g_new0 (Authz, 1);
+}
+
+void
+authz_free (Authz *authz)
+{
+  if (authz == NULL)
+    return;
+  g_clear_object (&authz->authority);
+  g_free (authz);
+}
+
+static void
+on_checked (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Check *c = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PolkitAuthorizationResult) result =
+    polkit_authority_check_authorization_finish (POLKIT_AUTHORITY (source), res, &error);
+
+  if (result == NULL)
+    {
+      g_warning ("polkit could not check %s: %s; denying", c->action, error->message);
+      check_finish (c, FALSE, SD_BUS_ERROR_ACCESS_DENIED,
+                    "Cannot %s: the authorization check failed (%s). Is polkit running?",
+                    c->what, error->message);
+      return;
+    }
+
+  if (polkit_authorization_result_get_is_authorized (result))
+    check_finish (c, TRUE, NULL, NULL);
+  else if (polkit_authorization_result_get_is_challenge (result) &&
+           !(c->flags & POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION))
+    check_finish (c, FALSE, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
+                  "Authentication is required to %s (polkit action %s): run the "
+                  "client with a polkit agent (vfioctl starts one on a terminal) "
+                  "and without --no-ask-password",
+                  c->what, c->action);
+  else
+    check_finish (c, FALSE, SD_BUS_ERROR_ACCESS_DENIED,
+                  "Not authorized to %s (polkit action %s)", c->what, c->action);
+}
+
+static void
+check_run (Check *c)
+{
+  polkit_authority_check_authorization (c->authz->authority, c->subject, c->action, c->details,
+                                        c->flags, NULL, on_checked, c);
+}
+
+static void
+on_authority (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Check *c = user_data;
+  g_autoptr (GError) error = NULL;
+  PolkitAuthority *authority = polkit_authority_get_finish (res, &error);
+
+  if (authority == NULL)
+    {
+      g_warning ("Cannot reach polkit: %s; denying", error->message);
+      check_finish (c, FALSE, SD_BUS_ERROR_ACCESS_DENIED,
+                    "Cannot %s: polkit cannot be reached (%s)", c->what, error->message);
+      return;
+    }
+  if (c->authz->authority == NULL)
+    c->authz->authority = authority;
+  else
+    g_object_unref (authority);
+  check_run (c);
+}
+
+static gboolean
+on_root (gpointer user_data)
+{
+  check_finish (user_data, TRUE, NULL, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_no_subject (gpointer user_data)
+{
+  Check *c = user_data;
+
+  check_finish (c, FALSE, SD_BUS_ERROR_ACCESS_DENIED,
+                "Cannot %s: the caller cannot be identified on the bus", c->what);
+  return G_SOURCE_REMOVE;
+}
+
+void
+authz_check_async (Authz *authz, sd_bus_message *message, const char *action,
+                   const char *const *details, const char *what,
+                   AuthzCallback callback, gpointer user_data)
+{
+  _cleanup_ (sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+  Check *c = g_new0 (Check, 1);
+  const char *sender = sd_bus_message_get_sender (message);
+  uid_t uid;
+  int r;
+
+  c->authz = authz;
+  c->message = sd_bus_message_ref (message);
+  c->action = g_strdup (action);
+  c->what = g_strdup (what);
+  c->callback = callback;
+  c->user_data = user_data;
+
+  /* The bus daemon's word on who the caller is: never the caller's own. */
+  r = sd_bus_query_sender_creds (message, SD_BUS_CREDS_EUID, &creds);
+  if (r >= 0)
+    r = sd_bus_creds_get_euid (creds, &uid);
+  if (r >= 0 && uid == 0)
+    {
+      g_idle_add (on_root, c);
+      return;
+    }
+
+  if (sender == NULL)
+    {
+      g_idle_add (on_no_subject, c);
+      return;
+    }
+
+  c->subject = polkit_system_bus_name_new (sender);
+  c->details = polkit_details_new ();
+  for (const char *const *d = details; d && d[0] && d[1]; d += 2)
+    polkit_details_insert (c->details, d[0], d[1]);
+  if (sd_bus_message_get_allow_interactive_authorization (message))
+    c->flags |= POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION;
+
+  if (authz->authority)
+    check_run (c);
+  else
+    polkit_authority_get_async (NULL, on_authority, c);
+}

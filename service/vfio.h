@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vfio.h: the VFIO side of the host: loading vfio-pci, and who holds an
+ * IOMMU group's /dev/vfio/N open (a running VM). */
+#pragma once
+
+#include <glib.h>
+#include <stdint.h>
+
+/* Loads vfio-pci unless its PCI driver is registered already.  Returns
+ * FALSE with @message set to what went wrong.  Blocks: worker only.
+ * $VFIOD_MODPROBE replaces modprobe (tests). */
+gboolean vfio_load (char **message);
+
+/* Who holds /dev/vfio/@group open: NULL when nobody, else a description
+ * ("pid 4242 (qemu-system-x86)", "a process vfiod cannot see").  Never
+ * blocks on the group. */
+char *vfio_group_holders (uint32_t group);
