@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Unit tests of libvfiod's reply parsing (vfiod-reply.c) and error
+ * mapping, on messages built locally: sd-bus needs a started bus object
+ * to create messages, so the fixture starts one on a socketpair that never
+ * carries a byte.
+ */
+#include <errno.h>
+#include <glib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "vfiod-private.h"
+
+typedef struct {
+        sd_bus *bus;
+        sd_bus_message *m;
+        VfiodError error;
+} Fixture;
+
+static void fixture_setup(Fixture *f, gconstpointer data) {
+        int fds[2];
+
+        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+        g_assert_cmpint(sd_bus_new(&f->bus), ==, 0);
+        g_assert_cmpint(sd_bus_set_fd(f->bus, fds[0], fds[0]), ==, 0);
+        g_assert_cmpint(sd_bus_start(f->bus), >=, 0);
+        close(fds[1]);
+        g_assert_cmpint(sd_bus_message_new_method_call(f->bus, &f->m, VFIOD_DBUS_NAME,
+                                                       VFIOD_DBUS_PATH,
+                                                       VFIOD_DBUS_MANAGER_INTERFACE,
+                                                       VFIOD_METHOD_LIST_DEVICES), ==, 0);
+        f->error = (VfiodError) VFIOD_ERROR_INIT;
+}
+
+static void fixture_teardown(Fixture *f, gconstpointer data) {
+        sd_bus_message_unref(f->m);
+        sd_bus_flush_close_unref(f->bus);
+        vfiod_error_clear(&f->error);
+}
+
+/* Seals the message and rewinds it for reading, as a received reply. */
+static void fixture_seal(Fixture *f) {
+        g_assert_cmpint(sd_bus_message_seal(f->m, 1, 0), ==, 0);
+        g_assert_cmpint(sd_bus_message_rewind(f->m, true), >=, 0);
+}
+
+static void append_nic(sd_bus_message *m, bool with_group) {
+        g_assert_cmpint(sd_bus_message_open_container(m, 'a', "{sv}"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "{sv}", VFIOD_KEY_ADDRESS, "s", "0000:03:00.0"), >=, 0);
+        if (with_group)
+                g_assert_cmpint(sd_bus_message_append(m, "{sv}", VFIOD_KEY_GROUP, "u", 14u), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "{sv}{sv}{sv}{sv}{sv}",
+                                              VFIOD_KEY_VENDOR_ID, "q", (uint16_t) 0x8086,
+                                              VFIOD_KEY_DEVICE_ID, "q", (uint16_t) 0x10d3,
+                                              VFIOD_KEY_SUBSYSTEM_VENDOR_ID, "q", (uint16_t) 0x1028,
+                                              VFIOD_KEY_SUBSYSTEM_DEVICE_ID, "q", (uint16_t) 0xa01f,
+                                              VFIOD_KEY_CLASS, "u", 0x020000u), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "{sv}{sv}{sv}{sv}{sv}{sv}",
+                                              VFIOD_KEY_VENDOR, "s", "Intel Corporation",
+                                              VFIOD_KEY_NAME, "s", "82574L Gigabit Network Connection",
+                                              VFIOD_KEY_DRIVER, "s", "e1000e",
+                                              VFIOD_KEY_STATE, "s", VFIOD_STATE_HOST,
+                                              VFIOD_KEY_BRIDGE, "b", 0,
+                                              VFIOD_KEY_IN_USE, "s", "network interface enp3s0 is up with 192.168.1.20"), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+}
+
+static void test_devices_full(Fixture *f, gconstpointer data) {
+        VfiodDeviceList *list = NULL;
+
+        g_assert_cmpint(sd_bus_message_open_container(f->m, 'a', "a{sv}"), >=, 0);
+        append_nic(f->m, true);
+        g_assert_cmpint(sd_bus_message_append(f->m, "a{sv}", 4,
+                                              VFIOD_KEY_ADDRESS, "s", "0000:00:1c.0",
+                                              VFIOD_KEY_STATE, "s", VFIOD_STATE_BRIDGE,
+                                              VFIOD_KEY_BRIDGE, "b", 1,
+                                              VFIOD_KEY_DRIVER, "s", VFIOD_DRIVER_PCIEPORT), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(f->m), >=, 0);
+        fixture_seal(f);
+
+        g_assert_cmpint(reply_read_device_list(f->m, &list, &f->error), ==, 0);
+        g_assert_null(f->error.message);
+        g_assert_cmpuint(list->n_devices, ==, 2);
+
+        const VfiodDevice *d = list->devices[0];
+        g_assert_cmpstr(d->address, ==, "0000:03:00.0");
+        g_assert_true(d->has_group);
+        g_assert_cmpuint(d->group, ==, 14);
+        g_assert_cmphex(d->vendor_id, ==, 0x8086);
+        g_assert_cmphex(d->device_id, ==, 0x10d3);
+        g_assert_cmphex(d->subsystem_vendor_id, ==, 0x1028);
+        g_assert_cmphex(d->subsystem_device_id, ==, 0xa01f);
+        g_assert_cmphex(d->class_code, ==, 0x020000);
+        g_assert_cmpstr(d->vendor, ==, "Intel Corporation");
+        g_assert_cmpstr(d->name, ==, "82574L Gigabit Network Connection");
+        g_assert_cmpstr(d->driver, ==, "e1000e");
+        g_assert_cmpstr(d->state, ==, VFIOD_STATE_HOST);
+        g_assert_false(d->bridge);
+        g_assert_cmpstr(d->in_use, ==, "network interface enp3s0 is up with 192.168.1.20");
+
+        d = list->devices[1];
+        g_assert_cmpstr(d->address, ==, "0000:00:1c.0");
+        g_assert_true(d->bridge);
+        g_assert_false(d->has_group);
+        g_assert_cmpstr(d->driver, ==, VFIOD_DRIVER_PCIEPORT);
+        /* Keys not sent read as "" and 0, never NULL. */
+        g_assert_cmpstr(d->vendor, ==, "");
+        g_assert_cmpstr(d->name, ==, "");
+        g_assert_cmpstr(d->in_use, ==, "");
+        g_assert_cmpuint(d->vendor_id, ==, 0);
+
+        vfiod_device_list_free(list);
+}
+
+static void test_devices_no_group(Fixture *f, gconstpointer data) {
+        VfiodDeviceList *list = NULL;
+
+        g_assert_cmpint(sd_bus_message_open_container(f->m, 'a', "a{sv}"), >=, 0);
+        append_nic(f->m, false);
+        g_assert_cmpint(sd_bus_message_close_container(f->m), >=, 0);
+        fixture_seal(f);
+
+        g_assert_cmpint(reply_read_device_list(f->m, &list, &f->error), ==, 0);
+        g_assert_cmpuint(list->n_devices, ==, 1);
+        g_assert_false(list->devices[0]->has_group);
+        g_assert_cmpuint(list->devices[0]->group, ==, 0);
+        vfiod_device_list_free(list);
+}
+
+static void test_devices_empty(Fixture *f, gconstpointer data) {
+        VfiodDeviceList *list = NULL;
+
+        g_assert_cmpint(sd_bus_message_append(f->m, "aa{sv}", 0), >=, 0);
+        fixture_seal(f);
+
+        g_assert_cmpint(reply_read_device_list(f->m, &list, &f->error), ==, 0);
+        g_assert_cmpuint(list->n_devices, ==, 0);
+        vfiod_device_list_free(list);
+}
+
+static void test_devices_unknown_keys(Fixture *f, gconstpointer data) {
+        VfiodDeviceList *list = NULL;
+
+        /* A newer service: keys we do not know, of any type, even nested,
+         * before and after the ones we know. */
+        g_assert_cmpint(sd_bus_message_open_container(f->m, 'a', "a{sv}"), >=, 0);
+        g_assert_cmpint(sd_bus_message_open_container(f->m, 'a', "{sv}"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(f->m, "{sv}", "numa_node", "i", -1), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(f->m, "{sv}", VFIOD_KEY_ADDRESS, "s", "0000:04:00.0"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(f->m, "{sv}", "resets", "as", 2, "flr", "bus"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(f->m, "{sv}", "extra", "a{sv}", 1, "x", "t", (uint64_t) 7), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(f->m, "{sv}", VFIOD_KEY_GROUP, "u", 3u), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(f->m, "{sv}", "variant", "v", "s", "deep"), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(f->m), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(f->m), >=, 0);
+        fixture_seal(f);
+
+        g_assert_cmpint(reply_read_device_list(f->m, &list, &f->error), ==, 0);
+        g_assert_cmpuint(list->n_devices, ==, 1);
+        g_assert_cmpstr(list->devices[0]->address, ==, "0000:04:00.0");
+        g_assert_true(list->devices[0]->has_group);
+        g_assert_cmpuint(list->devices[0]->group, ==, 3);
+        vfiod_device_list_free(list);
+}
+
+static void test_devices_wrong_type(Fixture *f, gconstpointer data) {
+        VfiodDeviceList *list = NULL;
+        const char *key = data;
+
+        /* A known key with another type than the contract's: the group as
+         * a string, an id as u, the bridge flag as a string, a string key
+         * as a number. */
+        g_assert_cmpint(sd_bus_message_open_container(f->m, 'a', "a{sv}"), >=, 0);
+        g_assert_cmpint(sd_bus_message_open_container(f->m, 'a', "{sv}"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(f->m, "{sv}", VFIOD_KEY_ADDRESS, "s", "0000:04:00.0"), >=, 0);
+        if (g_str_equal(key, VFIOD_KEY_GROUP) || g_str_equal(key, VFIOD_KEY_BRIDGE))
+                g_assert_cmpint(sd_bus_message_append(f->m, "{sv}", key, "s", "5"), >=, 0);
+        else if (g_str_equal(key, VFIOD_KEY_VENDOR_ID))
+                g_assert_cmpint(sd_bus_message_append(f->m, "{sv}", key, "u", 0x8086u), >=, 0);
+        else
+                g_assert_cmpint(sd_bus_message_append(f->m, "{sv}", key, "u", 1u), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(f->m), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(f->m), >=, 0);
+        fixture_seal(f);
+
+        g_assert_cmpint(reply_read_device_list(f->m, &list, &f->error), ==, -EBADMSG);
+        g_assert_null(list);
+        g_assert_null(f->error.name);
+        g_assert_nonnull(strstr(f->error.message, key));
+}
+
+static void test_devices_missing_address(Fixture *f, gconstpointer data) {
+        VfiodDeviceList *list = NULL;
+
+        g_assert_cmpint(sd_bus_message_open_container(f->m, 'a', "a{sv}"), >=, 0);
+        append_nic(f->m, true);
+        g_assert_cmpint(sd_bus_message_append(f->m, "a{sv}", 1, VFIOD_KEY_GROUP, "u", 1u), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(f->m), >=, 0);
+        fixture_seal(f);
+
+        g_assert_cmpint(reply_read_device_list(f->m, &list, &f->error), ==, -EBADMSG);
+        g_assert_null(list);
+        g_assert_nonnull(strstr(f->error.message, "device 1 has no 'address'"));
+}
+
+static void test_devices_wrong_signature(Fixture *f, gconstpointer data) {
+        VfiodDeviceList *list = NULL;
+
+        g_assert_cmpint(sd_bus_message_append(f->m, "as", 1, "0000:03:00.0"), >=, 0);
+        fixture_seal(f);
+
+        g_assert_cmpint(reply_read_device_list(f->m, &list, &f->error), ==, -EBADMSG);
+        g_assert_null(list);
+        g_assert_nonnull(f->error.message);
+}
+
+static void test_plan_full(Fixture *f, gconstpointer data) {
+        VfiodPlan *plan = NULL;
+
+        g_assert_cmpint(sd_bus_message_open_container(f->m, 'a', "a{sv}"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(f->m, "a{sv}", 5,
+                                              VFIOD_KEY_ADDRESS, "s", "0000:00:1c.0",
+                                              VFIOD_KEY_ACTION, "s", VFIOD_ACTION_KEEP,
+                                              VFIOD_KEY_FROM, "s", VFIOD_DRIVER_PCIEPORT,
+                                              VFIOD_KEY_TO, "s", VFIOD_DRIVER_PCIEPORT,
+                                              VFIOD_KEY_REASON, "s", "bridge stays on pcieport"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(f->m, "a{sv}", 5,
+                                              VFIOD_KEY_ADDRESS, "s", "0000:03:00.0",
+                                              "step", "u", 3u,  /* unknown: skipped */
+                                              VFIOD_KEY_ACTION, "s", VFIOD_ACTION_DETACH,
+                                              VFIOD_KEY_FROM, "s", "",
+                                              VFIOD_KEY_TO, "s", VFIOD_DRIVER_VFIO_PCI), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(f->m), >=, 0);
+        fixture_seal(f);
+
+        g_assert_cmpint(reply_read_plan(f->m, &plan, &f->error), ==, 0);
+        g_assert_cmpuint(plan->n_entries, ==, 2);
+        g_assert_cmpstr(plan->entries[0]->address, ==, "0000:00:1c.0");
+        g_assert_cmpstr(plan->entries[0]->action, ==, VFIOD_ACTION_KEEP);
+        g_assert_cmpstr(plan->entries[0]->from, ==, VFIOD_DRIVER_PCIEPORT);
+        g_assert_cmpstr(plan->entries[0]->to, ==, VFIOD_DRIVER_PCIEPORT);
+        g_assert_cmpstr(plan->entries[0]->reason, ==, "bridge stays on pcieport");
+        g_assert_cmpstr(plan->entries[1]->action, ==, VFIOD_ACTION_DETACH);
+        g_assert_cmpstr(plan->entries[1]->from, ==, "");
+        g_assert_cmpstr(plan->entries[1]->to, ==, VFIOD_DRIVER_VFIO_PCI);
+        g_assert_cmpstr(plan->entries[1]->reason, ==, "");
+        vfiod_plan_free(plan);
+}
+
+static void test_plan_wrong_type(Fixture *f, gconstpointer data) {
+        VfiodPlan *plan = NULL;
+
+        g_assert_cmpint(sd_bus_message_append(f->m, "aa{sv}", 1, 2,
+                                              VFIOD_KEY_ADDRESS, "s", "0000:03:00.0",
+                                              VFIOD_KEY_ACTION, "u", 1u), >=, 0);
+        fixture_seal(f);
+
+        g_assert_cmpint(reply_read_plan(f->m, &plan, &f->error), ==, -EBADMSG);
+        g_assert_null(plan);
+        g_assert_nonnull(strstr(f->error.message, "'action'"));
+}
+
+static void test_error_names(void) {
+        g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_INVALID_ADDRESS), ==, EINVAL);
+        g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_NO_SUCH_DEVICE), ==, ENODEV);
+        g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_NO_IOMMU_GROUP), ==, ENXIO);
+        g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_FAILED), ==, EIO);
+        g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_NOT_ASSIGNABLE), ==, EOPNOTSUPP);
+        g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_GROUP_NOT_VIABLE), ==, ENOTEMPTY);
+        g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_DEVICE_IN_USE), ==, EBUSY);
+        g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_NOT_DETACHED), ==, EALREADY);
+        g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_GROUP_BUSY), ==, EBUSY);
+        g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_VFIO_UNAVAILABLE), ==, ENOPKG);
+        g_assert_cmpint(error_name_to_errno("org.example.Other"), ==, 0);
+        g_assert_cmpint(error_name_to_errno(NULL), ==, 0);
+}
+
+static void test_error_from_bus(void) {
+        VfiodError error = VFIOD_ERROR_INIT;
+        sd_bus_error bus_error = SD_BUS_ERROR_NULL;
+
+        sd_bus_error_set(&bus_error, VFIOD_ERROR_GROUP_NOT_VIABLE, "0000:03:00.0 shares ...");
+        g_assert_cmpint(error_set_from_bus(&error, &bus_error, -EIO), ==, -ENOTEMPTY);
+        g_assert_cmpstr(error.name, ==, VFIOD_ERROR_GROUP_NOT_VIABLE);
+        g_assert_cmpstr(error.message, ==, "0000:03:00.0 shares ...");
+        g_assert_true(vfiod_error_has_name(&error, VFIOD_ERROR_GROUP_NOT_VIABLE));
+        g_assert_false(vfiod_error_has_name(&error, VFIOD_ERROR_FAILED));
+        sd_bus_error_free(&bus_error);
+
+        /* Standard names: sd-bus's errno; the previous error is replaced. */
+        sd_bus_error_set(&bus_error, VFIOD_DBUS_ERROR_ACCESS_DENIED, "Not authorized");
+        g_assert_cmpint(error_set_from_bus(&error, &bus_error, -EIO), ==, -EACCES);
+        g_assert_cmpstr(error.name, ==, VFIOD_DBUS_ERROR_ACCESS_DENIED);
+        g_assert_cmpstr(error.message, ==, "Not authorized");
+        sd_bus_error_free(&bus_error);
+
+        /* No name (a transport failure): the fallback errno, no name. */
+        g_assert_cmpint(error_set_from_bus(&error, &bus_error, -ETIMEDOUT), ==, -ETIMEDOUT);
+        g_assert_null(error.name);
+        g_assert_nonnull(error.message);
+
+        vfiod_error_clear(&error);
+        g_assert_null(error.name);
+        g_assert_null(error.message);
+        vfiod_error_clear(&error);
+        vfiod_error_clear(NULL);
+        g_assert_false(vfiod_error_has_name(NULL, VFIOD_ERROR_FAILED));
+}
+
+static void test_error_local(void) {
+        VfiodError error = VFIOD_ERROR_INIT;
+
+        g_assert_cmpint(error_set_local(&error, EBADMSG, "bad %s %d", "x", 1), ==, -EBADMSG);
+        g_assert_null(error.name);
+        g_assert_cmpstr(error.message, ==, "bad x 1");
+        g_assert_cmpint(error_set_local(NULL, ENOMEM, "ignored"), ==, -ENOMEM);
+        vfiod_error_clear(&error);
+}
+
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+#define ADD_DATA(path, data, fn) \
+        g_test_add(path, Fixture, data, fixture_setup, fn, fixture_teardown)
+
+int main(int argc, char *argv[]) {
+        g_test_init(&argc, &argv, NULL);
+        ADD("/reply/devices/full", test_devices_full);
+        ADD("/reply/devices/no-group", test_devices_no_group);
+        ADD("/reply/devices/empty", test_devices_empty);
+        ADD("/reply/devices/unknown-keys", test_devices_unknown_keys);
+        ADD_DATA("/reply/devices/wrong-type-group", VFIOD_KEY_GROUP, test_devices_wrong_type);
+        ADD_DATA("/reply/devices/wrong-type-vendor-id", VFIOD_KEY_VENDOR_ID, test_devices_wrong_type);
+        ADD_DATA("/reply/devices/wrong-type-bridge", VFIOD_KEY_BRIDGE, test_devices_wrong_type);
+        ADD_DATA("/reply/devices/wrong-type-state", VFIOD_KEY_STATE, test_devices_wrong_type);
+        ADD("/reply/devices/missing-address", test_devices_missing_address);
+        ADD("/reply/devices/wrong-signature", test_devices_wrong_signature);
+        ADD("/reply/plan/full", test_plan_full);
+        ADD("/reply/plan/wrong-type", test_plan_wrong_type);
+        g_test_add_func("/reply/error/names", test_error_names);
+        g_test_add_func("/reply/error/from-bus", test_error_from_bus);
+        g_test_add_func("/reply/error/local", test_error_local);
+        return g_test_run();
+}
