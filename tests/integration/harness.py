@@ -1,0 +1,299 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The integration-test stack: a simulated sysfs over /sys, a private
+system-like dbus-daemon with vfiod's real bus policy, python-dbusmock's
+polkitd, the built vfiod, and the built vfioctl.
+
+Every test runs in its own mount and network namespace (see
+`enter_namespaces`), so /sys, /proc/swaps and network interfaces can be
+replaced without touching the machine.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import gi
+gi.require_version('Gio', '2.0')
+from gi.repository import Gio, GLib  # noqa: E402
+
+SRCDIR = os.environ.get('VFIOD_SOURCE_DIR',
+                        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+BUILDDIR = os.environ.get('VFIOD_BUILD_DIR', os.path.join(SRCDIR, 'build'))
+TOPOLOGIES = os.path.join(SRCDIR, 'tests', 'topologies')
+sys.path.insert(0, os.path.join(SRCDIR, 'tests', 'sim'))
+
+from vfiosim import Sim  # noqa: E402
+
+BUS_NAME = 'org.freedesktop.vfio1'
+OBJECT_PATH = '/org/freedesktop/vfio1'
+MANAGER = 'org.freedesktop.vfio1.Manager'
+ERROR = 'org.freedesktop.vfio1.Error.'
+NOBODY = 65534
+
+
+def enter_namespaces():
+    """Re-executes this test in a private mount + network namespace."""
+    if os.environ.get('VFIOD_TEST_IN_NS') == '1':
+        return
+    if os.geteuid() != 0:
+        print('integration tests need root (mount namespaces, FUSE, setpriv)', file=sys.stderr)
+        sys.exit(77)
+    env = dict(os.environ, VFIOD_TEST_IN_NS='1')
+    os.execvpe('unshare', ['unshare', '--mount', '--net', '--propagation', 'private', '--',
+                           sys.executable] + sys.argv, env)
+
+
+BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
+    <!-- polkitd's own policy lets anybody ask it -->
+    <allow send_destination="org.freedesktop.PolicyKit1"/>
+  </policy>
+  <policy user="root">
+    <!-- the mocks (polkitd) and the test itself -->
+    <allow own="org.freedesktop.PolicyKit1"/>
+    <allow send_destination="*"/>
+  </policy>
+  <!-- vfiod's real policy, as installed -->
+  <include>{policy}</include>
+</busconfig>
+'''
+
+
+class Stack:
+    """One simulated machine with the whole service stack on it."""
+
+    def __init__(self, topology, substitute=None, polkit=True, swaps=None):
+        self.topology = topology if os.path.isabs(topology) else os.path.join(TOPOLOGIES, topology)
+        self.substitute = substitute or {}
+        self.want_polkit = polkit
+        self.swaps = swaps
+        self.tmp = tempfile.mkdtemp(prefix='vfiod-test-')
+        os.chmod(self.tmp, 0o755)  # unprivileged callers reach the bus socket here
+        self.procs = []
+        self.sim = None
+        self.daemon = None
+        self.polkit = None
+        self.conn = None
+
+    # ---- lifecycle -------------------------------------------------------
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        if self.swaps is not None:
+            path = os.path.join(self.tmp, 'swaps')
+            with open(path, 'w') as f:
+                f.write('Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n' + self.swaps)
+            subprocess.check_call(['mount', '--bind', path, '/proc/swaps'])
+
+        self.sim = Sim(self.topology, os.path.join(self.tmp, 'sim'),
+                       os.path.join(BUILDDIR, 'tests', 'sim', 'vfiosim'),
+                       substitute=self.substitute)
+        self.sim.start()
+
+        self.socket = os.path.join(self.tmp, 'system_bus_socket')
+        config = os.path.join(self.tmp, 'bus.conf')
+        with open(config, 'w') as f:
+            f.write(BUS_CONFIG.format(socket=self.socket,
+                                      policy=os.path.join(SRCDIR, 'dbus-1', 'org.freedesktop.vfio1.conf')))
+        self._spawn('dbus-daemon', ['dbus-daemon', '--nofork', '--nosyslog', '--config-file', config])
+        self.address = 'unix:path=' + self.socket
+        os.environ['DBUS_SYSTEM_BUS_ADDRESS'] = self.address
+        self._wait(lambda: os.path.exists(self.socket), 'dbus-daemon socket')
+        self.conn = Gio.DBusConnection.new_for_address_sync(
+            self.address,
+            Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
+            None, None)
+
+        if self.want_polkit:
+            self.polkit = self._spawn('polkitd', ['/usr/bin/python3', '-m', 'dbusmock', '--system',
+                                                  '--template', 'polkitd'])
+            self._wait(lambda: self._has_owner('org.freedesktop.PolicyKit1'), 'polkitd mock')
+
+        self.start_daemon()
+
+    def start_daemon(self):
+        env = dict(os.environ,
+                   DBUS_SYSTEM_BUS_ADDRESS=self.address,
+                   SYSTEMD_DEVICE_VERIFY_SYSFS='0',
+                   STATE_DIRECTORY=os.path.join(self.tmp, 'state'),
+                   G_MESSAGES_DEBUG='all',
+                   ASAN_OPTIONS=os.environ.get('ASAN_OPTIONS', '') or 'detect_leaks=1')
+        os.makedirs(env['STATE_DIRECTORY'], exist_ok=True)
+        self.daemon = self._spawn('vfiod', [os.path.join(BUILDDIR, 'service', 'vfiod')], env=env)
+        self._wait(lambda: self._has_owner(BUS_NAME), 'vfiod on the bus', proc=self.daemon)
+
+    def stop_daemon(self, sig=signal.SIGTERM):
+        """Stops vfiod; returns its exit status (checked to be clean on SIGTERM)."""
+        proc, self.daemon = self.daemon, None
+        if proc is None or proc.poll() is not None:
+            return proc.returncode if proc else 0
+        proc.send_signal(sig)
+        try:
+            return proc.wait(timeout=20)
+        finally:
+            proc.log.close()
+
+    def stop(self):
+        status = 0
+        if self.daemon is not None:
+            status = self.stop_daemon()
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if not proc.log.closed:
+                proc.log.close()
+        if self.conn is not None:
+            try:
+                self.conn.close_sync(None)
+            except GLib.Error:
+                pass
+        if self.sim is not None:
+            self.sim.stop()
+        if self.swaps is not None:
+            subprocess.call(['umount', '-l', '/proc/swaps'])
+        failed = status != 0 or os.environ.get('VFIOD_TEST_KEEP')
+        if failed:
+            self.dump_logs()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        if status != 0:
+            raise AssertionError('vfiod exited with status %d on SIGTERM (sanitizer report or crash?)' % status)
+
+    def dump_logs(self):
+        for name in ('vfiod', 'dbus-daemon', 'polkitd'):
+            path = os.path.join(self.tmp, name + '.log')
+            if os.path.exists(path):
+                with open(path, errors='replace') as f:
+                    text = f.read()
+                if text.strip():
+                    sys.stderr.write('---- %s ----\n%s\n' % (name, text[-6000:]))
+
+    def _spawn(self, name, argv, env=None):
+        log = open(os.path.join(self.tmp, name + '.log'), 'w')
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env or os.environ)
+        proc.log = log
+        self.procs.append(proc)
+        return proc
+
+    def _wait(self, cond, what, timeout=20, proc=None):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if cond():
+                return
+            if proc is not None and proc.poll() is not None:
+                self.dump_logs()
+                raise AssertionError('%s: process exited with %d' % (what, proc.returncode))
+            time.sleep(0.02)
+        self.dump_logs()
+        raise AssertionError('timed out waiting for ' + what)
+
+    def _has_owner(self, name):
+        if self.conn is None:
+            return False
+        reply = self.conn.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus',
+                                    'NameHasOwner', GLib.Variant('(s)', (name,)), None,
+                                    Gio.DBusCallFlags.NONE, -1, None)
+        return reply.unpack()[0]
+
+    # ---- calling the service ---------------------------------------------
+    def call(self, method, signature=None, *args, timeout_ms=30000, flags=Gio.DBusCallFlags.NONE,
+             interface=MANAGER):
+        params = GLib.Variant('(%s)' % signature, args) if signature else None
+        reply = self.conn.call_sync(BUS_NAME, OBJECT_PATH, interface, method, params, None,
+                                    flags, timeout_ms, None)
+        return reply.unpack()
+
+    def call_error(self, method, signature=None, *args, **kw):
+        """Calls and expects a D-Bus error; returns (name, message)."""
+        try:
+            self.call(method, signature, *args, **kw)
+        except GLib.Error as e:
+            name = Gio.DBusError.get_remote_error(e)
+            prefix = 'GDBus.Error:%s: ' % name
+            message = e.message[len(prefix):] if e.message.startswith(prefix) else e.message
+            return name, message
+        raise AssertionError('%s(%r) succeeded, an error was expected' % (method, args))
+
+    def get_group(self, device):
+        return self.call('GetGroup', 's', device)
+
+    def list_devices(self):
+        return self.call('ListDevices')[0]
+
+    def introspect(self):
+        return self.call('Introspect', interface='org.freedesktop.DBus.Introspectable')[0]
+
+    def vfioctl(self, *args, uid=None, check=None):
+        """Runs the built vfioctl; returns the CompletedProcess."""
+        argv = [os.path.join(BUILDDIR, 'client', 'vfioctl')] + list(args)
+        if uid is not None:
+            argv = ['setpriv', '--reuid=%d' % uid, '--regid=%d' % uid, '--clear-groups'] + argv
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address, LC_ALL='C.UTF-8')
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
+                              timeout=120)
+        if check is not None and proc.returncode != check:
+            raise AssertionError('vfioctl %s exited %d, expected %d\nstdout:\n%s\nstderr:\n%s' % (
+                ' '.join(args), proc.returncode, check, proc.stdout, proc.stderr))
+        return proc
+
+    def vfioctl_json(self, *args, uid=None):
+        return json.loads(self.vfioctl('--json', *args, uid=uid, check=0).stdout)
+
+
+def by_address(devices):
+    return {d['address']: d for d in devices}
+
+
+def main():
+    """Runs one test case (argv[1], e.g. TestRead.test_list) or, with
+    --list, prints the names of all cases of the calling module."""
+    enter_namespaces() if '--list' not in sys.argv else None
+    module = sys.modules['__main__']
+    loader = unittest.TestLoader()
+    if '--list' in sys.argv:
+        suite = loader.loadTestsFromModule(module)
+        for group in suite:
+            for case in group:
+                print(case.id().split('.', 1)[1])
+        return
+    suite = loader.loadTestsFromNames(sys.argv[1:], module) if len(sys.argv) > 1 \
+        else loader.loadTestsFromModule(module)
+    result = unittest.TextTestRunner(verbosity=2, stream=sys.stderr).run(suite)
+    sys.exit(0 if result.wasSuccessful() else 1)
