@@ -307,6 +307,51 @@ def start_polkitd(log=None):
 
 
 # ---------------------------------------------------------------------------------------------
+# The project in the guest
+
+VFIOD_NAME = "org.freedesktop.vfio1"
+VFIOD_PATH = "/org/freedesktop/vfio1"
+VFIOD_IFACE = "org.freedesktop.vfio1.Manager"
+
+
+def install_project_files():
+    """Install what `meson install` would put where the bus and polkitd look: the D-Bus policy
+    and the polkit actions, into the guest's overlay. Call before start_system_bus/start_polkitd.
+    Returns the installed paths."""
+    out = []
+    for src, dst in (("dbus-1/org.freedesktop.vfio1.conf",
+                      "/etc/dbus-1/system.d/org.freedesktop.vfio1.conf"),
+                     ("polkit/org.freedesktop.vfio1.policy",
+                      "/usr/share/polkit-1/actions/org.freedesktop.vfio1.policy")):
+        install_file(os.path.join(SOURCE_DIR, src), dst)
+        out.append(dst)
+    return out
+
+
+def start_vfiod(env=None, log=None, state_dir="/var/lib/vfiod"):
+    """The built daemon on the guest's system bus; returns a Daemon once it owns its name."""
+    os.makedirs(state_dir, exist_ok=True)
+    e = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=SYSTEM_BUS_ADDRESS, STATE_DIRECTORY=state_dir,
+             G_MESSAGES_DEBUG="all")
+    e.update(env or {})
+    d = Daemon("vfiod", [os.path.join(BUILD_DIR, "service", "vfiod")],
+               log or os.path.join(RESULTS, "vfiod.log"), env=e)
+    wait_for(lambda: name_has_owner(VFIOD_NAME) or not d.alive(), 30, VFIOD_NAME)
+    if not d.alive():
+        raise RuntimeError(f"vfiod exited ({d.proc.returncode}), see {d.logpath}")
+    return d
+
+
+def vfioctl(*args, uid=None, timeout=60):
+    """Run the built vfioctl (as `uid` through setpriv if given); returns CompletedProcess."""
+    cmd = [os.path.join(BUILD_DIR, "client", "vfioctl")] + list(args)
+    if uid is not None:
+        cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"] + cmd
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=SYSTEM_BUS_ADDRESS))
+
+
+# ---------------------------------------------------------------------------------------------
 # Results
 
 class Checks:

@@ -163,6 +163,11 @@ C.data["build_binaries"] = {p: os.access(os.path.join(L.BUILD_DIR, p), os.X_OK)
                             for p in ("service/vfiod", "client/vfioctl")}
 C.check("polkitd user exists", any(l.startswith("polkitd:") for l in open("/etc/passwd")))
 
+# The project's bus policy and polkit actions, installed into the overlay before the daemons
+# start (what the vfiod tests will do).
+C.step("project D-Bus policy and polkit actions installed into the overlay",
+       L.install_project_files)
+
 # A rules file in the overlay, written before polkitd starts: lets `nobody` run one action.
 os.makedirs("/etc/polkit-1/rules.d", exist_ok=True)
 with open("/etc/polkit-1/rules.d/50-e2e-smoke.rules", "w") as f:
@@ -202,7 +207,22 @@ if pk:
     C.check("nobody is refused an action without a rule (pkcheck != 0, polkitd answered)",
             rc != 0 and "Error" not in out, f"rc={rc} {out}")
 
-for d in (pk, bus):
+# Preview only, never a failure here (the daemon is work in progress; its own e2e script makes
+# the assertions): does the built vfiod start on the guest's bus and answer ListDevices?
+vf = None
+preview = {"built": C.data["build_binaries"]["service/vfiod"]}
+if pk and preview["built"]:
+    try:
+        vf = L.start_vfiod()
+        preview["owns_name"] = True
+        out = L.dbus_call(L.VFIOD_NAME, L.VFIOD_PATH, L.VFIOD_IFACE + ".ListDevices")
+        preview["list_devices_entries"] = out.count("string \"address\"")
+    except Exception as e:  # noqa: BLE001 - informational
+        preview["error"] = f"{type(e).__name__}: {e}"
+print(f"vfiod preview (informational): {preview}", flush=True)
+C.data["vfiod_preview"] = preview
+
+for d in (vf, pk, bus):
     if d:
         d.stop()
 
