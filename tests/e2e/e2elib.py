@@ -4,15 +4,12 @@ Guest scripts get PYTHONPATH pointing here, so `import e2elib` works. Everything
 real kernel (sysfs, /dev/vfio) and starts real daemons; nothing is simulated.
 """
 
-import ctypes
-import errno
 import fcntl
 import json
 import os
 import shutil
 import struct
 import subprocess
-import sys
 import time
 
 SYS_PCI = "/sys/bus/pci/devices"
