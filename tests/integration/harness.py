@@ -128,10 +128,14 @@ class Stack:
         with open(config, 'w') as f:
             f.write(BUS_CONFIG.format(socket=self.socket,
                                       policy=os.path.join(SRCDIR, 'dbus-1', 'org.freedesktop.vfio1.conf')))
-        self._spawn('dbus-daemon', ['dbus-daemon', '--nofork', '--nosyslog', '--config-file', config])
+        # --print-address answers once the bus listens: no connect race
+        bus = self._spawn('dbus-daemon', ['dbus-daemon', '--nofork', '--nosyslog', '--print-address=%d',
+                                          '--config-file', config], address_pipe=True)
+        if not bus.address_file.readline():
+            self.dump_logs()
+            raise AssertionError('dbus-daemon did not start')
         self.address = 'unix:path=' + self.socket
         os.environ['DBUS_SYSTEM_BUS_ADDRESS'] = self.address
-        self._wait(lambda: os.path.exists(self.socket), 'dbus-daemon socket')
         self.conn = Gio.DBusConnection.new_for_address_sync(
             self.address,
             Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
@@ -180,6 +184,7 @@ class Stack:
                     proc.wait()
             if not proc.log.closed:
                 proc.log.close()
+        self._close_pipes()
         if self.conn is not None:
             try:
                 self.conn.close_sync(None)
@@ -196,6 +201,11 @@ class Stack:
         if status != 0:
             raise AssertionError('vfiod exited with status %d on SIGTERM (sanitizer report or crash?)' % status)
 
+    def _close_pipes(self):
+        for proc in self.procs:
+            if getattr(proc, 'address_file', None):
+                proc.address_file.close()
+
     def dump_logs(self):
         for name in ('vfiod', 'dbus-daemon', 'polkitd'):
             path = os.path.join(self.tmp, name + '.log')
@@ -205,9 +215,17 @@ class Stack:
                 if text.strip():
                     sys.stderr.write('---- %s ----\n%s\n' % (name, text[-6000:]))
 
-    def _spawn(self, name, argv, env=None):
+    def _spawn(self, name, argv, env=None, address_pipe=False):
         log = open(os.path.join(self.tmp, name + '.log'), 'w')
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env or os.environ)
+        if address_pipe:
+            rfd, wfd = os.pipe()
+            argv = [a % wfd if '%d' in a else a for a in argv]
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env or os.environ,
+                                    pass_fds=[wfd])
+            os.close(wfd)
+            proc.address_file = os.fdopen(rfd)
+        else:
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env or os.environ)
         proc.log = log
         self.procs.append(proc)
         return proc
