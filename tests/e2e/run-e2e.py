@@ -362,6 +362,9 @@ def main():
     results = os.path.realpath(args.results or os.path.join(
         e2e_dir, "results", os.path.splitext(os.path.basename(script))[0]))
     os.makedirs(workdir, exist_ok=True)
+    if os.path.isdir(results) and os.listdir(results) and \
+            not os.path.isdir(os.path.join(results, ".e2e")):
+        sys.exit(f"e2e: {results} is not empty and not an e2e results dir; not wiping it")
     shutil.rmtree(results, ignore_errors=True)
     os.makedirs(os.path.join(results, ".e2e"))
     timings = {}
