@@ -7,6 +7,7 @@ typedef struct {
   GSource source;
   sd_bus *bus;
   gpointer tag;
+  GIOCondition events; /* what the fd is polled for now */
 } BusSource;
 
 /* sd-bus asks for a wake-up at an absolute CLOCK_MONOTONIC time (µs);
@@ -17,8 +18,15 @@ bus_source_prepare (GSource *source, gint *timeout)
   BusSource *self = (BusSource *) source;
   uint64_t until = UINT64_MAX;
   int events = sd_bus_get_events (self->bus);
+  GIOCondition want = events > 0 ? (GIOCondition) events : 0;
 
-  g_source_modify_unix_fd (source, self->tag, events > 0 ? (GIOCondition) events : 0);
+  /* Modifying the poll record wakes the context up: only on a change, or
+   * an idle daemon would spin. */
+  if (want != self->events)
+    {
+      g_source_modify_unix_fd (source, self->tag, want);
+      self->events = want;
+    }
 
   *timeout = -1;
   if (sd_bus_get_timeout (self->bus, &until) >= 0 && until != UINT64_MAX)
@@ -93,7 +101,8 @@ bus_source_attach (sd_bus *bus, GMainContext *context)
   BusSource *self = (BusSource *) source;
 
   self->bus = sd_bus_ref (bus);
-  self->tag = g_source_add_unix_fd (source, sd_bus_get_fd (bus), G_IO_IN);
+  self->events = G_IO_IN;
+  self->tag = g_source_add_unix_fd (source, sd_bus_get_fd (bus), self->events);
   g_source_set_name (source, "sd-bus");
   g_source_attach (source, context);
   return source;

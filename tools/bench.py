@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""vfiod's benchmark: prints figures, asserts nothing.
+
+On a static tree (plain files bind-mounted over /sys in a private mount
+namespace: no FUSE in the read path) of a generated machine with N PCI
+devices (default 4096), with the real daemon on a private bus:
+  - median and p99 latency of GetGroup and of Peer.Ping, and their ratio
+  - round-trip time of ListDevices
+  - whole-process time of `vfioctl --json list` beside `lspci -Dnnk`
+  - the daemon's RSS, and its wake-ups per second while idle
+
+    tools/bench [N]
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
+os.environ.setdefault('VFIOD_BUILD_DIR', os.path.join(ROOT, 'build'))
+
+import harness  # noqa: E402
+from vfiosim import export  # noqa: E402
+
+harness.enter_namespaces()
+BUILD = os.environ['VFIOD_BUILD_DIR']
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 4096
+
+
+class StaticTree:
+    """The simulator's tree exported as plain files, over /sys."""
+
+    def __init__(self, topology, workdir, binary, substitute=None):
+        self.topology, self.workdir, self.binary = topology, workdir, binary
+
+    def start(self):
+        self.tree = os.path.join(self.workdir, 'tree')
+        export(self.topology, self.tree, self.binary)
+        subprocess.check_call(['mount', '--bind', self.tree, '/sys'])
+
+    def stop(self):
+        subprocess.call(['umount', '-l', '/sys'])
+
+    def audit(self):
+        return []
+
+
+def wall(argv, runs=15, env=None):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def task_switches(pid):
+    total = 0
+    for tid in os.listdir('/proc/%d/task' % pid):
+        with open('/proc/%d/task/%s/status' % (pid, tid)) as f:
+            for line in f:
+                if line.startswith(('voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches')):
+                    total += int(line.split()[1])
+    return total
+
+
+def rss_kib(pid):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('VmRSS'):
+                return int(line.split()[1])
+    return 0
+
+
+def main():
+    workdir = '/tmp/vfiod-bench'
+    os.makedirs(workdir, exist_ok=True)
+    topology = os.path.join(workdir, 'machine.json')
+    with open(topology, 'w') as f:
+        subprocess.check_call(['/usr/bin/python3', os.path.join(ROOT, 'tests', 'topologies', 'gen-large.py'),
+                               str(N)], stdout=f)
+    with open(topology) as f:
+        devices = json.load(f)['devices']
+    groups = {}
+    for d in devices:
+        if d.get('iommu_group') is not None:
+            groups.setdefault(d['iommu_group'], []).append(d['address'])
+    # a typical assignment target: a multi-function group (GPU + audio)
+    target = next(m[0] for m in groups.values() if len(m) >= 2)
+
+    harness.Sim = StaticTree
+    print('vfiod benchmark: %d PCI devices in %d IOMMU groups, static tree over /sys' % (len(devices), len(groups)))
+    with harness.Stack(topology, polkit=False) as stack:
+        pid = stack.daemon.pid
+        rss_start = rss_kib(pid)
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=stack.address)
+
+        print('\n-- bus calls (sd-bus client, one connection) --', flush=True)
+        subprocess.check_call([os.path.join(BUILD, 'tools', 'bench-calls'), target, '2000'], env=env)
+
+        print('\n-- whole process, median of 15 runs --')
+        vfioctl = wall([os.path.join(BUILD, 'client', 'vfioctl'), '--json', 'list'], env=env)
+        lspci = wall(['lspci', '-Dnnk'])
+        print('vfioctl --json list  %7.1f ms' % vfioctl)
+        print('lspci -Dnnk          %7.1f ms' % lspci)
+        print('vfioctl / lspci: %.2f   (target <= 1.0)' % (vfioctl / lspci))
+
+        print('\n-- the daemon --')
+        rss_busy = rss_kib(pid)
+        before = task_switches(pid)
+        idle = 10
+        time.sleep(idle)
+        after = task_switches(pid)
+        print('RSS after start      %6.1f MiB' % (rss_start / 1024))
+        print('RSS after the calls  %6.1f MiB   (target <= 8 MiB)' % (rss_busy / 1024))
+        print('idle wake-ups        %6.2f /s    (context switches of all its threads over %d s; target 0)'
+              % ((after - before) / idle, idle))
+
+
+main()
