@@ -353,6 +353,12 @@ fs_open(const char *path, struct fuse_file_info *fi)
          * write-only one, whoever asks. */
         else if ((acc != O_RDONLY && !(n->mode & 0222)) || (acc != O_WRONLY && !(n->mode & 0444)))
                 r = -EACCES;
+        /* Everything belongs to root: others get the "other" bits.  (Checked
+         * here rather than with default_permissions, which would cost a
+         * GETATTR per path component with attr_timeout 0.) */
+        else if (fuse_get_context()->uid != 0 &&
+                 ((acc != O_RDONLY && !(n->mode & 0002)) || (acc != O_WRONLY && !(n->mode & 0004))))
+                r = -EACCES;
         if (r == 0) {
                 OpenFile *of = g_new0(OpenFile, 1);
                 g_autofree char *p = node_path(n);
@@ -481,7 +487,7 @@ int
 sim_serve(Sim *sim, const char *control_dir, const char *mountpoint)
 {
         g_autofree char *audit_path = g_build_filename(control_dir, "audit.log", NULL);
-        char *argv[] = { "vfiosim", "-o", "allow_other,default_permissions,fsname=vfiosim,subtype=vfiosim", NULL };
+        char *argv[] = { "vfiosim", "-o", "allow_other,fsname=vfiosim,subtype=vfiosim", NULL };
         struct fuse_args args = FUSE_ARGS_INIT(3, argv);
         struct fuse_loop_config *loop;
         struct fuse *f;

@@ -10,9 +10,12 @@
 #include "sim.h"
 
 #include <getopt.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void
 usage(FILE *f)
@@ -25,6 +28,7 @@ usage(FILE *f)
                 "  -c, --control DIR    control file and audit log directory (FUSE mode)\n"
                 "  -e, --export DIR     write the tree as plain files into DIR and exit\n"
                 "  -s, --set NAME=VALUE fill the topology placeholder @NAME@\n"
+                "      --die-with-parent  exit (unmounting) when the parent process dies\n"
                 "  -h, --help           this text\n");
 }
 
@@ -36,6 +40,7 @@ main(int argc, char **argv)
                 { "control", required_argument, NULL, 'c' },
                 { "export", required_argument, NULL, 'e' },
                 { "set", required_argument, NULL, 's' },
+                { "die-with-parent", no_argument, NULL, 'd' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -45,7 +50,7 @@ main(int argc, char **argv)
         Sim *sim;
         int c;
 
-        while ((c = getopt_long(argc, argv, "t:c:e:s:h", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "t:c:e:s:dh", options, NULL)) >= 0) {
                 switch (c) {
                 case 't':
                         topology = optarg;
@@ -66,6 +71,12 @@ main(int argc, char **argv)
                         g_hash_table_insert(vars, g_strndup(optarg, eq - optarg), g_strdup(eq + 1));
                         break;
                 }
+                case 'd':
+                        /* A test killed hard must not leave a server (and
+                         * its mount namespace) behind. */
+                        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() == 1)
+                                return 1;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;

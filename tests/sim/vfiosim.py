@@ -158,7 +158,7 @@ class Sim:
         os.makedirs(self.mnt, exist_ok=True)
         os.makedirs(self.ctl, exist_ok=True)
         cmd = [self.binary, '--topology', self.topology, *_set_args(self.substitute),
-               '--control', self.ctl, self.mnt]
+               '--die-with-parent', '--control', self.ctl, self.mnt]
         with open(self.log, 'ab') as log:
             self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log,
                                          stdin=subprocess.DEVNULL)

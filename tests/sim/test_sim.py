@@ -1,0 +1,567 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Self-tests of vfiosim: kernel rules, audit log, faults, hot removal, and
+that libudev and lspci accept the tree.
+
+    unshare -m --propagation private /usr/bin/python3 test_sim.py CASE
+    (VFIOSIM=path/to/vfiosim; `test_sim.py --list` prints the cases)
+
+Every case mounts its own simulator over /sys and tears it down, also on
+failure.
+"""
+
+import errno
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vfiosim  # noqa: E402
+from vfiosim import Sim  # noqa: E402
+
+NIC = '0000:02:00.0'         # plugin-nic: e1000e behind root port 00:1c.0, group 5
+USB = '0000:00:14.0'
+SATA = '0000:00:17.0'
+RP = '0000:00:1c.0'
+NIC_DIR = '/sys/devices/pci0000:00/0000:00:1c.0/0000:02:00.0'
+DEV = '/sys/bus/pci/devices/'
+DRV = '/sys/bus/pci/drivers/'
+PROBE = '/sys/bus/pci/drivers_probe'
+
+CASES = {}
+
+
+def case(topology='plugin-nic', **kw):
+    def wrap(fn):
+        CASES[fn.__name__] = (fn, topology, kw)
+        return fn
+    return wrap
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def eq(got, want, what=''):
+    if got != want:
+        raise Fail('%s: got %r, want %r' % (what, got, want))
+
+
+def read(path, mode='r'):
+    with open(path, mode) as f:
+        return f.read()
+
+
+def write(path, data):
+    """One write() like `echo > file`; returns 0 or the errno."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    except OSError as e:
+        return e.errno
+    try:
+        os.write(fd, data.encode() if isinstance(data, str) else data)
+        return 0
+    except OSError as e:
+        return e.errno
+    finally:
+        os.close(fd)
+
+
+def expect_write(path, data, err=0):
+    got = write(path, data)
+    eq(errno.errorcode.get(got, got) if got else 0, errno.errorcode.get(err, err) if err else 0,
+       'write %r to %s' % (data, path))
+
+
+# ---- the tree ----
+
+@case()
+def tree(sim):
+    eq(read(DEV + NIC + '/vendor'), '0x8086\n', 'vendor')
+    eq(read(DEV + NIC + '/device'), '0x10d3\n', 'device')
+    eq(read(DEV + NIC + '/class'), '0x020000\n', 'class')
+    eq(read(DEV + NIC + '/subsystem_vendor'), '0x8086\n', 'subsystem_vendor')
+    eq(read(DEV + NIC + '/subsystem_device'), '0xa01f\n', 'subsystem_device')
+    eq(read(DEV + NIC + '/revision'), '0x00\n', 'revision')
+    eq(read(DEV + NIC + '/driver_override'), '(null)\n', 'driver_override')
+    eq(read(DEV + NIC + '/modalias'),
+       'pci:v00008086d000010D3sv00008086sd0000A01Fbc02sc00i00\n', 'modalias')
+    eq(read(DEV + NIC + '/uevent'),
+       'DRIVER=e1000e\nPCI_CLASS=20000\nPCI_ID=8086:10D3\nPCI_SUBSYS_ID=8086:A01F\n'
+       'PCI_SLOT_NAME=0000:02:00.0\n'
+       'MODALIAS=pci:v00008086d000010D3sv00008086sd0000A01Fbc02sc00i00\n', 'uevent')
+    eq(read(DEV + USB + '/uevent').splitlines()[1], 'PCI_CLASS=C0330', 'USB class')
+    # Nesting and links, resolved like the kernel's.
+    eq(os.path.realpath(DEV + NIC), NIC_DIR, 'nesting')
+    eq(os.readlink(DEV + NIC), '../../../devices/pci0000:00/0000:00:1c.0/0000:02:00.0', 'bus link')
+    eq(os.path.realpath(NIC_DIR + '/subsystem'), '/sys/bus/pci', 'subsystem')
+    eq(os.path.realpath(NIC_DIR + '/driver'), '/sys/bus/pci/drivers/e1000e', 'driver')
+    eq(os.path.realpath(NIC_DIR + '/iommu_group'), '/sys/kernel/iommu_groups/5', 'iommu_group')
+    eq(sorted(os.listdir('/sys/kernel/iommu_groups/5/devices')), [USB, SATA, RP, NIC], 'group 5')
+    eq(os.path.realpath(DRV + 'e1000e/' + NIC), NIC_DIR, 'driver dir link')
+    for d in ('vfio-pci', 'pci-stub', 'pcieport'):
+        for f in ('bind', 'unbind', 'new_id', 'remove_id'):
+            check(os.path.exists(DRV + d + '/' + f), '%s/%s missing' % (d, f))
+    # boot_vga only on VGA devices.
+    eq(read(DEV + '0000:00:02.0/boot_vga'), '1\n', 'boot_vga')
+    check(not os.path.exists(DEV + NIC + '/boot_vga'), 'boot_vga on a NIC')
+    # Modes and sizes like sysfs.
+    modes = {'vendor': 0o444, 'uevent': 0o644, 'driver_override': 0o644, 'remove': 0o200}
+    for name, mode in modes.items():
+        st = os.stat(DEV + NIC + '/' + name)
+        eq(st.st_mode & 0o777, mode, 'mode of ' + name)
+        eq(st.st_size, 4096, 'size of ' + name)
+    for name in ('bind', 'unbind', 'new_id', 'remove_id'):
+        eq(os.stat(DRV + 'e1000e/' + name).st_mode & 0o777, 0o200, 'mode of ' + name)
+    eq(os.stat(PROBE).st_mode & 0o777, 0o200, 'mode of drivers_probe')
+
+
+@case()
+def config(sim):
+    c = read(DEV + NIC + '/config', 'rb')
+    eq(len(c), 4096, 'PCIe config size')
+    eq(c[0:4], bytes([0x86, 0x80, 0xd3, 0x10]), 'vendor/device')
+    eq(c[0x09:0x0c], bytes([0x00, 0x00, 0x02]), 'class')
+    eq(c[0x0e], 0x00, 'header type')
+    eq(c[0x2c:0x30], bytes([0x86, 0x80, 0x1f, 0xa0]), 'subsystem')
+    b = read(DEV + RP + '/config', 'rb')
+    eq(b[0x0e], 0x01, 'bridge header type')
+    eq((b[0x19], b[0x1a]), (2, 2), 'secondary/subordinate')
+    lpc = read(DEV + '0000:00:1f.0/config', 'rb')
+    eq(lpc[0x0e], 0x80, 'multifunction header type')
+    # Conventional devices behind a PCIe-to-PCI bridge: 256 bytes.
+
+
+@case('pcie-to-pci-bridge')
+def conventional(sim):
+    eq(len(read(DEV + '0000:04:01.0/config', 'rb')), 256, 'conventional config size')
+    eq(os.stat(DEV + '0000:04:01.0/config').st_size, 256, 'config st_size')
+    eq(os.path.realpath(DEV + '0000:04:02.0'),
+       '/sys/devices/pci0000:00/0000:00:1c.4/0000:03:00.0/0000:04:02.0', 'nesting')
+    eq(sorted(os.listdir('/sys/kernel/iommu_groups/9/devices')),
+       ['0000:03:00.0', '0000:04:01.0', '0000:04:02.0'], 'group 9')
+
+
+@case()
+def permissions(sim):
+    # kernfs: no write to a read-only attribute, no read of a write-only one, even for root.
+    eq(write(DEV + NIC + '/vendor', '0x1234'), errno.EACCES, 'write to vendor')
+    try:
+        read(DRV + 'e1000e/bind')
+        raise Fail('read of bind succeeded')
+    except PermissionError:
+        pass
+    # An unprivileged reader can read attributes but not bind.
+    script = ('import os,sys\n'
+              'print(open(sys.argv[1]+"/vendor").read().strip())\n'
+              'try:\n os.open(sys.argv[2], os.O_WRONLY)\nexcept PermissionError: print("EACCES")\n')
+    out = subprocess.run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
+                          sys.executable, '-c', script, DEV + NIC, DRV + 'e1000e/unbind'],
+                         capture_output=True, text=True, check=True).stdout
+    eq(out, '0x8086\nEACCES\n', 'uid 65534')
+    eq(sim.audit(), [], 'audit after refused opens')
+
+
+# ---- kernel rules ----
+
+@case()
+def override(sim):
+    expect_write(DEV + NIC + '/driver_override', 'vfio-pci\n')
+    eq(read(DEV + NIC + '/driver_override'), 'vfio-pci\n', 'set')
+    eq(sim.override_of(NIC), 'vfio-pci', 'override_of')
+    expect_write(DEV + NIC + '/driver_override', '\n')
+    eq(read(DEV + NIC + '/driver_override'), '(null)\n', 'cleared by newline')
+    eq(sim.override_of(NIC), None, 'override_of unset')
+    expect_write(DEV + NIC + '/driver_override', 'pci-stub')
+    eq(sim.override_of(NIC), 'pci-stub', 'set without newline')
+    expect_write(DEV + NIC + '/driver_override', 'vfio-pci\nignored')
+    eq(sim.override_of(NIC), 'vfio-pci', 'cut at the first newline')
+    expect_write(DEV + NIC + '/driver_override', 'x' * 5000, errno.EINVAL)
+    eq(sim.driver_of(NIC), 'e1000e', 'override alone does not rebind')
+
+
+@case()
+def unbind(sim):
+    expect_write(DRV + 'ahci/unbind', NIC, errno.ENODEV)
+    expect_write(DRV + 'e1000e/unbind', '0000:09:00.0', errno.ENODEV)
+    expect_write(NIC_DIR + '/driver/unbind', NIC + '\n')
+    # Synchronous: the link is gone when write() returned.
+    check(not os.path.lexists(NIC_DIR + '/driver'), 'driver link still there')
+    check(not os.path.lexists(DRV + 'e1000e/' + NIC), 'driver dir link still there')
+    eq(sim.driver_of(NIC), None, 'driver_of')
+    check(not read(NIC_DIR + '/uevent').startswith('DRIVER='), 'uevent still has DRIVER')
+    eq(read(NIC_DIR + '/enable'), '0\n', 'enable after unbind')
+    expect_write(DRV + 'e1000e/unbind', NIC, errno.ENODEV)
+
+
+@case()
+def bind(sim):
+    expect_write(DRV + 'e1000e/bind', NIC, errno.EBUSY)
+    expect_write(DRV + 'e1000e/unbind', NIC)
+    # No override and not in vfio-pci's table: no match.
+    expect_write(DRV + 'vfio-pci/bind', NIC, errno.ENODEV)
+    expect_write(DRV + 'e1000e/bind', '0000:09:00.0', errno.ENODEV)
+    # An override naming another driver keeps its own driver out.
+    expect_write(DEV + NIC + '/driver_override', 'vfio-pci')
+    expect_write(DRV + 'e1000e/bind', NIC, errno.ENODEV)
+    expect_write(DRV + 'vfio-pci/bind', NIC + '\n')
+    eq(sim.driver_of(NIC), 'vfio-pci', 'bound to override')
+    expect_write(DRV + 'vfio-pci/bind', NIC, errno.EBUSY)
+    # vfio-pci's probe refuses bridges.
+    expect_write(DEV + RP + '/driver_override', 'vfio-pci')
+    expect_write(DRV + 'pcieport/unbind', RP)
+    expect_write(DRV + 'vfio-pci/bind', RP, errno.EINVAL)
+    eq(sim.driver_of(RP), None, 'bridge left unbound')
+
+
+@case()
+def probe(sim):
+    expect_write(PROBE, '0000:09:00.0', errno.ENODEV)
+    expect_write(PROBE, NIC)                       # bound: nothing happens
+    eq(sim.driver_of(NIC), 'e1000e', 'still e1000e')
+    expect_write(DEV + NIC + '/driver_override', 'vfio-pci')
+    expect_write(DRV + 'e1000e/unbind', NIC)
+    expect_write(PROBE, NIC)
+    eq(sim.driver_of(NIC), 'vfio-pci', 'probe honours the override')
+    expect_write(DRV + 'vfio-pci/unbind', NIC)
+    expect_write(DEV + NIC + '/driver_override', '\n')
+    expect_write(PROBE, NIC)
+    eq(sim.driver_of(NIC), 'e1000e', 'probe finds the ID table match')
+    # Override naming a driver that does not exist: success, nothing binds.
+    expect_write(DEV + NIC + '/driver_override', 'nosuchdriver')
+    expect_write(DRV + 'e1000e/unbind', NIC)
+    expect_write(PROBE, NIC)
+    eq(sim.driver_of(NIC), None, 'unbound')
+    # An endpoint nobody matches: success, stays unbound.
+    eq(sim.driver_of('0000:00:1f.0'), None, 'LPC unbound')
+    expect_write(PROBE, '0000:00:1f.0')
+    eq(sim.driver_of('0000:00:1f.0'), None, 'LPC still unbound')
+
+
+@case()
+def new_id(sim):
+    expect_write(DRV + 'e1000e/unbind', NIC)
+    expect_write(DRV + 'vfio-pci/new_id', '8086', errno.EINVAL)
+    expect_write(DRV + 'vfio-pci/new_id', '8086 10d3\n')
+    eq(sim.driver_of(NIC), 'vfio-pci', 'new_id probes unbound matching devices')
+    expect_write(DRV + 'vfio-pci/new_id', '8086 10d3', errno.EEXIST)
+    expect_write(DRV + 'vfio-pci/remove_id', '8086 10d3')
+    expect_write(DRV + 'vfio-pci/remove_id', '8086 10d3', errno.ENODEV)
+    # Bound devices are left alone by new_id.
+    expect_write(DRV + 'vfio-pci/new_id', '8086 a2af')
+    eq(sim.driver_of(USB), 'xhci_hcd', 'bound USB untouched')
+
+
+@case('states')
+def states(sim):
+    eq(sim.driver_of('0000:02:00.0'), 'e1000e', 'host')
+    eq(sim.driver_of('0000:03:00.0'), 'vfio-pci', 'vfio')
+    eq(sim.override_of('0000:03:00.0'), 'vfio-pci', 'vfio override')
+    eq(sim.driver_of('0000:01:00.0'), 'pci-stub', 'stub')
+    eq(sim.driver_of('0000:00:1c.0'), 'pcieport', 'bridge')
+    eq(sim.driver_of('0000:00:1d.0'), None, 'unbound bridge')
+    eq(sim.driver_of('0000:04:00.0'), None, 'none')
+    # host_driver: back from vfio-pci to e1000e; from pci-stub to nouveau.
+    expect_write(DEV + '0000:03:00.0/driver_override', '\n')
+    expect_write(DRV + 'vfio-pci/unbind', '0000:03:00.0')
+    expect_write(PROBE, '0000:03:00.0')
+    eq(sim.driver_of('0000:03:00.0'), 'e1000e', 'host_driver of the vfio device')
+    expect_write(DRV + 'pci-stub/unbind', '0000:01:00.0')
+    expect_write(PROBE, '0000:01:00.0')
+    eq(sim.driver_of('0000:01:00.0'), 'nouveau', 'host_driver of the stub device')
+
+
+# ---- audit log ----
+
+@case()
+def audit(sim):
+    expect_write(DEV + NIC + '/driver_override', 'vfio-pci\n')
+    expect_write(DEV + NIC + '/driver/unbind', NIC)
+    expect_write(DRV + 'e1000e/unbind', NIC, errno.ENODEV)
+    expect_write(PROBE, NIC + '\n')
+    expect_write(DEV + NIC + '/driver_override', 'a\tb\\c\n')
+    eq(sim.audit(), [
+        (NIC_DIR + '/driver_override', 'vfio-pci\n', 0),
+        ('/sys/bus/pci/drivers/e1000e/unbind', NIC, 0),
+        ('/sys/bus/pci/drivers/e1000e/unbind', NIC, 'ENODEV'),
+        ('/sys/bus/pci/drivers_probe', NIC + '\n', 0),
+        (NIC_DIR + '/driver_override', 'a\tb\\c\n', 0),
+    ], 'audit')
+    raw = read(sim.audit_log).splitlines()
+    eq(raw[0], 'devices/pci0000:00/0000:00:1c.0/0000:02:00.0/driver_override\tvfio-pci\\n\t0',
+       'raw line')
+    sim.clear_audit()
+    eq(sim.audit(), [], 'cleared')
+    # Reads never show up.
+    for name in ('vendor', 'uevent', 'config', 'driver_override'):
+        read(DEV + NIC + '/' + name, 'rb')
+    os.listdir('/sys/bus/pci/devices')
+    eq(sim.audit(), [], 'reads are not audited')
+
+
+# ---- faults ----
+
+@case()
+def fault_fail(sim):
+    sim.fail('e1000e/unbind', 'EBUSY', count=2)
+    expect_write(DRV + 'e1000e/unbind', NIC, errno.EBUSY)
+    eq(sim.driver_of(NIC), 'e1000e', 'failed before taking effect')
+    expect_write(DRV + 'e1000e/unbind', NIC, errno.EBUSY)
+    expect_write(DRV + 'e1000e/unbind', NIC)       # count used up
+    eq(sim.driver_of(NIC), None, 'third unbind went through')
+    # Data match and "forever".
+    sim.fail('drivers_probe', 'EIO', data=SATA)
+    expect_write(PROBE, NIC)
+    for _ in range(3):
+        expect_write(PROBE, SATA + '\n', errno.EIO)
+    # Suffixes match at a path component: "probe" is not "drivers_probe".
+    sim.fail('probe', 'EPERM')
+    expect_write(PROBE, NIC)
+    sim.clear_faults()
+    expect_write(PROBE, SATA)
+    eq([a[2] for a in sim.audit()], ['EBUSY', 'EBUSY', 0, 0, 'EIO', 'EIO', 'EIO', 0, 0], 'audit')
+
+
+@case()
+def fault_delay(sim):
+    sim.delay('e1000e/unbind', 400)
+    result = {}
+
+    def slow():
+        t = time.monotonic()
+        result['err'] = write(DRV + 'e1000e/unbind', NIC)
+        result['took'] = time.monotonic() - t
+
+    th = threading.Thread(target=slow)
+    th.start()
+    time.sleep(0.1)
+    # Reads (and other writes) go on while the unbind sleeps.
+    t = time.monotonic()
+    eq(sim.driver_of(NIC), 'e1000e', 'not unbound yet while delayed')
+    for _ in range(20):
+        read(DEV + USB + '/uevent')
+    expect_write(DEV + USB + '/driver_override', 'vfio-pci')
+    check(time.monotonic() - t < 0.2, 'reads blocked by a delayed write')
+    th.join()
+    eq(result['err'], 0, 'delayed write result')
+    check(result['took'] >= 0.4, 'delay too short: %.3f' % result['took'])
+    eq(sim.driver_of(NIC), None, 'unbound after the delay')
+
+
+@case()
+def remove(sim):
+    fd = os.open(NIC_DIR + '/driver_override', os.O_RDWR)
+    sim.remove(NIC)
+    check(not sim.exists(NIC), 'bus link still there')
+    check(not os.path.exists(NIC_DIR), 'device dir still there')
+    check(not os.path.lexists(DRV + 'e1000e/' + NIC), 'driver link still there')
+    check(NIC not in os.listdir('/sys/kernel/iommu_groups/5/devices'), 'group link still there')
+    eq(os.path.exists('/sys/kernel/iommu_groups/5'), True, 'group 5 still has devices')
+    try:
+        os.write(fd, b'vfio-pci')
+        raise Fail('write through a stale fd succeeded')
+    except OSError as e:
+        eq(e.errno, errno.ENODEV, 'stale fd write')
+    try:
+        os.pread(fd, 100, 0)
+        raise Fail('read through a stale fd succeeded')
+    except OSError as e:
+        eq(e.errno, errno.ENODEV, 'stale fd read')
+    os.close(fd)
+    expect_write(PROBE, NIC, errno.ENODEV)
+    expect_write(DRV + 'e1000e/bind', NIC, errno.ENODEV)
+    # Removing a bridge takes what is behind it; an emptied group goes.
+    sim.remove('0000:00:01.0')
+    check(not os.path.exists('/sys/kernel/iommu_groups/1'), 'empty group 1 still there')
+    # <dev>/remove
+    expect_write(DEV + USB + '/remove', '1\n')
+    check(not sim.exists(USB), 'USB still there after remove')
+    eq(sim.audit()[-1], ('/sys/devices/pci0000:00/0000:00:14.0/remove', '1\n', 0), 'audit')
+
+
+@case()
+def remove_on_write(sim):
+    sim.remove_on_write('e1000e/unbind', NIC)
+    expect_write(DEV + NIC + '/driver_override', 'vfio-pci')
+    check(sim.exists(NIC), 'removed too early')
+    expect_write(DRV + 'e1000e/unbind', NIC, errno.ENODEV)
+    check(not sim.exists(NIC), 'not removed')
+    eq(sim.audit()[-1], ('/sys/bus/pci/drivers/e1000e/unbind', NIC, 'ENODEV'), 'audit')
+    # Fires once.
+    sim.remove_on_write('drivers_probe', SATA, data=USB)
+    expect_write(PROBE, SATA)
+    check(sim.exists(SATA), 'data did not match, yet removed')
+    expect_write(PROBE, USB)
+    check(not sim.exists(SATA), 'SATA not removed')
+
+
+@case(vfio_unloaded=True)
+def load(sim):
+    check(not os.path.exists(DRV + 'vfio-pci'), 'vfio-pci present before load')
+    check(not os.path.exists('/sys/module/vfio_pci'), 'module present before load')
+    expect_write(DEV + NIC + '/driver_override', 'vfio-pci')
+    expect_write(DRV + 'e1000e/unbind', NIC)
+    expect_write(PROBE, NIC)
+    eq(sim.driver_of(NIC), None, 'no vfio-pci yet')
+    sim.load('vfio-pci')
+    check(os.path.exists(DRV + 'vfio-pci/bind'), 'vfio-pci absent after load')
+    check(os.path.exists('/sys/module/vfio_pci'), 'module absent after load')
+    eq(sim.driver_of(NIC), 'vfio-pci', 'load binds the devices overridden to it')
+    eq(sim.driver_of(USB), 'xhci_hcd', 'others untouched')
+
+
+# ---- other programs ----
+
+@case()
+def udev(sim):
+    env = dict(os.environ, SYSTEMD_DEVICE_VERIFY_SYSFS='0')
+    out = subprocess.run(['udevadm', 'info', DEV + NIC], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    for line in ('P: /devices/pci0000:00/0000:00:1c.0/0000:02:00.0', 'E: SUBSYSTEM=pci',
+                 'E: DRIVER=e1000e', 'E: PCI_ID=8086:10D3', 'E: PCI_SLOT_NAME=' + NIC):
+        check(line in out.splitlines(), 'udevadm info lacks %r:\n%s' % (line, out))
+    # Enumeration by subsystem sees every device.
+    out = subprocess.run(['udevadm', 'trigger', '--dry-run', '--verbose',
+                          '--subsystem-match=pci'], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    eq(len(out.split()), len(os.listdir('/sys/bus/pci/devices')), 'udev enumeration')
+
+
+@case()
+def lspci(sim):
+    out = subprocess.run(['lspci', '-Dnnk'], capture_output=True, text=True, check=True).stdout
+    check('0000:02:00.0 Ethernet controller [0200]: Intel Corporation 82574L Gigabit Network '
+          'Connection [8086:10d3]' in out, 'lspci line:\n' + out)
+    check('\tKernel driver in use: e1000e' in out, 'lspci driver')
+    eq(len([line for line in out.splitlines() if line[:1] != '\t']),
+       len(os.listdir('/sys/bus/pci/devices')), 'lspci device count')
+    tree = subprocess.run(['lspci', '-t'], capture_output=True, text=True, check=True).stdout
+    check('1c.0-[02]----00.0' in tree, 'lspci -t nesting:\n' + tree)
+
+
+@case('in-use', substitute={'ROOT_DEV': '254:7', 'NET_IF': 'veth-test'})
+def children(sim):
+    sda2 = '/sys/class/block/sda2'
+    eq(os.path.realpath(sda2),
+       '/sys/devices/pci0000:00/0000:00:17.0/ata1/host0/target0:0:0/0:0:0:0/block/sda/sda2',
+       'block path')
+    eq(read(sda2 + '/dev'), '254:7\n', 'substituted dev')
+    eq(os.path.realpath('/sys/dev/block/254:7'), os.path.realpath(sda2), 'dev/block link')
+    check('DEVTYPE=partition' in read(sda2 + '/uevent'), 'partition uevent')
+    nvme = os.path.realpath('/sys/class/block/nvme0n1p3')
+    eq(nvme, '/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p3',
+       'nvme path')
+    eq(os.listdir('/sys/class/block/nvme1n1p1/holders'), ['dm-0'], 'holders')
+    eq(os.path.realpath('/sys/class/block/nvme1n1p1/holders/dm-0'),
+       '/sys/devices/virtual/block/dm-0', 'holder link')
+    eq(os.path.realpath('/sys/class/net/veth-test'),
+       '/sys/devices/pci0000:00/0000:00:1c.0/0000:02:00.0/net/veth-test', 'net link')
+    eq(os.path.realpath('/sys/class/block/sda/subsystem'), '/sys/class/block', 'block subsystem')
+    sim.remove('0000:00:17.0')
+    check(not os.path.lexists(sda2), 'class/block link left after removal')
+    check(not os.path.lexists('/sys/dev/block/254:7'), 'dev/block link left after removal')
+
+
+@case('large')
+def sriov(sim):
+    vfs = [d for d in os.listdir('/sys/bus/pci/devices')
+           if os.path.lexists(DEV + d + '/physfn')]
+    check(len(vfs) > 100, 'VFs: %d' % len(vfs))
+    vf = sorted(vfs)[0]
+    pf = os.path.basename(os.readlink(DEV + vf + '/physfn'))
+    links = [n for n in os.listdir(DEV + pf) if n.startswith('virtfn')]
+    check(os.path.realpath(DEV + vf) in [os.path.realpath(DEV + pf + '/' + n) for n in links],
+          'PF %s has no virtfn link to %s' % (pf, vf))
+    eq(read(DEV + pf + '/sriov_totalvfs'), '%d\n' % len(links), 'sriov_totalvfs')
+    check(os.path.exists('/sys/devices/pci10000:00'), 'VMD domain missing')
+    eq(len(os.listdir('/sys/bus/pci/devices')), 1008, 'device count')
+
+
+@case(needs_export=True)
+def export(sim):
+    """--export writes the same tree the FUSE mount serves."""
+    out = os.path.join(sim.workdir, 'export')
+    vfiosim.export('plugin-nic', out, sim.binary)
+    fuse = sim.mnt
+    n = 0
+    for root, dirs, files in os.walk(fuse):
+        rel = os.path.relpath(root, fuse)
+        eq(sorted(dirs + files), sorted(os.listdir(os.path.join(out, rel))), 'entries of ' + rel)
+        for name in files + dirs:
+            a, b = os.path.join(root, name), os.path.join(out, rel, name)
+            if os.path.islink(a):
+                eq(os.readlink(b), os.readlink(a), 'link ' + a)
+            elif os.path.isfile(a):
+                eq(os.stat(b).st_mode & 0o777, os.stat(a).st_mode & 0o777, 'mode ' + a)
+                if os.stat(a).st_mode & 0o444:
+                    eq(read(b, 'rb'), read(a, 'rb'), 'content ' + a)
+                n += 1
+    check(n > 200, 'only %d files compared' % n)
+
+
+@case()
+def every_topology(sim):
+    """Every committed topology loads, lspci takes it, and groups are consistent."""
+    topo = vfiosim.TOPOLOGIES
+    for name in sorted(os.listdir(topo)):
+        if not name.endswith('.json') or name == 'large.json':   # large: see sriov
+            continue
+        out = os.path.join(sim.workdir, name)
+        vfiosim.export(os.path.join(topo, name), out, sim.binary)
+        devs = os.listdir(os.path.join(out, 'bus/pci/devices'))
+        check(devs, name + ': no devices')
+        for d in devs:
+            g = os.path.join(out, 'bus/pci/devices', d, 'iommu_group')
+            if os.path.lexists(g):
+                grp = os.path.basename(os.readlink(g))
+                check(os.path.lexists(os.path.join(out, 'kernel/iommu_groups', grp, 'devices', d)),
+                      '%s: %s not listed in group %s' % (name, d, grp))
+        shutil.rmtree(out)
+
+
+def run(name):
+    fn, topology, kw = CASES[name]
+    binary = os.environ.get('VFIOSIM')
+    if not binary:
+        sys.exit('set VFIOSIM to the vfiosim binary')
+    with tempfile.TemporaryDirectory(prefix='vfiosim-test-') as work:
+        topo = topology
+        if kw.get('vfio_unloaded'):
+            import json
+            with open(vfiosim.topology_path(topology)) as f:
+                doc = json.load(f)
+            doc['vfio_pci_loaded'] = False
+            topo = os.path.join(work, 'topology.json')
+            with open(topo, 'w') as f:
+                json.dump(doc, f)
+        with Sim(topo, os.path.join(work, 'sim'), binary, substitute=kw.get('substitute')) as sim:
+            fn(sim)
+
+
+def main():
+    if len(sys.argv) == 2 and sys.argv[1] == '--list':
+        print('\n'.join(CASES))
+        return 0
+    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
+        sys.stderr.write('usage: test_sim.py CASE | --list\ncases: %s\n' % ' '.join(CASES))
+        return 2
+    try:
+        run(sys.argv[1])
+    except Fail as e:
+        print('FAIL %s: %s' % (sys.argv[1], e))
+        return 1
+    print('ok %s' % sys.argv[1])
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
