@@ -35,6 +35,12 @@ OBJECT_PATH = '/org/freedesktop/vfio1'
 MANAGER = 'org.freedesktop.vfio1.Manager'
 ERROR = 'org.freedesktop.vfio1.Error.'
 NOBODY = 65534
+HERE = os.path.dirname(os.path.abspath(__file__))
+# our own polkitd mock: records every check, per-action allow/challenge/error
+POLKIT_TEMPLATE = os.path.join(HERE, 'polkitd_template.py')
+POLKIT_BUS_NAME = 'org.freedesktop.PolicyKit1'
+POLKIT_PATH = '/org/freedesktop/PolicyKit1/Authority'
+MOCK_IFACE = 'org.freedesktop.DBus.Mock'
 
 
 def enter_namespaces():
@@ -86,11 +92,14 @@ BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
 class Stack:
     """One simulated machine with the whole service stack on it."""
 
-    def __init__(self, topology, substitute=None, polkit=True, swaps=None):
+    def __init__(self, topology, substitute=None, polkit=True, swaps=None, polkit_template='polkitd',
+                 daemon_env=None):
         self.topology = topology if os.path.isabs(topology) else os.path.join(TOPOLOGIES, topology)
         self.substitute = substitute or {}
         self.want_polkit = polkit
         self.swaps = swaps
+        self.polkit_template = polkit_template
+        self.daemon_env = dict(daemon_env or {})
         self.tmp = tempfile.mkdtemp(prefix='vfiod-test-')
         os.chmod(self.tmp, 0o755)  # unprivileged callers reach the bus socket here
         self.procs = []
@@ -143,7 +152,7 @@ class Stack:
 
         if self.want_polkit:
             self.polkit = self._spawn('polkitd', ['/usr/bin/python3', '-m', 'dbusmock', '--system',
-                                                  '--template', 'polkitd'])
+                                                  '--template', self.polkit_template])
             self._wait(lambda: self._has_owner('org.freedesktop.PolicyKit1'), 'polkitd mock')
 
         self.start_daemon()
@@ -155,8 +164,10 @@ class Stack:
                    STATE_DIRECTORY=os.path.join(self.tmp, 'state'),
                    G_MESSAGES_DEBUG='all',
                    ASAN_OPTIONS=os.environ.get('ASAN_OPTIONS', '') or 'detect_leaks=1')
+        env.update(self.daemon_env)
         os.makedirs(env['STATE_DIRECTORY'], exist_ok=True)
-        self.daemon = self._spawn('vfiod', [os.path.join(BUILDDIR, 'service', 'vfiod')], env=env)
+        # append: a restarted daemon's log follows the first one's
+        self.daemon = self._spawn('vfiod', [os.path.join(BUILDDIR, 'service', 'vfiod')], env=env, mode='a')
         self._wait(lambda: self._has_owner(BUS_NAME), 'vfiod on the bus', proc=self.daemon)
 
     def stop_daemon(self, sig=signal.SIGTERM):
@@ -215,8 +226,8 @@ class Stack:
                 if text.strip():
                     sys.stderr.write('---- %s ----\n%s\n' % (name, text[-6000:]))
 
-    def _spawn(self, name, argv, env=None, address_pipe=False):
-        log = open(os.path.join(self.tmp, name + '.log'), 'w')
+    def _spawn(self, name, argv, env=None, address_pipe=False, mode='w'):
+        log = open(os.path.join(self.tmp, name + '.log'), mode)
         if address_pipe:
             rfd, wfd = os.pipe()
             argv = [a % wfd if '%d' in a else a for a in argv]
@@ -293,6 +304,49 @@ class Stack:
 
     def vfioctl_json(self, *args, uid=None):
         return json.loads(self.vfioctl('--json', *args, uid=uid, check=0).stdout)
+
+    # ---- the daemon's life, kept state ------------------------------------
+    @property
+    def state_directory(self):
+        return os.path.join(self.tmp, 'state')
+
+    def restart_daemon(self, sig=signal.SIGTERM):
+        """Stops vfiod with @sig (SIGKILL: no clean-up at all) and starts
+        it again on the same STATE_DIRECTORY; returns the old exit status."""
+        status = self.stop_daemon(sig)
+        self.start_daemon()
+        return status
+
+    # ---- callers as another uid --------------------------------------------
+    def call_as(self, uid, method, signature=None, *args, interactive=False, timeout=60):
+        """Calls a Manager method from a separate process running as @uid
+        (setpriv), with the allow-interactive-authorization flag when
+        @interactive.  Returns {'sender': unique name, 'reply': [...]} or
+        {'sender', 'error': D-Bus error name, 'message'}."""
+        argv = ['/usr/bin/python3', os.path.join(HERE, 'caller.py'),
+                json.dumps({'method': method, 'signature': signature, 'args': list(args),
+                            'interactive': interactive})]
+        if uid != 0:
+            argv = ['setpriv', '--reuid=%d' % uid, '--regid=%d' % uid, '--clear-groups'] + argv
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address)
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
+                              timeout=timeout)
+        if proc.returncode != 0:
+            raise AssertionError('caller.py as uid %d failed (%d): %s' % (uid, proc.returncode, proc.stderr))
+        return json.loads(proc.stdout)
+
+    # ---- the polkitd mock (POLKIT_TEMPLATE) ---------------------------------
+    def polkit_mock(self, method, signature=None, *args):
+        """Calls a method of the polkitd mock's org.freedesktop.DBus.Mock
+        interface (SetAllowed, SetChallenge, SetError, SetDelay, ...)."""
+        params = GLib.Variant('(%s)' % signature, args) if signature else None
+        reply = self.conn.call_sync(POLKIT_BUS_NAME, POLKIT_PATH, MOCK_IFACE, method, params, None,
+                                    Gio.DBusCallFlags.NONE, 10000, None)
+        return reply.unpack()
+
+    def polkit_calls(self):
+        """Every CheckAuthorization the mock answered or holds, in order."""
+        return json.loads(self.polkit_mock('GetCalls')[0])
 
 
 def by_address(devices):
