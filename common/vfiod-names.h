@@ -87,6 +87,7 @@
 #define VFIOD_SYSFS_IOMMU_GROUPS    "/sys/kernel/iommu_groups"
 #define VFIOD_SYSFS_CLASS_BLOCK     "/sys/class/block"
 #define VFIOD_SYSFS_CLASS_NET       "/sys/class/net"
+#define VFIOD_SYSFS_BUS_VIRTIO      "/sys/bus/virtio/devices"
 /* Per PCI device (relative to /sys/bus/pci/devices/<address>/). */
 #define VFIOD_ATTR_UEVENT           "uevent"
 #define VFIOD_ATTR_VENDOR           "vendor"
@@ -111,6 +112,8 @@
 /* Per block device (relative to /sys/class/block/<name>/). */
 #define VFIOD_ATTR_DEV              "dev"
 #define VFIOD_ATTR_HOLDERS          "holders"
+/* Per virtio device (relative to /sys/bus/virtio/devices/<name>/). */
+#define VFIOD_ATTR_MOUNT_TAG        "mount_tag"
 /* uevent keys of a PCI device. */
 #define VFIOD_UEVENT_DRIVER         "DRIVER"
 #define VFIOD_UEVENT_PCI_CLASS      "PCI_CLASS"

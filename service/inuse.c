@@ -18,6 +18,7 @@ mount_free (InUseMount *m)
 {
   g_free (m->mountpoint);
   g_free (m->source);
+  g_free (m->fstype);
   g_free (m);
 }
 
@@ -106,6 +107,7 @@ inuse_parse_mountinfo (InUseFacts *facts, const char *text)
       m->devnum = makedev (major, minor);
       m->mountpoint = unescape_octal (f[4]);
       m->source = unescape_octal (f[sep + 2]);
+      m->fstype = unescape_octal (f[sep + 1]);
       g_ptr_array_add (facts->mounts, m);
     }
 }
@@ -263,6 +265,20 @@ inuse_block_reason (const InUseFacts *facts, const char *name, dev_t devnum,
     g_string_append_printf (reason, "%sheld by %s (%s)", reason->len ? "; " : "", *h, name);
 
   return reason->len ? g_string_free (g_steal_pointer (&reason), FALSE) : NULL;
+}
+
+char *
+inuse_tag_reason (const InUseFacts *facts, const char *tag)
+{
+  for (guint i = 0; i < facts->mounts->len; i++)
+    {
+      const InUseMount *m = g_ptr_array_index (facts->mounts, i);
+
+      if ((g_strcmp0 (m->fstype, "9p") == 0 || g_strcmp0 (m->fstype, "virtiofs") == 0) &&
+          strcmp (m->source, tag) == 0)
+        return g_strdup_printf ("mounted: %s (%s %s)", m->mountpoint, m->fstype, tag);
+    }
+  return NULL;
 }
 
 char *

@@ -12,7 +12,8 @@
 typedef struct {
   dev_t devnum;       /* major:minor from mountinfo (0:N for btrfs & co) */
   char *mountpoint;   /* unescaped */
-  char *source;       /* unescaped, e.g. "/dev/sda2" */
+  char *source;       /* unescaped, e.g. "/dev/sda2", or a 9p tag */
+  char *fstype;
 } InUseMount;
 
 typedef struct {
@@ -54,5 +55,8 @@ InUseFacts *inuse_facts_load (void);
  * does not.  Newly allocated. */
 char *inuse_block_reason (const InUseFacts *facts, const char *name, dev_t devnum,
                           const char *const *holders);
+/* Why the host needs the virtio transport whose mount tag is @tag (9p
+ * or virtiofs, mounted by tag): NULL if nothing is mounted from it. */
+char *inuse_tag_reason (const InUseFacts *facts, const char *tag);
 /* Why the host needs network interface @name, a port of @master (or NULL). */
 char *inuse_net_reason (const InUseFacts *facts, const char *name, const char *master);

@@ -417,6 +417,24 @@ net_child (int class_fd, const char *name, Device *owner, InUseFacts **facts)
     add_reason (owner, reason);
 }
 
+static void
+virtio_child (int bus_fd, const char *name, Device *owner, InUseFacts **facts)
+{
+  char path[PATH_MAX], tag[256];
+  g_autofree char *reason = NULL;
+
+  /* only file-system transports (9p) have a mount tag */
+  snprintf (path, sizeof path, "%s/" VFIOD_ATTR_MOUNT_TAG, name);
+  if (read_attr_at (bus_fd, path, tag, sizeof tag) <= 0)
+    return;
+  g_strchomp (tag);
+  if (*tag == '\0')
+    return;
+  reason = inuse_tag_reason (facts_get (facts), tag);
+  if (reason)
+    add_reason (owner, reason);
+}
+
 void
 sysfs_mark_in_use (GPtrArray *devices)
 {
@@ -436,6 +454,7 @@ sysfs_mark_in_use (GPtrArray *devices)
 
   scan_class (VFIOD_SYSFS_CLASS_BLOCK, by_path, block_child, &facts);
   scan_class (VFIOD_SYSFS_CLASS_NET, by_path, net_child, &facts);
+  scan_class (VFIOD_SYSFS_BUS_VIRTIO, by_path, virtio_child, &facts);
 }
 
 /* ---- writes ------------------------------------------------------------ */

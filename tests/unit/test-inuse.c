@@ -11,7 +11,8 @@ static const char mountinfo[] =
   "25 22 0:45 / /srv rw,relatime - btrfs /dev/sdb1 rw,space_cache\n"
   "26 22 8:2 /var /var rw shared:1 - ext4 /dev/sda2 rw\n"
   "malformed line\n"
-  "27 22 x:y / /bad rw - ext4 /dev/sdz rw\n";
+  "27 22 x:y / /bad rw - ext4 /dev/sdz rw\n"
+  "28 22 0:33 / /e2e/hostroot ro,relatime - 9p hostroot ro,trans=virtio\n";
 
 static const char swaps[] =
   "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
@@ -34,7 +35,7 @@ test_mountinfo (void)
   g_autoptr (InUseFacts) f = facts_fixture ();
   InUseMount *m;
 
-  g_assert_cmpuint (f->mounts->len, ==, 5); /* the two malformed lines are skipped */
+  g_assert_cmpuint (f->mounts->len, ==, 6); /* the two malformed lines are skipped */
   m = g_ptr_array_index (f->mounts, 2);
   g_assert_cmpstr (m->mountpoint, ==, "/home/with space");
   g_assert_cmpuint (major (m->devnum), ==, 259);
@@ -75,6 +76,19 @@ test_block_reasons (void)
 }
 
 static void
+test_tag_reasons (void)
+{
+  g_autoptr (InUseFacts) f = facts_fixture ();
+  g_autofree char *root = inuse_tag_reason (f, "hostroot");
+  g_autofree char *other = inuse_tag_reason (f, "results");
+  g_autofree char *not_9p = inuse_tag_reason (f, "/dev/sda2");
+
+  g_assert_cmpstr (root, ==, "mounted: /e2e/hostroot (9p hostroot)");
+  g_assert_null (other);
+  g_assert_null (not_9p); /* an ext4 source is not a tag */
+}
+
+static void
 test_net_reasons (void)
 {
   g_autoptr (InUseFacts) f = inuse_facts_new ();
@@ -106,6 +120,7 @@ main (int argc, char **argv)
   g_test_add_func ("/inuse/mountinfo", test_mountinfo);
   g_test_add_func ("/inuse/swaps", test_swaps);
   g_test_add_func ("/inuse/block-reasons", test_block_reasons);
+  g_test_add_func ("/inuse/tag-reasons", test_tag_reasons);
   g_test_add_func ("/inuse/net-reasons", test_net_reasons);
   return g_test_run ();
 }
