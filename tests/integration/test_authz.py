@@ -1,0 +1,219 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Authorization of DetachDevice and ReattachDevice through polkit (our
+polkitd mock, which records every check), callers as uid 65534 and as
+root: every method x allowed / denied / challenge without the interactive
+flag / challenge with it / polkit failing; which action is asked (device,
+group, in use, reattach) with which details and subject; nothing written
+unless allowed; root, dry runs and reads never reach polkit."""
+
+from harness import ERROR, NOBODY, main
+from detachlib import (ACTION_DEVICE, ACTION_GROUP, ACTION_IN_USE, ACTION_REATTACH, ALL_ACTIONS, DRY_RUN,
+                       FORCE, GROUP, GROUP5, HECI, IGPU, NIC, ORIGINAL, SATA, USB, StackTest)
+
+ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied'
+INTERACTIVE_REQUIRED = 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired'
+
+# What each method asks on plugin-nic.json: (method, device, flags, the
+# actions asked in order, their details, the devices that move).
+SCENARIOS = {
+    # only the target moves (the HECI is alone in group 3)
+    'detach_device': ('DetachDevice', HECI, 0, [ACTION_DEVICE],
+                      {'device': HECI, 'group': '3', 'devices': HECI}, [HECI]),
+    # the plug-in NIC takes the USB and SATA controllers with it
+    'detach_group': ('DetachDevice', NIC, GROUP, [ACTION_GROUP],
+                     {'device': NIC, 'group': '5', 'devices': ' '.join([USB, SATA, NIC])}, [USB, SATA, NIC]),
+    # FORCE on the boot display: the device action, then the in-use one
+    'detach_in_use': ('DetachDevice', IGPU, FORCE, [ACTION_DEVICE, ACTION_IN_USE],
+                      {'device': IGPU, 'group': '2', 'devices': IGPU}, [IGPU]),
+    # the group detached by root first
+    'reattach': ('ReattachDevice', NIC, GROUP, [ACTION_REATTACH],
+                 {'device': NIC, 'group': '5', 'devices': ' '.join([USB, SATA, NIC])}, [USB, SATA, NIC]),
+    'reattach_device': ('ReattachDevice', SATA, 0, [ACTION_REATTACH],
+                        {'device': SATA, 'group': '5', 'devices': SATA}, [SATA]),
+}
+
+
+class AuthzTest(StackTest):
+    def prepare(self, scenario):
+        """Root puts the machine where the scenario starts; the audit and
+        the mock's record start empty."""
+        method, device, flags, actions, details, moved = SCENARIOS[scenario]
+        if method == 'ReattachDevice':
+            self.detach(NIC, GROUP)
+        self.sim.clear_audit()
+        self.stack.polkit_mock('ClearCalls')
+        self.before = self.snapshot(moved)
+        return method, device, flags, actions, details, moved
+
+    def assert_checks(self, calls, sender, actions, details, interactive):
+        self.assertEqual([c['action'] for c in calls], actions)
+        for c in calls:
+            # the caller's bus name, never a pid (racy: CVE-2013-4288)
+            self.assertEqual(c['subject_kind'], 'system-bus-name')
+            self.assertEqual(c['subject'], {'name': sender})
+            self.assertEqual(c['details'], details)
+            self.assertEqual(c['flags'], 1 if interactive else 0)
+
+    def assert_unchanged(self, moved):
+        self.assert_nothing_written()
+        self.assertEqual(self.snapshot(moved), self.before)
+
+    def assert_moved(self, method, moved):
+        if method == 'DetachDevice':
+            self.assert_drivers({a: 'vfio-pci' for a in moved})
+        else:
+            self.assert_drivers({a: ORIGINAL[a] for a in moved})
+
+
+def make_case(scenario, outcome):
+    def test(self):
+        method, device, flags, actions, details, moved = self.prepare(scenario)
+        interactive = outcome == 'challenge_interactive'
+        if outcome == 'allowed':
+            self.stack.polkit_mock('SetAllowed', 'as', actions)
+        elif outcome == 'denied':
+            # every action but the last allowed: the last one decides
+            self.stack.polkit_mock('SetAllowed', 'as', actions[:-1])
+        elif outcome in ('challenge', 'challenge_interactive'):
+            self.stack.polkit_mock('SetAllowed', 'as', actions[:-1])
+            self.stack.polkit_mock('SetChallenge', 'as', actions[-1:])
+        elif outcome == 'polkit_error':
+            self.stack.polkit_mock('SetAllowed', 'as', actions[:-1])
+            self.stack.polkit_mock('SetError', 'as', actions[-1:])
+
+        result = self.stack.call_as(NOBODY, method, 'st', device, flags, interactive=interactive)
+        self.assertEqual(result['uid'], NOBODY)
+        self.assert_checks(self.stack.polkit_calls(), result['sender'], actions, details, interactive)
+
+        if outcome in ('allowed', 'challenge_interactive'):
+            self.assertNotIn('error', result, result.get('message'))
+            plan = result['reply'][0]
+            self.assertEqual([e['address'] for e in plan if e['action'] != 'keep'], moved)
+            self.assert_moved(method, moved)
+            return
+
+        want = INTERACTIVE_REQUIRED if outcome == 'challenge' else ACCESS_DENIED
+        self.assertEqual(result.get('error'), want, result)
+        if outcome != 'polkit_error':
+            self.assertIn(actions[-1], result['message'])
+        else:
+            self.assertIn('authorization check failed', result['message'])
+            self.assertIn('simulated polkit failure', result['message'])
+        self.assertIn(device, result['message'])
+        self.assert_unchanged(moved)
+    test.__name__ = 'test_%s_%s' % (scenario, outcome)
+    test.__doc__ = '%s: %s' % (scenario, outcome)
+    return test
+
+
+class TestMatrix(AuthzTest):
+    pass
+
+
+for _scenario in SCENARIOS:
+    for _outcome in ('allowed', 'denied', 'challenge', 'challenge_interactive', 'polkit_error'):
+        _case = make_case(_scenario, _outcome)
+        setattr(TestMatrix, _case.__name__, _case)
+
+
+class TestActionChoice(AuthzTest):
+    def test_group_flag_moving_only_the_target_is_detach_device(self):
+        self.stack.polkit_mock('SetAllowed', 'as', ALL_ACTIONS)
+        result = self.stack.call_as(NOBODY, 'DetachDevice', 'st', HECI, GROUP)
+        self.assertNotIn('error', result)
+        self.assert_checks(self.stack.polkit_calls(), result['sender'], [ACTION_DEVICE],
+                           {'device': HECI, 'group': '3', 'devices': HECI}, False)
+
+    def test_in_use_with_group(self):
+        # FORCE|GROUP on the NIC's group, in use nowhere: no in-use action
+        self.stack.polkit_mock('SetAllowed', 'as', ALL_ACTIONS)
+        result = self.stack.call_as(NOBODY, 'DetachDevice', 'st', NIC, GROUP | FORCE)
+        self.assertNotIn('error', result)
+        self.assertEqual([c['action'] for c in self.stack.polkit_calls()], [ACTION_GROUP])
+
+    def test_denied_device_action_stops_before_in_use(self):
+        self.stack.polkit_mock('SetAllowed', 'as', [ACTION_IN_USE])
+        result = self.stack.call_as(NOBODY, 'DetachDevice', 'st', IGPU, FORCE)
+        self.assertEqual(result.get('error'), ACCESS_DENIED)
+        self.assertEqual([c['action'] for c in self.stack.polkit_calls()], [ACTION_DEVICE])
+        self.assert_nothing_written()
+        self.assert_drivers({IGPU: 'i915'})
+
+
+class TestSkipsPolkit(AuthzTest):
+    def setUp(self):
+        super().setUp()
+        # polkit would fail every check: anything that reaches it fails
+        self.stack.polkit_mock('SetError', 'as', ALL_ACTIONS)
+
+    def test_root_never_reaches_polkit(self):
+        self.assertEqual([e['action'] for e in self.detach(NIC, GROUP)], ['detach', 'detach', 'keep', 'detach'])
+        self.detach(IGPU, FORCE)
+        self.detach(HECI)
+        self.reattach(SATA)
+        self.reattach(NIC, GROUP)
+        # root through a separate process as well, interactive or not
+        for interactive in (False, True):
+            result = self.stack.call_as(0, 'DetachDevice', 'st', NIC, GROUP, interactive=interactive)
+            self.assertNotIn('error', result, result.get('message'))
+            result = self.stack.call_as(0, 'ReattachDevice', 'st', NIC, GROUP, interactive=interactive)
+            self.assertNotIn('error', result, result.get('message'))
+        self.assertEqual(self.stack.polkit_calls(), [])
+        self.assert_drivers({a: ORIGINAL[a] for a in GROUP5})
+        self.assert_drivers({IGPU: 'vfio-pci', HECI: 'vfio-pci'})
+
+    def test_dry_runs_and_reads_need_no_authorization(self):
+        self.detach(NIC, GROUP)
+        self.sim.clear_audit()
+        calls = [('GetGroup', 's', NIC), ('ListDevices', None),
+                 ('DetachDevice', 'st', HECI, DRY_RUN), ('DetachDevice', 'st', IGPU, DRY_RUN | FORCE),
+                 ('ReattachDevice', 'st', NIC, DRY_RUN | GROUP), ('ReattachDevice', 'st', SATA, DRY_RUN)]
+        for interactive in (False, True):
+            for method, signature, *args in calls:
+                result = self.stack.call_as(NOBODY, method, signature, *args, interactive=interactive)
+                self.assertNotIn('error', result, (method, args, result.get('message')))
+        self.assertEqual(self.stack.polkit_calls(), [])
+        self.assert_nothing_written()
+
+    def test_refusals_before_authorization_reach_no_polkit(self):
+        # errors the plan finds (not viable, in use, bridge) need no polkit
+        for method, device, flags, error in (('DetachDevice', NIC, 0, 'GroupNotViable'),
+                                             ('DetachDevice', IGPU, 0, 'DeviceInUse'),
+                                             ('DetachDevice', '0000:00:1c.0', GROUP, 'NotAssignable'),
+                                             ('ReattachDevice', NIC, 0, 'NotDetached')):
+            result = self.stack.call_as(NOBODY, method, 'st', device, flags)
+            self.assertEqual(result.get('error'), ERROR + error)
+        self.assertEqual(self.stack.polkit_calls(), [])
+        self.assert_nothing_written()
+
+
+class TestCli(AuthzTest):
+    def test_no_ask_password_gets_the_hint(self):
+        self.stack.polkit_mock('SetChallenge', 'as', [ACTION_DEVICE])
+        proc = self.stack.vfioctl('--no-ask-password', 'detach', HECI, uid=NOBODY, check=1)
+        self.assertIn('Authentication is required', proc.stderr)
+        self.assertIn('needs authentication', proc.stderr)
+        self.assertNotIn('org.freedesktop.DBus.Error', proc.stderr)
+        self.assertEqual([c['flags'] for c in self.stack.polkit_calls()], [0])
+        self.assert_nothing_written()
+
+    def test_asks_interactively_by_default(self):
+        # no terminal, so no agent of its own: but the flag is set, so a
+        # session's agent may answer (the mock plays that agent)
+        self.stack.polkit_mock('SetChallenge', 'as', [ACTION_DEVICE])
+        out = self.stack.vfioctl_json('detach', HECI, uid=NOBODY)
+        self.assertEqual([e['action'] for e in out['plan']], ['detach'])
+        self.assertEqual([(c['action'], c['flags']) for c in self.stack.polkit_calls()], [(ACTION_DEVICE, 1)])
+        self.assert_drivers({HECI: 'vfio-pci'})
+
+    def test_denied(self):
+        proc = self.stack.vfioctl('--no-ask-password', 'detach', '--group', NIC, uid=NOBODY, check=1)
+        self.assertIn('Not authorized', proc.stderr)
+        self.assertIn(ACTION_GROUP, proc.stderr)
+        self.assert_nothing_written()
+        self.assert_drivers({a: ORIGINAL[a] for a in GROUP5})
+
+
+if __name__ == '__main__':
+    main()
