@@ -26,7 +26,8 @@ int error_set_local(VfiodError *error, int errnum, const char *format, ...)
 
 /* Copies a bus error into *error and returns a negative errno for it:
  * a vfiod error name maps to a fixed errno (see error_name_to_errno()),
- * anything else to what sd-bus knows, falling back to `fallback` (< 0). */
+ * anything else to what sd-bus knows, falling back to `fallback` (< 0).
+ * sd-bus's own failures ("System.Error.*" or no name) are local errors. */
 int error_set_from_bus(VfiodError *error, const sd_bus_error *bus_error, int fallback);
 
 /* errno (> 0) for a vfiod error name, 0 when it is not one of ours. */

@@ -79,22 +79,32 @@ int error_set_local(VfiodError *error, int errnum, const char *format, ...) {
 }
 
 int error_set_from_bus(VfiodError *error, const sd_bus_error *bus_error, int fallback) {
+        const char *name = bus_error ? bus_error->name : NULL;
         int errnum;
 
-        errnum = error_name_to_errno(bus_error ? bus_error->name : NULL);
-        if (errnum == 0 && bus_error && bus_error->name)
+        /* sd-bus reports its own failures (no connection, authentication
+         * to the bus refused, ...) as "System.Error.<ERRNO>": those are
+         * local, not an answer of the service. */
+        if (!name || strncmp(name, "System.Error.", strlen("System.Error.")) == 0) {
+                errnum = fallback < 0 ? -fallback : EIO;
+                if (name && sd_bus_error_get_errno(bus_error) > 0)
+                        errnum = sd_bus_error_get_errno(bus_error);
+                return error_set_local(error, errnum,
+                                       "Cannot talk to the vfio service on the system bus: %s",
+                                       strerror(errnum));
+        }
+
+        errnum = error_name_to_errno(name);
+        if (errnum == 0)
                 errnum = sd_bus_error_get_errno(bus_error);
         if (errnum <= 0)
                 errnum = fallback < 0 ? -fallback : EIO;
 
         if (error) {
                 vfiod_error_clear(error);
-                if (bus_error && bus_error->name) {
-                        error->name = strdup(bus_error->name);
-                        error->message = strdup(bus_error->message && *bus_error->message
-                                                ? bus_error->message : bus_error->name);
-                } else
-                        error->message = strdup(strerror(errnum));
+                error->name = strdup(name);
+                error->message = strdup(bus_error->message && *bus_error->message
+                                        ? bus_error->message : name);
         }
         return -errnum;
 }
