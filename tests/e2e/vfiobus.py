@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""vfiod's D-Bus API from Python (GDBus through python3-gi), for the e2e guest scripts.
+
+Unlike vfioctl, this keeps the D-Bus error *name* (GroupNotViable, GroupBusy, AccessDenied...)
+and the plan dictionaries exactly as the service sent them, and can set or clear the
+allow-interactive-authorization flag per call.
+
+As a library (in the guest script, as root):
+
+    bus = vfiobus.Client()
+    r = bus.detach("0000:00:05.0", vfiobus.GROUP)   # -> Reply(ok, value, error, message, seconds)
+
+As a program (`vfiobus.py serve`), it answers one JSON request per line on stdin with one JSON
+reply per line on stdout, so a guest script can run a single long-lived caller as another uid
+(setpriv) instead of starting Python once per call:
+
+    {"method": "DetachDevice", "args": ["0000:03:00.0", 0], "interactive": false}
+"""
+
+import json
+import os
+import sys
+import time
+
+import gi
+
+gi.require_version("Gio", "2.0")
+from gi.repository import Gio, GLib  # noqa: E402
+
+NAME = "org.freedesktop.vfio1"
+PATH = "/org/freedesktop/vfio1"
+IFACE = "org.freedesktop.vfio1.Manager"
+ERR = "org.freedesktop.vfio1.Error."
+
+GROUP, DRY_RUN, FORCE = 0x1, 0x2, 0x4
+
+SIGNATURES = {"GetGroup": "(s)", "ListDevices": "()", "DetachDevice": "(st)",
+              "ReattachDevice": "(st)"}
+REPLY_TYPES = {"GetGroup": "(uaa{sv})", "ListDevices": "(aa{sv})",
+               "DetachDevice": "(aa{sv})", "ReattachDevice": "(aa{sv})"}
+
+
+class Reply(dict):
+    """{"ok", "value", "error" (D-Bus error name or None), "message", "seconds"}."""
+
+    def __getattr__(self, k):
+        return self[k]
+
+    def short_error(self):
+        """The error name without the vfiod / D-Bus prefix, e.g. "GroupBusy"."""
+        return (self["error"] or "").rsplit(".", 1)[-1] or None
+
+
+class Client:
+    def __init__(self, address=None):
+        address = address or os.environ.get("DBUS_SYSTEM_BUS_ADDRESS",
+                                            "unix:path=/run/dbus/system_bus_socket")
+        self.conn = Gio.DBusConnection.new_for_address_sync(
+            address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+
+    def call(self, method, *args, interactive=False, timeout=120):
+        params = GLib.Variant(SIGNATURES[method], tuple(args))
+        flags = Gio.DBusCallFlags.NONE
+        if interactive:
+            flags |= Gio.DBusCallFlags.ALLOW_INTERACTIVE_AUTHORIZATION
+        t = time.monotonic()
+        try:
+            v = self.conn.call_sync(NAME, PATH, IFACE, method, params,
+                                    GLib.VariantType(REPLY_TYPES[method]), flags,
+                                    int(timeout * 1000), None)
+            value = v.unpack()
+            return Reply(ok=True, value=value[0] if len(value) == 1 else list(value),
+                         error=None, message=None, seconds=round(time.monotonic() - t, 3))
+        except GLib.Error as e:
+            name = Gio.DBusError.get_remote_error(e)
+            message = e.message
+            prefix = f"GDBus.Error:{name}: "
+            if name and message.startswith(prefix):
+                message = message[len(prefix):]
+            return Reply(ok=False, value=None, error=name or f"GLib.Error.{e.domain}.{e.code}",
+                         message=message, seconds=round(time.monotonic() - t, 3))
+
+    def get_group(self, addr, **kw):
+        return self.call("GetGroup", addr, **kw)
+
+    def list_devices(self, **kw):
+        return self.call("ListDevices", **kw)
+
+    def detach(self, addr, flags=0, **kw):
+        return self.call("DetachDevice", addr, flags, **kw)
+
+    def reattach(self, addr, flags=0, **kw):
+        return self.call("ReattachDevice", addr, flags, **kw)
+
+
+class Remote:
+    """A `vfiobus.py serve` child, e.g. as another uid: remote.call("DetachDevice", addr, 0)."""
+
+    def __init__(self, argv_prefix=()):
+        import subprocess
+        self.proc = subprocess.Popen(list(argv_prefix) + ["/usr/bin/python3", __file__, "serve"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        hello = json.loads(self.proc.stdout.readline() or "null")
+        if not hello or not hello.get("ready"):
+            raise RuntimeError(f"vfiobus serve did not start: {hello}")
+        self.uid = hello.get("uid")
+
+    def call(self, method, *args, interactive=False, timeout=120):
+        self.proc.stdin.write(json.dumps({"method": method, "args": list(args),
+                                          "interactive": interactive,
+                                          "timeout": timeout}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("vfiobus serve exited")
+        return Reply(json.loads(line))
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+def serve():
+    try:
+        c = Client()
+        print(json.dumps({"ready": True, "uid": os.getuid()}), flush=True)
+    except GLib.Error as e:
+        print(json.dumps({"ready": False, "error": e.message}), flush=True)
+        return 1
+    for line in sys.stdin:
+        req = json.loads(line)
+        r = c.call(req["method"], *req["args"], interactive=req.get("interactive", False),
+                   timeout=req.get("timeout", 120))
+        print(json.dumps(r), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["serve"]:
+        sys.exit(serve())
+    sys.exit(__doc__)

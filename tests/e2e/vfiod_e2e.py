@@ -1,0 +1,562 @@
+#!/usr/bin/python3
+"""vfiod end to end (guest script, issue 4): the built vfiod and vfioctl on a real kernel.
+
+Runs inside the QEMU guest of run-e2e.py, as root, with the real stack: dbus-daemon as the
+system bus with the project's bus policy, Debian's polkitd with the project's actions (and test
+rules in /etc/polkit-1/rules.d), BUILD/service/vfiod as root, BUILD/client/vfioctl. No mocks.
+
+Every assertion compares what the service says or does with what the kernel itself shows:
+the driver links in /sys/bus/pci/devices, /sys/kernel/iommu_groups, and VFIO_GROUP_GET_STATUS
+on /dev/vfio/N. Writes $E2E_RESULTS/vfiod.json (summarised on the host).
+
+Never detaches 00:10.0/00:11.0 (the 9p root and results share): they are only asked with
+DRY_RUN, and a real call on an in-use group is made only once DRY_RUN refused it.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import e2elib as L
+import vfiobus as V
+from vfiobus import DRY_RUN, GROUP
+
+C = L.Checks("vfiod")
+TOPO = __import__("json").load(open(os.environ["E2E_TOPOLOGY"]))
+T0 = time.monotonic()
+E = "org.freedesktop.vfio1.Error."
+REFUSED = ("org.freedesktop.DBus.Error.AccessDenied",
+           "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired")
+USER_UID = 1000
+USER_GROUP = "vfio-e2e"
+
+
+def section(title):
+    print(f"\n== {title} (t={time.monotonic() - T0:.1f} s)", flush=True)
+
+
+def state():
+    """Every PCI device -> (driver, driver_override), straight from sysfs."""
+    return {a: (L.driver(a), L.read_attr(a, "driver_override")) for a in L.pci_devices()}
+
+
+def diff(before, after):
+    return {a: (before.get(a), after.get(a)) for a in set(before) | set(after)
+            if before.get(a) != after.get(a)}
+
+
+def check_unchanged(what, before):
+    d = diff(before, state())
+    return C.check(f"{what}: nothing changed in sysfs", not d, d or None)
+
+
+def show(r):
+    if r is None:
+        return "no reply"
+    if r.ok:
+        if isinstance(r.value, list) and r.value and isinstance(r.value[0], dict) \
+                and "action" in r.value[0]:
+            return f"plan in {r.seconds} s: " + "; ".join(plan_lines(r.value))
+        return f"ok in {r.seconds} s"
+    return f"{r.error}: {r.message} ({r.seconds} s)"
+
+
+def plan_lines(plan):
+    return [f"{s['address']} {s['action']} {s['from'] or '-'}->{s['to'] or '-'}"
+            + (f" ({s['reason']})" if s["reason"] else "") for s in plan]
+
+
+def expect_error(what, r, names, contains=()):
+    names = (names,) if isinstance(names, str) else names
+    ok = r is not None and not r.ok and r.error in names and \
+        all(c in (r.message or "") for c in contains)
+    return C.check(what, ok, show(r))
+
+
+def same_outcome(what, dry, real):
+    """DRY_RUN and the real call: the same error, or the same plan."""
+    if dry.ok != real.ok:
+        return C.check(what, False, f"dry run: {show(dry)} / real: {show(real)}")
+    if not dry.ok:
+        return C.check(what, dry.error == real.error, f"{dry.error} / {real.error}")
+    return C.check(what, dry.value == real.value,
+                   None if dry.value == real.value else
+                   f"dry run: {plan_lines(dry.value)} / real: {plan_lines(real.value)}")
+
+
+def moved(plan):
+    return sorted(s["address"] for s in plan if s["action"] != "keep")
+
+
+def viable(group):
+    try:
+        st = L.vfio_group_status(group)
+        return st["viable"], st
+    except OSError as e:
+        return None, f"{type(e).__name__}: {e}"
+
+
+def check_viable(what, group, want=True):
+    v, st = viable(group)
+    return C.check(f"{what}: kernel says group {group} is {'' if want else 'NOT '}viable "
+                   "(VFIO_GROUP_GET_STATUS)", v is want, st)
+
+
+def check_drivers(what, want):
+    got = {a: L.driver(a) for a in want}
+    return C.check(what, got == want, None if got == want else {"want": want, "got": got})
+
+
+def members(g):
+    return sorted(os.listdir(f"{L.GROUPS}/{g}/devices"))
+
+
+# ---------------------------------------------------------------------------------------------
+section("what the kernel made")
+
+kgroups = L.iommu_groups()
+names = L.lspci_names()
+C.data["groups"] = {g: [dict(d, name=names.get(d["address"])) for d in devs]
+                    for g, devs in kgroups.items()}
+C.data["kernel"] = os.uname().release
+print("IOMMU groups:")
+for g, devs in kgroups.items():
+    for d in devs:
+        extra = f" [{','.join(d['ifaces'])}]" if d["ifaces"] else ""
+        print(f"  group {g:2d}  {d['address']}  {str(d['driver']):12s} "
+              f"{names.get(d['address'], '')}{extra}")
+
+orig = state()
+orig_ifaces = {a: L.net_ifaces(a) for a in L.pci_devices()}
+
+pair = TOPO["pair"]["addrs"]
+rp_ports = TOPO["rp_noacs"]["ports"]
+rp_eps = [c for p in rp_ports for c in L.children(p)]
+acs_ep = L.children(TOPO["rp_acs"]["ports"][0])[0]
+br_port = TOPO["pcibridge"]["ports"][0]
+bridge = L.children(br_port)[0]
+br_nics = L.children(bridge)
+chip = TOPO["chipset"]["addrs"]
+ahci = "0000:00:1f.2"
+up_nic = os.environ["E2E_UP_NIC"]
+up_iface = os.environ["E2E_UP_IFACE"]
+ninep = TOPO["ninep"]["addrs"]
+disk_mount = os.environ["E2E_DISK_MOUNT"]
+G = {"pair": L.group_of(pair[0]), "rp_noacs": L.group_of(rp_ports[0]),
+     "rp_acs": L.group_of(acs_ep), "pcibridge": L.group_of(bridge),
+     "chipset": L.group_of(ahci), "up_nic": L.group_of(up_nic)}
+C.data["roles"] = {"pair": pair, "rp_noacs": rp_ports + rp_eps, "rp_acs": [acs_ep],
+                   "pcibridge": [bridge] + br_nics, "group_of": G}
+C.check("topology as README.md describes it (pair, 4-device root-port group, ACS endpoint, "
+        "bridge + 2 NICs)",
+        members(G["pair"]) == pair and len(members(G["rp_noacs"])) == 4 and
+        members(G["rp_acs"]) == [acs_ep] and len(members(G["pcibridge"])) == 3,
+        {k: members(g) for k, g in G.items()})
+
+# ---------------------------------------------------------------------------------------------
+section("the real stack")
+
+# uid 1000 for the polkit checks: polkitd resolves the caller's name and groups (getpwuid,
+# getgrouplist) for subject.isInGroup, so it needs passwd and group entries in the overlay.
+import grp  # noqa: E402
+import pwd  # noqa: E402
+try:
+    user = pwd.getpwuid(USER_UID).pw_name
+except KeyError:
+    user = "e2euser"
+    with open("/etc/passwd", "a") as f:
+        f.write(f"{user}:x:{USER_UID}:{USER_UID}::/nonexistent:/usr/sbin/nologin\n")
+    with open("/etc/group", "a") as f:
+        f.write(f"{user}:x:{USER_UID}:\n")
+gid = max(g.gr_gid for g in grp.getgrall() if g.gr_gid < 60000) + 1
+with open("/etc/group", "a") as f:
+    f.write(f"{USER_GROUP}:x:{gid}:{user}\n")
+C.check(f"uid {USER_UID} ({user}) is in group {USER_GROUP} (overlay /etc/group)",
+        USER_GROUP in [g.gr_name for g in grp.getgrall() if user in g.gr_mem])
+
+C.step("bus policy and polkit actions installed into the overlay", L.install_project_files)
+RULES = "/etc/polkit-1/rules.d/50-vfiod-e2e.rules"
+if os.path.exists(RULES):
+    os.unlink(RULES)
+t = time.monotonic()
+bus = C.step("dbus-daemon is the system bus", L.start_system_bus)
+pk = C.step("Debian's polkitd owns org.freedesktop.PolicyKit1 (no vfiod rules)", L.start_polkitd)
+vf = C.step("the built vfiod (root, STATE_DIRECTORY on tmpfs) owns org.freedesktop.vfio1",
+            L.start_vfiod)
+C.data["stack_start_s"] = round(time.monotonic() - t, 2)
+if not (bus and pk and vf):
+    sys.exit(C.write())
+root = V.Client()
+
+
+def alive():
+    return C.check("vfiod still running", vf.alive())
+
+
+# ---------------------------------------------------------------------------------------------
+section("GetGroup / ListDevices against sysfs")
+
+r = root.list_devices()
+C.check("ListDevices answers", r.ok, None if r.ok else show(r))
+listed = {d["address"]: d for d in (r.value or [])}
+C.check("ListDevices lists exactly /sys/bus/pci/devices, sorted",
+        r.ok and [d["address"] for d in r.value] == L.pci_devices(),
+        sorted(set(listed) ^ set(L.pci_devices())) or None)
+
+
+def expected_dict(a):
+    drv = L.driver(a) or ""
+    # the contract's "bridge": host, PCI-to-PCI (incl. subtractive) or CardBus bridge class
+    br = (int(L.read_attr(a, "class"), 16) >> 8) in (0x0600, 0x0604, 0x0607, 0x0609)
+    st = "bridge" if br else "vfio" if drv == "vfio-pci" else "stub" if drv == "pci-stub" \
+        else "host" if drv else "none"
+    return {"address": a, "group": L.group_of(a), "driver": drv, "state": st, "bridge": br,
+            "vendor_id": int(L.read_attr(a, "vendor"), 16),
+            "device_id": int(L.read_attr(a, "device"), 16),
+            "subsystem_vendor_id": int(L.read_attr(a, "subsystem_vendor"), 16),
+            "subsystem_device_id": int(L.read_attr(a, "subsystem_device"), 16),
+            "class": int(L.read_attr(a, "class"), 16)}
+
+
+def compare(d):
+    want = expected_dict(d["address"])
+    return {k: (v, d.get(k)) for k, v in want.items() if d.get(k) != v}
+
+
+bad = {a: compare(d) for a, d in listed.items() if compare(d)}
+C.check(f"ListDevices: group, driver, state, bridge, ids, class agree with sysfs for all "
+        f"{len(listed)} devices", listed and not bad, bad or None)
+
+bad, groups_seen = {}, {}
+for a in L.pci_devices():
+    r = root.get_group(a)
+    if not r.ok:
+        bad[a] = show(r)
+        continue
+    g, devs = r.value
+    want = members(L.group_of(a))
+    if g != L.group_of(a) or [d["address"] for d in devs] != want:
+        bad[a] = {"group": g, "members": [d["address"] for d in devs], "kernel": want}
+    elif any(compare(d) for d in devs) or any(d != listed.get(d["address"]) for d in devs):
+        bad[a] = {d["address"]: compare(d) or "differs from ListDevices" for d in devs
+                  if compare(d) or d != listed.get(d["address"])}
+    groups_seen[g] = [d["address"] for d in devs]
+C.check("GetGroup on every device: its group number and members are /sys/kernel/iommu_groups, "
+        "each dict agrees with sysfs and ListDevices", not bad, bad or None)
+C.check("GetGroup covered every kernel group", sorted(groups_seen) == sorted(kgroups),
+        sorted(groups_seen))
+r = root.get_group("05:00.7")
+expect_error("GetGroup on an absent device -> NoSuchDevice", r, E + "NoSuchDevice")
+
+in_use = {a: d.get("in_use", "") for a, d in listed.items()}
+C.data["in_use"] = {a: u for a, u in in_use.items() if u}
+print("in_use as reported:", C.data["in_use"], flush=True)
+C.check(f"in_use of AHCI names the mount ({disk_mount})", disk_mount in in_use.get(ahci, ""),
+        in_use.get(ahci))
+C.check(f"in_use of {up_nic} names the interface {up_iface} and 10.0.2.15",
+        up_iface in in_use.get(up_nic, "") and "10.0.2.15" in in_use.get(up_nic, ""),
+        in_use.get(up_nic))
+ninep_mounts = {ninep[0]: ("/e2e/hostroot", "9p e2eroot"), ninep[1]: ("/e2e/results",
+                                                                    "9p e2eresults")}
+for a, (mp, tag) in ninep_mounts.items():
+    C.check(f"in_use of {a} (virtio-9p) is 'mounted: {mp} ({tag})'",
+            in_use.get(a, "") == f"mounted: {mp} ({tag})", in_use.get(a))
+C.check("no other device reported in use",
+        set(C.data["in_use"]) <= {ahci, up_nic} | set(ninep), C.data["in_use"])
+
+# ---------------------------------------------------------------------------------------------
+section("DRY_RUN survey of every group (no authorization, nothing written)")
+
+before = state()
+dry = {}
+for g in sorted(kgroups):
+    m = members(g)
+    target = next((a for a in m if not listed.get(a, {}).get("bridge")), m[0])
+    dry[g] = (target, root.detach(target, GROUP | DRY_RUN))
+    print(f"  group {g}: detach --group --dry-run {target}: {show(dry[g][1])}", flush=True)
+check_unchanged("DRY_RUN on every group", before)
+C.data["dry_run_plans"] = {g: {"target": t, "ok": r.ok, "plan": r.value, "error": r.error,
+                               "message": r.message} for g, (t, r) in dry.items()}
+bridge_only = [g for g in kgroups if all(listed[a]["bridge"] for a in members(g))]
+C.check("bridge-only groups (host bridge, ACS root ports) -> NotAssignable",
+        bridge_only and all(dry[g][1].error == E + "NotAssignable" for g in bridge_only),
+        {g: show(dry[g][1]) for g in bridge_only})
+for g in bridge_only:
+    target, d = dry[g]
+    same_outcome(f"group {g} (bridges only): DRY_RUN matched the real call",
+                 d, root.detach(target, GROUP))
+check_unchanged("NotAssignable", before)
+for a in ninep:
+    r = dry[L.group_of(a)][1]
+    expect_error(f"DRY_RUN detach of {a} (9p, the guest's own file systems) -> DeviceInUse "
+                 "naming the 9p mount", r, E + "DeviceInUse", ("9p",))
+C.check("9p devices untouched (never detached for real)",
+        all(L.driver(a) == "virtio-pci" for a in ninep))
+alive()
+
+# ---------------------------------------------------------------------------------------------
+section("in use: the AHCI group and the up NIC")
+
+before = state()
+for g, want in ((G["chipset"], (disk_mount,)), (G["up_nic"], (up_iface, "10.0.2.15"))):
+    target, d = dry[g]
+    if d.ok or d.error != E + "DeviceInUse":
+        C.check(f"group {g}: DRY_RUN refused it (else the real call is not made)", False, show(d))
+        continue
+    r = root.detach(target, GROUP)
+    expect_error(f"detach --group {target} -> DeviceInUse naming {' and '.join(want)}", r,
+                 E + "DeviceInUse", want)
+    same_outcome(f"group {g}: DRY_RUN matched the real call", d, r)
+r = root.detach(ahci, 0)
+expect_error(f"detach {ahci} alone -> refused (GroupNotViable or DeviceInUse)", r,
+             (E + "GroupNotViable", E + "DeviceInUse"))
+r = root.detach(up_nic, 0)
+expect_error(f"detach {up_nic} (alone in its group) -> DeviceInUse naming {up_iface}", r,
+             E + "DeviceInUse", (up_iface,))
+check_unchanged("in-use refusals", before)
+C.check(f"{disk_mount} still mounted and readable",
+        open(os.path.join(disk_mount, "hello")).read().startswith("written"))
+C.check(f"{up_iface} still has 10.0.2.15", "10.0.2.15" in subprocess.run(
+    ["ip", "-o", "addr", "show", "dev", up_iface], capture_output=True, text=True).stdout)
+
+# ---------------------------------------------------------------------------------------------
+section("the e1000 pair: one function alone is not viable; the group is")
+
+g = G["pair"]
+before = state()
+r = root.detach(pair[0], 0)
+expect_error(f"detach {pair[0]} without GROUP -> GroupNotViable naming {pair[1]}", r,
+             E + "GroupNotViable", (pair[1],))
+check_unchanged("GroupNotViable", before)
+r = root.detach(pair[0], GROUP)
+C.check(f"detach --group {pair[0]} succeeds, moving both", r.ok and moved(r.value) == pair,
+        show(r))
+same_outcome(f"group {g}: DRY_RUN plan == real plan", dry[g][1], r)
+check_drivers("both functions on vfio-pci", {a: "vfio-pci" for a in pair})
+check_viable("pair", g)
+C.check(f"/dev/vfio/{g} exists", os.path.exists(f"/dev/vfio/{g}"))
+
+# ---------------------------------------------------------------------------------------------
+section("two root ports without ACS: endpoints move, root ports stay")
+
+g = G["rp_noacs"]
+before = state()
+r = root.detach(rp_eps[0], 0)
+expect_error(f"detach {rp_eps[0]} without GROUP -> GroupNotViable naming {rp_eps[1]}", r,
+             E + "GroupNotViable", (rp_eps[1],))
+check_unchanged("GroupNotViable", before)
+r = root.detach(rp_eps[0], GROUP)
+C.check(f"detach --group {rp_eps[0]} succeeds, moving only the endpoints",
+        r.ok and moved(r.value) == sorted(rp_eps), show(r))
+same_outcome(f"group {g}: DRY_RUN plan == real plan", dry[g][1], r)
+check_drivers("endpoints on vfio-pci, root ports still on pcieport",
+              {**{a: "vfio-pci" for a in rp_eps}, **{p: "pcieport" for p in rp_ports}})
+check_viable("root-port group", g)
+
+# ---------------------------------------------------------------------------------------------
+section("PCIe-to-PCI bridge: both NICs move, the bridge stays; the daemon answers meanwhile")
+
+g = G["pcibridge"]
+before = state()
+r = root.detach(bridge, GROUP)
+expect_error(f"detach --group {bridge} (the bridge itself) -> NotAssignable", r,
+             E + "NotAssignable")
+check_unchanged("NotAssignable", before)
+
+# The detach runs on vfiod's worker (unbinding takes a while under TCG); meanwhile another
+# client's GetGroup calls must be answered by the main loop.
+result, pings = {}, []
+
+
+def detach_bridge_group():
+    result["r"] = V.Client().detach(br_nics[0], GROUP)
+
+
+th = threading.Thread(target=detach_bridge_group)
+th.start()
+while th.is_alive():
+    p = root.get_group(acs_ep)
+    pings.append((p.ok, p.seconds))
+    time.sleep(0.02)
+th.join()
+r = result["r"]
+C.data["pcibridge_detach_s"] = r.seconds
+C.check(f"detach --group {br_nics[0]} succeeds, moving both NICs",
+        r.ok and moved(r.value) == sorted(br_nics), show(r))
+C.check("GetGroup kept answering during that detach",
+        pings and all(ok for ok, _ in pings) and max(s for _, s in pings) < 1.0,
+        f"{len(pings)} calls during {r.seconds} s, slowest {max((s for _, s in pings), default=None)} s")
+same_outcome(f"group {g}: DRY_RUN plan == real plan", dry[g][1], r)
+check_drivers("both NICs on vfio-pci, the bridge untouched (no driver), its root port on "
+              "pcieport", {**{a: "vfio-pci" for a in br_nics}, bridge: orig[bridge][0],
+                           br_port: "pcieport"})
+check_viable("bridge group", g)
+alive()
+
+# ---------------------------------------------------------------------------------------------
+section("GroupBusy: a process holds /dev/vfio/N")
+
+g = G["pair"]
+holder = subprocess.Popen(["/usr/bin/python3", "-c",
+                           f"import os,time; fd=os.open('/dev/vfio/{g}', os.O_RDWR);"
+                           "print('open', flush=True); time.sleep(120)"],
+                          stdout=subprocess.PIPE, text=True)
+C.check(f"holder pid {holder.pid} has /dev/vfio/{g} open", holder.stdout.readline() == "open\n")
+before = state()
+busy = {}
+for flags, label in ((GROUP, "reattach --group"), (0, "reattach")):
+    r = root.reattach(pair[0], flags)
+    busy[label] = r.seconds
+    expect_error(f"{label} {pair[0]} -> GroupBusy naming pid {holder.pid}", r, E + "GroupBusy",
+                 (f"pid {holder.pid}",))
+    C.check(f"{label}: GroupBusy came at once ({r.seconds} s < 1 s)", r.seconds < 1.0)
+C.data["groupbusy_s"] = busy
+r = root.get_group(pair[1])
+C.check("GetGroup answers while the group is held, showing both on vfio",
+        r.ok and [d["state"] for d in r.value[1]] == ["vfio", "vfio"], show(r))
+r = root.list_devices()
+C.check("ListDevices answers too", r.ok, show(r) if not r.ok else f"{r.seconds} s")
+check_unchanged("GroupBusy", before)
+holder.kill()
+holder.wait()
+alive()
+
+# ---------------------------------------------------------------------------------------------
+section("reattach: single, then GROUP; original drivers and interfaces come back")
+
+g = G["pair"]
+d = root.reattach(pair[0], DRY_RUN)
+r = root.reattach(pair[0], 0)
+C.check(f"reattach {pair[0]} (single) succeeds, moving only it",
+        r.ok and moved(r.value) == [pair[0]], show(r))
+same_outcome("single reattach: DRY_RUN plan == real plan", d, r)
+check_drivers(f"{pair[0]} back on e1000, {pair[1]} still on vfio-pci",
+              {pair[0]: "e1000", pair[1]: "vfio-pci"})
+check_viable("pair with one function back on e1000", g, want=False)
+for target, grp_name in ((pair[1], "pair"), (rp_eps[1], "rp_noacs"), (br_nics[1], "pcibridge")):
+    g = G[grp_name]
+    d = root.reattach(target, GROUP | DRY_RUN)
+    r = root.reattach(target, GROUP)
+    ms = sorted(a for a in members(g) if before[a][0] == "vfio-pci" and
+                (grp_name != "pair" or a == pair[1]))
+    C.check(f"reattach --group {target} succeeds, moving {ms}", r.ok and moved(r.value) == ms,
+            show(r))
+    same_outcome(f"group {g} reattach: DRY_RUN plan == real plan", d, r)
+    C.check(f"plan names the original drivers ({grp_name})", r.ok and all(
+        s["to"] == orig[s["address"]][0] for s in r.value if s["action"] == "reattach"),
+        show(r))
+    check_drivers(f"group {g} ({grp_name}): every device on its original driver",
+                  {a: orig[a][0] for a in members(g)})
+    C.check(f"group {g}: driver_override restored",
+            all(L.read_attr(a, "driver_override") == orig[a][1] for a in members(g)),
+            {a: L.read_attr(a, "driver_override") for a in members(g)})
+    C.check(f"group {g}: /dev/vfio/{g} gone", not os.path.exists(f"/dev/vfio/{g}"))
+time.sleep(0.3)
+ifs = {a: L.net_ifaces(a) for a in pair + rp_eps + br_nics}
+C.check("network interfaces reappeared on all six NICs (e1000 x3, e1000e, virtio-net, 8139cp)",
+        all(len(ifs[a]) == len(orig_ifaces[a]) >= 1 for a in ifs),
+        {a: (orig_ifaces[a], ifs[a]) for a in ifs})
+r = root.reattach(pair[0], 0)
+expect_error(f"reattach {pair[0]} again -> NotDetached", r, E + "NotDetached")
+alive()
+
+# ---------------------------------------------------------------------------------------------
+section(f"real polkit, no rules: uid {USER_UID} is refused")
+
+acs_g = G["rp_acs"]
+setpriv = ["setpriv", f"--reuid={USER_UID}", f"--regid={USER_UID}", "--clear-groups"]
+usr = C.step(f"a D-Bus caller runs as uid {USER_UID} (setpriv)", V.Remote, setpriv)
+if usr:
+    C.check("its uid is 1000", usr.uid == USER_UID, usr.uid)
+    before = state()
+    r = usr.call("GetGroup", acs_ep)
+    C.check(f"uid {USER_UID}: GetGroup needs no authorization", r.ok, show(r))
+    d_acs = usr.call("DetachDevice", acs_ep, DRY_RUN)
+    C.check(f"uid {USER_UID}: DRY_RUN detach {acs_ep} needs no authorization, plans only it",
+            d_acs.ok and moved(d_acs.value) == [acs_ep], show(d_acs))
+    r = usr.call("DetachDevice", acs_ep, 0)
+    expect_error(f"uid {USER_UID}: detach {acs_ep} -> refused (detach-device)", r, REFUSED,
+                 ("detach-device",))
+    r = usr.call("DetachDevice", acs_ep, 0, interactive=True)
+    expect_error(f"uid {USER_UID}: detach {acs_ep} allowing interaction (no agent) -> refused",
+                 r, REFUSED, ("detach-device",))
+    r = usr.call("DetachDevice", pair[0], GROUP)
+    expect_error(f"uid {USER_UID}: detach --group {pair[0]} -> refused (detach-group)", r,
+                 REFUSED, ("detach-group",))
+    p = L.vfioctl("--no-ask-password", "detach", acs_ep, uid=USER_UID)
+    C.check(f"uid {USER_UID}: vfioctl --no-ask-password detach {acs_ep} -> exit 1 with the "
+            "service's message", p.returncode == 1 and "vfioctl:" in p.stderr,
+            f"rc={p.returncode} {p.stderr.strip()}")
+    check_unchanged("refusals without rules", before)
+
+# ---------------------------------------------------------------------------------------------
+section(f"real polkit, a rule granting detach-device to group {USER_GROUP}")
+
+# No logind in the guest, so no subject.local/active: the rule is on group membership alone.
+os.makedirs(os.path.dirname(RULES), exist_ok=True)
+with open(RULES, "w") as f:
+    f.write('polkit.addRule(function(action, subject) {\n'
+            '    if (action.id == "org.freedesktop.vfio1.detach-device" &&\n'
+            f'        subject.isInGroup("{USER_GROUP}"))\n'
+            '        return polkit.Result.YES;\n'
+            '    return polkit.Result.NOT_HANDLED;\n'
+            '});\n')
+pk.stop()   # restart rather than rely on polkitd's asynchronous reload
+pk = C.step("polkitd restarted with the rules file", L.start_polkitd)
+if usr and pk:
+    before = state()
+    r = usr.call("DetachDevice", acs_ep, 0)
+    C.check(f"uid {USER_UID}: detach {acs_ep} (alone in group {acs_g}) succeeds", r.ok and
+            moved(r.value) == [acs_ep], show(r))
+    same_outcome(f"group {acs_g}: DRY_RUN plan == real plan", d_acs, r)
+    check_drivers(f"{acs_ep} on vfio-pci", {acs_ep: "vfio-pci"})
+    check_viable("ACS endpoint", acs_g)
+    before = state()
+    r = usr.call("DetachDevice", pair[0], GROUP)
+    expect_error(f"uid {USER_UID}: detach --group {pair[0]} (detach-group) still refused", r,
+                 REFUSED, ("detach-group",))
+    r = usr.call("ReattachDevice", acs_ep, 0)
+    expect_error(f"uid {USER_UID}: reattach {acs_ep} (reattach-device, not granted) refused", r,
+                 REFUSED, ("reattach-device",))
+    check_unchanged("refusals with the rule", before)
+    r = root.reattach(acs_ep, 0)
+    C.check(f"root: reattach {acs_ep} -> e1000e", r.ok and L.driver(acs_ep) == "e1000e",
+            show(r))
+
+    before = state()
+    p = L.vfioctl("--no-ask-password", "detach", acs_ep, uid=USER_UID)
+    C.check(f"uid {USER_UID}: vfioctl --no-ask-password detach {acs_ep} -> exit 0, on vfio-pci",
+            p.returncode == 0 and L.driver(acs_ep) == "vfio-pci",
+            f"rc={p.returncode} {p.stderr.strip()}")
+    mid = state()
+    p = L.vfioctl("--no-ask-password", "detach", "--group", pair[0], uid=USER_UID)
+    C.check(f"uid {USER_UID}: vfioctl --no-ask-password detach --group {pair[0]} -> exit 1",
+            p.returncode == 1 and "vfioctl:" in p.stderr,
+            f"rc={p.returncode} {p.stderr.strip()}")
+    check_unchanged("vfioctl group refusal", mid)
+    p = L.vfioctl("reattach", acs_ep)
+    C.check(f"root: vfioctl reattach {acs_ep} -> exit 0, back on e1000e",
+            p.returncode == 0 and L.driver(acs_ep) == "e1000e",
+            f"rc={p.returncode} {p.stderr.strip()}")
+    usr.close()
+
+# ---------------------------------------------------------------------------------------------
+section("the end: everything as it was")
+
+time.sleep(0.3)
+d = diff(orig, state())
+C.check("every device on its original driver and driver_override", not d, d or None)
+ifs = {a: L.net_ifaces(a) for a in orig_ifaces if orig_ifaces[a]}
+C.check("every network interface's device has its interfaces again",
+        all(len(ifs[a]) == len(orig_ifaces[a]) for a in ifs),
+        {a: (orig_ifaces[a], ifs[a]) for a in ifs if len(ifs[a]) != len(orig_ifaces[a])} or None)
+C.check("/dev/vfio holds only the container node",
+        sorted(os.listdir("/dev/vfio")) == ["vfio"], os.listdir("/dev/vfio"))
+alive()
+C.data["script_s"] = round(time.monotonic() - T0, 2)
+for dmn in (vf, pk, bus):
+    if dmn:
+        dmn.stop()
+sys.exit(C.write())
