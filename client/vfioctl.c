@@ -267,8 +267,11 @@ static int table_plan(const VfiodPlan *plan, bool dry_run) {
 
         for (size_t i = 0; i < plan->n_entries && r >= 0; i++) {
                 const VfiodPlanEntry *e = plan->entries[i];
+                /* "" is no driver, except as the target of a planned
+                 * reattach: the driver the kernel will probe is not known. */
+                bool reattach = strcmp(e->action, VFIOD_ACTION_REATTACH) == 0;
                 const char *from = *e->from ? e->from : "(none)";
-                const char *to = *e->to ? e->to : "(none)";
+                const char *to = *e->to ? e->to : reattach && dry_run ? "(host)" : "(none)";
                 char *drivers = NULL;
 
                 if (strcmp(from, to) == 0)

@@ -22,8 +22,8 @@ struct VfiodClient {
 /* ---- errors ------------------------------------------------------- */
 
 /* A fixed errno per service error, so that callers that only look at the
- * return value still get something meaningful.  The name is the precise
- * answer. */
+ * return value still get something meaningful; the name is the precise
+ * answer.  The same values as the service's own map (service/errors.c). */
 static const struct {
         const char *name;
         int errnum;
@@ -32,8 +32,8 @@ static const struct {
         { VFIOD_ERROR_NO_SUCH_DEVICE,   ENODEV     },
         { VFIOD_ERROR_NO_IOMMU_GROUP,   ENXIO      },
         { VFIOD_ERROR_FAILED,           EIO        },
-        { VFIOD_ERROR_NOT_ASSIGNABLE,   EOPNOTSUPP },
-        { VFIOD_ERROR_GROUP_NOT_VIABLE, ENOTEMPTY  },
+        { VFIOD_ERROR_NOT_ASSIGNABLE,   EPERM      },
+        { VFIOD_ERROR_GROUP_NOT_VIABLE, EBUSY      },
         { VFIOD_ERROR_DEVICE_IN_USE,    EBUSY      },
         { VFIOD_ERROR_NOT_DETACHED,     EALREADY   },
         { VFIOD_ERROR_GROUP_BUSY,       EBUSY      },

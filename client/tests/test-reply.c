@@ -267,8 +267,8 @@ static void test_error_names(void) {
         g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_NO_SUCH_DEVICE), ==, ENODEV);
         g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_NO_IOMMU_GROUP), ==, ENXIO);
         g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_FAILED), ==, EIO);
-        g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_NOT_ASSIGNABLE), ==, EOPNOTSUPP);
-        g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_GROUP_NOT_VIABLE), ==, ENOTEMPTY);
+        g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_NOT_ASSIGNABLE), ==, EPERM);
+        g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_GROUP_NOT_VIABLE), ==, EBUSY);
         g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_DEVICE_IN_USE), ==, EBUSY);
         g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_NOT_DETACHED), ==, EALREADY);
         g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_GROUP_BUSY), ==, EBUSY);
@@ -282,7 +282,7 @@ static void test_error_from_bus(void) {
         sd_bus_error bus_error = SD_BUS_ERROR_NULL;
 
         sd_bus_error_set(&bus_error, VFIOD_ERROR_GROUP_NOT_VIABLE, "0000:03:00.0 shares ...");
-        g_assert_cmpint(error_set_from_bus(&error, &bus_error, -EIO), ==, -ENOTEMPTY);
+        g_assert_cmpint(error_set_from_bus(&error, &bus_error, -EIO), ==, -EBUSY);
         g_assert_cmpstr(error.name, ==, VFIOD_ERROR_GROUP_NOT_VIABLE);
         g_assert_cmpstr(error.message, ==, "0000:03:00.0 shares ...");
         g_assert_true(vfiod_error_has_name(&error, VFIOD_ERROR_GROUP_NOT_VIABLE));
