@@ -128,6 +128,15 @@ device_restore (const StateRecord *rec, Failure *f)
   return device_move (rec->device, current, rec->driver, rec->override, FALSE, f);
 }
 
+/* Whether @device has left the machine (its sysfs directory is gone). */
+static gboolean
+device_gone (const char *device)
+{
+  g_autofree char *driver = NULL;
+
+  return sysfs_get_driver (device, &driver) == -ENODEV;
+}
+
 /* Puts back every device of @touched (StateRecord*, newest last). */
 static void
 rollback (State *state, GPtrArray *touched, GString *report)
@@ -138,8 +147,21 @@ rollback (State *state, GPtrArray *touched, GString *report)
       g_autoptr (GError) error = NULL;
       Failure f = { 0 };
       gboolean detached = rec->pending == STATE_OP_REATTACH;
+      int r = device_restore (rec, &f);
 
-      if (device_restore (rec, &f) < 0)
+      if (r < 0 && device_gone (rec->device))
+        {
+          /* hot-removed: the kernel dropped its driver and override with
+           * it, so there is nothing to put back, nor to retry at start-up */
+          g_message ("%s is gone (removed from the machine): nothing to put back", rec->device);
+          g_string_append_printf (report, "%s%s is gone (removed from the machine)",
+                                  report->len ? ", " : "", rec->device);
+          failure_clear (&f);
+          if (!state_finish (state, rec->device, FALSE, &error))
+            g_warning ("Could not drop the record of %s: %s", rec->device, error->message);
+          continue;
+        }
+      if (r < 0)
         {
           g_warning ("Could not put %s back: %s failed: %s", rec->device, f.step,
                      f.detail ? f.detail : g_strerror (-f.error));
