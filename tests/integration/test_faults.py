@@ -1,0 +1,298 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Detach and reattach when the kernel says no, when a device disappears
+and when the daemon dies: every device already touched goes back as it
+was (exact writes from the simulator's audit log), the error names the
+device, the step and the errno, and a restarted daemon rolls back what a
+killed one left half-done, or still knows the original drivers."""
+
+import os
+import signal
+import subprocess
+import time
+
+from harness import ERROR, HERE, main
+from detachlib import (AUDIO, GROUP, GROUP5, GROUP8, NIC, ORIGINAL, ROOT_PORT, SATA, USB, StackTest, detach_writes,
+                       override_write, probe_write, reattach_writes, topology_variant, unbind_write)
+
+FAILED = ERROR + 'Failed'
+GROUP5_ORIGINAL = {a: ORIGINAL[a] for a in GROUP5}
+GROUP5_ON_VFIO = {USB: 'vfio-pci', SATA: 'vfio-pci', ROOT_PORT: 'pcieport', NIC: 'vfio-pci'}
+
+
+class FaultTest(StackTest):
+    def state_text(self):
+        path = os.path.join(self.stack.state_directory, 'transactions.state')
+        if not os.path.exists(path):
+            return ''
+        with open(path) as f:
+            return f.read()
+
+    def assert_nothing_pending(self):
+        self.assertNotIn('pending', self.state_text())
+
+    def assert_back_as_before(self):
+        self.assert_drivers(GROUP5_ORIGINAL)
+        self.assert_overrides({a: None for a in GROUP5})
+        self.assert_nothing_pending()
+
+    def wait_audit(self, entry, timeout=10):
+        deadline = time.monotonic() + timeout
+        while entry not in self.sim.audit():
+            if time.monotonic() > deadline:
+                self.fail('never written: %r; audit: %r' % (entry, self.sim.audit()))
+            time.sleep(0.01)
+
+    def daemon_log(self):
+        with open(os.path.join(self.stack.tmp, 'vfiod.log'), errors='replace') as f:
+            return f.read()
+
+
+class TestRollback(FaultTest):
+    def test_ebusy_on_the_second_unbind(self):
+        self.sim.fail('ahci/unbind', 'EBUSY', count=1, data=SATA)
+        name, message = self.detach_error(NIC, GROUP)
+        self.assertEqual(name, FAILED)
+        self.assertIn('Could not move %s: unbinding it from ahci failed' % SATA, message)
+        self.assertIn('EBUSY', message)
+        self.assertIn('%s is back on xhci_hcd' % USB, message)
+        self.assert_audit(
+            detach_writes(USB, 'xhci_hcd') +
+            [override_write(SATA, 'vfio-pci'), unbind_write(SATA, 'ahci', 'EBUSY'),
+             # newest first: the SATA controller never left ahci, only its
+             # override goes; then the USB controller comes back
+             override_write(SATA, '\n')] +
+            reattach_writes(USB))
+        self.assert_back_as_before()
+
+    def test_vfio_pci_probe_refused(self):
+        # the NIC, last of the group, cannot be probed: two devices to undo
+        self.sim.fail('drivers_probe', 'EINVAL', count=1, data=NIC)
+        name, message = self.detach_error(NIC, GROUP)
+        self.assertEqual(name, FAILED)
+        self.assertIn('Could not move %s: writing it to drivers_probe failed' % NIC, message)
+        self.assertIn('EINVAL', message)
+        for address, driver in ((NIC, 'e1000e'), (SATA, 'ahci'), (USB, 'xhci_hcd')):
+            self.assertIn('%s is back on %s' % (address, driver), message)
+        self.assert_audit(
+            detach_writes(USB, 'xhci_hcd') + detach_writes(SATA, 'ahci') +
+            [override_write(NIC, 'vfio-pci'), unbind_write(NIC, 'e1000e'), probe_write(NIC, 'EINVAL'),
+             # the NIC is unbound: clear its override, let e1000e probe it
+             override_write(NIC, '\n'), probe_write(NIC)] +
+            reattach_writes(SATA) + reattach_writes(USB))
+        self.assert_back_as_before()
+
+    def test_reattach_fails_and_stays_detached(self):
+        self.detach(NIC, GROUP)
+        self.sim.clear_audit()
+        self.sim.fail('vfio-pci/unbind', 'EBUSY', count=1, data=NIC)
+        name, message = self.reattach_error(NIC, GROUP)
+        self.assertEqual(name, FAILED)
+        self.assertIn('Could not move %s: unbinding it from vfio-pci failed' % NIC, message)
+        self.assertIn('EBUSY', message)
+        # undone newest first: back on vfio-pci, held by the override
+        self.assert_audit(
+            reattach_writes(USB) + reattach_writes(SATA) +
+            [override_write(NIC, '\n'), unbind_write(NIC, 'vfio-pci', 'EBUSY'),
+             override_write(NIC, 'vfio-pci')] +
+            [override_write(SATA, 'vfio-pci'), unbind_write(SATA, 'ahci'), probe_write(SATA)] +
+            [override_write(USB, 'vfio-pci'), unbind_write(USB, 'xhci_hcd'), probe_write(USB)])
+        self.assert_drivers(GROUP5_ON_VFIO)
+        self.assert_overrides({USB: 'vfio-pci', SATA: 'vfio-pci', NIC: 'vfio-pci'})
+        self.assert_nothing_pending()
+        # and the records still know where they came from
+        self.sim.clear_audit()
+        self.reattach(NIC, GROUP)
+        self.assert_back_as_before()
+
+
+class TestHotRemoval(FaultTest):
+    def test_removed_during_its_unbind(self):
+        self.sim.remove_on_write('ahci/unbind', SATA, data=SATA)
+        sata_override = override_write(SATA, 'vfio-pci')  # its path, while it exists
+        name, message = self.detach_error(NIC, GROUP)
+        self.assertEqual(name, FAILED)
+        self.assertIn('Could not move %s: unbinding it from ahci failed' % SATA, message)
+        self.assertIn('ENODEV', message)
+        self.assertIn('%s is gone' % SATA, message)
+        self.assertIn('%s is back on xhci_hcd' % USB, message)
+        self.assertFalse(self.sim.exists(SATA))
+        self.assert_audit(detach_writes(USB, 'xhci_hcd') +
+                          [sata_override, unbind_write(SATA, 'ahci', 'ENODEV')] +
+                          reattach_writes(USB))
+        self.assert_drivers({USB: 'xhci_hcd', ROOT_PORT: 'pcieport', NIC: 'e1000e'})
+        self.assert_overrides({USB: None, NIC: None})
+        # a device that is gone leaves nothing to retry at the next start
+        self.assert_nothing_pending()
+        self.sim.clear_audit()
+        self.stack.restart_daemon()
+        self.assert_nothing_written()
+
+    def test_removed_before_its_turn(self):
+        # gone between two devices: the first goes back, the NIC is never touched
+        self.sim.remove_on_write('drivers_probe', SATA, data=USB)
+        name, message = self.detach_error(NIC, GROUP)
+        self.assertEqual(name, FAILED)
+        self.assertIn('Could not move %s' % SATA, message)
+        self.assertIn('%s is back on xhci_hcd' % USB, message)
+        self.assert_audit(detach_writes(USB, 'xhci_hcd') + reattach_writes(USB))
+        self.assert_drivers({USB: 'xhci_hcd', NIC: 'e1000e'})
+        self.assert_nothing_pending()
+
+
+class TestDaemonDeath(FaultTest):
+    def test_sigkill_mid_group_then_restart_rolls_back(self):
+        # the NIC's unbind (last of the group) takes 2 s; kill the daemon
+        # once the USB and SATA controllers are on vfio-pci
+        self.sim.delay('e1000e/unbind', 2000, data=NIC)
+        caller = subprocess.Popen(['/usr/bin/python3', os.path.join(HERE, 'caller.py'),
+                                   '{"method": "DetachDevice", "signature": "st", "args": ["%s", 1]}' % NIC],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.stack.address))
+        self.addCleanup(caller.wait)
+        self.wait_audit(override_write(NIC, 'vfio-pci'))
+        self.assertEqual(self.stack.stop_daemon(signal.SIGKILL), -signal.SIGKILL)
+        self.assert_drivers({USB: 'vfio-pci', SATA: 'vfio-pci'})
+        # a FUSE write already sent completes before a killed writer dies:
+        # the NIC's unbind happened, unless the kill came before it was written
+        nic_unbound = self.sim.driver_of(NIC) is None
+        self.assertEqual(unbind_write(NIC, 'e1000e') in self.sim.audit(), nic_unbound)
+        # the records say what was under way
+        self.assertEqual(self.state_text().count('pending=detach'), 3)
+
+        self.sim.clear_faults()
+        self.sim.clear_audit()
+        self.stack.start_daemon()  # returns once it owns its name: recovery is done
+        self.assert_back_as_before()
+        writes = self.sim.audit()
+        # every device put back (in any order), each with the kernel's steps
+        by_device = {a: [w for w in writes if a in w[0] or w[1] == a] for a in (USB, SATA, NIC)}
+        self.assertEqual(by_device[USB], reattach_writes(USB))
+        self.assertEqual(by_device[SATA], reattach_writes(SATA))
+        self.assertEqual(by_device[NIC], [override_write(NIC, '\n')] + ([probe_write(NIC)] if nic_unbound else []))
+        self.assertEqual(len(writes), sum(map(len, by_device.values())))
+        log = self.daemon_log()
+        for address in (USB, SATA, NIC):
+            self.assertIn('Rolling back the detach of %s' % address, log)
+
+    def test_reattach_after_restart_restores_original_drivers(self):
+        self.detach(NIC, GROUP)
+        self.detach(AUDIO, GROUP)
+        self.assertEqual(self.stack.restart_daemon(), 0)
+        self.sim.clear_audit()
+        self.assertEqual([(e['address'], e['to']) for e in self.reattach(NIC, GROUP) if e['action'] != 'keep'],
+                         [(USB, 'xhci_hcd'), (SATA, 'ahci'), (NIC, 'e1000e')])
+        self.assert_back_as_before()
+        self.reattach(AUDIO, GROUP)
+        self.assert_drivers({a: ORIGINAL[a] for a in GROUP8})
+        self.assert_overrides({a: None for a in GROUP8})
+
+
+class TestRestartKeepsOverride(FaultTest):
+    def setUp(self):
+        self.start(topology_variant('plugin-nic.json', {NIC: {'driver_override': 'e1000e'}}))
+
+    def test_original_override_survives_restart(self):
+        self.detach(NIC, GROUP)
+        self.assertEqual(self.stack.restart_daemon(), 0)
+        self.sim.clear_audit()
+        self.reattach(NIC)
+        self.assert_audit(reattach_writes(NIC, 'e1000e'))
+        self.assert_overrides({NIC: 'e1000e'})
+        self.assert_drivers({NIC: 'e1000e'})
+
+
+HOSTILE_STATE = '''# not written by vfiod
+[0000:02:00.0]
+group=5
+known=true
+driver=../../../../tmp/evil
+override=
+pending=detach
+
+[0000:00:14.0]
+group=5
+known=true
+driver=xhci_hcd/../../bind
+override=
+pending=detach
+
+[../../../../etc/passwd]
+group=5
+known=false
+pending=detach
+
+[0000:00:17.0]
+group=banana
+known=true
+driver=ahci
+override=
+pending=detach
+
+[0000:00:1f.3]
+group=8
+known=true
+driver=snd_hda_intel
+override=vfio-pci/../../x
+pending=reattach
+
+[0000:00:16.0]
+group=3
+known=maybe
+pending=detach
+
+[0000:00:02.0]
+group=2
+known=true
+driver=i915
+override=
+pending=explode
+
+[0:2:0.0]
+group=5
+known=false
+pending=detach
+
+[0000:00:1f.4]
+group=8
+known=true
+driver=a driver with spaces
+override=
+pending=reattach
+'''
+
+
+class TestHostileStateFile(FaultTest):
+    def setUp(self):
+        pass
+
+    def start_with_state(self, content):
+        def write(stack):
+            os.makedirs(stack.state_directory)
+            with open(os.path.join(stack.state_directory, 'transactions.state'), 'wb') as f:
+                f.write(content)
+        self.start(before_daemon=write)
+
+    def check_acts_on_nothing(self):
+        self.assert_nothing_written()
+        self.assert_drivers({a: ORIGINAL[a] for a in GROUP5 + GROUP8})
+        # and works normally from there: the bogus records are not originals
+        plan = self.detach(NIC, GROUP)
+        self.assertEqual([e['from'] for e in plan], ['xhci_hcd', 'ahci', 'pcieport', 'e1000e'])
+        plan = self.reattach(NIC, GROUP)
+        self.assertEqual([e['to'] for e in plan], ['xhci_hcd', 'ahci', 'pcieport', 'e1000e'])
+        self.assert_back_as_before()
+
+    def test_hostile_records_ignored(self):
+        self.start_with_state(HOSTILE_STATE.encode())
+        self.check_acts_on_nothing()
+        self.assertIn('Ignoring the state file', self.daemon_log())
+
+    def test_garbage_ignored(self):
+        self.start_with_state(bytes(range(256)) * 8 + b'\n[0000:02:00.0\npending=detach\n')
+        self.check_acts_on_nothing()
+        self.assertIn('Ignoring the state file', self.daemon_log())
+
+
+if __name__ == '__main__':
+    main()
