@@ -1,0 +1,254 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""vfiod under concurrent callers: reads keep answering while an unbind
+blocks, two operations on one group are serialized, different groups run
+in parallel, a slow or hanging polkit blocks nobody else, and the daemon
+still exits cleanly on SIGTERM.  Ordering is proven by the simulator's
+audit log and by which call finished first, never by wall-clock time."""
+
+import json
+import os
+import subprocess
+import threading
+import time
+
+import gi
+gi.require_version('Gio', '2.0')
+from gi.repository import Gio, GLib  # noqa: E402
+
+from harness import BUS_NAME, ERROR, HERE, MANAGER, NOBODY, OBJECT_PATH, main  # noqa: E402
+from detachlib import (ACTION_DEVICE, ACTION_GROUP, AUDIO, GROUP, GROUP5, GROUP8, HECI, LPC, NIC,  # noqa: E402
+                       ORIGINAL, PMC, SATA, SMBUS, USB, StackTest, detach_writes, override_write, reattach_writes,
+                       unbind_write)
+
+
+class Call(threading.Thread):
+    """One method call on its own bus connection, in its own thread; when
+    it returns, its name is appended to @finished (shared, in order)."""
+
+    def __init__(self, address, finished, name, method, signature=None, *args):
+        super().__init__(name=name, daemon=True)
+        self.address, self.finished = address, finished
+        self.method, self.signature, self.args = method, signature, args
+        self.result = self.error = None
+        self.lock = threading.Lock()
+
+    def run(self):
+        conn = Gio.DBusConnection.new_for_address_sync(
+            self.address,
+            Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
+            None, None)
+        try:
+            params = GLib.Variant('(%s)' % self.signature, self.args) if self.signature else None
+            self.result = conn.call_sync(BUS_NAME, OBJECT_PATH, MANAGER, self.method, params, None,
+                                         Gio.DBusCallFlags.NONE, 60000, None).unpack()
+        except GLib.Error as e:
+            self.error = (Gio.DBusError.get_remote_error(e), e.message)
+        finally:
+            self.finished.append(self.name)  # list.append is atomic
+            conn.close_sync(None)
+
+
+def group5_detach_writes():
+    return detach_writes(USB, 'xhci_hcd') + detach_writes(SATA, 'ahci') + detach_writes(NIC, 'e1000e')
+
+
+class ConcurrencyTest(StackTest):
+    def setUp(self):
+        super().setUp()
+        self.finished = []
+
+    def call(self, name, method, signature=None, *args):
+        thread = Call(self.stack.address, self.finished, name, method, signature, *args)
+        thread.start()
+        self.addCleanup(thread.join, 60)
+        return thread
+
+    def wait_audit(self, entry, timeout=10):
+        deadline = time.monotonic() + timeout
+        while entry not in self.sim.audit():
+            if time.monotonic() > deadline:
+                self.fail('never written: %r; audit: %r' % (entry, self.sim.audit()))
+            time.sleep(0.005)
+
+    def wait_until(self, cond, what, timeout=10):
+        deadline = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > deadline:
+                self.fail('timed out waiting for ' + what)
+            time.sleep(0.01)
+
+    def caller_as_nobody(self, method, *args):
+        """A caller as uid 65534 in the background (caller.py); returns the Popen."""
+        proc = subprocess.Popen(['setpriv', '--reuid=%d' % NOBODY, '--regid=%d' % NOBODY, '--clear-groups',
+                                 '/usr/bin/python3', os.path.join(HERE, 'caller.py'),
+                                 json.dumps({'method': method, 'signature': 'st', 'args': list(args)})],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.stack.address))
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        self.addCleanup(proc.wait)
+        return proc
+
+    @staticmethod
+    def result_of(proc):
+        out, err = proc.communicate(timeout=30)
+        if proc.returncode != 0:
+            raise AssertionError('caller.py failed: ' + err)
+        return json.loads(out)
+
+
+class TestReadsDuringUnbind(ConcurrencyTest):
+    def test_twenty_get_group_callers_answered_during_a_3s_unbind(self):
+        self.sim.delay('xhci_hcd/unbind', 3000, data=USB)
+        detach = self.call('detach', 'DetachDevice', 'st', NIC, GROUP)
+        self.wait_audit(override_write(USB, 'vfio-pci'))  # the worker is at the slow unbind
+
+        readers = [self.call('get%d' % i, 'GetGroup', 's', (NIC, SATA, USB, GROUP5[2])[i % 4])
+                   for i in range(20)]
+        readers.append(self.call('list', 'ListDevices'))
+        for r in readers:
+            r.join(30)
+        # every reader had its answer while the detach was still blocked
+        self.assertTrue(detach.is_alive())
+        self.assertNotIn(unbind_write(USB, 'xhci_hcd'), self.sim.audit())
+        for r in readers:
+            self.assertIsNone(r.error, r.name)
+        for r in readers[:-1]:
+            group, members = r.result
+            self.assertEqual(group, 5)
+            self.assertEqual([d['address'] for d in members], GROUP5)
+
+        detach.join(30)
+        self.assertIsNone(detach.error)
+        self.assertEqual(self.finished[-1], 'detach')
+        self.assert_audit(group5_detach_writes())
+        self.assertEqual(self.stack.stop_daemon(), 0)
+
+
+class TestSameGroup(ConcurrencyTest):
+    def test_two_detaches_of_one_group_are_serialized(self):
+        self.sim.delay('xhci_hcd/unbind', 1500, data=USB)
+        first = self.call('first', 'DetachDevice', 'st', NIC, GROUP)
+        self.wait_audit(override_write(USB, 'vfio-pci'))
+        # the same group through another of its devices, while the first runs
+        second = self.call('second', 'DetachDevice', 'st', SATA, GROUP)
+        first.join(30)
+        second.join(30)
+        self.assertIsNone(first.error)
+        self.assertIsNone(second.error)
+        self.assertEqual(self.finished, ['first', 'second'])
+        self.assertEqual([e['action'] for e in first.result[0]], ['detach', 'detach', 'keep', 'detach'])
+        # the second waited for the first, planned again and found it done
+        self.assertEqual([(e['action'], e['reason']) for e in second.result[0]],
+                         [('keep', 'already on vfio-pci'), ('keep', 'already on vfio-pci'),
+                          ('keep', 'bridge stays on pcieport'), ('keep', 'already on vfio-pci')])
+        # one sequence of writes, not two interleaved ones
+        self.assert_audit(group5_detach_writes())
+        self.assertEqual(self.stack.stop_daemon(), 0)
+
+    def test_reattach_waits_for_the_group_detach(self):
+        # the USB controller is on vfio-pci while the SATA controller's
+        # unbind blocks: a reattach of it is planned, then waits its turn
+        self.sim.delay('ahci/unbind', 1500, data=SATA)
+        detach = self.call('detach', 'DetachDevice', 'st', NIC, GROUP)
+        self.wait_audit(override_write(SATA, 'vfio-pci'))
+        reattach = self.call('reattach', 'ReattachDevice', 'st', USB, 0)
+        detach.join(30)
+        reattach.join(30)
+        self.assertIsNone(detach.error)
+        self.assertIsNone(reattach.error)
+        self.assertEqual(self.finished, ['detach', 'reattach'])
+        self.assertEqual([(e['address'], e['action']) for e in reattach.result[0] if e['action'] != 'keep'],
+                         [(USB, 'reattach')])
+        self.assert_audit(group5_detach_writes() + reattach_writes(USB))
+        self.assert_drivers({USB: 'xhci_hcd', SATA: 'vfio-pci', NIC: 'vfio-pci'})
+
+
+class TestDifferentGroups(ConcurrencyTest):
+    def test_two_groups_run_in_parallel(self):
+        self.sim.delay('xhci_hcd/unbind', 2000, data=USB)
+        slow = self.call('group5', 'DetachDevice', 'st', NIC, GROUP)
+        self.wait_audit(override_write(USB, 'vfio-pci'))
+        fast = self.call('group8', 'DetachDevice', 'st', AUDIO, GROUP)
+        fast.join(30)
+        self.assertIsNone(fast.error)
+        self.assertTrue(slow.is_alive(), 'group 8 waited for group 5')
+        slow.join(30)
+        self.assertIsNone(slow.error)
+        self.assertEqual(self.finished, ['group8', 'group5'])
+        # group 8's whole detach sits inside group 5's blocked unbind
+        self.assert_audit([override_write(USB, 'vfio-pci')] +
+                          detach_writes(LPC, None) + detach_writes(PMC, None) +
+                          detach_writes(AUDIO, 'snd_hda_intel') + detach_writes(SMBUS, 'i801_smbus') +
+                          group5_detach_writes()[1:])
+        self.assert_drivers({a: 'vfio-pci' for a in GROUP8 + [USB, SATA, NIC]})
+        self.assertEqual(self.stack.stop_daemon(), 0)
+
+
+class TestShutdown(ConcurrencyTest):
+    def test_sigterm_finishes_the_work_under_way_then_exits_cleanly(self):
+        self.sim.delay('xhci_hcd/unbind', 1000, data=USB)
+        detach = self.call('detach', 'DetachDevice', 'st', NIC, GROUP)
+        self.wait_audit(override_write(USB, 'vfio-pci'))
+        self.assertEqual(self.stack.stop_daemon(), 0)
+        detach.join(30)
+        # the caller got its answer; the group moved as a whole
+        self.assertIsNone(detach.error)
+        self.assertEqual([e['to'] for e in detach.result[0]], ['vfio-pci', 'vfio-pci', 'pcieport', 'vfio-pci'])
+        self.assert_audit(group5_detach_writes())
+        state = os.path.join(self.stack.state_directory, 'transactions.state')
+        with open(state) as f:
+            self.assertNotIn('pending', f.read())
+
+
+class TestSlowPolkit(ConcurrencyTest):
+    def test_daemon_answers_while_a_check_hangs(self):
+        self.stack.polkit_mock('SimulateHang', 'b', True)
+        waiting = self.caller_as_nobody('DetachDevice', NIC, GROUP)
+        self.wait_until(lambda: len(self.stack.polkit_calls()) == 1, 'the check to reach polkit')
+        # reads, dry runs and root's work on another group go on meanwhile
+        self.assertEqual(self.stack.get_group(NIC)[0], 5)
+        self.assertTrue(self.stack.list_devices())
+        self.detach(NIC, GROUP | 0x2)
+        self.detach(HECI)
+        self.assertIsNone(waiting.poll())
+        self.assert_audit(detach_writes(HECI, 'mei_me'))
+        self.sim.clear_audit()
+
+        self.stack.polkit_mock('SetAllowed', 'as', [ACTION_GROUP])
+        self.assertEqual(self.stack.polkit_mock('ReleaseHangingCalls')[0], 1)
+        result = self.result_of(waiting)
+        self.assertNotIn('error', result, result.get('message'))
+        self.assert_audit(group5_detach_writes())
+
+    def test_slow_polkit_for_one_caller_blocks_no_other(self):
+        self.stack.polkit_mock('SetAllowed', 'as', [ACTION_DEVICE])
+        self.stack.polkit_mock('SetDelay', 'd', 1.5)
+        slow = self.caller_as_nobody('DetachDevice', HECI, 0)
+        self.wait_until(lambda: len(self.stack.polkit_calls()) == 1, 'the check to reach polkit')
+        self.detach(NIC, GROUP)  # root, no polkit: not queued behind the check
+        self.assertIsNone(slow.poll())
+        result = self.result_of(slow)
+        self.assertNotIn('error', result, result.get('message'))
+        self.assert_drivers({HECI: 'vfio-pci', NIC: 'vfio-pci'})
+
+    def test_group_changed_while_waiting_for_authorization(self):
+        self.stack.polkit_mock('SimulateHang', 'b', True)
+        waiting = self.caller_as_nobody('DetachDevice', AUDIO, GROUP)  # asks for all four
+        self.wait_until(lambda: len(self.stack.polkit_calls()) == 1, 'the check to reach polkit')
+        # meanwhile root takes the group and gives only the audio back
+        self.detach(AUDIO, GROUP)
+        self.reattach(AUDIO)
+        self.sim.clear_audit()
+        self.stack.polkit_mock('SetAllowed', 'as', [ACTION_GROUP, ACTION_DEVICE])
+        self.stack.polkit_mock('ReleaseHangingCalls')
+        result = self.result_of(waiting)
+        # what was authorized (four devices) is not what would move now (one)
+        self.assertEqual(result.get('error'), ERROR + 'Failed', result)
+        self.assertIn('changed while waiting for authorization', result['message'])
+        self.assert_nothing_written()
+        self.assert_drivers({LPC: 'vfio-pci', PMC: 'vfio-pci', AUDIO: ORIGINAL[AUDIO], SMBUS: 'vfio-pci'})
+
+
+if __name__ == '__main__':
+    main()
