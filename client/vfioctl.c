@@ -33,8 +33,6 @@ static struct {
         size_t width;
 } out;
 
-static pid_t agent_pid;
-
 static void output_init(void) {
         const char *term = getenv("TERM"), *columns = getenv("COLUMNS");
 
@@ -86,7 +84,7 @@ static void print_error_message(const char *message) {
 static int fail(const VfiodError *error, const char *device) {
         print_error_message(error->message);
 
-        if (vfiod_error_has_name(error, VFIOD_ERROR_GROUP_NOT_VIABLE))
+        if (vfiod_error_has_name(error, VFIOD_ERROR_GROUP_NOT_VIABLE) && device)
                 fprintf(stderr, "Hint: 'vfioctl detach --group %s' detaches every device of "
                         "the group.\n", device);
         else if (vfiod_error_has_name(error, VFIOD_DBUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED))
@@ -382,6 +380,7 @@ static int verb_plan(const Options *options, const char *device, bool detach) {
         VfiodError error = VFIOD_ERROR_INIT;
         VfiodClient *client = NULL;
         VfiodPlan *plan = NULL;
+        pid_t agent = 0;
         uint64_t flags = options_flags(options);
         bool dry_run = flags & VFIOD_FLAG_DRY_RUN;
         int r, ret;
@@ -395,19 +394,15 @@ static int verb_plan(const Options *options, const char *device, bool detach) {
          * terminal.  Our own text agent only on a terminal, and only when a
          * prompt is possible at all: root and dry runs are never asked. */
         vfiod_client_set_allow_interactive_authorization(client, options->ask_password);
-        if (options->ask_password && !dry_run && geteuid() != 0 && isatty(STDIN_FILENO)) {
-                pid_t pid = polkit_agent_start(VFIOCTL_PKTTYAGENT);
-                if (pid > 0)
-                        agent_pid = pid;
-        }
+        if (options->ask_password && !dry_run && geteuid() != 0 && isatty(STDIN_FILENO))
+                agent = polkit_agent_start(VFIOCTL_PKTTYAGENT);  /* < 0: go on without */
 
         if (detach)
                 r = vfiod_client_detach_device(client, device, flags, &plan, &error);
         else
                 r = vfiod_client_reattach_device(client, device, flags, &plan, &error);
 
-        polkit_agent_stop(agent_pid);
-        agent_pid = 0;
+        polkit_agent_stop(agent);
 
         if (r < 0)
                 ret = fail(&error, device);
