@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <fuse.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@ static struct {
         int control_fd;         /* the version applied last */
         struct stat control_st;
         GPtrArray *rules;       /* Rule* */
+        GHashTable *open_files; /* OpenFile* set: freed at exit if never released */
         int audit_fd;
         struct timespec start;
 } fs;
@@ -365,6 +367,7 @@ fs_open(const char *path, struct fuse_file_info *fi)
 
                 of->node = n;
                 of->path = g_strdup(p + 1);
+                g_hash_table_add(fs.open_files, of);
                 fi->fh = (uintptr_t)of;
                 fi->direct_io = 1;
         }
@@ -372,13 +375,21 @@ fs_open(const char *path, struct fuse_file_info *fi)
         return r;
 }
 
-static int
-fs_release(const char *path, struct fuse_file_info *fi)
+static void
+open_file_free(gpointer p)
 {
-        OpenFile *of = (OpenFile *)(uintptr_t)fi->fh;
+        OpenFile *of = p;
 
         g_free(of->path);
         g_free(of);
+}
+
+static int
+fs_release(const char *path, struct fuse_file_info *fi)
+{
+        pthread_mutex_lock(&fs.sim->lock);
+        g_hash_table_remove(fs.open_files, (OpenFile *)(uintptr_t)fi->fh);
+        pthread_mutex_unlock(&fs.sim->lock);
         return 0;
 }
 
@@ -497,6 +508,7 @@ sim_serve(Sim *sim, const char *control_dir, const char *mountpoint)
         fs.control_path = g_build_filename(control_dir, "control", NULL);
         fs.rules = g_ptr_array_new_with_free_func(rule_free);
         fs.control_fd = -1;
+        fs.open_files = g_hash_table_new_full(g_direct_hash, g_direct_equal, open_file_free, NULL);
         clock_gettime(CLOCK_REALTIME, &fs.start);
         fs.audit_fd = open(audit_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fs.audit_fd < 0) {
@@ -531,5 +543,12 @@ sim_serve(Sim *sim, const char *control_dir, const char *mountpoint)
         fuse_unmount(f);
         fuse_destroy(f);
         fuse_opt_free_args(&args);
-        return r == 0 ? 0 : 1;
+        g_hash_table_unref(fs.open_files);
+        g_ptr_array_unref(fs.rules);
+        g_free(fs.control_path);
+        if (fs.control_fd >= 0)
+                close(fs.control_fd);
+        close(fs.audit_fd);
+        /* The loop returns the signal number when a signal ended it. */
+        return r == 0 || r == SIGTERM || r == SIGINT || r == SIGHUP ? 0 : 1;
 }

@@ -48,7 +48,7 @@ main(int argc, char **argv)
         g_autoptr(GError) error = NULL;
         const char *topology = NULL, *control = NULL, *export_dir = NULL;
         Sim *sim;
-        int c;
+        int c, r;
 
         while ((c = getopt_long(argc, argv, "t:c:e:s:dh", options, NULL)) >= 0) {
                 switch (c) {
@@ -96,13 +96,13 @@ main(int argc, char **argv)
                 return 1;
         }
         if (export_dir) {
-                int r = sim_export(sim, export_dir);
-
-                if (r < 0) {
+                r = sim_export(sim, export_dir);
+                if (r < 0)
                         fprintf(stderr, "vfiosim: export to %s: %s\n", export_dir, g_strerror(-r));
-                        return 1;
-                }
-                return 0;
+                r = r < 0 ? 1 : 0;
+        } else {
+                r = sim_serve(sim, control, argv[optind]);
         }
-        return sim_serve(sim, control, argv[optind]);
+        sim_free(sim);
+        return r;
 }

@@ -310,6 +310,8 @@ load_block(Loader *l, JsonObject *o, int partn)
         return b;
 }
 
+static void device_free(gpointer p);
+
 static SimDevice *
 load_device(Loader *l, JsonObject *o)
 {
@@ -321,15 +323,18 @@ load_device(Loader *l, JsonObject *o)
         long long v;
         JsonNode *n;
 
+        SimDevice *dev;
+
         if (!addr) {
                 g_set_error(l->error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "device without an address");
                 return NULL;
         }
-        SimDevice *dev = g_new0(SimDevice, 1);
+        dev = g_new0(SimDevice, 1);
+        dev->vfs = g_ptr_array_new();
+        dev->blocks = g_ptr_array_new_with_free_func(block_free);
         if (!parse_address(addr, &dev->domain, &dev->bus, &dev->slot, &dev->fn)) {
                 g_set_error(l->error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "bad address %s", addr);
-                g_free(dev);
-                return NULL;
+                goto fail;
         }
         dev->address = g_strdup_printf("%04x:%02x:%02x.%x", dev->domain, dev->bus, dev->slot, dev->fn);
 #define NEED(key, field)                                                                       \
@@ -337,7 +342,7 @@ load_device(Loader *l, JsonObject *o)
                 if (!get_int(l, o, key, &v)) {                                                 \
                         g_set_error(l->error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,             \
                                     "device %s: missing or bad \"%s\"", dev->address, key);    \
-                        return NULL;                                                           \
+                        goto fail;                                                              \
                 }                                                                              \
                 dev->field = v;                                                                \
         } while (0)
@@ -355,7 +360,7 @@ load_device(Loader *l, JsonObject *o)
         if (dev->bridge && dev->secondary_bus < 0) {
                 g_set_error(l->error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                             "bridge %s needs \"secondary_bus\"", dev->address);
-                return NULL;
+                goto fail;
         }
         dev->multifunction = get_int_or(l, o, "multifunction", -1);
         dev->pcie = get_int_or(l, o, "pcie", -1);
@@ -373,7 +378,7 @@ load_device(Loader *l, JsonObject *o)
                 if (dev->port_type < 0) {
                         g_set_error(l->error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                                     "device %s: unknown port_type %s", dev->address, port);
-                        return NULL;
+                        goto fail;
                 }
         }
         dev->iommu_group = get_int_or(l, o, "iommu_group", -1);
@@ -381,8 +386,6 @@ load_device(Loader *l, JsonObject *o)
         dev->irq = get_int_or(l, o, "irq", 16 + (dev->slot + dev->fn) % 8);
         dev->physfn_address = get_str(l, o, "physfn");
         dev->override = get_str(l, o, "driver_override");
-        dev->vfs = g_ptr_array_new();
-        dev->blocks = g_ptr_array_new_with_free_func(block_free);
         dev->nets = get_strv(l, o, "net");
 
         if (driver) {
@@ -404,11 +407,14 @@ load_device(Loader *l, JsonObject *o)
                         SimBlock *b = load_block(l, json_array_get_object_element(a, i), 0);
 
                         if (!b)
-                                return NULL;
+                                goto fail;
                         g_ptr_array_add(dev->blocks, b);
                 }
         }
         return dev;
+fail:
+        device_free(dev);
+        return NULL;
 }
 
 /* The bridge whose secondary..subordinate range holds the bus: the
@@ -810,7 +816,7 @@ sim_load(const char *topology, GHashTable *overrides, GError **error)
         }
 
         if (!load_drivers(&l, top))
-                return NULL;
+                goto fail;
         vfio_loaded = get_int_or(&l, top, "vfio_pci_loaded", 1);
         driver_get(sim, VFIOD_DRIVER_VFIO_PCI)->loaded = vfio_loaded;
         driver_get(sim, VFIOD_DRIVER_PCI_STUB);
@@ -818,26 +824,26 @@ sim_load(const char *topology, GHashTable *overrides, GError **error)
         n = json_object_get_member(top, "devices");
         if (!n || !JSON_NODE_HOLDS_ARRAY(n)) {
                 g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "topology has no \"devices\" list");
-                return NULL;
+                goto fail;
         }
         devs = json_node_get_array(n);
         for (guint i = 0; i < json_array_get_length(devs); i++) {
                 SimDevice *dev = load_device(&l, json_array_get_object_element(devs, i));
 
                 if (!dev)
-                        return NULL;
+                        goto fail;
+                g_ptr_array_add(sim->devices, dev);
                 if (g_hash_table_contains(sim->by_address, dev->address)) {
                         g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                                     "device %s listed twice", dev->address);
-                        return NULL;
+                        goto fail;
                 }
                 if (dev->driver && !dev->driver->loaded) {
                         g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                                     "device %s is bound to %s, which is not loaded",
                                     dev->address, dev->driver->name);
-                        return NULL;
+                        goto fail;
                 }
-                g_ptr_array_add(sim->devices, dev);
                 g_hash_table_insert(sim->by_address, dev->address, dev);
         }
         g_ptr_array_sort(sim->drivers, driver_order);
@@ -852,7 +858,7 @@ sim_load(const char *topology, GHashTable *overrides, GError **error)
                                 g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                                             "device %s: physfn %s is not in the topology",
                                             dev->address, dev->physfn_address);
-                                return NULL;
+                                goto fail;
                         }
                         g_ptr_array_add(dev->physfn->vfs, dev);
                 }
@@ -876,6 +882,10 @@ sim_load(const char *topology, GHashTable *overrides, GError **error)
         tree_build(sim);
         g_hash_table_unref(l.vars);
         return sim;
+fail:
+        g_hash_table_unref(l.vars);
+        sim_free(sim);
+        return NULL;
 }
 
 /* ---- reads -------------------------------------------------------- */
@@ -1193,6 +1203,7 @@ sim_write(Sim *sim, SimNode *node, const char *data, size_t size)
         case ATTR_ENABLE:
         case ATTR_SRIOV_NUMVFS:
                 return parse_ulong(data, size, &val) ? 0 : EINVAL;
+        case ATTR_UEVENT:       /* "add", "change": a synthetic uevent, not simulated */
         case ATTR_STATIC:
         case ATTR_IGNORED_WRITE:
         case ATTR_CONFIG:
@@ -1260,4 +1271,48 @@ sim_load_driver(Sim *sim, const char *name)
         driver_build(sim, drv);
         driver_attach(sim, drv);
         return 0;
+}
+
+static void
+device_free(gpointer p)
+{
+        SimDevice *d = p;
+
+        g_free(d->address);
+        g_free(d->name);
+        g_free(d->physfn_address);
+        g_free(d->override);
+        g_ptr_array_unref(d->vfs);
+        g_ptr_array_unref(d->blocks);
+        g_strfreev(d->nets);
+        g_free(d);
+}
+
+static void
+driver_free(gpointer p)
+{
+        SimDriver *drv = p;
+
+        g_free(drv->name);
+        g_free(drv->module);
+        g_array_unref(drv->ids);
+        g_array_unref(drv->dynids);
+        g_free(drv);
+}
+
+void
+sim_free(Sim *sim)
+{
+        if (!sim)
+                return;
+        if (sim->root)
+                node_free_all(sim->root);
+        g_hash_table_unref(sim->by_address);
+        g_hash_table_unref(sim->by_driver);
+        g_ptr_array_set_free_func(sim->devices, device_free);
+        g_ptr_array_unref(sim->devices);
+        g_ptr_array_set_free_func(sim->drivers, driver_free);
+        g_ptr_array_unref(sim->drivers);
+        pthread_mutex_destroy(&sim->lock);
+        g_free(sim);
 }

@@ -144,9 +144,11 @@ char *node_path(const SimNode *node);
 void node_remove(SimNode *node);
 void node_remove_child(SimNode *dir, const char *name);
 SimNode *node_lookup(SimNode *root, const char *path);
+void node_free_all(SimNode *root);
 
 /* model.c */
 Sim *sim_load(const char *topology, GHashTable *substitute, GError **error);
+void sim_free(Sim *sim);
 /* Reads: the content of a file node into a new buffer. */
 GByteArray *sim_read(Sim *sim, SimNode *node);
 /* Writes: 0 or a positive errno. */

@@ -7,6 +7,9 @@
 #include <string.h>
 
 static uint64_t next_ino = 1;
+/* Removed files and directories: kept (an open descriptor may still point
+ * at them) until node_free_all(). */
+static GPtrArray *graveyard;
 
 SimNode *
 node_new_root(void)
@@ -176,6 +179,36 @@ node_remove(SimNode *node)
         /* Files and directories may still be open: mark them dead and keep
          * them, so a write through an old descriptor gets ENODEV. */
         node_kill(node);
+        if (!graveyard)
+                graveyard = g_ptr_array_new();
+        g_ptr_array_add(graveyard, node);
+}
+
+static void
+node_free(SimNode *n)
+{
+        if (n->type == NODE_DIR) {
+                for (guint i = 0; i < n->order->len; i++)
+                        node_free(n->order->pdata[i]);
+                g_hash_table_unref(n->children);
+                g_ptr_array_unref(n->order);
+        }
+        g_free(n->name);
+        g_free(n->target);
+        g_free(n->text);
+        g_free(n);
+}
+
+void
+node_free_all(SimNode *root)
+{
+        node_free(root);
+        if (graveyard) {
+                for (guint i = 0; i < graveyard->len; i++)
+                        node_free(graveyard->pdata[i]);
+                g_ptr_array_unref(graveyard);
+                graveyard = NULL;
+        }
 }
 
 void

@@ -145,6 +145,7 @@ class Sim:
         self.audit_log = os.path.join(self.ctl, 'audit.log')
         self.sysfs = SYSFS if bind else self.mnt
         self.proc = None
+        self.returncode = None
         self._bound = False
         self._seq = 0
 
@@ -191,11 +192,13 @@ class Sim:
     def _log_tail(self):
         try:
             with open(self.log, errors='replace') as f:
-                return f.read()[-2000:].strip()
+                return f.read()[-4000:].strip()
         except OSError:
             return ''
 
     def stop(self):
+        """Tear down; returns the server's exit status (None if never started)."""
+        status = None
         if self._bound:
             subprocess.run(['umount', '-l', SYSFS], check=False)
             self._bound = False
@@ -207,18 +210,34 @@ class Sim:
                 except subprocess.TimeoutExpired:
                     os.kill(self.proc.pid, signal.SIGKILL)
                     self.proc.wait()
+            status = self.returncode = self.proc.returncode
             if self.proc.stdout:
                 self.proc.stdout.close()
             self.proc = None
         # A dead server leaves a dead mount behind.
         subprocess.run(['umount', '-l', self.mnt], check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return status
+
+    def problems(self):
+        """Why the server's run looks wrong (sanitizer reports, a bad exit), or ''."""
+        log = self._log_tail()
+        for marker in ('AddressSanitizer', 'LeakSanitizer', 'runtime error:'):
+            if marker in log:
+                return 'vfiosim reported %s:\n%s' % (marker, log)
+        if self.returncode not in (None, 0):
+            return 'vfiosim exited with %s:\n%s' % (self.returncode, log)
+        return ''
 
     def __enter__(self):
         return self.start()
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         self.stop()
+        if exc_type is None:
+            problem = self.problems()
+            if problem:
+                raise SimError(problem)
         return False
 
     @property
