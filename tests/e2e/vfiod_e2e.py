@@ -469,7 +469,7 @@ acs_g = G["rp_acs"]
 setpriv = ["setpriv", f"--reuid={USER_UID}", f"--regid={USER_UID}", "--clear-groups"]
 usr = C.step(f"a D-Bus caller runs as uid {USER_UID} (setpriv)", V.Remote, setpriv)
 if usr:
-    C.check("its uid is 1000", usr.uid == USER_UID, usr.uid)
+    C.check(f"its uid is {USER_UID}", usr.uid == USER_UID, usr.uid)
     before = state()
     r = usr.call("GetGroup", acs_ep)
     C.check(f"uid {USER_UID}: GetGroup needs no authorization", r.ok, show(r))
@@ -524,6 +524,12 @@ if usr and pk:
     r = root.reattach(acs_ep, 0)
     C.check(f"root: reattach {acs_ep} -> e1000e", r.ok and L.driver(acs_ep) == "e1000e",
             show(r))
+
+    # The grant is the group's: nobody (uid 65534, not in it) is still refused the same call.
+    p = L.vfioctl("--no-ask-password", "detach", acs_ep, uid=65534)
+    C.check(f"uid 65534 (not in {USER_GROUP}): vfioctl --no-ask-password detach {acs_ep} -> "
+            "exit 1, unchanged", p.returncode == 1 and L.driver(acs_ep) == "e1000e",
+            f"rc={p.returncode} {p.stderr.strip()}")
 
     before = state()
     p = L.vfioctl("--no-ask-password", "detach", acs_ep, uid=USER_UID)
