@@ -13,13 +13,6 @@
 
 #define VFIOD_EXPORT __attribute__((visibility("default")))
 
-/* Method names of org.freedesktop.vfio1.Manager. */
-#define VFIOD_METHOD_GET_GROUP       "GetGroup"
-#define VFIOD_METHOD_LIST_DEVICES    "ListDevices"
-#define VFIOD_METHOD_DETACH_DEVICE   "DetachDevice"
-#define VFIOD_METHOD_REATTACH_DEVICE "ReattachDevice"
-#define VFIOD_PROPERTY_VERSION       "Version"
-
 /* Sets a local error (name NULL) and returns -errnum (errnum > 0). */
 int error_set_local(VfiodError *error, int errnum, const char *format, ...)
         __attribute__((format(printf, 3, 4)));

@@ -23,21 +23,14 @@ struct VfiodClient {
 
 /* A fixed errno per service error, so that callers that only look at the
  * return value still get something meaningful; the name is the precise
- * answer.  The same values as the service's own map (service/errors.c). */
+ * answer.  Made from VFIOD_ERRORS, like the service's own map. */
 static const struct {
         const char *name;
         int errnum;
 } error_errnos[] = {
-        { VFIOD_ERROR_INVALID_ADDRESS,  EINVAL     },
-        { VFIOD_ERROR_NO_SUCH_DEVICE,   ENODEV     },
-        { VFIOD_ERROR_NO_IOMMU_GROUP,   ENXIO      },
-        { VFIOD_ERROR_FAILED,           EIO        },
-        { VFIOD_ERROR_NOT_ASSIGNABLE,   EPERM      },
-        { VFIOD_ERROR_GROUP_NOT_VIABLE, EBUSY      },
-        { VFIOD_ERROR_DEVICE_IN_USE,    EBUSY      },
-        { VFIOD_ERROR_NOT_DETACHED,     EALREADY   },
-        { VFIOD_ERROR_GROUP_BUSY,       EBUSY      },
-        { VFIOD_ERROR_VFIO_UNAVAILABLE, ENOPKG     },
+#define ERRNO_ENTRY(name, errnum) { name, errnum },
+        VFIOD_ERRORS(ERRNO_ENTRY)
+#undef ERRNO_ENTRY
 };
 
 int error_name_to_errno(const char *name) {

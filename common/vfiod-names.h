@@ -14,6 +14,13 @@
 #define VFIOD_DBUS_PATH              "/org/freedesktop/vfio1"
 #define VFIOD_DBUS_MANAGER_INTERFACE "org.freedesktop.vfio1.Manager"
 
+/* ---- methods and properties of the Manager ------------------------- */
+#define VFIOD_METHOD_GET_GROUP       "GetGroup"
+#define VFIOD_METHOD_LIST_DEVICES    "ListDevices"
+#define VFIOD_METHOD_DETACH_DEVICE   "DetachDevice"
+#define VFIOD_METHOD_REATTACH_DEVICE "ReattachDevice"
+#define VFIOD_PROPERTY_VERSION       "Version"
+
 /* ---- errors ------------------------------------------------------- */
 #define VFIOD_ERROR_PREFIX            "org.freedesktop.vfio1.Error."
 #define VFIOD_ERROR_INVALID_ADDRESS   VFIOD_ERROR_PREFIX "InvalidAddress"
@@ -26,6 +33,21 @@
 #define VFIOD_ERROR_NOT_DETACHED      VFIOD_ERROR_PREFIX "NotDetached"
 #define VFIOD_ERROR_GROUP_BUSY        VFIOD_ERROR_PREFIX "GroupBusy"
 #define VFIOD_ERROR_VFIO_UNAVAILABLE  VFIOD_ERROR_PREFIX "VfioUnavailable"
+
+/* The errno each error stands for, for callers that only look at a return
+ * value: X(name, errno).  The service's sd-bus error map and the client
+ * library's table are both made from this list (needs <errno.h>). */
+#define VFIOD_ERRORS(X)                          \
+  X (VFIOD_ERROR_INVALID_ADDRESS, EINVAL)        \
+  X (VFIOD_ERROR_NO_SUCH_DEVICE, ENODEV)         \
+  X (VFIOD_ERROR_NO_IOMMU_GROUP, ENXIO)          \
+  X (VFIOD_ERROR_FAILED, EIO)                    \
+  X (VFIOD_ERROR_NOT_ASSIGNABLE, EOPNOTSUPP)     \
+  X (VFIOD_ERROR_GROUP_NOT_VIABLE, EBUSY)        \
+  X (VFIOD_ERROR_DEVICE_IN_USE, EBUSY)           \
+  X (VFIOD_ERROR_NOT_DETACHED, EALREADY)         \
+  X (VFIOD_ERROR_GROUP_BUSY, EBUSY)              \
+  X (VFIOD_ERROR_VFIO_UNAVAILABLE, ENOPKG)
 
 /* ---- method flags (DetachDevice / ReattachDevice) ----------------- */
 #define VFIOD_FLAG_GROUP    0x1ULL  /* act on every device of the IOMMU group */

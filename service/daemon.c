@@ -11,6 +11,7 @@
 #include "config.h"
 #include "errors.h"
 #include "manager.h"
+#include "monitor.h"
 #include "state.h"
 #include "transaction.h"
 #include "util.h"
@@ -50,6 +51,7 @@ daemon_run (void)
   Daemon daemon = { .loop = g_main_loop_new (NULL, FALSE) };
   g_autoptr (GError) error = NULL;
   Manager *manager = NULL;
+  Monitor *monitor = NULL;
   State *state = NULL;
   GSource *source = NULL;
   guint sigterm, sigint;
@@ -76,6 +78,9 @@ daemon_run (void)
       g_warning ("Cannot connect to the system bus: %s", g_strerror (-r));
       goto out;
     }
+
+  /* hotplug announcements keep what is cached of devices right */
+  monitor = monitor_new ();
 
   manager = manager_new (bus, state);
   if (manager == NULL)
@@ -119,6 +124,7 @@ daemon_run (void)
 
 out:
   manager_free (manager);
+  monitor_free (monitor);
   state_free (state);
   g_main_loop_unref (daemon.loop);
   return r < 0 ? r : 0;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* main.c: vfiod's entry point: options, bus, name, main loop. */
 #include <glib.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -17,6 +18,11 @@ main (int argc, char **argv)
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { NULL }
   };
+
+  /* Large replies (ListDevices) come and go: keep them in mmap()ed
+   * chunks given back on free, instead of letting glibc's dynamic
+   * threshold move them into a heap that never shrinks. */
+  mallopt (M_MMAP_THRESHOLD, 128 * 1024);
 
   context = g_option_context_new (NULL);
   g_option_context_set_summary (context,

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <gio/gio.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <glib.h>
 #include <string.h>
 
@@ -201,6 +202,12 @@ method_list_devices (sd_bus_message *m, void *userdata, sd_bus_error *error)
     r = append_devices (reply, devices);
   if (r >= 0)
     r = sd_bus_send (NULL, reply, NULL);
+
+  /* A reply for thousands of devices is megabytes the allocator would
+   * otherwise keep: an idle daemon should be small. */
+  g_clear_pointer (&reply, sd_bus_message_unref);
+  g_clear_pointer (&devices, g_ptr_array_unref);
+  malloc_trim (0);
   return r;
 }
 
@@ -472,7 +479,7 @@ method_change (sd_bus_message *m, Manager *self, gboolean reattach, sd_bus_error
     return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
                               "Unknown flags 0x%" PRIx64 ": %s takes GROUP (0x1), DRY_RUN "
                               "(0x2)%s",
-                              flags & ~allowed_flags, reattach ? "ReattachDevice" : "DetachDevice",
+                              flags & ~allowed_flags, reattach ? VFIOD_METHOD_REATTACH_DEVICE : VFIOD_METHOD_DETACH_DEVICE,
                               reattach ? "" : " and FORCE (0x4)");
 
   call = g_new0 (Call, 1);
@@ -547,20 +554,20 @@ property_get_version (sd_bus *bus, const char *path, const char *interface,
 
 static const sd_bus_vtable manager_vtable[] = {
   SD_BUS_VTABLE_START (0),
-  SD_BUS_PROPERTY ("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-  SD_BUS_METHOD_WITH_ARGS ("GetGroup",
+  SD_BUS_PROPERTY (VFIOD_PROPERTY_VERSION, "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_GET_GROUP,
                            SD_BUS_ARGS ("s", device),
                            SD_BUS_RESULT ("u", group, "aa{sv}", devices),
                            method_get_group, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("ListDevices",
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_LIST_DEVICES,
                            SD_BUS_NO_ARGS,
                            SD_BUS_RESULT ("aa{sv}", devices),
                            method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("DetachDevice",
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_DETACH_DEVICE,
                            SD_BUS_ARGS ("s", device, "t", flags),
                            SD_BUS_RESULT ("aa{sv}", plan),
                            method_detach_device, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("ReattachDevice",
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_REATTACH_DEVICE,
                            SD_BUS_ARGS ("s", device, "t", flags),
                            SD_BUS_RESULT ("aa{sv}", plan),
                            method_reattach_device, SD_BUS_VTABLE_UNPRIVILEGED),

@@ -74,27 +74,141 @@ sysfs_resolve_devices_link (const char *target)
   return g_strconcat ("/sys/", p, NULL);
 }
 
-static int
-open_dir (const char *path)
-{
-  int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+/* ---- what never changes while a device exists ----------------------------
+ *
+ * A device's ids, class, IOMMU group, place in the tree and boot_vga are
+ * fixed from the kernel's device_add() to its removal, so they are read
+ * once and kept; the driver is never cached (binds happen all the time).
+ * So is the map of block devices, interfaces and virtio transports to
+ * where they live.  Both are dropped when the kernel announces hotplug
+ * (monitor.c calls sysfs_cache_invalidate()). */
 
-  return fd < 0 ? -errno : fd;
+typedef struct {
+  char *syspath;
+  int64_t group;
+  uint16_t vendor_id, device_id, subsystem_vendor_id, subsystem_device_id;
+  uint32_t class_code;
+  gboolean boot_vga;
+} Facts;
+
+typedef enum {
+  CHILD_BLOCK,
+  CHILD_NET,
+  CHILD_VIRTIO,
+} ChildKind;
+
+typedef struct {
+  ChildKind kind;
+  char *name;     /* its name in its class or bus directory */
+  char *syspath;  /* where it lives, below its PCI device */
+} Child;
+
+static GMutex cache_lock;
+static gboolean cache_enabled;   /* only while somebody tells us of hotplug */
+static GHashTable *facts_cache;  /* device name → Facts* */
+static GPtrArray *children_cache; /* Child*; NULL: not read since the last change */
+static guint children_generation;
+
+static void
+facts_free (Facts *f)
+{
+  g_free (f->syspath);
+  g_free (f);
+}
+
+static void
+child_free (Child *c)
+{
+  g_free (c->name);
+  g_free (c->syspath);
+  g_free (c);
+}
+
+void
+sysfs_cache_enable (gboolean enable)
+{
+  g_mutex_lock (&cache_lock);
+  cache_enabled = enable;
+  g_mutex_unlock (&cache_lock);
+  sysfs_cache_invalidate (TRUE, TRUE);
+}
+
+void
+sysfs_cache_invalidate (gboolean devices, gboolean children)
+{
+  g_mutex_lock (&cache_lock);
+  if (devices && facts_cache)
+    g_hash_table_remove_all (facts_cache);
+  if (children)
+    {
+      children_generation++;
+      g_clear_pointer (&children_cache, g_ptr_array_unref);
+    }
+  g_mutex_unlock (&cache_lock);
+}
+
+static gboolean
+facts_lookup (Device *device)
+{
+  Facts *f;
+
+  g_mutex_lock (&cache_lock);
+  f = facts_cache ? g_hash_table_lookup (facts_cache, device->name) : NULL;
+  if (f)
+    {
+      device->syspath = g_strdup (f->syspath);
+      device->group = f->group;
+      device->vendor_id = f->vendor_id;
+      device->device_id = f->device_id;
+      device->subsystem_vendor_id = f->subsystem_vendor_id;
+      device->subsystem_device_id = f->subsystem_device_id;
+      device->class_code = f->class_code;
+      device->boot_vga = f->boot_vga;
+    }
+  g_mutex_unlock (&cache_lock);
+  return f != NULL;
+}
+
+static void
+facts_store (const Device *device)
+{
+  Facts *f = g_new0 (Facts, 1);
+
+  f->syspath = g_strdup (device->syspath);
+  f->group = device->group;
+  f->vendor_id = device->vendor_id;
+  f->device_id = device->device_id;
+  f->subsystem_vendor_id = device->subsystem_vendor_id;
+  f->subsystem_device_id = device->subsystem_device_id;
+  f->class_code = device->class_code;
+  f->boot_vga = device->boot_vga;
+
+  g_mutex_lock (&cache_lock);
+  if (!cache_enabled)
+    {
+      g_mutex_unlock (&cache_lock);
+      facts_free (f);
+      return;
+    }
+  if (facts_cache == NULL)
+    facts_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) facts_free);
+  g_hash_table_replace (facts_cache, g_strdup (device->name), f);
+  g_mutex_unlock (&cache_lock);
 }
 
 /* ---- reading devices ------------------------------------------------ */
 
 /* The group number a device's iommu_group link names. */
 static int
-read_group_at (int devices_fd, const char *name, int64_t *group)
+read_group (const char *name, int64_t *group)
 {
   char path[PATH_MAX], buf[PATH_MAX];
   const char *base;
   guint64 number;
   ssize_t n;
 
-  snprintf (path, sizeof path, "%s/" VFIOD_ATTR_IOMMU_GROUP, name);
-  n = readlink_at (devices_fd, path, buf, sizeof buf);
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_IOMMU_GROUP, name);
+  n = readlink_at (AT_FDCWD, path, buf, sizeof buf);
   if (n == -ENOENT)
     {
       *group = DEVICE_NO_GROUP;
@@ -110,57 +224,68 @@ read_group_at (int devices_fd, const char *name, int64_t *group)
   return 0;
 }
 
-/* Fills @device from the directory /sys/bus/pci/devices/<name>, @devices_fd
- * being /sys/bus/pci/devices. */
+/* Everything, from sysfs: where it is, its uevent (driver, ids, class:
+ * the kernel's own summary, one read), its group, boot_vga. */
 static int
-read_device_at (int devices_fd, Device *device)
+read_device_uncached (Device *device)
 {
   char buf[ATTR_MAX];
   char path[PATH_MAX];
   ssize_t n;
 
-  /* The device's own directory: its path says where it sits in the tree
-   * (block devices and interfaces below it are found by that path). */
-  n = readlink_at (devices_fd, device->name, buf, sizeof buf);
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s", device->name);
+  n = readlink_at (AT_FDCWD, path, buf, sizeof buf);
   if (n < 0)
     return (int) n;
   device->syspath = sysfs_resolve_devices_link (buf);
   if (device->syspath == NULL || !g_str_has_suffix (device->syspath, device->name))
     return -EBADMSG;
 
-  /* One read gives driver, ids and class, as the kernel's uevent. */
-  snprintf (path, sizeof path, "%s/" VFIOD_ATTR_UEVENT, device->name);
-  n = read_attr_at (devices_fd, path, buf, sizeof buf);
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_UEVENT, device->name);
+  n = read_attr_at (AT_FDCWD, path, buf, sizeof buf);
   if (n < 0)
     return (int) n;
   if (!device_parse_uevent (device, buf))
     return -EBADMSG;
 
-  n = read_group_at (devices_fd, device->name, &device->group);
+  n = read_group (device->name, &device->group);
   if (n < 0)
     return (int) n;
 
   /* only VGA devices have boot_vga */
   if ((device->class_code >> 8) == 0x0300)
     {
-      snprintf (path, sizeof path, "%s/" VFIOD_ATTR_BOOT_VGA, device->name);
-      n = read_attr_at (devices_fd, path, buf, sizeof buf);
+      snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_BOOT_VGA,
+                device->name);
+      n = read_attr_at (AT_FDCWD, path, buf, sizeof buf);
       device->boot_vga = n > 0 && buf[0] == '1';
     }
 
+  facts_store (device);
   return 0;
+}
+
+static int
+read_device (Device *device)
+{
+  int r;
+
+  if (!facts_lookup (device))
+    return read_device_uncached (device);
+
+  /* known: only the driver may have changed */
+  r = sysfs_get_driver (device->name, &device->driver);
+  if (r == -ENODEV)
+    r = -ENOENT;
+  return r;
 }
 
 int
 sysfs_read_device (const PciAddress *address, Device **out)
 {
-  _cleanup_fd_ int devices_fd = open_dir (VFIOD_SYSFS_PCI_DEVICES);
   g_autoptr (Device) device = device_new (address);
-  int r;
+  int r = read_device (device);
 
-  if (devices_fd < 0)
-    return devices_fd;
-  r = read_device_at (devices_fd, device);
   if (r < 0)
     return r;
   *out = g_steal_pointer (&device);
@@ -170,41 +295,29 @@ sysfs_read_device (const PciAddress *address, Device **out)
 int
 sysfs_device_group (const PciAddress *address, int64_t *group)
 {
-  _cleanup_fd_ int devices_fd = open_dir (VFIOD_SYSFS_PCI_DEVICES);
-  char name[ADDRESS_STRLEN], target[PATH_MAX];
+  char name[ADDRESS_STRLEN], path[PATH_MAX], target[PATH_MAX];
   ssize_t n;
 
-  if (devices_fd < 0)
-    return devices_fd;
   address_format (address, name);
   /* the device's own link tells whether it exists */
-  n = readlink_at (devices_fd, name, target, sizeof target);
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s", name);
+  n = readlink_at (AT_FDCWD, path, target, sizeof target);
   if (n < 0)
     return (int) n;
-  return read_group_at (devices_fd, name, group);
+  return read_group (name, group);
 }
 
-/* Reads every entry of @dir_fd that is a PCI address; entries that are
- * not (or vanish meanwhile) are skipped. */
+/* Reads every entry of directory @list_path that is a PCI address;
+ * entries that are not (or vanish meanwhile) are skipped. */
 static int
-read_devices_listed_in (int list_fd, GPtrArray **out)
+read_devices_listed_in (const char *list_path, GPtrArray **out)
 {
-  _cleanup_fd_ int devices_fd = open_dir (VFIOD_SYSFS_PCI_DEVICES);
   g_autoptr (GPtrArray) devices = g_ptr_array_new_with_free_func ((GDestroyNotify) device_free);
-  DIR *dir;
+  DIR *dir = opendir (list_path);
   struct dirent *de;
-  int fd;
 
-  if (devices_fd < 0)
-    return devices_fd;
-  fd = dup (list_fd);
-  if (fd < 0 || (dir = fdopendir (fd)) == NULL)
-    {
-      int r = -errno;
-      if (fd >= 0)
-        close (fd);
-      return r;
-    }
+  if (dir == NULL)
+    return -errno;
 
   while ((errno = 0, de = readdir (dir)) != NULL)
     {
@@ -218,7 +331,7 @@ read_devices_listed_in (int list_fd, GPtrArray **out)
       /* a name that is not normalised is not the kernel's */
       if (strcmp (device->name, de->d_name) != 0)
         continue;
-      r = read_device_at (devices_fd, device);
+      r = read_device (device);
       if (r == -ENOENT || r == -ENODEV)
         continue; /* removed while we looked */
       if (r < 0)
@@ -244,26 +357,18 @@ read_devices_listed_in (int list_fd, GPtrArray **out)
 int
 sysfs_list_devices (GPtrArray **out)
 {
-  _cleanup_fd_ int fd = open_dir (VFIOD_SYSFS_PCI_DEVICES);
-
-  if (fd < 0)
-    return fd;
-  return read_devices_listed_in (fd, out);
+  return read_devices_listed_in (VFIOD_SYSFS_PCI_DEVICES, out);
 }
 
 int
 sysfs_list_group (uint32_t group, GPtrArray **out)
 {
   char path[PATH_MAX];
-  _cleanup_fd_ int fd = -1;
   GPtrArray *devices = NULL;
   int r;
 
   snprintf (path, sizeof path, VFIOD_SYSFS_IOMMU_GROUPS "/%u/devices", group);
-  fd = open_dir (path);
-  if (fd < 0)
-    return fd;
-  r = read_devices_listed_in (fd, &devices);
+  r = read_devices_listed_in (path, &devices);
   if (r < 0)
     return r;
 
@@ -317,16 +422,14 @@ add_reason (Device *device, const char *reason)
 }
 
 static GStrv
-list_dir_at (int dirfd, const char *path)
+list_dir (const char *path)
 {
-  _cleanup_fd_ int fd = openat (dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  DIR *dir;
+  DIR *dir = opendir (path);
   struct dirent *de;
 
-  if (fd < 0 || (dir = fdopendir (fd)) == NULL)
+  if (dir == NULL)
     return NULL;
-  fd = -1; /* owned by dir now */
   while ((de = readdir (dir)) != NULL)
     if (de->d_name[0] != '.')
       g_ptr_array_add (names, g_strdup (de->d_name));
@@ -336,103 +439,120 @@ list_dir_at (int dirfd, const char *path)
   return (GStrv) g_ptr_array_free (g_steal_pointer (&names), FALSE);
 }
 
-/* Calls @func for every entry of class directory @class_dir that lives
- * below one of the devices of @by_path. */
-typedef void (*ChildFunc) (int class_fd, const char *name, Device *owner, InUseFacts **facts);
+static const char *const child_dirs[] = {
+  [CHILD_BLOCK] = VFIOD_SYSFS_CLASS_BLOCK,
+  [CHILD_NET] = VFIOD_SYSFS_CLASS_NET,
+  [CHILD_VIRTIO] = VFIOD_SYSFS_BUS_VIRTIO,
+};
 
+/* Every block device, interface and virtio transport that lives below
+ * some PCI device, with where it lives. */
 static void
-scan_class (const char *class_dir, GHashTable *by_path, ChildFunc func, InUseFacts **facts)
+scan_children (GPtrArray *out)
 {
-  _cleanup_fd_ int fd = open_dir (class_dir);
-  int list_fd;
-  DIR *dir;
-  struct dirent *de;
-
-  if (fd < 0)
-    return;
-  list_fd = dup (fd);
-  if (list_fd < 0 || (dir = fdopendir (list_fd)) == NULL)
+  for (ChildKind kind = CHILD_BLOCK; kind <= CHILD_VIRTIO; kind++)
     {
-      if (list_fd >= 0)
-        close (list_fd);
-      return;
-    }
+      DIR *dir = opendir (child_dirs[kind]);
+      struct dirent *de;
 
-  while ((de = readdir (dir)) != NULL)
-    {
-      char target[PATH_MAX];
-      g_autofree char *syspath = NULL;
-      Device *owner;
+      if (dir == NULL)
+        continue;
+      while ((de = readdir (dir)) != NULL)
+        {
+          char target[PATH_MAX];
+          char *syspath;
+          Child *c;
 
-      if (de->d_name[0] == '.' || readlink_at (fd, de->d_name, target, sizeof target) < 0)
-        continue;
-      /* virtual devices (loop, dm, lo, bridges) belong to no PCI device */
-      if (strstr (target, "/devices/virtual/"))
-        continue;
-      syspath = sysfs_resolve_devices_link (target);
-      if (syspath && (owner = owner_of (by_path, syspath)) != NULL)
-        func (fd, de->d_name, owner, facts);
+          if (de->d_name[0] == '.' ||
+              readlink_at (dirfd (dir), de->d_name, target, sizeof target) < 0)
+            continue;
+          /* virtual devices (loop, dm, lo, bridges) belong to no PCI device */
+          if (strstr (target, "/devices/virtual/"))
+            continue;
+          syspath = sysfs_resolve_devices_link (target);
+          if (syspath == NULL)
+            continue;
+          c = g_new0 (Child, 1);
+          c->kind = kind;
+          c->name = g_strdup (de->d_name);
+          c->syspath = syspath;
+          g_ptr_array_add (out, c);
+        }
+      closedir (dir);
     }
-  closedir (dir);
 }
 
-static void
-block_child (int class_fd, const char *name, Device *owner, InUseFacts **facts)
+static GPtrArray *
+children_get (void)
+{
+  GPtrArray *children;
+  guint generation;
+
+  g_mutex_lock (&cache_lock);
+  children = children_cache ? g_ptr_array_ref (children_cache) : NULL;
+  generation = children_generation;
+  g_mutex_unlock (&cache_lock);
+  if (children)
+    return children;
+
+  children = g_ptr_array_new_with_free_func ((GDestroyNotify) child_free);
+  scan_children (children);
+
+  /* keep it, unless something changed while we read */
+  g_mutex_lock (&cache_lock);
+  if (cache_enabled && generation == children_generation && children_cache == NULL)
+    children_cache = g_ptr_array_ref (children);
+  g_mutex_unlock (&cache_lock);
+  return children;
+}
+
+static char *
+block_reason (const char *name, InUseFacts **facts)
 {
   char path[PATH_MAX], buf[64];
   unsigned major = 0, minor = 0;
   g_auto (GStrv) holders = NULL;
-  g_autofree char *reason = NULL;
 
-  snprintf (path, sizeof path, "%s/" VFIOD_ATTR_DEV, name);
-  if (read_attr_at (class_fd, path, buf, sizeof buf) > 0 &&
+  snprintf (path, sizeof path, VFIOD_SYSFS_CLASS_BLOCK "/%s/" VFIOD_ATTR_DEV, name);
+  if (read_attr_at (AT_FDCWD, path, buf, sizeof buf) > 0 &&
       sscanf (buf, "%u:%u", &major, &minor) != 2)
     major = minor = 0;
 
-  snprintf (path, sizeof path, "%s/" VFIOD_ATTR_HOLDERS, name);
-  holders = list_dir_at (class_fd, path);
+  snprintf (path, sizeof path, VFIOD_SYSFS_CLASS_BLOCK "/%s/" VFIOD_ATTR_HOLDERS, name);
+  holders = list_dir (path);
 
-  reason = inuse_block_reason (facts_get (facts), name, makedev (major, minor),
-                               (const char *const *) holders);
-  if (reason)
-    add_reason (owner, reason);
+  return inuse_block_reason (facts_get (facts), name, makedev (major, minor),
+                             (const char *const *) holders);
 }
 
-static void
-net_child (int class_fd, const char *name, Device *owner, InUseFacts **facts)
+static char *
+net_reason (const char *name, InUseFacts **facts)
 {
   char path[PATH_MAX], target[PATH_MAX];
   const char *master = NULL;
-  g_autofree char *reason = NULL;
 
-  snprintf (path, sizeof path, "%s/master", name);
-  if (readlink_at (class_fd, path, target, sizeof target) > 0)
+  snprintf (path, sizeof path, VFIOD_SYSFS_CLASS_NET "/%s/master", name);
+  if (readlink_at (AT_FDCWD, path, target, sizeof target) > 0)
     {
       const char *slash = strrchr (target, '/');
       master = slash ? slash + 1 : target;
     }
-
-  reason = inuse_net_reason (facts_get (facts), name, master);
-  if (reason)
-    add_reason (owner, reason);
+  return inuse_net_reason (facts_get (facts), name, master);
 }
 
-static void
-virtio_child (int bus_fd, const char *name, Device *owner, InUseFacts **facts)
+static char *
+virtio_reason (const char *name, InUseFacts **facts)
 {
   char path[PATH_MAX], tag[256];
-  g_autofree char *reason = NULL;
 
   /* only file-system transports (9p) have a mount tag */
-  snprintf (path, sizeof path, "%s/" VFIOD_ATTR_MOUNT_TAG, name);
-  if (read_attr_at (bus_fd, path, tag, sizeof tag) <= 0)
-    return;
+  snprintf (path, sizeof path, VFIOD_SYSFS_BUS_VIRTIO "/%s/" VFIOD_ATTR_MOUNT_TAG, name);
+  if (read_attr_at (AT_FDCWD, path, tag, sizeof tag) <= 0)
+    return NULL;
   g_strchomp (tag);
   if (*tag == '\0')
-    return;
-  reason = inuse_tag_reason (facts_get (facts), tag);
-  if (reason)
-    add_reason (owner, reason);
+    return NULL;
+  return inuse_tag_reason (facts_get (facts), tag);
 }
 
 void
@@ -440,6 +560,7 @@ sysfs_mark_in_use (GPtrArray *devices)
 {
   g_autoptr (GHashTable) by_path = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr (InUseFacts) facts = NULL;
+  g_autoptr (GPtrArray) children = children_get ();
 
   for (guint i = 0; i < devices->len; i++)
     {
@@ -452,9 +573,23 @@ sysfs_mark_in_use (GPtrArray *devices)
         device_add_in_use (device, "boot display");
     }
 
-  scan_class (VFIOD_SYSFS_CLASS_BLOCK, by_path, block_child, &facts);
-  scan_class (VFIOD_SYSFS_CLASS_NET, by_path, net_child, &facts);
-  scan_class (VFIOD_SYSFS_BUS_VIRTIO, by_path, virtio_child, &facts);
+  for (guint i = 0; i < children->len; i++)
+    {
+      const Child *c = g_ptr_array_index (children, i);
+      Device *owner = owner_of (by_path, c->syspath);
+      g_autofree char *reason = NULL;
+
+      if (owner == NULL)
+        continue;
+      switch (c->kind)
+        {
+        case CHILD_BLOCK:  reason = block_reason (c->name, &facts); break;
+        case CHILD_NET:    reason = net_reason (c->name, &facts); break;
+        case CHILD_VIRTIO: reason = virtio_reason (c->name, &facts); break;
+        }
+      if (reason)
+        add_reason (owner, reason);
+    }
 }
 
 /* ---- writes ------------------------------------------------------------ */

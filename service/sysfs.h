@@ -32,6 +32,16 @@ int sysfs_list_group (uint32_t group, GPtrArray **out);
  * belongs to one of @devices. */
 void sysfs_mark_in_use (GPtrArray *devices);
 
+/* Keeps (or stops keeping) what never changes while a device exists:
+ * only while something will call sysfs_cache_invalidate() on hotplug.
+ * Off by default. */
+void sysfs_cache_enable (gboolean enable);
+
+/* Forgets what was read of devices (@devices: ids, class, group, place)
+ * and of their block devices, interfaces and virtio transports
+ * (@children): the kernel announced a device came or went. */
+void sysfs_cache_invalidate (gboolean devices, gboolean children);
+
 /* The /sys/devices/... path a sysfs link target names
  * ("../../devices/x" → "/sys/devices/x"); NULL if it does not point into
  * /sys/devices or climbs out of it.  Exposed for tests. */

@@ -90,12 +90,12 @@ main (int argc, char **argv)
 
   /* warm up both paths (page cache, hwdb cache) */
   if (measure (bus, "org.freedesktop.DBus.Peer", "Ping", NULL, 100, &ping_med, &ping_p99) < 0 ||
-      measure (bus, VFIOD_DBUS_MANAGER_INTERFACE, "GetGroup", device, 100, &group_med, &group_p99) < 0)
+      measure (bus, VFIOD_DBUS_MANAGER_INTERFACE, VFIOD_METHOD_GET_GROUP, device, 100, &group_med, &group_p99) < 0)
     return 1;
 
   if (measure (bus, "org.freedesktop.DBus.Peer", "Ping", NULL, n, &ping_med, &ping_p99) < 0 ||
-      measure (bus, VFIOD_DBUS_MANAGER_INTERFACE, "GetGroup", device, n, &group_med, &group_p99) < 0 ||
-      measure (bus, VFIOD_DBUS_MANAGER_INTERFACE, "ListDevices", NULL, 50, &list_med, &list_p99) < 0)
+      measure (bus, VFIOD_DBUS_MANAGER_INTERFACE, VFIOD_METHOD_GET_GROUP, device, n, &group_med, &group_p99) < 0 ||
+      measure (bus, VFIOD_DBUS_MANAGER_INTERFACE, VFIOD_METHOD_LIST_DEVICES, NULL, 50, &list_med, &list_p99) < 0)
     return 1;
 
   printf ("Peer.Ping     median %8.1f us   p99 %8.1f us   (%d calls)\n", ping_med, ping_p99, n);

@@ -267,7 +267,7 @@ static void test_error_names(void) {
         g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_NO_SUCH_DEVICE), ==, ENODEV);
         g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_NO_IOMMU_GROUP), ==, ENXIO);
         g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_FAILED), ==, EIO);
-        g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_NOT_ASSIGNABLE), ==, EPERM);
+        g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_NOT_ASSIGNABLE), ==, EOPNOTSUPP);
         g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_GROUP_NOT_VIABLE), ==, EBUSY);
         g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_DEVICE_IN_USE), ==, EBUSY);
         g_assert_cmpint(error_name_to_errno(VFIOD_ERROR_NOT_DETACHED), ==, EALREADY);
