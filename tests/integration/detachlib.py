@@ -4,6 +4,7 @@ addresses, the exact sysfs writes the kernel expects for each move (as the
 simulator's audit log shows them), topology variants, a private /dev/vfio,
 and a test case base class that starts the stack with our polkitd mock."""
 
+import atexit
 import contextlib
 import json
 import os
@@ -79,7 +80,7 @@ def plan_entry(address, action, from_, to, reason=''):
 def topology_variant(base, devices=None, **top):
     """A copy of tests/topologies/@base with per-device changes
     ({address: {key: value}}) and top-level keys; returns its path (a
-    temporary file, removed at exit of the test process)."""
+    temporary file, removed when the test process exits)."""
     with open(os.path.join(TOPOLOGIES, base)) as f:
         topo = json.load(f)
     for d in topo['devices']:
@@ -89,6 +90,7 @@ def topology_variant(base, devices=None, **top):
     with os.fdopen(fd, 'w') as f:
         json.dump(topo, f)
     os.chmod(path, 0o644)
+    atexit.register(os.unlink, path)
     return path
 
 
@@ -126,8 +128,9 @@ class StackTest(unittest.TestCase):
                            daemon_env=daemon_env)
         if before_daemon:
             before_daemon(self.stack)
-        self.stack.start()
+        # stop() also cleans up after a start that failed half-way
         self.addCleanup(self.stack.stop)
+        self.stack.start()
         self.sim = self.stack.sim
         return self.stack
 
