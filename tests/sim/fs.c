@@ -319,17 +319,20 @@ fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
         Sim *sim = fs.sim;
         g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
         SimNode *n;
+        int r = 0;
 
         pthread_mutex_lock(&sim->lock);
         n = lookup_locked(path);
-        if (n && n->type == NODE_DIR)
+        if (!n)
+                r = -ENOENT;
+        else if (n->type != NODE_DIR)
+                r = -ENOTDIR;
+        else
                 for (guint i = 0; i < n->order->len; i++)
                         g_ptr_array_add(names, g_strdup(((SimNode *)n->order->pdata[i])->name));
         pthread_mutex_unlock(&sim->lock);
-        if (!n)
-                return -ENOENT;
-        if (n->type != NODE_DIR)
-                return -ENOTDIR;
+        if (r < 0)
+                return r;
         filler(buf, ".", NULL, 0, 0);
         filler(buf, "..", NULL, 0, 0);
         for (guint i = 0; i < names->len; i++)
@@ -351,6 +354,8 @@ fs_open(const char *path, struct fuse_file_info *fi)
                 r = -ENOENT;
         else if (n->type == NODE_DIR)
                 r = -EISDIR;
+        else if (n->type == NODE_LINK)
+                r = -ELOOP;     /* the kernel follows links itself */
         /* Like kernfs: no write on a read-only attribute, no read on a
          * write-only one, whoever asks. */
         else if ((acc != O_RDONLY && !(n->mode & 0222)) || (acc != O_WRONLY && !(n->mode & 0444)))

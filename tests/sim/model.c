@@ -177,15 +177,15 @@ ids_add(GArray *ids, uint16_t vendor, uint16_t device)
 }
 
 static bool
-load_drivers(Loader *l, JsonObject *top)
+load_drivers(Loader *l, JsonObject *top, const char *key)
 {
-        JsonNode *n = json_object_get_member(top, "drivers");
+        JsonNode *n = json_object_get_member(top, key);
         JsonArray *a;
 
         if (!n)
                 return true;
         if (!JSON_NODE_HOLDS_ARRAY(n)) {
-                g_set_error(l->error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "\"drivers\" must be a list");
+                g_set_error(l->error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "\"%s\" must be a list", key);
                 return false;
         }
         a = json_node_get_array(n);
@@ -815,7 +815,7 @@ sim_load(const char *topology, GHashTable *overrides, GError **error)
                         g_hash_table_insert(l.vars, g_strdup(k), g_strdup(v));
         }
 
-        if (!load_drivers(&l, top))
+        if (!load_drivers(&l, top, "drivers") || !load_drivers(&l, top, "modules"))
                 goto fail;
         vfio_loaded = get_int_or(&l, top, "vfio_pci_loaded", 1);
         driver_get(sim, VFIOD_DRIVER_VFIO_PCI)->loaded = vfio_loaded;

@@ -11,6 +11,7 @@ failure.
 """
 
 import errno
+import json
 import os
 import shutil
 import subprocess
@@ -419,6 +420,37 @@ def load(sim):
     eq(sim.driver_of(USB), 'xhci_hcd', 'others untouched')
 
 
+DECLARED = {
+    'drivers': [{'name': 'nvme', 'ids': ['144d:a808']}, 'igb'],
+    'modules': [{'name': 'ixgbe', 'loaded': False, 'ids': ['8086:1563']}],
+    'devices': [
+        {'address': '0000:00:00.0', 'vendor': '0x8086', 'device': '0x2020', 'class': '0x060000',
+         'driver': None, 'iommu_group': 0},
+        {'address': '0000:00:1c.0', 'vendor': '0x8086', 'device': '0xa190', 'class': '0x060400',
+         'driver': 'pcieport', 'iommu_group': 1, 'header_type': 'bridge', 'secondary_bus': 1},
+        {'address': '0000:01:00.0', 'vendor': '0x144d', 'device': '0xa808', 'class': '0x010802',
+         'driver': None, 'iommu_group': 2},
+        {'address': '0000:01:00.1', 'vendor': '0x8086', 'device': '0x1563', 'class': '0x020000',
+         'driver': None, 'iommu_group': 3},
+    ]}
+
+
+@case(DECLARED)
+def declared_drivers(sim):
+    """Top-level drivers/modules: tables, absent until loaded, defaults of optional keys."""
+    check(os.path.exists(DRV + 'igb/bind'), 'igb declared without devices')
+    check(not os.path.exists(DRV + 'ixgbe'), 'ixgbe not loaded yet')
+    eq(sim.driver_of('0000:01:00.0'), None, 'starts unbound')
+    expect_write(PROBE, '0000:01:00.0')
+    eq(sim.driver_of('0000:01:00.0'), 'nvme', 'declared ID table')
+    sim.load('ixgbe')
+    eq(sim.driver_of('0000:01:00.1'), 'ixgbe', 'loading binds its table')
+    # Defaults: subsystem IDs, revision, the multifunction bit of shared slots.
+    eq(read(DEV + '0000:01:00.0/subsystem_vendor'), '0x144d\n', 'default subsystem_vendor')
+    eq(read(DEV + '0000:01:00.0/revision'), '0x00\n', 'default revision')
+    eq(read(DEV + '0000:01:00.1/config', 'rb')[0x0e], 0x80, 'multifunction derived')
+
+
 # ---- other programs ----
 
 @case()
@@ -535,11 +567,13 @@ def run(name):
         sys.exit('set VFIOSIM to the vfiosim binary')
     with tempfile.TemporaryDirectory(prefix='vfiosim-test-') as work:
         topo = topology
-        if kw.get('vfio_unloaded'):
-            import json
-            with open(vfiosim.topology_path(topology)) as f:
-                doc = json.load(f)
-            doc['vfio_pci_loaded'] = False
+        if isinstance(topology, dict) or kw.get('vfio_unloaded'):
+            if isinstance(topology, dict):
+                doc = topology
+            else:
+                with open(vfiosim.topology_path(topology)) as f:
+                    doc = json.load(f)
+                doc['vfio_pci_loaded'] = False
             topo = os.path.join(work, 'topology.json')
             with open(topo, 'w') as f:
                 json.dump(doc, f)
