@@ -11,7 +11,7 @@ import time
 from harness import ERROR, NOBODY, main
 from detachlib import (AUDIO, DRY_RUN, FAKE_MODPROBE, FORCE, GROUP, GROUP5, GROUP8, HECI, HOST_BRIDGE, IGPU,
                        LPC, NIC, ORIGINAL, PMC, ROOT_PORT, SATA, SMBUS, USB, StackTest, detach_writes,
-                       plan_entry, private_dev_vfio, reattach_writes, topology_variant)
+                       plan_entry, private_dev_vfio, reattach_writes, topology_variant, unbind_write)
 
 INVALID_ARGS = 'org.freedesktop.DBus.Error.InvalidArgs'
 
@@ -260,6 +260,54 @@ class TestPciStub(StackTest):
         self.assertEqual(self.detach(self.HDMI), self.expected_plan())
         self.assert_audit(detach_writes(self.HDMI, 'snd_hda_intel'))
         self.assert_drivers({self.GPU: 'pci-stub', self.HDMI: 'vfio-pci'})
+
+
+class TestPciStubWithIds(StackTest):
+    """pci-stub given the GPU's id (as with pci-stub.ids=10de:1c82), so it
+    can take it back: detached with its group, then reattached."""
+    GPU, HDMI, PEG = TestPciStub.GPU, TestPciStub.HDMI, TestPciStub.PEG
+
+    def setUp(self):
+        self.start(topology_variant('pci-stub.json', drivers=[{'name': 'pci-stub', 'ids': ['10de:1c82']}]))
+
+    def test_stub_device_goes_back_to_pci_stub(self):
+        self.assertEqual(self.detach(self.GPU, GROUP), [
+            plan_entry(self.PEG, 'keep', 'pcieport', 'pcieport', 'bridge stays on pcieport'),
+            plan_entry(self.GPU, 'detach', 'pci-stub', 'vfio-pci'),
+            plan_entry(self.HDMI, 'detach', 'snd_hda_intel', 'vfio-pci')])
+        self.assert_audit(detach_writes(self.GPU, 'pci-stub') + detach_writes(self.HDMI, 'snd_hda_intel'))
+        self.sim.clear_audit()
+        self.assertEqual([(e['address'], e['to']) for e in self.reattach(self.GPU, GROUP)],
+                         [(self.PEG, 'pcieport'), (self.GPU, 'pci-stub'), (self.HDMI, 'snd_hda_intel')])
+        # the simulator's drivers_probe tries host drivers first, so nouveau
+        # takes the GPU: vfiod sees it is not the recorded driver, unbinds
+        # it and binds pci-stub itself
+        self.assert_audit(reattach_writes(self.GPU) +
+                          [unbind_write(self.GPU, 'nouveau'), ('/sys/bus/pci/drivers/pci-stub/bind', self.GPU, 0)] +
+                          reattach_writes(self.HDMI))
+        self.assert_drivers({self.GPU: 'pci-stub', self.HDMI: 'snd_hda_intel', self.PEG: 'pcieport'})
+        self.assert_overrides({self.GPU: None, self.HDMI: None})
+
+
+class TestDetachedBeforeVfiod(StackTest):
+    """states.json: 03:00.0 was put on vfio-pci (override set) by someone
+    else; vfiod has no record of its original driver."""
+    topology = 'states.json'
+    DEV, PORT = '0000:03:00.0', '0000:00:1c.4'
+
+    def test_reattach_lets_the_kernel_pick(self):
+        note = 'detached before vfiod knew it: the kernel picks the driver'
+        self.assertEqual(self.reattach(self.DEV, DRY_RUN), [
+            plan_entry(self.PORT, 'keep', 'pcieport', 'pcieport', 'bridge stays as it is'),
+            plan_entry(self.DEV, 'reattach', 'vfio-pci', '', note)])
+        self.assert_nothing_written()
+        # after the call the plan says where it went
+        self.assertEqual(self.reattach(self.DEV), [
+            plan_entry(self.PORT, 'keep', 'pcieport', 'pcieport', 'bridge stays as it is'),
+            plan_entry(self.DEV, 'reattach', 'vfio-pci', 'e1000e', note)])
+        self.assert_audit(reattach_writes(self.DEV))
+        self.assert_drivers({self.DEV: 'e1000e'})
+        self.assert_overrides({self.DEV: None})
 
 
 class TestInUse(StackTest):

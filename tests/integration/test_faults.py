@@ -106,6 +106,25 @@ class TestRollback(FaultTest):
         self.assert_back_as_before()
 
 
+class TestStateFile(FaultTest):
+    def test_nothing_written_when_the_record_cannot_be_saved(self):
+        # the original driver is recorded before the first write: when it
+        # cannot be, no device is touched
+        self.stack.stop_daemon()
+        path = os.path.join(self.stack.state_directory, 'transactions.state')
+        if os.path.exists(path):
+            os.unlink(path)
+        os.mkdir(path)  # rename() onto it fails
+        self.stack.start_daemon()
+        name, message = self.detach_error(NIC, GROUP)
+        self.assertEqual(name, FAILED)
+        self.assertIn('Could not move %s: recording its original driver failed' % USB, message)
+        self.assertIn('no device had been touched', message)
+        self.assert_nothing_written()
+        self.assert_drivers(GROUP5_ORIGINAL)
+        os.rmdir(path)
+
+
 class TestHotRemoval(FaultTest):
     def test_removed_during_its_unbind(self):
         self.sim.remove_on_write('ahci/unbind', SATA, data=SATA)
