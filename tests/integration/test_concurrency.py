@@ -201,6 +201,18 @@ class TestShutdown(ConcurrencyTest):
             self.assertNotIn('pending', f.read())
 
 
+    def test_sigterm_while_a_check_hangs(self):
+        # an authorization still pending is not work under way: the daemon
+        # exits at once and cleanly; the caller is told, not left hanging
+        self.stack.polkit_mock('SimulateHang', 'b', True)
+        waiting = self.caller_as_nobody('DetachDevice', NIC, GROUP)
+        self.wait_until(lambda: len(self.stack.polkit_calls()) == 1, 'the check to reach polkit')
+        self.assertEqual(self.stack.stop_daemon(), 0)
+        result = self.result_of(waiting)
+        self.assertEqual(result.get('error'), 'org.freedesktop.DBus.Error.NoReply', result)
+        self.assert_nothing_written()
+
+
 class TestSlowPolkit(ConcurrencyTest):
     def test_daemon_answers_while_a_check_hangs(self):
         self.stack.polkit_mock('SimulateHang', 'b', True)
