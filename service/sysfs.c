@@ -315,7 +315,8 @@ read_bound_drivers (void)
       while ((b = readdir (bound)) != NULL)
         {
           PciAddress address;
-          if (b->d_type == DT_LNK && address_parse (b->d_name, &address))
+          /* file systems that do not fill d_type (FUSE) say DT_UNKNOWN */
+          if ((b->d_type == DT_LNK || b->d_type == DT_UNKNOWN) && address_parse (b->d_name, &address))
             g_hash_table_replace (drivers, g_strdup (b->d_name), g_strdup (de->d_name));
         }
       closedir (bound);
