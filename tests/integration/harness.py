@@ -167,8 +167,16 @@ class Stack:
         env.update(self.daemon_env)
         os.makedirs(env['STATE_DIRECTORY'], exist_ok=True)
         # append: a restarted daemon's log follows the first one's
-        self.daemon = self._spawn('vfiod', [os.path.join(BUILDDIR, 'service', 'vfiod')], env=env, mode='a')
-        self._wait(lambda: self._has_owner(BUS_NAME), 'vfiod on the bus', proc=self.daemon)
+        argv = [os.path.join(BUILDDIR, 'service', 'vfiod')]
+        if os.environ.get('VFIOD_VALGRIND'):
+            # definite leaks and memory errors make the daemon's SIGTERM
+            # exit status non-zero, which stop() reports
+            argv = ['valgrind', '--quiet', '--leak-check=full', '--show-leak-kinds=definite',
+                    '--errors-for-leak-kinds=definite', '--error-exitcode=66',
+                    '--suppressions=' + os.path.join(SRCDIR, 'tests', 'valgrind.supp')] + argv
+        self.daemon = self._spawn('vfiod', argv, env=env, mode='a')
+        self._wait(lambda: self._has_owner(BUS_NAME), 'vfiod on the bus', proc=self.daemon,
+                   timeout=60 if os.environ.get('VFIOD_VALGRIND') else 20)
 
     def stop_daemon(self, sig=signal.SIGTERM):
         """Stops vfiod; returns its exit status (checked to be clean on SIGTERM)."""
