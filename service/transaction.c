@@ -49,19 +49,25 @@ errno_name (int r)
 }
 
 /* Brings @device onto @driver (NULL: unbound, or whatever the kernel
- * picks if @any) with driver_override @override: the one move both detach
- * and rollback make.  @current is its driver now. */
+ * picks if @any), leaving driver_override at @override: the one move
+ * detach, reattach and rollback all make.  @current is its driver now.
+ *
+ * While the kernel probes, driver_override names @driver: no other
+ * driver whose ID table matches (a GPU set aside on pci-stub, and
+ * nouveau) can take the device on its way.  The kernel still hands the
+ * driver its own ID-table entry, so the driver sees the device as usual. */
 static int
 device_move (const char *device, const char *current, const char *driver, const char *override,
              gboolean any, Failure *f)
 {
+  const char *steer = driver && !any ? driver : override;
   g_autofree char *now = NULL;
   int r;
 
-  r = sysfs_set_override (device, override);
+  r = sysfs_set_override (device, steer);
   if (r < 0)
     return fail (f, device, r, NULL, "writing %s to driver_override",
-                 override ? override : "\\n (clearing)");
+                 steer ? steer : "\\n (clearing)");
 
   if (current && g_strcmp0 (current, driver) != 0)
     {
@@ -70,40 +76,51 @@ device_move (const char *device, const char *current, const char *driver, const 
         return fail (f, device, r, NULL, "unbinding it from %s", current);
     }
 
-  if (driver == NULL && !any)
-    return 0;
-
-  if (g_strcmp0 (current, driver) != 0)
+  if (driver != NULL || any)
     {
-      r = sysfs_probe (device);
+      if (g_strcmp0 (current, driver) != 0)
+        {
+          r = sysfs_probe (device);
+          if (r < 0)
+            return fail (f, device, r, NULL, "writing it to drivers_probe");
+        }
+
+      r = sysfs_get_driver (device, &now);
       if (r < 0)
-        return fail (f, device, r, NULL, "writing it to drivers_probe");
+        return fail (f, device, r, NULL, "reading back its driver");
+
+      if (!any && g_strcmp0 (now, driver) != 0)
+        {
+          /* the probe left it elsewhere (or nowhere): ask ours directly */
+          if (now)
+            {
+              r = sysfs_unbind (device, now);
+              if (r < 0)
+                return fail (f, device, r, NULL,
+                             "unbinding it from %s, which took it instead of %s", now, driver);
+            }
+          r = sysfs_bind (device, driver);
+          g_clear_pointer (&now, g_free);
+          if (r >= 0)
+            r = sysfs_get_driver (device, &now);
+          if (r < 0 || g_strcmp0 (now, driver) != 0)
+            {
+              g_autofree char *detail = g_strdup_printf ("%s did not take it; it is %s%s", driver,
+                                                         now ? "now on " : "unbound",
+                                                         now ? now : "");
+              return fail (f, device, r < 0 ? r : -ENXIO, r < 0 ? NULL : detail,
+                           "binding it to %s", driver);
+            }
+        }
     }
 
-  r = sysfs_get_driver (device, &now);
-  if (r < 0)
-    return fail (f, device, r, NULL, "reading back its driver");
-  if (any || g_strcmp0 (now, driver) == 0)
-    return 0;
-
-  /* drivers_probe found another driver (or none): ask ours directly */
-  if (now)
+  /* the device is where it belongs: now the override it keeps */
+  if (g_strcmp0 (steer, override) != 0)
     {
-      r = sysfs_unbind (device, now);
+      r = sysfs_set_override (device, override);
       if (r < 0)
-        return fail (f, device, r, NULL, "unbinding it from %s, which took it instead of %s",
-                     now, driver);
-    }
-  r = sysfs_bind (device, driver);
-  g_clear_pointer (&now, g_free);
-  if (r >= 0)
-    r = sysfs_get_driver (device, &now);
-  if (r < 0 || g_strcmp0 (now, driver) != 0)
-    {
-      g_autofree char *detail = g_strdup_printf ("%s did not take it; it is %s%s", driver,
-                                                 now ? "now on " : "unbound", now ? now : "");
-      return fail (f, device, r < 0 ? r : -ENXIO, r < 0 ? NULL : detail,
-                   "binding it to %s", driver);
+        return fail (f, device, r, NULL, "writing %s to driver_override",
+                     override ? override : "\\n (clearing)");
     }
   return 0;
 }

@@ -65,12 +65,30 @@ def detach_writes(address, driver):
     return writes
 
 
-def reattach_writes(address, override=None):
-    """What giving a device on vfio-pci back writes: its old override
-    (None: cleared with "\\n"), unbind from vfio-pci, drivers_probe."""
-    return [override_write(address, override if override else '\n'),
-            unbind_write(address, 'vfio-pci'),
-            probe_write(address)]
+_ORIGINAL = object()
+
+
+def reattach_writes(address, override=None, driver=_ORIGINAL):
+    """What giving a device on vfio-pci back to @driver writes (default:
+    its ORIGINAL driver; None: it had none, so no drivers_probe; '': not
+    known, the kernel picks).  The override names the driver while the
+    kernel probes, so no other driver can take the device on the way; then
+    it becomes the old one again (@override, None: cleared with "\\n")."""
+    if driver is _ORIGINAL:
+        driver = ORIGINAL[address]
+    final = override if override else '\n'
+    if not driver:
+        writes = [override_write(address, final), unbind_write(address, 'vfio-pci')]
+        return writes + ([probe_write(address)] if driver == '' else [])
+    writes = [override_write(address, driver), unbind_write(address, 'vfio-pci'), probe_write(address)]
+    return writes + ([override_write(address, final)] if final != driver else [])
+
+
+def restore_in_place_writes(address, driver, unbound=False):
+    """Rolling back a device that never left @driver (or, @unbound, left
+    it but reached no other): steer, probe if needed, clear the override."""
+    return ([override_write(address, driver)] + ([probe_write(address)] if unbound else []) +
+            [override_write(address, '\n')])
 
 
 def plan_entry(address, action, from_, to, reason=''):

@@ -13,7 +13,7 @@ import time
 
 from harness import ERROR, HERE, main
 from detachlib import (AUDIO, GROUP, GROUP5, GROUP8, NIC, ORIGINAL, ROOT_PORT, SATA, USB, StackTest, detach_writes,
-                       override_write, probe_write, reattach_writes, topology_variant, unbind_write)
+                       override_write, restore_in_place_writes, probe_write, reattach_writes, topology_variant, unbind_write)
 
 FAILED = ERROR + 'Failed'
 GROUP5_ORIGINAL = {a: ORIGINAL[a] for a in GROUP5}
@@ -58,10 +58,10 @@ class TestRollback(FaultTest):
         self.assertIn('%s is back on xhci_hcd' % USB, message)
         self.assert_audit(
             detach_writes(USB, 'xhci_hcd') +
-            [override_write(SATA, 'vfio-pci'), unbind_write(SATA, 'ahci', 'EBUSY'),
-             # newest first: the SATA controller never left ahci, only its
-             # override goes; then the USB controller comes back
-             override_write(SATA, '\n')] +
+            [override_write(SATA, 'vfio-pci'), unbind_write(SATA, 'ahci', 'EBUSY')] +
+            # newest first: the SATA controller never left ahci, only its
+            # override goes; then the USB controller comes back
+            restore_in_place_writes(SATA, 'ahci') +
             reattach_writes(USB))
         self.assert_back_as_before()
 
@@ -76,9 +76,9 @@ class TestRollback(FaultTest):
             self.assertIn('%s is back on %s' % (address, driver), message)
         self.assert_audit(
             detach_writes(USB, 'xhci_hcd') + detach_writes(SATA, 'ahci') +
-            [override_write(NIC, 'vfio-pci'), unbind_write(NIC, 'e1000e'), probe_write(NIC, 'EINVAL'),
-             # the NIC is unbound: clear its override, let e1000e probe it
-             override_write(NIC, '\n'), probe_write(NIC)] +
+            [override_write(NIC, 'vfio-pci'), unbind_write(NIC, 'e1000e'), probe_write(NIC, 'EINVAL')] +
+            # the NIC is unbound: steer e1000e's probe, then clear the override
+            restore_in_place_writes(NIC, 'e1000e', unbound=True) +
             reattach_writes(SATA) + reattach_writes(USB))
         self.assert_back_as_before()
 
@@ -93,7 +93,7 @@ class TestRollback(FaultTest):
         # undone newest first: back on vfio-pci, held by the override
         self.assert_audit(
             reattach_writes(USB) + reattach_writes(SATA) +
-            [override_write(NIC, '\n'), unbind_write(NIC, 'vfio-pci', 'EBUSY'),
+            [override_write(NIC, 'e1000e'), unbind_write(NIC, 'vfio-pci', 'EBUSY'),
              override_write(NIC, 'vfio-pci')] +
             [override_write(SATA, 'vfio-pci'), unbind_write(SATA, 'ahci'), probe_write(SATA)] +
             [override_write(USB, 'vfio-pci'), unbind_write(USB, 'xhci_hcd'), probe_write(USB)])
@@ -188,7 +188,7 @@ class TestDaemonDeath(FaultTest):
         by_device = {a: [w for w in writes if a in w[0] or w[1] == a] for a in (USB, SATA, NIC)}
         self.assertEqual(by_device[USB], reattach_writes(USB))
         self.assertEqual(by_device[SATA], reattach_writes(SATA))
-        self.assertEqual(by_device[NIC], [override_write(NIC, '\n')] + ([probe_write(NIC)] if nic_unbound else []))
+        self.assertEqual(by_device[NIC], restore_in_place_writes(NIC, 'e1000e', unbound=nic_unbound))
         self.assertEqual(len(writes), sum(map(len, by_device.values())))
         log = self.daemon_log()
         for address in (USB, SATA, NIC):
