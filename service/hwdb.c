@@ -7,7 +7,8 @@
 
 struct Hwdb {
   struct udev *udev;
-  struct udev_hwdb *hwdb;
+  struct udev_hwdb *hwdb; /* mapped only while names are being looked up */
+  gboolean warned;
   GMutex lock;
   GHashTable *cache;     /* ids (guint64) → const char *[2] {vendor, model} */
   GStringChunk *strings; /* interned names */
@@ -22,10 +23,6 @@ hwdb_new (void)
   self->cache = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
   self->strings = g_string_chunk_new (4096);
   self->udev = udev_new ();
-  if (self->udev)
-    self->hwdb = udev_hwdb_new (self->udev);
-  if (self->hwdb == NULL)
-    g_warning ("The udev hardware database is not available: devices will have no names");
   return self;
 }
 
@@ -52,8 +49,15 @@ lookup_uncached (Hwdb *self, const Device *device)
   char modalias[64];
 
   names[0] = names[1] = "";
+  if (self->hwdb == NULL && self->udev)
+    self->hwdb = udev_hwdb_new (self->udev);
   if (self->hwdb == NULL)
-    return names;
+    {
+      if (!self->warned)
+        g_warning ("The udev hardware database is not available: devices will have no names");
+      self->warned = TRUE;
+      return names;
+    }
 
   /* The most specific key: entries for the subsystem ids, when the hwdb
    * has them, name the product better than the chip. */
@@ -74,6 +78,14 @@ lookup_uncached (Hwdb *self, const Device *device)
         names[1] = g_string_chunk_insert_const (self->strings, value);
     }
   return names;
+}
+
+void
+hwdb_release (Hwdb *self)
+{
+  g_mutex_lock (&self->lock);
+  g_clear_pointer (&self->hwdb, udev_hwdb_unref);
+  g_mutex_unlock (&self->lock);
 }
 
 void

@@ -12,5 +12,10 @@ typedef struct Hwdb Hwdb;
 Hwdb *hwdb_new (void);
 void hwdb_free (Hwdb *hwdb);
 
-/* Sets device->vendor and device->model; the strings live as long as @hwdb. */
+/* Sets device->vendor and device->model; the strings live as long as @hwdb.
+ * The database file is mapped on the first id not seen before. */
 void hwdb_lookup (Hwdb *hwdb, Device *device);
+
+/* Unmaps the database until a new id needs it: its pages (megabytes,
+ * after thousands of lookups) would otherwise stay in the daemon. */
+void hwdb_release (Hwdb *hwdb);

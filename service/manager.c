@@ -87,6 +87,7 @@ manager_describe (Manager *self, GPtrArray *devices)
 {
   for (guint i = 0; i < devices->len; i++)
     hwdb_lookup (self->hwdb, g_ptr_array_index (devices, i));
+  hwdb_release (self->hwdb);
   sysfs_mark_in_use (devices);
 }
 

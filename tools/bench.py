@@ -69,10 +69,10 @@ def task_switches(pid):
     return total
 
 
-def rss_kib(pid):
+def rss_kib(pid, field='VmRSS'):
     with open('/proc/%d/status' % pid) as f:
         for line in f:
-            if line.startswith('VmRSS'):
+            if line.startswith(field + ':'):
                 return int(line.split()[1])
     return 0
 
@@ -117,7 +117,8 @@ def main():
         time.sleep(idle)
         after = task_switches(pid)
         print('RSS after start      %6.1f MiB' % (rss_start / 1024))
-        print('RSS after the calls  %6.1f MiB   (target <= 8 MiB)' % (rss_busy / 1024))
+        print('RSS after the calls  %6.1f MiB   (target <= 8 MiB): anonymous %.1f, files %.1f (shared libraries, hwdb)'
+              % (rss_busy / 1024, rss_kib(pid, 'RssAnon') / 1024, rss_kib(pid, 'RssFile') / 1024))
         print('idle wake-ups        %6.2f /s    (context switches of all its threads over %d s; target 0)'
               % ((after - before) / idle, idle))
 
