@@ -706,24 +706,27 @@ sysfs_get_override (const char *device, char **out)
   return 0;
 }
 
-int
-sysfs_unbind (const char *device, const char *driver)
+/* Writes @device to drivers/<driver>/<attr> (bind or unbind). */
+static int
+driver_write (const char *driver, const char *attr, const char *device)
 {
   char path[PATH_MAX];
 
   g_return_val_if_fail (name_is_safe (device) && device_driver_name_valid (driver), -EINVAL);
-  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DRIVERS "/%s/" VFIOD_ATTR_UNBIND, driver);
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DRIVERS "/%s/%s", driver, attr);
   return write_attr (path, device);
+}
+
+int
+sysfs_unbind (const char *device, const char *driver)
+{
+  return driver_write (driver, VFIOD_ATTR_UNBIND, device);
 }
 
 int
 sysfs_bind (const char *device, const char *driver)
 {
-  char path[PATH_MAX];
-
-  g_return_val_if_fail (name_is_safe (device) && device_driver_name_valid (driver), -EINVAL);
-  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DRIVERS "/%s/" VFIOD_ATTR_BIND, driver);
-  return write_attr (path, device);
+  return driver_write (driver, VFIOD_ATTR_BIND, device);
 }
 
 int

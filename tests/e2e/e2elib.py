@@ -183,42 +183,16 @@ def vfio_group_status(group):
 SYSTEM_BUS_SOCKET = "/run/dbus/system_bus_socket"
 SYSTEM_BUS_ADDRESS = "unix:path=" + SYSTEM_BUS_SOCKET
 
-DBUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<!-- System bus for the e2e guest: like Debian's, but no fork, no syslog, no activation
-     (the test starts every service itself). -->
-<busconfig>
-  <type>system</type>
-  <user>messagebus</user>
-  <auth>EXTERNAL</auth>
-  <listen>unix:path=/run/dbus/system_bus_socket</listen>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Properties"/>
-    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"
-          send_member="UpdateActivationEnvironment"/>
-  </policy>
-  <policy user="root">
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Monitoring"/>
-  </policy>
-  <includedir>/usr/share/dbus-1/system.d</includedir>
-  <includedir>/etc/dbus-1/system.d</includedir>
-</busconfig>
-"""
+def system_bus_config():
+    """The tests' system bus (tests/system-bus.conf.in), with the guest's
+    system.d directories, where the project's policy is installed."""
+    with open(os.path.join(SOURCE_DIR or os.path.join(os.path.dirname(__file__), "..", ".."),
+                           "tests", "system-bus.conf.in")) as f:
+        template = f.read()
+    return (template.replace("@USER@", "<user>messagebus</user>")
+            .replace("@LISTEN@", "unix:path=" + SYSTEM_BUS_SOCKET)
+            .replace("@POLICIES@", "<includedir>/usr/share/dbus-1/system.d</includedir>\n"
+                                   "  <includedir>/etc/dbus-1/system.d</includedir>"))
 
 
 def install_file(src, dst, mode=0o644):
@@ -281,7 +255,7 @@ def start_system_bus(log=None):
     os.makedirs("/etc/dbus-1", exist_ok=True)
     conf = "/etc/dbus-1/e2e-system.conf"
     with open(conf, "w") as f:
-        f.write(DBUS_CONFIG)
+        f.write(system_bus_config())
     d = Daemon("dbus-daemon", ["dbus-daemon", f"--config-file={conf}", "--nofork", "--nopidfile"],
                log or os.path.join(RESULTS, "dbus-daemon.log"))
     wait_for(lambda: os.path.exists(SYSTEM_BUS_SOCKET) or not d.alive(), 20, "system bus socket")

@@ -55,38 +55,25 @@ def enter_namespaces():
                            sys.executable] + sys.argv, env)
 
 
-BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
+# vfiod's real policy, plus what the mocks (polkitd) and the test (root) need
+TEST_POLICIES = '''<policy context="default">
     <!-- polkitd's own policy lets anybody ask it -->
     <allow send_destination="org.freedesktop.PolicyKit1"/>
   </policy>
   <policy user="root">
-    <!-- the mocks (polkitd) and the test itself -->
     <allow own="org.freedesktop.PolicyKit1"/>
     <allow send_destination="*"/>
   </policy>
-  <!-- vfiod's real policy, as installed -->
-  <include>{policy}</include>
-</busconfig>
-'''
+  <include>{policy}</include>'''
+
+
+def bus_config(socket):
+    with open(os.path.join(SRCDIR, 'tests', 'system-bus.conf.in')) as f:
+        template = f.read()
+    policy = os.path.join(SRCDIR, 'dbus-1', 'org.freedesktop.vfio1.conf')
+    return (template.replace('@USER@', '')
+            .replace('@LISTEN@', 'unix:path=' + socket)
+            .replace('@POLICIES@', TEST_POLICIES.format(policy=policy)))
 
 
 class Stack:
@@ -135,8 +122,7 @@ class Stack:
         self.socket = os.path.join(self.tmp, 'system_bus_socket')
         config = os.path.join(self.tmp, 'bus.conf')
         with open(config, 'w') as f:
-            f.write(BUS_CONFIG.format(socket=self.socket,
-                                      policy=os.path.join(SRCDIR, 'dbus-1', 'org.freedesktop.vfio1.conf')))
+            f.write(bus_config(self.socket))
         # --print-address answers once the bus listens: no connect race
         bus = self._spawn('dbus-daemon', ['dbus-daemon', '--nofork', '--nosyslog', '--print-address=%d',
                                           '--config-file', config], address_pipe=True)
