@@ -57,6 +57,12 @@ daemon_run (void)
   guint sigterm, sigint;
   int r;
 
+  /* First: a SIGTERM that comes while we start (systemd stopping us
+   * right after the name appeared) must end the loop, not kill us
+   * mid-way. */
+  sigterm = g_unix_signal_add (SIGTERM, on_signal, &daemon);
+  sigint = g_unix_signal_add (SIGINT, on_signal, &daemon);
+
   r = sd_bus_error_add_map (vfiod_error_map);
   if (r < 0)
     goto out;
@@ -104,8 +110,6 @@ daemon_run (void)
 
   source = bus_source_attach (bus, NULL);
   g_source_set_callback (source, on_bus_lost, &daemon, NULL);
-  sigterm = g_unix_signal_add (SIGTERM, on_signal, &daemon);
-  sigint = g_unix_signal_add (SIGINT, on_signal, &daemon);
 
   g_message ("vfiod %s serving " VFIOD_DBUS_NAME, VFIOD_VERSION);
   g_main_loop_run (daemon.loop);
@@ -117,12 +121,12 @@ daemon_run (void)
   while (manager_is_working (manager))
     g_main_context_iteration (NULL, TRUE);
 
-  g_source_remove (sigterm);
-  g_source_remove (sigint);
   g_source_destroy (source);
   g_source_unref (source);
 
 out:
+  g_source_remove (sigterm);
+  g_source_remove (sigint);
   manager_free (manager);
   monitor_free (monitor);
   state_free (state);
