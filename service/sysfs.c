@@ -326,18 +326,6 @@ read_bound_drivers (void)
 }
 
 int
-sysfs_read_device (const PciAddress *address, Device **out)
-{
-  g_autoptr (Device) device = device_new (address);
-  int r = read_device (device, NULL);
-
-  if (r < 0)
-    return r;
-  *out = g_steal_pointer (&device);
-  return 0;
-}
-
-int
 sysfs_device_group (const PciAddress *address, int64_t *group)
 {
   char name[ADDRESS_STRLEN], path[PATH_MAX], target[PATH_MAX];

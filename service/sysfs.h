@@ -8,11 +8,6 @@
 #include "device.h"
 #include "inuse.h"
 
-/* Reads one device: ids, class, driver, IOMMU group, boot_vga.
- * -ENOENT: no such device; -EBADMSG: sysfs says something malformed;
- * other -errno from the kernel. */
-int sysfs_read_device (const PciAddress *address, Device **out);
-
 /* The IOMMU group of a device, reading only its links: -ENOENT when there
  * is no such device; *group = DEVICE_NO_GROUP when it has none. */
 int sysfs_device_group (const PciAddress *address, int64_t *group);
