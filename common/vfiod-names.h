@@ -33,6 +33,8 @@
 #define VFIOD_ERROR_NOT_DETACHED      VFIOD_ERROR_PREFIX "NotDetached"
 #define VFIOD_ERROR_GROUP_BUSY        VFIOD_ERROR_PREFIX "GroupBusy"
 #define VFIOD_ERROR_VFIO_UNAVAILABLE  VFIOD_ERROR_PREFIX "VfioUnavailable"
+#define VFIOD_ERROR_SHUTTING_DOWN     VFIOD_ERROR_PREFIX "ShuttingDown"
+#define VFIOD_ERROR_TIMED_OUT         VFIOD_ERROR_PREFIX "TimedOut"
 
 /* The errno each error stands for, for callers that only look at a return
  * value: X(name, errno).  The service's sd-bus error map and the client
@@ -47,7 +49,9 @@
   X (VFIOD_ERROR_DEVICE_IN_USE, EBUSY)           \
   X (VFIOD_ERROR_NOT_DETACHED, EALREADY)         \
   X (VFIOD_ERROR_GROUP_BUSY, EBUSY)              \
-  X (VFIOD_ERROR_VFIO_UNAVAILABLE, ENOPKG)
+  X (VFIOD_ERROR_VFIO_UNAVAILABLE, ENOPKG)       \
+  X (VFIOD_ERROR_SHUTTING_DOWN, ESHUTDOWN)       \
+  X (VFIOD_ERROR_TIMED_OUT, ETIMEDOUT)
 
 /* ---- method flags (DetachDevice / ReattachDevice) ----------------- */
 #define VFIOD_FLAG_GROUP    0x1ULL  /* act on every device of the IOMMU group */
@@ -60,6 +64,7 @@
 #define VFIOD_ACTION_DETACH_DEVICE   "org.freedesktop.vfio1.detach-device"
 #define VFIOD_ACTION_DETACH_GROUP    "org.freedesktop.vfio1.detach-group"
 #define VFIOD_ACTION_REATTACH_DEVICE "org.freedesktop.vfio1.reattach-device"
+#define VFIOD_ACTION_REATTACH_GROUP  "org.freedesktop.vfio1.reattach-group"
 #define VFIOD_ACTION_DETACH_IN_USE   "org.freedesktop.vfio1.detach-in-use"
 #define VFIOD_DETAIL_DEVICE  "device"
 #define VFIOD_DETAIL_GROUP   "group"
@@ -152,3 +157,18 @@
 /* ---- files the service owns --------------------------------------- */
 #define VFIOD_STATE_DIR_DEFAULT "/var/lib/vfiod"
 #define VFIOD_STATE_FILE        "transactions.state"
+
+/* ---- limits the daemon keeps ---------------------------------------- */
+/* Calls of one caller that may wait for polkit at the same time. */
+#define VFIOD_MAX_PENDING_AUTHORIZATIONS 16
+/* How long polkit may take to answer, without and with an authentication
+ * dialog (a person typing a password). */
+#define VFIOD_AUTHZ_TIMEOUT_MS             (25 * 1000)
+#define VFIOD_AUTHZ_INTERACTIVE_TIMEOUT_MS (5 * 60 * 1000)
+/* How long one sysfs write (an unbind waiting for a driver's remove) may
+ * take before the caller is told it is stuck. */
+#define VFIOD_WRITE_TIMEOUT_MS             (30 * 1000)
+
+/* ---- environment the daemon reads (tests shorten the limits) -------- */
+#define VFIOD_ENV_AUTHZ_TIMEOUT_MS "VFIOD_AUTHZ_TIMEOUT_MS"
+#define VFIOD_ENV_WRITE_TIMEOUT_MS "VFIOD_WRITE_TIMEOUT_MS"

@@ -7,6 +7,8 @@
 
 struct Authz {
   PolkitAuthority *authority; /* NULL until the first check needs it */
+  guint timeout_ms;
+  guint interactive_timeout_ms;
 };
 
 typedef struct {
@@ -17,6 +19,11 @@ typedef struct {
   PolkitSubject *subject;
   PolkitDetails *details;
   PolkitCheckAuthorizationFlags flags;
+  GCancellable *cancel;      /* ours: the caller's cancellable and the timeout trip it */
+  GCancellable *caller_cancel;
+  gulong caller_handler;
+  guint timeout;             /* source id while polkit is being asked */
+  gboolean timed_out;
   AuthzCallback callback;
   gpointer user_data;
 } Check;
@@ -24,6 +31,14 @@ typedef struct {
 static void
 check_free (Check *c)
 {
+  if (c->timeout)
+    g_source_remove (c->timeout);
+  if (c->caller_cancel)
+    {
+      g_cancellable_disconnect (c->caller_cancel, c->caller_handler);
+      g_object_unref (c->caller_cancel);
+    }
+  g_clear_object (&c->cancel);
   sd_bus_message_unref (c->message);
   g_free (c->action);
   g_free (c->what);
@@ -54,9 +69,13 @@ check_finish (Check *c, gboolean allowed, const char *error_name, const char *fm
 }
 
 Authz *
-authz_new (void)
+authz_new (guint timeout_ms, guint interactive_timeout_ms)
 {
-  return g_new0 (Authz, 1);
+  Authz *authz = g_new0 (Authz, 1);
+
+  authz->timeout_ms = timeout_ms;
+  authz->interactive_timeout_ms = interactive_timeout_ms;
+  return authz;
 }
 
 void
@@ -76,6 +95,23 @@ on_checked (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr (PolkitAuthorizationResult) result =
     polkit_authority_check_authorization_finish (POLKIT_AUTHORITY (source), res, &error);
 
+  if (result == NULL && c->timed_out)
+    {
+      guint ms = (c->flags & POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION)
+                   ? c->authz->interactive_timeout_ms : c->authz->timeout_ms;
+      g_warning ("polkit did not answer about %s within %u ms; denying", c->action, ms);
+      check_finish (c, FALSE, SD_BUS_ERROR_ACCESS_DENIED,
+                    "Cannot %s: polkit did not answer within %u s, so nothing was done. "
+                    "Is polkitd running and responsive (systemctl status polkit)?",
+                    c->what, (ms + 999) / 1000);
+      return;
+    }
+  if (result == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      check_finish (c, FALSE, SD_BUS_ERROR_ACCESS_DENIED,
+                    "Cannot %s: the authorization check was withdrawn", c->what);
+      return;
+    }
   if (result == NULL)
     {
       g_warning ("polkit could not check %s: %s; denying", c->action, error->message);
@@ -99,11 +135,22 @@ on_checked (GObject *source, GAsyncResult *res, gpointer user_data)
                   "Not authorized to %s (polkit action %s)", c->what, c->action);
 }
 
+static gboolean
+on_timeout (gpointer user_data)
+{
+  Check *c = user_data;
+
+  c->timeout = 0;
+  c->timed_out = TRUE;
+  g_cancellable_cancel (c->cancel);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 check_run (Check *c)
 {
   polkit_authority_check_authorization (c->authz->authority, c->subject, c->action, c->details,
-                                        c->flags, NULL, on_checked, c);
+                                        c->flags, c->cancel, on_checked, c);
 }
 
 static void
@@ -113,6 +160,19 @@ on_authority (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr (GError) error = NULL;
   PolkitAuthority *authority = polkit_authority_get_finish (res, &error);
 
+  if (authority == NULL && c->timed_out)
+    {
+      check_finish (c, FALSE, SD_BUS_ERROR_ACCESS_DENIED,
+                    "Cannot %s: polkit could not be reached in time, so nothing was done. "
+                    "Is polkitd running (systemctl status polkit)?", c->what);
+      return;
+    }
+  if (authority == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      check_finish (c, FALSE, SD_BUS_ERROR_ACCESS_DENIED,
+                    "Cannot %s: the authorization check was withdrawn", c->what);
+      return;
+    }
   if (authority == NULL)
     {
       g_warning ("Cannot reach polkit: %s; denying", error->message);
@@ -124,6 +184,13 @@ on_authority (GObject *source, GAsyncResult *res, gpointer user_data)
     c->authz->authority = authority;
   else
     g_object_unref (authority);
+  if (g_cancellable_is_cancelled (c->cancel))
+    {
+      /* withdrawn (or timed out) while polkit was being reached: do not ask */
+      check_finish (c, FALSE, SD_BUS_ERROR_ACCESS_DENIED,
+                    "Cannot %s: the authorization check was withdrawn", c->what);
+      return;
+    }
   check_run (c);
 }
 
@@ -144,10 +211,18 @@ on_no_subject (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static void
+on_caller_cancelled (GCancellable *cancellable, gpointer user_data)
+{
+  /* may run in the thread that cancelled: only trip our own cancellable */
+  g_cancellable_cancel (user_data);
+}
+
 void
 authz_check_async (Authz *authz, sd_bus_message *message, const char *action,
                    const char *const *details, const char *what,
-                   AuthzCallback callback, gpointer user_data)
+                   GCancellable *cancellable, AuthzCallback callback,
+                   gpointer user_data)
 {
   _cleanup_ (sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
   Check *c = g_new0 (Check, 1);
@@ -161,6 +236,7 @@ authz_check_async (Authz *authz, sd_bus_message *message, const char *action,
   c->what = g_strdup (what);
   c->callback = callback;
   c->user_data = user_data;
+  c->cancel = g_cancellable_new ();
 
   /* The bus daemon's word on who the caller is: never the caller's own. */
   r = sd_bus_query_sender_creds (message, SD_BUS_CREDS_EUID, &creds);
@@ -184,6 +260,18 @@ authz_check_async (Authz *authz, sd_bus_message *message, const char *action,
     polkit_details_insert (c->details, d[0], d[1]);
   if (sd_bus_message_get_allow_interactive_authorization (message))
     c->flags |= POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION;
+
+  /* polkit itself never gives up on a question: we do */
+  c->timeout = g_timeout_add ((c->flags & POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION)
+                                ? authz->interactive_timeout_ms : authz->timeout_ms,
+                              on_timeout, c);
+  if (cancellable)
+    {
+      c->caller_cancel = g_object_ref (cancellable);
+      /* runs on_caller_cancelled at once if already cancelled */
+      c->caller_handler = g_cancellable_connect (cancellable, G_CALLBACK (on_caller_cancelled),
+                                                 g_object_ref (c->cancel), g_object_unref);
+    }
 
   if (authz->authority)
     check_run (c);

@@ -115,7 +115,9 @@ daemon_run (void)
   g_main_loop_run (daemon.loop);
   r = daemon.status;
 
-  /* let running transactions finish and their callers get an answer */
+  /* no new work; let running transactions finish and every caller still
+   * waiting get an answer */
+  manager_quit (manager);
   if (manager_is_working (manager))
     g_message ("Waiting for the operations under way to finish");
   while (manager_is_working (manager))

@@ -27,7 +27,11 @@ struct Manager {
   Authz *authz;
   GMutex locks_lock;
   GHashTable *group_locks; /* group → GMutex*: one operation per group at a time */
+  /* main thread only: */
+  GHashTable *authorizing; /* sender → calls of it waiting for polkit */
+  GPtrArray *waiting;      /* Call* waiting for polkit (withdrawn on quit) */
   guint working;           /* calls handed to a worker and not replied to yet */
+  gboolean quitting;       /* no new work: moving calls get ShuttingDown */
 };
 
 /* ---- device dictionaries --------------------------------------------- */
@@ -238,10 +242,21 @@ manager_group_lock (Manager *self, uint32_t group)
   return lock;
 }
 
-/* One DetachDevice or ReattachDevice call, from parsing to reply. */
+/* One DetachDevice or ReattachDevice call, from parsing to reply.
+ *
+ * Threads: a Call is created, authorized, replied to and freed on the
+ * main thread, which alone touches its message, its caller tracking and
+ * the Manager's tables.  While a worker carries it out (call_work), the
+ * worker reads the fields set before it started and writes only @plan and
+ * @error; the main thread reads those only in call_done(), after the
+ * worker returned. */
 typedef struct {
   Manager *manager;
   sd_bus_message *message;
+  sd_bus_track *caller;   /* while authorizing: tells when the caller leaves */
+  GCancellable *cancel;   /* the polkit check, withdrawn when the caller leaves */
+  gboolean caller_gone;
+  char *sender;           /* counted in manager->authorizing while set */
   gboolean reattach;
   uint64_t flags;
   PciAddress target;
@@ -253,9 +268,38 @@ typedef struct {
   sd_bus_error error;
 } Call;
 
+/* Nothing that touches sd-bus may run off the main thread: the bus's
+ * reference count is not atomic. */
+static void
+assert_main_thread (void)
+{
+  g_assert (g_main_context_is_owner (g_main_context_default ()));
+}
+
+static void
+call_stop_authorizing (Call *call)
+{
+  Manager *self = call->manager;
+  guint n;
+
+  if (call->sender == NULL)
+    return;
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (self->authorizing, call->sender));
+  if (n <= 1)
+    g_hash_table_remove (self->authorizing, call->sender);
+  else
+    g_hash_table_insert (self->authorizing, g_strdup (call->sender), GUINT_TO_POINTER (n - 1));
+  g_clear_pointer (&call->sender, g_free);
+  g_ptr_array_remove_fast (self->waiting, call);
+}
+
 static void
 call_free (Call *call)
 {
+  assert_main_thread ();
+  call_stop_authorizing (call);
+  sd_bus_track_unref (call->caller);
+  g_clear_object (&call->cancel);
   sd_bus_message_unref (call->message);
   plan_free (call->plan);
   for (gsize i = 0; i < G_N_ELEMENTS (call->details); i++)
@@ -297,6 +341,15 @@ reply_plan (sd_bus_message *m, const Plan *plan)
   if (r >= 0)
     r = sd_bus_send (NULL, reply, NULL);
   return r;
+}
+
+static int
+error_shutting_down (sd_bus_error *error, const char *what)
+{
+  return sd_bus_error_setf (error, VFIOD_ERROR_SHUTTING_DOWN,
+                            "Cannot %s: vfiod is stopping, so nothing was done. Try again in "
+                            "a moment (the service starts again when called)",
+                            what);
 }
 
 /* Reads the group of @call->target and plans: 0, or <0 with @error set.
@@ -404,10 +457,11 @@ out:
   g_task_return_boolean (task, TRUE);
 }
 
+/* Back on the main thread: the worker is done with @call. */
 static void
 call_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-  Call *call = g_task_get_task_data (G_TASK (res));
+  Call *call = user_data;
   int r;
 
   if (sd_bus_error_is_set (&call->error))
@@ -417,6 +471,7 @@ call_done (GObject *source, GAsyncResult *res, gpointer user_data)
   if (r < 0)
     g_warning ("Cannot reply to %s: %s", call->what, g_strerror (-r));
   call->manager->working--;
+  call_free (call);
 }
 
 static void call_authorize_next (Call *call);
@@ -425,7 +480,24 @@ static void
 on_authorized (gboolean allowed, const sd_bus_error *error, gpointer user_data)
 {
   Call *call = user_data;
+  sd_bus_error stopping = SD_BUS_ERROR_NULL;
 
+  if (call->caller_gone)
+    {
+      /* nobody is waiting for the answer: whatever polkit said, do nothing */
+      g_message ("Dropped the request to %s: its caller left while it was being authorized",
+                 call->what);
+      call_free (call);
+      return;
+    }
+  if (call->manager->quitting)
+    {
+      error_shutting_down (&stopping, call->what);
+      sd_bus_reply_method_error (call->message, &stopping);
+      sd_bus_error_free (&stopping);
+      call_free (call);
+      return;
+    }
   if (!allowed)
     {
       g_message ("Refused to %s: %s", call->what, error->message);
@@ -449,17 +521,85 @@ call_authorize_next (Call *call)
         {
           call->actions[i] = NULL;
           authz_check_async (call->manager->authz, call->message, action,
-                             (const char *const *) call->details, call->what,
+                             (const char *const *) call->details, call->what, call->cancel,
                              on_authorized, call);
           return;
         }
     }
 
+  call_stop_authorizing (call);
+  g_clear_pointer (&call->caller, sd_bus_track_unref);
   call->manager->working++;
-  task = g_task_new (NULL, NULL, call_done, NULL);
-  g_task_set_task_data (task, call, (GDestroyNotify) call_free);
+  /* the task does not own @call: call_done() frees it, on this thread */
+  task = g_task_new (NULL, NULL, call_done, call);
+  g_task_set_task_data (task, call, NULL);
   g_task_run_in_thread (task, call_work);
   g_object_unref (task);
+}
+
+static int
+on_caller_gone (sd_bus_track *track, void *userdata)
+{
+  Call *call = userdata;
+
+  g_message ("The caller of %s left the bus: withdrawing the authorization check", call->what);
+  call->caller_gone = TRUE;
+  g_cancellable_cancel (call->cancel);
+  return 0;
+}
+
+/* Counts @call as waiting for polkit for its sender, and watches the
+ * sender: 0, or <0 with @error set when the sender has too many waiting. */
+static int
+call_start_authorizing (Call *call, sd_bus_error *error)
+{
+  Manager *self = call->manager;
+  const char *sender = sd_bus_message_get_sender (call->message);
+  guint n;
+  int r;
+
+  if (sender == NULL)
+    return sd_bus_error_setf (error, SD_BUS_ERROR_ACCESS_DENIED,
+                              "Cannot %s: the caller cannot be identified on the bus", call->what);
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (self->authorizing, sender));
+  if (n >= VFIOD_MAX_PENDING_AUTHORIZATIONS)
+    return sd_bus_error_setf (error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                              "Cannot %s: %u requests of this caller (%s) are already waiting "
+                              "for authorization. Answer or cancel those first",
+                              call->what, n, sender);
+
+  r = sd_bus_track_new (sd_bus_message_get_bus (call->message), &call->caller, on_caller_gone, call);
+  if (r >= 0)
+    r = sd_bus_track_add_sender (call->caller, call->message);
+  if (r < 0)
+    return sd_bus_error_setf (error, SD_BUS_ERROR_ACCESS_DENIED,
+                              "Cannot %s: cannot watch the caller on the bus (%s)", call->what,
+                              g_strerror (-r));
+
+  call->sender = g_strdup (sender);
+  g_hash_table_insert (self->authorizing, g_strdup (sender), GUINT_TO_POINTER (n + 1));
+  g_ptr_array_add (self->waiting, call);
+  return 0;
+}
+
+/* The action ReattachDevice needs: a whole group, or a device vfiod did
+ * not detach itself (no record: bound by an admin's boot configuration),
+ * takes more than giving back one device vfiod detached. */
+static const char *
+reattach_action (Manager *self, const Plan *plan, uint64_t flags)
+{
+  g_autoptr (GHashTable) originals = NULL;
+
+  if (flags & VFIOD_FLAG_GROUP)
+    return VFIOD_ACTION_REATTACH_GROUP;
+  originals = state_originals (self->state);
+  for (guint i = 0; i < plan->steps->len; i++)
+    {
+      const PlanStep *s = g_ptr_array_index (plan->steps, i);
+      if (s->action != PLAN_KEEP && !g_hash_table_contains (originals, s->device->name))
+        return VFIOD_ACTION_REATTACH_GROUP;
+    }
+  return VFIOD_ACTION_REATTACH_DEVICE;
 }
 
 static int
@@ -489,6 +629,7 @@ method_change (sd_bus_message *m, Manager *self, gboolean reattach, sd_bus_error
   call->reattach = reattach;
   call->flags = flags;
   call->error = SD_BUS_ERROR_NULL;
+  call->cancel = g_cancellable_new ();
 
   if (!address_parse (text, &call->target))
     {
@@ -510,6 +651,13 @@ method_change (sd_bus_message *m, Manager *self, gboolean reattach, sd_bus_error
 
   call->what = g_strdup_printf ("%s %s%s", reattach ? "reattach" : "detach", name,
                                 plan_moves_others (plan) ? " and the rest of its IOMMU group" : "");
+  if (self->quitting)
+    {
+      r = error_shutting_down (error, call->what);
+      call_free (call);
+      return r;
+    }
+
   call->details[0] = g_strdup (VFIOD_DETAIL_DEVICE);
   call->details[1] = g_strdup (name);
   call->details[2] = g_strdup (VFIOD_DETAIL_GROUP);
@@ -518,7 +666,7 @@ method_change (sd_bus_message *m, Manager *self, gboolean reattach, sd_bus_error
   call->details[5] = plan_moved_addresses (plan);
 
   if (reattach)
-    call->actions[0] = VFIOD_ACTION_REATTACH_DEVICE;
+    call->actions[0] = reattach_action (self, plan, flags);
   else
     {
       call->actions[0] = plan_moves_others (plan) ? VFIOD_ACTION_DETACH_GROUP
@@ -529,6 +677,12 @@ method_change (sd_bus_message *m, Manager *self, gboolean reattach, sd_bus_error
     }
   call->plan = g_steal_pointer (&plan);
 
+  r = call_start_authorizing (call, error);
+  if (r < 0)
+    {
+      call_free (call);
+      return r;
+    }
   call_authorize_next (call);
   return 1;
 }
@@ -575,6 +729,19 @@ static const sd_bus_vtable manager_vtable[] = {
   SD_BUS_VTABLE_END
 };
 
+/* A duration in milliseconds from the environment (tests shorten the
+ * limits), or @fallback. */
+static guint
+env_ms (const char *name, guint fallback)
+{
+  const char *text = g_getenv (name);
+  guint64 value;
+
+  if (text == NULL || !g_ascii_string_to_unsigned (text, 10, 1, G_MAXUINT, &value, NULL))
+    return fallback;
+  return (guint) value;
+}
+
 Manager *
 manager_new (sd_bus *bus, State *state)
 {
@@ -584,9 +751,12 @@ manager_new (sd_bus *bus, State *state)
   self->bus = sd_bus_ref (bus);
   self->hwdb = hwdb_new ();
   self->state = state;
-  self->authz = authz_new ();
+  self->authz = authz_new (env_ms (VFIOD_ENV_AUTHZ_TIMEOUT_MS, VFIOD_AUTHZ_TIMEOUT_MS),
+                           env_ms (VFIOD_ENV_AUTHZ_TIMEOUT_MS, VFIOD_AUTHZ_INTERACTIVE_TIMEOUT_MS));
   g_mutex_init (&self->locks_lock);
   self->group_locks = g_hash_table_new_full (NULL, NULL, NULL, group_lock_free);
+  self->authorizing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->waiting = g_ptr_array_new ();
   r = sd_bus_add_object_vtable (bus, &self->slot, VFIOD_DBUS_PATH,
                                 VFIOD_DBUS_MANAGER_INTERFACE, manager_vtable, self);
   if (r < 0)
@@ -598,10 +768,21 @@ manager_new (sd_bus *bus, State *state)
   return self;
 }
 
+void
+manager_quit (Manager *self)
+{
+  g_autoptr (GPtrArray) waiting = g_ptr_array_copy (self->waiting, NULL, NULL);
+
+  self->quitting = TRUE;
+  /* checks still waiting for polkit are withdrawn; their callers are told */
+  for (guint i = 0; i < waiting->len; i++)
+    g_cancellable_cancel (((Call *) g_ptr_array_index (waiting, i))->cancel);
+}
+
 gboolean
 manager_is_working (Manager *self)
 {
-  return self->working > 0;
+  return self->working > 0 || self->waiting->len > 0;
 }
 
 void
@@ -614,6 +795,8 @@ manager_free (Manager *self)
   authz_free (self->authz);
   g_hash_table_unref (self->group_locks);
   g_mutex_clear (&self->locks_lock);
+  g_hash_table_unref (self->authorizing);
+  g_ptr_array_unref (self->waiting);
   sd_bus_unref (self->bus);
   g_free (self);
 }

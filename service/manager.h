@@ -14,6 +14,12 @@ typedef struct Manager Manager;
 Manager *manager_new (sd_bus *bus, State *state);
 void manager_free (Manager *manager);
 
-/* Whether a detach or reattach is being carried out: stopping now would
- * leave it to the next start-up's recovery, so the daemon waits. */
+/* The daemon is stopping: from now on, calls that would move devices are
+ * refused with ShuttingDown (reads are still answered), and calls
+ * waiting for polkit are withdrawn and answered so. */
+void manager_quit (Manager *manager);
+
+/* Whether a detach or reattach is being carried out, or a caller still
+ * waits for an answer: stopping now would leave the work to the next
+ * start-up's recovery, so the daemon waits. */
 gboolean manager_is_working (Manager *manager);

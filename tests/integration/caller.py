@@ -3,7 +3,9 @@
 """One call to vfiod from its own process, for tests that need a caller
 with another uid (run under setpriv).  argv[1]: JSON {"method",
 "signature", "args", "interactive"}.  Prints JSON: {"sender": its unique
-bus name, "reply": [...]} or {"sender", "error": name, "message"}."""
+bus name, "reply": [...]} or {"sender", "error": name, "message"}.
+With "count": N, makes N calls at once on one connection and prints one
+JSON line per outcome as it arrives (after a first line with "sender")."""
 
 import json
 import os
@@ -12,6 +14,32 @@ import sys
 import gi
 gi.require_version('Gio', '2.0')
 from gi.repository import Gio, GLib  # noqa: E402
+
+
+def many(conn, request, params, flags):
+    """"count" calls at once on one connection; prints each outcome as a
+    JSON line as soon as it arrives (in order of arrival)."""
+    loop = GLib.MainLoop()
+    left = [request['count']]
+
+    def done(source, result, index):
+        out = {'index': index}
+        try:
+            out['reply'] = list(conn.call_finish(result).unpack())
+        except GLib.Error as e:
+            name = Gio.DBusError.get_remote_error(e)
+            prefix = 'GDBus.Error:%s: ' % name
+            out['error'] = name
+            out['message'] = e.message[len(prefix):] if e.message.startswith(prefix) else e.message
+        print(json.dumps(out), flush=True)
+        left[0] -= 1
+        if left[0] == 0:
+            loop.quit()
+
+    for i in range(request['count']):
+        conn.call('org.freedesktop.vfio1', '/org/freedesktop/vfio1', 'org.freedesktop.vfio1.Manager',
+                  request['method'], params, None, flags, 120000, None, done, i)
+    loop.run()
 
 
 def main():
@@ -25,6 +53,10 @@ def main():
     flags = Gio.DBusCallFlags.NONE
     if request.get('interactive'):
         flags |= Gio.DBusCallFlags.ALLOW_INTERACTIVE_AUTHORIZATION
+    if request.get('count'):
+        print(json.dumps({'sender': conn.get_unique_name()}), flush=True)
+        many(conn, request, params, flags)
+        return
     out = {'sender': conn.get_unique_name(), 'uid': os.getuid()}
     try:
         reply = conn.call_sync('org.freedesktop.vfio1', '/org/freedesktop/vfio1', 'org.freedesktop.vfio1.Manager',

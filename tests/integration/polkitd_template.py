@@ -21,6 +21,7 @@ asked (subject, action, details, flags):
   GetCalls() -> s        every call so far, as a JSON list of
                          {"subject_kind", "subject": {key: value},
                           "action", "details": {}, "flags", "cancellation_id"}
+  GetCancelled() -> as   cancellation ids of CancelCheckAuthorization calls
   ClearCalls()
 
 Any other action is refused (is_authorized=False, is_challenge=False).
@@ -50,6 +51,7 @@ def load(mock, parameters):
     mock.vfiod_hang = False
     mock.vfiod_hanging = []
     mock.vfiod_calls = []
+    mock.vfiod_cancelled = []
     mock.AddProperties(MAIN_IFACE, dbus.Dictionary({
         'BackendName': 'vfiod-test-polkitd',
         'BackendVersion': '0',
@@ -123,7 +125,7 @@ def CheckAuthorization(self, subject, action_id, details, flags, cancellation_id
 
 @dbus.service.method(MAIN_IFACE, in_signature='s', out_signature='')
 def CancelCheckAuthorization(self, cancellation_id):
-    pass
+    self.vfiod_cancelled.append(str(cancellation_id))
 
 
 @dbus.service.method(MOCK_IFACE, in_signature='as', out_signature='')
@@ -162,6 +164,11 @@ def ReleaseHangingCalls(self):
 @dbus.service.method(MOCK_IFACE, in_signature='', out_signature='s')
 def GetCalls(self):
     return json.dumps(self.vfiod_calls)
+
+
+@dbus.service.method(MOCK_IFACE, in_signature='', out_signature='as')
+def GetCancelled(self):
+    return self.vfiod_cancelled
 
 
 @dbus.service.method(MOCK_IFACE, in_signature='', out_signature='')

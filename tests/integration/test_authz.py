@@ -7,9 +7,15 @@ flag / challenge with it / polkit failing; which action is asked (device,
 group, in use, reattach) with which details and subject; nothing written
 unless allowed; root, dry runs and reads never reach polkit."""
 
-from harness import ERROR, NOBODY, main
-from detachlib import (ACTION_DEVICE, ACTION_GROUP, ACTION_IN_USE, ACTION_REATTACH, ALL_ACTIONS, DRY_RUN,
-                       FORCE, GROUP, GROUP5, HECI, IGPU, NIC, ORIGINAL, SATA, USB, StackTest)
+import json
+import os
+import subprocess
+import time
+
+from harness import ERROR, HERE, NOBODY, main
+from detachlib import (ACTION_DEVICE, ACTION_GROUP, ACTION_IN_USE, ACTION_REATTACH, ACTION_REATTACH_GROUP,
+                       ALL_ACTIONS, DRY_RUN, FORCE, GROUP, GROUP5, HECI, IGPU, NIC, ORIGINAL, SATA, USB, StackTest,
+                       detach_writes, topology_variant)
 
 ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied'
 INTERACTIVE_REQUIRED = 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired'
@@ -26,8 +32,9 @@ SCENARIOS = {
     # FORCE on the boot display: the device action, then the in-use one
     'detach_in_use': ('DetachDevice', IGPU, FORCE, [ACTION_DEVICE, ACTION_IN_USE],
                       {'device': IGPU, 'group': '2', 'devices': IGPU}, [IGPU]),
-    # the group detached by root first
-    'reattach': ('ReattachDevice', NIC, GROUP, [ACTION_REATTACH],
+    # the group detached by root first; giving a whole group back is the
+    # stronger action
+    'reattach': ('ReattachDevice', NIC, GROUP, [ACTION_REATTACH_GROUP],
                  {'device': NIC, 'group': '5', 'devices': ' '.join([USB, SATA, NIC])}, [USB, SATA, NIC]),
     'reattach_device': ('ReattachDevice', SATA, 0, [ACTION_REATTACH],
                         {'device': SATA, 'group': '5', 'devices': SATA}, [SATA]),
@@ -139,6 +146,122 @@ class TestActionChoice(AuthzTest):
         self.assertEqual([c['action'] for c in self.stack.polkit_calls()], [ACTION_DEVICE])
         self.assert_nothing_written()
         self.assert_drivers({IGPU: 'i915'})
+
+
+class TestReattachAction(AuthzTest):
+    # the HECI starts on vfio-pci, put there by the administrator's boot
+    # configuration: vfiod has no record of it
+    topology = topology_variant('plugin-nic.json', {HECI: {'driver': 'vfio-pci', 'host_driver': 'mei_me'}})
+
+    def test_device_vfiod_never_detached_needs_reattach_group(self):
+        self.stack.polkit_mock('SetAllowed', 'as', [ACTION_REATTACH])
+        result = self.stack.call_as(NOBODY, 'ReattachDevice', 'st', HECI, 0)
+        self.assertEqual(result.get('error'), ACCESS_DENIED, result)
+        self.assertIn(ACTION_REATTACH_GROUP, result['message'])
+        self.assert_checks(self.stack.polkit_calls(), result['sender'], [ACTION_REATTACH_GROUP],
+                           {'device': HECI, 'group': '3', 'devices': HECI}, False)
+        self.assert_nothing_written()
+        self.assert_drivers({HECI: 'vfio-pci'})
+
+        self.stack.polkit_mock('SetAllowed', 'as', [ACTION_REATTACH_GROUP])
+        result = self.stack.call_as(NOBODY, 'ReattachDevice', 'st', HECI, 0)
+        self.assertNotIn('error', result, result.get('message'))
+        self.assert_drivers({HECI: 'mei_me'})
+
+    def test_device_vfiod_detached_needs_only_reattach_device(self):
+        self.detach(SATA, GROUP)  # root: records USB, SATA, NIC
+        self.stack.polkit_mock('SetAllowed', 'as', [ACTION_REATTACH])
+        result = self.stack.call_as(NOBODY, 'ReattachDevice', 'st', SATA, 0)
+        self.assertNotIn('error', result, result.get('message'))
+        self.assertEqual([c['action'] for c in self.stack.polkit_calls()], [ACTION_REATTACH])
+        self.assert_drivers({SATA: 'ahci', USB: 'vfio-pci', NIC: 'vfio-pci'})
+
+
+class TestCallerLifetime(AuthzTest):
+    """An authorization never outlives its caller, never waits forever for
+    polkit, and one caller cannot pile up checks."""
+
+    def caller(self, request, uid=NOBODY):
+        proc = subprocess.Popen(['setpriv', '--reuid=%d' % uid, '--regid=%d' % uid, '--clear-groups',
+                                 '/usr/bin/python3', os.path.join(HERE, 'caller.py'), json.dumps(request)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.stack.address))
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        self.addCleanup(proc.wait)
+        return proc
+
+    def wait_until(self, cond, what, timeout=20):
+        deadline = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > deadline:
+                self.fail('timed out waiting for ' + what)
+            time.sleep(0.02)
+
+    def daemon_log(self):
+        with open(os.path.join(self.stack.tmp, 'vfiod.log'), errors='replace') as f:
+            return f.read()
+
+    def test_caller_leaving_withdraws_the_check_and_nothing_is_done(self):
+        self.stack.polkit_mock('SimulateHang', 'b', True)
+        proc = self.caller({'method': 'DetachDevice', 'signature': 'st', 'args': [NIC, GROUP]})
+        self.wait_until(lambda: len(self.stack.polkit_calls()) == 1, 'the check to reach polkit')
+        proc.kill()
+        proc.wait()
+        # the daemon notices the caller is gone and withdraws the question
+        self.wait_until(lambda: 'left while it was being authorized' in self.daemon_log(),
+                        'vfiod to drop the request')
+        cancelled = self.stack.polkit_mock('GetCancelled')[0]
+        self.assertEqual(cancelled, [self.stack.polkit_calls()[0]['cancellation_id']])
+        # polkit saying yes now (an agent answering late) moves nothing
+        self.stack.polkit_mock('SetAllowed', 'as', ALL_ACTIONS)
+        self.stack.polkit_mock('ReleaseHangingCalls')
+        self.assertEqual(self.stack.get_group(NIC)[0], 5)  # still serving
+        self.assert_nothing_written()
+        self.assert_drivers({a: ORIGINAL[a] for a in GROUP5})
+
+    def test_polkit_that_never_answers_is_a_denial_after_the_timeout(self):
+        self.stack.stop_daemon()
+        self.stack.daemon_env['VFIOD_AUTHZ_TIMEOUT_MS'] = '1500'
+        self.stack.start_daemon()
+        self.stack.polkit_mock('SimulateHang', 'b', True)
+        result = self.stack.call_as(NOBODY, 'DetachDevice', 'st', HECI, 0)
+        self.assertEqual(result.get('error'), ACCESS_DENIED, result)
+        self.assertIn('polkit did not answer within 2 s', result['message'])
+        self.assertIn(HECI, result['message'])
+        self.assertEqual(len(self.stack.polkit_mock('GetCancelled')[0]), 1)
+        # a late yes changes nothing
+        self.stack.polkit_mock('SetAllowed', 'as', ALL_ACTIONS)
+        self.stack.polkit_mock('ReleaseHangingCalls')
+        self.assertEqual(self.stack.get_group(HECI)[0], 3)
+        self.assert_nothing_written()
+        self.assert_drivers({HECI: ORIGINAL[HECI]})
+
+    def test_one_caller_cannot_pile_up_checks(self):
+        self.stack.polkit_mock('SimulateHang', 'b', True)
+        proc = self.caller({'method': 'DetachDevice', 'signature': 'st', 'args': [HECI, 0], 'count': 17})
+        self.assertIn('sender', json.loads(proc.stdout.readline()))
+        # sixteen wait for polkit; the seventeenth is refused at once
+        first = json.loads(proc.stdout.readline())
+        self.assertEqual(first.get('error'), 'org.freedesktop.DBus.Error.LimitsExceeded', first)
+        self.assertIn('16 requests of this caller', first['message'])
+        self.assertEqual(len(self.stack.polkit_calls()), 16)
+        # another caller is not limited by the first one's checks
+        other = self.caller({'method': 'DetachDevice', 'signature': 'st', 'args': [HECI, 0]})
+        self.wait_until(lambda: len(self.stack.polkit_calls()) == 17, "the other caller's check")
+        self.stack.polkit_mock('SetAllowed', 'as', [])
+        self.assertEqual(self.stack.polkit_mock('ReleaseHangingCalls')[0], 17)
+        rest = [json.loads(proc.stdout.readline()) for _ in range(16)]
+        self.assertEqual({r.get('error') for r in rest}, {ACCESS_DENIED})
+        proc.wait(timeout=30)
+        out, _ = other.communicate(timeout=30)
+        self.assertEqual(json.loads(out).get('error'), ACCESS_DENIED)
+        self.assert_nothing_written()
+        # the count went back down: the same caller may ask again
+        self.stack.polkit_mock('SetAllowed', 'as', [ACTION_DEVICE])
+        self.stack.polkit_mock('SimulateHang', 'b', False)
+        result = self.stack.call_as(NOBODY, 'DetachDevice', 'st', HECI, 0)
+        self.assertNotIn('error', result, result.get('message'))
+        self.assert_audit(detach_writes(HECI, 'mei_me'))
 
 
 class TestSkipsPolkit(AuthzTest):
