@@ -358,6 +358,99 @@ def fault_delay(sim):
     eq(sim.driver_of(NIC), None, 'unbound after the delay')
 
 
+class Writer(threading.Thread):
+    """One write() in a thread of its own (it may block in the simulator)."""
+
+    def __init__(self, path, data):
+        super().__init__(daemon=True)
+        self.path, self.data, self.err = path, data, None
+        self.start()
+
+    def run(self):
+        self.err = write(self.path, self.data)
+
+
+@case()
+def fault_block(sim):
+    eq(sim.blocked(), [], 'nothing blocked at start')
+    check(not os.path.exists(os.path.join(sim.ctl, 'blocked')), 'blocked file without a blocked write')
+    sata_override = '/sys/devices/pci0000:00/%s/driver_override' % SATA
+    sim.block('e1000e/unbind')
+    sim.block(SATA + '/driver_override', data='vfio-pci')
+    unbind = Writer(DRV + 'e1000e/unbind', NIC)
+    eq(sim.wait_blocked(), [('/sys/bus/pci/drivers/e1000e/unbind', NIC)], 'blocked unbind')
+    # The model is not locked: reads and other writes go on meanwhile.
+    eq(sim.driver_of(NIC), 'e1000e', 'still bound while blocked')
+    for _ in range(20):
+        read(DEV + NIC + '/uevent')
+    expect_write(DEV + USB + '/driver_override', 'vfio-pci')
+    expect_write(PROBE, NIC)
+    expect_write(sata_override, 'pci-stub\n')       # data does not match: not blocked
+    check(unbind.is_alive(), 'blocked write returned')
+    eq([a[0] for a in sim.audit()],
+       ['/sys/devices/pci0000:00/%s/driver_override' % USB, PROBE, sata_override],
+       'a blocked write is not audited yet')
+    override = Writer(sata_override, 'vfio-pci\n')
+    deadline = time.monotonic() + 10
+    while len(sim.blocked()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    eq(sim.blocked(), [('/sys/bus/pci/drivers/e1000e/unbind', NIC), (sata_override, 'vfio-pci\n')],
+       'blocked file lists both, in order')
+    eq(sim.override_of(SATA), 'pci-stub', 'blocked override not applied yet')
+    # Releasing one suffix lets only that write go; it then acts normally.
+    sim.release('e1000e/unbind')
+    unbind.join(10)
+    check(not unbind.is_alive(), 'released unbind still blocked')
+    eq(unbind.err, 0, 'released unbind result')
+    eq(sim.driver_of(NIC), None, 'released unbind took effect')
+    eq(sim.blocked(), [(sata_override, 'vfio-pci\n')], 'the other write stays blocked')
+    check(override.is_alive(), 'override released too early')
+    # The released rule is gone: the next unbind does not block.
+    expect_write(PROBE, NIC)
+    eq(sim.driver_of(NIC), 'e1000e', 'probe rebinds')
+    expect_write(DRV + 'e1000e/unbind', NIC)
+    sim.release()
+    override.join(10)
+    check(not override.is_alive(), 'release() left the override blocked')
+    eq(override.err, 0, 'released override result')
+    eq(sim.override_of(SATA), 'vfio-pci', 'released override took effect')
+    eq(sim.blocked(), [], 'nothing blocked after release()')
+    check(not os.path.exists(os.path.join(sim.ctl, 'blocked')), 'blocked file left')
+    eq(sim.audit()[-4:], [
+        ('/sys/bus/pci/drivers/e1000e/unbind', NIC, 0),
+        (PROBE, NIC, 0),
+        ('/sys/bus/pci/drivers/e1000e/unbind', NIC, 0),
+        (sata_override, 'vfio-pci\n', 0),
+    ], 'audit in the order the writes took effect')
+    # After the release a fail rule still applies, and hot removal shows.
+    sim.block('ahci/unbind')
+    sim.fail('ahci/unbind', 'EBUSY', count=1)
+    w = Writer(DRV + 'ahci/unbind', SATA)
+    sim.wait_blocked()
+    sim.release()
+    w.join(10)
+    eq(w.err, errno.EBUSY, 'fail rule applies after the release')
+    sim.block('ahci/unbind')
+    w = Writer(DRV + 'ahci/unbind', SATA)
+    sim.wait_blocked()
+    sim.remove(SATA)
+    sim.release()
+    w.join(10)
+    eq(w.err, errno.ENODEV, 'device removed while the write was blocked')
+
+
+@case()
+def fault_block_stop(sim):
+    """Stopping the simulator lets blocked writes go: no hung server, no hung writer."""
+    sim.block('e1000e/unbind')
+    w = Writer(DRV + 'e1000e/unbind', NIC)
+    sim.wait_blocked()
+    status = sim.stop()
+    eq(status, 0, 'server exit status on SIGTERM with a blocked write (-9: it hung and was killed)')
+    w.join(10)
+    check(not w.is_alive(), 'writer still hung after the server stopped')
+
+
 @case()
 def remove(sim):
     fd = os.open(NIC_DIR + '/driver_override', os.O_RDWR)
