@@ -23,14 +23,15 @@ typedef enum {
         RULE_DELAY,
         RULE_REMOVE_ON_WRITE,
         RULE_BLOCK,
+        RULE_FAIL_READ,
 } RuleType;
 
 typedef struct {
         RuleType type;
         char *suffix;           /* matches the end of the canonical path */
         char *data;             /* NULL: any data; else the data without its trailing newline */
-        int err;                /* RULE_FAIL */
-        int count;              /* RULE_FAIL: remaining failures, -1 forever */
+        int err;                /* RULE_FAIL, RULE_FAIL_READ */
+        int count;              /* RULE_FAIL, RULE_FAIL_READ: remaining failures, -1 forever */
         unsigned ms;            /* RULE_DELAY */
         char *address;          /* RULE_REMOVE_ON_WRITE */
 } Rule;
@@ -176,6 +177,12 @@ control_line(const char *line, int lineno)
                 r->type = RULE_DELAY;
                 r->ms = (unsigned)atoi(t[2]);
                 r->data = n == 4 ? g_strdup(t[3]) : NULL;
+        } else if (g_str_equal(t[0], "fail-read") && n >= 3 && n <= 4) {
+                r->type = RULE_FAIL_READ;
+                r->err = errno_from_name(t[2]);
+                r->count = (n == 4 && !g_str_equal(t[3], "*")) ? atoi(t[3]) : -1;
+                if (r->err == 0 || r->count == 0)
+                        goto bad;
         } else if (g_str_equal(t[0], "block") && n >= 2 && n <= 3) {
                 r->type = RULE_BLOCK;
                 r->data = n == 3 ? g_strdup(t[2]) : NULL;
@@ -289,6 +296,22 @@ append_escaped(GString *s, const char *data, size_t size)
                 else
                         g_string_append_c(s, c);
         }
+}
+
+/* A "fail-read" rule for @path (canonical, no leading '/'): its errno, or 0.
+ * Model lock held. */
+static int
+read_fault(const char *path)
+{
+        Rule *r = rule_find(RULE_FAIL_READ, path, "", 0);
+        int err;
+
+        if (!r)
+                return 0;
+        err = r->err;
+        if (r->count > 0 && --r->count == 0)
+                g_ptr_array_remove(fs.rules, r);
+        return err;
 }
 
 static void
@@ -459,7 +482,7 @@ fs_readlink(const char *path, char *buf, size_t size)
                 r = -ENOENT;
         else if (n->type != NODE_LINK)
                 r = -EINVAL;
-        else
+        else if ((r = -read_fault(path + 1)) == 0)
                 g_strlcpy(buf, n->target, size);
         pthread_mutex_unlock(&sim->lock);
         return r;
@@ -480,7 +503,7 @@ fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
                 r = -ENOENT;
         else if (n->type != NODE_DIR)
                 r = -ENOTDIR;
-        else
+        else if ((r = -read_fault(path + 1)) == 0)
                 for (guint i = 0; i < n->order->len; i++)
                         g_ptr_array_add(names, g_strdup(((SimNode *)n->order->pdata[i])->name));
         pthread_mutex_unlock(&sim->lock);
@@ -564,6 +587,11 @@ fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_in
         if (of->node->dead || (of->node->dev && of->node->dev->removed)) {
                 pthread_mutex_unlock(&sim->lock);
                 return -ENODEV;
+        }
+        r = read_fault(of->path);
+        if (r) {
+                pthread_mutex_unlock(&sim->lock);
+                return -r;
         }
         content = sim_read(sim, of->node);
         pthread_mutex_unlock(&sim->lock);

@@ -439,6 +439,50 @@ def fault_block(sim):
     eq(w.err, errno.ENODEV, 'device removed while the write was blocked')
 
 
+def oserror(fn, *args):
+    """The errno fn(*args) fails with, or 0."""
+    try:
+        fn(*args)
+    except OSError as e:
+        return e.errno
+    return 0
+
+
+@case()
+def fault_fail_read(sim):
+    # An attribute: open works, read() fails; count, then normal again.
+    sim.fail_read(NIC + '/uevent', 'EIO', count=2)
+    fd = os.open(DEV + NIC + '/uevent', os.O_RDONLY)
+    eq(oserror(os.read, fd, 4096), errno.EIO, 'first read')
+    os.close(fd)
+    eq(oserror(read, DEV + NIC + '/uevent'), errno.EIO, 'second read')
+    check(read(DEV + NIC + '/uevent').startswith('DRIVER=e1000e'), 'count used up')
+    eq(oserror(read, DEV + SATA + '/uevent'), 0, 'another device')
+    # A link: readlink() fails, and so does a path through it.
+    sim.fail_read(NIC + '/driver', 'EIO', count=1)
+    eq(oserror(os.readlink, DEV + NIC + '/driver'), errno.EIO, 'readlink driver')
+    eq(sim.driver_of(NIC), 'e1000e', 'driver link after the count')
+    sim.fail_read(NIC + '/iommu_group', 'ENOMEM')
+    eq(oserror(sim.group_of, NIC), errno.ENOMEM, 'iommu_group link')
+    eq(oserror(os.listdir, NIC_DIR + '/iommu_group/devices'), errno.ENOMEM, 'path through the link')
+    eq(sim.group_of(USB), 5, 'another device\'s group link')
+    sim.fail_read('bus/pci/devices/' + NIC, 'EIO')
+    eq(oserror(read, DEV + NIC + '/vendor'), errno.EIO, 'through the bus link')
+    eq(read(NIC_DIR + '/vendor'), '0x8086\n', 'canonical path still readable')
+    # A directory: readdir() fails.
+    sim.fail_read('iommu_groups/5/devices', 'EIO', count=1)
+    eq(oserror(os.listdir, '/sys/kernel/iommu_groups/5/devices'), errno.EIO, 'readdir')
+    eq(sorted(os.listdir('/sys/kernel/iommu_groups/5/devices')), [USB, SATA, RP, NIC], 'after the count')
+    # Writes are not reads.
+    sim.fail_read(NIC + '/driver_override', 'EIO')
+    expect_write(NIC_DIR + '/driver_override', 'vfio-pci')
+    eq(oserror(read, NIC_DIR + '/driver_override'), errno.EIO, 'override read')
+    sim.clear_faults()
+    eq(sim.override_of(NIC), 'vfio-pci', 'after clear')
+    eq(sim.group_of(NIC), 5, 'group after clear')
+    eq(sim.audit(), [(NIC_DIR + '/driver_override', 'vfio-pci', 0)], 'reads are not audited')
+
+
 @case()
 def fault_block_stop(sim):
     """Stopping the simulator lets blocked writes go: no hung server, no hung writer."""

@@ -319,6 +319,16 @@ class Sim:
         binds the unbound devices it matches."""
         self.control('load %s' % _word(driver))
 
+    def fail_read(self, path_suffix, errno_name, count=None):
+        """Reads of a path ending in path_suffix fail with errno_name, count
+        times (None: until clear_faults()): read() of an attribute (open
+        works), readlink() of a link (so also paths through it), readdir()
+        of a directory."""
+        if not hasattr(errno, errno_name):
+            raise ValueError('unknown errno %s' % errno_name)
+        self.control('fail-read %s %s %s' % (_word(path_suffix), errno_name,
+                                             '*' if count is None else int(count)))
+
     def block(self, path_suffix, data=None):
         """Writes to path_suffix (of that word only, with data) wait, without
         holding anything else up, until release(): a driver stuck in its
