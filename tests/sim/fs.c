@@ -24,6 +24,7 @@ typedef enum {
         RULE_REMOVE_ON_WRITE,
         RULE_BLOCK,
         RULE_FAIL_READ,
+        RULE_DIVERT,
 } RuleType;
 
 typedef struct {
@@ -31,9 +32,10 @@ typedef struct {
         char *suffix;           /* matches the end of the canonical path */
         char *data;             /* NULL: any data; else the data without its trailing newline */
         int err;                /* RULE_FAIL, RULE_FAIL_READ */
-        int count;              /* RULE_FAIL, RULE_FAIL_READ: remaining failures, -1 forever */
+        int count;              /* RULE_FAIL, RULE_FAIL_READ, RULE_DIVERT: times left, -1 forever */
         unsigned ms;            /* RULE_DELAY */
         char *address;          /* RULE_REMOVE_ON_WRITE */
+        char *driver;           /* RULE_DIVERT: what to bind, NULL for nothing */
 } Rule;
 
 typedef struct {
@@ -72,6 +74,7 @@ rule_free(gpointer p)
         g_free(r->suffix);
         g_free(r->data);
         g_free(r->address);
+        g_free(r->driver);
         g_free(r);
 }
 
@@ -183,6 +186,17 @@ control_line(const char *line, int lineno)
                 r->count = (n == 4 && !g_str_equal(t[3], "*")) ? atoi(t[3]) : -1;
                 if (r->err == 0 || r->count == 0)
                         goto bad;
+        } else if (g_str_equal(t[0], "divert") && n >= 3 && n <= 4) {
+                /* A drivers_probe rule whose data is the address. */
+                r->type = RULE_DIVERT;
+                r->suffix = g_strdup("bus/pci/drivers_probe");
+                r->data = g_strdup(t[1]);
+                r->driver = g_str_equal(t[2], "none") ? NULL : g_strdup(t[2]);
+                r->count = n == 4 ? (g_str_equal(t[3], "*") ? -1 : atoi(t[3])) : 1;
+                if (r->count == 0)
+                        goto bad;
+                g_ptr_array_add(fs.rules, r);
+                return;
         } else if (g_str_equal(t[0], "block") && n >= 2 && n <= 3) {
                 r->type = RULE_BLOCK;
                 r->data = n == 3 ? g_strdup(t[2]) : NULL;
@@ -643,7 +657,14 @@ fs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_
                         sim_remove_device(sim, r->address);
                         g_ptr_array_remove(fs.rules, r);
                 }
-                err = sim_write(sim, of->node, buf, size);
+                r = rule_find(RULE_DIVERT, of->path, buf, size);
+                if (r && of->node->kind == ATTR_DRIVERS_PROBE && sim_probe_diverted(sim, r->data, r->driver)) {
+                        err = 0;
+                        if (r->count > 0 && --r->count == 0)
+                                g_ptr_array_remove(fs.rules, r);
+                } else {
+                        err = sim_write(sim, of->node, buf, size);
+                }
         }
         audit(of->path, buf, size, err);
         pthread_mutex_unlock(&sim->lock);

@@ -1273,6 +1273,22 @@ sim_load_driver(Sim *sim, const char *name)
         return 0;
 }
 
+bool
+sim_probe_diverted(Sim *sim, const char *address, const char *driver)
+{
+        SimDevice *dev = g_hash_table_lookup(sim->by_address, address);
+        SimDriver *drv = driver ? g_hash_table_lookup(sim->by_driver, driver) : NULL;
+
+        if (!dev || dev->removed || dev->driver)
+                return false;
+        /* Like a probe that succeeded: no ID match, override or probe()
+         * refusal stands in the way.  A driver that is not loaded binds
+         * nothing. */
+        if (drv && drv->dir)
+                device_bind(dev, drv);
+        return true;
+}
+
 static void
 device_free(gpointer p)
 {

@@ -155,6 +155,10 @@ GByteArray *sim_read(Sim *sim, SimNode *node);
 int sim_write(Sim *sim, SimNode *node, const char *data, size_t size);
 int sim_remove_device(Sim *sim, const char *address);
 int sim_load_driver(Sim *sim, const char *name);
+/* drivers_probe of @address that binds @driver (NULL: nothing) whatever the
+ * matching rules say; false (nothing done) unless the device is there and
+ * unbound, i.e. unless a real probe would have tried. */
+bool sim_probe_diverted(Sim *sim, const char *address, const char *driver);
 
 /* export.c */
 int sim_export(Sim *sim, const char *dir);

@@ -484,6 +484,39 @@ def fault_fail_read(sim):
 
 
 @case()
+def fault_divert(sim):
+    expect_write(DEV + NIC + '/driver_override', 'vfio-pci')
+    expect_write(DRV + 'e1000e/unbind', NIC)
+    sim.divert(NIC, 'pci-stub')
+    sim.divert(SATA)                                # SATA is bound: waits for a real probe
+    expect_write(PROBE, SATA)
+    eq(sim.driver_of(SATA), 'ahci', 'probe of a bound device does nothing')
+    expect_write(PROBE, USB)
+    eq(sim.driver_of(USB), 'xhci_hcd', 'other addresses probe as usual')
+    expect_write(PROBE, NIC + '\n')
+    eq(sim.driver_of(NIC), 'pci-stub', 'diverted despite the vfio-pci override')
+    expect_write(DRV + 'pci-stub/unbind', NIC)
+    expect_write(PROBE, NIC)
+    eq(sim.driver_of(NIC), 'vfio-pci', 'count 1 used up: the rules again')
+    # none: success, nothing binds; the SATA rule still waits for its probe.
+    expect_write(DRV + 'ahci/unbind', SATA)
+    expect_write(PROBE, SATA)
+    eq(sim.driver_of(SATA), None, 'diverted to nothing')
+    expect_write(PROBE, SATA)
+    eq(sim.driver_of(SATA), 'ahci', 'then the rules again')
+    # count 2, and a host driver that does not match the device at all.
+    expect_write(DRV + 'vfio-pci/unbind', NIC)
+    sim.divert(NIC, 'ahci', count=2)
+    for _ in range(2):
+        expect_write(PROBE, NIC)
+        eq(sim.driver_of(NIC), 'ahci', 'diverted to a driver that does not match')
+        expect_write(DRV + 'ahci/unbind', NIC)
+    expect_write(PROBE, NIC)
+    eq(sim.driver_of(NIC), 'vfio-pci', 'count 2 used up')
+    eq([a[2] for a in sim.audit() if a[0] == PROBE], [0] * 9, 'every probe succeeded')
+
+
+@case()
 def fault_block_stop(sim):
     """Stopping the simulator lets blocked writes go: no hung server, no hung writer."""
     sim.block('e1000e/unbind')

@@ -329,6 +329,14 @@ class Sim:
         self.control('fail-read %s %s %s' % (_word(path_suffix), errno_name,
                                              '*' if count is None else int(count)))
 
+    def divert(self, address, driver=None, count=1):
+        """The next count drivers_probe writes of address (unbound) bind
+        driver (None: nothing) instead of what the kernel's rules pick,
+        and still succeed: a probe that quietly picked another driver.
+        count None: until clear_faults()."""
+        self.control('divert %s %s %s' % (address, 'none' if driver is None else _word(driver),
+                                          '*' if count is None else int(count)))
+
     def block(self, path_suffix, data=None):
         """Writes to path_suffix (of that word only, with data) wait, without
         holding anything else up, until release(): a driver stuck in its
