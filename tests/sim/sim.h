@@ -120,6 +120,7 @@ struct SimDevice {
         char **nets;
         SimNode *dir;
         bool removed;
+        int vfio_minor;         /* vfio-dev/vfio<N> while on vfio-pci (cdev on), else -1 */
 };
 
 typedef struct {
@@ -129,7 +130,12 @@ typedef struct {
         GHashTable *by_address; /* address -> SimDevice* */
         GPtrArray *drivers;     /* SimDriver*, probe order */
         GHashTable *by_driver;  /* name -> SimDriver* */
+        bool vfio_device_cdev;  /* topology "vfio_device_cdev": kernel >= 6.6 cdev */
+        GHashTable *vfio_cdev_minors; /* set of minor + 1 in use */
 } Sim;
+
+/* The kernel allocates it dynamically ("vfio-dev" in /proc/devices). */
+#define SIM_VFIO_CDEV_MAJOR 511
 
 /* tree.c */
 SimNode *node_new_root(void);

@@ -621,6 +621,62 @@ def declared_drivers(sim):
     eq(read(DEV + '0000:01:00.1/config', 'rb')[0x0e], 0x80, 'multifunction derived')
 
 
+# ---- the VFIO device cdev ----
+
+def cdev_dir(address):
+    return os.path.join(os.path.realpath(DEV + address), 'vfio-dev')
+
+
+def vfio_bind(address, old):
+    expect_write(DEV + address + '/driver_override', 'vfio-pci')
+    expect_write(DRV + old + '/unbind', address)
+    expect_write(PROBE, address)
+
+
+@case('states', top={'vfio_device_cdev': True})
+def vfio_cdev(sim):
+    vfio = '0000:03:00.0'                           # starts on vfio-pci
+    nic = '0000:02:00.0'
+    eq(os.listdir(cdev_dir(vfio)), ['vfio0'], 'a device that starts on vfio-pci')
+    d = cdev_dir(vfio) + '/vfio0'
+    eq(read(d + '/dev'), '511:0\n', 'dev')
+    eq(read(d + '/uevent'), 'MAJOR=511\nMINOR=0\nDEVNAME=vfio/devices/vfio0\n', 'uevent')
+    eq(os.path.realpath(d + '/subsystem'), '/sys/class/vfio-dev', 'subsystem')
+    eq(os.path.realpath(d + '/device'), os.path.realpath(DEV + vfio), 'device link')
+    eq(os.path.realpath('/sys/class/vfio-dev/vfio0'), d, 'class link')
+    eq(os.path.realpath('/sys/dev/char/511:0'), d, 'dev/char link')
+    check(not os.path.exists(cdev_dir(nic)), 'a device on e1000e has no cdev')
+    vfio_bind(nic, 'e1000e')
+    eq(sim.vfio_cdev_of(nic), 'vfio1', 'next index')
+    eq(read(cdev_dir(nic) + '/vfio1/uevent'), 'MAJOR=511\nMINOR=1\nDEVNAME=vfio/devices/vfio1\n', 'uevent 1')
+    # Leaving vfio-pci removes it (and the glue dir); the lowest free index is reused.
+    expect_write(DRV + 'vfio-pci/unbind', vfio)
+    check(not os.path.lexists(cdev_dir(vfio)), 'vfio-dev left after unbind')
+    check(not os.path.lexists('/sys/class/vfio-dev/vfio0'), 'class link left after unbind')
+    check(not os.path.lexists('/sys/dev/char/511:0'), 'dev/char link left after unbind')
+    eq(sorted(os.listdir('/sys/class/vfio-dev')), ['vfio1'], 'class after unbind')
+    expect_write(DEV + '0000:01:00.0/driver_override', 'vfio-pci')
+    expect_write(DRV + 'pci-stub/unbind', '0000:01:00.0')
+    expect_write(DRV + 'vfio-pci/bind', '0000:01:00.0')
+    eq(os.listdir(cdev_dir('0000:01:00.0')), ['vfio0'], 'lowest free index reused')
+    expect_write(DRV + 'vfio-pci/bind', vfio)
+    eq(os.listdir(cdev_dir(vfio)), ['vfio2'], 'then the next')
+    # Hot removal takes the cdev along.
+    sim.remove(nic)
+    eq(sorted(os.listdir('/sys/class/vfio-dev')), ['vfio0', 'vfio2'], 'class after removal')
+    check(not os.path.lexists('/sys/dev/char/511:1'), 'dev/char link left after removal')
+
+
+@case()
+def vfio_cdev_off(sim):
+    """Default (kernels before 6.6, Debian's builds): no cdev at all."""
+    check(not os.path.exists('/sys/class/vfio-dev'), 'class/vfio-dev without the cdev')
+    vfio_bind(NIC, 'e1000e')
+    eq(sim.driver_of(NIC), 'vfio-pci', 'bound')
+    check(not os.path.exists(NIC_DIR + '/vfio-dev'), 'vfio-dev without the cdev')
+    eq(sim.vfio_cdev_of(NIC), None, 'vfio_cdev_of')
+
+
 # ---- other programs ----
 
 @case()
@@ -740,13 +796,15 @@ def run(name):
         sys.exit('set VFIOSIM to the vfiosim binary')
     with tempfile.TemporaryDirectory(prefix='vfiosim-test-') as work:
         topo = topology
-        if isinstance(topology, dict) or kw.get('vfio_unloaded'):
+        if isinstance(topology, dict) or kw.get('vfio_unloaded') or kw.get('top'):
             if isinstance(topology, dict):
                 doc = topology
             else:
                 with open(vfiosim.topology_path(topology)) as f:
                     doc = json.load(f)
+            if kw.get('vfio_unloaded'):
                 doc['vfio_pci_loaded'] = False
+            doc.update(kw.get('top', {}))
             topo = os.path.join(work, 'topology.json')
             with open(topo, 'w') as f:
                 json.dump(doc, f)

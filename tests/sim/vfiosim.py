@@ -21,7 +21,7 @@ TOPOLOGIES = os.path.join(os.path.dirname(HERE), 'topologies')
 SYSFS = '/sys'
 
 __all__ = ['Sim', 'export', 'topology_path', 'driver_of', 'override_of',
-           'group_of', 'exists', 'SimError']
+           'group_of', 'vfio_cdev_of', 'exists', 'SimError']
 
 
 class SimError(Exception):
@@ -123,6 +123,16 @@ def group_of(address, sysfs=SYSFS):
             os.path.join(sysfs, 'bus/pci/devices', address, 'iommu_group'))))
     except FileNotFoundError:
         return None
+
+
+def vfio_cdev_of(address, sysfs=SYSFS):
+    """The VFIO device cdev's name ('vfio3'), or None (not on vfio-pci, or
+    the topology has no "vfio_device_cdev")."""
+    try:
+        names = os.listdir(os.path.join(sysfs, 'bus/pci/devices', address, 'vfio-dev'))
+    except FileNotFoundError:
+        return None
+    return names[0] if names else None
 
 
 def exists(address, sysfs=SYSFS):
@@ -388,6 +398,9 @@ class Sim:
 
     def group_of(self, address):
         return group_of(address, self.sysfs)
+
+    def vfio_cdev_of(self, address):
+        return vfio_cdev_of(address, self.sysfs)
 
     def exists(self, address):
         return exists(address, self.sysfs)
