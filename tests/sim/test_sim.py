@@ -677,6 +677,60 @@ def vfio_cdev_off(sim):
     eq(sim.vfio_cdev_of(NIC), None, 'vfio_cdev_of')
 
 
+# ---- driver names the kernel allows ----
+
+LONG = 'a_driver_name_of_seventy_characters_' + 'x' * 34    # 70
+ODD = 'odd driver'
+ODD_NAMES = {
+    'devices': [
+        {'address': '0000:00:00.0', 'vendor': '0x8086', 'device': '0x2020', 'class': '0x060000',
+         'driver': None, 'iommu_group': 0},
+        {'address': '0000:00:1c.0', 'vendor': '0x8086', 'device': '0xa190', 'class': '0x060400',
+         'driver': 'pcieport', 'iommu_group': 3, 'header_type': 'bridge', 'secondary_bus': 1},
+        {'address': '0000:01:00.0', 'vendor': '0x1af4', 'device': '0x1041', 'class': '0x020000',
+         'driver': LONG, 'iommu_group': 3},
+        {'address': '0000:01:00.1', 'vendor': '0x1af4', 'device': '0x1042', 'class': '0x010000',
+         'driver': ODD, 'iommu_group': 3},
+    ]}
+
+
+@case(ODD_NAMES)
+def odd_driver_names(sim):
+    eq(len(LONG), 70, 'long name length')
+    for addr, name in (('0000:01:00.0', LONG), ('0000:01:00.1', ODD)):
+        check(name in os.listdir('/sys/bus/pci/drivers'), '%r not in drivers/' % name)
+        eq(os.readlink(DEV + addr + '/driver'), '../../../../bus/pci/drivers/' + name, 'driver link')
+        eq(sim.driver_of(addr), name, 'driver_of')
+        eq(os.path.realpath(DRV + name + '/' + addr), os.path.realpath(DEV + addr), 'driver dir link')
+        check('DRIVER=%s\n' % name in read(DEV + addr + '/uevent'), 'uevent DRIVER= of ' + name)
+        expect_write(DRV + name + '/unbind', addr)
+        eq(sim.driver_of(addr), None, 'unbound from ' + name)
+        expect_write(DRV + name + '/bind', addr + '\n')
+        eq(sim.driver_of(addr), name, 'bound to ' + name)
+        expect_write(DEV + addr + '/driver_override', 'vfio-pci')
+        expect_write(DEV + addr + '/driver/unbind', addr)
+        expect_write(PROBE, addr)
+        eq(sim.driver_of(addr), 'vfio-pci', 'on vfio-pci')
+        expect_write(DEV + addr + '/driver_override', name)
+        expect_write(DRV + 'vfio-pci/unbind', addr)
+        expect_write(PROBE, addr)
+        eq(sim.driver_of(addr), name, 'back through an override naming ' + name)
+    # Rules name them too (the wrapper escapes the blank).
+    sim.fail(ODD + '/unbind', 'EBUSY', count=1)
+    expect_write(DRV + ODD + '/unbind', '0000:01:00.1', errno.EBUSY)
+    eq(sim.audit()[-1], (DRV + ODD + '/unbind', '0000:01:00.1', 'EBUSY'), 'audit path with a blank')
+    sim.divert('0000:01:00.0', ODD)
+    expect_write(DRV + LONG + '/unbind', '0000:01:00.0')
+    expect_write(PROBE, '0000:01:00.0')
+    eq(sim.driver_of('0000:01:00.0'), ODD, 'divert to a name with a blank')
+    env = dict(os.environ, SYSTEMD_DEVICE_VERIFY_SYSFS='0')
+    out = subprocess.run(['udevadm', 'info', DEV + '0000:01:00.1'], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    check('E: DRIVER=' + ODD in out.splitlines(), 'udevadm info:\n' + out)
+    out = subprocess.run(['lspci', '-k', '-s', '01:00.1'], capture_output=True, text=True, check=True).stdout
+    check('\tKernel driver in use: ' + ODD in out.splitlines(), 'lspci -k:\n' + out)
+
+
 # ---- other programs ----
 
 @case()
