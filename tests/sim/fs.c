@@ -157,6 +157,7 @@ control_line(const char *line, int lineno)
                 return;
         }
         if (g_str_equal(t[0], "clear") && n == 1) {
+                release_blocked(NULL);  /* nothing stays held by a rule that is gone */
                 g_ptr_array_set_size(fs.rules, 0);
                 return;
         }

@@ -437,6 +437,14 @@ def fault_block(sim):
     sim.release()
     w.join(10)
     eq(w.err, errno.ENODEV, 'device removed while the write was blocked')
+    # clear drops the rules and lets held writes go.
+    sim.block('i915/unbind')
+    w = Writer(DRV + 'i915/unbind', '0000:00:02.0')
+    sim.wait_blocked()
+    sim.clear_faults()
+    w.join(10)
+    eq(w.err, 0, 'write held when the rules were cleared')
+    eq(sim.blocked(), [], 'nothing blocked after clear')
 
 
 def oserror(fn, *args):
