@@ -5,6 +5,8 @@
 #include <glib-unix.h>
 #include <glib.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <systemd/sd-bus.h>
 
 #include "bus-source.h"
@@ -122,6 +124,18 @@ daemon_run (void)
     g_message ("Waiting for the operations under way to finish");
   while (manager_is_working (manager))
     g_main_context_iteration (NULL, TRUE);
+
+  if (manager_count_stuck (manager) > 0)
+    {
+      /* A worker is blocked in a sysfs write that may never return, and
+       * still uses the manager and the state: free nothing, leave now.
+       * Its transaction is recorded pending, so the next start-up rolls
+       * it back. */
+      g_warning ("Exiting with %u operation(s) stuck in the kernel; the next start will "
+                 "roll back what they left pending", manager_count_stuck (manager));
+      sd_bus_flush (bus);
+      _exit (r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+    }
 
   g_source_destroy (source);
   g_source_unref (source);

@@ -27,10 +27,14 @@ struct Manager {
   Authz *authz;
   GMutex locks_lock;
   GHashTable *group_locks; /* group → GMutex*: one operation per group at a time */
+  guint write_timeout_ms;  /* a sysfs write taking longer is stuck */
   /* main thread only: */
   GHashTable *authorizing; /* sender → calls of it waiting for polkit */
   GPtrArray *waiting;      /* Call* waiting for polkit (withdrawn on quit) */
-  guint working;           /* calls handed to a worker and not replied to yet */
+  GPtrArray *running;      /* Call* handed to a worker, not done yet */
+  GHashTable *stuck;       /* group → Call* whose sysfs write does not return */
+  guint working;           /* running calls whose caller still waits */
+  guint abandoned;         /* running calls whose caller was answered early */
   gboolean quitting;       /* no new work: moving calls get ShuttingDown */
 };
 
@@ -261,6 +265,9 @@ typedef struct {
   uint64_t flags;
   PciAddress target;
   uint32_t group;
+  TransactionProgress *progress; /* shared with the worker (thread-safe) */
+  guint watchdog;         /* while running: checks the write under way */
+  gboolean answered;      /* the caller was answered before the worker ended */
   Plan *plan;             /* as planned (and authorized), then as done */
   const char *actions[2]; /* polkit actions still to check */
   char *details[6];       /* polkit details */
@@ -300,6 +307,9 @@ call_free (Call *call)
   call_stop_authorizing (call);
   sd_bus_track_unref (call->caller);
   g_clear_object (&call->cancel);
+  if (call->watchdog)
+    g_source_remove (call->watchdog);
+  transaction_progress_free (call->progress);
   sd_bus_message_unref (call->message);
   plan_free (call->plan);
   for (gsize i = 0; i < G_N_ELEMENTS (call->details); i++)
@@ -406,6 +416,10 @@ call_work (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
   address_format (&call->target, name);
   g_mutex_lock (lock);
 
+  /* answered while it waited for the lock (the group is stuck): nothing to do */
+  if (transaction_progress_abandoned (call->progress))
+    goto out;
+
   if (call_plan (call, &plan, &call->error) < 0)
     goto out;
 
@@ -446,7 +460,7 @@ call_work (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
         }
     }
 
-  if (plan_count_moves (plan) > 0 && transaction_run (self->state, plan, &call->error) < 0)
+  if (plan_count_moves (plan) > 0 && transaction_run (self->state, plan, call->progress, &call->error) < 0)
     goto out;
 
   plan_free (call->plan);
@@ -462,7 +476,28 @@ static void
 call_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   Call *call = user_data;
+  Manager *self = call->manager;
   int r;
+
+  g_ptr_array_remove_fast (self->running, call);
+  if (g_hash_table_lookup (self->stuck, GUINT_TO_POINTER (call->group)) == call)
+    {
+      g_hash_table_remove (self->stuck, GUINT_TO_POINTER (call->group));
+      g_message ("IOMMU group %u is no longer busy: the stuck write of the %s returned",
+                 call->group, call->what);
+    }
+
+  if (call->answered)
+    {
+      /* its caller was told long ago; only the log hears how it ended */
+      if (sd_bus_error_is_set (&call->error))
+        g_message ("The %s answered early has ended: %s", call->what, call->error.message);
+      else
+        g_message ("The %s answered early has ended with nothing done", call->what);
+      self->abandoned--;
+      call_free (call);
+      return;
+    }
 
   if (sd_bus_error_is_set (&call->error))
     r = sd_bus_reply_method_error (call->message, &call->error);
@@ -470,8 +505,114 @@ call_done (GObject *source, GAsyncResult *res, gpointer user_data)
     r = reply_plan (call->message, call->plan);
   if (r < 0)
     g_warning ("Cannot reply to %s: %s", call->what, g_strerror (-r));
-  call->manager->working--;
+  self->working--;
   call_free (call);
+}
+
+/* "IOMMU group 5 is busy: unbinding 0000:00:14.0 from xhci_hcd has not
+ * returned for 42 s" (for @stuck, the call whose write does not return). */
+static char *
+stuck_describe (Call *stuck)
+{
+  gint64 since = 0;
+  g_autofree char *current = transaction_progress_current (stuck->progress, &since);
+
+  return g_strdup_printf ("IOMMU group %u is busy: %s has not returned for %" G_GINT64_FORMAT
+                          " s (the driver seems stuck; journalctl -k shows its messages)",
+                          stuck->group, current ? current : "a write to sysfs",
+                          (g_get_monotonic_time () - since) / G_USEC_PER_SEC);
+}
+
+/* Answers @call's caller now and lets its worker end on its own. */
+static void
+call_answer_early (Call *call, const sd_bus_error *error)
+{
+  Manager *self = call->manager;
+
+  transaction_progress_abandon (call->progress);
+  if (sd_bus_reply_method_error (call->message, error) < 0)
+    g_warning ("Cannot reply to %s", call->what);
+  call->answered = TRUE;
+  self->working--;
+  self->abandoned++;
+}
+
+static int
+error_group_busy (sd_bus_error *error, Call *stuck, const char *what)
+{
+  g_autofree char *busy = stuck_describe (stuck);
+
+  return sd_bus_error_setf (error, VFIOD_ERROR_GROUP_BUSY,
+                            "Cannot %s: %s. Nothing was done; try again once it has returned",
+                            what, busy);
+}
+
+/* Bounded waiting: a sysfs write that has not returned after
+ * write_timeout_ms (a driver stuck in its remove) is reported to the
+ * caller, naming the device and driver; the group stays locked (the write
+ * cannot be taken back) and busy for everybody else, and once the write
+ * returns the worker rolls back what it did.  Calls queued behind it on
+ * the group's lock are answered too.  Runs only while the call does. */
+static gboolean
+call_watchdog (gpointer user_data)
+{
+  Call *call = user_data;
+  Manager *self = call->manager;
+  gint64 limit = (gint64) self->write_timeout_ms * 1000;
+  gint64 now = g_get_monotonic_time (), since = 0;
+  g_autofree char *current = transaction_progress_current (call->progress, &since);
+  Call *stuck = g_hash_table_lookup (self->stuck, GUINT_TO_POINTER (call->group));
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+
+  call->watchdog = 0;
+  if (current != NULL && now - since >= limit)
+    {
+      g_warning ("%s has not returned after %" G_GINT64_FORMAT " s: answering the caller of %s; "
+                 "IOMMU group %u stays busy until it returns",
+                 current, (now - since) / G_USEC_PER_SEC, call->what, call->group);
+      sd_bus_error_setf (&error, VFIOD_ERROR_TIMED_OUT,
+                         "Cannot %s: %s has not returned after %" G_GINT64_FORMAT " s (the "
+                         "driver seems stuck removing the device; journalctl -k shows its "
+                         "messages). Nothing more will be done: once the write returns, vfiod "
+                         "puts back every device of IOMMU group %u it moved (or does so at its "
+                         "next start), and until then the group is busy",
+                         call->what, current, (now - since) / G_USEC_PER_SEC, call->group);
+      call_answer_early (call, &error);
+      sd_bus_error_free (&error);
+      g_hash_table_insert (self->stuck, GUINT_TO_POINTER (call->group), call);
+
+      /* calls waiting for the group's lock behind it would wait as long */
+      for (guint i = 0; i < self->running->len; i++)
+        {
+          Call *other = g_ptr_array_index (self->running, i);
+          g_autofree char *writing = NULL;
+
+          if (other == call || other->group != call->group || other->answered)
+            continue;
+          writing = transaction_progress_current (other->progress, NULL);
+          if (writing)
+            continue;
+          error_group_busy (&error, call, other->what);
+          call_answer_early (other, &error);
+          sd_bus_error_free (&error);
+        }
+      return G_SOURCE_REMOVE;
+    }
+  if (current == NULL && stuck != NULL && stuck != call && !call->answered)
+    {
+      error_group_busy (&error, stuck, call->what);
+      call_answer_early (call, &error);
+      sd_bus_error_free (&error);
+      return G_SOURCE_REMOVE;
+    }
+  if (call->answered)
+    return G_SOURCE_REMOVE;
+
+  /* look again when the write under way would be late */
+  call->watchdog = g_timeout_add (current ? (guint) ((limit - (now - since)) / 1000) + 1
+                                          : self->write_timeout_ms,
+                                  call_watchdog, call);
+  return G_SOURCE_REMOVE;
 }
 
 static void call_authorize_next (Call *call);
@@ -512,6 +653,8 @@ on_authorized (gboolean allowed, const sd_bus_error *error, gpointer user_data)
 static void
 call_authorize_next (Call *call)
 {
+  Manager *self = call->manager;
+  Call *stuck;
   GTask *task;
 
   for (gsize i = 0; i < G_N_ELEMENTS (call->actions); i++)
@@ -529,7 +672,23 @@ call_authorize_next (Call *call)
 
   call_stop_authorizing (call);
   g_clear_pointer (&call->caller, sd_bus_track_unref);
-  call->manager->working++;
+
+  stuck = g_hash_table_lookup (self->stuck, GUINT_TO_POINTER (call->group));
+  if (stuck)
+    {
+      /* it got stuck while this one waited for polkit */
+      sd_bus_error error = SD_BUS_ERROR_NULL;
+      error_group_busy (&error, stuck, call->what);
+      sd_bus_reply_method_error (call->message, &error);
+      sd_bus_error_free (&error);
+      call_free (call);
+      return;
+    }
+
+  self->working++;
+  call->progress = transaction_progress_new ();
+  g_ptr_array_add (self->running, call);
+  call->watchdog = g_timeout_add (self->write_timeout_ms, call_watchdog, call);
   /* the task does not own @call: call_done() frees it, on this thread */
   task = g_task_new (NULL, NULL, call_done, call);
   g_task_set_task_data (task, call, NULL);
@@ -607,7 +766,7 @@ method_change (sd_bus_message *m, Manager *self, gboolean reattach, sd_bus_error
 {
   uint64_t allowed_flags = reattach ? VFIOD_REATTACH_FLAGS_ALL : VFIOD_DETACH_FLAGS_ALL;
   g_autoptr (Plan) plan = NULL;
-  Call *call;
+  Call *call, *stuck;
   const char *text;
   char name[ADDRESS_STRLEN];
   uint64_t flags;
@@ -654,6 +813,13 @@ method_change (sd_bus_message *m, Manager *self, gboolean reattach, sd_bus_error
   if (self->quitting)
     {
       r = error_shutting_down (error, call->what);
+      call_free (call);
+      return r;
+    }
+  stuck = g_hash_table_lookup (self->stuck, GUINT_TO_POINTER (call->group));
+  if (stuck)
+    {
+      r = error_group_busy (error, stuck, call->what);
       call_free (call);
       return r;
     }
@@ -757,6 +923,9 @@ manager_new (sd_bus *bus, State *state)
   self->group_locks = g_hash_table_new_full (NULL, NULL, NULL, group_lock_free);
   self->authorizing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->waiting = g_ptr_array_new ();
+  self->running = g_ptr_array_new ();
+  self->stuck = g_hash_table_new (NULL, NULL);
+  self->write_timeout_ms = env_ms (VFIOD_ENV_WRITE_TIMEOUT_MS, VFIOD_WRITE_TIMEOUT_MS);
   r = sd_bus_add_object_vtable (bus, &self->slot, VFIOD_DBUS_PATH,
                                 VFIOD_DBUS_MANAGER_INTERFACE, manager_vtable, self);
   if (r < 0)
@@ -785,6 +954,12 @@ manager_is_working (Manager *self)
   return self->working > 0 || self->waiting->len > 0;
 }
 
+guint
+manager_count_stuck (Manager *self)
+{
+  return self->abandoned;
+}
+
 void
 manager_free (Manager *self)
 {
@@ -797,6 +972,8 @@ manager_free (Manager *self)
   g_mutex_clear (&self->locks_lock);
   g_hash_table_unref (self->authorizing);
   g_ptr_array_unref (self->waiting);
+  g_ptr_array_unref (self->running);
+  g_hash_table_unref (self->stuck);
   sd_bus_unref (self->bus);
   g_free (self);
 }

@@ -23,3 +23,9 @@ void manager_quit (Manager *manager);
  * waits for an answer: stopping now would leave the work to the next
  * start-up's recovery, so the daemon waits. */
 gboolean manager_is_working (Manager *manager);
+
+/* Operations whose caller was answered early because a sysfs write did
+ * not return (a driver stuck in its remove): their workers still use the
+ * manager and the state, so they must not be freed; the next start-up's
+ * recovery rolls back what such an operation left pending. */
+guint manager_count_stuck (Manager *manager);

@@ -9,17 +9,60 @@
 #include "device.h"
 #include "vfiod-names.h"
 
-#define KEY_GROUP    "group"
-#define KEY_KNOWN    "known"
-#define KEY_DRIVER   "driver"
-#define KEY_OVERRIDE "override"
-#define KEY_PENDING  "pending"
+/* The file:
+ *
+ *   [0000:00:14.0]            a device record: what vfiod detached
+ *   group=5
+ *   known=true
+ *   driver=xhci_hcd           "" when it had none
+ *   override=                 "" when unset
+ *
+ *   [transaction 7]           a transaction under way
+ *   status=pending
+ *   operation=detach          or reattach
+ *   group=5
+ *   devices=0000:00:14.0;0000:00:17.0;0000:02:00.0   (step order; each has a record)
+ *
+ * Only a transaction under way says "pending".  Earlier versions marked
+ * each device record instead (pending=detach): read as one-member
+ * transactions. */
+
+#define KEY_GROUP     "group"
+#define KEY_KNOWN     "known"
+#define KEY_DRIVER    "driver"
+#define KEY_OVERRIDE  "override"
+#define KEY_PENDING   "pending"     /* the earlier format */
+#define KEY_STATUS    "status"
+#define KEY_OPERATION "operation"
+#define KEY_DEVICES   "devices"
+#define STATUS_PENDING     "pending"
+#define TRANSACTION_PREFIX "transaction "
+#define FILE_HEADER \
+  "# vfiod: what it detached (to give it back) and the transactions under way\n" \
+  "# (rolled back at its next start).  Written by vfiod: do not edit.\n"
 
 struct State {
   GMutex lock;
   char *path;
-  GHashTable *records; /* device → StateRecord* */
+  StateContents *contents; /* replaced whole on every change */
+  guint64 next_id;
 };
+
+/* ---- records and transactions ----------------------------------------- */
+
+StateRecord *
+state_record_new (const char *device, uint32_t group, gboolean known, const char *driver,
+                  const char *override)
+{
+  StateRecord *r = g_new0 (StateRecord, 1);
+
+  r->device = g_strdup (device);
+  r->group = group;
+  r->known = known;
+  r->driver = known ? g_strdup (driver) : NULL;
+  r->override = known ? g_strdup (override) : NULL;
+  return r;
+}
 
 void
 state_record_free (StateRecord *record)
@@ -35,19 +78,161 @@ state_record_free (StateRecord *record)
 static StateRecord *
 record_copy (const StateRecord *r)
 {
-  StateRecord *copy = g_new0 (StateRecord, 1);
+  return state_record_new (r->device, r->group, r->known, r->driver, r->override);
+}
 
-  *copy = *r;
-  copy->device = g_strdup (r->device);
-  copy->driver = g_strdup (r->driver);
-  copy->override = g_strdup (r->override);
+void
+state_transaction_free (StateTransaction *t)
+{
+  if (t == NULL)
+    return;
+  g_ptr_array_unref (t->members);
+  g_free (t);
+}
+
+static StateTransaction *
+transaction_new (guint64 id, StateOp op, uint32_t group)
+{
+  StateTransaction *t = g_new0 (StateTransaction, 1);
+
+  t->id = id;
+  t->op = op;
+  t->group = group;
+  t->members = g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
+  return t;
+}
+
+static StateTransaction *
+transaction_copy (const StateTransaction *t)
+{
+  StateTransaction *copy = transaction_new (t->id, t->op, t->group);
+
+  for (guint i = 0; i < t->members->len; i++)
+    g_ptr_array_add (copy->members, record_copy (g_ptr_array_index (t->members, i)));
   return copy;
 }
+
+static StateContents *
+contents_new (void)
+{
+  StateContents *c = g_new0 (StateContents, 1);
+
+  c->records = g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
+  c->transactions = g_ptr_array_new_with_free_func ((GDestroyNotify) state_transaction_free);
+  return c;
+}
+
+void
+state_contents_free (StateContents *c)
+{
+  if (c == NULL)
+    return;
+  g_ptr_array_unref (c->records);
+  g_ptr_array_unref (c->transactions);
+  g_free (c);
+}
+
+static StateContents *
+contents_copy (const StateContents *c)
+{
+  StateContents *copy = contents_new ();
+
+  for (guint i = 0; i < c->records->len; i++)
+    g_ptr_array_add (copy->records, record_copy (g_ptr_array_index (c->records, i)));
+  for (guint i = 0; i < c->transactions->len; i++)
+    g_ptr_array_add (copy->transactions, transaction_copy (g_ptr_array_index (c->transactions, i)));
+  return copy;
+}
+
+static StateRecord *
+contents_find (const StateContents *c, const char *device, guint *index)
+{
+  for (guint i = 0; i < c->records->len; i++)
+    {
+      StateRecord *r = g_ptr_array_index (c->records, i);
+      if (strcmp (r->device, device) == 0)
+        {
+          if (index)
+            *index = i;
+          return r;
+        }
+    }
+  return NULL;
+}
+
+/* Replaces (or adds) the record of @r->device; takes @r. */
+static void
+contents_put (StateContents *c, StateRecord *r)
+{
+  guint i;
+
+  if (contents_find (c, r->device, &i))
+    g_ptr_array_remove_index (c->records, i);
+  g_ptr_array_add (c->records, r);
+}
+
+static void
+contents_drop (StateContents *c, const char *device)
+{
+  guint i;
+
+  if (contents_find (c, device, &i))
+    g_ptr_array_remove_index (c->records, i);
+}
+
+static gint
+record_compare (gconstpointer a, gconstpointer b)
+{
+  return strcmp ((*(StateRecord *const *) a)->device, (*(StateRecord *const *) b)->device);
+}
+
+static gint
+transaction_compare (gconstpointer a, gconstpointer b)
+{
+  guint64 x = (*(StateTransaction *const *) a)->id, y = (*(StateTransaction *const *) b)->id;
+
+  return x < y ? -1 : x > y;
+}
+
+/* ---- parsing (untrusted: root may have edited it, a disk may have
+ * corrupted it; what does not validate is never acted on) -------------- */
 
 static const char *
 op_to_string (StateOp op)
 {
-  return op == STATE_OP_DETACH ? VFIOD_ACTION_DETACH : op == STATE_OP_REATTACH ? VFIOD_ACTION_REATTACH : "";
+  return op == STATE_OP_DETACH ? VFIOD_ACTION_DETACH : VFIOD_ACTION_REATTACH;
+}
+
+static gboolean
+op_from_string (const char *text, StateOp *op)
+{
+  if (g_strcmp0 (text, VFIOD_ACTION_DETACH) == 0)
+    *op = STATE_OP_DETACH;
+  else if (g_strcmp0 (text, VFIOD_ACTION_REATTACH) == 0)
+    *op = STATE_OP_REATTACH;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+parse_group (const char *text, uint32_t *out)
+{
+  guint64 number;
+
+  if (text == NULL || !g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT32, &number, NULL))
+    return FALSE;
+  *out = (uint32_t) number;
+  return TRUE;
+}
+
+static gboolean
+address_is_normal (const char *text)
+{
+  char normal[ADDRESS_STRLEN];
+  PciAddress address;
+
+  return address_parse (text, &address) && strcmp (address_format (&address, normal), text) == 0;
 }
 
 /* An optional driver name: "" means none. */
@@ -69,23 +254,20 @@ read_driver (GKeyFile *kf, const char *group, const char *key, char **out)
   return TRUE;
 }
 
+/* A device record; *@pending gets the earlier format's pending operation. */
 static StateRecord *
-record_from_keyfile (GKeyFile *kf, const char *name)
+record_from_keyfile (GKeyFile *kf, const char *name, StateOp *pending)
 {
   g_autoptr (StateRecord) r = g_new0 (StateRecord, 1);
-  g_autofree char *group = NULL, *pending = NULL, *known = NULL;
-  char normal[ADDRESS_STRLEN];
-  PciAddress address;
-  guint64 number;
+  g_autofree char *group = NULL, *op = NULL, *known = NULL;
 
-  if (!address_parse (name, &address) || strcmp (address_format (&address, normal), name) != 0)
+  if (!address_is_normal (name))
     return NULL;
   r->device = g_strdup (name);
 
   group = g_key_file_get_string (kf, name, KEY_GROUP, NULL);
-  if (!group || !g_ascii_string_to_unsigned (group, 10, 0, G_MAXUINT32, &number, NULL))
+  if (!parse_group (group, &r->group))
     return NULL;
-  r->group = (uint32_t) number;
 
   known = g_key_file_get_string (kf, name, KEY_KNOWN, NULL);
   if (g_strcmp0 (known, "true") == 0)
@@ -98,46 +280,207 @@ record_from_keyfile (GKeyFile *kf, const char *name)
   else if (g_strcmp0 (known, "false") != 0)
     return NULL;
 
-  pending = g_key_file_get_string (kf, name, KEY_PENDING, NULL);
-  if (pending == NULL || *pending == '\0')
-    r->pending = STATE_OP_NONE;
-  else if (strcmp (pending, VFIOD_ACTION_DETACH) == 0)
-    r->pending = STATE_OP_DETACH;
-  else if (strcmp (pending, VFIOD_ACTION_REATTACH) == 0)
-    r->pending = STATE_OP_REATTACH;
-  else
+  op = g_key_file_get_string (kf, name, KEY_PENDING, NULL);
+  *pending = STATE_OP_NONE;
+  if (op != NULL && *op != '\0' && !op_from_string (op, pending))
     return NULL;
 
   return g_steal_pointer (&r);
 }
 
-GPtrArray *
-state_parse (const char *text, gsize length)
+/* A pending transaction, whose members must all have valid records of
+ * its group and belong to no other transaction. */
+static StateTransaction *
+transaction_from_keyfile (GKeyFile *kf, const char *name, const StateContents *c,
+                          GHashTable *taken)
+{
+  g_autoptr (StateTransaction) t = NULL;
+  g_autofree char *status = NULL, *op_text = NULL, *group_text = NULL;
+  g_auto (GStrv) devices = NULL;
+  guint64 id;
+  uint32_t group;
+  StateOp op;
+
+  if (!g_ascii_string_to_unsigned (name + strlen (TRANSACTION_PREFIX), 10, 1, G_MAXUINT64, &id,
+                                   NULL))
+    return NULL;
+  status = g_key_file_get_string (kf, name, KEY_STATUS, NULL);
+  op_text = g_key_file_get_string (kf, name, KEY_OPERATION, NULL);
+  group_text = g_key_file_get_string (kf, name, KEY_GROUP, NULL);
+  devices = g_key_file_get_string_list (kf, name, KEY_DEVICES, NULL, NULL);
+  if (g_strcmp0 (status, STATUS_PENDING) != 0 || !op_from_string (op_text, &op) ||
+      !parse_group (group_text, &group) || devices == NULL || devices[0] == NULL)
+    return NULL;
+
+  t = transaction_new (id, op, group);
+  for (char **d = devices; *d; d++)
+    {
+      const StateRecord *r = contents_find (c, *d, NULL);
+
+      if (r == NULL || r->group != group || g_hash_table_contains (taken, r->device))
+        return NULL;
+      g_ptr_array_add (t->members, record_copy (r));
+    }
+  for (guint i = 0; i < t->members->len; i++)
+    g_hash_table_add (taken, g_strdup (((StateRecord *) g_ptr_array_index (t->members, i))->device));
+  return g_steal_pointer (&t);
+}
+
+static void
+warn_ignored (const char *what, const char *name)
+{
+  g_autofree char *quoted = g_strescape (name, NULL);
+
+  g_warning ("Ignoring the state file's %s [%s]: it is not valid, so vfiod will not act on it",
+             what, quoted);
+}
+
+StateContents *
+state_contents_parse (const char *text, gsize length)
 {
   g_autoptr (GKeyFile) kf = g_key_file_new ();
-  g_autoptr (GPtrArray) records = g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
   g_autoptr (GError) error = NULL;
+  g_autoptr (GHashTable) taken = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GPtrArray) old_pending = g_ptr_array_new_with_free_func ((GDestroyNotify) state_transaction_free);
+  StateContents *c = contents_new ();
   g_auto (GStrv) groups = NULL;
+  guint64 next_id = 1;
 
   if (!g_key_file_load_from_data (kf, text, length, G_KEY_FILE_NONE, &error))
     {
       g_warning ("Ignoring the state file: it does not parse (%s)", error->message);
-      return g_steal_pointer (&records);
+      return c;
     }
   groups = g_key_file_get_groups (kf, NULL);
+
+  /* device records first: transactions refer to them */
   for (char **g = groups; *g; g++)
     {
-      StateRecord *r = record_from_keyfile (kf, *g);
-      if (r == NULL)
+      StateOp pending;
+      StateRecord *r;
+
+      if (g_str_has_prefix (*g, TRANSACTION_PREFIX))
+        continue;
+      r = record_from_keyfile (kf, *g, &pending);
+      if (r == NULL || contents_find (c, r->device, NULL))
         {
-          g_autofree char *quoted = g_strescape (*g, NULL);
-          g_warning ("Ignoring the state file's record [%s]: it is not valid", quoted);
+          warn_ignored ("record", *g);
+          state_record_free (r);
           continue;
         }
-      g_ptr_array_add (records, r);
+      g_ptr_array_add (c->records, r);
+      if (pending != STATE_OP_NONE)
+        {
+          /* the earlier format: one transaction per device */
+          StateTransaction *t = transaction_new (0, pending, r->group);
+          g_ptr_array_add (t->members, record_copy (r));
+          g_ptr_array_add (old_pending, t);
+        }
     }
-  return g_steal_pointer (&records);
+
+  for (char **g = groups; *g; g++)
+    {
+      StateTransaction *t;
+
+      if (!g_str_has_prefix (*g, TRANSACTION_PREFIX))
+        continue;
+      t = transaction_from_keyfile (kf, *g, c, taken);
+      if (t == NULL)
+        {
+          warn_ignored ("transaction", *g);
+          continue;
+        }
+      for (guint i = 0; i < c->transactions->len; i++)
+        if (((StateTransaction *) g_ptr_array_index (c->transactions, i))->id == t->id)
+          {
+            warn_ignored ("transaction", *g);
+            g_clear_pointer (&t, state_transaction_free);
+            break;
+          }
+      if (t)
+        {
+          next_id = MAX (next_id, t->id + 1);
+          g_ptr_array_add (c->transactions, t);
+        }
+    }
+
+  for (guint i = 0; i < old_pending->len; i++)
+    {
+      StateTransaction *t = g_ptr_array_index (old_pending, i);
+      const char *device = ((StateRecord *) g_ptr_array_index (t->members, 0))->device;
+
+      if (g_hash_table_contains (taken, device) || next_id == G_MAXUINT64)
+        {
+          warn_ignored ("record", device);
+          continue;
+        }
+      g_message ("State file: the pending %s of %s (the earlier format) becomes transaction %"
+                 G_GUINT64_FORMAT, op_to_string (t->op), device, next_id);
+      t->id = next_id++;
+      g_ptr_array_add (c->transactions, g_ptr_array_steal_index (old_pending, i--));
+    }
+
+  g_ptr_array_sort (c->records, record_compare);
+  g_ptr_array_sort (c->transactions, transaction_compare);
+  return c;
 }
+
+GPtrArray *
+state_parse (const char *text, gsize length)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) state_contents_free);
+
+  g_ptr_array_add (out, state_contents_parse (text, length));
+  return out;
+}
+
+char *
+state_contents_to_data (const StateContents *c, gsize *length)
+{
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_autoptr (GPtrArray) records = g_ptr_array_copy (c->records, NULL, NULL);
+  g_autoptr (GPtrArray) transactions = g_ptr_array_copy (c->transactions, NULL, NULL);
+  g_autofree char *body = NULL;
+  gsize body_length;
+
+  /* the copies borrow the elements (g_ptr_array_copy keeps the free func) */
+  g_ptr_array_set_free_func (records, NULL);
+  g_ptr_array_set_free_func (transactions, NULL);
+  g_ptr_array_sort (records, record_compare);
+  g_ptr_array_sort (transactions, transaction_compare);
+  for (guint i = 0; i < records->len; i++)
+    {
+      const StateRecord *r = g_ptr_array_index (records, i);
+
+      g_key_file_set_uint64 (kf, r->device, KEY_GROUP, r->group);
+      g_key_file_set_string (kf, r->device, KEY_KNOWN, r->known ? "true" : "false");
+      if (r->known)
+        {
+          g_key_file_set_string (kf, r->device, KEY_DRIVER, r->driver ? r->driver : "");
+          g_key_file_set_string (kf, r->device, KEY_OVERRIDE, r->override ? r->override : "");
+        }
+    }
+  for (guint i = 0; i < transactions->len; i++)
+    {
+      const StateTransaction *t = g_ptr_array_index (transactions, i);
+      g_autofree char *name = g_strdup_printf (TRANSACTION_PREFIX "%" G_GUINT64_FORMAT, t->id);
+      g_autofree const char **devices = g_new0 (const char *, t->members->len + 1);
+
+      for (guint j = 0; j < t->members->len; j++)
+        devices[j] = ((StateRecord *) g_ptr_array_index (t->members, j))->device;
+      g_key_file_set_string (kf, name, KEY_STATUS, STATUS_PENDING);
+      g_key_file_set_string (kf, name, KEY_OPERATION, op_to_string (t->op));
+      g_key_file_set_uint64 (kf, name, KEY_GROUP, t->group);
+      g_key_file_set_string_list (kf, name, KEY_DEVICES, devices, t->members->len);
+    }
+
+  body = g_key_file_to_data (kf, &body_length, NULL);
+  if (length)
+    *length = strlen (FILE_HEADER) + body_length;
+  return g_strconcat (FILE_HEADER, body, NULL);
+}
+
+/* ---- the file ---------------------------------------------------------- */
 
 const char *
 state_default_dir (void)
@@ -173,23 +516,20 @@ state_open (const char *dir, GError **error)
   self = g_new0 (State, 1);
   g_mutex_init (&self->lock);
   self->path = g_build_filename (dir, VFIOD_STATE_FILE, NULL);
-  self->records = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                         (GDestroyNotify) state_record_free);
 
   if (g_file_get_contents (self->path, &text, &length, &local))
+    self->contents = state_contents_parse (text, length);
+  else
     {
-      g_autoptr (GPtrArray) records = state_parse (text, length);
-
-      g_ptr_array_set_free_func (records, NULL); /* the table owns them now */
-      for (guint i = 0; i < records->len; i++)
-        {
-          StateRecord *r = g_ptr_array_index (records, i);
-          g_hash_table_replace (self->records, r->device, r);
-        }
+      if (!g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_warning ("Cannot read %s: %s; starting with no records", self->path, local->message);
+      self->contents = contents_new ();
     }
-  else if (!g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-    g_warning ("Cannot read %s: %s; starting with no records", self->path, local->message);
 
+  self->next_id = 1;
+  for (guint i = 0; i < self->contents->transactions->len; i++)
+    self->next_id = MAX (self->next_id,
+                         ((StateTransaction *) g_ptr_array_index (self->contents->transactions, i))->id + 1);
   return self;
 }
 
@@ -198,41 +538,31 @@ state_free (State *self)
 {
   if (self == NULL)
     return;
-  g_hash_table_unref (self->records);
+  state_contents_free (self->contents);
   g_free (self->path);
   g_mutex_clear (&self->lock);
   g_free (self);
 }
 
-/* Called with the lock held. */
+/* Saves @next as the new contents, atomically; on success it replaces the
+ * old ones in memory (taken), on failure it is dropped: memory never says
+ * more than disk.  Called with the lock held. */
 static gboolean
-state_save (State *self, GError **error)
+state_commit (State *self, StateContents *next, GError **error)
 {
-  g_autoptr (GKeyFile) kf = g_key_file_new ();
-  g_autofree char *data = NULL;
-  g_autoptr (GList) keys = g_hash_table_get_keys (self->records);
   gsize length;
+  g_autofree char *data = state_contents_to_data (next, &length);
 
-  keys = g_list_sort (keys, (GCompareFunc) g_strcmp0);
-  for (GList *l = keys; l; l = l->next)
+  if (!g_file_set_contents_full (self->path, data, (gssize) length,
+                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                 0600, error))
     {
-      const StateRecord *r = g_hash_table_lookup (self->records, l->data);
-
-      g_key_file_set_uint64 (kf, r->device, KEY_GROUP, r->group);
-      g_key_file_set_string (kf, r->device, KEY_KNOWN, r->known ? "true" : "false");
-      if (r->known)
-        {
-          g_key_file_set_string (kf, r->device, KEY_DRIVER, r->driver ? r->driver : "");
-          g_key_file_set_string (kf, r->device, KEY_OVERRIDE, r->override ? r->override : "");
-        }
-      if (r->pending != STATE_OP_NONE)
-        g_key_file_set_string (kf, r->device, KEY_PENDING, op_to_string (r->pending));
+      state_contents_free (next);
+      return FALSE;
     }
-
-  data = g_key_file_to_data (kf, &length, NULL);
-  return g_file_set_contents_full (self->path, data, (gssize) length,
-                                   G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-                                   0600, error);
+  state_contents_free (self->contents);
+  self->contents = next;
+  return TRUE;
 }
 
 StateRecord *
@@ -241,7 +571,7 @@ state_lookup (State *self, const char *device)
   StateRecord *r, *copy = NULL;
 
   g_mutex_lock (&self->lock);
-  r = g_hash_table_lookup (self->records, device);
+  r = contents_find (self->contents, device, NULL);
   if (r)
     copy = record_copy (r);
   g_mutex_unlock (&self->lock);
@@ -251,15 +581,11 @@ state_lookup (State *self, const char *device)
 GPtrArray *
 state_list_pending (State *self)
 {
-  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
-  GHashTableIter iter;
-  StateRecord *r;
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) state_transaction_free);
 
   g_mutex_lock (&self->lock);
-  g_hash_table_iter_init (&iter, self->records);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &r))
-    if (r->pending != STATE_OP_NONE)
-      g_ptr_array_add (out, record_copy (r));
+  for (guint i = 0; i < self->contents->transactions->len; i++)
+    g_ptr_array_add (out, transaction_copy (g_ptr_array_index (self->contents->transactions, i)));
   g_mutex_unlock (&self->lock);
   return out;
 }
@@ -268,90 +594,72 @@ GHashTable *
 state_originals (State *self)
 {
   GHashTable *out = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  GHashTableIter iter;
-  StateRecord *r;
 
   g_mutex_lock (&self->lock);
-  g_hash_table_iter_init (&iter, self->records);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &r))
-    if (r->known)
-      g_hash_table_insert (out, g_strdup (r->device), g_strdup (r->driver ? r->driver : ""));
+  for (guint i = 0; i < self->contents->records->len; i++)
+    {
+      const StateRecord *r = g_ptr_array_index (self->contents->records, i);
+      if (r->known)
+        g_hash_table_insert (out, g_strdup (r->device), g_strdup (r->driver ? r->driver : ""));
+    }
   g_mutex_unlock (&self->lock);
   return out;
 }
 
-/* Replaces (or, with NULL, removes) the record of @device and saves; on a failed save
- * the in-memory record is restored, so memory never says more than disk. */
-static gboolean
-state_update (State *self, const char *device, StateRecord *replacement, GError **error)
+StateTransaction *
+state_begin (State *self, StateOp op, uint32_t group, GPtrArray *members, GError **error)
 {
-  StateRecord *old;
+  g_autoptr (StateTransaction) t = NULL;
+  StateContents *next;
+
+  g_return_val_if_fail (op == STATE_OP_DETACH || op == STATE_OP_REATTACH, NULL);
+  g_return_val_if_fail (members->len > 0, NULL);
+
+  g_mutex_lock (&self->lock);
+  next = contents_copy (self->contents);
+  t = transaction_new (self->next_id, op, group);
+  for (guint i = 0; i < members->len; i++)
+    {
+      const StateRecord *m = g_ptr_array_index (members, i);
+      const StateRecord *had = contents_find (next, m->device, NULL);
+      StateRecord *r;
+
+      if (op == STATE_OP_REATTACH && had && had->known)
+        r = state_record_new (m->device, group, TRUE, had->driver, had->override);
+      else
+        r = state_record_new (m->device, group, m->known, m->driver, m->override);
+      g_ptr_array_add (t->members, record_copy (r));
+      contents_put (next, r);
+    }
+  g_ptr_array_add (next->transactions, transaction_copy (t));
+  if (!state_commit (self, next, error))
+    {
+      g_mutex_unlock (&self->lock);
+      return NULL;
+    }
+  self->next_id++;
+  g_mutex_unlock (&self->lock);
+  return g_steal_pointer (&t);
+}
+
+gboolean
+state_end (State *self, const StateTransaction *t, const StateFate *fates, GError **error)
+{
+  StateContents *next;
   gboolean ok;
 
   g_mutex_lock (&self->lock);
-  old = g_hash_table_lookup (self->records, device);
-  old = old ? record_copy (old) : NULL;
-  if (replacement)
-    g_hash_table_replace (self->records, replacement->device, replacement);
-  else
-    g_hash_table_remove (self->records, device);
-
-  ok = state_save (self, error);
-  if (!ok)
-    {
-      if (old)
-        g_hash_table_replace (self->records, old->device, old);
-      else
-        g_hash_table_remove (self->records, device);
-    }
-  else
-    state_record_free (old);
+  next = contents_copy (self->contents);
+  for (guint i = 0; i < next->transactions->len; i++)
+    if (((StateTransaction *) g_ptr_array_index (next->transactions, i))->id == t->id)
+      {
+        g_ptr_array_remove_index (next->transactions, i);
+        break;
+      }
+  for (guint i = 0; i < t->members->len; i++)
+    if (fates[i] == STATE_FATE_ON_HOST)
+      contents_drop (next, ((StateRecord *) g_ptr_array_index (t->members, i))->device);
+  ok = state_commit (self, next, error);
   g_mutex_unlock (&self->lock);
   return ok;
-}
-
-gboolean
-state_begin_detach (State *self, const char *device, uint32_t group,
-                    const char *driver, const char *override, GError **error)
-{
-  StateRecord *r = g_new0 (StateRecord, 1);
-
-  r->device = g_strdup (device);
-  r->group = group;
-  r->known = TRUE;
-  r->driver = g_strdup (driver);
-  r->override = g_strdup (override);
-  r->pending = STATE_OP_DETACH;
-  return state_update (self, device, r, error);
-}
-
-gboolean
-state_begin_reattach (State *self, const char *device, uint32_t group, GError **error)
-{
-  StateRecord *r = state_lookup (self, device);
-
-  if (r == NULL)
-    {
-      r = g_new0 (StateRecord, 1);
-      r->device = g_strdup (device);
-      r->known = FALSE;
-    }
-  r->group = group;
-  r->pending = STATE_OP_REATTACH;
-  return state_update (self, device, r, error);
-}
-
-gboolean
-state_finish (State *self, const char *device, gboolean detached, GError **error)
-{
-  StateRecord *r = NULL;
-
-  if (detached)
-    {
-      r = state_lookup (self, device);
-      if (r == NULL)
-        return TRUE;
-      r->pending = STATE_OP_NONE;
-    }
-  return state_update (self, device, r, error);
 }

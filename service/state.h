@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* state.h: what vfiod must remember across restarts, in one key file in
- * $STATE_DIRECTORY: for each device it detached, the driver and
- * driver_override it had; for each device a transaction is touching,
- * which operation (so a restart can roll it back).  Every change is
- * written atomically (temp file, fsync, rename) before sysfs is touched.
- * Thread-safe. */
+ * $STATE_DIRECTORY (transactions.state):
+ *
+ *  - for each device it detached, the driver and driver_override it had
+ *    (a device record), so a reattach gives it back;
+ *  - for each transaction under way, its operation, group and members in
+ *    step order, so a restart rolls the whole transaction back.
+ *
+ * Every change is one atomic write (temp file, fsync, rename) made before
+ * sysfs is touched, and a transaction's records change state together:
+ * a crash leaves either no transaction or a whole pending one, never a
+ * group half recorded.  Thread-safe (one internal lock). */
 #pragma once
 
 #include <glib.h>
@@ -22,40 +28,77 @@ typedef struct {
   gboolean known;    /* the original driver and override are known */
   char *driver;      /* original host driver; NULL when it had none */
   char *override;    /* original driver_override; NULL when unset */
-  StateOp pending;   /* a transaction is touching it */
 } StateRecord;
+
+/* A transaction under way (or left pending by a killed run). */
+typedef struct {
+  guint64 id;
+  StateOp op;
+  uint32_t group;
+  GPtrArray *members; /* StateRecord*, in step order, originals as recorded */
+} StateTransaction;
+
+/* What became of a member when its transaction ended. */
+typedef enum {
+  STATE_FATE_ON_VFIO,  /* on vfio-pci: its record stays (without transaction) */
+  STATE_FATE_ON_HOST,  /* back on the host (or gone): its record goes */
+} StateFate;
 
 typedef struct State State;
 
-/* Loads @dir/devices.state (creating @dir).  Records that do not
- * validate are logged and dropped: vfiod never acts on them. */
+/* Loads @dir/transactions.state (creating @dir).  Records and
+ * transactions that do not validate are logged and dropped: vfiod never
+ * acts on them.  The format of earlier versions (pending=detach on each
+ * device record) is read as one-member transactions. */
 State *state_open (const char *dir, GError **error);
 void state_free (State *state);
 
 /* $STATE_DIRECTORY (its first entry) or the built-in default. */
 const char *state_default_dir (void);
 
-/* A copy of the record of @device, or NULL. */
+/* A copy of the device record of @device, or NULL. */
 StateRecord *state_lookup (State *state, const char *device);
 void state_record_free (StateRecord *record);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StateRecord, state_record_free)
 
-/* Every record with a pending operation (for recovery at start-up). */
+StateRecord *state_record_new (const char *device, uint32_t group, gboolean known,
+                               const char *driver, const char *override);
+
+void state_transaction_free (StateTransaction *transaction);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StateTransaction, state_transaction_free)
+
+/* Copies of every pending transaction, oldest first (for recovery). */
 GPtrArray *state_list_pending (State *state);
 
 /* address → original driver ("" for none), for planning reattach. */
 GHashTable *state_originals (State *state);
 
-/* Before the first write to a device for a detach: records @driver and
- * @override as its originals, pending detach. */
-gboolean state_begin_detach (State *state, const char *device, uint32_t group,
-                             const char *driver, const char *override, GError **error);
-/* Before the first write for a reattach: marks the record (created, with
- * unknown originals, if there is none) pending reattach. */
-gboolean state_begin_reattach (State *state, const char *device, uint32_t group, GError **error);
-/* The operation finished (or was rolled back): a device left on vfio-pci
- * keeps its record with nothing pending; one back on the host loses it. */
-gboolean state_finish (State *state, const char *device, gboolean detached, GError **error);
+/* Before the first sysfs write of a transaction: in one write, records
+ * @members (StateRecord*, step order; for a detach their originals, for a
+ * reattach as state_lookup() gave them or with known FALSE) and marks the
+ * transaction pending.  Returns a copy of the transaction, or NULL. */
+StateTransaction *state_begin (State *state, StateOp op, uint32_t group, GPtrArray *members,
+                               GError **error);
 
-/* Parses key-file text as state_open() would (exposed for tests). */
+/* The transaction ended (done, or rolled back): in one write, drops it and
+ * applies @fates (one per member, in order) to the device records. */
+gboolean state_end (State *state, const StateTransaction *transaction, const StateFate *fates,
+                    GError **error);
+
+/* The file's contents, parsed and validated (exposed for tests and
+ * fuzzing): what state_open() would load.  Never fails, never crashes:
+ * what does not validate is logged and left out. */
+typedef struct {
+  GPtrArray *records;      /* StateRecord*, by address */
+  GPtrArray *transactions; /* StateTransaction*, pending, by id */
+} StateContents;
+
+void state_contents_free (StateContents *contents);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StateContents, state_contents_free)
+
+StateContents *state_contents_parse (const char *text, gsize length);
+/* The text state_open() would save for @contents (for round trips). */
+char *state_contents_to_data (const StateContents *contents, gsize *length);
+
+/* For fuzzing: state_contents_parse() wrapped in an array that owns it. */
 GPtrArray *state_parse (const char *text, gsize length);

@@ -41,11 +41,159 @@ fail (Failure *f, const char *device, int r, const char *detail, const char *fmt
   return r < 0 ? r : -EIO;
 }
 
+/* ---- progress ------------------------------------------------------------ */
+
+struct TransactionProgress {
+  GMutex lock;
+  char *current;     /* the write under way, or NULL */
+  gint64 since;
+  gboolean abandoned;
+};
+
+TransactionProgress *
+transaction_progress_new (void)
+{
+  TransactionProgress *p = g_new0 (TransactionProgress, 1);
+
+  g_mutex_init (&p->lock);
+  return p;
+}
+
+void
+transaction_progress_free (TransactionProgress *p)
+{
+  if (p == NULL)
+    return;
+  g_free (p->current);
+  g_mutex_clear (&p->lock);
+  g_free (p);
+}
+
+char *
+transaction_progress_current (TransactionProgress *p, gint64 *since)
+{
+  char *current;
+
+  g_mutex_lock (&p->lock);
+  current = g_strdup (p->current);
+  if (since)
+    *since = p->since;
+  g_mutex_unlock (&p->lock);
+  return current;
+}
+
+void
+transaction_progress_abandon (TransactionProgress *p)
+{
+  g_mutex_lock (&p->lock);
+  p->abandoned = TRUE;
+  g_mutex_unlock (&p->lock);
+}
+
+gboolean
+transaction_progress_abandoned (TransactionProgress *p)
+{
+  gboolean abandoned;
+
+  if (p == NULL)
+    return FALSE;
+  g_mutex_lock (&p->lock);
+  abandoned = p->abandoned;
+  g_mutex_unlock (&p->lock);
+  return abandoned;
+}
+
+static void progress_begin (TransactionProgress *p, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+/* A write is about to start (it may never return: a driver stuck in its
+ * remove); the main loop's watchdog reads this. */
+static void
+progress_begin (TransactionProgress *p, const char *fmt, ...)
+{
+  va_list ap;
+
+  if (p == NULL)
+    return;
+  g_mutex_lock (&p->lock);
+  g_free (p->current);
+  va_start (ap, fmt);
+  p->current = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  p->since = g_get_monotonic_time ();
+  g_mutex_unlock (&p->lock);
+}
+
+static void
+progress_end (TransactionProgress *p)
+{
+  if (p == NULL)
+    return;
+  g_mutex_lock (&p->lock);
+  g_clear_pointer (&p->current, g_free);
+  g_mutex_unlock (&p->lock);
+}
+
 static const char *
 errno_name (int r)
 {
   const char *name = strerrorname_np (-r);
   return name ? name : "?";
+}
+
+/* After each write: was the caller answered meanwhile (the write was
+ * stuck)?  Then nothing more is done: the caller of device_move() rolls
+ * back. */
+#define CHECK_ABANDONED(p, f, device)                                               \
+  do                                                                              \
+    {                                                                             \
+      if (transaction_progress_abandoned (p))                                     \
+        return fail (f, device, -ECANCELED, "its caller was answered already (a " \
+                     "write was stuck), so vfiod stopped", "going on");           \
+    }                                                                             \
+  while (0)
+
+static int
+tracked_set_override (TransactionProgress *p, const char *device, const char *driver)
+{
+  int r;
+
+  progress_begin (p, "writing %s to the driver_override of %s", driver ? driver : "\\n", device);
+  r = sysfs_set_override (device, driver);
+  progress_end (p);
+  return r;
+}
+
+static int
+tracked_unbind (TransactionProgress *p, const char *device, const char *driver)
+{
+  int r;
+
+  progress_begin (p, "unbinding %s from %s", device, driver);
+  r = sysfs_unbind (device, driver);
+  progress_end (p);
+  return r;
+}
+
+static int
+tracked_probe (TransactionProgress *p, const char *device)
+{
+  int r;
+
+  progress_begin (p, "probing drivers for %s", device);
+  r = sysfs_probe (device);
+  progress_end (p);
+  return r;
+}
+
+static int
+tracked_bind (TransactionProgress *p, const char *device, const char *driver)
+{
+  int r;
+
+  progress_begin (p, "binding %s to %s", device, driver);
+  r = sysfs_bind (device, driver);
+  progress_end (p);
+  return r;
 }
 
 /* Brings @device onto @driver (NULL: unbound, or whatever the kernel
@@ -58,31 +206,34 @@ errno_name (int r)
  * driver its own ID-table entry, so the driver sees the device as usual. */
 static int
 device_move (const char *device, const char *current, const char *driver, const char *override,
-             gboolean any, Failure *f)
+             gboolean any, TransactionProgress *p, Failure *f)
 {
   const char *steer = driver && !any ? driver : override;
   g_autofree char *now = NULL;
   int r;
 
-  r = sysfs_set_override (device, steer);
+  r = tracked_set_override (p, device, steer);
   if (r < 0)
     return fail (f, device, r, NULL, "writing %s to driver_override",
                  steer ? steer : "\\n (clearing)");
+  CHECK_ABANDONED (p, f, device);
 
   if (current && g_strcmp0 (current, driver) != 0)
     {
-      r = sysfs_unbind (device, current);
+      r = tracked_unbind (p, device, current);
       if (r < 0)
         return fail (f, device, r, NULL, "unbinding it from %s", current);
+      CHECK_ABANDONED (p, f, device);
     }
 
   if (driver != NULL || any)
     {
       if (g_strcmp0 (current, driver) != 0)
         {
-          r = sysfs_probe (device);
+          r = tracked_probe (p, device);
           if (r < 0)
             return fail (f, device, r, NULL, "writing it to drivers_probe");
+          CHECK_ABANDONED (p, f, device);
         }
 
       r = sysfs_get_driver (device, &now);
@@ -94,12 +245,13 @@ device_move (const char *device, const char *current, const char *driver, const 
           /* the probe left it elsewhere (or nowhere): ask ours directly */
           if (now)
             {
-              r = sysfs_unbind (device, now);
+              r = tracked_unbind (p, device, now);
               if (r < 0)
                 return fail (f, device, r, NULL,
                              "unbinding it from %s, which took it instead of %s", now, driver);
+              CHECK_ABANDONED (p, f, device);
             }
-          r = sysfs_bind (device, driver);
+          r = tracked_bind (p, device, driver);
           g_clear_pointer (&now, g_free);
           if (r >= 0)
             r = sysfs_get_driver (device, &now);
@@ -111,13 +263,14 @@ device_move (const char *device, const char *current, const char *driver, const 
               return fail (f, device, r < 0 ? r : -ENXIO, r < 0 ? NULL : detail,
                            "binding it to %s", driver);
             }
+          CHECK_ABANDONED (p, f, device);
         }
     }
 
   /* the device is where it belongs: now the override it keeps */
   if (g_strcmp0 (steer, override) != 0)
     {
-      r = sysfs_set_override (device, override);
+      r = tracked_set_override (p, device, override);
       if (r < 0)
         return fail (f, device, r, NULL, "writing %s to driver_override",
                      override ? override : "\\n (clearing)");
@@ -125,24 +278,36 @@ device_move (const char *device, const char *current, const char *driver, const 
   return 0;
 }
 
-/* Where a device goes back to when its operation is undone. */
+/* Puts a member of a transaction of @op back where it was before; does
+ * nothing to one already there (a member the transaction never reached).
+ * Rollback must not stop half-way for an abandoned caller: no progress. */
 static int
-device_restore (const StateRecord *rec, Failure *f)
+device_restore (const StateRecord *rec, StateOp op, Failure *f)
 {
-  g_autofree char *current = NULL;
+  g_autofree char *current = NULL, *override = NULL;
   int r = sysfs_get_driver (rec->device, &current);
 
   if (r < 0)
     return fail (f, rec->device, r, NULL, "reading its driver");
+  r = sysfs_get_override (rec->device, &override);
+  if (r < 0)
+    return fail (f, rec->device, r, NULL, "reading its driver_override");
 
-  if (rec->pending == STATE_OP_REATTACH)
-    /* it was on vfio-pci, held there by its override */
-    return device_move (rec->device, current, VFIOD_DRIVER_VFIO_PCI, VFIOD_DRIVER_VFIO_PCI,
-                        FALSE, f);
+  if (op == STATE_OP_REATTACH)
+    {
+      /* it was on vfio-pci, held there by its override */
+      if (g_strcmp0 (current, VFIOD_DRIVER_VFIO_PCI) == 0 &&
+          g_strcmp0 (override, VFIOD_DRIVER_VFIO_PCI) == 0)
+        return 0;
+      return device_move (rec->device, current, VFIOD_DRIVER_VFIO_PCI, VFIOD_DRIVER_VFIO_PCI,
+                          FALSE, NULL, f);
+    }
 
   if (!rec->known)
-    return device_move (rec->device, current, NULL, NULL, TRUE, f);
-  return device_move (rec->device, current, rec->driver, rec->override, FALSE, f);
+    return device_move (rec->device, current, NULL, NULL, TRUE, NULL, f);
+  if (g_strcmp0 (current, rec->driver) == 0 && g_strcmp0 (override, rec->override) == 0)
+    return 0;
+  return device_move (rec->device, current, rec->driver, rec->override, FALSE, NULL, f);
 }
 
 /* Whether @device has left the machine (its sysfs directory is gone). */
@@ -154,17 +319,28 @@ device_gone (const char *device)
   return sysfs_get_driver (device, &driver) == -ENODEV;
 }
 
-/* Puts back every device of @touched (StateRecord*, newest last). */
-static void
-rollback (State *state, GPtrArray *touched, GString *report)
+/* Puts back the first @touched members of @t, newest first, then ends the
+ * transaction in one write; if any member cannot be put back, the whole
+ * transaction stays pending (the next start-up tries again).  Appends what
+ * became of each device to @report.  Returns whether it ended. */
+static gboolean
+rollback (State *state, const StateTransaction *t, guint touched, GString *report)
 {
-  for (guint i = touched->len; i-- > 0;)
+  g_autofree StateFate *fates = g_new0 (StateFate, t->members->len);
+  /* members never reached are where they were */
+  StateFate before = t->op == STATE_OP_DETACH ? STATE_FATE_ON_HOST : STATE_FATE_ON_VFIO;
+  g_autoptr (GError) error = NULL;
+  gboolean complete = TRUE;
+
+  for (guint i = 0; i < t->members->len; i++)
+    fates[i] = before;
+
+  for (guint i = touched; i-- > 0;)
     {
-      const StateRecord *rec = g_ptr_array_index (touched, i);
-      g_autoptr (GError) error = NULL;
+      const StateRecord *rec = g_ptr_array_index (t->members, i);
       Failure f = { 0 };
-      gboolean detached = rec->pending == STATE_OP_REATTACH;
-      int r = device_restore (rec, &f);
+      gboolean to_vfio = t->op == STATE_OP_REATTACH;
+      int r = device_restore (rec, t->op, &f);
 
       if (r < 0 && device_gone (rec->device))
         {
@@ -173,9 +349,8 @@ rollback (State *state, GPtrArray *touched, GString *report)
           g_message ("%s is gone (removed from the machine): nothing to put back", rec->device);
           g_string_append_printf (report, "%s%s is gone (removed from the machine)",
                                   report->len ? ", " : "", rec->device);
+          fates[i] = STATE_FATE_ON_HOST;
           failure_clear (&f);
-          if (!state_finish (state, rec->device, FALSE, &error))
-            g_warning ("Could not drop the record of %s: %s", rec->device, error->message);
           continue;
         }
       if (r < 0)
@@ -186,50 +361,48 @@ rollback (State *state, GPtrArray *touched, GString *report)
                                   report->len ? ", " : "", rec->device, f.step,
                                   f.detail ? f.detail : g_strerror (-f.error));
           failure_clear (&f);
-          /* leave the record pending: the next start-up tries again */
+          complete = FALSE;
           continue;
         }
       g_message ("Put %s back on %s", rec->device,
-                 detached ? VFIOD_DRIVER_VFIO_PCI : rec->driver ? rec->driver : "no driver");
+                 to_vfio ? VFIOD_DRIVER_VFIO_PCI : rec->driver ? rec->driver : "no driver");
       g_string_append_printf (report, "%s%s is back on %s", report->len ? ", " : "", rec->device,
-                              detached ? VFIOD_DRIVER_VFIO_PCI
-                                       : rec->known && rec->driver ? rec->driver : "its old driver");
-      if (!state_finish (state, rec->device, detached, &error))
-        g_warning ("Could not record that %s is back: %s", rec->device, error->message);
+                              to_vfio ? VFIOD_DRIVER_VFIO_PCI
+                                      : rec->known && rec->driver ? rec->driver : "its old driver");
+      fates[i] = to_vfio ? STATE_FATE_ON_VFIO : STATE_FATE_ON_HOST;
     }
+
+  if (!complete)
+    {
+      g_warning ("Transaction %" G_GUINT64_FORMAT " stays pending: vfiod tries again at its next start",
+                 t->id);
+      g_string_append (report, "; vfiod tries again at its next start");
+      return FALSE;
+    }
+  if (!state_end (state, t, fates, &error))
+    {
+      g_warning ("Could not record the end of transaction %" G_GUINT64_FORMAT ": %s", t->id,
+                 error->message);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static int
-step_run (State *state, const Plan *plan, PlanStep *step, GPtrArray *touched, Failure *f)
+step_run (const StateTransaction *t, guint index, PlanStep *step, TransactionProgress *p, Failure *f)
 {
+  const StateRecord *rec = g_ptr_array_index (t->members, index);
   const char *device = step->device->name;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *override = NULL;
   g_autofree char *now = NULL;
-  StateRecord *rec;
   int r;
 
   if (step->action == PLAN_DETACH)
-    {
-      r = sysfs_get_override (device, &override);
-      if (r < 0)
-        return fail (f, device, r, NULL, "reading its driver_override");
-      if (!state_begin_detach (state, device, plan->group, step->device->driver, override, &error))
-        return fail (f, device, -EIO, error->message, "recording its original driver");
-    }
-  else if (!state_begin_reattach (state, device, plan->group, &error))
-    return fail (f, device, -EIO, error->message, "recording the reattach");
-
-  rec = state_lookup (state, device);
-  g_ptr_array_add (touched, rec);
-
-  if (step->action == PLAN_DETACH)
     r = device_move (device, step->device->driver, VFIOD_DRIVER_VFIO_PCI, VFIOD_DRIVER_VFIO_PCI,
-                     FALSE, f);
+                     FALSE, p, f);
   else if (!rec->known)
-    r = device_move (device, step->device->driver, NULL, NULL, TRUE, f);
+    r = device_move (device, step->device->driver, NULL, NULL, TRUE, p, f);
   else
-    r = device_move (device, step->device->driver, rec->driver, rec->override, FALSE, f);
+    r = device_move (device, step->device->driver, rec->driver, rec->override, FALSE, p, f);
   if (r < 0)
     return r;
 
@@ -239,43 +412,106 @@ step_run (State *state, const Plan *plan, PlanStep *step, GPtrArray *touched, Fa
   return 0;
 }
 
-int
-transaction_run (State *state, Plan *plan, sd_bus_error *error)
+/* What is recorded of each moving device before anything is written:
+ * for a detach, the driver and override it has now; for a reattach, its
+ * record (or an unknown one). */
+static int
+members_prepare (State *state, const Plan *plan, GPtrArray *steps, GPtrArray *members, Failure *f)
 {
-  g_autoptr (GPtrArray) touched = g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
-  g_autoptr (GString) report = g_string_new (NULL);
-  Failure f = { 0 };
-  int r = 0;
-
-  for (guint i = 0; i < plan->steps->len && r >= 0; i++)
+  for (guint i = 0; i < plan->steps->len; i++)
     {
       PlanStep *step = g_ptr_array_index (plan->steps, i);
+      const char *device = step->device->name;
 
       if (step->action == PLAN_KEEP)
         continue;
+      g_ptr_array_add (steps, step);
+      if (step->action == PLAN_DETACH)
+        {
+          g_autofree char *override = NULL;
+          int r = sysfs_get_override (device, &override);
+
+          if (r < 0)
+            return fail (f, device, r, NULL, "reading its driver_override");
+          g_ptr_array_add (members, state_record_new (device, plan->group, TRUE,
+                                                      step->device->driver, override));
+        }
+      else
+        {
+          StateRecord *rec = state_lookup (state, device);
+          g_ptr_array_add (members, rec ? rec : state_record_new (device, plan->group, FALSE,
+                                                                  NULL, NULL));
+        }
+    }
+  return 0;
+}
+
+int
+transaction_run (State *state, Plan *plan, TransactionProgress *progress, sd_bus_error *error)
+{
+  g_autoptr (GPtrArray) steps = g_ptr_array_new ();
+  g_autoptr (GPtrArray) members = g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
+  g_autoptr (StateTransaction) t = NULL;
+  g_autoptr (GString) report = g_string_new (NULL);
+  g_autoptr (GError) gerror = NULL;
+  g_autofree StateFate *fates = NULL;
+  Failure f = { 0 };
+  guint touched = 0;
+  StateOp op;
+  int r;
+
+  r = members_prepare (state, plan, steps, members, &f);
+  if (r >= 0 && steps->len == 0)
+    return 0;
+  if (r >= 0)
+    {
+      op = ((PlanStep *) g_ptr_array_index (steps, 0))->action == PLAN_DETACH ? STATE_OP_DETACH
+                                                                               : STATE_OP_REATTACH;
+      t = state_begin (state, op, plan->group, members, &gerror);
+      if (t == NULL)
+        r = fail (&f, ((StateRecord *) g_ptr_array_index (members, 0))->device, -EIO,
+                  gerror->message, "recording the original drivers");
+    }
+
+  for (guint i = 0; t && r >= 0 && i < steps->len; i++)
+    {
+      PlanStep *step = g_ptr_array_index (steps, i);
+
+      if (transaction_progress_abandoned (progress))
+        {
+          r = fail (&f, step->device->name, -ECANCELED, "its caller was answered already (a "
+                    "write was stuck), so vfiod stopped", "going on");
+          break;
+        }
       g_message ("%s %s: %s → %s", step->action == PLAN_DETACH ? "Detaching" : "Reattaching",
                  step->device->name, *step->from ? step->from : "no driver",
                  *step->to ? step->to : "host");
-      r = step_run (state, plan, step, touched, &f);
+      touched = i + 1; /* a failed step may have written part of its move */
+      r = step_run (t, i, step, progress, &f);
     }
 
-  if (r >= 0)
+  if (t && r >= 0 && transaction_progress_abandoned (progress))
+    r = fail (&f, ((StateRecord *) g_ptr_array_index (t->members, touched - 1))->device,
+              -ECANCELED, "its caller was answered already (a write was stuck)", "finishing");
+
+  if (t && r >= 0)
     {
-      for (guint i = 0; i < touched->len; i++)
-        {
-          const StateRecord *rec = g_ptr_array_index (touched, i);
-          g_autoptr (GError) e = NULL;
-
-          if (!state_finish (state, rec->device, rec->pending == STATE_OP_DETACH, &e))
-            g_warning ("Could not record the end of the operation on %s: %s", rec->device,
-                       e->message);
-        }
-      return 0;
+      fates = g_new0 (StateFate, t->members->len);
+      for (guint i = 0; i < t->members->len; i++)
+        fates[i] = op == STATE_OP_DETACH ? STATE_FATE_ON_VFIO : STATE_FATE_ON_HOST;
+      if (state_end (state, t, fates, &gerror))
+        return 0;
+      /* what is on disk says "under way": make it true for the caller too */
+      r = fail (&f, ((StateRecord *) g_ptr_array_index (t->members, 0))->device, -EIO,
+                gerror->message, "recording the end of the transaction");
     }
 
-  g_warning ("%s failed at %s: %s; rolling back", f.device, f.step,
-             f.detail ? f.detail : g_strerror (-f.error));
-  rollback (state, touched, report);
+  if (t)
+    {
+      g_warning ("%s failed at %s: %s; rolling back", f.device, f.step,
+                 f.detail ? f.detail : g_strerror (-f.error));
+      rollback (state, t, touched, report);
+    }
 
   {
     g_autofree char *why = f.detail ? g_strdup (f.detail)
@@ -297,18 +533,23 @@ void
 transaction_recover (State *state)
 {
   g_autoptr (GPtrArray) pending = state_list_pending (state);
-  g_autoptr (GString) report = g_string_new (NULL);
 
   if (pending->len == 0)
     return;
-  g_message ("Found %u device(s) left mid-operation by an earlier run: rolling back",
+  g_message ("Found %u transaction(s) left under way by an earlier run: rolling back",
              pending->len);
-  for (guint i = 0; i < pending->len; i++)
+  /* newest transaction first, each newest step first */
+  for (guint i = pending->len; i-- > 0;)
     {
-      StateRecord *rec = g_ptr_array_index (pending, i);
-      g_message ("Rolling back the %s of %s",
-                 rec->pending == STATE_OP_DETACH ? "detach" : "reattach", rec->device);
+      const StateTransaction *t = g_ptr_array_index (pending, i);
+      g_autoptr (GString) report = g_string_new (NULL);
+
+      for (guint j = t->members->len; j-- > 0;)
+        g_message ("Rolling back the %s of %s",
+                   t->op == STATE_OP_DETACH ? "detach" : "reattach",
+                   ((StateRecord *) g_ptr_array_index (t->members, j))->device);
+      rollback (state, t, t->members->len, report);
+      g_message ("Recovery of transaction %" G_GUINT64_FORMAT " (IOMMU group %u): %s", t->id,
+                 t->group, report->str);
     }
-  rollback (state, pending, report);
-  g_message ("Recovery: %s", report->str);
 }

@@ -210,8 +210,8 @@ class TestCallerLifetime(AuthzTest):
         # the daemon notices the caller is gone and withdraws the question
         self.wait_until(lambda: 'left while it was being authorized' in self.daemon_log(),
                         'vfiod to drop the request')
-        cancelled = self.stack.polkit_mock('GetCancelled')[0]
-        self.assertEqual(cancelled, [self.stack.polkit_calls()[0]['cancellation_id']])
+        self.wait_until(lambda: self.stack.polkit_mock('GetCancelled')[0] ==
+                        [self.stack.polkit_calls()[0]['cancellation_id']], 'CancelCheckAuthorization')
         # polkit saying yes now (an agent answering late) moves nothing
         self.stack.polkit_mock('SetAllowed', 'as', ALL_ACTIONS)
         self.stack.polkit_mock('ReleaseHangingCalls')
@@ -228,7 +228,7 @@ class TestCallerLifetime(AuthzTest):
         self.assertEqual(result.get('error'), ACCESS_DENIED, result)
         self.assertIn('polkit did not answer within 2 s', result['message'])
         self.assertIn(HECI, result['message'])
-        self.assertEqual(len(self.stack.polkit_mock('GetCancelled')[0]), 1)
+        self.wait_until(lambda: len(self.stack.polkit_mock('GetCancelled')[0]) == 1, 'CancelCheckAuthorization')
         # a late yes changes nothing
         self.stack.polkit_mock('SetAllowed', 'as', ALL_ACTIONS)
         self.stack.polkit_mock('ReleaseHangingCalls')

@@ -118,7 +118,7 @@ class TestStateFile(FaultTest):
         self.stack.start_daemon()
         name, message = self.detach_error(NIC, GROUP)
         self.assertEqual(name, FAILED)
-        self.assertIn('Could not move %s: recording its original driver failed' % USB, message)
+        self.assertIn('Could not move %s: recording the original drivers failed' % USB, message)
         self.assertIn('no device had been touched', message)
         self.assert_nothing_written()
         self.assert_drivers(GROUP5_ORIGINAL)
@@ -176,8 +176,11 @@ class TestDaemonDeath(FaultTest):
         # the NIC's unbind happened, unless the kill came before it was written
         nic_unbound = self.sim.driver_of(NIC) is None
         self.assertEqual(unbind_write(NIC, 'e1000e') in self.sim.audit(), nic_unbound)
-        # the records say what was under way
-        self.assertEqual(self.state_text().count('pending=detach'), 3)
+        # one transaction says what was under way, with all three devices
+        text = self.state_text()
+        self.assertEqual(text.count('status=pending'), 1)
+        self.assertIn('operation=detach', text)
+        self.assertIn('devices=%s;%s;%s;' % (USB, SATA, NIC), text)
 
         self.sim.clear_faults()
         self.sim.clear_audit()
