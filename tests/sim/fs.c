@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,22 +22,34 @@ typedef enum {
         RULE_FAIL,
         RULE_DELAY,
         RULE_REMOVE_ON_WRITE,
+        RULE_BLOCK,
+        RULE_FAIL_READ,
+        RULE_DIVERT,
 } RuleType;
 
 typedef struct {
         RuleType type;
         char *suffix;           /* matches the end of the canonical path */
         char *data;             /* NULL: any data; else the data without its trailing newline */
-        int err;                /* RULE_FAIL */
-        int count;              /* RULE_FAIL: remaining failures, -1 forever */
+        int err;                /* RULE_FAIL, RULE_FAIL_READ */
+        int count;              /* RULE_FAIL, RULE_FAIL_READ, RULE_DIVERT: times left, -1 forever */
         unsigned ms;            /* RULE_DELAY */
         char *address;          /* RULE_REMOVE_ON_WRITE */
+        char *driver;           /* RULE_DIVERT: what to bind, NULL for nothing */
 } Rule;
 
 typedef struct {
         SimNode *node;
         char *path;             /* canonical path at open time, without the leading '/' */
 } OpenFile;
+
+/* A write held by a "block" rule.  Owned by the writing thread, listed in
+ * fs.blocked while it waits; "release" unlists it and sets released. */
+typedef struct {
+        char *line;             /* "<path>\t<escaped data>" for the blocked file */
+        const char *path;
+        bool released;
+} Blocked;
 
 static struct {
         Sim *sim;
@@ -47,6 +60,10 @@ static struct {
         GHashTable *open_files; /* OpenFile* set: freed at exit if never released */
         int audit_fd;
         struct timespec start;
+        char *control_dir;
+        GPtrArray *blocked;     /* Blocked*, in the order they blocked */
+        pthread_cond_t unblock; /* signalled (model lock) on release */
+        struct fuse_session *session;
 } fs;
 
 static void
@@ -57,6 +74,7 @@ rule_free(gpointer p)
         g_free(r->suffix);
         g_free(r->data);
         g_free(r->address);
+        g_free(r->driver);
         g_free(r);
 }
 
@@ -75,6 +93,35 @@ errno_from_name(const char *name)
                         return e;
         }
         return 0;
+}
+
+static void release_blocked(const char *suffix);
+
+/* Control tokens may spell blanks and odd bytes as the audit log does
+ * (\xNN, \t, \n, \\), so a suffix or data word can hold a space. */
+static void
+unescape_token(char *t)
+{
+        char *out = t;
+
+        for (const char *in = t; *in; in++) {
+                if (*in != '\\' || !in[1]) {
+                        *out++ = *in;
+                        continue;
+                }
+                in++;
+                if (*in == 'n') {
+                        *out++ = '\n';
+                } else if (*in == 't') {
+                        *out++ = '\t';
+                } else if (*in == 'x' && g_ascii_isxdigit(in[1]) && g_ascii_isxdigit(in[2])) {
+                        *out++ = (char)(g_ascii_xdigit_value(in[1]) * 16 + g_ascii_xdigit_value(in[2]));
+                        in += 2;
+                } else {
+                        *out++ = *in;
+                }
+        }
+        *out = '\0';
 }
 
 /* One line of the control file; commands run now, rules are kept. */
@@ -99,6 +146,8 @@ control_line(const char *line, int lineno)
                         g_free(t[i]);
         }
         t[n] = NULL;
+        for (guint i = 1; i < n; i++)
+                unescape_token(t[i]);
 
         if (g_str_equal(t[0], "remove") && n == 2) {
                 int err = sim_remove_device(fs.sim, t[1]);
@@ -115,6 +164,10 @@ control_line(const char *line, int lineno)
                 sim_load_driver(fs.sim, t[1]);
                 return;
         }
+        if (g_str_equal(t[0], "release") && n <= 2) {
+                release_blocked(n == 2 ? t[1] : NULL);
+                return;
+        }
         r = g_new0(Rule, 1);
         if (g_str_equal(t[0], "fail") && n >= 3 && n <= 5) {
                 r->type = RULE_FAIL;
@@ -127,6 +180,26 @@ control_line(const char *line, int lineno)
                 r->type = RULE_DELAY;
                 r->ms = (unsigned)atoi(t[2]);
                 r->data = n == 4 ? g_strdup(t[3]) : NULL;
+        } else if (g_str_equal(t[0], "fail-read") && n >= 3 && n <= 4) {
+                r->type = RULE_FAIL_READ;
+                r->err = errno_from_name(t[2]);
+                r->count = (n == 4 && !g_str_equal(t[3], "*")) ? atoi(t[3]) : -1;
+                if (r->err == 0 || r->count == 0)
+                        goto bad;
+        } else if (g_str_equal(t[0], "divert") && n >= 3 && n <= 4) {
+                /* A drivers_probe rule whose data is the address. */
+                r->type = RULE_DIVERT;
+                r->suffix = g_strdup("bus/pci/drivers_probe");
+                r->data = g_strdup(t[1]);
+                r->driver = g_str_equal(t[2], "none") ? NULL : g_strdup(t[2]);
+                r->count = n == 4 ? (g_str_equal(t[3], "*") ? -1 : atoi(t[3])) : 1;
+                if (r->count == 0)
+                        goto bad;
+                g_ptr_array_add(fs.rules, r);
+                return;
+        } else if (g_str_equal(t[0], "block") && n >= 2 && n <= 3) {
+                r->type = RULE_BLOCK;
+                r->data = n == 3 ? g_strdup(t[2]) : NULL;
         } else if (g_str_equal(t[0], "remove-on-write") && n >= 3 && n <= 4) {
                 r->type = RULE_REMOVE_ON_WRITE;
                 r->address = g_strdup(t[2]);
@@ -179,15 +252,21 @@ control_refresh(void)
                 control_line(lines[i], (int)i + 1);
 }
 
+/* Does @path end in @suffix at a component boundary? */
+static bool
+suffix_matches(const char *suffix, const char *path)
+{
+        size_t pl = strlen(path), sl = strlen(suffix);
+
+        if (sl > pl || strcmp(path + pl - sl, suffix) != 0)
+                return false;
+        return sl == pl || suffix[0] == '/' || path[pl - sl - 1] == '/';
+}
+
 static bool
 rule_matches(const Rule *r, const char *path, const char *data, size_t size)
 {
-        size_t pl = strlen(path), sl = strlen(r->suffix);
-
-        if (sl > pl || strcmp(path + pl - sl, r->suffix) != 0)
-                return false;
-        /* A suffix matches at a path component boundary. */
-        if (sl < pl && r->suffix[0] != '/' && path[pl - sl - 1] != '/')
+        if (!suffix_matches(r->suffix, path))
                 return false;
         if (r->data) {
                 size_t dl = size;
@@ -212,12 +291,11 @@ rule_find(RuleType type, const char *path, const char *data, size_t size)
         return NULL;
 }
 
+/* Data as the audit log and the blocked file show it: \n, \t, \\ and
+ * other control bytes as \xNN. */
 static void
-audit(const char *path, const char *data, size_t size, int err)
+append_escaped(GString *s, const char *data, size_t size)
 {
-        GString *s = g_string_new(path);
-
-        g_string_append_c(s, '\t');
         for (size_t i = 0; i < size; i++) {
                 char c = data[i];
 
@@ -232,10 +310,122 @@ audit(const char *path, const char *data, size_t size, int err)
                 else
                         g_string_append_c(s, c);
         }
+}
+
+/* A "fail-read" rule for @path (canonical, no leading '/'): its errno, or 0.
+ * Model lock held. */
+static int
+read_fault(const char *path)
+{
+        Rule *r = rule_find(RULE_FAIL_READ, path, "", 0);
+        int err;
+
+        if (!r)
+                return 0;
+        err = r->err;
+        if (r->count > 0 && --r->count == 0)
+                g_ptr_array_remove(fs.rules, r);
+        return err;
+}
+
+static void
+audit(const char *path, const char *data, size_t size, int err)
+{
+        GString *s = g_string_new(path);
+
+        g_string_append_c(s, '\t');
+        append_escaped(s, data, size);
         g_string_append_printf(s, "\t%s\n", err ? strerrorname_np(err) : "0");
         if (fs.audit_fd >= 0 && write(fs.audit_fd, s->str, s->len) != (ssize_t)s->len)
                 fprintf(stderr, "vfiosim: audit log: %m\n");
         g_string_free(s, TRUE);
+}
+
+/* ---- blocked writes ------------------------------------------------ */
+
+/* Rewrite DIR/blocked (atomically) from fs.blocked: one "<path>\t<data>"
+ * line per blocked write; no file when none is blocked. */
+static void
+blocked_file_update(void)
+{
+        g_autofree char *path = g_build_filename(fs.control_dir, "blocked", NULL);
+        g_autofree char *tmp = g_build_filename(fs.control_dir, ".blocked.tmp", NULL);
+        g_autoptr(GString) s = g_string_new(NULL);
+        g_autoptr(GError) error = NULL;
+
+        if (fs.blocked->len == 0) {
+                if (unlink(path) < 0 && errno != ENOENT)
+                        fprintf(stderr, "vfiosim: %s: %m\n", path);
+                return;
+        }
+        for (guint i = 0; i < fs.blocked->len; i++) {
+                g_string_append(s, ((Blocked *)fs.blocked->pdata[i])->line);
+                g_string_append_c(s, '\n');
+        }
+        if (!g_file_set_contents(tmp, s->str, (gssize)s->len, &error) || rename(tmp, path) < 0)
+                fprintf(stderr, "vfiosim: %s: %s\n", path, error ? error->message : g_strerror(errno));
+}
+
+/* "release [SUFFIX]": let the matching blocked writes (all without a
+ * suffix) go on, and drop the matching block rules so the writes that
+ * follow act normally. */
+static void
+release_blocked(const char *suffix)
+{
+        bool changed = false;
+
+        for (guint i = fs.blocked->len; i > 0; i--) {
+                Blocked *b = fs.blocked->pdata[i - 1];
+
+                if (suffix && !suffix_matches(suffix, b->path))
+                        continue;
+                b->released = true;
+                g_ptr_array_remove_index(fs.blocked, i - 1);
+                changed = true;
+        }
+        for (guint i = fs.rules->len; i > 0; i--) {
+                Rule *r = fs.rules->pdata[i - 1];
+
+                if (r->type == RULE_BLOCK && (!suffix || suffix_matches(suffix, r->suffix)))
+                        g_ptr_array_remove_index(fs.rules, i - 1);
+        }
+        if (changed) {
+                blocked_file_update();
+                pthread_cond_broadcast(&fs.unblock);
+        }
+}
+
+/* Hold the calling write (model lock held on entry, released while waiting)
+ * until a "release" or the end of the session: a stopping server lets every
+ * blocked write go on, or the FUSE loop could never join its workers. */
+static void
+block_write(const char *path, const char *data, size_t size)
+{
+        GString *line = g_string_new(path);
+        Blocked b = { .path = path };
+
+        g_string_append_c(line, '\t');
+        append_escaped(line, data, size);
+        b.line = g_string_free(line, FALSE);
+        g_ptr_array_add(fs.blocked, &b);
+        blocked_file_update();
+        while (!b.released && !fuse_session_exited(fs.session)) {
+                struct timespec until;
+
+                clock_gettime(CLOCK_MONOTONIC, &until);
+                until.tv_nsec += 100 * 1000000L;
+                if (until.tv_nsec >= 1000000000L) {
+                        until.tv_sec++;
+                        until.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&fs.unblock, &fs.sim->lock, &until);
+                control_refresh();
+        }
+        if (!b.released) {
+                g_ptr_array_remove(fs.blocked, &b);
+                blocked_file_update();
+        }
+        g_free(b.line);
 }
 
 /* ---- FUSE operations ---------------------------------------------- */
@@ -306,7 +496,7 @@ fs_readlink(const char *path, char *buf, size_t size)
                 r = -ENOENT;
         else if (n->type != NODE_LINK)
                 r = -EINVAL;
-        else
+        else if ((r = -read_fault(path + 1)) == 0)
                 g_strlcpy(buf, n->target, size);
         pthread_mutex_unlock(&sim->lock);
         return r;
@@ -327,7 +517,7 @@ fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
                 r = -ENOENT;
         else if (n->type != NODE_DIR)
                 r = -ENOTDIR;
-        else
+        else if ((r = -read_fault(path + 1)) == 0)
                 for (guint i = 0; i < n->order->len; i++)
                         g_ptr_array_add(names, g_strdup(((SimNode *)n->order->pdata[i])->name));
         pthread_mutex_unlock(&sim->lock);
@@ -412,6 +602,11 @@ fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_in
                 pthread_mutex_unlock(&sim->lock);
                 return -ENODEV;
         }
+        r = read_fault(of->path);
+        if (r) {
+                pthread_mutex_unlock(&sim->lock);
+                return -r;
+        }
         content = sim_read(sim, of->node);
         pthread_mutex_unlock(&sim->lock);
         if (off >= (off_t)content->len) {
@@ -449,6 +644,8 @@ fs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_
 
         pthread_mutex_lock(&sim->lock);
         control_refresh();
+        if (rule_find(RULE_BLOCK, of->path, buf, size))
+                block_write(of->path, buf, size);
         r = rule_find(RULE_FAIL, of->path, buf, size);
         if (r) {
                 err = r->err;
@@ -460,7 +657,14 @@ fs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_
                         sim_remove_device(sim, r->address);
                         g_ptr_array_remove(fs.rules, r);
                 }
-                err = sim_write(sim, of->node, buf, size);
+                r = rule_find(RULE_DIVERT, of->path, buf, size);
+                if (r && of->node->kind == ATTR_DRIVERS_PROBE && sim_probe_diverted(sim, r->data, r->driver)) {
+                        err = 0;
+                        if (r->count > 0 && --r->count == 0)
+                                g_ptr_array_remove(fs.rules, r);
+                } else {
+                        err = sim_write(sim, of->node, buf, size);
+                }
         }
         audit(of->path, buf, size, err);
         pthread_mutex_unlock(&sim->lock);
@@ -514,6 +718,17 @@ sim_serve(Sim *sim, const char *control_dir, const char *mountpoint)
         fs.rules = g_ptr_array_new_with_free_func(rule_free);
         fs.control_fd = -1;
         fs.open_files = g_hash_table_new_full(g_direct_hash, g_direct_equal, open_file_free, NULL);
+        fs.control_dir = g_strdup(control_dir);
+        fs.blocked = g_ptr_array_new();
+        blocked_file_update();  /* none blocked: no file left from an earlier run */
+        {
+                pthread_condattr_t attr;
+
+                pthread_condattr_init(&attr);
+                pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+                pthread_cond_init(&fs.unblock, &attr);
+                pthread_condattr_destroy(&attr);
+        }
         clock_gettime(CLOCK_REALTIME, &fs.start);
         fs.audit_fd = open(audit_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fs.audit_fd < 0) {
@@ -527,6 +742,7 @@ sim_serve(Sim *sim, const char *control_dir, const char *mountpoint)
         f = fuse_new(&args, &ops, sizeof(ops), NULL);
         if (!f)
                 return 1;
+        fs.session = fuse_get_session(f);
         if (fuse_mount(f, mountpoint) != 0) {
                 fuse_destroy(f);
                 return 1;
@@ -549,6 +765,10 @@ sim_serve(Sim *sim, const char *control_dir, const char *mountpoint)
         fuse_destroy(f);
         fuse_opt_free_args(&args);
         g_hash_table_unref(fs.open_files);
+        g_assert(fs.blocked->len == 0);
+        g_ptr_array_unref(fs.blocked);
+        pthread_cond_destroy(&fs.unblock);
+        g_free(fs.control_dir);
         g_ptr_array_unref(fs.rules);
         g_free(fs.control_path);
         if (fs.control_fd >= 0)

@@ -331,6 +331,7 @@ load_device(Loader *l, JsonObject *o)
         }
         dev = g_new0(SimDevice, 1);
         dev->vfs = g_ptr_array_new();
+        dev->vfio_minor = -1;
         dev->blocks = g_ptr_array_new_with_free_func(block_free);
         if (!parse_address(addr, &dev->domain, &dev->bus, &dev->slot, &dev->fn)) {
                 g_set_error(l->error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "bad address %s", addr);
@@ -513,26 +514,75 @@ driver_build(Sim *sim, SimDriver *drv)
         }
 }
 
+/* The VFIO device cdev (kernel >= 6.6 with CONFIG_VFIO_DEVICE_CDEV): a
+ * device on vfio-pci gets <dev>/vfio-dev/vfio<N>, N the lowest free index
+ * (the kernel's IDA), /dev/vfio/devices/vfio<N> in its uevent. */
 static void
-device_link_driver(SimDevice *dev)
+device_add_vfio_cdev(Sim *sim, SimDevice *dev)
+{
+        g_autofree char *name = NULL;
+        g_autofree char *devt = NULL;
+        g_autofree char *text = NULL;
+        g_autofree char *uevent = NULL;
+        SimNode *d;
+        int n = 0;
+
+        while (g_hash_table_contains(sim->vfio_cdev_minors, GINT_TO_POINTER(n + 1)))
+                n++;
+        g_hash_table_add(sim->vfio_cdev_minors, GINT_TO_POINTER(n + 1));
+        dev->vfio_minor = n;
+        name = g_strdup_printf("vfio%d", n);
+        devt = g_strdup_printf("%d:%d", SIM_VFIO_CDEV_MAJOR, n);
+        text = g_strdup_printf("%s\n", devt);
+        uevent = g_strdup_printf("MAJOR=%d\nMINOR=%d\nDEVNAME=vfio/devices/%s\n", SIM_VFIO_CDEV_MAJOR, n, name);
+        d = node_dir(node_dir(dev->dir, "vfio-dev"), name);
+        node_text(d, VFIOD_ATTR_DEV, 0444, text);
+        node_text(d, VFIOD_ATTR_UEVENT, 0644, uevent);
+        node_link(d, VFIOD_ATTR_SUBSYSTEM, node_lookup(sim->root, "/class/vfio-dev"));
+        node_link(d, "device", dev->dir);
+        node_link(node_lookup(sim->root, "/class/vfio-dev"), name, d);
+        node_link(node_lookup(sim->root, "/dev/char"), devt, d);
+}
+
+static void
+device_remove_vfio_cdev(Sim *sim, SimDevice *dev)
+{
+        g_autofree char *name = g_strdup_printf("vfio%d", dev->vfio_minor);
+        g_autofree char *devt = g_strdup_printf("%d:%d", SIM_VFIO_CDEV_MAJOR, dev->vfio_minor);
+
+        if (dev->vfio_minor < 0)
+                return;
+        node_remove_child(node_lookup(sim->root, "/class/vfio-dev"), name);
+        node_remove_child(node_lookup(sim->root, "/dev/char"), devt);
+        /* The "vfio-dev" glue directory goes with its last child. */
+        node_remove_child(dev->dir, "vfio-dev");
+        g_hash_table_remove(sim->vfio_cdev_minors, GINT_TO_POINTER(dev->vfio_minor + 1));
+        dev->vfio_minor = -1;
+}
+
+static void
+device_link_driver(Sim *sim, SimDevice *dev)
 {
         node_link(dev->dir, VFIOD_ATTR_DRIVER, dev->driver->dir);
         node_link(dev->driver->dir, dev->address, dev->dir);
+        if (sim->vfio_device_cdev && g_str_equal(dev->driver->name, VFIOD_DRIVER_VFIO_PCI))
+                device_add_vfio_cdev(sim, dev);
 }
 
 static void
-device_bind(SimDevice *dev, SimDriver *drv)
+device_bind(Sim *sim, SimDevice *dev, SimDriver *drv)
 {
         dev->driver = drv;
         dev->enabled = true;
-        device_link_driver(dev);
+        device_link_driver(sim, dev);
 }
 
 static void
-device_unbind(SimDevice *dev)
+device_unbind(Sim *sim, SimDevice *dev)
 {
         if (!dev->driver)
                 return;
+        device_remove_vfio_cdev(sim, dev);
         node_remove_child(dev->dir, VFIOD_ATTR_DRIVER);
         node_remove_child(dev->driver->dir, dev->address);
         dev->driver = NULL;
@@ -678,7 +728,7 @@ device_build(Sim *sim, SimDevice *dev, int *host_counter)
                 node_link(node_child(g, "devices"), dev->address, d);
         }
         if (dev->driver)
-                device_link_driver(dev);
+                device_link_driver(sim, dev);
 
         for (guint i = 0; i < dev->blocks->len; i++) {
                 SimBlock *b = dev->blocks->pdata[i];
@@ -728,6 +778,8 @@ tree_build(Sim *sim)
         node_dir_path(sim->root, "class/net");
         node_dir_path(sim->root, "dev/block");
         node_dir_path(sim->root, "dev/char");
+        if (sim->vfio_device_cdev)
+                node_dir_path(sim->root, "class/vfio-dev");
         node_dir(sim->root, "module");
         node_dir(sim->root, "firmware");
         node_dir_path(sim->root, "fs/cgroup");
@@ -794,6 +846,7 @@ sim_load(const char *topology, GHashTable *overrides, GError **error)
         sim->by_address = g_hash_table_new(g_str_hash, g_str_equal);
         sim->drivers = g_ptr_array_new();
         sim->by_driver = g_hash_table_new(g_str_hash, g_str_equal);
+        sim->vfio_cdev_minors = g_hash_table_new(g_direct_hash, g_direct_equal);
         l.sim = sim;
         l.vars = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 
@@ -818,6 +871,7 @@ sim_load(const char *topology, GHashTable *overrides, GError **error)
         if (!load_drivers(&l, top, "drivers") || !load_drivers(&l, top, "modules"))
                 goto fail;
         vfio_loaded = get_int_or(&l, top, "vfio_pci_loaded", 1);
+        sim->vfio_device_cdev = get_int_or(&l, top, "vfio_device_cdev", 0);
         driver_get(sim, VFIOD_DRIVER_VFIO_PCI)->loaded = vfio_loaded;
         driver_get(sim, VFIOD_DRIVER_PCI_STUB);
 
@@ -1061,11 +1115,11 @@ driver_matches(const SimDriver *drv, const SimDevice *dev)
 
 /* The driver's probe(): vfio-pci refuses anything but a normal header. */
 static int
-driver_probe(SimDriver *drv, SimDevice *dev)
+driver_probe(Sim *sim, SimDriver *drv, SimDevice *dev)
 {
         if (g_str_equal(drv->name, VFIOD_DRIVER_VFIO_PCI) && dev->bridge)
                 return EINVAL;
-        device_bind(dev, drv);
+        device_bind(sim, dev, drv);
         return 0;
 }
 
@@ -1078,7 +1132,7 @@ device_attach(Sim *sim, SimDevice *dev)
         for (guint i = 0; i < sim->drivers->len; i++) {
                 SimDriver *drv = sim->drivers->pdata[i];
 
-                if (driver_matches(drv, dev) && driver_probe(drv, dev) == 0)
+                if (driver_matches(drv, dev) && driver_probe(sim, drv, dev) == 0)
                         return;
         }
 }
@@ -1091,7 +1145,7 @@ driver_attach(Sim *sim, SimDriver *drv)
                 SimDevice *dev = sim->devices->pdata[i];
 
                 if (!dev->driver && !dev->removed && driver_matches(drv, dev))
-                        driver_probe(drv, dev);
+                        driver_probe(sim, drv, dev);
         }
 }
 
@@ -1155,12 +1209,12 @@ sim_write(Sim *sim, SimNode *node, const char *data, size_t size)
                         return ENODEV;
                 if (dev->driver)
                         return EBUSY;
-                return driver_probe(drv, dev);
+                return driver_probe(sim, drv, dev);
         case ATTR_DRV_UNBIND:
                 dev = find_device(sim, data, size);
                 if (!dev || dev->driver != drv)
                         return ENODEV;
-                device_unbind(dev);
+                device_unbind(sim, dev);
                 return 0;
         case ATTR_DRV_NEW_ID:
         case ATTR_DRV_REMOVE_ID: {
@@ -1229,7 +1283,7 @@ sim_remove_device(Sim *sim, const char *address)
                 if (c->parent == dev && !c->removed)
                         sim_remove_device(sim, c->address);
         }
-        device_unbind(dev);
+        device_unbind(sim, dev);
         node_remove_child(node_lookup(sim->root, "/bus/pci/devices"), dev->address);
         if (dev->iommu_group >= 0) {
                 SimNode *g = group_dir(sim, dev->iommu_group, false);
@@ -1273,6 +1327,22 @@ sim_load_driver(Sim *sim, const char *name)
         return 0;
 }
 
+bool
+sim_probe_diverted(Sim *sim, const char *address, const char *driver)
+{
+        SimDevice *dev = g_hash_table_lookup(sim->by_address, address);
+        SimDriver *drv = driver ? g_hash_table_lookup(sim->by_driver, driver) : NULL;
+
+        if (!dev || dev->removed || dev->driver)
+                return false;
+        /* Like a probe that succeeded: no ID match, override or probe()
+         * refusal stands in the way.  A driver that is not loaded binds
+         * nothing. */
+        if (drv && drv->dir)
+                device_bind(sim, dev, drv);
+        return true;
+}
+
 static void
 device_free(gpointer p)
 {
@@ -1309,6 +1379,7 @@ sim_free(Sim *sim)
                 node_free_all(sim->root);
         g_hash_table_unref(sim->by_address);
         g_hash_table_unref(sim->by_driver);
+        g_hash_table_unref(sim->vfio_cdev_minors);
         g_ptr_array_set_free_func(sim->devices, device_free);
         g_ptr_array_unref(sim->devices);
         g_ptr_array_set_free_func(sim->drivers, driver_free);

@@ -120,6 +120,7 @@ struct SimDevice {
         char **nets;
         SimNode *dir;
         bool removed;
+        int vfio_minor;         /* vfio-dev/vfio<N> while on vfio-pci (cdev on), else -1 */
 };
 
 typedef struct {
@@ -129,7 +130,12 @@ typedef struct {
         GHashTable *by_address; /* address -> SimDevice* */
         GPtrArray *drivers;     /* SimDriver*, probe order */
         GHashTable *by_driver;  /* name -> SimDriver* */
+        bool vfio_device_cdev;  /* topology "vfio_device_cdev": kernel >= 6.6 cdev */
+        GHashTable *vfio_cdev_minors; /* set of minor + 1 in use */
 } Sim;
+
+/* The kernel allocates it dynamically ("vfio-dev" in /proc/devices). */
+#define SIM_VFIO_CDEV_MAJOR 511
 
 /* tree.c */
 SimNode *node_new_root(void);
@@ -155,6 +161,10 @@ GByteArray *sim_read(Sim *sim, SimNode *node);
 int sim_write(Sim *sim, SimNode *node, const char *data, size_t size);
 int sim_remove_device(Sim *sim, const char *address);
 int sim_load_driver(Sim *sim, const char *name);
+/* drivers_probe of @address that binds @driver (NULL: nothing) whatever the
+ * matching rules say; false (nothing done) unless the device is there and
+ * unbound, i.e. unless a real probe would have tried. */
+bool sim_probe_diverted(Sim *sim, const char *address, const char *driver);
 
 /* export.c */
 int sim_export(Sim *sim, const char *dir);

@@ -358,6 +358,176 @@ def fault_delay(sim):
     eq(sim.driver_of(NIC), None, 'unbound after the delay')
 
 
+class Writer(threading.Thread):
+    """One write() in a thread of its own (it may block in the simulator)."""
+
+    def __init__(self, path, data):
+        super().__init__(daemon=True)
+        self.path, self.data, self.err = path, data, None
+        self.start()
+
+    def run(self):
+        self.err = write(self.path, self.data)
+
+
+@case()
+def fault_block(sim):
+    eq(sim.blocked(), [], 'nothing blocked at start')
+    check(not os.path.exists(os.path.join(sim.ctl, 'blocked')), 'blocked file without a blocked write')
+    sata_override = '/sys/devices/pci0000:00/%s/driver_override' % SATA
+    sim.block('e1000e/unbind')
+    sim.block(SATA + '/driver_override', data='vfio-pci')
+    unbind = Writer(DRV + 'e1000e/unbind', NIC)
+    eq(sim.wait_blocked(), [('/sys/bus/pci/drivers/e1000e/unbind', NIC)], 'blocked unbind')
+    # The model is not locked: reads and other writes go on meanwhile.
+    eq(sim.driver_of(NIC), 'e1000e', 'still bound while blocked')
+    for _ in range(20):
+        read(DEV + NIC + '/uevent')
+    expect_write(DEV + USB + '/driver_override', 'vfio-pci')
+    expect_write(PROBE, NIC)
+    expect_write(sata_override, 'pci-stub\n')       # data does not match: not blocked
+    check(unbind.is_alive(), 'blocked write returned')
+    eq([a[0] for a in sim.audit()],
+       ['/sys/devices/pci0000:00/%s/driver_override' % USB, PROBE, sata_override],
+       'a blocked write is not audited yet')
+    override = Writer(sata_override, 'vfio-pci\n')
+    deadline = time.monotonic() + 10
+    while len(sim.blocked()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    eq(sim.blocked(), [('/sys/bus/pci/drivers/e1000e/unbind', NIC), (sata_override, 'vfio-pci\n')],
+       'blocked file lists both, in order')
+    eq(sim.override_of(SATA), 'pci-stub', 'blocked override not applied yet')
+    # Releasing one suffix lets only that write go; it then acts normally.
+    sim.release('e1000e/unbind')
+    unbind.join(10)
+    check(not unbind.is_alive(), 'released unbind still blocked')
+    eq(unbind.err, 0, 'released unbind result')
+    eq(sim.driver_of(NIC), None, 'released unbind took effect')
+    eq(sim.blocked(), [(sata_override, 'vfio-pci\n')], 'the other write stays blocked')
+    check(override.is_alive(), 'override released too early')
+    # The released rule is gone: the next unbind does not block.
+    expect_write(PROBE, NIC)
+    eq(sim.driver_of(NIC), 'e1000e', 'probe rebinds')
+    expect_write(DRV + 'e1000e/unbind', NIC)
+    sim.release()
+    override.join(10)
+    check(not override.is_alive(), 'release() left the override blocked')
+    eq(override.err, 0, 'released override result')
+    eq(sim.override_of(SATA), 'vfio-pci', 'released override took effect')
+    eq(sim.blocked(), [], 'nothing blocked after release()')
+    check(not os.path.exists(os.path.join(sim.ctl, 'blocked')), 'blocked file left')
+    eq(sim.audit()[-4:], [
+        ('/sys/bus/pci/drivers/e1000e/unbind', NIC, 0),
+        (PROBE, NIC, 0),
+        ('/sys/bus/pci/drivers/e1000e/unbind', NIC, 0),
+        (sata_override, 'vfio-pci\n', 0),
+    ], 'audit in the order the writes took effect')
+    # After the release a fail rule still applies, and hot removal shows.
+    sim.block('ahci/unbind')
+    sim.fail('ahci/unbind', 'EBUSY', count=1)
+    w = Writer(DRV + 'ahci/unbind', SATA)
+    sim.wait_blocked()
+    sim.release()
+    w.join(10)
+    eq(w.err, errno.EBUSY, 'fail rule applies after the release')
+    sim.block('ahci/unbind')
+    w = Writer(DRV + 'ahci/unbind', SATA)
+    sim.wait_blocked()
+    sim.remove(SATA)
+    sim.release()
+    w.join(10)
+    eq(w.err, errno.ENODEV, 'device removed while the write was blocked')
+
+
+def oserror(fn, *args):
+    """The errno fn(*args) fails with, or 0."""
+    try:
+        fn(*args)
+    except OSError as e:
+        return e.errno
+    return 0
+
+
+@case()
+def fault_fail_read(sim):
+    # An attribute: open works, read() fails; count, then normal again.
+    sim.fail_read(NIC + '/uevent', 'EIO', count=2)
+    fd = os.open(DEV + NIC + '/uevent', os.O_RDONLY)
+    eq(oserror(os.read, fd, 4096), errno.EIO, 'first read')
+    os.close(fd)
+    eq(oserror(read, DEV + NIC + '/uevent'), errno.EIO, 'second read')
+    check(read(DEV + NIC + '/uevent').startswith('DRIVER=e1000e'), 'count used up')
+    eq(oserror(read, DEV + SATA + '/uevent'), 0, 'another device')
+    # A link: readlink() fails, and so does a path through it.
+    sim.fail_read(NIC + '/driver', 'EIO', count=1)
+    eq(oserror(os.readlink, DEV + NIC + '/driver'), errno.EIO, 'readlink driver')
+    eq(sim.driver_of(NIC), 'e1000e', 'driver link after the count')
+    sim.fail_read(NIC + '/iommu_group', 'ENOMEM')
+    eq(oserror(sim.group_of, NIC), errno.ENOMEM, 'iommu_group link')
+    eq(oserror(os.listdir, NIC_DIR + '/iommu_group/devices'), errno.ENOMEM, 'path through the link')
+    eq(sim.group_of(USB), 5, 'another device\'s group link')
+    sim.fail_read('bus/pci/devices/' + NIC, 'EIO')
+    eq(oserror(read, DEV + NIC + '/vendor'), errno.EIO, 'through the bus link')
+    eq(read(NIC_DIR + '/vendor'), '0x8086\n', 'canonical path still readable')
+    # A directory: readdir() fails.
+    sim.fail_read('iommu_groups/5/devices', 'EIO', count=1)
+    eq(oserror(os.listdir, '/sys/kernel/iommu_groups/5/devices'), errno.EIO, 'readdir')
+    eq(sorted(os.listdir('/sys/kernel/iommu_groups/5/devices')), [USB, SATA, RP, NIC], 'after the count')
+    # Writes are not reads.
+    sim.fail_read(NIC + '/driver_override', 'EIO')
+    expect_write(NIC_DIR + '/driver_override', 'vfio-pci')
+    eq(oserror(read, NIC_DIR + '/driver_override'), errno.EIO, 'override read')
+    sim.clear_faults()
+    eq(sim.override_of(NIC), 'vfio-pci', 'after clear')
+    eq(sim.group_of(NIC), 5, 'group after clear')
+    eq(sim.audit(), [(NIC_DIR + '/driver_override', 'vfio-pci', 0)], 'reads are not audited')
+
+
+@case()
+def fault_divert(sim):
+    expect_write(DEV + NIC + '/driver_override', 'vfio-pci')
+    expect_write(DRV + 'e1000e/unbind', NIC)
+    sim.divert(NIC, 'pci-stub')
+    sim.divert(SATA)                                # SATA is bound: waits for a real probe
+    expect_write(PROBE, SATA)
+    eq(sim.driver_of(SATA), 'ahci', 'probe of a bound device does nothing')
+    expect_write(PROBE, USB)
+    eq(sim.driver_of(USB), 'xhci_hcd', 'other addresses probe as usual')
+    expect_write(PROBE, NIC + '\n')
+    eq(sim.driver_of(NIC), 'pci-stub', 'diverted despite the vfio-pci override')
+    expect_write(DRV + 'pci-stub/unbind', NIC)
+    expect_write(PROBE, NIC)
+    eq(sim.driver_of(NIC), 'vfio-pci', 'count 1 used up: the rules again')
+    # none: success, nothing binds; the SATA rule still waits for its probe.
+    expect_write(DRV + 'ahci/unbind', SATA)
+    expect_write(PROBE, SATA)
+    eq(sim.driver_of(SATA), None, 'diverted to nothing')
+    expect_write(PROBE, SATA)
+    eq(sim.driver_of(SATA), 'ahci', 'then the rules again')
+    # count 2, and a host driver that does not match the device at all.
+    expect_write(DRV + 'vfio-pci/unbind', NIC)
+    sim.divert(NIC, 'ahci', count=2)
+    for _ in range(2):
+        expect_write(PROBE, NIC)
+        eq(sim.driver_of(NIC), 'ahci', 'diverted to a driver that does not match')
+        expect_write(DRV + 'ahci/unbind', NIC)
+    expect_write(PROBE, NIC)
+    eq(sim.driver_of(NIC), 'vfio-pci', 'count 2 used up')
+    eq([a[2] for a in sim.audit() if a[0] == PROBE], [0] * 9, 'every probe succeeded')
+
+
+@case()
+def fault_block_stop(sim):
+    """Stopping the simulator lets blocked writes go: no hung server, no hung writer."""
+    sim.block('e1000e/unbind')
+    w = Writer(DRV + 'e1000e/unbind', NIC)
+    sim.wait_blocked()
+    status = sim.stop()
+    eq(status, 0, 'server exit status on SIGTERM with a blocked write (-9: it hung and was killed)')
+    w.join(10)
+    check(not w.is_alive(), 'writer still hung after the server stopped')
+
+
 @case()
 def remove(sim):
     fd = os.open(NIC_DIR + '/driver_override', os.O_RDWR)
@@ -449,6 +619,116 @@ def declared_drivers(sim):
     eq(read(DEV + '0000:01:00.0/subsystem_vendor'), '0x144d\n', 'default subsystem_vendor')
     eq(read(DEV + '0000:01:00.0/revision'), '0x00\n', 'default revision')
     eq(read(DEV + '0000:01:00.1/config', 'rb')[0x0e], 0x80, 'multifunction derived')
+
+
+# ---- the VFIO device cdev ----
+
+def cdev_dir(address):
+    return os.path.join(os.path.realpath(DEV + address), 'vfio-dev')
+
+
+def vfio_bind(address, old):
+    expect_write(DEV + address + '/driver_override', 'vfio-pci')
+    expect_write(DRV + old + '/unbind', address)
+    expect_write(PROBE, address)
+
+
+@case('states', top={'vfio_device_cdev': True})
+def vfio_cdev(sim):
+    vfio = '0000:03:00.0'                           # starts on vfio-pci
+    nic = '0000:02:00.0'
+    eq(os.listdir(cdev_dir(vfio)), ['vfio0'], 'a device that starts on vfio-pci')
+    d = cdev_dir(vfio) + '/vfio0'
+    eq(read(d + '/dev'), '511:0\n', 'dev')
+    eq(read(d + '/uevent'), 'MAJOR=511\nMINOR=0\nDEVNAME=vfio/devices/vfio0\n', 'uevent')
+    eq(os.path.realpath(d + '/subsystem'), '/sys/class/vfio-dev', 'subsystem')
+    eq(os.path.realpath(d + '/device'), os.path.realpath(DEV + vfio), 'device link')
+    eq(os.path.realpath('/sys/class/vfio-dev/vfio0'), d, 'class link')
+    eq(os.path.realpath('/sys/dev/char/511:0'), d, 'dev/char link')
+    check(not os.path.exists(cdev_dir(nic)), 'a device on e1000e has no cdev')
+    vfio_bind(nic, 'e1000e')
+    eq(sim.vfio_cdev_of(nic), 'vfio1', 'next index')
+    eq(read(cdev_dir(nic) + '/vfio1/uevent'), 'MAJOR=511\nMINOR=1\nDEVNAME=vfio/devices/vfio1\n', 'uevent 1')
+    # Leaving vfio-pci removes it (and the glue dir); the lowest free index is reused.
+    expect_write(DRV + 'vfio-pci/unbind', vfio)
+    check(not os.path.lexists(cdev_dir(vfio)), 'vfio-dev left after unbind')
+    check(not os.path.lexists('/sys/class/vfio-dev/vfio0'), 'class link left after unbind')
+    check(not os.path.lexists('/sys/dev/char/511:0'), 'dev/char link left after unbind')
+    eq(sorted(os.listdir('/sys/class/vfio-dev')), ['vfio1'], 'class after unbind')
+    expect_write(DEV + '0000:01:00.0/driver_override', 'vfio-pci')
+    expect_write(DRV + 'pci-stub/unbind', '0000:01:00.0')
+    expect_write(DRV + 'vfio-pci/bind', '0000:01:00.0')
+    eq(os.listdir(cdev_dir('0000:01:00.0')), ['vfio0'], 'lowest free index reused')
+    expect_write(DRV + 'vfio-pci/bind', vfio)
+    eq(os.listdir(cdev_dir(vfio)), ['vfio2'], 'then the next')
+    # Hot removal takes the cdev along.
+    sim.remove(nic)
+    eq(sorted(os.listdir('/sys/class/vfio-dev')), ['vfio0', 'vfio2'], 'class after removal')
+    check(not os.path.lexists('/sys/dev/char/511:1'), 'dev/char link left after removal')
+
+
+@case()
+def vfio_cdev_off(sim):
+    """Default (kernels before 6.6, Debian's builds): no cdev at all."""
+    check(not os.path.exists('/sys/class/vfio-dev'), 'class/vfio-dev without the cdev')
+    vfio_bind(NIC, 'e1000e')
+    eq(sim.driver_of(NIC), 'vfio-pci', 'bound')
+    check(not os.path.exists(NIC_DIR + '/vfio-dev'), 'vfio-dev without the cdev')
+    eq(sim.vfio_cdev_of(NIC), None, 'vfio_cdev_of')
+
+
+# ---- driver names the kernel allows ----
+
+LONG = 'a_driver_name_of_seventy_characters_' + 'x' * 34    # 70
+ODD = 'odd driver'
+ODD_NAMES = {
+    'devices': [
+        {'address': '0000:00:00.0', 'vendor': '0x8086', 'device': '0x2020', 'class': '0x060000',
+         'driver': None, 'iommu_group': 0},
+        {'address': '0000:00:1c.0', 'vendor': '0x8086', 'device': '0xa190', 'class': '0x060400',
+         'driver': 'pcieport', 'iommu_group': 3, 'header_type': 'bridge', 'secondary_bus': 1},
+        {'address': '0000:01:00.0', 'vendor': '0x1af4', 'device': '0x1041', 'class': '0x020000',
+         'driver': LONG, 'iommu_group': 3},
+        {'address': '0000:01:00.1', 'vendor': '0x1af4', 'device': '0x1042', 'class': '0x010000',
+         'driver': ODD, 'iommu_group': 3},
+    ]}
+
+
+@case(ODD_NAMES)
+def odd_driver_names(sim):
+    eq(len(LONG), 70, 'long name length')
+    for addr, name in (('0000:01:00.0', LONG), ('0000:01:00.1', ODD)):
+        check(name in os.listdir('/sys/bus/pci/drivers'), '%r not in drivers/' % name)
+        eq(os.readlink(DEV + addr + '/driver'), '../../../../bus/pci/drivers/' + name, 'driver link')
+        eq(sim.driver_of(addr), name, 'driver_of')
+        eq(os.path.realpath(DRV + name + '/' + addr), os.path.realpath(DEV + addr), 'driver dir link')
+        check('DRIVER=%s\n' % name in read(DEV + addr + '/uevent'), 'uevent DRIVER= of ' + name)
+        expect_write(DRV + name + '/unbind', addr)
+        eq(sim.driver_of(addr), None, 'unbound from ' + name)
+        expect_write(DRV + name + '/bind', addr + '\n')
+        eq(sim.driver_of(addr), name, 'bound to ' + name)
+        expect_write(DEV + addr + '/driver_override', 'vfio-pci')
+        expect_write(DEV + addr + '/driver/unbind', addr)
+        expect_write(PROBE, addr)
+        eq(sim.driver_of(addr), 'vfio-pci', 'on vfio-pci')
+        expect_write(DEV + addr + '/driver_override', name)
+        expect_write(DRV + 'vfio-pci/unbind', addr)
+        expect_write(PROBE, addr)
+        eq(sim.driver_of(addr), name, 'back through an override naming ' + name)
+    # Rules name them too (the wrapper escapes the blank).
+    sim.fail(ODD + '/unbind', 'EBUSY', count=1)
+    expect_write(DRV + ODD + '/unbind', '0000:01:00.1', errno.EBUSY)
+    eq(sim.audit()[-1], (DRV + ODD + '/unbind', '0000:01:00.1', 'EBUSY'), 'audit path with a blank')
+    sim.divert('0000:01:00.0', ODD)
+    expect_write(DRV + LONG + '/unbind', '0000:01:00.0')
+    expect_write(PROBE, '0000:01:00.0')
+    eq(sim.driver_of('0000:01:00.0'), ODD, 'divert to a name with a blank')
+    env = dict(os.environ, SYSTEMD_DEVICE_VERIFY_SYSFS='0')
+    out = subprocess.run(['udevadm', 'info', DEV + '0000:01:00.1'], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    check('E: DRIVER=' + ODD in out.splitlines(), 'udevadm info:\n' + out)
+    out = subprocess.run(['lspci', '-k', '-s', '01:00.1'], capture_output=True, text=True, check=True).stdout
+    check('\tKernel driver in use: ' + ODD in out.splitlines(), 'lspci -k:\n' + out)
 
 
 # ---- other programs ----
@@ -570,13 +850,15 @@ def run(name):
         sys.exit('set VFIOSIM to the vfiosim binary')
     with tempfile.TemporaryDirectory(prefix='vfiosim-test-') as work:
         topo = topology
-        if isinstance(topology, dict) or kw.get('vfio_unloaded'):
+        if isinstance(topology, dict) or kw.get('vfio_unloaded') or kw.get('top'):
             if isinstance(topology, dict):
                 doc = topology
             else:
                 with open(vfiosim.topology_path(topology)) as f:
                     doc = json.load(f)
+            if kw.get('vfio_unloaded'):
                 doc['vfio_pci_loaded'] = False
+            doc.update(kw.get('top', {}))
             topo = os.path.join(work, 'topology.json')
             with open(topo, 'w') as f:
                 json.dump(doc, f)

@@ -21,7 +21,7 @@ TOPOLOGIES = os.path.join(os.path.dirname(HERE), 'topologies')
 SYSFS = '/sys'
 
 __all__ = ['Sim', 'export', 'topology_path', 'driver_of', 'override_of',
-           'group_of', 'exists', 'SimError']
+           'group_of', 'vfio_cdev_of', 'exists', 'SimError']
 
 
 class SimError(Exception):
@@ -92,6 +92,12 @@ def _unescape(s):
     return ''.join(out)
 
 
+def _word(s):
+    """One control-file token: blanks, control bytes and backslashes as \\xNN."""
+    return ''.join('\\x%02x' % ord(c) if c.isspace() or c == '\\' or ord(c) < 0x20 or ord(c) == 0x7f
+                   else c for c in s)
+
+
 # ---- read helpers: the sim's state as any program sees it through /sys ----
 
 def driver_of(address, sysfs=SYSFS):
@@ -117,6 +123,16 @@ def group_of(address, sysfs=SYSFS):
             os.path.join(sysfs, 'bus/pci/devices', address, 'iommu_group'))))
     except FileNotFoundError:
         return None
+
+
+def vfio_cdev_of(address, sysfs=SYSFS):
+    """The VFIO device cdev's name ('vfio3'), or None (not on vfio-pci, or
+    the topology has no "vfio_device_cdev")."""
+    try:
+        names = os.listdir(os.path.join(sysfs, 'bus/pci/devices', address, 'vfio-dev'))
+    except FileNotFoundError:
+        return None
+    return names[0] if names else None
 
 
 def exists(address, sysfs=SYSFS):
@@ -282,9 +298,9 @@ class Sim:
         if data is None:
             return ''
         data = data.rstrip('\n')
-        if not data or any(c.isspace() for c in data):
-            raise ValueError('data to match must be one word: %r' % data)
-        return ' ' + data
+        if not data:
+            raise ValueError('data to match must not be empty')
+        return ' ' + _word(data)
 
     def fail(self, path_suffix, errno_name, count=None, data=None):
         """Writes to a path ending in path_suffix fail with errno_name
@@ -292,12 +308,12 @@ class Sim:
         they take effect.  data: only writes of that word."""
         if not hasattr(errno, errno_name):
             raise ValueError('unknown errno %s' % errno_name)
-        self.control('fail %s %s %s%s' % (path_suffix, errno_name,
+        self.control('fail %s %s %s%s' % (_word(path_suffix), errno_name,
                                           '*' if count is None else int(count), self._data(data)))
 
     def delay(self, path_suffix, ms, data=None):
         """Writes to path_suffix sleep ms milliseconds before acting."""
-        self.control('delay %s %d%s' % (path_suffix, int(ms), self._data(data)))
+        self.control('delay %s %d%s' % (_word(path_suffix), int(ms), self._data(data)))
 
     def remove(self, address):
         """Hot-remove a device (and what is below it) now."""
@@ -306,12 +322,68 @@ class Sim:
     def remove_on_write(self, path_suffix, address, data=None):
         """Hot-remove address when a write to path_suffix happens (once);
         the write itself then runs against the removed device."""
-        self.control('remove-on-write %s %s%s' % (path_suffix, address, self._data(data)))
+        self.control('remove-on-write %s %s%s' % (_word(path_suffix), address, self._data(data)))
 
     def load(self, driver):
         """Load a driver (e.g. vfio-pci): its directory appears and it
         binds the unbound devices it matches."""
-        self.control('load %s' % driver)
+        self.control('load %s' % _word(driver))
+
+    def fail_read(self, path_suffix, errno_name, count=None):
+        """Reads of a path ending in path_suffix fail with errno_name, count
+        times (None: until clear_faults()): read() of an attribute (open
+        works), readlink() of a link (so also paths through it), readdir()
+        of a directory."""
+        if not hasattr(errno, errno_name):
+            raise ValueError('unknown errno %s' % errno_name)
+        self.control('fail-read %s %s %s' % (_word(path_suffix), errno_name,
+                                             '*' if count is None else int(count)))
+
+    def divert(self, address, driver=None, count=1):
+        """The next count drivers_probe writes of address (unbound) bind
+        driver (None: nothing) instead of what the kernel's rules pick,
+        and still succeed: a probe that quietly picked another driver.
+        count None: until clear_faults()."""
+        self.control('divert %s %s %s' % (address, 'none' if driver is None else _word(driver),
+                                          '*' if count is None else int(count)))
+
+    def block(self, path_suffix, data=None):
+        """Writes to path_suffix (of that word only, with data) wait, without
+        holding anything else up, until release(): a driver stuck in its
+        remove().  Then they act normally."""
+        self.control('block %s%s' % (_word(path_suffix), self._data(data)))
+
+    def release(self, path_suffix=None):
+        """Lets the blocked writes (those to path_suffix) go on, and drops
+        the block rules (those matching path_suffix)."""
+        self.control('release' + ('' if path_suffix is None else ' ' + _word(path_suffix)))
+
+    def blocked(self):
+        """The writes blocked now: [(path under /sys, data)]."""
+        try:
+            with open(os.path.join(self.ctl, 'blocked')) as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            path, data = line.split('\t')
+            out.append((os.path.join(SYSFS, path), _unescape(data)))
+        return out
+
+    def wait_blocked(self, timeout=10):
+        """Waits until at least one write is blocked; returns blocked()."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.blocked()
+            if got:
+                return got
+            if time.monotonic() >= deadline:
+                raise SimError('no write blocked after %ss' % timeout)
+            if self.proc is not None and self.proc.poll() is not None:
+                raise SimError('vfiosim exited (%s) while waiting for a blocked write: %s'
+                               % (self.proc.returncode, self._log_tail()))
+            time.sleep(0.01)
 
     def clear_faults(self):
         self.control('clear')
@@ -326,6 +398,9 @@ class Sim:
 
     def group_of(self, address):
         return group_of(address, self.sysfs)
+
+    def vfio_cdev_of(self, address):
+        return vfio_cdev_of(address, self.sysfs)
 
     def exists(self, address):
         return exists(address, self.sysfs)
