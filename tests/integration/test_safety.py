@@ -112,6 +112,16 @@ class TestUnreadableMember(StackTest):
         self.assertEqual(name, FAILED)
         self.assert_nothing_written()
 
+    def test_drivers_directory_unreadable(self):
+        # ListDevices reads bound drivers from the drivers' directories once
+        # it knows the devices; if those cannot be read, each device's own
+        # link says (the old daemon showed every device unbound)
+        before = {d['address']: d['driver'] for d in self.stack.list_devices()}
+        self.sim.fail_read('bus/pci/drivers', 'EIO')
+        after = {d['address']: d['driver'] for d in self.stack.list_devices()}
+        self.assertEqual(after, before)
+        self.assertEqual(after[SATA], 'ahci')
+
     def test_removed_member_is_left_out(self):
         self.sim.remove(SATA)
         _, members = self.stack.get_group(NIC)
@@ -171,6 +181,19 @@ class InUseDoubtTest(StackTest):
         # reads it on every call, not at start)
         self.make_unreadable('/proc/%d/mountinfo' % self.stack.daemon.pid)
         self.check_doubt_refuses_then_force('/proc/self/mountinfo')
+
+    def test_children_unreadable(self):
+        # which devices have block devices cannot be told: all are in doubt
+        self.start()
+        self.sim.fail_read('class/block', 'EIO')
+        devices = by_address(self.stack.list_devices())
+        doubt = 'cannot tell whether it is in use: /sys/class/block could not be read (Input/output error)'
+        for address in (INUSE_SATA, INUSE_USB):
+            self.assertIn(doubt, devices[address]['in_use'], address)
+        name, message = self.detach_error(INUSE_USB)
+        self.assertEqual(name, IN_USE)
+        self.assertIn(doubt, message)
+        self.assert_nothing_written()
 
     def test_readable_sources_no_doubt(self):
         self.start(swaps='')
