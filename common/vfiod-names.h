@@ -131,6 +131,7 @@
 #define VFIOD_ATTR_PHYSFN           "physfn"           /* link, SR-IOV VF */
 #define VFIOD_ATTR_SUBSYSTEM        "subsystem"        /* link */
 #define VFIOD_ATTR_ENABLE           "enable"
+#define VFIOD_ATTR_VFIO_DEV         "vfio-dev"         /* dir: vfio<N>, the device cdev */
 /* Per driver (relative to /sys/bus/pci/drivers/<name>/). */
 #define VFIOD_ATTR_BIND             "bind"
 #define VFIOD_ATTR_UNBIND           "unbind"
@@ -153,6 +154,7 @@
 #define VFIOD_PROC_MOUNTINFO "/proc/self/mountinfo"
 #define VFIOD_PROC_SWAPS     "/proc/swaps"
 #define VFIOD_DEV_VFIO_DIR   "/dev/vfio"
+#define VFIOD_DEV_VFIO_DEVICES_DIR "/dev/vfio/devices"
 
 /* ---- files the service owns --------------------------------------- */
 #define VFIOD_STATE_DIR_DEFAULT "/var/lib/vfiod"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "device.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include "vfiod-names.h"
@@ -79,12 +80,18 @@ device_state_to_string (DeviceState state)
 bool
 device_driver_name_valid (const char *name)
 {
-  size_t n = 0;
+  size_t n;
 
-  for (const char *p = name; *p; p++, n++)
-    if (*p == '/' || !g_ascii_isgraph (*p))
+  if (name == NULL)
+    return false;
+  n = strlen (name);
+  if (n == 0 || n > NAME_MAX || strcmp (name, ".") == 0 || strcmp (name, "..") == 0 ||
+      strchr (name, '/') || !g_utf8_validate (name, (gssize) n, NULL))
+    return false;
+  for (const char *p = name; *p; p = g_utf8_next_char (p))
+    if (g_unichar_iscntrl (g_utf8_get_char (p)))
       return false;
-  return n > 0 && n < 64;
+  return true;
 }
 
 /* Exactly @digits hex digits (upper or lower case), nothing after. */
@@ -203,6 +210,19 @@ device_compare_by_address (gconstpointer a, gconstpointer b)
   return address_compare (&x->address, &y->address);
 }
 
+/* Whether @reason is one or more whole "; "-separated parts of @said. */
+static bool
+said_already (const char *said, const char *reason)
+{
+  size_t n = strlen (reason);
+
+  for (const char *p = strstr (said, reason); p; p = strstr (p + 1, reason))
+    if ((p == said || (p - said >= 2 && strncmp (p - 2, "; ", 2) == 0)) &&
+        (p[n] == '\0' || g_str_has_prefix (p + n, "; ")))
+      return true;
+  return false;
+}
+
 void
 device_add_in_use (Device *device, const char *reason)
 {
@@ -213,7 +233,17 @@ device_add_in_use (Device *device, const char *reason)
       device->in_use = g_strdup (reason);
       return;
     }
+  /* partitions of one disk repeat reasons (several holders, one doubt) */
+  if (said_already (device->in_use, reason))
+    return;
   joined = g_strconcat (device->in_use, "; ", reason, NULL);
   g_free (device->in_use);
   device->in_use = joined;
+}
+
+void
+device_add_in_use_doubt (Device *device, const char *doubt)
+{
+  device_add_in_use (device, doubt);
+  device->in_use_doubt = true;
 }

@@ -33,7 +33,9 @@ typedef struct {
   bool boot_vga;
   const char *vendor;             /* hwdb, interned; "" when unknown */
   const char *model;              /* hwdb, interned; "" when unknown */
-  char *in_use;                   /* NULL, or why the host needs it */
+  char *in_use;                   /* NULL, or why the host needs it, or
+                                   * why vfiod cannot tell (a doubt) */
+  bool in_use_doubt;              /* some of in_use is a doubt */
 } Device;
 
 Device *device_new (const PciAddress *address);
@@ -47,7 +49,15 @@ bool device_is_bridge (const Device *device);
 DeviceState device_state (const Device *device);
 const char *device_state_to_string (DeviceState state);
 
-/* A driver name as sysfs may show it: 1..63 printable characters, no '/'. */
+/* A driver name the kernel can show and vfiod can carry safely: 1 to
+ * NAME_MAX (255) bytes of valid UTF-8 (D-Bus strings, the state file),
+ * any printable character including spaces, no '/', not "." or "..", no
+ * control characters.  A driver's name is a directory name in sysfs, so
+ * the kernel allows anything but '/' and NUL; control characters are
+ * refused because a newline cannot round-trip through uevent or
+ * driver_override (the kernel cuts at the first one) and escapes would
+ * reach terminals and authentication dialogs.  Refusing one makes the
+ * device unreadable, and an unreadable device fails the whole call. */
 bool device_driver_name_valid (const char *name);
 
 /* Fills driver, ids and class from the text of a PCI device's uevent file
@@ -59,5 +69,9 @@ bool device_parse_uevent (Device *device, const char *text);
 /* Sort helper for GPtrArray of Device*. */
 gint device_compare_by_address (gconstpointer a, gconstpointer b);
 
-/* Appends the reason to device->in_use ("; " between reasons). */
+/* Appends the reason to device->in_use ("; " between reasons), unless
+ * it says that already. */
 void device_add_in_use (Device *device, const char *reason);
+/* Appends a doubt ("cannot tell whether it is in use: ...") the same way
+ * and marks the device in_use_doubt: it counts as in use. */
+void device_add_in_use_doubt (Device *device, const char *doubt);

@@ -192,6 +192,7 @@ group_plan_detach (GPtrArray *devices, uint32_t group, const PciAddress *target,
   Device *t = find_target (devices, target);
   g_autoptr (GString) blockers = g_string_new (NULL);
   g_autoptr (GString) in_use = g_string_new (NULL);
+  gboolean doubts = FALSE;
 
   if (t == NULL)
     return error_no_target (error, target, group);
@@ -258,16 +259,25 @@ group_plan_detach (GPtrArray *devices, uint32_t group, const PciAddress *target,
                               "all, or move the card to a slot with its own group",
                               t->name, group, blockers->str, t->name);
 
+  /* in use, or vfiod cannot tell (a doubt): both refuse without FORCE */
   for (guint i = 0; i < plan->steps->len; i++)
     {
       PlanStep *s = g_ptr_array_index (plan->steps, i);
       if (s->action != PLAN_KEEP && s->device->in_use)
         {
           g_string_append (in_use, in_use->len ? "; " : "");
-          g_string_append_printf (in_use, "%s is in use by the host: %s", s->device->name,
-                                  s->device->in_use);
+          g_string_append_printf (in_use, "%s %s in use by the host: %s", s->device->name,
+                                  s->device->in_use_doubt ? "may be" : "is", s->device->in_use);
+          doubts = doubts || s->device->in_use_doubt;
         }
     }
+  if (in_use->len && !(flags & VFIOD_FLAG_FORCE) && doubts)
+    return sd_bus_error_setf (error, VFIOD_ERROR_DEVICE_IN_USE,
+                              "%s. vfiod does not detach what it cannot check: let it read "
+                              "what it could not, or check by hand that the host does not "
+                              "use it (findmnt, swapon --show, ip address) and use --force "
+                              "(the FORCE flag) if you are sure",
+                              in_use->str);
   if (in_use->len && !(flags & VFIOD_FLAG_FORCE))
     return sd_bus_error_setf (error, VFIOD_ERROR_DEVICE_IN_USE,
                               "%s. Detaching would take it away from the host: stop "

@@ -42,7 +42,9 @@ guint plan_count_moves (const Plan *plan);
 gboolean plan_moves_others (const Plan *plan);
 /* Space-separated addresses of the devices that move (polkit's $(devices)). */
 char *plan_moved_addresses (const Plan *plan);
-/* Whether any moving device is in use by the host. */
+/* Whether any moving device is in use by the host, or may be: a doubt
+ * (in_use_doubt, vfiod could not read what would tell) counts as in use,
+ * so it needs FORCE and the detach-in-use action. */
 gboolean plan_moves_in_use (const Plan *plan);
 
 /* Plans DetachDevice(@target, @flags) over @devices (the whole group,

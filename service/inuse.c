@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -10,7 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
+#include "util.h"
 #include "vfiod-names.h"
 
 static void
@@ -57,7 +60,69 @@ inuse_facts_free (InUseFacts *facts)
   g_ptr_array_unref (facts->mounts);
   g_ptr_array_unref (facts->swaps);
   g_hash_table_unref (facts->interfaces);
+  for (int i = 0; i < INUSE_N_SOURCES; i++)
+    g_free (facts->unreadable[i]);
   g_free (facts);
+}
+
+static const char *const source_names[INUSE_N_SOURCES] = {
+  [INUSE_SOURCE_MOUNTS] = VFIOD_PROC_MOUNTINFO,
+  [INUSE_SOURCE_SWAPS] = VFIOD_PROC_SWAPS,
+  [INUSE_SOURCE_INTERFACES] = "the network interfaces",
+};
+
+char *
+inuse_unreadable (const char *path, int errsv)
+{
+  return g_strdup_printf ("%s could not be read (%s)", path, g_strerror (errsv));
+}
+
+char *
+inuse_doubt (const char *what)
+{
+  return g_strdup_printf ("cannot tell whether it is in use: %s", what);
+}
+
+void
+inuse_facts_set_unreadable (InUseFacts *facts, InUseSource source, const char *what, int errsv)
+{
+  g_return_if_fail (source < INUSE_N_SOURCES);
+  if (facts->unreadable[source])
+    return;
+  if (errsv != 0)
+    facts->unreadable[source] = inuse_unreadable (what, errsv);
+  else
+    facts->unreadable[source] = g_strdup_printf ("%s has lines vfiod does not understand", what);
+}
+
+/* The doubt naming every unreadable source of @sources (a mask). */
+static char *
+doubt_of (const InUseFacts *facts, unsigned sources)
+{
+  g_autoptr (GString) what = g_string_new (NULL);
+
+  for (int i = 0; i < INUSE_N_SOURCES; i++)
+    if ((sources & (1u << i)) && facts->unreadable[i])
+      g_string_append_printf (what, "%s%s", what->len ? ", " : "", facts->unreadable[i]);
+  return what->len ? inuse_doubt (what->str) : NULL;
+}
+
+char *
+inuse_block_doubt (const InUseFacts *facts)
+{
+  return doubt_of (facts, 1u << INUSE_SOURCE_MOUNTS | 1u << INUSE_SOURCE_SWAPS);
+}
+
+char *
+inuse_net_doubt (const InUseFacts *facts)
+{
+  return doubt_of (facts, 1u << INUSE_SOURCE_INTERFACES);
+}
+
+char *
+inuse_tag_doubt (const InUseFacts *facts)
+{
+  return doubt_of (facts, 1u << INUSE_SOURCE_MOUNTS);
 }
 
 /* The kernel escapes space, tab, newline and backslash as \ooo. */
@@ -97,11 +162,17 @@ inuse_parse_mountinfo (InUseFacts *facts, const char *text)
       n = g_strv_length (f);
       /* id parent major:minor root mountpoint options [optional...] - fstype source super */
       if (n < 10 || sscanf (f[2], "%u:%u", &major, &minor) != 2)
-        continue;
+        {
+          inuse_facts_set_unreadable (facts, INUSE_SOURCE_MOUNTS, source_names[INUSE_SOURCE_MOUNTS], 0);
+          continue;
+        }
       for (sep = 6; sep < n && strcmp (f[sep], "-") != 0; sep++)
         ;
       if (sep + 2 >= n)
-        continue;
+        {
+          inuse_facts_set_unreadable (facts, INUSE_SOURCE_MOUNTS, source_names[INUSE_SOURCE_MOUNTS], 0);
+          continue;
+        }
 
       m = g_new0 (InUseMount, 1);
       m->devnum = makedev (major, minor);
@@ -125,8 +196,14 @@ inuse_parse_swaps (InUseFacts *facts, const char *text)
       g_autofree char *raw = NULL;
       InUseSwap *s;
 
-      if (*line != '/')
+      if (*line == '\0')
         continue;
+      /* the kernel names swaps by absolute path */
+      if (*line != '/')
+        {
+          inuse_facts_set_unreadable (facts, INUSE_SOURCE_SWAPS, source_names[INUSE_SOURCE_SWAPS], 0);
+          continue;
+        }
       /* the file name is escaped, so the first blank ends it */
       end = line + strcspn (line, " \t");
       raw = g_strndup (line, (gsize) (end - line));
@@ -159,7 +236,10 @@ load_interfaces (InUseFacts *facts)
 
   if (getifaddrs (&list) < 0)
     {
-      g_warning ("Cannot list network interfaces: %s", g_strerror (errno));
+      int errsv = errno;
+      g_warning ("Cannot list network interfaces: %s", g_strerror (errsv));
+      inuse_facts_set_unreadable (facts, INUSE_SOURCE_INTERFACES, source_names[INUSE_SOURCE_INTERFACES],
+                                  errsv);
       return;
     }
 
@@ -188,32 +268,60 @@ load_interfaces (InUseFacts *facts)
   freeifaddrs (list);
 }
 
-static char *
-read_proc (const char *path)
+/* The whole of a /proc file: 0 and *@out, or -errno. */
+static int
+read_proc (const char *path, char **out)
 {
-  g_autoptr (GError) error = NULL;
-  char *text = NULL;
+  _cleanup_fd_ int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  g_autoptr (GString) text = g_string_new (NULL);
+  char buf[16384];
 
-  if (!g_file_get_contents (path, &text, NULL, &error))
+  if (fd < 0)
+    return -errno;
+  for (;;)
     {
-      g_warning ("Cannot read %s: %s", path, error->message);
-      return NULL;
+      ssize_t n = read (fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return -errno;
+      if (n == 0)
+        break;
+      /* a NUL in the text would hide what follows it from the parser */
+      if (memchr (buf, '\0', (size_t) n))
+        return -EBADMSG;
+      g_string_append_len (text, buf, n);
     }
-  return text;
+  *out = g_string_free (g_steal_pointer (&text), FALSE);
+  return 0;
+}
+
+static void
+load_proc (InUseFacts *facts, InUseSource source, void (*parse) (InUseFacts *, const char *))
+{
+  g_autofree char *text = NULL;
+  int r = read_proc (source_names[source], &text);
+
+  if (r < 0)
+    {
+      g_warning ("Cannot read %s: %s; devices with block devices or file systems "
+                 "below them count as in use", source_names[source], g_strerror (-r));
+      inuse_facts_set_unreadable (facts, source, source_names[source], -r);
+      return;
+    }
+  parse (facts, text);
 }
 
 InUseFacts *
 inuse_facts_load (void)
 {
   InUseFacts *facts = inuse_facts_new ();
-  g_autofree char *mountinfo = read_proc (VFIOD_PROC_MOUNTINFO);
-  g_autofree char *swaps = read_proc (VFIOD_PROC_SWAPS);
 
-  if (mountinfo)
-    inuse_parse_mountinfo (facts, mountinfo);
-  if (swaps)
-    inuse_parse_swaps (facts, swaps);
+  load_proc (facts, INUSE_SOURCE_MOUNTS, inuse_parse_mountinfo);
+  load_proc (facts, INUSE_SOURCE_SWAPS, inuse_parse_swaps);
 
+  /* a swap that is no block device (a file) lives on a file system that
+   * is mounted: its disk is in use by that mount already */
   for (guint i = 0; i < facts->swaps->len; i++)
     {
       InUseSwap *s = g_ptr_array_index (facts->swaps, i);

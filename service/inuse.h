@@ -28,26 +28,61 @@ typedef struct {
                        * link-local IPv6; NULL when it has none */
 } InUseInterface;
 
+/* Where the facts come from.  Each is read whole or marked unreadable:
+ * a reason that needs an unreadable source becomes a doubt, and a doubt
+ * counts as in use (refuse on doubt). */
+typedef enum {
+  INUSE_SOURCE_MOUNTS,     /* /proc/self/mountinfo */
+  INUSE_SOURCE_SWAPS,      /* /proc/swaps */
+  INUSE_SOURCE_INTERFACES, /* getifaddrs() */
+  INUSE_N_SOURCES
+} InUseSource;
+
 typedef struct {
   GPtrArray *mounts;      /* InUseMount* */
   GPtrArray *swaps;       /* InUseSwap* */
   GHashTable *interfaces; /* name → InUseInterface* */
+  /* NULL: read whole; else what went wrong, e.g. "/proc/swaps could not
+   * be read (Is a directory)" */
+  char *unreadable[INUSE_N_SOURCES];
 } InUseFacts;
 
 InUseFacts *inuse_facts_new (void);
 void inuse_facts_free (InUseFacts *facts);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (InUseFacts, inuse_facts_free)
 
-/* Parse /proc/self/mountinfo text into @facts; malformed lines are skipped. */
+/* Parse /proc/self/mountinfo text into @facts.  A line that cannot be
+ * parsed is skipped and makes the source unreadable: it may have been the
+ * mount that matters. */
 void inuse_parse_mountinfo (InUseFacts *facts, const char *text);
-/* Parse /proc/swaps text; devnum is left 0 (see inuse_facts_load). */
+/* Parse /proc/swaps text; devnum is left 0 (see inuse_facts_load).  Lines
+ * that cannot be parsed: as for mountinfo. */
 void inuse_parse_swaps (InUseFacts *facts, const char *text);
 void inuse_add_interface (InUseFacts *facts, const char *name, bool up, const char *address);
 
+/* Marks @source unreadable: @what (a path, or what was asked) failed with
+ * @errsv (an errno; 0: its contents were not understood).  The first
+ * problem of a source is kept. */
+void inuse_facts_set_unreadable (InUseFacts *facts, InUseSource source, const char *what,
+                                 int errsv);
+
+/* "cannot tell whether it is in use: " + @what: a doubt, as
+ * device_add_in_use_doubt() takes it.  Newly allocated. */
+char *inuse_doubt (const char *what);
+/* "@path could not be read (strerror(@errsv))".  Newly allocated. */
+char *inuse_unreadable (const char *path, int errsv);
+
+/* The doubt a block device / network interface / virtio transport with a
+ * mount tag gets when a source its reason needs is unreadable (a block
+ * device needs the mounts and the swaps, an interface the interfaces, a
+ * tag the mounts): NULL when all were read.  Newly allocated. */
+char *inuse_block_doubt (const InUseFacts *facts);
+char *inuse_net_doubt (const InUseFacts *facts);
+char *inuse_tag_doubt (const InUseFacts *facts);
+
 /* Reads mountinfo, swaps (stat()ing block device swaps for their number)
- * and the interfaces' state and addresses.  Unreadable sources are logged
- * and left empty: a device then looks free, so callers that move devices
- * must not rely on this alone (they also refuse on doubt, see group.c). */
+ * and the interfaces' state and addresses.  A source that cannot be read
+ * is logged and marked unreadable (see the doubts above). */
 InUseFacts *inuse_facts_load (void);
 
 /* Why the host needs block device @name (major:minor @devnum, with

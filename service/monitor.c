@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "monitor.h"
 
+#include <errno.h>
 #include <glib-unix.h>
 #include <glib.h>
 #include <libudev.h>
@@ -14,16 +15,51 @@ struct Monitor {
   guint watch;
 };
 
+void
+monitor_receive_failed (int errsv)
+{
+  /* ENOBUFS: the kernel dropped messages because the socket's buffer was
+   * full (a burst of hotplug): any of them may have been a removal or an
+   * addition, so nothing kept is known to be true any more */
+  if (errsv == ENOBUFS)
+    {
+      g_warning ("The kernel's device events overflowed (%s): dropping everything kept "
+                 "of devices; it is read again", g_strerror (errsv));
+      sysfs_cache_invalidate (TRUE, TRUE);
+    }
+  else if (errsv != EAGAIN && errsv != EWOULDBLOCK && errsv != EINTR && errsv != 0)
+    {
+      /* a message we could not take (malformed, or from a sender we do
+       * not trust) is not lost news of ours; but if one of ours was, the
+       * safe side is again to forget */
+      g_debug ("Receiving a device event failed: %s; dropping what is kept", g_strerror (errsv));
+      sysfs_cache_invalidate (TRUE, TRUE);
+    }
+}
+
 static gboolean
 on_event (gint fd, GIOCondition condition, gpointer user_data)
 {
   Monitor *self = user_data;
   struct udev_device *dev;
 
-  while ((dev = udev_monitor_receive_device (self->monitor)) != NULL)
+  for (;;)
     {
-      const char *subsystem = udev_device_get_subsystem (dev);
-      const char *action = udev_device_get_action (dev);
+      const char *subsystem, *action;
+
+      errno = 0;
+      dev = udev_monitor_receive_device (self->monitor);
+      if (dev == NULL)
+        {
+          int errsv = errno;
+          monitor_receive_failed (errsv);
+          /* after ENOBUFS the socket goes on: read what came after */
+          if (errsv == ENOBUFS)
+            continue;
+          break;
+        }
+      subsystem = udev_device_get_subsystem (dev);
+      action = udev_device_get_action (dev);
 
       /* bind/unbind/change leave what is cached alone: drivers are never
        * cached, and children come and go with their own add/remove */

@@ -11,3 +11,9 @@ typedef struct Monitor Monitor;
  * uevent socket cannot be opened: the caches are then not kept at all. */
 Monitor *monitor_new (void);
 void monitor_free (Monitor *monitor);
+
+/* What the monitor does when receiving an event failed with @errsv:
+ * ENOBUFS (the socket overflowed: events were lost) drops every cache,
+ * as does any other failure but "nothing more to read" (EAGAIN).
+ * Exposed for tests. */
+void monitor_receive_failed (int errsv);

@@ -18,19 +18,26 @@
 
 /* ---- small helpers -------------------------------------------------- */
 
-/* Reads a whole small attribute into @buf (NUL-terminated).  Returns its
- * length or -errno; -EFBIG if it does not fit. */
-static ssize_t
-read_attr_at (int dirfd, const char *path, char *buf, size_t size)
+ssize_t
+sysfs_read_attr (int dirfd, const char *path, char *buf, size_t size)
 {
   _cleanup_fd_ int fd = openat (dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   size_t len = 0;
 
+  g_return_val_if_fail (size > 0, -EINVAL);
   if (fd < 0)
     return -errno;
   for (;;)
     {
-      ssize_t n = read (fd, buf + len, size - 1 - len);
+      char more;
+      ssize_t n;
+
+      /* full: only the end of the file may come now (a value of exactly
+       * size - 1 bytes fits) */
+      if (len == size - 1)
+        n = read (fd, &more, 1);
+      else
+        n = read (fd, buf + len, size - 1 - len);
       if (n < 0)
         {
           if (errno == EINTR)
@@ -39,9 +46,9 @@ read_attr_at (int dirfd, const char *path, char *buf, size_t size)
         }
       if (n == 0)
         break;
-      len += (size_t) n;
       if (len == size - 1)
         return -EFBIG;
+      len += (size_t) n;
     }
   buf[len] = '\0';
   return (ssize_t) len;
@@ -106,6 +113,7 @@ typedef struct {
 static GMutex cache_lock;
 static gboolean cache_enabled;   /* only while somebody tells us of hotplug */
 static GHashTable *facts_cache;  /* device name → Facts* */
+static guint facts_generation;   /* bumped whenever facts_cache is dropped */
 static GPtrArray *children_cache; /* Child*; NULL: not read since the last change */
 static guint children_generation;
 
@@ -137,8 +145,12 @@ void
 sysfs_cache_invalidate (gboolean devices, gboolean children)
 {
   g_mutex_lock (&cache_lock);
-  if (devices && facts_cache)
-    g_hash_table_remove_all (facts_cache);
+  if (devices)
+    {
+      facts_generation++;
+      if (facts_cache)
+        g_hash_table_remove_all (facts_cache);
+    }
   if (children)
     {
       children_generation++;
@@ -147,8 +159,8 @@ sysfs_cache_invalidate (gboolean devices, gboolean children)
   g_mutex_unlock (&cache_lock);
 }
 
-static gboolean
-facts_lookup (Device *device)
+gboolean
+sysfs_facts_lookup (Device *device)
 {
   Facts *f;
 
@@ -156,6 +168,7 @@ facts_lookup (Device *device)
   f = facts_cache ? g_hash_table_lookup (facts_cache, device->name) : NULL;
   if (f)
     {
+      g_free (device->syspath);
       device->syspath = g_strdup (f->syspath);
       device->group = f->group;
       device->vendor_id = f->vendor_id;
@@ -169,11 +182,31 @@ facts_lookup (Device *device)
   return f != NULL;
 }
 
-static void
-facts_store (const Device *device)
+guint
+sysfs_facts_generation (void)
 {
-  Facts *f = g_new0 (Facts, 1);
+  guint generation;
 
+  g_mutex_lock (&cache_lock);
+  generation = facts_generation;
+  g_mutex_unlock (&cache_lock);
+  return generation;
+}
+
+void
+sysfs_facts_store (const Device *device, guint generation)
+{
+  Facts *f;
+
+  g_mutex_lock (&cache_lock);
+  /* a device came or went since the caller began reading: what it read
+   * may be of the device that went (same address, another device) */
+  if (!cache_enabled || generation != facts_generation)
+    {
+      g_mutex_unlock (&cache_lock);
+      return;
+    }
+  f = g_new0 (Facts, 1);
   f->syspath = g_strdup (device->syspath);
   f->group = device->group;
   f->vendor_id = device->vendor_id;
@@ -182,14 +215,6 @@ facts_store (const Device *device)
   f->subsystem_device_id = device->subsystem_device_id;
   f->class_code = device->class_code;
   f->boot_vga = device->boot_vga;
-
-  g_mutex_lock (&cache_lock);
-  if (!cache_enabled)
-    {
-      g_mutex_unlock (&cache_lock);
-      facts_free (f);
-      return;
-    }
   if (facts_cache == NULL)
     facts_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) facts_free);
   g_hash_table_replace (facts_cache, g_strdup (device->name), f);
@@ -229,6 +254,7 @@ read_group (const char *name, int64_t *group)
 static int
 read_device_uncached (Device *device)
 {
+  guint generation = sysfs_facts_generation ();
   char buf[ATTR_MAX];
   char path[PATH_MAX];
   ssize_t n;
@@ -242,7 +268,7 @@ read_device_uncached (Device *device)
     return -EBADMSG;
 
   snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_UEVENT, device->name);
-  n = read_attr_at (AT_FDCWD, path, buf, sizeof buf);
+  n = sysfs_read_attr (AT_FDCWD, path, buf, sizeof buf);
   if (n < 0)
     return (int) n;
   if (!device_parse_uevent (device, buf))
@@ -257,11 +283,14 @@ read_device_uncached (Device *device)
     {
       snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_BOOT_VGA,
                 device->name);
-      n = read_attr_at (AT_FDCWD, path, buf, sizeof buf);
+      n = sysfs_read_attr (AT_FDCWD, path, buf, sizeof buf);
+      /* every VGA device has one; none (-ENOENT) still means "not it" */
+      if (n < 0 && n != -ENOENT)
+        return (int) n;
       device->boot_vga = n > 0 && buf[0] == '1';
     }
 
-  facts_store (device);
+  sysfs_facts_store (device, generation);
   return 0;
 }
 
@@ -271,7 +300,7 @@ read_device (Device *device, GHashTable *drivers)
 {
   int r;
 
-  if (!facts_lookup (device))
+  if (!sysfs_facts_lookup (device))
     return read_device_uncached (device);
 
   /* known: only the driver may have changed */
@@ -287,42 +316,61 @@ read_device (Device *device, GHashTable *drivers)
 }
 
 /* address → driver for every bound PCI device, from the drivers' own
- * directories: a few dozen directory reads instead of a link per device. */
+ * directories: a few dozen directory reads instead of a link per device.
+ * NULL when anything in them is not as expected (a directory that cannot
+ * be read, a driver name vfiod does not take): the caller then reads each
+ * device's own driver link, which fails for the device it concerns
+ * instead of showing its devices as unbound. */
 static GHashTable *
 read_bound_drivers (void)
 {
-  GHashTable *drivers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr (GHashTable) drivers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   DIR *dir = opendir (VFIOD_SYSFS_PCI_DRIVERS);
   struct dirent *de;
+  gboolean trusted = dir != NULL;
 
-  if (dir == NULL)
-    return drivers;
-  while ((de = readdir (dir)) != NULL)
+  while (trusted && (errno = 0, de = readdir (dir)) != NULL)
     {
       DIR *bound;
       struct dirent *b;
       int fd;
 
-      if (de->d_name[0] == '.' || !device_driver_name_valid (de->d_name))
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
         continue;
+      if (!device_driver_name_valid (de->d_name))
+        {
+          trusted = FALSE;
+          break;
+        }
       fd = openat (dirfd (dir), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (fd < 0 || (bound = fdopendir (fd)) == NULL)
         {
           if (fd >= 0)
             close (fd);
-          continue;
+          trusted = FALSE;
+          break;
         }
-      while ((b = readdir (bound)) != NULL)
+      while ((errno = 0, b = readdir (bound)) != NULL)
         {
           PciAddress address;
           /* file systems that do not fill d_type (FUSE) say DT_UNKNOWN */
           if ((b->d_type == DT_LNK || b->d_type == DT_UNKNOWN) && address_parse (b->d_name, &address))
             g_hash_table_replace (drivers, g_strdup (b->d_name), g_strdup (de->d_name));
         }
+      if (errno != 0)
+        trusted = FALSE;
       closedir (bound);
     }
-  closedir (dir);
-  return drivers;
+  if (dir && errno != 0)
+    trusted = FALSE;
+  if (dir)
+    closedir (dir);
+  if (!trusted)
+    {
+      g_debug ("Reading each device's driver link: " VFIOD_SYSFS_PCI_DRIVERS " is not as expected");
+      return NULL;
+    }
+  return g_steal_pointer (&drivers);
 }
 
 int
@@ -340,15 +388,30 @@ sysfs_device_group (const PciAddress *address, int64_t *group)
   return read_group (name, group);
 }
 
-/* Reads every entry of directory @list_path that is a PCI address;
- * entries that are not (or vanish meanwhile) are skipped.  @drivers as
- * for read_device(). */
+/* Whether PCI device @name is gone (its bus link is). */
+static gboolean
+device_gone (const char *name)
+{
+  char path[PATH_MAX];
+
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s", name);
+  return access (path, F_OK) < 0 && errno == ENOENT;
+}
+
+/* Reads every entry of directory @list_path that is a PCI address.  A
+ * device that went away while we looked is left out; any other failure
+ * to read one fails the whole listing (refuse on doubt: a member left out
+ * would make a group look viable), with *@unreadable set to its name.
+ * @group_members: @list_path is an IOMMU group's, where every entry must
+ * be a PCI device vfiod can read.  @drivers as for read_device(). */
 static int
-read_devices_listed_in (const char *list_path, GHashTable *drivers, GPtrArray **out)
+read_devices_listed_in (const char *list_path, gboolean group_members, GHashTable *drivers,
+                        GPtrArray **out, char **unreadable)
 {
   g_autoptr (GPtrArray) devices = g_ptr_array_new_with_free_func ((GDestroyNotify) device_free);
   DIR *dir = opendir (list_path);
   struct dirent *de;
+  int r = 0;
 
   if (dir == NULL)
     return -errno;
@@ -357,31 +420,55 @@ read_devices_listed_in (const char *list_path, GHashTable *drivers, GPtrArray **
     {
       PciAddress address;
       g_autoptr (Device) device = NULL;
-      int r;
 
-      if (!address_parse (de->d_name, &address))
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
         continue;
+      if (!address_parse (de->d_name, &address))
+        {
+          if (!group_members)
+            continue;
+          /* another bus's device (a platform device on some machines):
+           * vfiod cannot move it, so the group is never viable for it */
+          g_warning ("%s lists %s, which is not a PCI device vfiod can read", list_path, de->d_name);
+          r = -EOPNOTSUPP;
+          if (unreadable)
+            *unreadable = g_utf8_make_valid (de->d_name, -1);
+          break;
+        }
       device = device_new (&address);
       /* a name that is not normalised is not the kernel's */
       if (strcmp (device->name, de->d_name) != 0)
-        continue;
+        {
+          if (!group_members)
+            continue;
+          g_warning ("%s lists %s, which is not how the kernel names a PCI device", list_path, de->d_name);
+          r = -EBADMSG;
+          if (unreadable)
+            *unreadable = g_strdup (device->name);
+          break;
+        }
       r = read_device (device, drivers);
+      if ((r == -ENOENT || r == -ENODEV) && device_gone (device->name))
+        {
+          r = 0;
+          continue; /* removed while we looked */
+        }
       if (r == -ENOENT || r == -ENODEV)
-        continue; /* removed while we looked */
+        r = -EIO; /* there, but something of it is missing */
       if (r < 0)
         {
-          g_warning ("Skipping PCI device %s: %s", device->name, g_strerror (-r));
-          continue;
+          g_warning ("Cannot read PCI device %s: %s", device->name, g_strerror (-r));
+          if (unreadable)
+            *unreadable = g_strdup (device->name);
+          break;
         }
       g_ptr_array_add (devices, g_steal_pointer (&device));
     }
-  if (errno != 0)
-    {
-      int r = -errno;
-      closedir (dir);
-      return r;
-    }
+  if (r == 0 && errno != 0)
+    r = -errno;
   closedir (dir);
+  if (r < 0)
+    return r;
 
   g_ptr_array_sort (devices, device_compare_by_address);
   *out = g_steal_pointer (&devices);
@@ -389,22 +476,32 @@ read_devices_listed_in (const char *list_path, GHashTable *drivers, GPtrArray **
 }
 
 int
-sysfs_list_devices (GPtrArray **out)
+sysfs_list_devices_full (GPtrArray **out, char **unreadable)
 {
   g_autoptr (GHashTable) drivers = read_bound_drivers ();
 
-  return read_devices_listed_in (VFIOD_SYSFS_PCI_DEVICES, drivers, out);
+  if (unreadable)
+    *unreadable = NULL;
+  return read_devices_listed_in (VFIOD_SYSFS_PCI_DEVICES, FALSE, drivers, out, unreadable);
 }
 
 int
-sysfs_list_group (uint32_t group, GPtrArray **out)
+sysfs_list_devices (GPtrArray **out)
+{
+  return sysfs_list_devices_full (out, NULL);
+}
+
+int
+sysfs_list_group_full (uint32_t group, GPtrArray **out, char **unreadable)
 {
   char path[PATH_MAX];
   GPtrArray *devices = NULL;
   int r;
 
+  if (unreadable)
+    *unreadable = NULL;
   snprintf (path, sizeof path, VFIOD_SYSFS_IOMMU_GROUPS "/%u/devices", group);
-  r = read_devices_listed_in (path, NULL, &devices);
+  r = read_devices_listed_in (path, TRUE, NULL, &devices, unreadable);
   if (r < 0)
     return r;
 
@@ -415,6 +512,12 @@ sysfs_list_group (uint32_t group, GPtrArray **out)
 
   *out = devices;
   return 0;
+}
+
+int
+sysfs_list_group (uint32_t group, GPtrArray **out)
+{
+  return sysfs_list_group_full (group, out, NULL);
 }
 
 /* ---- in use --------------------------------------------------------- */
@@ -448,31 +551,29 @@ facts_get (InUseFacts **facts)
   return *facts;
 }
 
-static void
-add_reason (Device *device, const char *reason)
-{
-  /* partitions of one disk can repeat a reason (e.g. several holders) */
-  if (device->in_use && strstr (device->in_use, reason))
-    return;
-  device_add_in_use (device, reason);
-}
-
-static GStrv
-list_dir (const char *path)
+/* The names in directory @path, sorted: 0, or -errno. */
+static int
+list_dir (const char *path, GStrv *out)
 {
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   DIR *dir = opendir (path);
   struct dirent *de;
+  int r = 0;
 
   if (dir == NULL)
-    return NULL;
-  while ((de = readdir (dir)) != NULL)
+    return -errno;
+  while ((errno = 0, de = readdir (dir)) != NULL)
     if (de->d_name[0] != '.')
       g_ptr_array_add (names, g_strdup (de->d_name));
+  if (errno != 0)
+    r = -errno;
   closedir (dir);
+  if (r < 0)
+    return r;
   g_ptr_array_sort (names, (GCompareFunc) g_strcmp0);
   g_ptr_array_add (names, NULL);
-  return (GStrv) g_ptr_array_free (g_steal_pointer (&names), FALSE);
+  *out = (GStrv) g_ptr_array_free (g_steal_pointer (&names), FALSE);
+  return 0;
 }
 
 static const char *const child_dirs[] = {
@@ -482,26 +583,45 @@ static const char *const child_dirs[] = {
 };
 
 /* Every block device, interface and virtio transport that lives below
- * some PCI device, with where it lives. */
-static void
-scan_children (GPtrArray *out)
+ * some PCI device, with where it lives.  0, or -errno with @doubt set to
+ * what could not be read: then any device may have children we missed. */
+static int
+scan_children (GPtrArray *out, char **doubt)
 {
   for (ChildKind kind = CHILD_BLOCK; kind <= CHILD_VIRTIO; kind++)
     {
       DIR *dir = opendir (child_dirs[kind]);
       struct dirent *de;
+      int r = 0;
 
-      if (dir == NULL)
+      /* no such class or bus (virtio not built in): no such children */
+      if (dir == NULL && errno == ENOENT)
         continue;
-      while ((de = readdir (dir)) != NULL)
+      if (dir == NULL)
+        {
+          r = -errno;
+          *doubt = inuse_unreadable (child_dirs[kind], -r);
+          return r;
+        }
+      while ((errno = 0, de = readdir (dir)) != NULL)
         {
           char target[PATH_MAX];
           char *syspath;
           Child *c;
+          ssize_t n;
 
-          if (de->d_name[0] == '.' ||
-              readlink_at (dirfd (dir), de->d_name, target, sizeof target) < 0)
+          if (de->d_name[0] == '.')
             continue;
+          n = readlink_at (dirfd (dir), de->d_name, target, sizeof target);
+          if (n == -ENOENT)
+            continue; /* gone meanwhile */
+          if (n < 0)
+            {
+              g_autofree char *path = g_build_filename (child_dirs[kind], de->d_name, NULL);
+              *doubt = inuse_unreadable (path, (int) -n);
+              r = (int) n;
+              break;
+            }
           /* virtual devices (loop, dm, lo, bridges) belong to no PCI device */
           if (strstr (target, "/devices/virtual/"))
             continue;
@@ -514,12 +634,21 @@ scan_children (GPtrArray *out)
           c->syspath = syspath;
           g_ptr_array_add (out, c);
         }
+      if (r == 0 && errno != 0)
+        {
+          r = -errno;
+          *doubt = inuse_unreadable (child_dirs[kind], -r);
+        }
       closedir (dir);
+      if (r < 0)
+        return r;
     }
+  return 0;
 }
 
+/* The children (cached), or NULL with @doubt set. */
 static GPtrArray *
-children_get (void)
+children_get (char **doubt)
 {
   GPtrArray *children;
   guint generation;
@@ -532,7 +661,13 @@ children_get (void)
     return children;
 
   children = g_ptr_array_new_with_free_func ((GDestroyNotify) child_free);
-  scan_children (children);
+  if (scan_children (children, doubt) < 0)
+    {
+      g_warning ("Cannot tell which devices have block devices, interfaces or virtio transports: "
+                 "%s; every device counts as in use", *doubt);
+      g_ptr_array_unref (children);
+      return NULL;
+    }
 
   /* keep it, unless something changed while we read */
   g_mutex_lock (&cache_lock);
@@ -542,53 +677,114 @@ children_get (void)
   return children;
 }
 
-static char *
-block_reason (const char *name, InUseFacts **facts)
+/* What a child's reason needs: the facts, and where the doubts go. */
+typedef struct {
+  InUseFacts *facts;
+  Device *owner;
+} Marking;
+
+static void
+mark_doubt (Marking *m, char *what /* owned */)
+{
+  g_autofree char *doubt = inuse_doubt (what);
+
+  g_debug ("Cannot tell whether PCI device %s is in use: %s", m->owner->name, what);
+  device_add_in_use_doubt (m->owner, doubt);
+  g_free (what);
+}
+
+static void
+mark_block (Marking *m, const char *name)
 {
   char path[PATH_MAX], buf[64];
   unsigned major = 0, minor = 0;
   g_auto (GStrv) holders = NULL;
+  g_autofree char *reason = NULL, *doubt = NULL;
+  ssize_t n;
+  int r;
 
+  /* without its number, a mount by another name (/dev/root, by-uuid)
+   * would not be recognised */
   snprintf (path, sizeof path, VFIOD_SYSFS_CLASS_BLOCK "/%s/" VFIOD_ATTR_DEV, name);
-  if (read_attr_at (AT_FDCWD, path, buf, sizeof buf) > 0 &&
-      sscanf (buf, "%u:%u", &major, &minor) != 2)
-    major = minor = 0;
+  n = sysfs_read_attr (AT_FDCWD, path, buf, sizeof buf);
+  if (n < 0)
+    mark_doubt (m, inuse_unreadable (path, (int) -n));
+  else if (sscanf (buf, "%u:%u", &major, &minor) != 2)
+    {
+      major = minor = 0;
+      mark_doubt (m, g_strdup_printf ("%s is not a device number", path));
+    }
 
   snprintf (path, sizeof path, VFIOD_SYSFS_CLASS_BLOCK "/%s/" VFIOD_ATTR_HOLDERS, name);
-  holders = list_dir (path);
+  r = list_dir (path, &holders);
+  if (r < 0)
+    mark_doubt (m, inuse_unreadable (path, -r));
 
-  return inuse_block_reason (facts_get (facts), name, makedev (major, minor),
-                             (const char *const *) holders);
+  facts_get (&m->facts);
+  reason = inuse_block_reason (m->facts, name, makedev (major, minor),
+                               (const char *const *) holders);
+  if (reason)
+    device_add_in_use (m->owner, reason);
+  doubt = inuse_block_doubt (m->facts);
+  if (doubt)
+    device_add_in_use_doubt (m->owner, doubt);
 }
 
-static char *
-net_reason (const char *name, InUseFacts **facts)
+static void
+mark_net (Marking *m, const char *name)
 {
   char path[PATH_MAX], target[PATH_MAX];
   const char *master = NULL;
+  g_autofree char *reason = NULL, *doubt = NULL;
+  ssize_t n;
 
   snprintf (path, sizeof path, VFIOD_SYSFS_CLASS_NET "/%s/master", name);
-  if (readlink_at (AT_FDCWD, path, target, sizeof target) > 0)
+  n = readlink_at (AT_FDCWD, path, target, sizeof target);
+  if (n > 0)
     {
       const char *slash = strrchr (target, '/');
       master = slash ? slash + 1 : target;
     }
-  return inuse_net_reason (facts_get (facts), name, master);
+  else if (n < 0 && n != -ENOENT) /* -ENOENT: not a port of anything */
+    mark_doubt (m, inuse_unreadable (path, (int) -n));
+
+  facts_get (&m->facts);
+  reason = inuse_net_reason (m->facts, name, master);
+  if (reason)
+    device_add_in_use (m->owner, reason);
+  doubt = inuse_net_doubt (m->facts);
+  if (doubt)
+    device_add_in_use_doubt (m->owner, doubt);
 }
 
-static char *
-virtio_reason (const char *name, InUseFacts **facts)
+static void
+mark_virtio (Marking *m, const char *name)
 {
   char path[PATH_MAX], tag[256];
+  g_autofree char *reason = NULL, *doubt = NULL;
+  ssize_t n;
 
-  /* only file-system transports (9p) have a mount tag */
+  /* only file-system transports (9p, virtiofs) have a mount tag */
   snprintf (path, sizeof path, VFIOD_SYSFS_BUS_VIRTIO "/%s/" VFIOD_ATTR_MOUNT_TAG, name);
-  if (read_attr_at (AT_FDCWD, path, tag, sizeof tag) <= 0)
-    return NULL;
+  n = sysfs_read_attr (AT_FDCWD, path, tag, sizeof tag);
+  if (n == -ENOENT)
+    return;
+  if (n < 0)
+    {
+      mark_doubt (m, inuse_unreadable (path, (int) -n));
+      return;
+    }
   g_strchomp (tag);
   if (*tag == '\0')
-    return NULL;
-  return inuse_tag_reason (facts_get (facts), tag);
+    return;
+
+  facts_get (&m->facts);
+  reason = inuse_tag_reason (m->facts, tag);
+  if (reason)
+    device_add_in_use (m->owner, reason);
+  doubt = inuse_tag_doubt (m->facts);
+  if (doubt)
+    device_add_in_use_doubt (m->owner, doubt);
 }
 
 void
@@ -596,35 +792,42 @@ sysfs_mark_in_use (GPtrArray *devices)
 {
   g_autoptr (GHashTable) by_path = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr (InUseFacts) facts = NULL;
-  g_autoptr (GPtrArray) children = children_get ();
+  g_autofree char *scan_doubt = NULL;
+  g_autoptr (GPtrArray) children = children_get (&scan_doubt);
 
   for (guint i = 0; i < devices->len; i++)
     {
       Device *device = g_ptr_array_index (devices, i);
 
       g_clear_pointer (&device->in_use, g_free);
+      device->in_use_doubt = false;
       if (device->syspath)
         g_hash_table_insert (by_path, device->syspath, device);
       if (device->boot_vga && device->driver)
         device_add_in_use (device, "boot display");
+      if (children == NULL)
+        {
+          g_autofree char *doubt = inuse_doubt (scan_doubt);
+          device_add_in_use_doubt (device, doubt);
+        }
     }
+  if (children == NULL)
+    return;
 
   for (guint i = 0; i < children->len; i++)
     {
       const Child *c = g_ptr_array_index (children, i);
-      Device *owner = owner_of (by_path, c->syspath);
-      g_autofree char *reason = NULL;
+      Marking m = { .facts = facts, .owner = owner_of (by_path, c->syspath) };
 
-      if (owner == NULL)
+      if (m.owner == NULL)
         continue;
       switch (c->kind)
         {
-        case CHILD_BLOCK:  reason = block_reason (c->name, &facts); break;
-        case CHILD_NET:    reason = net_reason (c->name, &facts); break;
-        case CHILD_VIRTIO: reason = virtio_reason (c->name, &facts); break;
+        case CHILD_BLOCK:  mark_block (&m, c->name); break;
+        case CHILD_NET:    mark_net (&m, c->name); break;
+        case CHILD_VIRTIO: mark_virtio (&m, c->name); break;
         }
-      if (reason)
-        add_reason (owner, reason);
+      facts = m.facts;
     }
 }
 
@@ -674,15 +877,17 @@ sysfs_set_override (const char *device, const char *driver)
 int
 sysfs_get_override (const char *device, char **out)
 {
-  char path[PATH_MAX], buf[256];
+  char path[PATH_MAX], buf[ATTR_MAX];
   ssize_t n;
 
   g_return_val_if_fail (name_is_safe (device), -EINVAL);
   snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_DRIVER_OVERRIDE, device);
-  n = read_attr_at (AT_FDCWD, path, buf, sizeof buf);
+  n = sysfs_read_attr (AT_FDCWD, path, buf, sizeof buf);
   if (n < 0)
     return (int) n;
-  g_strchomp (buf);
+  /* "%s\n": only that newline goes (a name may end in a space) */
+  if (n > 0 && buf[n - 1] == '\n')
+    buf[n - 1] = '\0';
   if (strcmp (buf, VFIOD_OVERRIDE_UNSET) == 0 || buf[0] == '\0')
     {
       *out = NULL;

@@ -13,11 +13,20 @@
 int sysfs_device_group (const PciAddress *address, int64_t *group);
 
 /* Every PCI device, sorted by address.  Devices that vanish while being
- * read (hot removal) are left out. */
-int sysfs_list_devices (GPtrArray **out);
+ * read (hot removal) are left out; a device that is there but cannot be
+ * read fails the whole call (-errno) and *@unreadable (if not NULL) is
+ * its name, to name in the error; NULL when the directory itself failed. */
+int sysfs_list_devices_full (GPtrArray **out, char **unreadable);
 
 /* The members of IOMMU group @group, read from the group's own directory
- * only, sorted by address.  -ENOENT: no such group. */
+ * only, sorted by address.  -ENOENT: no such group.  Fails as
+ * sysfs_list_devices_full() does, and also for a member that is not a
+ * PCI device (-EOPNOTSUPP): a group vfiod cannot see whole is never
+ * viable. */
+int sysfs_list_group_full (uint32_t group, GPtrArray **out, char **unreadable);
+
+/* The same, without the name of the device that could not be read. */
+int sysfs_list_devices (GPtrArray **out);
 int sysfs_list_group (uint32_t group, GPtrArray **out);
 
 /* Sets device->in_use for each of @devices: block devices below it
@@ -37,10 +46,24 @@ void sysfs_cache_enable (gboolean enable);
  * (@children): the kernel announced a device came or went. */
 void sysfs_cache_invalidate (gboolean devices, gboolean children);
 
+/* The cache of what never changes, as read_device() uses it; exposed for
+ * tests.  A reader takes the generation before reading the device and
+ * passes it to sysfs_facts_store(), which keeps nothing if the cache was
+ * invalidated meanwhile (a hotplug during the read).  Lookup fills the
+ * fixed facts of @device and says whether they were known. */
+guint sysfs_facts_generation (void);
+void sysfs_facts_store (const Device *device, guint generation);
+gboolean sysfs_facts_lookup (Device *device);
+
 /* The /sys/devices/... path a sysfs link target names
  * ("../../devices/x" → "/sys/devices/x"); NULL if it does not point into
  * /sys/devices or climbs out of it.  Exposed for tests. */
 char *sysfs_resolve_devices_link (const char *target);
+
+/* Reads a whole small attribute @path (relative to @dirfd) into @buf,
+ * NUL-terminated: its length, or -errno; -EFBIG if it is longer than
+ * @size - 1 bytes.  Exposed for tests. */
+ssize_t sysfs_read_attr (int dirfd, const char *path, char *buf, size_t size);
 
 /* ---- writes: the only place vfiod changes /sys --------------------------
  * Each returns 0 or -errno.  They block as long as the kernel does (an

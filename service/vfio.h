@@ -11,7 +11,10 @@
  * $VFIOD_MODPROBE replaces modprobe (tests). */
 gboolean vfio_load (char **message);
 
-/* Who holds /dev/vfio/@group open: NULL when nobody, else a description
- * ("pid 4242 (qemu-system-x86)", "a process vfiod cannot see").  Never
- * blocks on the group. */
+/* Who holds IOMMU group @group, through /dev/vfio/@group or the VFIO
+ * device cdev of a member (/dev/vfio/devices/vfioN): NULL when nobody,
+ * else a description ("pid 4242 (qemu-system-x86)", "pid 4242 (qemu)
+ * through /dev/vfio/devices/vfio0", or, when only the kernel knows (the
+ * group's open fails EBUSY), "a process vfiod cannot name (why; how to
+ * find it)").  Never blocks on the group. */
 char *vfio_group_holders (uint32_t group);

@@ -278,7 +278,7 @@ pending=detach
 [0000:00:1f.4]
 group=8
 known=true
-driver=a driver with spaces
+driver=control\\tcharacters\\tin\\tit
 override=
 pending=reattach
 '''

@@ -91,7 +91,8 @@ test_uevent_malformed (void)
     "PCI_CLASS=20000\nPCI_ID=80860:10D3\n",
     "PCI_CLASS=20000\nPCI_ID=8086:10D3\nDRIVER=../../evil\n",
     "PCI_CLASS=20000\nPCI_ID=8086:10D3\nDRIVER=\n",
-    "PCI_CLASS=20000\nPCI_ID=8086:10D3\nDRIVER=has space\n",
+    "PCI_CLASS=20000\nPCI_ID=8086:10D3\nDRIVER=..\n",
+    "PCI_CLASS=20000\nPCI_ID=8086:10D3\nDRIVER=bell\a\n",
     "PCI_CLASS=20000\nPCI_ID=8086:10D3\nPCI_SLOT_NAME=0000:04:00.0\n", /* another device */
     "PCI_CLASS=20000\ngarbage\nPCI_ID=8086:10D3\n",
   };
@@ -106,6 +107,53 @@ test_uevent_malformed (void)
       g_assert_cmpstr (d->driver, ==, "keep");
       g_assert_cmphex (d->class_code, ==, 0x123456);
     }
+}
+
+/* What the kernel can name a driver (anything but '/' and NUL, up to
+ * NAME_MAX) and what vfiod takes of it. */
+static void
+test_driver_names (void)
+{
+  g_autofree char *long_name = g_strnfill (70, 'x');
+  g_autofree char *longest = g_strnfill (255, 'x');
+  g_autofree char *too_long = g_strnfill (256, 'x');
+  static const char *const good[] = {
+    "e1000e", "vfio-pci", "snd_hda_intel", "has space", " leading", "trailing ",
+    "dots.in.it", "...", ".hidden", "ünïcödé", "semi;colon", "a=b",
+  };
+  static const char *const bad[] = {
+    "", ".", "..", "a/b", "/", "../evil", "new\nline", "tab\there", "esc\033[31m",
+    "del\177", "c1\302\233control", /* U+009B, CSI */
+    "bad\377utf8",
+  };
+
+  g_assert_true (device_driver_name_valid (long_name));
+  g_assert_true (device_driver_name_valid (longest));
+  g_assert_false (device_driver_name_valid (too_long));
+  g_assert_false (device_driver_name_valid (NULL));
+  for (gsize i = 0; i < G_N_ELEMENTS (good); i++)
+    g_assert_true (device_driver_name_valid (good[i]));
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_test_message ("bad %" G_GSIZE_FORMAT, i);
+      g_assert_false (device_driver_name_valid (bad[i]));
+    }
+}
+
+/* uevent: DRIVER= is the rest of the line, spaces and all */
+static void
+test_uevent_odd_drivers (void)
+{
+  g_autoptr (Device) d = make ("0000:03:00.0", 0, NULL);
+  g_autofree char *long_name = g_strnfill (70, 'd');
+  g_autofree char *text = g_strdup_printf ("DRIVER=%s\nPCI_CLASS=20000\nPCI_ID=8086:10D3\n", long_name);
+
+  g_assert_true (device_parse_uevent (d, text));
+  g_assert_cmpstr (d->driver, ==, long_name);
+  g_assert_true (device_parse_uevent (d, "DRIVER=my driver \nPCI_CLASS=20000\nPCI_ID=8086:10D3\n"));
+  g_assert_cmpstr (d->driver, ==, "my driver ");
+  g_assert_true (device_parse_uevent (d, "DRIVER=a=b\nPCI_CLASS=20000\nPCI_ID=8086:10D3\n"));
+  g_assert_cmpstr (d->driver, ==, "a=b");
 }
 
 static void
@@ -130,6 +178,20 @@ test_in_use_join (void)
   device_add_in_use (d, "mounted: / (nvme0n1p2)");
   device_add_in_use (d, "swap: /dev/nvme0n1p3");
   g_assert_cmpstr (d->in_use, ==, "mounted: / (nvme0n1p2); swap: /dev/nvme0n1p3");
+  g_assert_false (d->in_use_doubt);
+
+  /* said already (whole parts only): not repeated */
+  device_add_in_use (d, "swap: /dev/nvme0n1p3");
+  device_add_in_use (d, "mounted: / (nvme0n1p2); swap: /dev/nvme0n1p3");
+  g_assert_cmpstr (d->in_use, ==, "mounted: / (nvme0n1p2); swap: /dev/nvme0n1p3");
+  device_add_in_use (d, "swap: /dev/nvme0n1p");
+  g_assert_cmpstr (d->in_use, ==, "mounted: / (nvme0n1p2); swap: /dev/nvme0n1p3; swap: /dev/nvme0n1p");
+
+  device_add_in_use_doubt (d, "cannot tell whether it is in use: /proc/swaps could not be read (Is a directory)");
+  device_add_in_use_doubt (d, "cannot tell whether it is in use: /proc/swaps could not be read (Is a directory)");
+  g_assert_true (d->in_use_doubt);
+  g_assert_cmpstr (d->in_use, ==, "mounted: / (nvme0n1p2); swap: /dev/nvme0n1p3; swap: /dev/nvme0n1p; "
+                                  "cannot tell whether it is in use: /proc/swaps could not be read (Is a directory)");
 }
 
 int
@@ -139,6 +201,8 @@ main (int argc, char **argv)
   g_test_add_func ("/device/states", test_states);
   g_test_add_func ("/device/uevent-parse", test_uevent_parse);
   g_test_add_func ("/device/uevent-malformed", test_uevent_malformed);
+  g_test_add_func ("/device/driver-names", test_driver_names);
+  g_test_add_func ("/device/uevent-odd-drivers", test_uevent_odd_drivers);
   g_test_add_func ("/device/resolve-link", test_resolve_link);
   g_test_add_func ("/device/in-use-join", test_in_use_join);
   return g_test_run ();

@@ -185,6 +185,42 @@ test_in_use_and_force (void)
   g_assert_true (plan_moves_in_use (plan));
 }
 
+/* A device vfiod cannot tell about refuses like one in use, names what
+ * could not be read, and goes with FORCE (and its action) only. */
+static void
+test_in_use_doubt (void)
+{
+  GPtrArray *devices = plugin_nic_group ();
+  PciAddress nic = addr ("0000:03:00.0");
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  g_autoptr (Plan) plan = NULL;
+  g_autoptr (Plan) forced = NULL;
+
+  device_add_in_use_doubt (find (devices, "0000:00:17.0"),
+                           "cannot tell whether it is in use: /proc/swaps could not be read (Is a directory)");
+  g_assert_cmpint (group_plan_detach (g_ptr_array_ref (devices), 7, &nic, VFIOD_FLAG_GROUP, &plan, &error), <, 0);
+  g_assert_cmpstr (error.name, ==, VFIOD_ERROR_DEVICE_IN_USE);
+  g_assert_nonnull (strstr (error.message, "0000:00:17.0 may be in use by the host: cannot tell whether "
+                                           "it is in use: /proc/swaps could not be read (Is a directory)"));
+  g_assert_nonnull (strstr (error.message, "--force"));
+  sd_bus_error_free (&error);
+
+  /* detaching the NIC alone does not move the SATA controller: no doubt */
+  g_assert_cmpint (group_plan_detach (g_ptr_array_ref (devices), 7, &nic, 0, &plan, &error), <, 0);
+  g_assert_cmpstr (error.name, ==, VFIOD_ERROR_GROUP_NOT_VIABLE);
+  sd_bus_error_free (&error);
+
+  g_assert_cmpint (group_plan_detach (g_ptr_array_ref (devices), 7, &nic, VFIOD_FLAG_GROUP | VFIOD_FLAG_FORCE,
+                                      &forced, &error), ==, 0);
+  g_assert_true (plan_moves_in_use (forced));
+
+  /* authorized without the doubt, in doubt now: not covered */
+  g_ptr_array_unref (devices);
+  g_assert_cmpint (group_plan_detach (plugin_nic_group (), 7, &nic, VFIOD_FLAG_GROUP, &plan, &error), ==, 0);
+  g_assert_false (plan_covered_by (forced, plan));
+  g_assert_true (plan_covered_by (plan, forced));
+}
+
 static void
 test_nothing_to_do (void)
 {
@@ -280,6 +316,7 @@ main (int argc, char **argv)
   g_test_add_func ("/group/stub-kept-unbound-taken", test_group_mode_leaves_stub_takes_unbound);
   g_test_add_func ("/group/bridge-target", test_bridge_target);
   g_test_add_func ("/group/in-use-and-force", test_in_use_and_force);
+  g_test_add_func ("/group/in-use-doubt", test_in_use_doubt);
   g_test_add_func ("/group/nothing-to-do", test_nothing_to_do);
   g_test_add_func ("/group/reattach", test_reattach);
   g_test_add_func ("/group/covered-by", test_covered_by);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
 #include <glib.h>
 #include <sys/sysmacros.h>
 
@@ -36,6 +37,10 @@ test_mountinfo (void)
   InUseMount *m;
 
   g_assert_cmpuint (f->mounts->len, ==, 6); /* the two malformed lines are skipped */
+  /* ... and may have been the mount that matters: the source is in doubt */
+  g_assert_cmpstr (f->unreadable[INUSE_SOURCE_MOUNTS], ==,
+                   "/proc/self/mountinfo has lines vfiod does not understand");
+  g_assert_null (f->unreadable[INUSE_SOURCE_SWAPS]);
   m = g_ptr_array_index (f->mounts, 2);
   g_assert_cmpstr (m->mountpoint, ==, "/home/with space");
   g_assert_cmpuint (major (m->devnum), ==, 259);
@@ -88,6 +93,63 @@ test_tag_reasons (void)
   g_assert_null (not_9p); /* an ext4 source is not a tag */
 }
 
+/* A source that could not be read makes the reasons that need it doubts;
+ * reasons from other sources are untouched. */
+static void
+test_doubts (void)
+{
+  g_autoptr (InUseFacts) f = inuse_facts_new ();
+  g_autoptr (InUseFacts) fine = inuse_facts_new ();
+  g_autofree char *block = NULL, *net = NULL, *tag = NULL, *block2 = NULL, *tag2 = NULL, *net2 = NULL;
+  g_autofree char *swap_reason = NULL;
+
+  inuse_parse_mountinfo (fine, "22 1 8:2 / / rw shared:1 - ext4 /dev/sda2 rw\n");
+  inuse_parse_swaps (fine, swaps);
+  g_assert_null (inuse_block_doubt (fine));
+  g_assert_null (inuse_net_doubt (fine));
+  g_assert_null (inuse_tag_doubt (fine));
+
+  inuse_facts_set_unreadable (f, INUSE_SOURCE_SWAPS, "/proc/swaps", EISDIR);
+  inuse_facts_set_unreadable (f, INUSE_SOURCE_SWAPS, "/proc/swaps", EACCES); /* the first stays */
+  inuse_parse_mountinfo (f, mountinfo);
+  block = inuse_block_doubt (f);
+  net = inuse_net_doubt (f);
+  tag = inuse_tag_doubt (f);
+  g_assert_cmpstr (block, ==, "cannot tell whether it is in use: "
+                              "/proc/self/mountinfo has lines vfiod does not understand, "
+                              "/proc/swaps could not be read (Is a directory)");
+  g_assert_null (net);
+  g_assert_cmpstr (tag, ==, "cannot tell whether it is in use: "
+                            "/proc/self/mountinfo has lines vfiod does not understand");
+  /* what was read still gives its reasons */
+  swap_reason = inuse_block_reason (f, "sda2", makedev (8, 2), NULL);
+  g_assert_cmpstr (swap_reason, ==, "mounted: / (sda2)");
+
+  inuse_facts_set_unreadable (fine, INUSE_SOURCE_INTERFACES, "the network interfaces", EMFILE);
+  net2 = inuse_net_doubt (fine);
+  g_assert_cmpstr (net2, ==, "cannot tell whether it is in use: the network interfaces could not "
+                             "be read (Too many open files)");
+  block2 = inuse_block_doubt (fine);
+  tag2 = inuse_tag_doubt (fine);
+  g_assert_null (block2);
+  g_assert_null (tag2);
+}
+
+/* A swaps line that does not name a path (the kernel always prints the
+ * absolute path) is not understood: a doubt, not a skip. */
+static void
+test_swaps_malformed (void)
+{
+  g_autoptr (InUseFacts) f = inuse_facts_new ();
+  g_autoptr (InUseFacts) ok = inuse_facts_new ();
+
+  inuse_parse_swaps (ok, "Filename Type Size Used Priority\n\n");
+  g_assert_null (ok->unreadable[INUSE_SOURCE_SWAPS]);
+  inuse_parse_swaps (f, "Filename Type Size Used Priority\nsda3 partition 1 0 -2\n");
+  g_assert_cmpuint (f->swaps->len, ==, 0);
+  g_assert_cmpstr (f->unreadable[INUSE_SOURCE_SWAPS], ==, "/proc/swaps has lines vfiod does not understand");
+}
+
 static void
 test_net_reasons (void)
 {
@@ -122,5 +184,7 @@ main (int argc, char **argv)
   g_test_add_func ("/inuse/block-reasons", test_block_reasons);
   g_test_add_func ("/inuse/tag-reasons", test_tag_reasons);
   g_test_add_func ("/inuse/net-reasons", test_net_reasons);
+  g_test_add_func ("/inuse/doubts", test_doubts);
+  g_test_add_func ("/inuse/swaps-malformed", test_swaps_malformed);
   return g_test_run ();
 }
