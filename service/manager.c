@@ -153,6 +153,7 @@ method_get_group (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   Manager *self = userdata;
   g_autoptr (GPtrArray) devices = NULL;
+  g_autofree char *unreadable = NULL;
   _cleanup_ (sd_bus_message_unrefp) sd_bus_message *reply = NULL;
   PciAddress address;
   char name[ADDRESS_STRLEN];
@@ -175,9 +176,9 @@ method_get_group (sd_bus_message *m, void *userdata, sd_bus_error *error)
                               "default), then check /sys/kernel/iommu_groups",
                               name);
 
-  r = sysfs_list_group ((uint32_t) group, &devices);
+  r = sysfs_list_group_full ((uint32_t) group, &devices, &unreadable);
   if (r < 0 || devices->len == 0)
-    return error_from_sysfs (error, name, r < 0 ? r : -ENOENT);
+    return error_from_sysfs (error, unreadable ? unreadable : name, r < 0 ? r : -ENOENT);
   manager_describe (self, devices);
 
   r = sd_bus_message_new_method_return (m, &reply);
@@ -195,10 +196,13 @@ method_list_devices (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   Manager *self = userdata;
   g_autoptr (GPtrArray) devices = NULL;
+  g_autofree char *unreadable = NULL;
   _cleanup_ (sd_bus_message_unrefp) sd_bus_message *reply = NULL;
   int r;
 
-  r = sysfs_list_devices (&devices);
+  r = sysfs_list_devices_full (&devices, &unreadable);
+  if (r < 0 && unreadable)
+    return error_from_sysfs (error, unreadable, r);
   if (r < 0)
     return sd_bus_error_setf (error, VFIOD_ERROR_FAILED,
                               "Cannot list PCI devices in " VFIOD_SYSFS_PCI_DEVICES
@@ -371,6 +375,7 @@ call_plan (Call *call, Plan **out, sd_bus_error *error)
   Manager *self = call->manager;
   g_autoptr (GPtrArray) devices = NULL;
   g_autoptr (GHashTable) originals = NULL;
+  g_autofree char *unreadable = NULL;
   char name[ADDRESS_STRLEN];
   int64_t group;
   int r;
@@ -388,9 +393,9 @@ call_plan (Call *call, Plan **out, sd_bus_error *error)
                               name);
   call->group = (uint32_t) group;
 
-  r = sysfs_list_group (call->group, &devices);
+  r = sysfs_list_group_full (call->group, &devices, &unreadable);
   if (r < 0)
-    return error_from_sysfs (error, name, r);
+    return error_from_sysfs (error, unreadable ? unreadable : name, r);
   manager_describe (self, devices);
 
   if (!call->reattach)

@@ -80,6 +80,7 @@ class TestUnreadableMember(StackTest):
         name, message = self.stack.call_error(call, *args)
         self.assertEqual(name, FAILED, message)
         self.assertIn('Input/output error', message)
+        self.assertIn(SATA, message)  # the member that could not be read
         return message
 
     def daemon_log(self):
