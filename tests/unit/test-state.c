@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The state file: whole transactions round-trip, the earlier format is
+ * migrated, and what does not validate is never acted on. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "state.h"
+
+static StateContents *
+parse (const char *text)
+{
+  return state_contents_parse (text, strlen (text));
+}
+
+static const StateRecord *
+member (const StateTransaction *t, guint i)
+{
+  return g_ptr_array_index (t->members, i);
+}
+
+static const char *const TWO_DETACHED =
+  "[0000:00:14.0]\ngroup=5\nknown=true\ndriver=xhci_hcd\noverride=\n\n"
+  "[0000:00:17.0]\ngroup=5\nknown=true\ndriver=ahci\noverride=\n\n"
+  "[0000:02:00.0]\ngroup=5\nknown=true\ndriver=a driver with spaces\noverride=e1000e\n\n"
+  "[transaction 4]\nstatus=pending\noperation=detach\ngroup=5\n"
+  "devices=0000:02:00.0;0000:00:14.0;\n";
+
+static void
+test_round_trip (void)
+{
+  g_autoptr (StateContents) c = parse (TWO_DETACHED);
+  g_autoptr (StateContents) again = NULL;
+  g_autofree char *data = NULL, *data2 = NULL;
+  const StateTransaction *t;
+  gsize length;
+
+  g_assert_cmpuint (c->records->len, ==, 3);
+  g_assert_cmpuint (c->transactions->len, ==, 1);
+  t = g_ptr_array_index (c->transactions, 0);
+  g_assert_cmpuint (t->id, ==, 4);
+  g_assert_cmpint (t->op, ==, STATE_OP_DETACH);
+  g_assert_cmpuint (t->group, ==, 5);
+  /* step order kept, originals from the device records */
+  g_assert_cmpuint (t->members->len, ==, 2);
+  g_assert_cmpstr (member (t, 0)->device, ==, "0000:02:00.0");
+  g_assert_cmpstr (member (t, 0)->driver, ==, "a driver with spaces");
+  g_assert_cmpstr (member (t, 0)->override, ==, "e1000e");
+  g_assert_cmpstr (member (t, 1)->driver, ==, "xhci_hcd");
+  g_assert_null (member (t, 1)->override);
+
+  data = state_contents_to_data (c, &length);
+  g_assert_cmpuint (strlen (data), ==, length);
+  /* "pending" only where a transaction is under way */
+  g_assert_nonnull (strstr (data, "status=pending"));
+  again = parse (data);
+  data2 = state_contents_to_data (again, NULL);
+  g_assert_cmpstr (data, ==, data2);
+}
+
+static void
+test_old_format (void)
+{
+  g_autoptr (StateContents) c =
+    parse ("[0000:00:14.0]\ngroup=5\nknown=true\ndriver=xhci_hcd\noverride=\npending=detach\n\n"
+           "[0000:00:17.0]\ngroup=5\nknown=true\ndriver=ahci\noverride=\n\n"
+           "[0000:00:1f.3]\ngroup=8\nknown=false\npending=reattach\n");
+  g_autofree char *data = NULL;
+
+  g_assert_cmpuint (c->records->len, ==, 3);
+  /* each pending record becomes a transaction of its own */
+  g_assert_cmpuint (c->transactions->len, ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      const StateTransaction *t = g_ptr_array_index (c->transactions, i);
+      g_assert_cmpuint (t->members->len, ==, 1);
+      if (strcmp (member (t, 0)->device, "0000:00:14.0") == 0)
+        g_assert_cmpint (t->op, ==, STATE_OP_DETACH);
+      else
+        {
+          g_assert_cmpstr (member (t, 0)->device, ==, "0000:00:1f.3");
+          g_assert_cmpint (t->op, ==, STATE_OP_REATTACH);
+        }
+    }
+  data = state_contents_to_data (c, NULL);
+  g_assert_null (strstr (data, "pending=detach"));
+}
+
+static void
+test_hostile (void)
+{
+  static const char *const texts[] = {
+    /* a member without a record */
+    "[transaction 1]\nstatus=pending\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\n",
+    /* a member of another group */
+    "[0000:00:14.0]\ngroup=6\nknown=false\n\n"
+    "[transaction 1]\nstatus=pending\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\n",
+    /* unknown status or operation, bad id, empty list */
+    "[0000:00:14.0]\ngroup=5\nknown=false\n\n"
+    "[transaction 1]\nstatus=done\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\n",
+    "[0000:00:14.0]\ngroup=5\nknown=false\n\n"
+    "[transaction 1]\nstatus=pending\noperation=explode\ngroup=5\ndevices=0000:00:14.0;\n",
+    "[0000:00:14.0]\ngroup=5\nknown=false\n\n"
+    "[transaction x]\nstatus=pending\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\n",
+    "[0000:00:14.0]\ngroup=5\nknown=false\n\n"
+    "[transaction 1]\nstatus=pending\noperation=detach\ngroup=5\ndevices=\n",
+    /* a record that does not validate drops the transaction using it */
+    "[0000:00:14.0]\ngroup=5\nknown=true\ndriver=../../x\noverride=\n\n"
+    "[transaction 1]\nstatus=pending\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\n",
+    /* not a key file at all */
+    "\x01\x02[[[\n=\n",
+  };
+
+  /* each is logged ("Ignoring the state file's ..."): expected here */
+  g_log_set_always_fatal (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL);
+  for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autoptr (StateContents) c = NULL;
+
+      c = parse (texts[i]);
+      g_assert_cmpuint (c->transactions->len, ==, 0);
+    }
+
+  {
+    /* a device in two transactions: only the first acts */
+    g_autoptr (StateContents) c = NULL;
+
+    c = parse ("[0000:00:14.0]\ngroup=5\nknown=false\n\n"
+               "[transaction 1]\nstatus=pending\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\n\n"
+               "[transaction 2]\nstatus=pending\noperation=reattach\ngroup=5\ndevices=0000:00:14.0;\n");
+    g_assert_cmpuint (c->transactions->len, ==, 1);
+  }
+}
+
+static void
+test_begin_end (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("vfiod-state-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "transactions.state", NULL);
+  g_autoptr (GPtrArray) members = g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
+  g_autoptr (StateTransaction) t = NULL;
+  g_autoptr (GPtrArray) pending = NULL;
+  g_autoptr (GHashTable) originals = NULL;
+  g_autoptr (GError) error = NULL;
+  StateFate fates[2] = { STATE_FATE_ON_VFIO, STATE_FATE_ON_HOST };
+  State *state = state_open (dir, &error);
+  g_autofree char *text = NULL;
+
+  g_assert_no_error (error);
+  g_ptr_array_add (members, state_record_new ("0000:00:14.0", 5, TRUE, "xhci_hcd", NULL));
+  g_ptr_array_add (members, state_record_new ("0000:00:17.0", 5, TRUE, "ahci", "ahci"));
+  t = state_begin (state, STATE_OP_DETACH, 5, members, &error);
+  g_assert_no_error (error);
+
+  /* on disk, in one write, before anything is touched */
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  g_assert_nonnull (strstr (text, "status=pending"));
+  g_assert_nonnull (strstr (text, "devices=0000:00:14.0;0000:00:17.0;"));
+  state_free (state);
+
+  /* a restart sees the whole transaction */
+  state = state_open (dir, &error);
+  pending = state_list_pending (state);
+  g_assert_cmpuint (pending->len, ==, 1);
+  g_assert_cmpuint (((StateTransaction *) g_ptr_array_index (pending, 0))->members->len, ==, 2);
+
+  g_assert_true (state_end (state, t, fates, &error));
+  g_clear_pointer (&text, g_free);
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  g_assert_null (strstr (text, "pending"));
+  originals = state_originals (state);
+  g_assert_cmpstr (g_hash_table_lookup (originals, "0000:00:14.0"), ==, "xhci_hcd");
+  g_assert_false (g_hash_table_contains (originals, "0000:00:17.0"));
+
+  state_free (state);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/state/round-trip", test_round_trip);
+  g_test_add_func ("/state/old-format", test_old_format);
+  g_test_add_func ("/state/hostile", test_hostile);
+  g_test_add_func ("/state/begin-end", test_begin_end);
+  return g_test_run ();
+}
