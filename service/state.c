@@ -22,6 +22,7 @@
  *   operation=detach          or reattach
  *   group=5
  *   devices=0000:00:14.0;0000:00:17.0;0000:02:00.0   (step order; each has a record)
+ *   count=3                   (last: a truncated file is not a smaller transaction)
  *
  * Only a transaction under way says "pending".  Earlier versions marked
  * each device record instead (pending=detach): read as one-member
@@ -35,6 +36,7 @@
 #define KEY_STATUS    "status"
 #define KEY_OPERATION "operation"
 #define KEY_DEVICES   "devices"
+#define KEY_COUNT     "count"
 #define STATUS_PENDING     "pending"
 #define TRANSACTION_PREFIX "transaction "
 #define FILE_HEADER \
@@ -295,9 +297,9 @@ transaction_from_keyfile (GKeyFile *kf, const char *name, const StateContents *c
                           GHashTable *taken)
 {
   g_autoptr (StateTransaction) t = NULL;
-  g_autofree char *status = NULL, *op_text = NULL, *group_text = NULL;
+  g_autofree char *status = NULL, *op_text = NULL, *group_text = NULL, *count = NULL;
   g_auto (GStrv) devices = NULL;
-  guint64 id;
+  guint64 id, n;
   uint32_t group;
   StateOp op;
 
@@ -308,6 +310,10 @@ transaction_from_keyfile (GKeyFile *kf, const char *name, const StateContents *c
   op_text = g_key_file_get_string (kf, name, KEY_OPERATION, NULL);
   group_text = g_key_file_get_string (kf, name, KEY_GROUP, NULL);
   devices = g_key_file_get_string_list (kf, name, KEY_DEVICES, NULL, NULL);
+  count = g_key_file_get_string (kf, name, KEY_COUNT, NULL);
+  if (devices == NULL || count == NULL ||
+      !g_ascii_string_to_unsigned (count, 10, 1, G_MAXUINT, &n, NULL) || n != g_strv_length (devices))
+    return NULL;
   if (g_strcmp0 (status, STATUS_PENDING) != 0 || !op_from_string (op_text, &op) ||
       !parse_group (group_text, &group) || devices == NULL || devices[0] == NULL)
     return NULL;
@@ -472,6 +478,9 @@ state_contents_to_data (const StateContents *c, gsize *length)
       g_key_file_set_string (kf, name, KEY_OPERATION, op_to_string (t->op));
       g_key_file_set_uint64 (kf, name, KEY_GROUP, t->group);
       g_key_file_set_string_list (kf, name, KEY_DEVICES, devices, t->members->len);
+      /* last: a file cut short anywhere (a damaged disk) cannot pass for
+       * a transaction with fewer members */
+      g_key_file_set_uint64 (kf, name, KEY_COUNT, t->members->len);
     }
 
   body = g_key_file_to_data (kf, &body_length, NULL);

@@ -231,7 +231,10 @@ class TestShutdown(ConcurrencyTest):
                          ['detach'])
         detach.join(30)
         self.assertIsNone(detach.error)
-        self.assertEqual(self.stack.stop_daemon(), 0)
+        # it exits by itself once the detach is done (a second SIGTERM
+        # could land after its handler is gone)
+        self.assertEqual(self.stack.daemon.wait(timeout=30), 0)
+        self.stack.stop_daemon()
         # the HECI was never touched; the group detach finished whole
         self.assert_audit(group5_detach_writes())
         self.assert_drivers({HECI: ORIGINAL[HECI]})
@@ -313,7 +316,8 @@ class TestStuckUnbind(ConcurrencyTest):
         # ...but a thread in a write the kernel has not finished cannot die
         # before the kernel returns (a real stuck unbind holds it the same way)
         self.sim.release()
-        self.assertEqual(self.stack.stop_daemon(), 0)
+        self.assertEqual(daemon.wait(timeout=30), 0)
+        self.stack.stop_daemon()
         self.stack.start_daemon()  # recovery puts the group back whole
         self.assert_drivers({a: ORIGINAL[a] for a in GROUP5})
         with open(os.path.join(self.stack.state_directory, 'transactions.state')) as f:

@@ -24,7 +24,7 @@ static const char *const TWO_DETACHED =
   "[0000:00:17.0]\ngroup=5\nknown=true\ndriver=ahci\noverride=\n\n"
   "[0000:02:00.0]\ngroup=5\nknown=true\ndriver=a driver with spaces\noverride=e1000e\n\n"
   "[transaction 4]\nstatus=pending\noperation=detach\ngroup=5\n"
-  "devices=0000:02:00.0;0000:00:14.0;\n";
+  "devices=0000:02:00.0;0000:00:14.0;\ncount=2\n";
 
 static void
 test_round_trip (void)
@@ -91,21 +91,26 @@ test_hostile (void)
 {
   static const char *const texts[] = {
     /* a member without a record */
-    "[transaction 1]\nstatus=pending\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\n",
+    "[transaction 1]\nstatus=pending\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\ncount=1\n",
     /* a member of another group */
     "[0000:00:14.0]\ngroup=6\nknown=false\n\n"
-    "[transaction 1]\nstatus=pending\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\n",
+    "[transaction 1]\nstatus=pending\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\ncount=1\n",
     /* unknown status or operation, bad id, empty list */
     "[0000:00:14.0]\ngroup=5\nknown=false\n\n"
-    "[transaction 1]\nstatus=done\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\n",
+    "[transaction 1]\nstatus=done\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\ncount=1\n",
     "[0000:00:14.0]\ngroup=5\nknown=false\n\n"
-    "[transaction 1]\nstatus=pending\noperation=explode\ngroup=5\ndevices=0000:00:14.0;\n",
+    "[transaction 1]\nstatus=pending\noperation=explode\ngroup=5\ndevices=0000:00:14.0;\ncount=1\n",
     "[0000:00:14.0]\ngroup=5\nknown=false\n\n"
-    "[transaction x]\nstatus=pending\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\n",
+    "[transaction x]\nstatus=pending\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\ncount=1\n",
     "[0000:00:14.0]\ngroup=5\nknown=false\n\n"
     "[transaction 1]\nstatus=pending\noperation=detach\ngroup=5\ndevices=\n",
     /* a record that does not validate drops the transaction using it */
     "[0000:00:14.0]\ngroup=5\nknown=true\ndriver=../../x\noverride=\n\n"
+    "[transaction 1]\nstatus=pending\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\ncount=1\n",
+    /* cut short: fewer members than it says, or no count */
+    "[0000:00:14.0]\ngroup=5\nknown=false\n\n[0000:00:17.0]\ngroup=5\nknown=false\n\n"
+    "[transaction 1]\nstatus=pending\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\ncount=2\n",
+    "[0000:00:14.0]\ngroup=5\nknown=false\n\n"
     "[transaction 1]\nstatus=pending\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\n",
     /* not a key file at all */
     "\x01\x02[[[\n=\n",
@@ -126,8 +131,8 @@ test_hostile (void)
     g_autoptr (StateContents) c = NULL;
 
     c = parse ("[0000:00:14.0]\ngroup=5\nknown=false\n\n"
-               "[transaction 1]\nstatus=pending\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\n\n"
-               "[transaction 2]\nstatus=pending\noperation=reattach\ngroup=5\ndevices=0000:00:14.0;\n");
+               "[transaction 1]\nstatus=pending\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\ncount=1\n\n"
+               "[transaction 2]\nstatus=pending\noperation=reattach\ngroup=5\ndevices=0000:00:14.0;\ncount=1\n");
     g_assert_cmpuint (c->transactions->len, ==, 1);
   }
 }
