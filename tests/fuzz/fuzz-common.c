@@ -1,19 +1,38 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Shared by every harness: quiet logging that turns criticals into aborts. */
+/* Shared by every harness: quiet logging that turns failed checks into aborts. */
 #include "fuzz.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* GLib's wording for g_return_if_fail(), g_return_val_if_fail() and
+ * g_warn_if_fail(): a precondition of some function was broken. */
+static bool
+is_failed_check (const GLogField *fields, gsize n_fields)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (strcmp (fields[i].key, "MESSAGE") == 0 && fields[i].length < 0)
+      {
+        const char *message = fields[i].value;
+
+        return (strstr (message, ": assertion '") != NULL && g_str_has_suffix (message, "' failed")) ||
+               strstr (message, "runtime check failed") != NULL;
+      }
+  return false;
+}
 
 static GLogWriterOutput
 fuzz_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
                  gpointer user_data)
 {
-  /* Warnings about rejected input are what parsers are for: drop them
-   * (printing them would cost most of the fuzzer's time).  A critical is
-   * a g_return_if_fail() that fired: a bug, so crash where it happened. */
-  if (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR))
+  /* Messages about rejected input are what parsers are for: drop them
+   * (printing them would cost most of the fuzzer's time), criticals too,
+   * as the daemon uses them to log loudly that it will not act on
+   * something.  A failed precondition check or g_error() is a bug: crash
+   * where it happened. */
+  if ((level & G_LOG_LEVEL_ERROR) || is_failed_check (fields, n_fields))
     {
       g_log_writer_standard_streams (level, fields, n_fields, user_data);
       abort ();

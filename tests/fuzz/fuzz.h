@@ -8,8 +8,9 @@
  * tools/fuzz) or with fuzz-main.c, a plain main that runs every file of the
  * seed corpus once (the meson suite "fuzz", in every build).
  *
- * A failed check is an abort (g_assert is never compiled out here), and so
- * is a GLib critical or error message: to a fuzzer, both are crashes. */
+ * A failed check is an abort, and so is a failed GLib precondition check
+ * (g_return_if_fail and friends) or g_error(): to a fuzzer, all are crashes.
+ * Other messages, criticals included, are dropped. */
 #pragma once
 
 #include <glib.h>
