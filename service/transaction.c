@@ -460,6 +460,21 @@ transaction_run (State *state, Plan *plan, TransactionProgress *progress, sd_bus
   StateOp op;
   int r;
 
+  {
+    /* a transaction of this group that could not be undone completely is
+     * still pending: acting beside it would record a device twice */
+    g_autoptr (GPtrArray) pending = state_list_pending (state);
+
+    for (guint i = 0; i < pending->len; i++)
+      if (((StateTransaction *) g_ptr_array_index (pending, i))->group == plan->group)
+        return sd_bus_error_setf (error, VFIOD_ERROR_GROUP_BUSY,
+                                  "IOMMU group %u has an earlier operation that could not be "
+                                  "undone completely (the service's log, journalctl -u vfiod, "
+                                  "names the device): nothing was done. vfiod tries again at "
+                                  "its next start; fix the cause, then restart it",
+                                  plan->group);
+  }
+
   r = members_prepare (state, plan, steps, members, &f);
   if (r >= 0 && steps->len == 0)
     return 0;

@@ -106,6 +106,28 @@ class TestRollback(FaultTest):
         self.assert_back_as_before()
 
 
+class TestRollbackIncomplete(FaultTest):
+    def test_group_busy_until_the_next_start(self):
+        # the SATA controller's unbind fails, and so does putting the USB
+        # controller back: the transaction stays pending, the group busy
+        self.sim.fail('ahci/unbind', 'EBUSY', count=1, data=SATA)
+        self.sim.fail('xhci_hcd/bind', 'EIO', data=USB)
+        self.sim.fail('vfio-pci/unbind', 'EIO', data=USB)
+        name, message = self.detach_error(NIC, GROUP)
+        self.assertEqual(name, FAILED)
+        self.assertIn('%s could NOT be put back' % USB, message)
+        self.assertIn('status=pending', self.state_text())
+        self.sim.clear_audit()
+        name, message = self.detach_error(NIC, GROUP)
+        self.assertEqual(name, ERROR + 'GroupBusy')
+        self.assertIn('could not be undone completely', message)
+        self.assert_nothing_written()
+        # once the cause is gone, a restart finishes the rollback
+        self.sim.clear_faults()
+        self.assertEqual(self.stack.restart_daemon(), 0)
+        self.assert_back_as_before()
+
+
 class TestStateFile(FaultTest):
     def test_nothing_written_when_the_record_cannot_be_saved(self):
         # the original driver is recorded before the first write: when it
