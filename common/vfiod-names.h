@@ -21,6 +21,35 @@
 #define VFIOD_METHOD_REATTACH_DEVICE "ReattachDevice"
 #define VFIOD_PROPERTY_VERSION       "Version"
 
+/* ---- live model: one object per device and per IOMMU group ---------- *
+ * Below VFIOD_DBUS_PATH, which is an org.freedesktop.DBus.ObjectManager.
+ * Device paths are the address with ':' and '.' as '_'
+ * (.../device/0000_03_00_0), group paths the number (.../group/12). */
+#define VFIOD_DBUS_DEVICE_INTERFACE   "org.freedesktop.vfio1.Device"
+#define VFIOD_DBUS_GROUP_INTERFACE    "org.freedesktop.vfio1.Group"
+#define VFIOD_DBUS_DEVICE_PATH_PREFIX VFIOD_DBUS_PATH "/device"
+#define VFIOD_DBUS_GROUP_PATH_PREFIX  VFIOD_DBUS_PATH "/group"
+#define VFIOD_DBUS_NO_GROUP_PATH      "/"   /* Device.Group of a device without */
+
+/* Device properties */
+#define VFIOD_PROP_ADDRESS             "Address"
+#define VFIOD_PROP_GROUP               "Group"
+#define VFIOD_PROP_VENDOR_ID           "VendorId"
+#define VFIOD_PROP_DEVICE_ID           "DeviceId"
+#define VFIOD_PROP_SUBSYSTEM_VENDOR_ID "SubsystemVendorId"
+#define VFIOD_PROP_SUBSYSTEM_DEVICE_ID "SubsystemDeviceId"
+#define VFIOD_PROP_CLASS               "Class"
+#define VFIOD_PROP_VENDOR              "Vendor"
+#define VFIOD_PROP_NAME                "Name"
+#define VFIOD_PROP_DRIVER              "Driver"
+#define VFIOD_PROP_STATE               "State"
+#define VFIOD_PROP_BRIDGE              "Bridge"
+#define VFIOD_PROP_IN_USE              "InUse"    /* devices and groups */
+/* Group properties */
+#define VFIOD_PROP_NUMBER              "Number"
+#define VFIOD_PROP_DEVICES             "Devices"
+#define VFIOD_PROP_VIABLE              "Viable"
+
 /* ---- errors ------------------------------------------------------- */
 #define VFIOD_ERROR_PREFIX            "org.freedesktop.vfio1.Error."
 #define VFIOD_ERROR_INVALID_ADDRESS   VFIOD_ERROR_PREFIX "InvalidAddress"
@@ -153,6 +182,9 @@
 
 #define VFIOD_PROC_MOUNTINFO "/proc/self/mountinfo"
 #define VFIOD_PROC_SWAPS     "/proc/swaps"
+/* udevd runs (its control socket exists): listen to its events, which
+ * come once its rules ran, instead of the kernel's */
+#define VFIOD_UDEV_CONTROL   "/run/udev/control"
 #define VFIOD_DEV_VFIO_DIR   "/dev/vfio"
 #define VFIOD_DEV_VFIO_DEVICES_DIR "/dev/vfio/devices"
 

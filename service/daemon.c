@@ -13,7 +13,6 @@
 #include "config.h"
 #include "errors.h"
 #include "manager.h"
-#include "monitor.h"
 #include "state.h"
 #include "transaction.h"
 #include "util.h"
@@ -53,7 +52,6 @@ daemon_run (void)
   Daemon daemon = { .loop = g_main_loop_new (NULL, FALSE) };
   g_autoptr (GError) error = NULL;
   Manager *manager = NULL;
-  Monitor *monitor = NULL;
   State *state = NULL;
   GSource *source = NULL;
   guint sigterm, sigint;
@@ -86,9 +84,6 @@ daemon_run (void)
       g_warning ("Cannot connect to the system bus: %s", g_strerror (-r));
       goto out;
     }
-
-  /* hotplug announcements keep what is cached of devices right */
-  monitor = monitor_new ();
 
   manager = manager_new (bus, state);
   if (manager == NULL)
@@ -144,7 +139,6 @@ out:
   g_source_remove (sigterm);
   g_source_remove (sigint);
   manager_free (manager);
-  monitor_free (monitor);
   state_free (state);
   g_main_loop_unref (daemon.loop);
   return r < 0 ? r : 0;

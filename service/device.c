@@ -247,3 +247,11 @@ device_add_in_use_doubt (Device *device, const char *doubt)
   device_add_in_use (device, doubt);
   device->in_use_doubt = true;
 }
+
+bool
+device_leaves_dma_to_vfio (const Device *device)
+{
+  return device->driver == NULL || strcmp (device->driver, VFIOD_DRIVER_VFIO_PCI) == 0 ||
+         strcmp (device->driver, VFIOD_DRIVER_PCI_STUB) == 0 ||
+         strcmp (device->driver, VFIOD_DRIVER_PCIEPORT) == 0;
+}

@@ -49,6 +49,11 @@ bool device_is_bridge (const Device *device);
 DeviceState device_state (const Device *device);
 const char *device_state_to_string (DeviceState state);
 
+/* Whether the device is unbound or on a driver that leaves DMA to VFIO
+ * (vfio-pci, pci-stub, pcieport: the kernel's driver_managed_dma): it
+ * does not stop its group from being used by VFIO. */
+bool device_leaves_dma_to_vfio (const Device *device);
+
 /* A driver name the kernel can show and vfiod can carry safely: 1 to
  * NAME_MAX (255) bytes of valid UTF-8 (D-Bus strings, the state file),
  * any printable character including spaces, no '/', not "." or "..", no

@@ -338,3 +338,14 @@ group_plan_reattach (GPtrArray *devices, uint32_t group, const PciAddress *targe
   *out = g_steal_pointer (&plan);
   return 0;
 }
+
+gboolean
+group_viable (GPtrArray *devices)
+{
+  if (devices->len == 0)
+    return FALSE;
+  for (guint i = 0; i < devices->len; i++)
+    if (!device_leaves_dma_to_vfio (g_ptr_array_index (devices, i)))
+      return FALSE;
+  return TRUE;
+}

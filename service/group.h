@@ -47,6 +47,11 @@ char *plan_moved_addresses (const Plan *plan);
  * so it needs FORCE and the detach-in-use action. */
 gboolean plan_moves_in_use (const Plan *plan);
 
+/* Whether the kernel would let VFIO use a group of @devices (Device*):
+ * every one unbound or on a driver that leaves DMA to VFIO.  An empty
+ * group is not. */
+gboolean group_viable (GPtrArray *devices);
+
 /* Plans DetachDevice(@target, @flags) over @devices (the whole group,
  * sorted, described; always consumed: the plan owns it).  Returns 0, or <0 with
  * @error set (NoSuchDevice, NotAssignable, GroupNotViable, DeviceInUse). */

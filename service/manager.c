@@ -12,7 +12,8 @@
 #include "config.h"
 #include "errors.h"
 #include "group.h"
-#include "hwdb.h"
+#include "model.h"
+#include "monitor.h"
 #include "sysfs.h"
 #include "transaction.h"
 #include "util.h"
@@ -22,7 +23,8 @@
 struct Manager {
   sd_bus *bus;
   sd_bus_slot *slot;
-  Hwdb *hwdb;
+  Model *model;            /* the machine as the bus shows it; shared with workers */
+  Monitor *monitor;        /* keeps the model current */
   State *state;
   Authz *authz;
   GMutex locks_lock;
@@ -87,16 +89,6 @@ append_devices (sd_bus_message *m, GPtrArray *devices)
   if (r < 0)
     return r;
   return sd_bus_message_close_container (m);
-}
-
-/* Names, then in-use reasons: what every reply about devices carries. */
-static void
-manager_describe (Manager *self, GPtrArray *devices)
-{
-  for (guint i = 0; i < devices->len; i++)
-    hwdb_lookup (self->hwdb, g_ptr_array_index (devices, i));
-  hwdb_release (self->hwdb);
-  sysfs_mark_in_use (devices);
 }
 
 /* ---- errors naming the device ----------------------------------------- */
@@ -176,10 +168,9 @@ method_get_group (sd_bus_message *m, void *userdata, sd_bus_error *error)
                               "default), then check /sys/kernel/iommu_groups",
                               name);
 
-  r = sysfs_list_group_full ((uint32_t) group, &devices, &unreadable);
+  r = model_read_group (self->model, (uint32_t) group, &devices, &unreadable);
   if (r < 0 || devices->len == 0)
     return error_from_sysfs (error, unreadable ? unreadable : name, r < 0 ? r : -ENOENT);
-  manager_describe (self, devices);
 
   r = sd_bus_message_new_method_return (m, &reply);
   if (r >= 0)
@@ -200,7 +191,7 @@ method_list_devices (sd_bus_message *m, void *userdata, sd_bus_error *error)
   _cleanup_ (sd_bus_message_unrefp) sd_bus_message *reply = NULL;
   int r;
 
-  r = sysfs_list_devices_full (&devices, &unreadable);
+  r = model_read_devices (self->model, &devices, &unreadable);
   if (r < 0 && unreadable)
     return error_from_sysfs (error, unreadable, r);
   if (r < 0)
@@ -208,7 +199,6 @@ method_list_devices (sd_bus_message *m, void *userdata, sd_bus_error *error)
                               "Cannot list PCI devices in " VFIOD_SYSFS_PCI_DEVICES
                               ": %s; is /sys mounted?",
                               g_strerror (-r));
-  manager_describe (self, devices);
 
   r = sd_bus_message_new_method_return (m, &reply);
   if (r >= 0)
@@ -393,10 +383,9 @@ call_plan (Call *call, Plan **out, sd_bus_error *error)
                               name);
   call->group = (uint32_t) group;
 
-  r = sysfs_list_group_full (call->group, &devices, &unreadable);
+  r = model_read_group (self->model, call->group, &devices, &unreadable);
   if (r < 0)
     return error_from_sysfs (error, unreadable ? unreadable : name, r);
-  manager_describe (self, devices);
 
   if (!call->reattach)
     return group_plan_detach (g_steal_pointer (&devices), call->group, &call->target,
@@ -485,6 +474,9 @@ call_done (GObject *source, GAsyncResult *res, gpointer user_data)
   int r;
 
   g_ptr_array_remove_fast (self->running, call);
+  /* what it moved shows in the objects even without device events */
+  if (call->plan && plan_count_moves (call->plan) > 0)
+    model_host_changed (self->model);
   if (g_hash_table_lookup (self->stuck, GUINT_TO_POINTER (call->group)) == call)
     {
       g_hash_table_remove (self->stuck, GUINT_TO_POINTER (call->group));
@@ -920,7 +912,6 @@ manager_new (sd_bus *bus, State *state)
   int r;
 
   self->bus = sd_bus_ref (bus);
-  self->hwdb = hwdb_new ();
   self->state = state;
   self->authz = authz_new (env_ms (VFIOD_ENV_AUTHZ_TIMEOUT_MS, VFIOD_AUTHZ_TIMEOUT_MS),
                            env_ms (VFIOD_ENV_AUTHZ_TIMEOUT_MS, VFIOD_AUTHZ_INTERACTIVE_TIMEOUT_MS));
@@ -933,12 +924,21 @@ manager_new (sd_bus *bus, State *state)
   self->write_timeout_ms = env_ms (VFIOD_ENV_WRITE_TIMEOUT_MS, VFIOD_WRITE_TIMEOUT_MS);
   r = sd_bus_add_object_vtable (bus, &self->slot, VFIOD_DBUS_PATH,
                                 VFIOD_DBUS_MANAGER_INTERFACE, manager_vtable, self);
+  if (r >= 0)
+    {
+      self->model = model_new (bus);
+      r = self->model ? 0 : -errno;
+    }
   if (r < 0)
     {
       manager_free (self);
       errno = -r;
       return NULL;
     }
+  /* listening began after the first reading: read once more, so what
+   * changed in between shows too */
+  self->monitor = monitor_new (self->model);
+  model_host_changed (self->model);
   return self;
 }
 
@@ -971,7 +971,8 @@ manager_free (Manager *self)
   if (self == NULL)
     return;
   sd_bus_slot_unref (self->slot);
-  hwdb_free (self->hwdb);
+  monitor_free (self->monitor);
+  model_free (self->model);
   authz_free (self->authz);
   g_hash_table_unref (self->group_locks);
   g_mutex_clear (&self->locks_lock);

@@ -2,57 +2,69 @@
 #include "monitor.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib-unix.h>
 #include <glib.h>
 #include <libudev.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-#include "sysfs.h"
+#include "util.h"
+#include "vfiod-names.h"
 
 struct Monitor {
+  Model *model;
   struct udev *udev;
-  struct udev_monitor *monitor;
-  guint watch;
+  struct udev_monitor *devices;
+  int mounts_fd, swaps_fd, links_fd;
+  guint watches[4];
 };
 
-void
-monitor_receive_failed (int errsv)
+/* ---- device events ------------------------------------------------------ */
+
+gboolean
+monitor_events_lost (int errsv)
 {
   /* ENOBUFS: the kernel dropped messages because the socket's buffer was
    * full (a burst of hotplug): any of them may have been a removal or an
    * addition, so nothing kept is known to be true any more */
   if (errsv == ENOBUFS)
     {
-      g_warning ("The kernel's device events overflowed (%s): dropping everything kept "
-                 "of devices; it is read again", g_strerror (errsv));
-      sysfs_cache_invalidate (TRUE, TRUE);
+      g_warning ("Device events overflowed (%s): dropping everything kept of devices; "
+                 "it is read again", g_strerror (errsv));
+      return TRUE;
     }
-  else if (errsv != EAGAIN && errsv != EWOULDBLOCK && errsv != EINTR && errsv != 0)
+  /* a message we could not take (malformed, or from a sender we do not
+   * trust) is not lost news of ours; but if one of ours was, the safe
+   * side is again to forget */
+  if (errsv != EAGAIN && errsv != EWOULDBLOCK && errsv != EINTR && errsv != 0)
     {
-      /* a message we could not take (malformed, or from a sender we do
-       * not trust) is not lost news of ours; but if one of ours was, the
-       * safe side is again to forget */
       g_debug ("Receiving a device event failed: %s; dropping what is kept", g_strerror (errsv));
-      sysfs_cache_invalidate (TRUE, TRUE);
+      return TRUE;
     }
+  return FALSE;
 }
 
 static gboolean
-on_event (gint fd, GIOCondition condition, gpointer user_data)
+on_device_event (gint fd, GIOCondition condition, gpointer user_data)
 {
   Monitor *self = user_data;
-  struct udev_device *dev;
 
   for (;;)
     {
-      const char *subsystem, *action;
+      struct udev_device *dev;
+      const char *subsystem, *action, *sysname;
 
       errno = 0;
-      dev = udev_monitor_receive_device (self->monitor);
+      dev = udev_monitor_receive_device (self->devices);
       if (dev == NULL)
         {
           int errsv = errno;
-          monitor_receive_failed (errsv);
+          if (monitor_events_lost (errsv))
+            model_events_lost (self->model);
           /* after ENOBUFS the socket goes on: read what came after */
           if (errsv == ENOBUFS)
             continue;
@@ -60,53 +72,148 @@ on_event (gint fd, GIOCondition condition, gpointer user_data)
         }
       subsystem = udev_device_get_subsystem (dev);
       action = udev_device_get_action (dev);
-
-      /* bind/unbind/change leave what is cached alone: drivers are never
-       * cached, and children come and go with their own add/remove */
-      if (action && subsystem &&
-          (strcmp (action, "add") == 0 || strcmp (action, "remove") == 0 ||
-           strcmp (action, "move") == 0))
+      sysname = udev_device_get_sysname (dev);
+      if (action && subsystem)
         {
-          gboolean pci = strcmp (subsystem, "pci") == 0;
-          g_debug ("uevent %s %s: dropping cached %s", action, udev_device_get_sysname (dev),
-                   pci ? "devices" : "children");
-          sysfs_cache_invalidate (pci, TRUE);
+          g_debug ("uevent %s %s %s", action, subsystem, sysname ? sysname : "?");
+          model_device_event (self->model, action, subsystem, sysname);
         }
       udev_device_unref (dev);
     }
   return G_SOURCE_CONTINUE;
 }
 
-Monitor *
-monitor_new (void)
+static void
+watch_devices (Monitor *self)
 {
-  Monitor *self = g_new0 (Monitor, 1);
   static const char *const subsystems[] = { "pci", "block", "net", "virtio" };
+  const char *group = access (VFIOD_UDEV_CONTROL, F_OK) == 0 ? "udev" : "kernel";
   int r = 0;
 
   self->udev = udev_new ();
   if (self->udev)
-    self->monitor = udev_monitor_new_from_netlink (self->udev, "kernel");
-  if (self->monitor == NULL)
+    self->devices = udev_monitor_new_from_netlink (self->udev, group);
+  if (self->devices == NULL)
     {
-      g_warning ("Cannot listen to the kernel's device events: devices will be re-read on every call");
-      monitor_free (self);
-      return NULL;
+      g_warning ("Cannot listen to device events: devices are read whole on every call and "
+                 "the objects change only after vfiod's own work");
+      return;
     }
   for (gsize i = 0; i < G_N_ELEMENTS (subsystems) && r >= 0; i++)
-    r = udev_monitor_filter_add_match_subsystem_devtype (self->monitor, subsystems[i], NULL);
+    r = udev_monitor_filter_add_match_subsystem_devtype (self->devices, subsystems[i], NULL);
   if (r >= 0)
-    r = udev_monitor_enable_receiving (self->monitor);
+    r = udev_monitor_enable_receiving (self->devices);
   if (r < 0)
     {
-      g_warning ("Cannot listen to the kernel's device events (%s): devices will be re-read "
-                 "on every call", g_strerror (-r));
-      monitor_free (self);
-      return NULL;
+      g_warning ("Cannot listen to device events (%s): devices are read whole on every call "
+                 "and the objects change only after vfiod's own work",
+                 g_strerror (-r));
+      g_clear_pointer (&self->devices, udev_monitor_unref);
+      return;
     }
+  g_debug ("Listening to %s device events", group);
+  model_set_tracking (self->model, TRUE);
+  self->watches[0] = g_unix_fd_add (udev_monitor_get_fd (self->devices), G_IO_IN, on_device_event, self);
+}
 
-  sysfs_cache_enable (TRUE);
-  self->watch = g_unix_fd_add (udev_monitor_get_fd (self->monitor), G_IO_IN, on_event, self);
+/* ---- mounts and swaps ---------------------------------------------------- */
+
+static gboolean
+on_table_changed (gint fd, GIOCondition condition, gpointer user_data)
+{
+  Monitor *self = user_data;
+
+  /* poll() itself takes note that this change was seen: nothing to read */
+  g_debug ("%s changed", fd == self->mounts_fd ? VFIOD_PROC_MOUNTINFO : VFIOD_PROC_SWAPS);
+  model_host_changed (self->model);
+  return G_SOURCE_CONTINUE;
+}
+
+/* /proc/self/mountinfo and /proc/swaps raise POLLPRI (and POLLERR) on
+ * a change since the last poll. */
+static int
+watch_table (Monitor *self, const char *path, guint *watch)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    {
+      g_warning ("Cannot watch %s (%s): in-use reasons from it change on the next other event",
+                 path, g_strerror (errno));
+      return -1;
+    }
+  *watch = g_unix_fd_add (fd, G_IO_PRI | G_IO_ERR, on_table_changed, self);
+  return fd;
+}
+
+/* ---- links and addresses ----------------------------------------------- */
+
+static gboolean
+on_links_changed (gint fd, GIOCondition condition, gpointer user_data)
+{
+  Monitor *self = user_data;
+  char buf[8192];
+  gboolean any = FALSE;
+
+  for (;;)
+    {
+      ssize_t n = recv (fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0)
+        {
+          any = TRUE;
+          continue;
+        }
+      /* ENOBUFS: some were lost; any of them is a change */
+      if (n < 0 && errno == ENOBUFS)
+        {
+          any = TRUE;
+          continue;
+        }
+      if (n < 0 && errno == EINTR)
+        continue;
+      break;
+    }
+  if (any)
+    {
+      g_debug ("Network links or addresses changed");
+      model_host_changed (self->model);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static int
+watch_links (Monitor *self)
+{
+  struct sockaddr_nl sa = {
+    .nl_family = AF_NETLINK,
+    .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
+  };
+  int fd = socket (AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+
+  if (fd < 0 || bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+    {
+      g_warning ("Cannot watch network links (%s): interfaces' reasons change on the next "
+                 "other event", g_strerror (errno));
+      if (fd >= 0)
+        close (fd);
+      return -1;
+    }
+  self->watches[3] = g_unix_fd_add (fd, G_IO_IN, on_links_changed, self);
+  return fd;
+}
+
+/* ---- life ----------------------------------------------------------------- */
+
+Monitor *
+monitor_new (Model *model)
+{
+  Monitor *self = g_new0 (Monitor, 1);
+
+  self->model = model;
+  watch_devices (self);
+  self->mounts_fd = watch_table (self, VFIOD_PROC_MOUNTINFO, &self->watches[1]);
+  self->swaps_fd = watch_table (self, VFIOD_PROC_SWAPS, &self->watches[2]);
+  self->links_fd = watch_links (self);
   return self;
 }
 
@@ -115,14 +222,21 @@ monitor_free (Monitor *self)
 {
   if (self == NULL)
     return;
-  if (self->watch)
+  for (gsize i = 0; i < G_N_ELEMENTS (self->watches); i++)
+    if (self->watches[i])
+      g_source_remove (self->watches[i]);
+  if (self->devices)
     {
-      g_source_remove (self->watch);
-      sysfs_cache_enable (FALSE);
+      model_set_tracking (self->model, FALSE);
+      udev_monitor_unref (self->devices);
     }
-  if (self->monitor)
-    udev_monitor_unref (self->monitor);
   if (self->udev)
     udev_unref (self->udev);
+  if (self->mounts_fd >= 0)
+    close (self->mounts_fd);
+  if (self->swaps_fd >= 0)
+    close (self->swaps_fd);
+  if (self->links_fd >= 0)
+    close (self->links_fd);
   g_free (self);
 }

@@ -1,19 +1,28 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* monitor.h: listens to the kernel's device announcements (hotplug of PCI
- * devices, block devices, interfaces, virtio transports) and drops what
- * sysfs.c keeps of them.  Straight from the kernel, not from udevd: it
- * works wherever the kernel runs, udevd or not. */
+/* monitor.h: tells the model what changes on the machine, as it happens,
+ * without polling:
+ *  - device events (add, remove, bind, unbind, change, move) of PCI
+ *    devices, block devices, interfaces and virtio transports, through
+ *    libudev: from udevd when it runs (VFIOD_UDEV_CONTROL exists: its
+ *    events come once its rules ran), else straight from the kernel;
+ *  - the mount table and swaps (/proc/self/mountinfo and /proc/swaps
+ *    signal POLLPRI when they change);
+ *  - interfaces' links and addresses (rtnetlink).
+ * Main thread; attached to the default main context. */
 #pragma once
+
+#include "model.h"
 
 typedef struct Monitor Monitor;
 
-/* Attached to the default main context.  NULL (logged) when the kernel's
- * uevent socket cannot be opened: the caches are then not kept at all. */
-Monitor *monitor_new (void);
+/* Never NULL: a source that cannot be watched is logged and left out
+ * (device events: what is kept of devices is then never kept, every read
+ * reads everything). */
+Monitor *monitor_new (Model *model);
 void monitor_free (Monitor *monitor);
 
-/* What the monitor does when receiving an event failed with @errsv:
- * ENOBUFS (the socket overflowed: events were lost) drops every cache,
- * as does any other failure but "nothing more to read" (EAGAIN).
- * Exposed for tests. */
-void monitor_receive_failed (int errsv);
+/* Whether a failure (@errsv) to receive a device event means events
+ * were lost, so the model must forget everything it keeps: ENOBUFS (the
+ * socket overflowed) does, as does any other failure but "nothing more
+ * to read" (EAGAIN).  Exposed for tests. */
+gboolean monitor_events_lost (int errsv);

@@ -88,7 +88,7 @@ sysfs_resolve_devices_link (const char *target)
  * once and kept; the driver is never cached (binds happen all the time).
  * So is the map of block devices, interfaces and virtio transports to
  * where they live.  Both are dropped when the kernel announces hotplug
- * (monitor.c calls sysfs_cache_invalidate()). */
+ * (the model calls sysfs_cache_forget() and sysfs_cache_invalidate()). */
 
 typedef struct {
   char *syspath;
@@ -110,12 +110,16 @@ typedef struct {
   char *syspath;  /* where it lives, below its PCI device */
 } Child;
 
-static GMutex cache_lock;
-static gboolean cache_enabled;   /* only while somebody tells us of hotplug */
-static GHashTable *facts_cache;  /* device name → Facts* */
-static guint facts_generation;   /* bumped whenever facts_cache is dropped */
-static GPtrArray *children_cache; /* Child*; NULL: not read since the last change */
-static guint children_generation;
+/* Locking rule: every field below is read and written only with @lock
+ * held, from any thread; nothing is read from sysfs while it is held. */
+struct SysfsCache {
+  GMutex lock;
+  gboolean enabled;         /* only while somebody tells us of hotplug */
+  GHashTable *facts;        /* device name → Facts* */
+  guint facts_generation;   /* bumped whenever facts are dropped */
+  GPtrArray *children;      /* Child*; NULL: not read since the last change */
+  guint children_generation;
+};
 
 static void
 facts_free (Facts *f)
@@ -132,40 +136,73 @@ child_free (Child *c)
   g_free (c);
 }
 
-void
-sysfs_cache_enable (gboolean enable)
+SysfsCache *
+sysfs_cache_new (void)
 {
-  g_mutex_lock (&cache_lock);
-  cache_enabled = enable;
-  g_mutex_unlock (&cache_lock);
-  sysfs_cache_invalidate (TRUE, TRUE);
+  SysfsCache *self = g_new0 (SysfsCache, 1);
+
+  g_mutex_init (&self->lock);
+  self->facts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) facts_free);
+  return self;
 }
 
 void
-sysfs_cache_invalidate (gboolean devices, gboolean children)
+sysfs_cache_free (SysfsCache *self)
 {
-  g_mutex_lock (&cache_lock);
+  if (self == NULL)
+    return;
+  g_hash_table_unref (self->facts);
+  g_clear_pointer (&self->children, g_ptr_array_unref);
+  g_mutex_clear (&self->lock);
+  g_free (self);
+}
+
+void
+sysfs_cache_enable (SysfsCache *self, gboolean enable)
+{
+  g_mutex_lock (&self->lock);
+  self->enabled = enable;
+  g_mutex_unlock (&self->lock);
+  sysfs_cache_invalidate (self, TRUE, TRUE);
+}
+
+void
+sysfs_cache_invalidate (SysfsCache *self, gboolean devices, gboolean children)
+{
+  g_mutex_lock (&self->lock);
   if (devices)
     {
-      facts_generation++;
-      if (facts_cache)
-        g_hash_table_remove_all (facts_cache);
+      self->facts_generation++;
+      g_hash_table_remove_all (self->facts);
     }
   if (children)
     {
-      children_generation++;
-      g_clear_pointer (&children_cache, g_ptr_array_unref);
+      self->children_generation++;
+      g_clear_pointer (&self->children, g_ptr_array_unref);
     }
-  g_mutex_unlock (&cache_lock);
+  g_mutex_unlock (&self->lock);
+}
+
+void
+sysfs_cache_forget (SysfsCache *self, const char *name)
+{
+  g_mutex_lock (&self->lock);
+  /* a reader that began before may be reading the device that went:
+   * the generation makes it keep nothing */
+  self->facts_generation++;
+  g_hash_table_remove (self->facts, name);
+  g_mutex_unlock (&self->lock);
 }
 
 gboolean
-sysfs_facts_lookup (Device *device)
+sysfs_facts_lookup (SysfsCache *self, Device *device)
 {
   Facts *f;
 
-  g_mutex_lock (&cache_lock);
-  f = facts_cache ? g_hash_table_lookup (facts_cache, device->name) : NULL;
+  if (self == NULL)
+    return FALSE;
+  g_mutex_lock (&self->lock);
+  f = g_hash_table_lookup (self->facts, device->name);
   if (f)
     {
       g_free (device->syspath);
@@ -178,32 +215,36 @@ sysfs_facts_lookup (Device *device)
       device->class_code = f->class_code;
       device->boot_vga = f->boot_vga;
     }
-  g_mutex_unlock (&cache_lock);
+  g_mutex_unlock (&self->lock);
   return f != NULL;
 }
 
 guint
-sysfs_facts_generation (void)
+sysfs_facts_generation (SysfsCache *self)
 {
   guint generation;
 
-  g_mutex_lock (&cache_lock);
-  generation = facts_generation;
-  g_mutex_unlock (&cache_lock);
+  if (self == NULL)
+    return 0;
+  g_mutex_lock (&self->lock);
+  generation = self->facts_generation;
+  g_mutex_unlock (&self->lock);
   return generation;
 }
 
 void
-sysfs_facts_store (const Device *device, guint generation)
+sysfs_facts_store (SysfsCache *self, const Device *device, guint generation)
 {
   Facts *f;
 
-  g_mutex_lock (&cache_lock);
+  if (self == NULL)
+    return;
+  g_mutex_lock (&self->lock);
   /* a device came or went since the caller began reading: what it read
    * may be of the device that went (same address, another device) */
-  if (!cache_enabled || generation != facts_generation)
+  if (!self->enabled || generation != self->facts_generation)
     {
-      g_mutex_unlock (&cache_lock);
+      g_mutex_unlock (&self->lock);
       return;
     }
   f = g_new0 (Facts, 1);
@@ -215,10 +256,8 @@ sysfs_facts_store (const Device *device, guint generation)
   f->subsystem_device_id = device->subsystem_device_id;
   f->class_code = device->class_code;
   f->boot_vga = device->boot_vga;
-  if (facts_cache == NULL)
-    facts_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) facts_free);
-  g_hash_table_replace (facts_cache, g_strdup (device->name), f);
-  g_mutex_unlock (&cache_lock);
+  g_hash_table_replace (self->facts, g_strdup (device->name), f);
+  g_mutex_unlock (&self->lock);
 }
 
 /* ---- reading devices ------------------------------------------------ */
@@ -252,9 +291,9 @@ read_group (const char *name, int64_t *group)
 /* Everything, from sysfs: where it is, its uevent (driver, ids, class:
  * the kernel's own summary, one read), its group, boot_vga. */
 static int
-read_device_uncached (Device *device)
+read_device_uncached (SysfsCache *cache, Device *device)
 {
-  guint generation = sysfs_facts_generation ();
+  guint generation = sysfs_facts_generation (cache);
   char buf[ATTR_MAX];
   char path[PATH_MAX];
   ssize_t n;
@@ -290,18 +329,18 @@ read_device_uncached (Device *device)
       device->boot_vga = n > 0 && buf[0] == '1';
     }
 
-  sysfs_facts_store (device, generation);
+  sysfs_facts_store (cache, device, generation);
   return 0;
 }
 
 /* @drivers: NULL, or every bound device's driver (see read_bound_drivers) */
 static int
-read_device (Device *device, GHashTable *drivers)
+read_device (SysfsCache *cache, Device *device, GHashTable *drivers)
 {
   int r;
 
-  if (!sysfs_facts_lookup (device))
-    return read_device_uncached (device);
+  if (!sysfs_facts_lookup (cache, device))
+    return read_device_uncached (cache, device);
 
   /* known: only the driver may have changed */
   if (drivers)
@@ -405,7 +444,7 @@ device_gone (const char *name)
  * @group_members: @list_path is an IOMMU group's, where every entry must
  * be a PCI device vfiod can read.  @drivers as for read_device(). */
 static int
-read_devices_listed_in (const char *list_path, gboolean group_members, GHashTable *drivers,
+read_devices_listed_in (SysfsCache *cache, const char *list_path, gboolean group_members, GHashTable *drivers,
                         GPtrArray **out, char **unreadable)
 {
   g_autoptr (GPtrArray) devices = g_ptr_array_new_with_free_func ((GDestroyNotify) device_free);
@@ -447,7 +486,7 @@ read_devices_listed_in (const char *list_path, gboolean group_members, GHashTabl
             *unreadable = g_strdup (device->name);
           break;
         }
-      r = read_device (device, drivers);
+      r = read_device (cache, device, drivers);
       if ((r == -ENOENT || r == -ENODEV) && device_gone (device->name))
         {
           r = 0;
@@ -476,23 +515,23 @@ read_devices_listed_in (const char *list_path, gboolean group_members, GHashTabl
 }
 
 int
-sysfs_list_devices_full (GPtrArray **out, char **unreadable)
+sysfs_list_devices_full (SysfsCache *cache, GPtrArray **out, char **unreadable)
 {
   g_autoptr (GHashTable) drivers = read_bound_drivers ();
 
   if (unreadable)
     *unreadable = NULL;
-  return read_devices_listed_in (VFIOD_SYSFS_PCI_DEVICES, FALSE, drivers, out, unreadable);
+  return read_devices_listed_in (cache, VFIOD_SYSFS_PCI_DEVICES, FALSE, drivers, out, unreadable);
 }
 
 int
-sysfs_list_devices (GPtrArray **out)
+sysfs_list_devices (SysfsCache *cache, GPtrArray **out)
 {
-  return sysfs_list_devices_full (out, NULL);
+  return sysfs_list_devices_full (cache, out, NULL);
 }
 
 int
-sysfs_list_group_full (uint32_t group, GPtrArray **out, char **unreadable)
+sysfs_list_group_full (SysfsCache *cache, uint32_t group, GPtrArray **out, char **unreadable)
 {
   char path[PATH_MAX];
   GPtrArray *devices = NULL;
@@ -501,7 +540,7 @@ sysfs_list_group_full (uint32_t group, GPtrArray **out, char **unreadable)
   if (unreadable)
     *unreadable = NULL;
   snprintf (path, sizeof path, VFIOD_SYSFS_IOMMU_GROUPS "/%u/devices", group);
-  r = read_devices_listed_in (path, TRUE, NULL, &devices, unreadable);
+  r = read_devices_listed_in (cache, path, TRUE, NULL, &devices, unreadable);
   if (r < 0)
     return r;
 
@@ -515,9 +554,9 @@ sysfs_list_group_full (uint32_t group, GPtrArray **out, char **unreadable)
 }
 
 int
-sysfs_list_group (uint32_t group, GPtrArray **out)
+sysfs_list_group (SysfsCache *cache, uint32_t group, GPtrArray **out)
 {
-  return sysfs_list_group_full (group, out, NULL);
+  return sysfs_list_group_full (cache, group, out, NULL);
 }
 
 /* ---- in use --------------------------------------------------------- */
@@ -646,17 +685,20 @@ scan_children (GPtrArray *out, char **doubt)
   return 0;
 }
 
-/* The children (cached), or NULL with @doubt set. */
+/* The children (cached in @cache, if any), or NULL with @doubt set. */
 static GPtrArray *
-children_get (char **doubt)
+children_get (SysfsCache *cache, char **doubt)
 {
-  GPtrArray *children;
-  guint generation;
+  GPtrArray *children = NULL;
+  guint generation = 0;
 
-  g_mutex_lock (&cache_lock);
-  children = children_cache ? g_ptr_array_ref (children_cache) : NULL;
-  generation = children_generation;
-  g_mutex_unlock (&cache_lock);
+  if (cache)
+    {
+      g_mutex_lock (&cache->lock);
+      children = cache->children ? g_ptr_array_ref (cache->children) : NULL;
+      generation = cache->children_generation;
+      g_mutex_unlock (&cache->lock);
+    }
   if (children)
     return children;
 
@@ -670,10 +712,13 @@ children_get (char **doubt)
     }
 
   /* keep it, unless something changed while we read */
-  g_mutex_lock (&cache_lock);
-  if (cache_enabled && generation == children_generation && children_cache == NULL)
-    children_cache = g_ptr_array_ref (children);
-  g_mutex_unlock (&cache_lock);
+  if (cache)
+    {
+      g_mutex_lock (&cache->lock);
+      if (cache->enabled && generation == cache->children_generation && cache->children == NULL)
+        cache->children = g_ptr_array_ref (children);
+      g_mutex_unlock (&cache->lock);
+    }
   return children;
 }
 
@@ -788,12 +833,12 @@ mark_virtio (Marking *m, const char *name)
 }
 
 void
-sysfs_mark_in_use (GPtrArray *devices)
+sysfs_mark_in_use (SysfsCache *cache, GPtrArray *devices)
 {
   g_autoptr (GHashTable) by_path = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr (InUseFacts) facts = NULL;
   g_autofree char *scan_doubt = NULL;
-  g_autoptr (GPtrArray) children = children_get (&scan_doubt);
+  g_autoptr (GPtrArray) children = children_get (cache, &scan_doubt);
 
   for (guint i = 0; i < devices->len; i++)
     {

@@ -8,6 +8,18 @@
 #include "device.h"
 #include "inuse.h"
 
+/* What never changes while a device exists (ids, class, group, place in
+ * the tree) and which block devices, interfaces and virtio transports
+ * live below which device: kept between reads, but only while enabled
+ * (somebody tells it of hotplug: the model, fed by the monitor).  One is
+ * owned by the model; readers on any thread share it (it has its own
+ * lock).  Every reader below takes one, or NULL to read everything. */
+typedef struct SysfsCache SysfsCache;
+
+SysfsCache *sysfs_cache_new (void);
+void sysfs_cache_free (SysfsCache *cache);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SysfsCache, sysfs_cache_free)
+
 /* The IOMMU group of a device, reading only its links: -ENOENT when there
  * is no such device; *group = DEVICE_NO_GROUP when it has none. */
 int sysfs_device_group (const PciAddress *address, int64_t *group);
@@ -16,44 +28,47 @@ int sysfs_device_group (const PciAddress *address, int64_t *group);
  * read (hot removal) are left out; a device that is there but cannot be
  * read fails the whole call (-errno) and *@unreadable (if not NULL) is
  * its name, to name in the error; NULL when the directory itself failed. */
-int sysfs_list_devices_full (GPtrArray **out, char **unreadable);
+int sysfs_list_devices_full (SysfsCache *cache, GPtrArray **out, char **unreadable);
 
 /* The members of IOMMU group @group, read from the group's own directory
  * only, sorted by address.  -ENOENT: no such group.  Fails as
  * sysfs_list_devices_full() does, and also for a member that is not a
  * PCI device (-EOPNOTSUPP): a group vfiod cannot see whole is never
  * viable. */
-int sysfs_list_group_full (uint32_t group, GPtrArray **out, char **unreadable);
+int sysfs_list_group_full (SysfsCache *cache, uint32_t group, GPtrArray **out,
+                           char **unreadable);
 
 /* The same, without the name of the device that could not be read. */
-int sysfs_list_devices (GPtrArray **out);
-int sysfs_list_group (uint32_t group, GPtrArray **out);
+int sysfs_list_devices (SysfsCache *cache, GPtrArray **out);
+int sysfs_list_group (SysfsCache *cache, uint32_t group, GPtrArray **out);
 
 /* Sets device->in_use for each of @devices: block devices below it
  * (mounted, swap, held by dm/md), network interfaces below it (up with an
  * address, or a port of a bridge/bond), the boot display.  Reads the
  * facts (mounts, swaps, interfaces) only when a block device or interface
  * belongs to one of @devices. */
-void sysfs_mark_in_use (GPtrArray *devices);
+void sysfs_mark_in_use (SysfsCache *cache, GPtrArray *devices);
 
-/* Keeps (or stops keeping) what never changes while a device exists:
- * only while something will call sysfs_cache_invalidate() on hotplug.
- * Off by default. */
-void sysfs_cache_enable (gboolean enable);
+/* Keeps (or stops keeping, dropping everything) what never changes.
+ * Off when created. */
+void sysfs_cache_enable (SysfsCache *cache, gboolean enable);
 
 /* Forgets what was read of devices (@devices: ids, class, group, place)
  * and of their block devices, interfaces and virtio transports
- * (@children): the kernel announced a device came or went. */
-void sysfs_cache_invalidate (gboolean devices, gboolean children);
+ * (@children): events were lost, anything may have changed. */
+void sysfs_cache_invalidate (SysfsCache *cache, gboolean devices, gboolean children);
+
+/* Forgets what was read of PCI device @name: it came or went. */
+void sysfs_cache_forget (SysfsCache *cache, const char *name);
 
 /* The cache of what never changes, as read_device() uses it; exposed for
  * tests.  A reader takes the generation before reading the device and
  * passes it to sysfs_facts_store(), which keeps nothing if the cache was
  * invalidated meanwhile (a hotplug during the read).  Lookup fills the
  * fixed facts of @device and says whether they were known. */
-guint sysfs_facts_generation (void);
-void sysfs_facts_store (const Device *device, guint generation);
-gboolean sysfs_facts_lookup (Device *device);
+guint sysfs_facts_generation (SysfsCache *cache);
+void sysfs_facts_store (SysfsCache *cache, const Device *device, guint generation);
+gboolean sysfs_facts_lookup (SysfsCache *cache, Device *device);
 
 /* The /sys/devices/... path a sysfs link target names
  * ("../../devices/x" → "/sys/devices/x"); NULL if it does not point into

@@ -91,6 +91,10 @@ class TestUnreadableMember(StackTest):
         # both the uevent (first read) and the driver link (later reads)
         self.sim.fail_read(SATA + '/uevent', 'EIO')
         self.sim.fail_read(SATA + '/driver', 'EIO')
+        # a daemon that never read it: what it keeps of devices it read
+        # (ids, class; drivers from the drivers' directories) would let
+        # ListDevices answer without reading these files
+        self.stack.restart_daemon()
         self.assert_fails_naming('GetGroup', 's', NIC)
         self.assert_fails_naming('DetachDevice', 'st', NIC, 0)
         self.assert_fails_naming('DetachDevice', 'st', NIC, GROUP)
@@ -187,6 +191,9 @@ class InUseDoubtTest(StackTest):
         # which devices have block devices cannot be told: all are in doubt
         self.start()
         self.sim.fail_read('class/block', 'EIO')
+        # which device a block device is below is kept until one comes or
+        # goes: a daemon that never read it
+        self.stack.restart_daemon()
         devices = by_address(self.stack.list_devices())
         doubt = 'cannot tell whether it is in use: /sys/class/block could not be read (Input/output error)'
         for address in (INUSE_SATA, INUSE_USB):

@@ -90,54 +90,72 @@ test_facts_store_after_invalidation (void)
 {
   g_autoptr (Device) old = read_facts ("0000:02:00.0", "/sys/devices/pci0000:00/0000:00:1c.0/0000:02:00.0", 0x020000);
   g_autoptr (Device) lookup = device_at ("0000:02:00.0");
+  g_autoptr (SysfsCache) cache = sysfs_cache_new ();
   guint generation;
 
-  sysfs_cache_enable (TRUE);
+  sysfs_cache_enable (cache, TRUE);
 
   /* no hotplug: kept */
-  generation = sysfs_facts_generation ();
-  sysfs_facts_store (old, generation);
-  g_assert_true (sysfs_facts_lookup (lookup));
+  generation = sysfs_facts_generation (cache);
+  sysfs_facts_store (cache, old, generation);
+  g_assert_true (sysfs_facts_lookup (cache, lookup));
   g_assert_cmphex (lookup->class_code, ==, 0x020000);
 
   /* the reader began, then the kernel said the device went (and another
    * came at the same address): the late store of the old facts is dropped */
-  sysfs_cache_invalidate (TRUE, FALSE);
-  generation = sysfs_facts_generation ();
-  sysfs_cache_invalidate (TRUE, FALSE);
-  sysfs_facts_store (old, generation);
-  g_assert_false (sysfs_facts_lookup (lookup));
+  sysfs_cache_invalidate (cache, TRUE, FALSE);
+  generation = sysfs_facts_generation (cache);
+  sysfs_cache_invalidate (cache, TRUE, FALSE);
+  sysfs_facts_store (cache, old, generation);
+  g_assert_false (sysfs_facts_lookup (cache, lookup));
 
   /* children-only invalidation (a block device came) keeps devices valid */
-  generation = sysfs_facts_generation ();
-  sysfs_cache_invalidate (FALSE, TRUE);
-  sysfs_facts_store (old, generation);
-  g_assert_true (sysfs_facts_lookup (lookup));
+  generation = sysfs_facts_generation (cache);
+  sysfs_cache_invalidate (cache, FALSE, TRUE);
+  sysfs_facts_store (cache, old, generation);
+  g_assert_true (sysfs_facts_lookup (cache, lookup));
 
   /* not kept at all while nobody reports hotplug */
-  sysfs_cache_enable (FALSE);
-  generation = sysfs_facts_generation ();
-  sysfs_facts_store (old, generation);
-  g_assert_false (sysfs_facts_lookup (lookup));
+  sysfs_cache_enable (cache, FALSE);
+  generation = sysfs_facts_generation (cache);
+  sysfs_facts_store (cache, old, generation);
+  g_assert_false (sysfs_facts_lookup (cache, lookup));
 }
 
-/* The udev socket overflowed: events were lost, so every cache goes. */
+/* A hotplug of one device forgets that device only, and a read that
+ * began before it keeps nothing. */
+static void
+test_cache_forget (void)
+{
+  g_autoptr (SysfsCache) cache = sysfs_cache_new ();
+  g_autoptr (Device) a = read_facts ("0000:02:00.0", "/sys/devices/pci0000:00/0000:02:00.0", 0x020000);
+  g_autoptr (Device) b = read_facts ("0000:03:00.0", "/sys/devices/pci0000:00/0000:03:00.0", 0x010802);
+  g_autoptr (Device) lookup_a = device_at ("0000:02:00.0");
+  g_autoptr (Device) lookup_b = device_at ("0000:03:00.0");
+  guint generation;
+
+  sysfs_cache_enable (cache, TRUE);
+  sysfs_facts_store (cache, a, sysfs_facts_generation (cache));
+  generation = sysfs_facts_generation (cache);
+  sysfs_cache_forget (cache, "0000:02:00.0");
+  g_assert_false (sysfs_facts_lookup (cache, lookup_a));
+  /* b was being read while a went: not kept */
+  sysfs_facts_store (cache, b, generation);
+  g_assert_false (sysfs_facts_lookup (cache, lookup_b));
+  sysfs_facts_store (cache, b, sysfs_facts_generation (cache));
+  g_assert_true (sysfs_facts_lookup (cache, lookup_b));
+}
+
+/* The udev socket overflowed: events were lost, so everything kept goes. */
 static void
 test_monitor_enobufs (void)
 {
-  g_autoptr (Device) d = read_facts ("0000:03:00.0", "/sys/devices/pci0000:00/0000:03:00.0", 0x010802);
-  g_autoptr (Device) lookup = device_at ("0000:03:00.0");
-
-  sysfs_cache_enable (TRUE);
-  sysfs_facts_store (d, sysfs_facts_generation ());
-  monitor_receive_failed (EAGAIN); /* nothing more to read: keeps */
-  g_assert_true (sysfs_facts_lookup (lookup));
-
+  g_assert_false (monitor_events_lost (EAGAIN)); /* nothing more to read: keeps */
+  g_assert_false (monitor_events_lost (0));
+  g_assert_true (monitor_events_lost (EBADMSG));
   g_test_expect_message (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*overflowed*");
-  monitor_receive_failed (ENOBUFS);
+  g_assert_true (monitor_events_lost (ENOBUFS));
   g_test_assert_expected_messages ();
-  g_assert_false (sysfs_facts_lookup (lookup));
-  sysfs_cache_enable (FALSE);
 }
 
 int
@@ -146,6 +164,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/sysfs/read-attr-sizes", test_read_attr_sizes);
   g_test_add_func ("/sysfs/facts-store-after-invalidation", test_facts_store_after_invalidation);
+  g_test_add_func ("/sysfs/cache-forget", test_cache_forget);
   g_test_add_func ("/sysfs/monitor-enobufs", test_monitor_enobufs);
   return g_test_run ();
 }

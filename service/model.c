@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "model.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <malloc.h>
+#include <string.h>
+
+#include "hwdb.h"
+#include "util.h"
+#include "vfiod-names.h"
+#include "view.h"
+
+struct Model {
+  /* shared with workers; each has its own lock */
+  SysfsCache *cache;
+  Hwdb *hwdb;
+  /* main thread only */
+  sd_bus *bus;               /* NULL: nothing published */
+  sd_bus_slot *slots[5];
+  View *view;                /* what the objects show */
+  gboolean reading;          /* a worker reads the machine */
+  gboolean stale;            /* news came since that read began */
+  gboolean closing;          /* no new reads */
+  guint reads;
+};
+
+/* ---- reading, any thread ------------------------------------------- */
+
+static void
+describe (Model *self, GPtrArray *devices)
+{
+  for (guint i = 0; i < devices->len; i++)
+    hwdb_lookup (self->hwdb, g_ptr_array_index (devices, i));
+  hwdb_release (self->hwdb);
+  sysfs_mark_in_use (self->cache, devices);
+}
+
+int
+model_read_devices (Model *self, GPtrArray **out, char **unreadable)
+{
+  int r = sysfs_list_devices_full (self->cache, out, unreadable);
+
+  if (r >= 0)
+    describe (self, *out);
+  return r;
+}
+
+int
+model_read_group (Model *self, uint32_t group, GPtrArray **out, char **unreadable)
+{
+  int r = sysfs_list_group_full (self->cache, group, out, unreadable);
+
+  if (r >= 0)
+    describe (self, *out);
+  return r;
+}
+
+/* ---- the objects -------------------------------------------------------- */
+
+static int
+device_find (sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+             sd_bus_error *error)
+{
+  Model *self = userdata;
+  char name[ADDRESS_STRLEN];
+  Device *d;
+
+  if (!view_device_name_from_path (path, name) || (d = view_device (self->view, name)) == NULL)
+    return 0;
+  *found = d;
+  return 1;
+}
+
+static int
+device_enumerate (sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error)
+{
+  Model *self = userdata;
+  char **out = g_new0 (char *, self->view->devices->len + 1);
+
+  for (guint i = 0; i < self->view->devices->len; i++)
+    {
+      const Device *d = g_ptr_array_index (self->view->devices, i);
+      /* sd-bus frees these with free(): g_malloc is malloc */
+      out[i] = view_device_path (d->name);
+    }
+  *nodes = out;
+  return 0;
+}
+
+static int
+group_find (sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+            sd_bus_error *error)
+{
+  Model *self = userdata;
+  uint32_t number;
+  ViewGroup *g;
+
+  if (!view_group_number_from_path (path, &number) || (g = view_group (self->view, number)) == NULL)
+    return 0;
+  *found = g;
+  return 1;
+}
+
+static int
+group_enumerate (sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error)
+{
+  Model *self = userdata;
+  g_autoptr (GPtrArray) out = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, self->view->groups);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (out, view_group_path (GPOINTER_TO_UINT (key)));
+  g_ptr_array_add (out, NULL);
+  *nodes = (char **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+  return 0;
+}
+
+#define GETTER(fn) \
+  static int fn (sd_bus *bus, const char *path, const char *interface, const char *property, \
+                 sd_bus_message *reply, void *userdata, sd_bus_error *error)
+
+GETTER (device_get)
+{
+  const Device *d = userdata;
+
+  if (strcmp (property, VFIOD_PROP_ADDRESS) == 0)
+    return sd_bus_message_append (reply, "s", d->name);
+  if (strcmp (property, VFIOD_PROP_GROUP) == 0)
+    {
+      g_autofree char *group = NULL;
+      if (d->group == DEVICE_NO_GROUP)
+        return sd_bus_message_append (reply, "o", VFIOD_DBUS_NO_GROUP_PATH);
+      group = view_group_path ((uint32_t) d->group);
+      return sd_bus_message_append (reply, "o", group);
+    }
+  if (strcmp (property, VFIOD_PROP_VENDOR_ID) == 0)
+    return sd_bus_message_append (reply, "q", d->vendor_id);
+  if (strcmp (property, VFIOD_PROP_DEVICE_ID) == 0)
+    return sd_bus_message_append (reply, "q", d->device_id);
+  if (strcmp (property, VFIOD_PROP_SUBSYSTEM_VENDOR_ID) == 0)
+    return sd_bus_message_append (reply, "q", d->subsystem_vendor_id);
+  if (strcmp (property, VFIOD_PROP_SUBSYSTEM_DEVICE_ID) == 0)
+    return sd_bus_message_append (reply, "q", d->subsystem_device_id);
+  if (strcmp (property, VFIOD_PROP_CLASS) == 0)
+    return sd_bus_message_append (reply, "u", d->class_code);
+  if (strcmp (property, VFIOD_PROP_VENDOR) == 0)
+    return sd_bus_message_append (reply, "s", d->vendor ? d->vendor : "");
+  if (strcmp (property, VFIOD_PROP_NAME) == 0)
+    return sd_bus_message_append (reply, "s", d->model ? d->model : "");
+  if (strcmp (property, VFIOD_PROP_DRIVER) == 0)
+    return sd_bus_message_append (reply, "s", d->driver ? d->driver : "");
+  if (strcmp (property, VFIOD_PROP_STATE) == 0)
+    return sd_bus_message_append (reply, "s", device_state_to_string (device_state (d)));
+  if (strcmp (property, VFIOD_PROP_BRIDGE) == 0)
+    return sd_bus_message_append (reply, "b", (int) device_is_bridge (d));
+  if (strcmp (property, VFIOD_PROP_IN_USE) == 0)
+    return sd_bus_message_append (reply, "s", d->in_use ? d->in_use : "");
+  return -ENOENT;
+}
+
+GETTER (group_get)
+{
+  const ViewGroup *g = userdata;
+  int r;
+
+  if (strcmp (property, VFIOD_PROP_NUMBER) == 0)
+    return sd_bus_message_append (reply, "u", g->number);
+  if (strcmp (property, VFIOD_PROP_VIABLE) == 0)
+    return sd_bus_message_append (reply, "b", (int) g->viable);
+  if (strcmp (property, VFIOD_PROP_IN_USE) == 0)
+    return sd_bus_message_append (reply, "s", g->in_use);
+  if (strcmp (property, VFIOD_PROP_DEVICES) != 0)
+    return -ENOENT;
+  r = sd_bus_message_open_container (reply, 'a', "o");
+  for (guint i = 0; r >= 0 && i < g->members->len; i++)
+    {
+      g_autofree char *member = view_device_path (((Device *) g_ptr_array_index (g->members, i))->name);
+      r = sd_bus_message_append (reply, "o", member);
+    }
+  if (r < 0)
+    return r;
+  return sd_bus_message_close_container (reply);
+}
+
+/* Address and Number name the object: they never change.  The rest is
+ * signalled when it does (ids too: they are not the path). */
+#define CHANGES SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+#define CONST SD_BUS_VTABLE_PROPERTY_CONST
+
+static const sd_bus_vtable device_vtable[] = {
+  SD_BUS_VTABLE_START (0),
+  SD_BUS_PROPERTY (VFIOD_PROP_ADDRESS, "s", device_get, 0, CONST),
+  SD_BUS_PROPERTY (VFIOD_PROP_GROUP, "o", device_get, 0, CHANGES),
+  SD_BUS_PROPERTY (VFIOD_PROP_VENDOR_ID, "q", device_get, 0, CHANGES),
+  SD_BUS_PROPERTY (VFIOD_PROP_DEVICE_ID, "q", device_get, 0, CHANGES),
+  SD_BUS_PROPERTY (VFIOD_PROP_SUBSYSTEM_VENDOR_ID, "q", device_get, 0, CHANGES),
+  SD_BUS_PROPERTY (VFIOD_PROP_SUBSYSTEM_DEVICE_ID, "q", device_get, 0, CHANGES),
+  SD_BUS_PROPERTY (VFIOD_PROP_CLASS, "u", device_get, 0, CHANGES),
+  SD_BUS_PROPERTY (VFIOD_PROP_VENDOR, "s", device_get, 0, CHANGES),
+  SD_BUS_PROPERTY (VFIOD_PROP_NAME, "s", device_get, 0, CHANGES),
+  SD_BUS_PROPERTY (VFIOD_PROP_DRIVER, "s", device_get, 0, CHANGES),
+  SD_BUS_PROPERTY (VFIOD_PROP_STATE, "s", device_get, 0, CHANGES),
+  SD_BUS_PROPERTY (VFIOD_PROP_BRIDGE, "b", device_get, 0, CHANGES),
+  SD_BUS_PROPERTY (VFIOD_PROP_IN_USE, "s", device_get, 0, CHANGES),
+  SD_BUS_VTABLE_END,
+};
+
+static const sd_bus_vtable group_vtable[] = {
+  SD_BUS_VTABLE_START (0),
+  SD_BUS_PROPERTY (VFIOD_PROP_NUMBER, "u", group_get, 0, CONST),
+  SD_BUS_PROPERTY (VFIOD_PROP_DEVICES, "ao", group_get, 0, CHANGES),
+  SD_BUS_PROPERTY (VFIOD_PROP_VIABLE, "b", group_get, 0, CHANGES),
+  SD_BUS_PROPERTY (VFIOD_PROP_IN_USE, "s", group_get, 0, CHANGES),
+  SD_BUS_VTABLE_END,
+};
+
+static int
+export (Model *self)
+{
+  int r;
+
+  r = sd_bus_add_object_manager (self->bus, &self->slots[0], VFIOD_DBUS_PATH);
+  if (r >= 0)
+    r = sd_bus_add_fallback_vtable (self->bus, &self->slots[1], VFIOD_DBUS_DEVICE_PATH_PREFIX,
+                                    VFIOD_DBUS_DEVICE_INTERFACE, device_vtable, device_find, self);
+  if (r >= 0)
+    r = sd_bus_add_node_enumerator (self->bus, &self->slots[2], VFIOD_DBUS_DEVICE_PATH_PREFIX,
+                                    device_enumerate, self);
+  if (r >= 0)
+    r = sd_bus_add_fallback_vtable (self->bus, &self->slots[3], VFIOD_DBUS_GROUP_PATH_PREFIX,
+                                    VFIOD_DBUS_GROUP_INTERFACE, group_vtable, group_find, self);
+  if (r >= 0)
+    r = sd_bus_add_node_enumerator (self->bus, &self->slots[4], VFIOD_DBUS_GROUP_PATH_PREFIX,
+                                    group_enumerate, self);
+  return r;
+}
+
+/* ---- publishing -------------------------------------------------------- */
+
+/* Shows @view (consumed) instead of the current one and tells every
+ * subscriber what differs.  The order matters to sd-bus, which reads the
+ * objects while it builds a signal: removals while the old objects still
+ * answer, additions and changes once the new ones do. */
+static void
+publish (Model *self, View *view)
+{
+  g_autoptr (GPtrArray) changes = view_diff (self->view, view);
+  g_autoptr (View) old = NULL;
+  int r;
+
+  for (guint i = 0; self->bus && i < changes->len; i++)
+    {
+      const ViewChange *c = g_ptr_array_index (changes, i);
+      if (c->kind != VIEW_REMOVED)
+        continue;
+      r = sd_bus_emit_object_removed (self->bus, c->path);
+      if (r < 0)
+        g_warning ("Cannot signal that %s went away: %s", c->path, g_strerror (-r));
+    }
+
+  old = g_steal_pointer (&self->view);
+  self->view = view;
+
+  for (guint i = 0; i < changes->len; i++)
+    {
+      const ViewChange *c = g_ptr_array_index (changes, i);
+
+      if (c->kind == VIEW_CHANGED)
+        {
+          g_autofree char *names = g_strjoinv (",", c->properties);
+          g_debug ("%s: %s changed", c->path, names);
+        }
+      else
+        g_debug ("%s: %s", c->path, c->kind == VIEW_ADDED ? "added" : "removed");
+      if (self->bus == NULL || c->kind == VIEW_REMOVED)
+        continue;
+      if (c->kind == VIEW_ADDED)
+        r = sd_bus_emit_object_added (self->bus, c->path);
+      else
+        r = sd_bus_emit_properties_changed_strv (self->bus, c->path, c->interface, c->properties);
+      if (r < 0)
+        g_warning ("Cannot signal a change of %s: %s", c->path, g_strerror (-r));
+    }
+}
+
+static GPtrArray *
+read_view_devices (Model *self, GError **error)
+{
+  GPtrArray *devices = NULL;
+  g_autofree char *unreadable = NULL;
+  int r = model_read_devices (self, &devices, &unreadable);
+
+  if (r < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
+                   "Cannot read %s: %s; the objects keep showing the last reading until the "
+                   "next change",
+                   unreadable ? unreadable : VFIOD_SYSFS_PCI_DEVICES, g_strerror (-r));
+      return NULL;
+    }
+  return devices;
+}
+
+static void
+read_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  GError *error = NULL;
+  GPtrArray *devices = read_view_devices (task_data, &error);
+
+  if (devices)
+    g_task_return_pointer (task, devices, (GDestroyNotify) g_ptr_array_unref);
+  else
+    g_task_return_error (task, error);
+}
+
+static void start_reading (Model *self);
+
+static void
+read_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Model *self = user_data;
+  g_autoptr (GError) error = NULL;
+  GPtrArray *devices = g_task_propagate_pointer (G_TASK (result), &error);
+
+  self->reading = FALSE;
+  self->reads++;
+  if (devices)
+    publish (self, view_new (devices));
+  else
+    g_warning ("%s", error->message);
+  /* what was read for the view and the signals is garbage now */
+  malloc_trim (0);
+  if (self->stale && !self->closing)
+    start_reading (self);
+}
+
+static void
+start_reading (Model *self)
+{
+  g_autoptr (GTask) task = NULL;
+
+  self->stale = FALSE;
+  self->reading = TRUE;
+  task = g_task_new (NULL, NULL, read_done, self);
+  g_task_set_task_data (task, self, NULL);
+  g_task_run_in_thread (task, read_in_thread);
+}
+
+/* Something may have changed: read again, now or after the read under way. */
+static void
+model_changed (Model *self)
+{
+  if (self->closing)
+    return;
+  if (self->reading)
+    self->stale = TRUE;
+  else
+    start_reading (self);
+}
+
+/* ---- news ---------------------------------------------------------------- */
+
+void
+model_set_tracking (Model *self, gboolean tracking)
+{
+  sysfs_cache_enable (self->cache, tracking);
+}
+
+void
+model_device_event (Model *self, const char *action, const char *subsystem, const char *sysname)
+{
+  gboolean plugged = strcmp (action, "add") == 0 || strcmp (action, "remove") == 0 ||
+                     strcmp (action, "move") == 0;
+
+  if (plugged && strcmp (subsystem, "pci") == 0 && sysname)
+    sysfs_cache_forget (self->cache, sysname);
+  /* a PCI device that came or went takes its block devices and interfaces
+   * along; theirs coming and going changes which device they are below */
+  if (plugged)
+    sysfs_cache_invalidate (self->cache, FALSE, TRUE);
+  model_changed (self);
+}
+
+void
+model_events_lost (Model *self)
+{
+  sysfs_cache_invalidate (self->cache, TRUE, TRUE);
+  model_changed (self);
+}
+
+void
+model_host_changed (Model *self)
+{
+  model_changed (self);
+}
+
+guint
+model_count_reads (Model *self)
+{
+  return self->reads;
+}
+
+/* ---- life ------------------------------------------------------------------ */
+
+Model *
+model_new (sd_bus *bus)
+{
+  Model *self = g_new0 (Model, 1);
+  g_autoptr (GError) error = NULL;
+  GPtrArray *devices;
+  int r;
+
+  self->cache = sysfs_cache_new ();
+  self->hwdb = hwdb_new ();
+  devices = read_view_devices (self, &error);
+  if (devices == NULL)
+    g_warning ("%s", error->message);
+  self->view = devices ? view_new (devices) : view_new_empty ();
+  if (bus)
+    {
+      self->bus = sd_bus_ref (bus);
+      r = export (self);
+      if (r < 0)
+        {
+          model_free (self);
+          errno = -r;
+          return NULL;
+        }
+    }
+  return self;
+}
+
+void
+model_free (Model *self)
+{
+  if (self == NULL)
+    return;
+  /* the worker uses the cache and the hwdb */
+  self->closing = TRUE;
+  while (self->reading)
+    g_main_context_iteration (NULL, TRUE);
+  for (gsize i = 0; i < G_N_ELEMENTS (self->slots); i++)
+    sd_bus_slot_unref (self->slots[i]);
+  if (self->bus)
+    sd_bus_unref (self->bus);
+  view_free (self->view);
+  hwdb_free (self->hwdb);
+  sysfs_cache_free (self->cache);
+  g_free (self);
+}

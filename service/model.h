@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* model.h: vfiod's view of the machine, owned by the manager.
+ *
+ * Two parts with two rules:
+ *  - what is kept of devices between reads (a SysfsCache: ids, class,
+ *    group, place; which block devices and interfaces live where) and the
+ *    hwdb names.  Readers on any thread (the workers that plan and carry
+ *    out transactions) share them through model_read_*(); each has its
+ *    own lock.
+ *  - the published view: one D-Bus object per device and per IOMMU group
+ *    below VFIOD_DBUS_PATH (an ObjectManager), with PropertiesChanged and
+ *    InterfacesAdded/Removed for every difference.  Main thread only.
+ *
+ * The monitor tells the model what the kernel and the host announce
+ * (model_*_event, model_host_changed); the model drops what the news makes
+ * stale and reads the machine again in a worker thread, coalescing news
+ * that comes while it reads: a burst of events costs at most two reads
+ * and each changed property is signalled once. */
+#pragma once
+
+#include <glib.h>
+#include <systemd/sd-bus.h>
+
+#include "sysfs.h"
+
+typedef struct Model Model;
+
+/* Reads the machine once (blocking: called before the main loop serves)
+ * and, if @bus is not NULL, exports the objects on it.  NULL with errno
+ * set when exporting failed.  A machine that cannot be read gives an
+ * empty view (logged), filled by the next successful read. */
+Model *model_new (sd_bus *bus);
+/* Waits for a read under way (iterating the main context). */
+void model_free (Model *model);
+
+/* ---- readers, any thread ------------------------------------------ */
+
+/* As sysfs_list_devices_full() / sysfs_list_group_full(), through the
+ * model's cache, and described: hwdb names and in-use reasons set. */
+int model_read_devices (Model *model, GPtrArray **out, char **unreadable);
+int model_read_group (Model *model, uint32_t group, GPtrArray **out, char **unreadable);
+
+/* ---- news, main thread ---------------------------------------------- */
+
+/* Keep what never changes between reads: only while the monitor tells
+ * the model of hotplug (off when created). */
+void model_set_tracking (Model *model, gboolean tracking);
+/* A uevent: @action (add, remove, bind, unbind, change, move...) of
+ * device @sysname of @subsystem (pci, block, net, virtio). */
+void model_device_event (Model *model, const char *action, const char *subsystem,
+                         const char *sysname);
+/* Events were lost (the socket overflowed): forget everything kept. */
+void model_events_lost (Model *model);
+/* Mounts, swaps, interfaces' links or addresses changed: reasons may have;
+ * so may drivers after vfiod's own transactions. */
+void model_host_changed (Model *model);
+
+/* ---- for tests and tools_bench ---------------------------------------- */
+
+/* How many times the machine was read for the published view. */
+guint model_count_reads (Model *model);
