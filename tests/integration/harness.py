@@ -80,13 +80,17 @@ class Stack:
     """One simulated machine with the whole service stack on it."""
 
     def __init__(self, topology, substitute=None, polkit=True, swaps=None, polkit_template='polkitd',
-                 daemon_env=None):
+                 daemon_env=None, uevents=False):
         self.topology = topology if os.path.isabs(topology) else os.path.join(TOPOLOGIES, topology)
         self.substitute = substitute or {}
         self.want_polkit = polkit
         self.swaps = swaps
         self.polkit_template = polkit_template
         self.daemon_env = dict(daemon_env or {})
+        # the simulator announces its changes as udevd would, and the daemon
+        # listens to udevd (its control socket exists) instead of the kernel
+        self.uevents = uevents
+        self._run_udev = False
         self.tmp = tempfile.mkdtemp(prefix='vfiod-test-')
         os.chmod(self.tmp, 0o755)  # unprivileged callers reach the bus socket here
         self.procs = []
@@ -114,9 +118,14 @@ class Stack:
                 f.write('Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n' + self.swaps)
             subprocess.check_call(['mount', '--bind', path, '/proc/swaps'])
 
+        if self.uevents:
+            os.makedirs('/run/udev', exist_ok=True)
+            subprocess.check_call(['mount', '-t', 'tmpfs', 'vfiod-test-udev', '/run/udev'])
+            self._run_udev = True
+            open('/run/udev/control', 'w').close()
         self.sim = Sim(self.topology, os.path.join(self.tmp, 'sim'),
                        os.path.join(BUILDDIR, 'tests', 'sim', 'vfiosim'),
-                       substitute=self.substitute)
+                       substitute=self.substitute, **({'uevents': True} if self.uevents else {}))
         self.sim.start()
 
         self.socket = os.path.join(self.tmp, 'system_bus_socket')
@@ -199,6 +208,8 @@ class Stack:
             self.sim.stop()
         if self.swaps is not None:
             subprocess.call(['umount', '-l', '/proc/swaps'])
+        if self._run_udev:
+            subprocess.call(['umount', '-l', '/run/udev'])
         failed = status != 0 or os.environ.get('VFIOD_TEST_KEEP')
         if failed:
             self.dump_logs()

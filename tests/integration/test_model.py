@@ -1,0 +1,338 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The live model: Device and Group objects under the ObjectManager at
+/org/freedesktop/vfio1, watched the way a GNOME or KDE panel would watch
+them (Gio.DBusObjectManagerClient), while devices change: vfiod's own
+detach, another writer's unbind, hot removal and re-plugging, a mount and
+unmount below a device, a link going up.  Each change of value is
+signalled once, whatever number of events caused it."""
+
+import os
+import subprocess
+import time
+import unittest
+import xml.etree.ElementTree as ET
+
+from gi.repository import Gio, GLib
+
+from harness import BUS_NAME, NOBODY, OBJECT_PATH, SRCDIR, Stack, by_address, main
+from detachlib import GROUP, GROUP5, NIC, ORIGINAL, POLKIT_TEMPLATE, SATA, USB
+
+DEVICE = 'org.freedesktop.vfio1.Device'
+GROUP_IFACE = 'org.freedesktop.vfio1.Group'
+PROPERTIES = 'org.freedesktop.DBus.Properties'
+INUSE_SATA, INUSE_NIC = '0000:00:17.0', '0000:02:00.0'
+
+# the device dictionary key each property mirrors
+KEYS = {'Address': 'address', 'VendorId': 'vendor_id', 'DeviceId': 'device_id',
+        'SubsystemVendorId': 'subsystem_vendor_id', 'SubsystemDeviceId': 'subsystem_device_id',
+        'Class': 'class', 'Vendor': 'vendor', 'Name': 'name', 'Driver': 'driver', 'State': 'state',
+        'Bridge': 'bridge', 'InUse': 'in_use'}
+
+
+def device_path(address):
+    return OBJECT_PATH + '/device/' + address.replace(':', '_').replace('.', '_')
+
+
+def group_path(number):
+    return '%s/group/%d' % (OBJECT_PATH, number)
+
+
+class Watcher:
+    """A GLib client: an ObjectManagerClient's view, plus every raw
+    PropertiesChanged signal (to count them)."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.events = []    # ('added'|'removed', path) or ('changed', path, property, value)
+        self.signals = []   # (path, interface, [property names]) per PropertiesChanged
+        self.manager = Gio.DBusObjectManagerClient.new_sync(
+            conn, Gio.DBusObjectManagerClientFlags.DO_NOT_AUTO_START, BUS_NAME, OBJECT_PATH,
+            None, None, None)
+        self.manager.connect('interface-proxy-properties-changed', self._changed)
+        self.manager.connect('object-added', lambda m, o: self.events.append(('added', o.get_object_path())))
+        self.manager.connect('object-removed', lambda m, o: self.events.append(('removed', o.get_object_path())))
+        self.sub = conn.signal_subscribe(BUS_NAME, PROPERTIES, 'PropertiesChanged', None, None,
+                                         Gio.DBusSignalFlags.NONE, self._raw, None)
+
+    def close(self):
+        self.conn.signal_unsubscribe(self.sub)
+
+    def _changed(self, manager, obj, proxy, changed, invalidated):
+        for name, value in changed.unpack().items():
+            self.events.append(('changed', obj.get_object_path(), name, value))
+
+    def _raw(self, conn, sender, path, iface, signal, params, data):
+        self.signals.append((path, params[0], sorted(params[1].keys())))
+
+    def pump(self, seconds):
+        deadline = time.monotonic() + seconds
+        ctx = GLib.MainContext.default()
+        while time.monotonic() < deadline:
+            while ctx.iteration(False):
+                pass
+            time.sleep(0.01)
+
+    def wait(self, cond, what, timeout=10):
+        deadline = time.monotonic() + timeout
+        ctx = GLib.MainContext.default()
+        while time.monotonic() < deadline:
+            while ctx.iteration(False):
+                pass
+            if cond():
+                return
+            time.sleep(0.01)
+        raise AssertionError('timed out waiting for %s; events: %r' % (what, self.events))
+
+    def prop(self, path, iface, name):
+        proxy = self.manager.get_interface(path, iface)
+        if proxy is None:
+            return None
+        value = proxy.get_cached_property(name)
+        return value.unpack() if value is not None else None
+
+    def paths(self, kind):
+        prefix = OBJECT_PATH + '/' + kind + '/'
+        return sorted(o.get_object_path() for o in self.manager.get_objects()
+                      if o.get_object_path().startswith(prefix))
+
+    def changes(self, path, name):
+        return [e[3] for e in self.events if e[0] == 'changed' and e[1] == path and e[2] == name]
+
+    def signals_for(self, path):
+        return [s for s in self.signals if s[0] == path]
+
+
+class ModelTest(unittest.TestCase):
+    topology = 'plugin-nic.json'
+    uevents = False
+
+    def start(self, **kw):
+        kw.setdefault('uevents', self.uevents)
+        self.stack = Stack(kw.pop('topology', self.topology), polkit_template=POLKIT_TEMPLATE, **kw)
+        self.addCleanup(self.stack.stop)
+        self.stack.start()
+        self.sim = self.stack.sim
+        self.watcher = Watcher(self.stack.conn)
+        self.addCleanup(self.watcher.close)
+        self.watcher.pump(0.2)
+        return self.watcher
+
+    def daemon_reads(self):
+        with open(os.path.join(self.stack.tmp, 'vfiod.log'), errors='replace') as f:
+            return f.read().count('uevent ')
+
+
+class TestObjects(ModelTest):
+    def setUp(self):
+        self.start()
+
+    def test_devices_match_list_devices(self):
+        devices = by_address(self.stack.list_devices())
+        w = self.watcher
+        self.assertEqual(w.paths('device'), sorted(device_path(a) for a in devices))
+        for address, d in devices.items():
+            path = device_path(address)
+            for prop, key in KEYS.items():
+                self.assertEqual(w.prop(path, DEVICE, prop), d[key], (address, prop))
+            self.assertEqual(w.prop(path, DEVICE, 'Group'),
+                             group_path(d['group']) if 'group' in d else '/')
+
+    def test_groups(self):
+        devices = by_address(self.stack.list_devices())
+        w = self.watcher
+        numbers = sorted({d['group'] for d in devices.values() if 'group' in d})
+        self.assertEqual(w.paths('group'), sorted(group_path(n) for n in numbers))
+        members = w.prop(group_path(5), GROUP_IFACE, 'Devices')
+        self.assertEqual(members, [device_path(a) for a in sorted(GROUP5)])
+        self.assertEqual(w.prop(group_path(5), GROUP_IFACE, 'Number'), 5)
+        # host drivers on USB, SATA and the NIC: not viable
+        self.assertFalse(w.prop(group_path(5), GROUP_IFACE, 'Viable'))
+        # the host bridge is unbound, alone in group 0: viable
+        self.assertTrue(w.prop(group_path(0), GROUP_IFACE, 'Viable'))
+
+    def test_unknown_objects(self):
+        for path in (device_path('0000:99:00.0'), OBJECT_PATH + '/device/0000_00_14_0_',
+                     OBJECT_PATH + '/device/0000_00_14_x', OBJECT_PATH + '/device/0000_00_1C_0',
+                     group_path(99), OBJECT_PATH + '/group/05', OBJECT_PATH + '/group/x5'):
+            with self.assertRaises(GLib.Error) as ctx:
+                self.stack.conn.call_sync(BUS_NAME, path, PROPERTIES, 'GetAll',
+                                          GLib.Variant('(s)', (DEVICE if '/device/' in path else GROUP_IFACE,)),
+                                          None, 0, 5000, None)
+            self.assertIn('org.freedesktop.DBus.Error.UnknownObject', ctx.exception.message, path)
+
+    def test_nothing_writable(self):
+        for path, iface, prop, value in ((device_path(NIC), DEVICE, 'Driver', GLib.Variant('s', 'vfio-pci')),
+                                         (group_path(5), GROUP_IFACE, 'Viable', GLib.Variant('b', True))):
+            with self.assertRaises(GLib.Error) as ctx:
+                self.stack.conn.call_sync(BUS_NAME, path, PROPERTIES, 'Set',
+                                          GLib.Variant('(ssv)', (iface, prop, value)), None, 0, 5000, None)
+            self.assertIn('PropertyReadOnly', ctx.exception.message)
+        self.assertEqual(self.sim.audit(), [])
+
+    def test_unprivileged_reader(self):
+        # a panel runs as the user: the policy lets it read the objects
+        out = subprocess.run(['setpriv', '--reuid=%d' % NOBODY, '--regid=%d' % NOBODY, '--clear-groups',
+                              'busctl', '--system', 'call', BUS_NAME, OBJECT_PATH,
+                              'org.freedesktop.DBus.ObjectManager', 'GetManagedObjects'],
+                             capture_output=True, text=True,
+                             env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.stack.address))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn('0000:02:00.0', out.stdout)
+
+    def test_introspection_matches_xml(self):
+        def members(root, name):
+            out = {}
+            for iface in root.iter('interface'):
+                if iface.get('name') != name:
+                    continue
+                for m in iface:
+                    if m.tag == 'property':
+                        out[m.get('name')] = (m.get('type'), m.get('access'))
+                    elif m.tag in ('method', 'signal'):
+                        out[(m.tag, m.get('name'))] = True
+            return out
+
+        for path, iface in ((device_path(NIC), DEVICE), (group_path(5), GROUP_IFACE)):
+            xml = self.stack.conn.call_sync(BUS_NAME, path, 'org.freedesktop.DBus.Introspectable', 'Introspect',
+                                            None, None, 0, 5000, None).unpack()[0]
+            live = members(ET.fromstring(xml), iface)
+            doc = members(ET.parse(os.path.join(SRCDIR, 'interfaces', iface + '.xml')).getroot(), iface)
+            self.assertTrue(doc)
+            self.assertEqual(live, doc, iface)
+
+
+class TestChanges(ModelTest):
+    uevents = True
+    def test_detach_by_vfiod(self):
+        w = self.start()
+        self.stack.call('DetachDevice', 'st', NIC, GROUP)
+        w.wait(lambda: w.changes(group_path(5), 'Viable') == [True], 'group 5 viable')
+        w.pump(0.5)
+        for address in (USB, SATA, NIC):
+            path = device_path(address)
+            self.assertEqual(w.changes(path, 'Driver'), ['vfio-pci'], address)
+            self.assertEqual(w.changes(path, 'State'), ['vfio'], address)
+            self.assertEqual(w.prop(path, DEVICE, 'Driver'), 'vfio-pci')
+        # the root port stays on pcieport: nothing to say about it
+        self.assertEqual(w.signals_for(device_path('0000:00:1c.0')), [])
+        # one signal per object, carrying every property that changed
+        self.assertEqual(w.signals_for(device_path(NIC)), [(device_path(NIC), DEVICE, ['Driver', 'State'])])
+        self.assertEqual(w.signals_for(group_path(5)), [(group_path(5), GROUP_IFACE, ['Viable'])])
+
+        self.stack.call('ReattachDevice', 'st', NIC, GROUP)
+        w.wait(lambda: w.changes(group_path(5), 'Viable') == [True, False], 'group 5 not viable')
+        w.pump(0.3)
+        self.assertEqual(w.changes(device_path(NIC), 'Driver'), ['vfio-pci', ORIGINAL[NIC]])
+
+    def test_unbind_by_another_writer(self):
+        w = self.start()
+        with open('/sys/bus/pci/drivers/e1000e/unbind', 'w') as f:
+            f.write(NIC)
+        w.wait(lambda: w.changes(device_path(NIC), 'Driver') == [''], 'NIC unbound')
+        w.pump(0.3)
+        self.assertEqual(w.changes(device_path(NIC), 'State'), ['none'])
+        self.assertEqual(w.signals_for(device_path(NIC)), [(device_path(NIC), DEVICE, ['Driver', 'State'])])
+        # the others of group 5 still hold it on the host
+        self.assertEqual(w.signals_for(group_path(5)), [])
+        with open('/sys/bus/pci/drivers_probe', 'w') as f:
+            f.write(NIC)
+        w.wait(lambda: w.changes(device_path(NIC), 'Driver') == ['', 'e1000e'], 'NIC bound again')
+
+    def test_hot_removal_and_add(self):
+        w = self.start()
+        path = device_path(NIC)
+        self.sim.remove(NIC)
+        w.wait(lambda: ('removed', path) in w.events, 'NIC removed')
+        w.pump(0.3)
+        self.assertIsNone(w.manager.get_object(path))
+        self.assertEqual(w.changes(group_path(5), 'Devices'),
+                         [[device_path(a) for a in sorted(GROUP5) if a != NIC]])
+        self.sim.add(NIC)
+        w.wait(lambda: ('added', path) in w.events, 'NIC added')
+        w.wait(lambda: w.prop(path, DEVICE, 'Driver') == 'e1000e', 'NIC bound after add')
+        w.pump(0.3)
+        self.assertEqual(w.changes(group_path(5), 'Devices')[-1], [device_path(a) for a in sorted(GROUP5)])
+        self.assertEqual(w.prop(path, DEVICE, 'Group'), group_path(5))
+
+    def test_removing_a_whole_group(self):
+        w = self.start()
+        # the RTL NIC? plugin-nic's HECI sits alone in group 3
+        heci = '0000:00:16.0'
+        self.sim.remove(heci)
+        w.wait(lambda: ('removed', group_path(3)) in w.events, 'group 3 removed')
+        self.assertIn(('removed', device_path(heci)), w.events)
+        self.sim.add(heci)
+        w.wait(lambda: ('added', group_path(3)) in w.events, 'group 3 back')
+        self.assertEqual(w.prop(group_path(3), GROUP_IFACE, 'Devices'), [device_path(heci)])
+
+    def test_no_signal_storm(self):
+        w = self.start()
+        before = len(w.signals)
+        # events that change nothing vfiod shows: no signal at all
+        for _ in range(30):
+            self.sim.uevent(NIC, 'change')
+        w.pump(1.0)
+        self.assertEqual(w.signals[before:], [])
+        # many events for one change: one signal
+        with open('/sys/bus/pci/drivers/e1000e/unbind', 'w') as f:
+            f.write(NIC)
+        for _ in range(30):
+            self.sim.uevent(NIC, 'change')
+        w.wait(lambda: w.changes(device_path(NIC), 'Driver') == [''], 'NIC unbound')
+        w.pump(1.0)
+        self.assertEqual(w.signals_for(device_path(NIC)), [(device_path(NIC), DEVICE, ['Driver', 'State'])])
+
+
+class TestHostChanges(ModelTest):
+    """In-use reasons follow the host: mounts and links."""
+    topology = 'in-use.json'
+
+    def test_mount_and_unmount_below_a_device(self):
+        os.makedirs('/tmp/vfiod-mnt', exist_ok=True)
+        w = self.start(substitute=dict(ROOT_PART='sdq2', ROOT_DISK='sdq', ROOT_DEV='8:252'))
+        path = device_path(INUSE_SATA)
+        self.assertEqual(w.prop(path, DEVICE, 'InUse'), '')
+        subprocess.check_call(['mount', '-t', 'tmpfs', '/dev/sdq2', '/tmp/vfiod-mnt'])
+        mounted = True
+        try:
+            w.wait(lambda: w.changes(path, 'InUse') == ['mounted: /tmp/vfiod-mnt (sdq2)'], 'InUse mounted')
+            self.assertEqual(w.prop(group_path(4), GROUP_IFACE, 'InUse'), 'mounted: /tmp/vfiod-mnt (sdq2)')
+            subprocess.check_call(['umount', '/tmp/vfiod-mnt'])
+            mounted = False
+            w.wait(lambda: w.changes(path, 'InUse') == ['mounted: /tmp/vfiod-mnt (sdq2)', ''], 'InUse unmounted')
+            w.pump(0.3)
+            self.assertEqual(len(w.signals_for(path)), 2)
+        finally:
+            if mounted:
+                subprocess.call(['umount', '/tmp/vfiod-mnt'])
+
+    def test_link_going_up(self):
+        subprocess.check_call(['ip', 'link', 'add', 'simeth0', 'type', 'veth', 'peer', 'name', 'simeth1'])
+        self.addCleanup(subprocess.call, ['ip', 'link', 'del', 'simeth0'])
+        w = self.start(substitute=dict(NET_IF='simeth0'))
+        path = device_path(INUSE_NIC)
+        self.assertEqual(w.prop(path, DEVICE, 'InUse'), '')
+        subprocess.check_call(['ip', 'addr', 'add', '192.0.2.10/24', 'dev', 'simeth0'])
+        subprocess.check_call(['ip', 'link', 'set', 'simeth0', 'up'])
+        reason = 'network interface simeth0 is up with 192.0.2.10'
+        w.wait(lambda: w.changes(path, 'InUse') == [reason], 'InUse up')
+        w.pump(0.5)
+        # an address, a link up, IPv6 link-local addresses: one signal
+        self.assertEqual(w.signals_for(path), [(path, DEVICE, ['InUse'])])
+        self.assertEqual(w.prop(group_path(6), GROUP_IFACE, 'InUse'), reason)
+
+    def test_unrelated_links_are_quiet(self):
+        w = self.start()
+        before = len(w.signals)
+        subprocess.check_call(['ip', 'link', 'add', 'other0', 'type', 'veth', 'peer', 'name', 'other1'])
+        self.addCleanup(subprocess.call, ['ip', 'link', 'del', 'other0'])
+        for i in range(10):
+            subprocess.check_call(['ip', 'addr', 'add', '198.51.100.%d/32' % (i + 1), 'dev', 'other0'])
+            subprocess.check_call(['ip', 'link', 'set', 'other0', 'up' if i % 2 else 'down'])
+        w.pump(1.0)
+        self.assertEqual(w.signals[before:], [])
+
+
+if __name__ == '__main__':
+    main()
