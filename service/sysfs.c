@@ -302,6 +302,7 @@ read_device_uncached (SysfsCache *cache, Device *device)
   n = readlink_at (AT_FDCWD, path, buf, sizeof buf);
   if (n < 0)
     return (int) n;
+  g_free (device->syspath);
   device->syspath = sysfs_resolve_devices_link (buf);
   if (device->syspath == NULL || !g_str_has_suffix (device->syspath, device->name))
     return -EBADMSG;
@@ -333,6 +334,33 @@ read_device_uncached (SysfsCache *cache, Device *device)
   return 0;
 }
 
+/* The driver of a device whose fixed facts are known, from its uevent:
+ * the kernel's own summary, so a read that fails fails the device (a
+ * missing driver link alone would read as "unbound").  -ESTALE when the
+ * ids are not those kept: another device took the address. */
+static int
+read_driver_from_uevent (Device *device)
+{
+  g_autoptr (Device) fresh = device_new (&device->address);
+  char path[PATH_MAX], buf[ATTR_MAX];
+  ssize_t n;
+
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_UEVENT, device->name);
+  n = sysfs_read_attr (AT_FDCWD, path, buf, sizeof buf);
+  if (n < 0)
+    return (int) n;
+  if (!device_parse_uevent (fresh, buf))
+    return -EBADMSG;
+  if (fresh->vendor_id != device->vendor_id || fresh->device_id != device->device_id ||
+      fresh->subsystem_vendor_id != device->subsystem_vendor_id ||
+      fresh->subsystem_device_id != device->subsystem_device_id ||
+      fresh->class_code != device->class_code)
+    return -ESTALE;
+  g_free (device->driver);
+  device->driver = g_steal_pointer (&fresh->driver);
+  return 0;
+}
+
 /* @drivers: NULL, or every bound device's driver (see read_bound_drivers) */
 static int
 read_device (SysfsCache *cache, Device *device, GHashTable *drivers)
@@ -348,9 +376,13 @@ read_device (SysfsCache *cache, Device *device, GHashTable *drivers)
       device->driver = g_strdup (g_hash_table_lookup (drivers, device->name));
       return 0;
     }
-  r = sysfs_get_driver (device->name, &device->driver);
-  if (r == -ENODEV)
-    r = -ENOENT;
+  r = read_driver_from_uevent (device);
+  if (r == -ESTALE)
+    {
+      g_debug ("PCI device %s is not the one kept: reading it again", device->name);
+      sysfs_cache_forget (cache, device->name);
+      return read_device_uncached (cache, device);
+    }
   return r;
 }
 
