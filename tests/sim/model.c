@@ -567,18 +567,13 @@ device_remove_vfio_cdev(Sim *sim, SimDevice *dev)
 {
         g_autofree char *name = g_strdup_printf("vfio%d", dev->vfio_minor);
         g_autofree char *devt = g_strdup_printf("%d:%d", SIM_VFIO_CDEV_MAJOR, dev->vfio_minor);
-
         SimNode *d;
 
         if (dev->vfio_minor < 0)
                 return;
         d = node_child(node_child(dev->dir, "vfio-dev"), name);
-        if (d) {
-                g_autoptr(GByteArray) env = sim_read(sim, node_child(d, VFIOD_ATTR_UEVENT));
-
-                g_byte_array_append(env, (const guint8 *)"", 1);
-                uevent_queue(sim, "remove", d, "vfio-dev", (const char *)env->data);
-        }
+        if (d)
+                uevent_queue(sim, "remove", d, "vfio-dev", node_child(d, VFIOD_ATTR_UEVENT)->text);
         node_remove_child(node_lookup(sim->root, "/class/vfio-dev"), name);
         node_remove_child(node_lookup(sim->root, "/dev/char"), devt);
         /* The "vfio-dev" glue directory goes with its last child. */

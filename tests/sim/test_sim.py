@@ -932,6 +932,20 @@ def uevent_add(sim):
         ev.stop()
 
 
+@case('states', top={'vfio_device_cdev': True}, uevents=True)
+def uevent_vfio_cdev(sim):
+    """The cdev is registered in vfio-pci's probe, before "bind"; unregistered before "unbind"."""
+    nic = '0000:02:00.0'
+    ev = listen(sim, 'pci', 'vfio-dev')
+    try:
+        vfio_bind(nic, 'e1000e')
+        ev.expect(['unbind pci %s -' % nic, 'add vfio-dev vfio1 -', 'bind pci %s vfio-pci' % nic], 'to vfio-pci')
+        expect_write(DRV + 'vfio-pci/unbind', nic)
+        ev.expect(['remove vfio-dev vfio1 -', 'unbind pci %s -' % nic], 'off vfio-pci')
+    finally:
+        ev.stop()
+
+
 SRIOV = {
     'devices': [
         {'address': '0000:00:00.0', 'vendor': '0x8086', 'device': '0x2020', 'class': '0x060000',
