@@ -156,6 +156,21 @@ control_line(const char *line, int lineno)
                         fprintf(stderr, "vfiosim: control:%d: remove %s: %s\n", lineno, t[1], strerror(err));
                 return;
         }
+        if (g_str_equal(t[0], "add") && n == 2) {
+                int err = sim_add_device(fs.sim, t[1]);
+
+                if (err)
+                        fprintf(stderr, "vfiosim: control:%d: add %s: %s\n", lineno, t[1], strerror(err));
+                return;
+        }
+        if (g_str_equal(t[0], "uevent") && n == 3) {
+                int err = sim_device_uevent(fs.sim, t[1], t[2]);
+
+                if (err)
+                        fprintf(stderr, "vfiosim: control:%d: uevent %s %s: %s\n", lineno, t[1], t[2],
+                                strerror(err));
+                return;
+        }
         if (g_str_equal(t[0], "clear") && n == 1) {
                 release_blocked(NULL);  /* nothing stays held by a rule that is gone */
                 g_ptr_array_set_size(fs.rules, 0);
@@ -431,6 +446,15 @@ block_write(const char *path, const char *data, size_t size)
 
 /* ---- FUSE operations ---------------------------------------------- */
 
+/* Every operation ends here: the uevents its changes (or a control batch)
+ * queued go out now, before the caller sees the result. */
+static void
+model_unlock(void)
+{
+        pthread_mutex_unlock(&fs.sim->lock);
+        uevent_flush(fs.sim);
+}
+
 static SimNode *
 lookup_locked(const char *path)
 {
@@ -480,7 +504,7 @@ fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
                 fill_stat(sim, n, st);
         else
                 r = -ENOENT;
-        pthread_mutex_unlock(&sim->lock);
+        model_unlock();
         return r;
 }
 
@@ -499,7 +523,7 @@ fs_readlink(const char *path, char *buf, size_t size)
                 r = -EINVAL;
         else if ((r = -read_fault(path + 1)) == 0)
                 g_strlcpy(buf, n->target, size);
-        pthread_mutex_unlock(&sim->lock);
+        model_unlock();
         return r;
 }
 
@@ -521,7 +545,7 @@ fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
         else if ((r = -read_fault(path + 1)) == 0)
                 for (guint i = 0; i < n->order->len; i++)
                         g_ptr_array_add(names, g_strdup(((SimNode *)n->order->pdata[i])->name));
-        pthread_mutex_unlock(&sim->lock);
+        model_unlock();
         if (r < 0)
                 return r;
         filler(buf, ".", NULL, 0, 0);
@@ -567,7 +591,7 @@ fs_open(const char *path, struct fuse_file_info *fi)
                 fi->fh = (uintptr_t)of;
                 fi->direct_io = 1;
         }
-        pthread_mutex_unlock(&sim->lock);
+        model_unlock();
         return r;
 }
 
@@ -585,7 +609,7 @@ fs_release(const char *path, struct fuse_file_info *fi)
 {
         pthread_mutex_lock(&fs.sim->lock);
         g_hash_table_remove(fs.open_files, (OpenFile *)(uintptr_t)fi->fh);
-        pthread_mutex_unlock(&fs.sim->lock);
+        model_unlock();
         return 0;
 }
 
@@ -600,16 +624,16 @@ fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_in
         pthread_mutex_lock(&sim->lock);
         control_refresh();
         if (of->node->dead || (of->node->dev && of->node->dev->removed)) {
-                pthread_mutex_unlock(&sim->lock);
+                model_unlock();
                 return -ENODEV;
         }
         r = read_fault(of->path);
         if (r) {
-                pthread_mutex_unlock(&sim->lock);
+                model_unlock();
                 return -r;
         }
         content = sim_read(sim, of->node);
-        pthread_mutex_unlock(&sim->lock);
+        model_unlock();
         if (off >= (off_t)content->len) {
                 r = 0;
         } else {
@@ -634,7 +658,7 @@ fs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_
         r = rule_find(RULE_DELAY, of->path, buf, size);
         if (r)
                 delay = r->ms;
-        pthread_mutex_unlock(&sim->lock);
+        model_unlock();
 
         if (delay) {
                 struct timespec ts = { delay / 1000, (long)(delay % 1000) * 1000000L };
@@ -668,7 +692,7 @@ fs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_
                 }
         }
         audit(of->path, buf, size, err);
-        pthread_mutex_unlock(&sim->lock);
+        model_unlock();
         return err ? -err : (int)size;
 }
 
@@ -738,7 +762,7 @@ sim_serve(Sim *sim, const char *control_dir, const char *mountpoint)
         }
         pthread_mutex_lock(&sim->lock);
         control_refresh();
-        pthread_mutex_unlock(&sim->lock);
+        model_unlock();
 
         f = fuse_new(&args, &ops, sizeof(ops), NULL);
         if (!f)

@@ -276,6 +276,7 @@ load_block(Loader *l, JsonObject *o, int partn)
         b->dev = get_str(l, o, "dev");
         b->holders = get_strv(l, o, "holders");
         b->partn = partn;
+        b->host = -1;
         b->partitions = g_ptr_array_new_with_free_func(block_free);
         if (!b->name || !b->dev) {
                 g_set_error(l->error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
@@ -387,7 +388,9 @@ load_device(Loader *l, JsonObject *o)
         dev->irq = get_int_or(l, o, "irq", 16 + (dev->slot + dev->fn) % 8);
         dev->physfn_address = get_str(l, o, "physfn");
         dev->override = get_str(l, o, "driver_override");
+        dev->initial_override = g_strdup(dev->override);
         dev->nets = get_strv(l, o, "net");
+        dev->ifindex = g_new0(int, g_strv_length(dev->nets) + 1);
 
         if (driver) {
                 dev->driver = driver_get(l->sim, driver);
@@ -464,6 +467,20 @@ resolve_port_types(Sim *sim, SimDevice *dev)
 }
 
 /* ---- tree --------------------------------------------------------- */
+
+static char *device_env(const SimDevice *dev);
+
+/* A uevent of a PCI device, with its variables as they are now. */
+static void
+device_uevent(Sim *sim, SimDevice *dev, const char *action)
+{
+        g_autofree char *env = NULL;
+
+        if (sim->uevent_fd < 0)
+                return;
+        env = device_env(dev);
+        uevent_queue(sim, action, dev->dir, "pci", env);
+}
 
 static SimNode *
 group_dir(Sim *sim, int group, bool create)
@@ -542,6 +559,7 @@ device_add_vfio_cdev(Sim *sim, SimDevice *dev)
         node_link(d, "device", dev->dir);
         node_link(node_lookup(sim->root, "/class/vfio-dev"), name, d);
         node_link(node_lookup(sim->root, "/dev/char"), devt, d);
+        uevent_queue(sim, "add", d, "vfio-dev", uevent);
 }
 
 static void
@@ -549,9 +567,13 @@ device_remove_vfio_cdev(Sim *sim, SimDevice *dev)
 {
         g_autofree char *name = g_strdup_printf("vfio%d", dev->vfio_minor);
         g_autofree char *devt = g_strdup_printf("%d:%d", SIM_VFIO_CDEV_MAJOR, dev->vfio_minor);
+        SimNode *d;
 
         if (dev->vfio_minor < 0)
                 return;
+        d = node_child(node_child(dev->dir, "vfio-dev"), name);
+        if (d)
+                uevent_queue(sim, "remove", d, "vfio-dev", node_child(d, VFIOD_ATTR_UEVENT)->text);
         node_remove_child(node_lookup(sim->root, "/class/vfio-dev"), name);
         node_remove_child(node_lookup(sim->root, "/dev/char"), devt);
         /* The "vfio-dev" glue directory goes with its last child. */
@@ -575,6 +597,7 @@ device_bind(Sim *sim, SimDevice *dev, SimDriver *drv)
         dev->driver = drv;
         dev->enabled = true;
         device_link_driver(sim, dev);
+        device_uevent(sim, dev, "bind");
 }
 
 static void
@@ -587,6 +610,7 @@ device_unbind(Sim *sim, SimDevice *dev)
         node_remove_child(dev->driver->dir, dev->address);
         dev->driver = NULL;
         dev->enabled = false;
+        device_uevent(sim, dev, "unbind");
 }
 
 static char *
@@ -676,8 +700,14 @@ block_unlink(Sim *sim, SimBlock *b)
                 block_unlink(sim, b->partitions->pdata[i]);
 }
 
+static char *
+net_env(const SimDevice *dev, guint i)
+{
+        return g_strdup_printf("INTERFACE=%s\nIFINDEX=%d\n", dev->nets[i], dev->ifindex[i]);
+}
+
 static void
-device_build(Sim *sim, SimDevice *dev, int *host_counter)
+device_build(Sim *sim, SimDevice *dev)
 {
         SimNode *parent_dir;
         SimNode *d;
@@ -686,7 +716,7 @@ device_build(Sim *sim, SimDevice *dev, int *host_counter)
         if (dev->dir)
                 return;
         if (dev->parent) {
-                device_build(sim, dev->parent, host_counter);
+                device_build(sim, dev->parent);
                 parent_dir = dev->parent->dir;
         } else {
                 SimNode *devices = node_child(sim->root, "devices");
@@ -740,27 +770,55 @@ device_build(Sim *sim, SimDevice *dev, int *host_counter)
                         sscanf(b->name, "nvme%u", &ctrl);
                         sub = g_strdup_printf("nvme/nvme%u", ctrl);
                 } else {
-                        int h = (*host_counter)++;
+                        int h = b->host;
 
+                        /* Numbered once: a re-plugged disk comes back at its old path. */
+                        if (h < 0)
+                                h = b->host = sim->host_counter++;
                         sub = g_strdup_printf("ata%d/host%d/target%d:0:0/%d:0:0:0/block", h + 1, h, h, h);
                 }
                 block_build(sim, node_dir_path(d, sub), b);
         }
-        for (char **n = dev->nets; n && *n; n++) {
-                SimNode *nd = node_dir(node_dir(d, "net"), *n);
-                g_autofree char *uevent = g_strdup_printf("INTERFACE=%s\n", *n);
+        for (guint i = 0; dev->nets[i]; i++) {
+                SimNode *nd = node_dir(node_dir(d, "net"), dev->nets[i]);
+                g_autofree char *uevent = NULL;
+                g_autofree char *ifindex = NULL;
 
+                /* A registered net device gets a new index every time. */
+                dev->ifindex[i] = sim->next_ifindex++;
+                uevent = net_env(dev, i);
+                ifindex = g_strdup_printf("%d\n", dev->ifindex[i]);
                 node_text(nd, VFIOD_ATTR_UEVENT, 0644, uevent);
+                node_text(nd, "ifindex", 0444, ifindex);
                 node_text(nd, "operstate", 0444, "unknown\n");
                 node_link(nd, VFIOD_ATTR_SUBSYSTEM, node_lookup(sim->root, "/class/net"));
-                node_link(node_lookup(sim->root, "/class/net"), *n, nd);
+                node_link(node_lookup(sim->root, "/class/net"), dev->nets[i], nd);
+        }
+}
+
+/* SR-IOV links once both ends exist: a VF's physfn and the PF's virtfnN,
+ * a PF's sriov_* attributes. */
+static void
+device_link_sriov(Sim *sim, SimDevice *dev)
+{
+        if (dev->physfn && !dev->physfn->removed) {
+                g_autofree char *name = g_strdup_printf("virtfn%d", dev->vf_index);
+
+                node_link(dev->dir, VFIOD_ATTR_PHYSFN, dev->physfn->dir);
+                if (!node_child(dev->physfn->dir, name))
+                        node_link(dev->physfn->dir, name, dev->dir);
+        }
+        if (dev->vfs->len && !node_child(dev->dir, "sriov_totalvfs")) {
+                g_autofree char *total = g_strdup_printf("%u\n", dev->vfs->len);
+
+                node_text(dev->dir, "sriov_totalvfs", 0444, total);
+                node_attr(dev->dir, "sriov_numvfs", 0644, ATTR_SRIOV_NUMVFS, dev, NULL);
         }
 }
 
 static void
 tree_build(Sim *sim)
 {
-        int host_counter = 0;
         SimNode *pci;
 
         sim->root = node_new_root();
@@ -791,25 +849,9 @@ tree_build(Sim *sim)
                         driver_build(sim, drv);
         }
         for (guint i = 0; i < sim->devices->len; i++)
-                device_build(sim, sim->devices->pdata[i], &host_counter);
-        for (guint i = 0; i < sim->devices->len; i++) {
-                SimDevice *dev = sim->devices->pdata[i];
-                g_autofree char *total = NULL;
-
-                if (dev->physfn)
-                        node_link(dev->dir, VFIOD_ATTR_PHYSFN, dev->physfn->dir);
-                if (!dev->vfs->len)
-                        continue;
-                total = g_strdup_printf("%u\n", dev->vfs->len);
-                node_text(dev->dir, "sriov_totalvfs", 0444, total);
-                node_attr(dev->dir, "sriov_numvfs", 0644, ATTR_SRIOV_NUMVFS, dev, NULL);
-                for (guint j = 0; j < dev->vfs->len; j++) {
-                        SimDevice *vf = dev->vfs->pdata[j];
-                        g_autofree char *name = g_strdup_printf("virtfn%u", j);
-
-                        node_link(dev->dir, name, vf->dir);
-                }
-        }
+                device_build(sim, sim->devices->pdata[i]);
+        for (guint i = 0; i < sim->devices->len; i++)
+                device_link_sriov(sim, sim->devices->pdata[i]);
 }
 
 static int
@@ -847,6 +889,8 @@ sim_load(const char *topology, GHashTable *overrides, GError **error)
         sim->drivers = g_ptr_array_new();
         sim->by_driver = g_hash_table_new(g_str_hash, g_str_equal);
         sim->vfio_cdev_minors = g_hash_table_new(g_direct_hash, g_direct_equal);
+        sim->uevent_fd = -1;
+        sim->next_ifindex = 2;  /* 1 is lo */
         l.sim = sim;
         l.vars = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 
@@ -914,6 +958,7 @@ sim_load(const char *topology, GHashTable *overrides, GError **error)
                                             dev->address, dev->physfn_address);
                                 goto fail;
                         }
+                        dev->vf_index = (int)dev->physfn->vfs->len;
                         g_ptr_array_add(dev->physfn->vfs, dev);
                 }
         }
@@ -1007,6 +1052,33 @@ modalias(const SimDevice *dev)
                                (dev->class >> 16) & 0xff, (dev->class >> 8) & 0xff, dev->class & 0xff);
 }
 
+/* The variables pci_uevent() adds (the device's uevent file). */
+static char *
+device_env(const SimDevice *d)
+{
+        g_autofree char *alias = modalias(d);
+        g_autofree char *drv = d->driver ? g_strdup_printf(VFIOD_UEVENT_DRIVER "=%s\n", d->driver->name)
+                                         : g_strdup("");
+
+        return g_strdup_printf("%s" VFIOD_UEVENT_PCI_CLASS "=%X\n"
+                               VFIOD_UEVENT_PCI_ID "=%04X:%04X\n"
+                               VFIOD_UEVENT_PCI_SUBSYS_ID "=%04X:%04X\n"
+                               VFIOD_UEVENT_PCI_SLOT_NAME "=%s\n"
+                               "MODALIAS=%s\n",
+                               drv, d->class, d->vendor, d->device,
+                               d->subsystem_vendor, d->subsystem_device, d->address, alias);
+}
+
+static unsigned
+vfs_present(const SimDevice *dev)
+{
+        unsigned n = 0;
+
+        for (guint i = 0; i < dev->vfs->len; i++)
+                n += !((SimDevice *)dev->vfs->pdata[i])->removed;
+        return n;
+}
+
 static char *
 resource(const SimDevice *dev)
 {
@@ -1049,20 +1121,9 @@ sim_read(Sim *sim, SimNode *node)
                 break;
         case ATTR_CONFIG:
                 return config_space(d);
-        case ATTR_UEVENT: {
-                g_autofree char *alias = modalias(d);
-                g_autofree char *drv = d->driver ? g_strdup_printf(VFIOD_UEVENT_DRIVER "=%s\n", d->driver->name)
-                                                 : g_strdup("");
-
-                text = g_strdup_printf("%s" VFIOD_UEVENT_PCI_CLASS "=%X\n"
-                                       VFIOD_UEVENT_PCI_ID "=%04X:%04X\n"
-                                       VFIOD_UEVENT_PCI_SUBSYS_ID "=%04X:%04X\n"
-                                       VFIOD_UEVENT_PCI_SLOT_NAME "=%s\n"
-                                       "MODALIAS=%s\n",
-                                       drv, d->class, d->vendor, d->device,
-                                       d->subsystem_vendor, d->subsystem_device, d->address, alias);
+        case ATTR_UEVENT:
+                text = device_env(d);
                 break;
-        }
         case ATTR_MODALIAS: {
                 g_autofree char *alias = modalias(d);
 
@@ -1085,7 +1146,7 @@ sim_read(Sim *sim, SimNode *node)
                 text = g_strdup_printf("%d\n", d->boot_vga);
                 break;
         case ATTR_SRIOV_NUMVFS:
-                text = g_strdup_printf("%u\n", d->vfs->len);
+                text = g_strdup_printf("%u\n", vfs_present(d));
                 break;
         default:
                 text = g_strdup("");
@@ -1257,7 +1318,20 @@ sim_write(Sim *sim, SimNode *node, const char *data, size_t size)
         case ATTR_ENABLE:
         case ATTR_SRIOV_NUMVFS:
                 return parse_ulong(data, size, &val) ? 0 : EINVAL;
-        case ATTR_UEVENT:       /* "add", "change": a synthetic uevent, not simulated */
+        case ATTR_UEVENT: {
+                /* kobject_synth_uevent(): "ACTION [UUID [KEY=VALUE...]]". */
+                g_autofree char *s = g_strndup(data, size);
+                g_auto(GStrv) words = g_strsplit_set(g_strstrip(s), " \t\n", -1);
+                g_autofree char *env = NULL;
+                g_autofree char *synth = NULL;
+
+                if (!words[0] || !uevent_action_valid(words[0]))
+                        return EINVAL;
+                env = device_env(dev);
+                synth = g_strdup_printf("%sSYNTH_UUID=%s\n", env, words[1] && *words[1] ? words[1] : "0");
+                uevent_queue(sim, words[0], dev->dir, "pci", synth);
+                return 0;
+        }
         case ATTR_STATIC:
         case ATTR_IGNORED_WRITE:
         case ATTR_CONFIG:
@@ -1267,23 +1341,79 @@ sim_write(Sim *sim, SimNode *node, const char *data, size_t size)
         }
 }
 
-int
-sim_remove_device(Sim *sim, const char *address)
+/* Uevents of a device's block and net children (the driver unregisters
+ * them in its remove(): partitions before their disk). */
+static void
+block_uevents(Sim *sim, SimBlock *b, const char *action)
 {
-        SimDevice *dev = g_hash_table_lookup(sim->by_address, address);
+        g_autofree char *env = NULL;
 
-        if (!dev || dev->removed)
-                return ENODEV;
-        /* Children first: VFs, then devices behind a bridge. */
-        while (dev->vfs->len)
-                sim_remove_device(sim, ((SimDevice *)dev->vfs->pdata[dev->vfs->len - 1])->address);
-        for (guint i = 0; i < sim->devices->len; i++) {
-                SimDevice *c = sim->devices->pdata[i];
+        if (sim->uevent_fd < 0)
+                return;
+        if (g_str_equal(action, "add")) {
+                env = block_uevent(b);
+                uevent_queue(sim, action, b->dir, "block", env);
+        }
+        for (guint i = 0; i < b->partitions->len; i++)
+                block_uevents(sim, b->partitions->pdata[i], action);
+        if (!g_str_equal(action, "add")) {
+                env = block_uevent(b);
+                uevent_queue(sim, action, b->dir, "block", env);
+        }
+}
+
+static void
+children_uevents(Sim *sim, SimDevice *dev, const char *action)
+{
+        if (sim->uevent_fd < 0)
+                return;
+        for (guint i = 0; i < dev->blocks->len; i++)
+                block_uevents(sim, dev->blocks->pdata[i], action);
+        for (guint i = 0; dev->nets[i]; i++) {
+                g_autofree char *env = net_env(dev, i);
+
+                uevent_queue(sim, action, node_child(node_child(dev->dir, "net"), dev->nets[i]), "net", env);
+        }
+}
+
+static void device_del(Sim *sim, SimDevice *dev);
+
+/* pci_stop_bus_device(): what is behind a bridge first (last device first),
+ * then the device's own driver goes.  A PF's driver disables SR-IOV in its
+ * remove(): its VFs go entirely (last first), then its block and net
+ * children, then "unbind". */
+static void
+device_stop(Sim *sim, SimDevice *dev)
+{
+        for (guint i = sim->devices->len; i > 0; i--) {
+                SimDevice *c = sim->devices->pdata[i - 1];
 
                 if (c->parent == dev && !c->removed)
-                        sim_remove_device(sim, c->address);
+                        device_stop(sim, c);
         }
+        for (guint i = dev->vfs->len; i > 0; i--) {
+                SimDevice *vf = dev->vfs->pdata[i - 1];
+
+                if (!vf->removed) {
+                        device_stop(sim, vf);
+                        device_del(sim, vf);
+                }
+        }
+        children_uevents(sim, dev, "remove");
         device_unbind(sim, dev);
+}
+
+/* pci_remove_bus_device(): children first, then the device itself goes
+ * with every link to it and its "remove" uevent. */
+static void
+device_del(Sim *sim, SimDevice *dev)
+{
+        for (guint i = sim->devices->len; i > 0; i--) {
+                SimDevice *c = sim->devices->pdata[i - 1];
+
+                if (c->parent == dev && !c->removed)
+                        device_del(sim, c);
+        }
         node_remove_child(node_lookup(sim->root, "/bus/pci/devices"), dev->address);
         if (dev->iommu_group >= 0) {
                 SimNode *g = group_dir(sim, dev->iommu_group, false);
@@ -1296,20 +1426,99 @@ sim_remove_device(Sim *sim, const char *address)
                 block_unlink(sim, dev->blocks->pdata[i]);
         for (char **n = dev->nets; n && *n; n++)
                 node_remove_child(node_lookup(sim->root, "/class/net"), *n);
-        if (dev->physfn) {
-                SimDevice *pf = dev->physfn;
-                guint idx;
+        if (dev->physfn && !dev->physfn->removed) {
+                g_autofree char *name = g_strdup_printf("virtfn%d", dev->vf_index);
 
-                if (g_ptr_array_find(pf->vfs, dev, &idx)) {
-                        g_autofree char *name = g_strdup_printf("virtfn%u", idx);
-
-                        node_remove_child(pf->dir, name);
-                        g_ptr_array_remove_index(pf->vfs, idx);
-                }
+                node_remove_child(dev->physfn->dir, name);
         }
+        device_uevent(sim, dev, "remove");
         node_remove(dev->dir);
+        dev->dir = NULL;
         dev->removed = true;
         g_hash_table_remove(sim->by_address, dev->address);
+}
+
+int
+sim_remove_device(Sim *sim, const char *address)
+{
+        SimDevice *dev = g_hash_table_lookup(sim->by_address, address);
+
+        if (!dev || dev->removed)
+                return ENODEV;
+        device_stop(sim, dev);
+        device_del(sim, dev);
+        return 0;
+}
+
+static SimDevice *
+removed_device(Sim *sim, const char *address)
+{
+        for (guint i = 0; i < sim->devices->len; i++) {
+                SimDevice *dev = sim->devices->pdata[i];
+
+                if (dev->removed && g_str_equal(dev->address, address))
+                        return dev;
+        }
+        return NULL;
+}
+
+/* pci_device_add() of a device found again: a fresh struct pci_dev (the
+ * topology's override, no dynamic state), the "add" uevent, then the same
+ * for what a rescan finds behind it (devices behind a bridge; VFs, which
+ * the kernel would create when the PF's driver enables SR-IOV).  @added
+ * collects them, parents first. */
+static void
+device_readd(Sim *sim, SimDevice *dev, GPtrArray *added)
+{
+        dev->removed = false;
+        dev->enabled = false;
+        g_free(dev->override);
+        dev->override = g_strdup(dev->initial_override);
+        g_hash_table_insert(sim->by_address, dev->address, dev);
+        device_build(sim, dev);
+        device_link_sriov(sim, dev);
+        g_ptr_array_add(added, dev);
+        device_uevent(sim, dev, "add");
+        for (guint i = 0; i < sim->devices->len; i++) {
+                SimDevice *c = sim->devices->pdata[i];
+
+                if (c->removed && (c->parent == dev || c->physfn == dev))
+                        device_readd(sim, c, added);
+        }
+}
+
+int
+sim_add_device(Sim *sim, const char *address)
+{
+        SimDevice *dev = removed_device(sim, address);
+        g_autoptr(GPtrArray) added = g_ptr_array_new();
+
+        if (!dev)
+                return g_hash_table_contains(sim->by_address, address) ? EEXIST : ENODEV;
+        if ((dev->parent && dev->parent->removed) || (dev->physfn && dev->physfn->removed))
+                return ENODEV;  /* nothing to plug it into */
+        /* Every device is added before drivers probe any (pci_bus_add_devices()):
+         * a driver's probe() registers its block and net children, then "bind". */
+        device_readd(sim, dev, added);
+        for (guint i = 0; i < added->len; i++) {
+                SimDevice *d = added->pdata[i];
+
+                children_uevents(sim, d, "add");
+                device_attach(sim, d);
+        }
+        return 0;
+}
+
+int
+sim_device_uevent(Sim *sim, const char *address, const char *action)
+{
+        SimDevice *dev = g_hash_table_lookup(sim->by_address, address);
+
+        if (!dev || dev->removed)
+                return ENODEV;
+        if (!uevent_action_valid(action))
+                return EINVAL;
+        device_uevent(sim, dev, action);
         return 0;
 }
 
@@ -1352,6 +1561,8 @@ device_free(gpointer p)
         g_free(d->name);
         g_free(d->physfn_address);
         g_free(d->override);
+        g_free(d->initial_override);
+        g_free(d->ifindex);
         g_ptr_array_unref(d->vfs);
         g_ptr_array_unref(d->blocks);
         g_strfreev(d->nets);
@@ -1375,6 +1586,7 @@ sim_free(Sim *sim)
 {
         if (!sim)
                 return;
+        uevent_close(sim);
         if (sim->root)
                 node_free_all(sim->root);
         g_hash_table_unref(sim->by_address);

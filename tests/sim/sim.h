@@ -90,6 +90,7 @@ typedef struct {
         char **holders;
         GPtrArray *partitions;  /* SimBlock* */
         int partn;              /* partitions: number, disks: 0 */
+        int host;               /* ata<host+1>/host<host>/... (not nvme): -1 until built */
         SimNode *dir;
 } SimBlock;
 
@@ -114,12 +115,15 @@ struct SimDevice {
         SimDriver *driver;      /* bound driver */
         SimDriver *host_driver;
         char *override;         /* driver_override, NULL when unset */
+        char *initial_override; /* the topology's, again after a re-plug */
         bool enabled;
         SimDevice *parent;
         GPtrArray *blocks;      /* SimBlock* */
         char **nets;
-        SimNode *dir;
+        int *ifindex;           /* of each net interface */
+        SimNode *dir;           /* NULL while removed */
         bool removed;
+        int vf_index;           /* VFs: N of the PF's virtfnN */
         int vfio_minor;         /* vfio-dev/vfio<N> while on vfio-pci (cdev on), else -1 */
 };
 
@@ -132,6 +136,11 @@ typedef struct {
         GHashTable *by_driver;  /* name -> SimDriver* */
         bool vfio_device_cdev;  /* topology "vfio_device_cdev": kernel >= 6.6 cdev */
         GHashTable *vfio_cdev_minors; /* set of minor + 1 in use */
+        int host_counter;       /* SCSI hosts numbered so far */
+        int next_ifindex;
+        int uevent_fd;          /* --uevents: the netlink socket, else -1 */
+        GPtrArray *uevents;     /* GBytes*: messages queued, not sent yet */
+        uint64_t seqnum;
 } Sim;
 
 /* The kernel allocates it dynamically ("vfio-dev" in /proc/devices). */
@@ -160,11 +169,24 @@ GByteArray *sim_read(Sim *sim, SimNode *node);
 /* Writes: 0 or a positive errno. */
 int sim_write(Sim *sim, SimNode *node, const char *data, size_t size);
 int sim_remove_device(Sim *sim, const char *address);
+/* Re-plug a hot-removed device and what went with it; 0 or a positive errno. */
+int sim_add_device(Sim *sim, const char *address);
+/* Queue a uevent of a present device; 0 or a positive errno. */
+int sim_device_uevent(Sim *sim, const char *address, const char *action);
 int sim_load_driver(Sim *sim, const char *name);
 /* drivers_probe of @address that binds @driver (NULL: nothing) whatever the
  * matching rules say; false (nothing done) unless the device is there and
  * unbound, i.e. unless a real probe would have tried. */
 bool sim_probe_diverted(Sim *sim, const char *address, const char *driver);
+
+/* uevent.c: messages as udevd sends them to libudev monitors (README.md).
+ * uevent_queue() with the model lock held (a no-op unless uevent_open()
+ * succeeded); uevent_flush() without it. */
+int uevent_open(Sim *sim);
+void uevent_close(Sim *sim);
+bool uevent_action_valid(const char *action);
+void uevent_queue(Sim *sim, const char *action, const SimNode *dir, const char *subsystem, const char *env);
+void uevent_flush(Sim *sim);
 
 /* export.c */
 int sim_export(Sim *sim, const char *dir);

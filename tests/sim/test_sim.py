@@ -13,6 +13,7 @@ failure.
 import errno
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
@@ -739,6 +740,256 @@ def odd_driver_names(sim):
     check('\tKernel driver in use: ' + ODD in out.splitlines(), 'lspci -k:\n' + out)
 
 
+# ---- uevents ----
+
+class Listener:
+    """uevent-listen: a real libudev monitor on the "udev" group of this
+    (private) network namespace; lines "ACTION SUBSYSTEM SYSNAME DRIVER"."""
+
+    def __init__(self, *subsystems):
+        binary = os.environ.get('UEVENT_LISTEN')
+        if not binary:
+            raise Fail('set UEVENT_LISTEN to the uevent-listen binary')
+        env = dict(os.environ, SYSTEMD_DEVICE_VERIFY_SYSFS='0')
+        self.proc = subprocess.Popen([binary, *subsystems], stdout=subprocess.PIPE, env=env, text=True)
+        self.lines = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        eq(self.lines.get(timeout=10), 'ready', 'uevent-listen start')
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip('\n'))
+
+    def take(self, n, timeout=5):
+        """The next n events (Fail if they do not come)."""
+        got = []
+        deadline = time.monotonic() + timeout
+        try:
+            while len(got) < n:
+                got.append(self.lines.get(timeout=max(0.01, deadline - time.monotonic())))
+        except queue.Empty:
+            raise Fail('%d of %d events after %ss: %r' % (len(got), n, timeout, got))
+        return got
+
+    def expect(self, want, what):
+        eq(self.take(len(want)), want, what)
+        self.quiet(what + ' (nothing more)')
+
+    def quiet(self, what, wait=0.3):
+        """Fail on any event within wait seconds."""
+        extra = []
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                extra.append(self.lines.get(timeout=max(0.01, deadline - time.monotonic())))
+            except queue.Empty:
+                pass
+        eq(extra, [], what)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+
+
+def listen(sim, *subsystems):
+    """A listener, after giving libudev its /run/udev/control (in this
+    private mount namespace: a tmpfs over /run/udev, or over /run if there
+    is no /run/udev to cover)."""
+    if not os.path.exists('/run/udev/control'):
+        if os.path.isdir('/run/udev'):
+            subprocess.run(['mount', '-t', 'tmpfs', 'tmpfs', '/run/udev'], check=True)
+        else:
+            subprocess.run(['mount', '-t', 'tmpfs', 'tmpfs', '/run'], check=True)
+            os.mkdir('/run/udev')
+        open('/run/udev/control', 'w').close()
+    return Listener(*subsystems)
+
+
+@case(uevents=True)
+def uevent_bind_unbind(sim):
+    ev = listen(sim)
+    try:
+        expect_write(DRV + 'e1000e/unbind', NIC)
+        ev.expect(['unbind pci %s -' % NIC], 'unbind')
+        expect_write(DEV + NIC + '/driver_override', 'vfio-pci')
+        ev.quiet('override alone')
+        expect_write(PROBE, NIC)
+        ev.expect(['bind pci %s vfio-pci' % NIC], 'drivers_probe')
+        expect_write(DRV + 'vfio-pci/unbind', NIC)
+        expect_write(DEV + NIC + '/driver_override', '\n')
+        expect_write(DRV + 'e1000e/bind', NIC)
+        ev.expect(['unbind pci %s -' % NIC, 'bind pci %s e1000e' % NIC], 'unbind, bind')
+        # new_id binds every unbound device it matches.
+        expect_write(DRV + 'ahci/unbind', SATA)
+        expect_write(DRV + 'pci-stub/new_id', '8086 a282')
+        ev.expect(['unbind pci %s -' % SATA, 'bind pci %s pci-stub' % SATA], 'new_id')
+        # A write the kernel refuses, a failed and a blocked write change nothing: no event.
+        expect_write(DRV + 'e1000e/bind', NIC, errno.EBUSY)
+        expect_write(PROBE, NIC)                       # bound: nothing happens
+        sim.fail('e1000e/unbind', 'EBUSY', count=1)
+        expect_write(DRV + 'e1000e/unbind', NIC, errno.EBUSY)
+        ev.quiet('refused and failed writes')
+        sim.block('e1000e/unbind')
+        w = Writer(DRV + 'e1000e/unbind', NIC)
+        sim.wait_blocked()
+        ev.quiet('blocked write')
+        sim.release()
+        w.join(10)
+        eq(w.err, 0, 'released unbind')
+        ev.expect(['unbind pci %s -' % NIC], 'released unbind')
+        # divert: the probe's result, whatever the rules say.
+        sim.divert(NIC, 'pci-stub')
+        expect_write(PROBE, NIC)
+        ev.expect(['bind pci %s pci-stub' % NIC], 'diverted probe')
+        # load: the new driver binds what it matches.
+        expect_write(DRV + 'pci-stub/unbind', NIC)
+        expect_write(DEV + NIC + '/driver_override', 'pci-stub')
+        ev.take(1)
+        sim.control('load pci-stub')                  # loaded already: nothing
+        ev.quiet('load of a loaded driver')
+    finally:
+        ev.stop()
+
+
+@case('in-use', uevents=True)
+def uevent_remove(sim):
+    nic, sata, rp = '0000:02:00.0', '0000:00:17.0', '0000:00:1c.0'
+    ev = listen(sim)
+    try:
+        # Children first (the driver's remove() unregisters them), then the
+        # device's unbind, then its removal.
+        expect_write(DEV + nic + '/remove', '1')
+        ev.expect(['remove net simeth0 -', 'unbind pci %s -' % nic, 'remove pci %s -' % nic], 'NIC')
+        sim.remove(sata)
+        ev.expect(['remove block sda1 -', 'remove block sda2 -', 'remove block sda -',
+                   'unbind pci %s -' % sata, 'remove pci %s -' % sata], 'SATA with a disk')
+        # A bridge: what is behind it stops, then the bridge; then removal, children first.
+        sim.add(nic)
+        ev.take(3)
+        sim.remove(rp)
+        ev.expect(['remove net simeth0 -', 'unbind pci %s -' % nic, 'unbind pci %s -' % rp,
+                   'remove pci %s -' % nic, 'remove pci %s -' % rp], 'root port')
+        # A filtered monitor gets only its subsystem (the header's subsystem hash).
+        ev.stop()
+        ev = listen(sim, 'net')
+        sim.add(rp)
+        ev.expect(['add net simeth0 -'], 'net filter')
+    finally:
+        ev.stop()
+
+
+@case('in-use', uevents=True)
+def uevent_add(sim):
+    nic, rp = '0000:02:00.0', '0000:00:1c.0'
+    nic_dir = '/sys/devices/pci0000:00/0000:00:1c.0/0000:02:00.0'
+    ev = listen(sim)
+    try:
+        expect_write(DEV + nic + '/driver_override', 'vfio-pci')
+        fd = os.open(nic_dir + '/driver_override', os.O_WRONLY)
+        sim.remove(rp)                                 # group 6 is the root port and the NIC
+        ev.take(5)
+        check(not os.path.exists('/sys/kernel/iommu_groups/6'), 'group 6 left')
+        sim.add(nic)                                   # nothing to plug it into
+        ev.quiet('add below a removed bridge')
+        check(not sim.exists(nic), 'added below a removed bridge')
+        sim.add(rp)
+        # Every device is added, then drivers probe: children, then "bind".
+        ev.expect(['add pci %s -' % rp, 'add pci %s -' % nic, 'bind pci %s pcieport' % rp,
+                   'add net simeth0 -', 'bind pci %s e1000e' % nic], 'root port re-plugged')
+        # Back as it was: links, group, class links; a fresh device (no override).
+        eq(sim.driver_of(nic), 'e1000e', 'driver')
+        eq(sim.override_of(nic), None, 'override of a fresh device')
+        eq(os.path.realpath(DEV + nic), nic_dir, 'bus link')
+        eq(sim.group_of(nic), 6, 'group link')
+        eq(sorted(os.listdir('/sys/kernel/iommu_groups/6/devices')), [rp, nic], 'group 6 again')
+        eq(os.path.realpath(DRV + 'e1000e/' + nic), nic_dir, 'driver dir link')
+        eq(os.path.realpath('/sys/class/net/simeth0'), nic_dir + '/net/simeth0', 'class/net link')
+        eq(read(nic_dir + '/net/simeth0/uevent'), 'INTERFACE=simeth0\nIFINDEX=%s' % read(
+            nic_dir + '/net/simeth0/ifindex'), 'net uevent')
+        eq(oserror(os.write, fd, b'vfio-pci'), errno.ENODEV, 'descriptor of the removed device')
+        os.close(fd)
+        sim.add(nic)                                   # present: nothing
+        ev.quiet('add of a present device')
+        # A disk comes back at its old path; an override from the topology stays.
+        sim.remove('0000:00:17.0')
+        ev.take(5)
+        sim.add('0000:00:17.0')
+        ev.expect(['add pci 0000:00:17.0 -', 'add block sda -', 'add block sda1 -', 'add block sda2 -',
+                   'bind pci 0000:00:17.0 ahci'], 'SATA re-plugged')
+        eq(os.path.realpath('/sys/class/block/sda2'),
+           '/sys/devices/pci0000:00/0000:00:17.0/ata1/host0/target0:0:0/0:0:0:0/block/sda/sda2', 'disk path')
+        eq(os.path.realpath('/sys/dev/block/8:2'), os.path.realpath('/sys/class/block/sda2'), 'dev/block link')
+        # change: on request, and written to uevent as udevadm trigger does.
+        sim.uevent(nic, 'change')
+        ev.expect(['change pci %s e1000e' % nic], 'uevent command')
+        expect_write(DEV + nic + '/uevent', 'change\n')
+        ev.expect(['change pci %s e1000e' % nic], 'uevent file')
+        expect_write(DEV + nic + '/uevent', 'frob', errno.EINVAL)
+        sim.uevent(nic, 'frob')
+        ev.quiet('unknown actions')
+    finally:
+        ev.stop()
+
+
+@case('states', top={'vfio_device_cdev': True}, uevents=True)
+def uevent_vfio_cdev(sim):
+    """The cdev is registered in vfio-pci's probe, before "bind"; unregistered before "unbind"."""
+    nic = '0000:02:00.0'
+    ev = listen(sim, 'pci', 'vfio-dev')
+    try:
+        vfio_bind(nic, 'e1000e')
+        ev.expect(['unbind pci %s -' % nic, 'add vfio-dev vfio1 -', 'bind pci %s vfio-pci' % nic], 'to vfio-pci')
+        expect_write(DRV + 'vfio-pci/unbind', nic)
+        ev.expect(['remove vfio-dev vfio1 -', 'unbind pci %s -' % nic], 'off vfio-pci')
+    finally:
+        ev.stop()
+
+
+SRIOV = {
+    'devices': [
+        {'address': '0000:00:00.0', 'vendor': '0x8086', 'device': '0x2020', 'class': '0x060000',
+         'driver': None, 'iommu_group': 0},
+        {'address': '0000:00:1c.0', 'vendor': '0x8086', 'device': '0xa190', 'class': '0x060400',
+         'driver': 'pcieport', 'iommu_group': 1, 'header_type': 'bridge', 'secondary_bus': 1},
+        {'address': '0000:01:00.0', 'vendor': '0x8086', 'device': '0x1563', 'class': '0x020000',
+         'driver': 'ixgbe', 'iommu_group': 2, 'net': ['pf0']},
+        {'address': '0000:01:10.0', 'vendor': '0x8086', 'device': '0x15a8', 'class': '0x020000',
+         'driver': 'ixgbevf', 'iommu_group': 3, 'physfn': '0000:01:00.0', 'net': ['vf0']},
+        {'address': '0000:01:10.2', 'vendor': '0x8086', 'device': '0x15a8', 'class': '0x020000',
+         'driver': 'vfio-pci', 'host_driver': 'ixgbevf', 'iommu_group': 4, 'physfn': '0000:01:00.0'},
+    ]}
+
+
+@case(SRIOV, uevents=True)
+def uevent_sriov(sim):
+    pf, vf0, vf1 = '0000:01:00.0', '0000:01:10.0', '0000:01:10.2'
+    ev = listen(sim)
+    try:
+        sim.remove(vf0)
+        ev.expect(['remove net vf0 -', 'unbind pci %s -' % vf0, 'remove pci %s -' % vf0], 'one VF')
+        eq(read(DEV + pf + '/sriov_numvfs'), '1\n', 'numvfs')
+        check(not os.path.lexists(DEV + pf + '/virtfn0'), 'virtfn0 left')
+        eq(os.path.realpath(DEV + pf + '/virtfn1'), os.path.realpath(DEV + vf1), 'virtfn1 kept its index')
+        sim.add(vf0)
+        ev.expect(['add pci %s -' % vf0, 'add net vf0 -', 'bind pci %s ixgbevf' % vf0], 'VF back')
+        eq(os.path.realpath(DEV + pf + '/virtfn0'), os.path.realpath(DEV + vf0), 'virtfn0 again')
+        # The PF's driver takes its VFs along (last first), then its own children.
+        sim.remove(pf)
+        ev.expect(['unbind pci %s -' % vf1, 'remove pci %s -' % vf1,
+                   'remove net vf0 -', 'unbind pci %s -' % vf0, 'remove pci %s -' % vf0,
+                   'remove net pf0 -', 'unbind pci %s -' % pf, 'remove pci %s -' % pf], 'PF')
+        sim.add(pf)
+        ev.expect(['add pci %s -' % pf, 'add pci %s -' % vf0, 'add pci %s -' % vf1,
+                   'add net pf0 -', 'bind pci %s ixgbe' % pf,
+                   'add net vf0 -', 'bind pci %s ixgbevf' % vf0,
+                   'bind pci %s ixgbevf' % vf1], 'PF and VFs re-plugged')
+        eq(read(DEV + pf + '/sriov_numvfs'), '2\n', 'numvfs after re-plug')
+        eq(os.path.realpath(DEV + vf1 + '/physfn'), os.path.realpath(DEV + pf), 'physfn')
+    finally:
+        ev.stop()
+
+
 # ---- other programs ----
 
 @case()
@@ -870,7 +1121,8 @@ def run(name):
             topo = os.path.join(work, 'topology.json')
             with open(topo, 'w') as f:
                 json.dump(doc, f)
-        with Sim(topo, os.path.join(work, 'sim'), binary, substitute=kw.get('substitute')) as sim:
+        with Sim(topo, os.path.join(work, 'sim'), binary, substitute=kw.get('substitute'),
+                 uevents=kw.get('uevents', False)) as sim:
             fn(sim)
 
 

@@ -67,6 +67,19 @@ def _in_private_mount_namespace():
         return False
 
 
+def _in_private_net_namespace():
+    """True when this process has a network namespace its parent has not
+    (`unshare -m -n ...`), or VFIOSIM_PRIVATE_NS=1 vouches for it: uevents
+    reach every libudev monitor of the namespace, the host's udev clients
+    (NetworkManager, udisks...) included."""
+    if os.environ.get('VFIOSIM_PRIVATE_NS') == '1':
+        return True
+    try:
+        return os.readlink('/proc/self/ns/net') != os.readlink('/proc/%d/ns/net' % os.getppid())
+    except OSError:
+        return False
+
+
 def _unescape(s):
     out = []
     i = 0
@@ -145,15 +158,19 @@ class Sim:
     start() bind-mounts the FUSE mount over /sys: call it only inside
     `unshare -m --propagation private` (it refuses when its parent process
     shares its mount namespace, unless VFIOSIM_PRIVATE_NS=1).  bind=False leaves /sys alone (use .mnt then).
+    uevents=True: the server sends libudev-format uevents to the "udev"
+    netlink group of this network namespace (run it in a private one:
+    `unshare -m -n ...`).
     """
 
     def __init__(self, topology, workdir, binary=None, substitute=None,
-                 bind=True, ready_timeout=10):
+                 bind=True, ready_timeout=10, uevents=False):
         self.topology = topology_path(topology)
         self.workdir = os.path.abspath(workdir)
         self.binary = _binary(binary)
         self.substitute = dict(substitute or {})
         self.bind = bind
+        self.uevents = uevents
         self.ready_timeout = ready_timeout
         self.mnt = os.path.join(self.workdir, 'mnt')
         self.ctl = os.path.join(self.workdir, 'ctl')
@@ -172,10 +189,15 @@ class Sim:
             raise SimError('refusing to mount over /sys in a shared mount namespace: run '
                            '`unshare -m --propagation private /usr/bin/python3 ...` (or set '
                            'VFIOSIM_PRIVATE_NS=1 when a wrapper shell made the namespace)')
+        if self.uevents and not _in_private_net_namespace():
+            raise SimError('refusing to send uevents in a shared network namespace (the host\'s '
+                           'udev clients would act on them): run `unshare -m -n --propagation private '
+                           '/usr/bin/python3 ...` (or set VFIOSIM_PRIVATE_NS=1 when a wrapper made both)')
         os.makedirs(self.mnt, exist_ok=True)
         os.makedirs(self.ctl, exist_ok=True)
         cmd = [self.binary, '--topology', self.topology, *_set_args(self.substitute),
-               '--die-with-parent', '--control', self.ctl, self.mnt]
+               '--die-with-parent', *(['--uevents'] if self.uevents else []),
+               '--control', self.ctl, self.mnt]
         with open(self.log, 'ab') as log:
             self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log,
                                          stdin=subprocess.DEVNULL)
@@ -318,6 +340,16 @@ class Sim:
     def remove(self, address):
         """Hot-remove a device (and what is below it) now."""
         self.control('remove %s' % address)
+
+    def add(self, address):
+        """Re-plug a hot-removed device (and what was removed with it) as a
+        rescan finds it: links and group back, drivers probe it, uevents
+        "add" then "bind"."""
+        self.control('add %s' % address)
+
+    def uevent(self, address, action):
+        """Send one uevent (e.g. 'change') for a present device, nothing else."""
+        self.control('uevent %s %s' % (address, action))
 
     def remove_on_write(self, path_suffix, address, data=None):
         """Hot-remove address when a write to path_suffix happens (once);
