@@ -935,10 +935,9 @@ manager_new (sd_bus *bus, State *state)
       errno = -r;
       return NULL;
     }
-  /* listening began after the first reading: read once more, so what
-   * changed in between shows too */
+  /* listen first: what changes while the machine is read is news */
   self->monitor = monitor_new (self->model);
-  model_host_changed (self->model);
+  model_load (self->model);
   return self;
 }
 

@@ -405,20 +405,32 @@ model_count_reads (Model *self)
 
 /* ---- life ------------------------------------------------------------------ */
 
+void
+model_load (Model *self)
+{
+  g_autoptr (GError) error = NULL;
+  GPtrArray *devices = read_view_devices (self, &error);
+
+  if (devices == NULL)
+    {
+      g_warning ("%s", error->message);
+      return;
+    }
+  /* nobody saw the empty objects (the name is not ours yet): no signals */
+  view_free (self->view);
+  self->view = view_new (devices);
+  malloc_trim (0);
+}
+
 Model *
 model_new (sd_bus *bus)
 {
   Model *self = g_new0 (Model, 1);
-  g_autoptr (GError) error = NULL;
-  GPtrArray *devices;
   int r;
 
   self->cache = sysfs_cache_new ();
   self->hwdb = hwdb_new ();
-  devices = read_view_devices (self, &error);
-  if (devices == NULL)
-    g_warning ("%s", error->message);
-  self->view = devices ? view_new (devices) : view_new_empty ();
+  self->view = view_new_empty ();
   if (bus)
     {
       self->bus = sd_bus_ref (bus);

@@ -25,11 +25,15 @@
 
 typedef struct Model Model;
 
-/* Reads the machine once (blocking: called before the main loop serves)
- * and, if @bus is not NULL, exports the objects on it.  NULL with errno
- * set when exporting failed.  A machine that cannot be read gives an
- * empty view (logged), filled by the next successful read. */
+/* Exports the objects on @bus (if not NULL), empty until model_load().
+ * NULL with errno set when exporting failed. */
 Model *model_new (sd_bus *bus);
+/* Reads the machine for the objects, blocking: called once, after the
+ * monitor listens (so news of what changes meanwhile is not lost, and
+ * what is read is kept) and before the bus name is taken.  A machine
+ * that cannot be read leaves the objects empty (logged) until the next
+ * successful reading. */
+void model_load (Model *model);
 /* Waits for a read under way (iterating the main context). */
 void model_free (Model *model);
 

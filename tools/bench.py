@@ -66,13 +66,27 @@ def wall(argv, runs=15, env=None):
 
 
 def task_switches(pid):
-    total = 0
+    """{thread id: context switches so far}"""
+    out = {}
     for tid in os.listdir('/proc/%d/task' % pid):
-        with open('/proc/%d/task/%s/status' % (pid, tid)) as f:
-            for line in f:
-                if line.startswith(('voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches')):
-                    total += int(line.split()[1])
-    return total
+        total = 0
+        try:
+            with open('/proc/%d/task/%s/status' % (pid, tid)) as f:
+                for line in f:
+                    if line.startswith(('voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches')):
+                        total += int(line.split()[1])
+        except FileNotFoundError:
+            continue  # ended meanwhile
+        out[tid] = total
+    return out
+
+
+def wakeups(before, after):
+    """Context switches between two task_switches() snapshots: of threads
+    in both, plus all of those that began; and how many threads ended
+    (a worker thread the pool lets go after it idled: once, not a rate)."""
+    total = sum(after[t] - before.get(t, 0) for t in after)
+    return total, len(set(before) - set(after))
 
 
 def rss_kib(pid, field='VmRSS'):
@@ -122,16 +136,25 @@ def main():
         idle = 10
         time.sleep(idle)
         after = task_switches(pid)
+        switches, ended = wakeups(before, after)
         print('RSS after start      %6.1f MiB   (target <= 10 MiB)' % (rss_start / 1024))
         print('RSS after the calls  %6.1f MiB   (target <= 10 MiB): anonymous %.1f, files %.1f (shared libraries, hwdb)'
               % (rss_busy / 1024, rss_kib(pid, 'RssAnon') / 1024, rss_kib(pid, 'RssFile') / 1024))
-        print('idle wake-ups        %6.2f /s    (context switches of all its threads over %d s; target 0)'
-              % ((after - before) / idle, idle))
+        print('idle wake-ups        %6.2f /s    (context switches of all its threads over %d s; target 0;'
+              ' %d idle worker thread(s) ended meanwhile)' % (switches / idle, idle, ended))
 
     print('\n-- signal latency, simulator with uevents (FUSE) --', flush=True)
     harness.Sim = Sim
     with harness.Stack(topology, polkit=False, uevents=True) as stack:
         latency(stack, devices)
+        pid = stack.daemon.pid
+        # the thread pool lets its idle workers go some seconds after the last reading
+        time.sleep(20)
+        before = task_switches(pid)
+        time.sleep(10)
+        switches, ended = wakeups(before, task_switches(pid))
+        print('idle wake-ups        %6.2f /s    (20 s after the last change, over 10 s: listening to uevents,'
+              ' mounts, swaps, links; %d idle worker thread(s) ended)' % (switches / 10, ended))
 
 
 def percentile(values, p):
