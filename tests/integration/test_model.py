@@ -278,6 +278,23 @@ class TestChanges(ModelTest):
         w.wait(lambda: ('added', group_path(3)) in w.events, 'group 3 back')
         self.assertEqual(w.prop(group_path(3), GROUP_IFACE, 'Devices'), [device_path(heci)])
 
+    def test_sriov_vfs_come_and_go(self):
+        # large.json: an X710 PF at 01:00.0 with its VFs, each VF in its own group
+        w = self.start(topology='large.json')
+        pf = '0000:01:00.0'
+        vfs = [p for p in w.paths('device') if p.startswith(OBJECT_PATH + '/device/0000_01_02_')]
+        self.assertGreaterEqual(len(vfs), 5)
+        vf_groups = [w.prop(p, DEVICE, 'Group') for p in vfs]
+        self.sim.remove(pf)   # the PF takes its VFs along, as pci_stop_and_remove_bus_device() does
+        w.wait(lambda: ('removed', device_path(pf)) in w.events, 'PF removed')
+        w.pump(0.3)
+        for path in vfs + vf_groups:
+            self.assertIn(('removed', path), w.events, path)
+            self.assertIsNone(w.manager.get_object(path), path)
+        self.sim.add(pf)
+        w.wait(lambda: all(('added', p) in w.events for p in vfs + vf_groups), 'VFs back')
+        self.assertEqual(w.prop(vfs[0], DEVICE, 'Group'), vf_groups[0])
+
     def test_no_signal_storm(self):
         w = self.start()
         before = len(w.signals)
