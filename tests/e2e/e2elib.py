@@ -227,6 +227,16 @@ def wait_for(pred, timeout, what):
         time.sleep(0.05)
 
 
+def wait_until(pred, timeout):
+    """Like wait_for, but returns pred()'s last verdict instead of raising."""
+    end = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 class Daemon:
     def __init__(self, name, argv, log, env=None):
         self.name, self.argv, self.logpath = name, argv, log
@@ -276,6 +286,28 @@ def start_polkitd(log=None):
         raise RuntimeError(f"polkitd exited ({d.proc.returncode}), see {d.logpath}")
     return d
 
+
+
+UDEVD = "/lib/systemd/systemd-udevd"
+UDEV_CONTROL = "/run/udev/control"
+
+
+def start_udevd(log=None):
+    """Debian's real systemd-udevd, in the foreground under a Daemon (so it is stopped by its own
+    pid), logging to RESULTS/udevd.log. Returns once /run/udev/control exists and
+    `udevadm settle` has returned: from then on every kernel uevent goes through udev's rules and
+    is re-sent on the "udev" netlink group, which a libudev monitor started later listens to.
+
+    No `udevadm trigger`: nothing here needs udev's database of the devices already there, and
+    coldplug would rename the up interface (E2E_UP_IFACE) and cost ~12 s under TCG. Devices and
+    interfaces that appear later (a NIC bound again) do get udev's rules, names included."""
+    d = Daemon("systemd-udevd", [UDEVD], log or os.path.join(RESULTS, "udevd.log"),
+               env=dict(os.environ, SYSTEMD_LOG_TARGET="console"))
+    wait_for(lambda: os.path.exists(UDEV_CONTROL) or not d.alive(), 60, UDEV_CONTROL)
+    if not d.alive():
+        raise RuntimeError(f"systemd-udevd exited ({d.proc.returncode}), see {d.logpath}")
+    subprocess.run(["udevadm", "settle", "--timeout=60"], check=True, capture_output=True)
+    return d
 
 # ---------------------------------------------------------------------------------------------
 # The project in the guest

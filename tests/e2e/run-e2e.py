@@ -42,6 +42,9 @@ HOST_NEEDS = [
     ("/usr/lib/polkit-1/polkitd", "polkitd"),
     ("/usr/bin/pkcheck", "polkitd"),
     ("/usr/bin/setpriv", "util-linux"),
+    # vfiod_e2e.py runs the real systemd-udevd, so vfiod listens to udev's netlink group
+    ("/lib/systemd/systemd-udevd", "udev"),
+    ("/bin/udevadm", "udev"),
     # the vfiod guest script's D-Bus client (vfiobus.py): GDBus from Python
     ("/usr/lib/python3/dist-packages/gi/__init__.py", "python3-gi"),
 ]

@@ -10,6 +10,11 @@ As a library (in the guest script, as root):
     bus = vfiobus.Client()
     r = bus.detach("0000:00:05.0", vfiobus.GROUP)   # -> Reply(ok, value, error, message, seconds)
 
+The live model (ObjectManager, Device and Group objects, PropertiesChanged):
+
+    w = vfiobus.ModelWatcher()                       # own connection, GDBus ObjectManagerClient
+    mark = len(w.signals); ...; w.wait(lambda: w.since(mark, vfiobus.device_path(a)), 20)
+
 As a program (`vfiobus.py serve`), it answers one JSON request per line on stdin with one JSON
 reply per line on stdout, so a guest script can run a single long-lived caller as another uid
 (setpriv) instead of starting Python once per call:
@@ -92,6 +97,100 @@ class Client:
 
     def reattach(self, addr, flags=0, **kw):
         return self.call("ReattachDevice", addr, flags, **kw)
+
+
+DEVICE_IFACE = "org.freedesktop.vfio1.Device"
+GROUP_IFACE = "org.freedesktop.vfio1.Group"
+PROPERTIES_IFACE = "org.freedesktop.DBus.Properties"
+
+
+def device_path(addr):
+    """The org.freedesktop.vfio1.Device object of a normalised address."""
+    return f"{PATH}/device/" + addr.replace(":", "_").replace(".", "_")
+
+
+def group_path(number):
+    return f"{PATH}/group/{number}"
+
+
+class ModelWatcher:
+    """vfiod's live model as a GLib client sees it: a Gio.DBusObjectManagerClient on the
+    ObjectManager at /org/freedesktop/vfio1 (its proxies' cached properties are the client's
+    view) plus every raw PropertiesChanged signal vfiod sends, each with the monotonic time its
+    callback ran, so a test can count signals per object and measure latencies.
+
+    Callbacks run only while the thread-default main context is iterated: call pump() or
+    wait() (they iterate it, sleeping `tick` s between rounds: the time resolution)."""
+
+    def __init__(self, address=None, tick=0.005):
+        address = address or os.environ.get("DBUS_SYSTEM_BUS_ADDRESS",
+                                            "unix:path=/run/dbus/system_bus_socket")
+        self.tick = tick
+        self.ctx = GLib.MainContext.default()
+        self.conn = Gio.DBusConnection.new_for_address_sync(
+            address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        # {"t", "path", "iface", "changed": {name: value}, "invalidated": [names]}
+        self.signals = []
+        self.added, self.removed = [], []
+        self.manager = Gio.DBusObjectManagerClient.new_sync(
+            self.conn, Gio.DBusObjectManagerClientFlags.DO_NOT_AUTO_START, NAME, PATH,
+            None, None, None)
+        self.manager.connect("object-added",
+                             lambda m, o: self.added.append(o.get_object_path()))
+        self.manager.connect("object-removed",
+                             lambda m, o: self.removed.append(o.get_object_path()))
+        self.sub = self.conn.signal_subscribe(NAME, PROPERTIES_IFACE, "PropertiesChanged", None,
+                                              None, Gio.DBusSignalFlags.NONE, self._raw, None)
+
+    def _raw(self, conn, sender, path, iface, signal, params, data):
+        iface_name, changed, invalidated = params.unpack()
+        self.signals.append({"t": time.monotonic(), "path": path, "iface": iface_name,
+                             "changed": changed, "invalidated": list(invalidated)})
+
+    def close(self):
+        self.conn.signal_unsubscribe(self.sub)
+        self.pump(0)
+        self.conn.close_sync(None)
+
+    def _iterate(self):
+        while self.ctx.iteration(False):
+            pass
+
+    def pump(self, seconds):
+        deadline = time.monotonic() + seconds
+        while True:
+            self._iterate()
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(self.tick)
+
+    def wait(self, cond, timeout):
+        """Iterate until cond() is true (-> True) or timeout s passed (-> False)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._iterate()
+            if cond():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(self.tick)
+
+    def paths(self, kind):
+        """Object paths of kind "device" or "group", sorted."""
+        prefix = f"{PATH}/{kind}/"
+        return sorted(o.get_object_path() for o in self.manager.get_objects()
+                      if o.get_object_path().startswith(prefix))
+
+    def prop(self, path, iface, name):
+        """A property as the ObjectManagerClient's proxy caches it (None: no such object)."""
+        proxy = self.manager.get_interface(path, iface)
+        value = proxy.get_cached_property(name) if proxy else None
+        return value.unpack() if value is not None else None
+
+    def since(self, mark, path=None):
+        """Signals received after signals[:mark], optionally only those of one object."""
+        return [s for s in self.signals[mark:] if path is None or s["path"] == path]
 
 
 class Remote:

@@ -14,6 +14,7 @@ DRY_RUN, and a real call on an in-use group is made only once DRY_RUN refused it
 """
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -183,9 +184,23 @@ if os.path.exists(RULES):
 t = time.monotonic()
 bus = C.step("dbus-daemon is the system bus", L.start_system_bus)
 pk = C.step("Debian's polkitd owns org.freedesktop.PolicyKit1 (no vfiod rules)", L.start_polkitd)
+# udevd before vfiod: vfiod picks udev's netlink group when /run/udev/control exists at its
+# start, so the live model below hears the kernel through udev's rules, as on a real host.
+t_udev = time.monotonic()
+udevd = C.step("Debian's systemd-udevd runs (/run/udev/control exists, udevadm settle returned)",
+               L.start_udevd)
+C.data["udevd_start_s"] = round(time.monotonic() - t_udev, 2)
 vf = C.step("the built vfiod (root, STATE_DIRECTORY on tmpfs) owns org.freedesktop.vfio1",
             L.start_vfiod)
 C.data["stack_start_s"] = round(time.monotonic() - t, 2)
+if vf:
+    def vfiod_log():
+        with open(vf.logpath, errors="replace") as f:
+            return f.read()
+    C.check("vfiod listens to udev's netlink group (its debug log says 'Listening to udev "
+            "device events')",
+            L.wait_until(lambda: "Listening to udev device events" in vfiod_log(), 10),
+            [l for l in vfiod_log().splitlines() if "Listening" in l or "listen" in l] or None)
 if not (bus and pk and vf):
     sys.exit(C.write())
 root = V.Client()
@@ -549,6 +564,212 @@ if usr and pk:
     usr.close()
 
 # ---------------------------------------------------------------------------------------------
+section("the live model: what the kernel and other writers change, as a GLib client sees it")
+
+# A Gio.DBusObjectManagerClient plus a raw PropertiesChanged subscription. Other programs
+# write to the kernel (a root shell's unbind, umount/mount); vfiod hears it through udev's
+# netlink group and /proc/self/mountinfo's POLLPRI and must say so: one signal per object per
+# change, with the new values. Latencies are printed and kept in vfiod.json, never asserted.
+
+SIGNAL_TIMEOUT = 20.0   # per awaited signal, after the writer finished (TCG is slow)
+SETTLE = 3.0            # then listen this long for a duplicate or a stray signal
+
+
+def short(path):
+    return path[len(V.PATH) + 1:]
+
+
+NEWS_RE = re.compile(r"DEBUG: (\d+):(\d+):([\d.]+): (uevent .*|Network links or addresses "
+                     r"changed|/proc/\S+ changed)$")
+CHANGE_RE = re.compile(r"DEBUG: (\d+):(\d+):([\d.]+): (/org/freedesktop/vfio1/\S+): (\S+) "
+                       r"changed$")
+
+
+def secs(m):
+    return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+
+
+def news_before(log, path):
+    """From vfiod's debug log: the news (a uevent, rtnetlink, a /proc table) after which it
+    first said `path` changed, and how long after it. (None, None) if the log does not say."""
+    news = None
+    for line in log.splitlines():
+        m = NEWS_RE.search(line)
+        if m:
+            news = m
+            continue
+        m = CHANGE_RE.search(line)
+        if m and m.group(4) == path:
+            return (news.group(4), round(secs(m) - secs(news), 3)) if news else (None, None)
+    return None, None
+
+
+def watch(what, writer, expect, exact=True, cause=None):
+    """Start `writer` (argv of another process, or a callable run in a thread of this one),
+    then wait for a PropertiesChanged on each object in `expect` ({path: {property: value}})
+    carrying those values. Checks that each came, that the ObjectManagerClient's cached
+    properties follow and, when `exact`, that each of those objects got exactly one signal and
+    no other object got any (else that the last signal carries the final values). With `cause`,
+    that vfiod's log shows the news starting with it came right before the first change."""
+    mark = len(w.signals)
+    log_at = os.path.getsize(vf.logpath)
+    t0 = time.monotonic()
+    if callable(writer):
+        th = threading.Thread(target=writer)
+        th.start()
+        finished = lambda: not th.is_alive()
+        proc = None
+    else:
+        proc = subprocess.Popen(writer, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+        finished = lambda: proc.poll() is not None
+
+    def hit(path):
+        return next((sig for sig in w.since(mark, path)
+                     if all(k in sig["changed"] and sig["changed"][k] == v
+                            for k, v in expect[path].items())), None)
+
+    w.wait(finished, 120)
+    t_written = time.monotonic()
+    out = proc.communicate()[0].strip() if proc else ""
+    if proc:
+        C.check(f"{what}: `{' '.join(writer)}` exited 0", proc.returncode == 0,
+                f"rc={proc.returncode} {out}" if proc.returncode else None)
+    w.wait(lambda: all(hit(p) for p in expect), SIGNAL_TIMEOUT * len(expect))
+    w.pump(SETTLE)
+    with open(vf.logpath, errors="replace") as f:
+        f.seek(log_at)
+        log = f.read()
+    lat = {}
+    for path, props in expect.items():
+        iface = V.DEVICE_IFACE if "/device/" in path else V.GROUP_IFACE
+        sigs = w.since(mark, path)
+        h = hit(path)
+        if h:
+            lat[short(path)] = {"from_start_s": round(h["t"] - t0, 3),
+                                "writer_s": round(t_written - t0, 3)}
+        C.check(f"{what}: PropertiesChanged on {short(path)} with {props}", h is not None,
+                f"{lat[short(path)]['from_start_s']} s after the writer started (it took "
+                f"{lat[short(path)]['writer_s']} s)" if h else
+                f"within {SIGNAL_TIMEOUT * len(expect):.0f} s got only "
+                f"{[sig['changed'] for sig in sigs]}")
+        if exact:
+            C.check(f"{what}: exactly one signal on {short(path)}",
+                    len(sigs) == 1 and sigs[0]["iface"] == iface,
+                    [(sig["iface"], sig["changed"]) for sig in sigs])
+        else:
+            last = sigs[-1]["changed"] if sigs else {}
+            C.check(f"{what}: the last of the signals on {short(path)} carries the final values",
+                    all(k in last and last[k] == v for k, v in props.items()),
+                    [sig["changed"] for sig in sigs])
+        news, after = news_before(log, path)
+        if short(path) in lat:
+            lat[short(path)].update(signals=len(sigs), news=news, vfiod_s=after)
+        if cause:
+            C.check(f"{what}: vfiod's log shows {short(path)} changed after {cause!r}",
+                    news is not None and news.startswith(cause),
+                    f"after {news!r}, {after} s later" if news else log[-2000:])
+        cached = {k: w.prop(path, iface, k) for k in props}
+        C.check(f"{what}: the ObjectManagerClient's cached {short(path)} follows",
+                cached == props, None if cached == props else cached)
+    if exact:
+        others = sorted({short(sig["path"]) for sig in w.since(mark)} -
+                        {short(p) for p in expect})
+        C.check(f"{what}: no other object signalled", not others,
+                {o: [sig["changed"] for sig in w.since(mark, f"{V.PATH}/{o}")]
+                 for o in others} or None)
+    C.data.setdefault("model_latency", {})[what] = lat
+    print(f"  latency ({what}): " + ", ".join(
+        f"{p} {v['from_start_s']} s (writer {v['writer_s']} s; {v['signals']} signal(s); "
+        f"vfiod heard {v['news']!r} and changed it {v['vfiod_s']} s later)"
+        for p, v in lat.items()), flush=True)
+    return lat
+
+
+w = C.step("a GLib client: Gio.DBusObjectManagerClient on /org/freedesktop/vfio1 and a raw "
+           "PropertiesChanged subscription", V.ModelWatcher)
+if w:
+    want = sorted(V.device_path(a) for a in L.pci_devices())
+    C.check("ObjectManager: one Device object per /sys/bus/pci/devices entry",
+            w.paths("device") == want, sorted(set(w.paths("device")) ^ set(want)) or None)
+    want = sorted(V.group_path(g) for g in L.iommu_groups())
+    C.check("ObjectManager: one Group object per /sys/kernel/iommu_groups entry",
+            w.paths("group") == want, sorted(set(w.paths("group")) ^ set(want)) or None)
+
+    # 1. Another writer unbinds a NIC vfiod never touched in this section (its interface down).
+    nic = pair[1]
+    nic_p, nic_g = V.device_path(nic), V.group_path(G["pair"])
+    props = {k: w.prop(nic_p, V.DEVICE_IFACE, k) for k in ("Driver", "State", "InUse", "Group")}
+    if C.check(f"{nic}: the object says e1000, host, not in use, group {G['pair']}; so does "
+               "the kernel", props == {"Driver": "e1000", "State": "host", "InUse": "",
+                                       "Group": nic_g} and L.driver(nic) == "e1000", props):
+        w.pump(1.0)   # nothing pending from earlier sections
+        watch(f"root shell unbinds {nic} from e1000",
+              ["sh", "-c", f"echo {nic} > /sys/bus/pci/drivers/e1000/unbind"],
+              {nic_p: {"Driver": "", "State": "none"}})
+        C.check(f"the kernel agrees: {nic} has no driver", L.driver(nic) is None, L.driver(nic))
+        watch(f"root shell binds {nic} to e1000 again",
+              ["sh", "-c", f"echo {nic} > /sys/bus/pci/drivers/e1000/bind"],
+              {nic_p: {"Driver": "e1000", "State": "host"}})
+        C.check(f"the kernel agrees: {nic} on e1000", L.driver(nic) == "e1000", L.driver(nic))
+
+    # 1b. The e1000's interface going and coming reaches vfiod through rtnetlink first, which
+    # may beat udev. The SMBus controller has no interface, block device or virtio child: only
+    # the pci uevent, relayed by udevd on its netlink group, can tell vfiod of its unbind.
+    smb = "0000:00:1f.3"
+    smb_p = V.device_path(smb)
+    smb_drv = L.driver(smb)
+    props = {k: w.prop(smb_p, V.DEVICE_IFACE, k) for k in ("Driver", "State")}
+    if C.check(f"{smb}: the object says {smb_drv}, host; so does the kernel",
+               smb_drv and props == {"Driver": smb_drv, "State": "host"}, props):
+        watch(f"root shell unbinds {smb} from {smb_drv}",
+              ["sh", "-c", f"echo {smb} > /sys/bus/pci/drivers/{smb_drv}/unbind"],
+              {smb_p: {"Driver": "", "State": "none"}}, cause=f"uevent unbind pci {smb}")
+        watch(f"root shell binds {smb} to {smb_drv} again",
+              ["sh", "-c", f"echo {smb} > /sys/bus/pci/drivers/{smb_drv}/bind"],
+              {smb_p: {"Driver": smb_drv, "State": "host"}}, cause=f"uevent bind pci {smb}")
+        C.check(f"the kernel agrees: {smb} on {smb_drv}", L.driver(smb) == smb_drv,
+                L.driver(smb))
+
+    # 2. umount and mount the AHCI disk: InUse of the device and of its group.
+    disk_dev = os.environ["E2E_DISK_DEV"]
+    mounted = f"mounted: {disk_mount} ({os.path.basename(disk_dev)})"
+    ahci_p, chip_p = V.device_path(ahci), V.group_path(G["chipset"])
+    props = (w.prop(ahci_p, V.DEVICE_IFACE, "InUse"), w.prop(chip_p, V.GROUP_IFACE, "InUse"))
+    if C.check(f"{ahci} and its group say {mounted!r}", props == (mounted, mounted), props):
+        w.pump(1.0)
+        watch(f"umount {disk_mount}", ["umount", disk_mount],
+              {ahci_p: {"InUse": ""}, chip_p: {"InUse": ""}},
+              cause="/proc/self/mountinfo changed")
+        watch(f"mount {disk_dev} {disk_mount}", ["mount", disk_dev, disk_mount],
+              {ahci_p: {"InUse": mounted}, chip_p: {"InUse": mounted}},
+              cause="/proc/self/mountinfo changed")
+        C.check(f"{disk_mount} mounted and readable again",
+                open(os.path.join(disk_mount, "hello")).read().startswith("written"))
+
+    # 3. vfiod's own DetachDevice / ReattachDevice: the device's Driver and the group's Viable.
+    # Intermediate values (unbound between the two drivers) may be signalled: not exact.
+    acs_p, acs_gp = V.device_path(acs_ep), V.group_path(G["rp_acs"])
+    props = (w.prop(acs_p, V.DEVICE_IFACE, "Driver"), w.prop(acs_gp, V.GROUP_IFACE, "Viable"))
+    if C.check(f"{acs_ep} on e1000e, group {G['rp_acs']} not viable", props == ("e1000e", False),
+               props):
+        reply = {}
+        watch(f"DetachDevice {acs_ep}",
+              lambda: reply.update(r=V.Client().detach(acs_ep, 0)),
+              {acs_p: {"Driver": "vfio-pci", "State": "vfio"}, acs_gp: {"Viable": True}},
+              exact=False)
+        C.check(f"DetachDevice {acs_ep} succeeded", reply["r"].ok, show(reply["r"]))
+        watch(f"ReattachDevice {acs_ep}",
+              lambda: reply.update(r=V.Client().reattach(acs_ep, 0)),
+              {acs_p: {"Driver": "e1000e", "State": "host"}, acs_gp: {"Viable": False}},
+              exact=False)
+        C.check(f"ReattachDevice {acs_ep} succeeded", reply["r"].ok, show(reply["r"]))
+    C.check("no Device or Group object appeared or went (nothing was hotplugged)",
+            not w.added and not w.removed, {"added": w.added, "removed": w.removed})
+    w.close()
+alive()
+
+# ---------------------------------------------------------------------------------------------
 section("the end: everything as it was")
 
 time.sleep(0.3)
@@ -562,7 +783,7 @@ C.check("/dev/vfio holds only the container node",
         sorted(os.listdir("/dev/vfio")) == ["vfio"], os.listdir("/dev/vfio"))
 alive()
 C.data["script_s"] = round(time.monotonic() - T0, 2)
-for dmn in (vf, pk, bus):
+for dmn in (vf, udevd, pk, bus):
     if dmn:
         dmn.stop()
 sys.exit(C.write())
