@@ -20,6 +20,12 @@
 #define VFIOD_METHOD_DETACH_DEVICE   "DetachDevice"
 #define VFIOD_METHOD_REATTACH_DEVICE "ReattachDevice"
 #define VFIOD_PROPERTY_VERSION       "Version"
+/* using a detached device without root (see the Manager XML) */
+#define VFIOD_METHOD_OPEN_GROUP      "OpenGroup"
+#define VFIOD_METHOD_OPEN_DEVICE     "OpenDevice"
+#define VFIOD_METHOD_GRANT_ACCESS    "GrantAccess"
+#define VFIOD_METHOD_REVOKE_ACCESS   "RevokeAccess"
+#define VFIOD_METHOD_SET_LOCKED_MEMORY_LIMIT "SetLockedMemoryLimit"
 
 /* ---- live model: one object per device and per IOMMU group ---------- *
  * Below VFIOD_DBUS_PATH, which is an org.freedesktop.DBus.ObjectManager.
@@ -64,6 +70,7 @@
 #define VFIOD_ERROR_VFIO_UNAVAILABLE  VFIOD_ERROR_PREFIX "VfioUnavailable"
 #define VFIOD_ERROR_SHUTTING_DOWN     VFIOD_ERROR_PREFIX "ShuttingDown"
 #define VFIOD_ERROR_TIMED_OUT         VFIOD_ERROR_PREFIX "TimedOut"
+#define VFIOD_ERROR_NOT_SUPPORTED     VFIOD_ERROR_PREFIX "NotSupported"
 
 /* The errno each error stands for, for callers that only look at a return
  * value: X(name, errno).  The service's sd-bus error map and the client
@@ -80,7 +87,8 @@
   X (VFIOD_ERROR_GROUP_BUSY, EBUSY)              \
   X (VFIOD_ERROR_VFIO_UNAVAILABLE, ENOPKG)       \
   X (VFIOD_ERROR_SHUTTING_DOWN, ESHUTDOWN)       \
-  X (VFIOD_ERROR_TIMED_OUT, ETIMEDOUT)
+  X (VFIOD_ERROR_TIMED_OUT, ETIMEDOUT)           \
+  X (VFIOD_ERROR_NOT_SUPPORTED, ENOTSUP)
 
 /* ---- method flags (DetachDevice / ReattachDevice) ----------------- */
 #define VFIOD_FLAG_GROUP    0x1ULL  /* act on every device of the IOMMU group */
@@ -95,9 +103,15 @@
 #define VFIOD_ACTION_REATTACH_DEVICE "org.freedesktop.vfio1.reattach-device"
 #define VFIOD_ACTION_REATTACH_GROUP  "org.freedesktop.vfio1.reattach-group"
 #define VFIOD_ACTION_DETACH_IN_USE   "org.freedesktop.vfio1.detach-in-use"
+#define VFIOD_ACTION_USE_DEVICE      "org.freedesktop.vfio1.use-device"
+#define VFIOD_ACTION_LOCK_MEMORY     "org.freedesktop.vfio1.lock-memory"
 #define VFIOD_DETAIL_DEVICE  "device"
 #define VFIOD_DETAIL_GROUP   "group"
 #define VFIOD_DETAIL_DEVICES "devices"
+#define VFIOD_DETAIL_UID     "uid"     /* use-device, lock-memory: the caller's */
+#define VFIOD_DETAIL_PID     "pid"     /* lock-memory: the process to raise */
+#define VFIOD_DETAIL_BYTES   "bytes"   /* lock-memory: the new limit */
+#define VFIOD_DETAIL_SIZE    "size"    /* lock-memory: the same, for humans ("8.0 GiB") */
 
 /* ---- device dictionary (GetGroup, ListDevices) -------------------- */
 #define VFIOD_KEY_ADDRESS             "address"
@@ -113,6 +127,10 @@
 #define VFIOD_KEY_STATE               "state"
 #define VFIOD_KEY_BRIDGE              "bridge"
 #define VFIOD_KEY_IN_USE              "in_use"
+
+/* ---- node dictionary (GrantAccess, RevokeAccess) ------------------- */
+#define VFIOD_KEY_PATH "path"   /* s: the device node, e.g. /dev/vfio/12 */
+#define VFIOD_KEY_UID  "uid"    /* u: whose ACL entry */
 
 /* Values of "state". */
 #define VFIOD_STATE_HOST   "host"    /* bound to a host driver */
@@ -191,6 +209,7 @@
 /* ---- files the service owns --------------------------------------- */
 #define VFIOD_STATE_DIR_DEFAULT "/var/lib/vfiod"
 #define VFIOD_STATE_FILE        "transactions.state"
+#define VFIOD_GRANTS_FILE       "grants.state"
 
 /* ---- limits the daemon keeps ---------------------------------------- */
 /* Calls of one caller that may wait for polkit at the same time. */

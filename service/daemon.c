@@ -53,6 +53,7 @@ daemon_run (void)
   g_autoptr (GError) error = NULL;
   Manager *manager = NULL;
   State *state = NULL;
+  Grants *grants = NULL;
   GSource *source = NULL;
   guint sigterm, sigint;
   int r;
@@ -74,6 +75,13 @@ daemon_run (void)
       r = -EIO;
       goto out;
     }
+  grants = grants_open (state_default_dir (), &error);
+  if (grants == NULL)
+    {
+      g_warning ("%s", error->message);
+      r = -EIO;
+      goto out;
+    }
   /* An earlier run killed mid-transaction left devices half-moved: put
    * them back before anybody can ask about them. */
   transaction_recover (state);
@@ -85,7 +93,7 @@ daemon_run (void)
       goto out;
     }
 
-  manager = manager_new (bus, state);
+  manager = manager_new (bus, state, grants);
   if (manager == NULL)
     {
       r = -errno;
@@ -140,6 +148,7 @@ out:
   g_source_remove (sigint);
   manager_free (manager);
   state_free (state);
+  grants_free (grants);
   g_main_loop_unref (daemon.loop);
   return r < 0 ? r : 0;
 }

@@ -2,20 +2,25 @@
 #include "manager.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <glib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "authz.h"
 #include "config.h"
 #include "errors.h"
 #include "group.h"
+#include "access.h"
+#include "grants.h"
 #include "model.h"
 #include "monitor.h"
 #include "sysfs.h"
 #include "transaction.h"
+#include "use.h"
 #include "util.h"
 #include "vfio.h"
 #include "vfiod-names.h"
@@ -26,6 +31,7 @@ struct Manager {
   Model *model;            /* the machine as the bus shows it; shared with workers */
   Monitor *monitor;        /* keeps the model current */
   State *state;
+  Grants *grants;          /* ACL entries given out (thread-safe) */
   Authz *authz;
   GMutex locks_lock;
   GHashTable *group_locks; /* group → GMutex*: one operation per group at a time */
@@ -216,6 +222,7 @@ method_list_devices (sd_bus_message *m, void *userdata, sd_bus_error *error)
 
 /* ---- detach and reattach ----------------------------------------------- */
 
+
 static void
 group_lock_free (gpointer data)
 {
@@ -248,8 +255,18 @@ manager_group_lock (Manager *self, uint32_t group)
  * worker reads the fields set before it started and writes only @plan and
  * @error; the main thread reads those only in call_done(), after the
  * worker returned. */
+typedef enum {
+  CALL_CHANGE,       /* DetachDevice, ReattachDevice */
+  CALL_OPEN_GROUP,
+  CALL_OPEN_DEVICE,
+  CALL_GRANT,
+  CALL_REVOKE,
+  CALL_LOCK_MEMORY,
+} CallKind;
+
 typedef struct {
   Manager *manager;
+  CallKind kind;
   sd_bus_message *message;
   sd_bus_track *caller;   /* while authorizing: tells when the caller leaves */
   GCancellable *cancel;   /* the polkit check, withdrawn when the caller leaves */
@@ -264,9 +281,16 @@ typedef struct {
   gboolean answered;      /* the caller was answered before the worker ended */
   Plan *plan;             /* as planned (and authorized), then as done */
   const char *actions[2]; /* polkit actions still to check */
-  char *details[6];       /* polkit details */
+  char *details[11];      /* polkit details: key, value pairs, NULL after the last */
   char *what;             /* "detach 0000:03:00.0", for messages */
   sd_bus_error error;
+  /* the use calls: */
+  uid_t uid;              /* the caller's (euid) */
+  int pidfd;              /* lock-memory: our duplicate; -1 otherwise */
+  pid_t pid;              /* lock-memory: the pidfd's process */
+  uint64_t bytes;         /* lock-memory: the limit asked for */
+  int fd;                 /* open-group/device: to pass on; -1 otherwise */
+  GPtrArray *nodes;       /* grant/revoke: Grant* done */
 } Call;
 
 /* Nothing that touches sd-bus may run off the main thread: the bus's
@@ -306,11 +330,41 @@ call_free (Call *call)
   transaction_progress_free (call->progress);
   sd_bus_message_unref (call->message);
   plan_free (call->plan);
+  if (call->fd >= 0)
+    close (call->fd);
+  if (call->pidfd >= 0)
+    close (call->pidfd);
+  if (call->nodes)
+    g_ptr_array_unref (call->nodes);
   for (gsize i = 0; i < G_N_ELEMENTS (call->details); i++)
     g_free (call->details[i]);
   g_free (call->what);
   sd_bus_error_free (&call->error);
   g_free (call);
+}
+
+static Call *
+call_new (Manager *self, CallKind kind, sd_bus_message *m)
+{
+  Call *call = g_new0 (Call, 1);
+
+  call->manager = self;
+  call->kind = kind;
+  call->message = sd_bus_message_ref (m);
+  call->error = SD_BUS_ERROR_NULL;
+  call->cancel = g_cancellable_new ();
+  call->fd = -1;
+  call->pidfd = -1;
+  return call;
+}
+
+/* Sets detail pair @i (0..4) of @call: @key and @value (taken). */
+static void
+call_detail (Call *call, guint i, const char *key, char *value)
+{
+  g_assert (2 * i + 1 < G_N_ELEMENTS (call->details) - 1);
+  call->details[2 * i] = g_strdup (key);
+  call->details[2 * i + 1] = value;
 }
 
 static int
@@ -395,6 +449,68 @@ call_plan (Call *call, Plan **out, sd_bus_error *error)
                               call->flags, originals, out, error);
 }
 
+/* The use calls' work, under the group's lock: check again (things may
+ * have moved while polkit asked), then act. */
+static void
+call_use (Call *call, const char *name)
+{
+  Manager *self = call->manager;
+  g_autoptr (GPtrArray) members = NULL;
+  g_autofree char *unreadable = NULL;
+  int r;
+
+  if (call->kind == CALL_LOCK_MEMORY)
+    {
+      uint64_t before = 0, after = 0;
+      g_autofree char *size = access_format_size (call->bytes);
+
+      r = access_raise_memlock (call->pidfd, call->pid, call->bytes, &before, &after);
+      if (r == -ESRCH)
+        sd_bus_error_setf (&call->error, VFIOD_ERROR_FAILED,
+                           "Process %d exited before its locked-memory limit was raised: nothing "
+                           "to do; start it again", (int) call->pid);
+      else if (r < 0)
+        sd_bus_error_setf (&call->error, VFIOD_ERROR_FAILED,
+                           "Cannot raise the locked-memory limit of process %d to %s: %s",
+                           (int) call->pid, size, g_strerror (-r));
+      else
+        g_message ("Locked-memory limit of process %d (uid %u): %" G_GUINT64_FORMAT " -> %"
+                   G_GUINT64_FORMAT " bytes", (int) call->pid, (unsigned) call->uid, before, after);
+      return;
+    }
+
+  if (call->kind == CALL_REVOKE)
+    {
+      /* root takes back everybody's; a user only their own */
+      use_revoke (self->grants, call->group, call->uid == 0 ? (uid_t) -1 : call->uid, call->what,
+                  &call->nodes, &call->error);
+      return;
+    }
+
+  r = model_read_group (self->model, call->group, &members, &unreadable);
+  if (r < 0)
+    {
+      error_from_sysfs (&call->error, unreadable ? unreadable : name, r);
+      return;
+    }
+  if (use_check (members, name, call->group, &call->error) < 0)
+    return;
+  switch (call->kind)
+    {
+    case CALL_OPEN_GROUP:
+      use_open_group (call->group, name, &call->fd, &call->error);
+      break;
+    case CALL_OPEN_DEVICE:
+      use_open_device (name, &call->fd, &call->error);
+      break;
+    case CALL_GRANT:
+      use_grant (self->grants, members, call->group, call->uid, name, &call->nodes, &call->error);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
 /* The worker: under the group's lock, plan again (things may have moved
  * while polkit asked), check that the new plan is what was authorized,
  * then carry it out. */
@@ -403,16 +519,31 @@ call_work (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
 {
   Call *call = task_data;
   Manager *self = call->manager;
-  GMutex *lock = manager_group_lock (self, call->group);
+  GMutex *lock;
   g_autoptr (Plan) plan = NULL;
   char name[ADDRESS_STRLEN];
 
+  /* a process, not a group: no group's lock to take */
+  if (call->kind == CALL_LOCK_MEMORY)
+    {
+      call_use (call, NULL);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  lock = manager_group_lock (self, call->group);
   address_format (&call->target, name);
   g_mutex_lock (lock);
 
   /* answered while it waited for the lock (the group is stuck): nothing to do */
   if (transaction_progress_abandoned (call->progress))
     goto out;
+
+  if (call->kind != CALL_CHANGE)
+    {
+      call_use (call, name);
+      goto out;
+    }
 
   if (call_plan (call, &plan, &call->error) < 0)
     goto out;
@@ -425,6 +556,11 @@ call_work (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
                          call->group, name, name);
       goto out;
     }
+
+  /* the host takes the group back: nobody may open it by path any more */
+  if (plan_count_moves (plan) > 0 && call->reattach &&
+      use_revoke (self->grants, call->group, (uid_t) -1, call->what, NULL, &call->error) < 0)
+    goto out;
 
   if (plan_count_moves (plan) > 0 && call->reattach)
     {
@@ -465,6 +601,55 @@ out:
   g_task_return_boolean (task, TRUE);
 }
 
+static int
+append_nodes (sd_bus_message *m, GPtrArray *nodes)
+{
+  int r = sd_bus_message_open_container (m, 'a', "a{sv}");
+
+  for (guint i = 0; r >= 0 && nodes && i < nodes->len; i++)
+    {
+      const Grant *g = g_ptr_array_index (nodes, i);
+      r = sd_bus_message_append (m, "a{sv}", 2, VFIOD_KEY_PATH, "s", g->path, VFIOD_KEY_UID, "u",
+                                 (uint32_t) g->uid);
+    }
+  if (r < 0)
+    return r;
+  return sd_bus_message_close_container (m);
+}
+
+/* The success reply of each kind of call. */
+static int
+call_reply (Call *call)
+{
+  _cleanup_ (sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+  int r;
+
+  if (call->kind == CALL_CHANGE)
+    return reply_plan (call->message, call->plan);
+  r = sd_bus_message_new_method_return (call->message, &reply);
+  if (r < 0)
+    return r;
+  switch (call->kind)
+    {
+    case CALL_OPEN_GROUP:
+      /* 'h' duplicates it into the message; ours is closed with the call */
+      r = sd_bus_message_append (reply, "uh", call->group, call->fd);
+      break;
+    case CALL_OPEN_DEVICE:
+      r = sd_bus_message_append (reply, "h", call->fd);
+      break;
+    case CALL_GRANT:
+    case CALL_REVOKE:
+      r = append_nodes (reply, call->nodes);
+      break;
+    default:
+      break;
+    }
+  if (r >= 0)
+    r = sd_bus_send (NULL, reply, NULL);
+  return r;
+}
+
 /* Back on the main thread: the worker is done with @call. */
 static void
 call_done (GObject *source, GAsyncResult *res, gpointer user_data)
@@ -475,7 +660,7 @@ call_done (GObject *source, GAsyncResult *res, gpointer user_data)
 
   g_ptr_array_remove_fast (self->running, call);
   /* what it moved shows in the objects even without device events */
-  if (call->plan && plan_count_moves (call->plan) > 0)
+  if (call->kind == CALL_CHANGE && call->plan && plan_count_moves (call->plan) > 0)
     model_host_changed (self->model);
   if (g_hash_table_lookup (self->stuck, GUINT_TO_POINTER (call->group)) == call)
     {
@@ -499,7 +684,7 @@ call_done (GObject *source, GAsyncResult *res, gpointer user_data)
   if (sd_bus_error_is_set (&call->error))
     r = sd_bus_reply_method_error (call->message, &call->error);
   else
-    r = reply_plan (call->message, call->plan);
+    r = call_reply (call);
   if (r < 0)
     g_warning ("Cannot reply to %s: %s", call->what, g_strerror (-r));
   self->working--;
@@ -685,7 +870,9 @@ call_authorize_next (Call *call)
   self->working++;
   call->progress = transaction_progress_new ();
   g_ptr_array_add (self->running, call);
-  call->watchdog = g_timeout_add (self->write_timeout_ms, call_watchdog, call);
+  /* only transactions write to sysfs, where a write may never return */
+  if (call->kind == CALL_CHANGE)
+    call->watchdog = g_timeout_add (self->write_timeout_ms, call_watchdog, call);
   /* the task does not own @call: call_done() frees it, on this thread */
   task = g_task_new (NULL, NULL, call_done, call);
   g_task_set_task_data (task, call, NULL);
@@ -779,13 +966,9 @@ method_change (sd_bus_message *m, Manager *self, gboolean reattach, sd_bus_error
                               flags & ~allowed_flags, reattach ? VFIOD_METHOD_REATTACH_DEVICE : VFIOD_METHOD_DETACH_DEVICE,
                               reattach ? "" : " and FORCE (0x4)");
 
-  call = g_new0 (Call, 1);
-  call->manager = self;
-  call->message = sd_bus_message_ref (m);
+  call = call_new (self, CALL_CHANGE, m);
   call->reattach = reattach;
   call->flags = flags;
-  call->error = SD_BUS_ERROR_NULL;
-  call->cancel = g_cancellable_new ();
 
   if (!address_parse (text, &call->target))
     {
@@ -821,12 +1004,9 @@ method_change (sd_bus_message *m, Manager *self, gboolean reattach, sd_bus_error
       return r;
     }
 
-  call->details[0] = g_strdup (VFIOD_DETAIL_DEVICE);
-  call->details[1] = g_strdup (name);
-  call->details[2] = g_strdup (VFIOD_DETAIL_GROUP);
-  call->details[3] = g_strdup_printf ("%u", call->group);
-  call->details[4] = g_strdup (VFIOD_DETAIL_DEVICES);
-  call->details[5] = plan_moved_addresses (plan);
+  call_detail (call, 0, VFIOD_DETAIL_DEVICE, g_strdup (name));
+  call_detail (call, 1, VFIOD_DETAIL_GROUP, g_strdup_printf ("%u", call->group));
+  call_detail (call, 2, VFIOD_DETAIL_DEVICES, plan_moved_addresses (plan));
 
   if (reattach)
     call->actions[0] = reattach_action (self, plan, flags);
@@ -862,6 +1042,286 @@ method_reattach_device (sd_bus_message *m, void *userdata, sd_bus_error *error)
   return method_change (m, userdata, TRUE, error);
 }
 
+/* ---- using a detached group without root -------------------------------- */
+
+/* Takes back every grant whose group a virtual machine can no longer use
+ * (reattached by anybody, hot removed, a member back on a host driver),
+ * as the objects show the machine now.  Main thread: the ACL changes are
+ * a few setxattr() calls on device nodes, which do not block. */
+static void
+manager_reconcile_grants (gpointer user_data)
+{
+  Manager *self = user_data;
+  g_autoptr (GPtrArray) all = grants_list (self->grants, -1);
+  g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
+
+  for (guint i = 0; i < all->len; i++)
+    {
+      const Grant *g = g_ptr_array_index (all, i);
+      _cleanup_ (sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+      g_autofree char *what = NULL;
+
+      if (!g_hash_table_add (seen, GUINT_TO_POINTER (g->group)))
+        continue;
+      if (model_group_usable (self->model, g->group))
+        continue;
+      what = g_strdup_printf ("IOMMU group %u", g->group);
+      g_message ("IOMMU group %u is no longer detached and viable: taking back its grants", g->group);
+      if (use_revoke (self->grants, g->group, (uid_t) -1, what, NULL, &error) < 0)
+        g_warning ("%s", error.message);
+    }
+}
+
+static int
+caller_uid (sd_bus_message *m, uid_t *uid, sd_bus_error *error)
+{
+  _cleanup_ (sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+  int r = sd_bus_query_sender_creds (m, SD_BUS_CREDS_EUID, &creds);
+
+  if (r >= 0)
+    r = sd_bus_creds_get_euid (creds, uid);
+  if (r < 0)
+    return sd_bus_error_setf (error, SD_BUS_ERROR_ACCESS_DENIED,
+                              "Cannot tell who is calling (%s): refused", g_strerror (-r));
+  return 0;
+}
+
+static const char *
+use_method_name (CallKind kind)
+{
+  switch (kind)
+    {
+    case CALL_OPEN_GROUP:  return VFIOD_METHOD_OPEN_GROUP;
+    case CALL_OPEN_DEVICE: return VFIOD_METHOD_OPEN_DEVICE;
+    case CALL_GRANT:       return VFIOD_METHOD_GRANT_ACCESS;
+    case CALL_REVOKE:      return VFIOD_METHOD_REVOKE_ACCESS;
+    default:               return VFIOD_METHOD_SET_LOCKED_MEMORY_LIMIT;
+    }
+}
+
+/* Authorizes @call (its details and action set) and hands it to a
+ * worker, unless the daemon stops or its group is stuck. */
+static int
+call_submit (Call *call, sd_bus_error *error)
+{
+  Manager *self = call->manager;
+  Call *stuck;
+  int r;
+
+  if (self->quitting)
+    return error_shutting_down (error, call->what);
+  stuck = call->kind == CALL_LOCK_MEMORY ? NULL
+                                         : g_hash_table_lookup (self->stuck, GUINT_TO_POINTER (call->group));
+  if (stuck)
+    return error_group_busy (error, stuck, call->what);
+  r = call_start_authorizing (call, error);
+  if (r < 0)
+    return r;
+  call_authorize_next (call);
+  return 1;
+}
+
+static int
+method_use (sd_bus_message *m, Manager *self, CallKind kind, sd_bus_error *error)
+{
+  g_autoptr (GPtrArray) members = NULL;
+  g_autofree char *unreadable = NULL;
+  const char *text;
+  char name[ADDRESS_STRLEN];
+  uint64_t flags;
+  int64_t group;
+  Call *call;
+  int r;
+
+  r = sd_bus_message_read (m, "st", &text, &flags);
+  if (r < 0)
+    return r;
+  if (flags != 0)
+    return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
+                              "Unknown flags 0x%" PRIx64 ": %s takes none (0)", flags,
+                              use_method_name (kind));
+  call = call_new (self, kind, m);
+  if (!address_parse (text, &call->target))
+    {
+      call_free (call);
+      return error_invalid_address (error, text);
+    }
+  address_format (&call->target, name);
+
+  r = caller_uid (m, &call->uid, error);
+  if (r >= 0)
+    {
+      r = sysfs_device_group (&call->target, &group);
+      if (r < 0)
+        r = error_from_sysfs (error, name, r);
+      else if (group == DEVICE_NO_GROUP)
+        r = sd_bus_error_setf (error, VFIOD_ERROR_NO_IOMMU_GROUP,
+                               "PCI device %s has no IOMMU group, so no virtual machine can use it: "
+                               "the IOMMU looks off", name);
+    }
+  if (r < 0)
+    {
+      call_free (call);
+      return r;
+    }
+  call->group = (uint32_t) group;
+
+  /* what cannot work is refused before anybody is asked for a password
+   * (and checked again once authorized) */
+  if (kind == CALL_REVOKE)
+    {
+      g_autoptr (GPtrArray) held = grants_list (self->grants, call->group);
+      gboolean any = FALSE;
+
+      for (guint i = 0; i < held->len; i++)
+        any = any || call->uid == 0 || ((Grant *) g_ptr_array_index (held, i))->uid == call->uid;
+      if (!any)
+        {
+          /* nothing to take back: nothing to authorize */
+          call->nodes = g_ptr_array_new_with_free_func ((GDestroyNotify) grant_free);
+          r = call_reply (call);
+          call_free (call);
+          return r < 0 ? r : 1;
+        }
+    }
+  else
+    {
+      r = model_read_group (self->model, call->group, &members, &unreadable);
+      if (r < 0)
+        r = error_from_sysfs (error, unreadable ? unreadable : name, r);
+      else
+        r = use_check (members, name, call->group, error);
+      if (r >= 0 && kind == CALL_OPEN_DEVICE)
+        {
+          g_autofree char *cdev = access_device_cdev (name);
+          if (cdev == NULL)
+            r = use_open_device (name, &call->fd, error);  /* says NotSupported */
+        }
+      if (r < 0)
+        {
+          call_free (call);
+          return r;
+        }
+    }
+
+  call->what = g_strdup_printf ("%s %s (IOMMU group %u)",
+                                kind == CALL_OPEN_GROUP    ? "open the IOMMU group of"
+                                : kind == CALL_OPEN_DEVICE ? "open the VFIO device of"
+                                : kind == CALL_GRANT       ? "grant access to"
+                                                           : "revoke access to",
+                                name, call->group);
+  call_detail (call, 0, VFIOD_DETAIL_DEVICE, g_strdup (name));
+  call_detail (call, 1, VFIOD_DETAIL_GROUP, g_strdup_printf ("%u", call->group));
+  call_detail (call, 2, VFIOD_DETAIL_UID, g_strdup_printf ("%u", (unsigned) call->uid));
+  call->actions[0] = VFIOD_ACTION_USE_DEVICE;
+  r = call_submit (call, error);
+  if (r < 0)
+    call_free (call);
+  return r;
+}
+
+static int
+method_open_group (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  return method_use (m, userdata, CALL_OPEN_GROUP, error);
+}
+
+static int
+method_open_device (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  return method_use (m, userdata, CALL_OPEN_DEVICE, error);
+}
+
+static int
+method_grant_access (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  return method_use (m, userdata, CALL_GRANT, error);
+}
+
+static int
+method_revoke_access (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  return method_use (m, userdata, CALL_REVOKE, error);
+}
+
+static uint64_t
+physical_memory (void)
+{
+  long pages = sysconf (_SC_PHYS_PAGES), size = sysconf (_SC_PAGESIZE);
+
+  return pages > 0 && size > 0 ? (uint64_t) pages * (uint64_t) size : 0;
+}
+
+static int
+method_set_locked_memory_limit (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  Manager *self = userdata;
+  uint64_t bytes, memory = physical_memory ();
+  g_autofree char *size = NULL, *total = NULL;
+  uid_t uids[4];
+  Call *call;
+  int fd, r;
+
+  r = sd_bus_message_read (m, "ht", &fd, &bytes);
+  if (r < 0)
+    return r;
+  size = access_format_size (bytes);
+  total = access_format_size (memory);
+  if (bytes == 0)
+    return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
+                              "A locked-memory limit of 0 bytes locks nothing: give the limit in "
+                              "bytes, at least the guest's memory (e.g. 8589934592 for 8 GiB)");
+  if (memory > 0 && bytes > memory)
+    return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
+                              "%" PRIu64 " bytes (%s) is more than this machine's memory (%s): "
+                              "give at most the guest's memory plus a little",
+                              bytes, size, total);
+
+  call = call_new (self, CALL_LOCK_MEMORY, m);
+  call->bytes = bytes;
+  r = caller_uid (m, &call->uid, error);
+  if (r >= 0)
+    {
+      /* ours: the message's goes with the message */
+      call->pidfd = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+      r = call->pidfd < 0 ? -errno : access_pidfd_process (call->pidfd, &call->pid, uids);
+      if (r == -EBADF || r == -EBADMSG)
+        r = sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
+                               "The file descriptor passed is not a pidfd: pass one of the "
+                               "process whose limit should rise (pidfd_open(2))");
+      else if (r == -ESRCH)
+        r = sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
+                               "The process of the pidfd passed has exited: nothing to raise");
+      else if (r < 0)
+        r = sd_bus_error_setf (error, VFIOD_ERROR_FAILED, "Cannot look at the process of the pidfd "
+                               "passed: %s", g_strerror (-r));
+    }
+  if (r >= 0)
+    for (int i = 0; i < 4 && r >= 0; i++)
+      if (uids[i] != call->uid)
+        r = sd_bus_error_setf (error, SD_BUS_ERROR_ACCESS_DENIED,
+                               "Process %d runs as uid %u, not as the caller (uid %u): vfiod "
+                               "raises the locked-memory limit of the caller's own processes only",
+                               (int) call->pid, (unsigned) uids[i], (unsigned) call->uid);
+  if (r < 0)
+    {
+      call_free (call);
+      return r;
+    }
+
+  call->what = g_strdup_printf ("raise the locked-memory limit of process %d to %s", (int) call->pid,
+                                size);
+  call_detail (call, 0, VFIOD_DETAIL_PID, g_strdup_printf ("%d", (int) call->pid));
+  call_detail (call, 1, VFIOD_DETAIL_BYTES, g_strdup_printf ("%" PRIu64, bytes));
+  call_detail (call, 2, VFIOD_DETAIL_SIZE, g_steal_pointer (&size));
+  call_detail (call, 3, VFIOD_DETAIL_UID, g_strdup_printf ("%u", (unsigned) call->uid));
+  call->actions[0] = VFIOD_ACTION_LOCK_MEMORY;
+  r = call_submit (call, error);
+  if (r < 0)
+    call_free (call);
+  return r;
+}
+
 static int
 property_get_version (sd_bus *bus, const char *path, const char *interface,
                       const char *property, sd_bus_message *reply, void *userdata,
@@ -889,6 +1349,26 @@ static const sd_bus_vtable manager_vtable[] = {
                            SD_BUS_ARGS ("s", device, "t", flags),
                            SD_BUS_RESULT ("aa{sv}", plan),
                            method_reattach_device, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_OPEN_GROUP,
+                           SD_BUS_ARGS ("s", device, "t", flags),
+                           SD_BUS_RESULT ("u", group, "h", fd),
+                           method_open_group, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_OPEN_DEVICE,
+                           SD_BUS_ARGS ("s", device, "t", flags),
+                           SD_BUS_RESULT ("h", fd),
+                           method_open_device, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_GRANT_ACCESS,
+                           SD_BUS_ARGS ("s", device, "t", flags),
+                           SD_BUS_RESULT ("aa{sv}", nodes),
+                           method_grant_access, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_REVOKE_ACCESS,
+                           SD_BUS_ARGS ("s", device, "t", flags),
+                           SD_BUS_RESULT ("aa{sv}", nodes),
+                           method_revoke_access, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_SET_LOCKED_MEMORY_LIMIT,
+                           SD_BUS_ARGS ("h", pidfd, "t", bytes),
+                           SD_BUS_NO_RESULT,
+                           method_set_locked_memory_limit, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_VTABLE_END
 };
 
@@ -906,13 +1386,14 @@ env_ms (const char *name, guint fallback)
 }
 
 Manager *
-manager_new (sd_bus *bus, State *state)
+manager_new (sd_bus *bus, State *state, Grants *grants)
 {
   Manager *self = g_new0 (Manager, 1);
   int r;
 
   self->bus = sd_bus_ref (bus);
   self->state = state;
+  self->grants = grants;
   self->authz = authz_new (env_ms (VFIOD_ENV_AUTHZ_TIMEOUT_MS, VFIOD_AUTHZ_TIMEOUT_MS),
                            env_ms (VFIOD_ENV_AUTHZ_TIMEOUT_MS, VFIOD_AUTHZ_INTERACTIVE_TIMEOUT_MS));
   g_mutex_init (&self->locks_lock);
@@ -938,6 +1419,9 @@ manager_new (sd_bus *bus, State *state)
   /* listen first: what changes while the machine is read is news */
   self->monitor = monitor_new (self->model);
   model_load (self->model);
+  /* grants recorded by an earlier run that no longer hold go now */
+  manager_reconcile_grants (self);
+  model_set_changed_callback (self->model, manager_reconcile_grants, self);
   return self;
 }
 

@@ -5,13 +5,15 @@
 #include <glib.h>
 #include <systemd/sd-bus.h>
 
+#include "grants.h"
 #include "state.h"
 
 typedef struct Manager Manager;
 
-/* Exports the object on @bus; @state records what was detached (not
- * owned).  Returns NULL and sets errno on failure. */
-Manager *manager_new (sd_bus *bus, State *state);
+/* Exports the object on @bus; @state records what was detached, @grants
+ * the ACL entries given out (neither owned).  Returns NULL and sets errno
+ * on failure. */
+Manager *manager_new (sd_bus *bus, State *state, Grants *grants);
 void manager_free (Manager *manager);
 
 /* The daemon is stopping: from now on, calls that would move devices are

@@ -22,6 +22,8 @@ struct Model {
   gboolean reading;          /* a worker reads the machine */
   gboolean stale;            /* news came since that read began */
   gboolean closing;          /* no new reads */
+  ModelChangedFunc changed;
+  gpointer changed_data;
   guint reads;
 };
 
@@ -284,6 +286,8 @@ publish (Model *self, View *view)
       if (r < 0)
         g_warning ("Cannot signal a change of %s: %s", c->path, g_strerror (-r));
     }
+  if (changes->len && self->changed)
+    self->changed (self->changed_data);
 }
 
 static GPtrArray *
@@ -395,6 +399,26 @@ void
 model_host_changed (Model *self)
 {
   model_changed (self);
+}
+
+gboolean
+model_group_usable (Model *self, uint32_t group)
+{
+  ViewGroup *g = view_group (self->view, group);
+
+  if (g == NULL || !g->viable)
+    return FALSE;
+  for (guint i = 0; i < g->members->len; i++)
+    if (g_strcmp0 (((Device *) g_ptr_array_index (g->members, i))->driver, VFIOD_DRIVER_VFIO_PCI) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+void
+model_set_changed_callback (Model *self, ModelChangedFunc callback, gpointer user_data)
+{
+  self->changed = callback;
+  self->changed_data = user_data;
 }
 
 guint

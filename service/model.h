@@ -59,6 +59,16 @@ void model_events_lost (Model *model);
  * so may drivers after vfiod's own transactions. */
 void model_host_changed (Model *model);
 
+/* ---- what the objects show, main thread ---------------------------- */
+
+/* Whether the objects show IOMMU group @group viable with a device on
+ * vfio-pci: usable by a virtual machine. */
+gboolean model_group_usable (Model *model, uint32_t group);
+
+/* @callback runs on the main thread after the objects changed. */
+typedef void (*ModelChangedFunc) (gpointer user_data);
+void model_set_changed_callback (Model *model, ModelChangedFunc callback, gpointer user_data);
+
 /* ---- for tests and tools_bench ---------------------------------------- */
 
 /* How many times the machine was read for the published view. */

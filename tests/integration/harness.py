@@ -323,14 +323,14 @@ class Stack:
         return status
 
     # ---- callers as another uid --------------------------------------------
-    def call_as(self, uid, method, signature=None, *args, interactive=False, timeout=60):
+    def call_as(self, uid, method, signature=None, *args, interactive=False, timeout=60, **fds):
         """Calls a Manager method from a separate process running as @uid
         (setpriv), with the allow-interactive-authorization flag when
         @interactive.  Returns {'sender': unique name, 'reply': [...]} or
         {'sender', 'error': D-Bus error name, 'message'}."""
         argv = ['/usr/bin/python3', os.path.join(HERE, 'caller.py'),
-                json.dumps({'method': method, 'signature': signature, 'args': list(args),
-                            'interactive': interactive})]
+                json.dumps(dict({'method': method, 'signature': signature, 'args': list(args),
+                                 'interactive': interactive}, **fds))]
         if uid != 0:
             argv = ['setpriv', '--reuid=%d' % uid, '--regid=%d' % uid, '--clear-groups'] + argv
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address)

@@ -1,0 +1,327 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Using a detached group without root: OpenGroup and OpenDevice pass a
+file descriptor, GrantAccess adds a POSIX ACL entry for the caller on the
+group's nodes (recorded; taken back by RevokeAccess, a reattach, the
+device going away, and at start-up when it no longer holds),
+SetLockedMemoryLimit raises a process's RLIMIT_MEMLOCK through its pidfd.
+polkit decides (use-device, lock-memory); anything refused changes
+nothing.  A regular file in a private /dev/vfio stands in for the group's
+character device."""
+
+import os
+import subprocess
+import time
+
+from harness import ERROR, NOBODY, main
+from detachlib import (GROUP, NIC, SATA, USB, StackTest, private_dev_vfio, topology_variant)
+
+USE = 'org.freedesktop.vfio1.use-device'
+LOCK = 'org.freedesktop.vfio1.lock-memory'
+HECI = '0000:00:16.0'   # alone in group 3
+
+
+def acl_users(path):
+    out = subprocess.run(['getfacl', '-cnp', path], capture_output=True, text=True, check=True).stdout
+    return sorted(int(line.split(':')[1]) for line in out.splitlines()
+                  if line.startswith('user:') and line.split(':')[1])
+
+
+def memlock(pid):
+    with open('/proc/%d/limits' % pid) as f:
+        for line in f:
+            if line.startswith('Max locked memory'):
+                soft, hard = line.split()[3:5]
+                return tuple(-1 if v == 'unlimited' else int(v) for v in (soft, hard))
+
+
+class UseTest(StackTest):
+    def setUp(self):
+        self.start()
+        self.dev = self.enterContext(private_dev_vfio(self.stack.tmp))
+        for group in (3, 5):
+            with open(os.path.join(self.dev, str(group)), 'w'):
+                pass
+            os.chmod(os.path.join(self.dev, str(group)), 0o600)
+
+    def detach_group(self):
+        self.stack.call('DetachDevice', 'st', NIC, GROUP)
+
+    def grants_file(self):
+        path = os.path.join(self.stack.state_directory, 'grants.state')
+        return open(path).read() if os.path.exists(path) else ''
+
+    def as_nobody(self, method, *args, signature='st', **kw):
+        return self.stack.call_as(NOBODY, method, signature, *args, **kw)
+
+
+class TestOpen(UseTest):
+    def test_open_group_as_root(self):
+        self.detach_group()
+        group, fd = None, None
+        out = self.stack.call_as(0, 'OpenGroup', 'st', NIC, 0)
+        self.assertNotIn('error', out, out)
+        self.assertEqual(out['reply'][0], 5)
+        self.assertEqual(out['fds'][0]['target'], '/dev/vfio/5')
+        self.assertEqual(out['fds'][0]['ino'], os.stat('/dev/vfio/5').st_ino)
+        self.assertTrue(out['fds'][0]['writable'])
+
+    def test_refused_before_detach(self):
+        out = self.stack.call_as(0, 'OpenGroup', 'st', NIC, 0)
+        self.assertEqual(out['error'], ERROR + 'NotDetached', out)
+        self.assertIn(NIC, out['message'])
+        self.assertIn('vfioctl detach', out['message'])
+
+    def test_refused_when_not_viable(self):
+        # the NIC on vfio-pci by hand, its group mates still on the host
+        with open('/sys/bus/pci/devices/%s/driver_override' % NIC, 'w') as f:
+            f.write('vfio-pci')
+        with open('/sys/bus/pci/drivers/e1000e/unbind', 'w') as f:
+            f.write(NIC)
+        with open('/sys/bus/pci/drivers_probe', 'w') as f:
+            f.write(NIC)
+        self.assertEqual(self.sim.driver_of(NIC), 'vfio-pci')
+        for method in ('OpenGroup', 'GrantAccess'):
+            out = self.stack.call_as(0, method, 'st', NIC, 0)
+            self.assertEqual(out['error'], ERROR + 'GroupNotViable', out)
+            self.assertIn(SATA + ' (on ahci)', out['message'])
+        self.assertEqual(acl_users('/dev/vfio/5'), [])
+
+    def test_open_device_without_cdev(self):
+        self.detach_group()
+        out = self.stack.call_as(0, 'OpenDevice', 'st', NIC, 0)
+        self.assertEqual(out['error'], ERROR + 'NotSupported', out)
+        self.assertIn('CONFIG_VFIO_DEVICE_CDEV', out['message'])
+
+    def test_bad_input(self):
+        for method, args, error in (('OpenGroup', ('0000:99:00.0', 0), 'NoSuchDevice'),
+                                    ('OpenGroup', ('../x', 0), 'InvalidAddress'),
+                                    ('GrantAccess', (NIC, 1), None)):
+            out = self.stack.call_as(0, method, 'st', *args)
+            self.assertIn('error', out)
+            if error:
+                self.assertEqual(out['error'], ERROR + error, out)
+            else:
+                self.assertEqual(out['error'], 'org.freedesktop.DBus.Error.InvalidArgs', out)
+        self.assertEqual(self.grants_file().strip(), '')
+
+
+class TestOpenDevice(UseTest):
+    def setUp(self):
+        self.start(topology_variant('plugin-nic.json', vfio_device_cdev=True))
+        self.dev = self.enterContext(private_dev_vfio(self.stack.tmp))
+        with open(os.path.join(self.dev, '5'), 'w'):
+            pass
+
+    def test_open_device_cdev(self):
+        self.detach_group()
+        cdev = self.sim.vfio_cdev_of(NIC)
+        os.makedirs(os.path.join(self.dev, 'devices'), exist_ok=True)
+        for member in (NIC, SATA, USB):
+            with open(os.path.join(self.dev, 'devices', self.sim.vfio_cdev_of(member)), 'w'):
+                pass
+        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        out = self.as_nobody('OpenDevice', NIC, 0)
+        self.assertNotIn('error', out, out)
+        self.assertEqual(out['fds'][0]['target'], '/dev/vfio/devices/' + cdev)
+        # a grant covers the group node and every member's cdev
+        out = self.as_nobody('GrantAccess', NIC, 0)
+        self.assertNotIn('error', out, out)
+        paths = sorted(n['path'] for n in out['reply'][0])
+        self.assertEqual(paths, sorted(['/dev/vfio/5'] + ['/dev/vfio/devices/' + self.sim.vfio_cdev_of(m)
+                                                          for m in (NIC, SATA, USB)]))
+        for path in paths:
+            self.assertEqual(acl_users(path), [NOBODY], path)
+
+
+class TestGrant(UseTest):
+    def test_grant_and_revoke(self):
+        self.detach_group()
+        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        before = os.stat('/dev/vfio/5')
+        out = self.as_nobody('GrantAccess', NIC, 0)
+        self.assertNotIn('error', out, out)
+        self.assertEqual(out['reply'][0], [{'path': '/dev/vfio/5', 'uid': NOBODY}])
+        self.assertEqual(acl_users('/dev/vfio/5'), [NOBODY])
+        after = os.stat('/dev/vfio/5')
+        # owner and group never change; the group bits show the ACL mask
+        self.assertEqual((after.st_uid, after.st_gid), (before.st_uid, before.st_gid))
+        self.assertIn('/dev/vfio/5', self.grants_file())
+        # the user can now open it by path
+        proc = subprocess.run(['setpriv', '--reuid=%d' % NOBODY, '--regid=%d' % NOBODY, '--clear-groups',
+                               'sh', '-c', 'exec 3<>/dev/vfio/5'], capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+
+        out = self.as_nobody('RevokeAccess', NIC, 0)
+        self.assertEqual(out['reply'][0], [{'path': '/dev/vfio/5', 'uid': NOBODY}])
+        self.assertEqual(acl_users('/dev/vfio/5'), [])
+        self.assertNotIn('/dev/vfio/5', self.grants_file())
+        # nothing left: nothing to authorize, nothing done
+        self.stack.polkit_mock('SetAllowed', 'as', [])
+        out = self.as_nobody('RevokeAccess', NIC, 0)
+        self.assertEqual(out['reply'][0], [])
+
+    def test_denied_changes_nothing(self):
+        self.detach_group()
+        for setup, error in ((lambda: self.stack.polkit_mock('SetAllowed', 'as', []),
+                              'org.freedesktop.DBus.Error.AccessDenied'),
+                             (lambda: self.stack.polkit_mock('SetChallenge', 'as', [USE]),
+                              'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired'),
+                             (lambda: self.stack.polkit_mock('SetError', 'as', [USE]),
+                              'org.freedesktop.DBus.Error.AccessDenied')):
+            setup()
+            for method in ('GrantAccess', 'OpenGroup'):
+                out = self.as_nobody(method, NIC, 0)
+                self.assertEqual(out.get('error'), error, (method, out))
+                self.assertNotIn('fds', out)
+        self.assertEqual(acl_users('/dev/vfio/5'), [])
+        self.assertEqual(self.grants_file().strip(), '')
+
+    def test_reattach_takes_grants_back(self):
+        self.detach_group()
+        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        self.as_nobody('GrantAccess', NIC, 0)
+        self.assertEqual(acl_users('/dev/vfio/5'), [NOBODY])
+        self.stack.call('ReattachDevice', 'st', SATA, GROUP)
+        self.assertEqual(acl_users('/dev/vfio/5'), [])
+        self.assertNotIn('/dev/vfio/5', self.grants_file())
+
+    def test_grant_survives_restart(self):
+        self.detach_group()
+        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        self.as_nobody('GrantAccess', NIC, 0)
+        self.stack.restart_daemon()
+        self.assertEqual(acl_users('/dev/vfio/5'), [NOBODY])
+        self.assertIn('/dev/vfio/5', self.grants_file())
+        out = self.as_nobody('RevokeAccess', NIC, 0)
+        self.assertEqual(out['reply'][0], [{'path': '/dev/vfio/5', 'uid': NOBODY}])
+
+    def test_stale_record_at_start(self):
+        # recorded, but the group went back to the host while vfiod was not running
+        self.detach_group()
+        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        self.as_nobody('GrantAccess', NIC, 0)
+        self.stack.stop_daemon()
+        # the NIC back on its host driver by hand: the group is the host's again
+        with open('/sys/bus/pci/drivers/vfio-pci/unbind', 'w') as f:
+            f.write(NIC)
+        with open('/sys/bus/pci/devices/%s/driver_override' % NIC, 'w') as f:
+            f.write('\n')
+        with open('/sys/bus/pci/drivers_probe', 'w') as f:
+            f.write(NIC)
+        self.assertEqual(self.sim.driver_of(NIC), 'e1000e')
+        self.stack.start_daemon()
+        self.assertEqual(acl_users('/dev/vfio/5'), [])
+        self.assertNotIn('/dev/vfio/5', self.grants_file())
+
+    def test_device_going_away(self):
+        self.stack.call('DetachDevice', 'st', HECI, 0)
+        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        out = self.as_nobody('GrantAccess', HECI, 0)
+        self.assertEqual(out['reply'][0], [{'path': '/dev/vfio/3', 'uid': NOBODY}])
+        self.sim.remove(HECI)   # no uevents here: the next reading sees it gone
+        self.stack.call('DetachDevice', 'st', NIC, GROUP)   # news: the model reads again
+        deadline = time.monotonic() + 10
+        while acl_users('/dev/vfio/3') and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(acl_users('/dev/vfio/3'), [])
+        self.assertNotIn('/dev/vfio/3', self.grants_file())
+
+    def test_hostile_record_is_ignored(self):
+        self.stack.stop_daemon()
+        victim = os.path.join(self.stack.tmp, 'victim')
+        with open(victim, 'w'):
+            pass
+        subprocess.check_call(['setfacl', '-m', 'u:%d:rw' % NOBODY, victim])
+        with open(os.path.join(self.stack.state_directory, 'grants.state'), 'w') as f:
+            f.write('[grant 1]\npath=%s\ngroup=5\nuid=%d\n[grant 2]\npath=/dev/vfio/../x\ngroup=5\nuid=1\n'
+                    % (victim, NOBODY))
+        self.stack.start_daemon()
+        # never acted on: not a node vfiod grants
+        self.assertEqual(acl_users(victim), [NOBODY])
+
+
+class TestLockMemory(UseTest):
+    def spawn_as(self, uid):
+        argv = ['sleep', '60']
+        if uid:
+            argv = ['setpriv', '--reuid=%d' % uid, '--regid=%d' % uid, '--clear-groups'] + argv
+        proc = subprocess.Popen(argv)
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.kill)
+        time.sleep(0.1)
+        return proc
+
+    def test_raise_own_process(self):
+        # a caller's own process, here root's: soft 64 KiB, hard 512 MiB.
+        # (Raising a hard limit, or another uid's limits, takes
+        # CAP_SYS_RESOURCE, which vfiod's unit has and these test machines
+        # do not; the QEMU test shows that part on a real kernel.)
+        proc = self.spawn_as(0)
+        hard = memlock(proc.pid)[1]
+        want = 4 << 20 if hard == -1 else hard // 2
+        self.assertGreater(want, 65536)
+        subprocess.check_call(['prlimit', '--pid', str(proc.pid), '--memlock=65536:%s' % (
+            'unlimited' if hard == -1 else hard)])
+        out = self.stack.call_as(0, 'SetLockedMemoryLimit', 'ht', '@pidfd', want, pidfd_of=proc.pid)
+        self.assertNotIn('error', out, out)
+        self.assertEqual(memlock(proc.pid), (want, hard))
+        # never lowered
+        out = self.stack.call_as(0, 'SetLockedMemoryLimit', 'ht', '@pidfd', 65536, pidfd_of=proc.pid)
+        self.assertNotIn('error', out, out)
+        self.assertEqual(memlock(proc.pid), (want, hard))
+
+    def test_polkit_details(self):
+        proc = self.spawn_as(NOBODY)
+        before = memlock(proc.pid)
+        self.stack.polkit_mock('SetAllowed', 'as', [])
+        out = self.as_nobody('SetLockedMemoryLimit', '@pidfd', 256 << 20, signature='ht', pidfd_of=proc.pid)
+        self.assertEqual(out['error'], 'org.freedesktop.DBus.Error.AccessDenied', out)
+        call = self.stack.polkit_calls()[-1]
+        self.assertEqual(call['action'], LOCK)
+        self.assertEqual(call['details']['pid'], str(proc.pid))
+        self.assertEqual(call['details']['bytes'], str(256 << 20))
+        self.assertEqual(call['details']['size'], '256.0 MiB')
+        self.assertEqual(call['details']['uid'], str(NOBODY))
+        self.assertEqual(memlock(proc.pid), before)
+
+    def test_other_uid_refused(self):
+        proc = self.spawn_as(0)
+        before = memlock(proc.pid)
+        self.stack.polkit_mock('SetAllowed', 'as', [LOCK])
+        out = self.as_nobody('SetLockedMemoryLimit', '@pidfd', 256 << 20, signature='ht', pidfd_of=proc.pid)
+        self.assertEqual(out['error'], 'org.freedesktop.DBus.Error.AccessDenied', out)
+        self.assertIn('runs as uid 0', out['message'])
+        self.assertEqual(memlock(proc.pid), before)
+
+    def test_bad_input(self):
+        proc = self.spawn_as(NOBODY)
+        before = memlock(proc.pid)
+        self.stack.polkit_mock('SetAllowed', 'as', [LOCK])
+        for kw, nbytes, error, text in (
+                ({'pidfd_of': proc.pid}, 0, 'InvalidArgs', '0 bytes'),
+                ({'pidfd_of': proc.pid}, 1 << 62, 'InvalidArgs', "machine's memory"),
+                ({'fd_path': '/etc/hostname'}, 1 << 20, 'InvalidArgs', 'not a pidfd')):
+            arg = '@fd' if 'fd_path' in kw else '@pidfd'
+            out = self.as_nobody('SetLockedMemoryLimit', arg, nbytes, signature='ht', **kw)
+            self.assertEqual(out['error'], 'org.freedesktop.DBus.Error.' + error, out)
+            self.assertIn(text, out['message'])
+        self.assertEqual(memlock(proc.pid), before)
+
+    def test_exited_process(self):
+        self.stack.polkit_mock('SetAllowed', 'as', [LOCK])
+        out = self.as_nobody('SetLockedMemoryLimit', '@pidfd', 1 << 20, signature='ht', pidfd_of='exited')
+        self.assertEqual(out['error'], 'org.freedesktop.DBus.Error.InvalidArgs', out)
+        self.assertIn('has exited', out['message'])
+
+    def test_denied(self):
+        proc = self.spawn_as(NOBODY)
+        before = memlock(proc.pid)
+        self.stack.polkit_mock('SetAllowed', 'as', [])
+        out = self.as_nobody('SetLockedMemoryLimit', '@pidfd', 256 << 20, signature='ht', pidfd_of=proc.pid)
+        self.assertEqual(out['error'], 'org.freedesktop.DBus.Error.AccessDenied', out)
+        self.assertEqual(memlock(proc.pid), before)
+
+
+if __name__ == '__main__':
+    main()
