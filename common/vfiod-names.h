@@ -21,6 +21,37 @@
 #define VFIOD_METHOD_REATTACH_DEVICE "ReattachDevice"
 #define VFIOD_PROPERTY_VERSION       "Version"
 
+/* ---- Live model --------------------------------------------------- */
+/* The service's objects, published through org.freedesktop.DBus.ObjectManager
+ * at VFIOD_DBUS_PATH: one object per PCI device at
+ * VFIOD_DBUS_DEVICE_PATH_PREFIX "/<address with ':' and '.' as '_'>"
+ * (e.g. .../device/0000_03_00_0) and one per IOMMU group at
+ * VFIOD_DBUS_GROUP_PATH_PREFIX "/<N>".  Read-only properties, each
+ * announced with PropertiesChanged (values included) when it changes. */
+#define VFIOD_DBUS_DEVICE_INTERFACE   "org.freedesktop.vfio1.Device"
+#define VFIOD_DBUS_GROUP_INTERFACE    "org.freedesktop.vfio1.Group"
+#define VFIOD_DBUS_DEVICE_PATH_PREFIX "/org/freedesktop/vfio1/device"
+#define VFIOD_DBUS_GROUP_PATH_PREFIX  "/org/freedesktop/vfio1/group"
+/* Properties of a Device. */
+#define VFIOD_PROP_ADDRESS             "Address"            /* s */
+#define VFIOD_PROP_GROUP               "Group"              /* o, "/" without a group */
+#define VFIOD_PROP_VENDOR_ID           "VendorId"           /* q */
+#define VFIOD_PROP_DEVICE_ID           "DeviceId"           /* q */
+#define VFIOD_PROP_SUBSYSTEM_VENDOR_ID "SubsystemVendorId"  /* q */
+#define VFIOD_PROP_SUBSYSTEM_DEVICE_ID "SubsystemDeviceId"  /* q */
+#define VFIOD_PROP_CLASS               "Class"              /* u */
+#define VFIOD_PROP_VENDOR              "Vendor"             /* s */
+#define VFIOD_PROP_NAME                "Name"               /* s */
+#define VFIOD_PROP_DRIVER              "Driver"             /* s */
+#define VFIOD_PROP_STATE               "State"              /* s */
+#define VFIOD_PROP_BRIDGE              "Bridge"             /* b */
+/* Properties of a Group. */
+#define VFIOD_PROP_NUMBER              "Number"             /* u */
+#define VFIOD_PROP_DEVICES             "Devices"            /* ao, sorted by address */
+#define VFIOD_PROP_VIABLE              "Viable"             /* b */
+/* Of both. */
+#define VFIOD_PROP_IN_USE              "InUse"              /* s */
+
 /* ---- errors ------------------------------------------------------- */
 #define VFIOD_ERROR_PREFIX            "org.freedesktop.vfio1.Error."
 #define VFIOD_ERROR_INVALID_ADDRESS   VFIOD_ERROR_PREFIX "InvalidAddress"
