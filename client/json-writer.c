@@ -108,6 +108,11 @@ void json_writer_bool(JsonWriter *w, bool v) {
         fputs(v ? "true" : "false", w->f);
 }
 
+void json_writer_null(JsonWriter *w) {
+        json_writer_prefix(w);
+        fputs("null", w->f);
+}
+
 int json_writer_finish(JsonWriter *w) {
         assert(w->depth == 0);
         fputc('\n', w->f);

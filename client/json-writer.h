@@ -32,6 +32,7 @@ void json_writer_key(JsonWriter *w, const char *key);
 void json_writer_string(JsonWriter *w, const char *s);
 void json_writer_uint(JsonWriter *w, uint64_t v);
 void json_writer_bool(JsonWriter *w, bool v);
+void json_writer_null(JsonWriter *w);
 
 /* Ends the document with a newline and flushes; 0 or -errno. */
 int json_writer_finish(JsonWriter *w);

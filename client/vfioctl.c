@@ -5,10 +5,14 @@
 #include <errno.h>
 #include <langinfo.h>
 #include <locale.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -425,6 +429,210 @@ static int verb_reattach(const Options *options, char **args, size_t n_args) {
         return verb_plan(options, args[0], false);
 }
 
+/* ---- monitor ------------------------------------------------------ */
+
+typedef struct Monitor {
+        bool json;
+        int r;                          /* < 0: writing the output failed */
+} Monitor;
+
+static const char *const object_words[] = {
+        [VFIOD_OBJECT_SERVICE] = "service",
+        [VFIOD_OBJECT_DEVICE] = "device",
+        [VFIOD_OBJECT_GROUP] = "group",
+};
+
+static const char *change_event(VfiodChangeKind kind) {
+        switch (kind) {
+        case VFIOD_CHANGE_ADDED:           return "added";
+        case VFIOD_CHANGE_REMOVED:         return "removed";
+        case VFIOD_CHANGE_SERVICE_STARTED: return "started";
+        case VFIOD_CHANGE_SERVICE_STOPPED: return "stopped";
+        case VFIOD_CHANGE_PROPERTY:        break;
+        }
+        return NULL;
+}
+
+/* A value on a text line: "-" when empty, control characters (a newline
+ * would break the one-line-per-change promise) as spaces. */
+static void text_value(const VfiodValue *v) {
+        const char *s = v && v->text ? v->text : "";
+
+        if (!*s) {
+                fputc('-', stdout);
+                return;
+        }
+        for (; *s; s++)
+                fputc((unsigned char) *s < 0x20 || *s == 0x7f ? ' ' : *s, stdout);
+}
+
+static void json_value(JsonWriter *w, const VfiodValue *v) {
+        switch (v ? v->type : VFIOD_VALUE_NULL) {
+        case VFIOD_VALUE_NULL:
+                json_writer_null(w);
+                break;
+        case VFIOD_VALUE_STRING:
+                json_writer_string(w, v->text);
+                break;
+        case VFIOD_VALUE_NUMBER:
+                json_writer_uint(w, v->number);
+                break;
+        case VFIOD_VALUE_BOOLEAN:
+                json_writer_bool(w, v->boolean);
+                break;
+        case VFIOD_VALUE_LIST:
+                json_writer_begin_array(w);
+                for (size_t i = 0; i < v->n_items; i++)
+                        json_writer_string(w, v->items[i]);
+                json_writer_end_array(w);
+                break;
+        }
+}
+
+static void monitor_print(VfiodWatch *watch, const VfiodChange *c, void *userdata) {
+        Monitor *m = userdata;
+        const char *event = change_event(c->kind);
+        int r;
+
+        if (m->r < 0)
+                return;
+
+        if (m->json) {
+                JsonWriter w;
+
+                json_writer_init(&w, stdout, false);  /* one line per change */
+                json_writer_begin_object(&w);
+                json_writer_key(&w, "object");
+                json_writer_string(&w, object_words[c->object]);
+                json_writer_key(&w, "name");
+                json_writer_string(&w, c->name);
+                if (event) {
+                        json_writer_key(&w, "event");
+                        json_writer_string(&w, event);
+                } else {
+                        json_writer_key(&w, "property");
+                        json_writer_string(&w, c->property);
+                        json_writer_key(&w, "old");
+                        json_value(&w, c->old_value);
+                        json_writer_key(&w, "new");
+                        json_value(&w, c->new_value);
+                }
+                json_writer_end_object(&w);
+                r = json_writer_finish(&w);
+        } else {
+                printf("%s %s ", object_words[c->object], c->name);
+                if (event)
+                        fputs(event, stdout);
+                else {
+                        printf("%s: ", c->property);
+                        text_value(c->old_value);
+                        fputs(out.tty && out.utf8 ? " → " : " -> ", stdout);
+                        text_value(c->new_value);
+                }
+                fputc('\n', stdout);
+                r = fflush(stdout) != 0 || ferror(stdout) ? -(errno ? errno : EIO) : 0;
+        }
+        if (r < 0)
+                m->r = r;
+}
+
+/* Milliseconds until an absolute CLOCK_MONOTONIC time, for poll(). */
+static int poll_timeout_ms(uint64_t usec) {
+        struct timespec ts;
+        uint64_t now;
+
+        if (usec == UINT64_MAX)
+                return -1;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+        if (usec <= now)
+                return 0;
+        if ((usec - now) / 1000ULL >= (uint64_t) INT32_MAX)
+                return INT32_MAX;
+        return (int) ((usec - now + 999ULL) / 1000ULL);
+}
+
+static int verb_monitor(const Options *options, char **args, size_t n_args) {
+        VfiodError error = VFIOD_ERROR_INIT;
+        VfiodClient *client = NULL;
+        VfiodWatch *watch = NULL;
+        Monitor monitor = { .json = options->json };
+        sigset_t mask;
+        int sfd, r, ret;
+
+        /* SIGINT and SIGTERM end the loop, read from a signalfd. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
+            (sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+                fprintf(stderr, "vfioctl: cannot watch for signals: %s\n", strerror(errno));
+                return EXIT_REFUSED;
+        }
+
+        ret = client_open(&client);
+        if (ret != 0) {
+                close(sfd);
+                return ret;
+        }
+
+        r = vfiod_watch_new(client, monitor_print, &monitor, &watch, &error);
+        if (r < 0) {
+                ret = fail(&error, NULL);
+                goto finish;
+        }
+
+        for (;;) {
+                struct pollfd fds[2];
+                uint64_t timeout;
+
+                r = vfiod_watch_process(watch, &error);
+                if (r < 0) {
+                        ret = fail(&error, NULL);
+                        break;
+                }
+                if (monitor.r < 0) {
+                        ret = fail_output(monitor.r);
+                        break;
+                }
+
+                r = vfiod_watch_get_fd(watch);
+                if (r >= 0) {
+                        fds[0] = (struct pollfd) { .fd = r };
+                        r = vfiod_watch_get_events(watch);
+                }
+                if (r >= 0) {
+                        fds[0].events = (short) r;
+                        r = vfiod_watch_get_timeout(watch, &timeout);
+                }
+                if (r < 0) {
+                        fprintf(stderr, "vfioctl: lost the connection to the system bus: %s\n",
+                                strerror(-r));
+                        ret = EXIT_REFUSED;
+                        break;
+                }
+                fds[1] = (struct pollfd) { .fd = sfd, .events = POLLIN };
+
+                r = poll(fds, 2, poll_timeout_ms(timeout));
+                if (r < 0 && errno != EINTR) {
+                        fprintf(stderr, "vfioctl: poll failed: %s\n", strerror(errno));
+                        ret = EXIT_REFUSED;
+                        break;
+                }
+                if (r > 0 && fds[1].revents) {
+                        ret = EXIT_SUCCESS;  /* interrupted: the normal end */
+                        break;
+                }
+        }
+
+finish:
+        vfiod_watch_free(watch);
+        vfiod_client_free(client);
+        vfiod_error_clear(&error);
+        close(sfd);
+        return ret;
+}
+
 static int verb_help(const Options *options, char **args, size_t n_args);
 
 static const Verb verbs[] = {
@@ -436,6 +644,8 @@ static const Verb verbs[] = {
           1, 1, VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN | VERB_OPTION_FORCE, false, verb_detach },
         { "reattach", "DEVICE", "Give DEVICE (with --group: its group) back to the host",
           1, 1, VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN, false, verb_reattach },
+        { "monitor", NULL, "Print each change of a device or group, until interrupted",
+          0, 0, 0, false, verb_monitor },
         { "help", NULL, "Show this help",
           0, 0, 0, false, verb_help },
 };
@@ -470,7 +680,8 @@ static void help_print(FILE *f) {
                 "Options:\n"
                 "  -h --help             Show this help\n"
                 "     --version          Show the version of vfioctl and of the service\n"
-                "     --json             Print JSON, with the keys of the D-Bus dictionaries\n"
+                "     --json             Print JSON, with the keys of the D-Bus dictionaries;\n"
+                "                        monitor: one object per line and change\n"
                 "     --no-ask-password  Never ask for a password: fail when the service\n"
                 "                        needs authentication\n"
                 "     --group            detach, reattach: every device of the IOMMU group\n"

@@ -13,6 +13,11 @@
 
 #define VFIOD_EXPORT __attribute__((visibility("default")))
 
+struct VfiodClient {
+        sd_bus *bus;
+        bool allow_interactive_authorization;
+};
+
 /* Sets a local error (name NULL) and returns -errnum (errnum > 0). */
 int error_set_local(VfiodError *error, int errnum, const char *format, ...)
         __attribute__((format(printf, 3, 4)));
@@ -33,3 +38,22 @@ int reply_read_device_list(sd_bus_message *m, VfiodDeviceList **ret, VfiodError 
 
 /* Reads an aa{sv} of plan dictionaries, same rules. */
 int reply_read_plan(sd_bus_message *m, VfiodPlan **ret, VfiodError *error);
+
+/* ---- values of the live model (vfiod-value.c) ---------------------- */
+
+/* Frees what a value holds and makes it VFIOD_VALUE_NULL with text NULL. */
+void value_clear(VfiodValue *v);
+
+/* Same type and same content. */
+bool value_equal(const VfiodValue *a, const VfiodValue *b);
+
+/* Reads the variant at the current position of m, the value of
+ * `property`, into *ret.  Returns 1 when read, 0 when its type is none
+ * the contract uses (the variant is skipped, *ret left NULL), -ENOMEM, or
+ * another negative errno when m does not hold a variant there. */
+int value_read(sd_bus_message *m, const char *property, VfiodValue *ret);
+
+/* The kind and short name of a device or group object path:
+ * ".../device/0000_03_00_0" is a device "0000:03:00.0", ".../group/12" a
+ * group "12".  -EINVAL for any other path, -ENOMEM. */
+int object_path_parse(const char *path, VfiodObjectKind *ret_kind, char **ret_name);

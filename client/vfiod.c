@@ -14,11 +14,6 @@
 
 #include "vfiod-private.h"
 
-struct VfiodClient {
-        sd_bus *bus;
-        bool allow_interactive_authorization;
-};
-
 /* ---- errors ------------------------------------------------------- */
 
 /* A fixed errno per service error, so that callers that only look at the

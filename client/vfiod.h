@@ -140,6 +140,122 @@ int vfiod_client_detach_device(VfiodClient *client, const char *device, uint64_t
 int vfiod_client_reattach_device(VfiodClient *client, const char *device, uint64_t flags,
                                  VfiodPlan **ret_plan, VfiodError *error);
 
+/* ---- watching the live model --------------------------------------- */
+
+/* The service publishes every device and IOMMU group as an object (see
+ * "Live model" in vfiod-names.h).  A VfiodWatch follows those objects
+ * without blocking: it subscribes to their signals, loads them once
+ * (GetManagedObjects) so that every change can be told as old -> new, and
+ * calls a function for each change.  It is driven by any main loop:
+ *
+ *     poll on vfiod_watch_get_fd() for vfiod_watch_get_events(), at most
+ *     until vfiod_watch_get_timeout(); then vfiod_watch_process().
+ *
+ * Ask for the events and the timeout again before every poll: they change
+ * (a message already read from the socket makes the timeout 0). */
+
+typedef enum VfiodChangeKind {
+        VFIOD_CHANGE_ADDED,             /* an object appeared */
+        VFIOD_CHANGE_REMOVED,           /* an object went */
+        VFIOD_CHANGE_PROPERTY,          /* a property changed value */
+        VFIOD_CHANGE_SERVICE_STARTED,   /* the service appeared on the bus */
+        VFIOD_CHANGE_SERVICE_STOPPED,   /* the service left the bus */
+} VfiodChangeKind;
+
+typedef enum VfiodObjectKind {
+        VFIOD_OBJECT_SERVICE,           /* the service itself (SERVICE_* changes) */
+        VFIOD_OBJECT_DEVICE,            /* org.freedesktop.vfio1.Device */
+        VFIOD_OBJECT_GROUP,             /* org.freedesktop.vfio1.Group */
+} VfiodObjectKind;
+
+typedef enum VfiodValueType {
+        VFIOD_VALUE_NULL,               /* nothing: Group "/" (no IOMMU group) */
+        VFIOD_VALUE_STRING,             /* s */
+        VFIOD_VALUE_NUMBER,             /* y q u t; a device's Group: the group number */
+        VFIOD_VALUE_BOOLEAN,            /* b */
+        VFIOD_VALUE_LIST,               /* ao: the short names of the objects */
+} VfiodValueType;
+
+/* A property value, typed for JSON and as text for people. */
+typedef struct VfiodValue {
+        VfiodValueType type;
+        char *text;                     /* never NULL: the string; a number in decimal
+                                         * (ids and Class as 0x%04x / 0x%06x);
+                                         * "true"/"false"; the list's names separated by
+                                         * one space; "" for NULL */
+        uint64_t number;                /* VFIOD_VALUE_NUMBER */
+        bool boolean;                   /* VFIOD_VALUE_BOOLEAN */
+        size_t n_items;                 /* VFIOD_VALUE_LIST */
+        char **items;                   /* VFIOD_VALUE_LIST: e.g. "0000:03:00.0" */
+} VfiodValue;
+
+/* One change, valid only during the call of the VfiodChangeFunc. */
+typedef struct VfiodChange {
+        VfiodChangeKind kind;
+        VfiodObjectKind object;
+        const char *path;               /* the object path (VFIOD_DBUS_PATH for the
+                                         * service) */
+        const char *name;               /* short name: "0000:03:00.0", "12", or
+                                         * VFIOD_DBUS_NAME for the service */
+        const char *property;           /* VFIOD_CHANGE_PROPERTY: VFIOD_PROP_*; else NULL */
+        const VfiodValue *old_value;    /* VFIOD_CHANGE_PROPERTY: before; else NULL */
+        const VfiodValue *new_value;    /* VFIOD_CHANGE_PROPERTY: now; else NULL */
+} VfiodChange;
+
+typedef struct VfiodWatch VfiodWatch;
+
+/* Called once per change, from vfiod_watch_process() only.  It must not
+ * free the watch; it may call anything else of libvfiod. */
+typedef void (*VfiodChangeFunc)(VfiodWatch *watch, const VfiodChange *change, void *userdata);
+
+/* Subscribes to the live model's signals (PropertiesChanged of the
+ * objects under VFIOD_DBUS_PATH, InterfacesAdded, InterfacesRemoved, and
+ * the owner of VFIOD_DBUS_NAME) and loads the current objects; blocks
+ * until both are done, like the other calls.  A service that is not
+ * running is not an error: its objects are loaded when it appears.
+ *
+ * One change is reported per property whose value differs (a signal that
+ * repeats a known value reports nothing), per object added or removed.
+ * When the service stops, VFIOD_CHANGE_SERVICE_STOPPED is reported and
+ * the last known objects are kept; when it starts again,
+ * VFIOD_CHANGE_SERVICE_STARTED, then the differences between the last
+ * known objects and the new ones, as added/removed/property changes.
+ * Properties of a type the contract does not use are ignored.
+ *
+ * The watch uses the client's bus connection: free it before the client.
+ * The client's blocking calls work meanwhile; signals they read wait for
+ * the next vfiod_watch_process(). */
+int vfiod_watch_new(VfiodClient *client, VfiodChangeFunc callback, void *userdata,
+                    VfiodWatch **ret, VfiodError *error);
+
+/* Ends the subscriptions.  NULL is fine. */
+void vfiod_watch_free(VfiodWatch *watch);
+
+/* The file descriptor to poll, and the poll events to wait for on it
+ * (POLLIN, and POLLOUT while something waits to be sent); <0 on error. */
+int vfiod_watch_get_fd(VfiodWatch *watch);
+int vfiod_watch_get_events(VfiodWatch *watch);
+
+/* When to call vfiod_watch_process() even if the fd stays quiet: an
+ * absolute CLOCK_MONOTONIC time in microseconds, 0 for "now", UINT64_MAX
+ * for "no timeout".  Returns 0 or a negative errno. */
+int vfiod_watch_get_timeout(VfiodWatch *watch, uint64_t *ret_usec);
+
+/* Reads and dispatches everything pending, calling the VfiodChangeFunc
+ * for each change, without blocking.  Returns 1 when it did something, 0
+ * when there was nothing to do, a negative errno when the bus connection
+ * failed (the watch is then useless: free it). */
+int vfiod_watch_process(VfiodWatch *watch, VfiodError *error);
+
+/* Whether the service is on the bus, as far as the watch knows. */
+bool vfiod_watch_service_running(const VfiodWatch *watch);
+
+/* The last known value of property of the object at path (e.g. to show
+ * an object just added), or NULL.  Valid until the next
+ * vfiod_watch_process() or vfiod_watch_free(). */
+const VfiodValue *vfiod_watch_get_value(const VfiodWatch *watch, const char *path,
+                                        const char *property);
+
 #ifdef __cplusplus
 }
 #endif

@@ -27,34 +27,37 @@
 #define VFIOD_METHOD_REVOKE_ACCESS   "RevokeAccess"
 #define VFIOD_METHOD_SET_LOCKED_MEMORY_LIMIT "SetLockedMemoryLimit"
 
-/* ---- live model: one object per device and per IOMMU group ---------- *
- * Below VFIOD_DBUS_PATH, which is an org.freedesktop.DBus.ObjectManager.
- * Device paths are the address with ':' and '.' as '_'
- * (.../device/0000_03_00_0), group paths the number (.../group/12). */
+/* ---- Live model --------------------------------------------------- */
+/* The service's objects, published through org.freedesktop.DBus.ObjectManager
+ * at VFIOD_DBUS_PATH: one object per PCI device at
+ * VFIOD_DBUS_DEVICE_PATH_PREFIX "/<address with ':' and '.' as '_'>"
+ * (e.g. .../device/0000_03_00_0) and one per IOMMU group at
+ * VFIOD_DBUS_GROUP_PATH_PREFIX "/<N>".  Read-only properties, each
+ * announced with PropertiesChanged (values included) when it changes. */
 #define VFIOD_DBUS_DEVICE_INTERFACE   "org.freedesktop.vfio1.Device"
 #define VFIOD_DBUS_GROUP_INTERFACE    "org.freedesktop.vfio1.Group"
 #define VFIOD_DBUS_DEVICE_PATH_PREFIX VFIOD_DBUS_PATH "/device"
 #define VFIOD_DBUS_GROUP_PATH_PREFIX  VFIOD_DBUS_PATH "/group"
-#define VFIOD_DBUS_NO_GROUP_PATH      "/"   /* Device.Group of a device without */
-
-/* Device properties */
-#define VFIOD_PROP_ADDRESS             "Address"
-#define VFIOD_PROP_GROUP               "Group"
-#define VFIOD_PROP_VENDOR_ID           "VendorId"
-#define VFIOD_PROP_DEVICE_ID           "DeviceId"
-#define VFIOD_PROP_SUBSYSTEM_VENDOR_ID "SubsystemVendorId"
-#define VFIOD_PROP_SUBSYSTEM_DEVICE_ID "SubsystemDeviceId"
-#define VFIOD_PROP_CLASS               "Class"
-#define VFIOD_PROP_VENDOR              "Vendor"
-#define VFIOD_PROP_NAME                "Name"
-#define VFIOD_PROP_DRIVER              "Driver"
-#define VFIOD_PROP_STATE               "State"
-#define VFIOD_PROP_BRIDGE              "Bridge"
-#define VFIOD_PROP_IN_USE              "InUse"    /* devices and groups */
-/* Group properties */
-#define VFIOD_PROP_NUMBER              "Number"
-#define VFIOD_PROP_DEVICES             "Devices"
-#define VFIOD_PROP_VIABLE              "Viable"
+#define VFIOD_DBUS_NO_GROUP_PATH      "/"   /* Device.Group of a device without one */
+/* Properties of a Device. */
+#define VFIOD_PROP_ADDRESS             "Address"            /* s */
+#define VFIOD_PROP_GROUP               "Group"              /* o, "/" without a group */
+#define VFIOD_PROP_VENDOR_ID           "VendorId"           /* q */
+#define VFIOD_PROP_DEVICE_ID           "DeviceId"           /* q */
+#define VFIOD_PROP_SUBSYSTEM_VENDOR_ID "SubsystemVendorId"  /* q */
+#define VFIOD_PROP_SUBSYSTEM_DEVICE_ID "SubsystemDeviceId"  /* q */
+#define VFIOD_PROP_CLASS               "Class"              /* u */
+#define VFIOD_PROP_VENDOR              "Vendor"             /* s */
+#define VFIOD_PROP_NAME                "Name"               /* s */
+#define VFIOD_PROP_DRIVER              "Driver"             /* s */
+#define VFIOD_PROP_STATE               "State"              /* s */
+#define VFIOD_PROP_BRIDGE              "Bridge"             /* b */
+/* Properties of a Group. */
+#define VFIOD_PROP_NUMBER              "Number"             /* u */
+#define VFIOD_PROP_DEVICES             "Devices"            /* ao, sorted by address */
+#define VFIOD_PROP_VIABLE              "Viable"             /* b */
+/* Of both. */
+#define VFIOD_PROP_IN_USE              "InUse"              /* s */
 
 /* ---- errors ------------------------------------------------------- */
 #define VFIOD_ERROR_PREFIX            "org.freedesktop.vfio1.Error."

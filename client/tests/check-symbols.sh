@@ -14,10 +14,14 @@ for expected in vfiod_client_new vfiod_client_free vfiod_client_get_version \
                 vfiod_client_get_group vfiod_client_list_devices \
                 vfiod_client_detach_device vfiod_client_reattach_device \
                 vfiod_client_set_allow_interactive_authorization \
-                vfiod_error_clear vfiod_device_list_free vfiod_plan_free; do
+                vfiod_error_clear vfiod_device_list_free vfiod_plan_free \
+                vfiod_watch_new vfiod_watch_free vfiod_watch_get_fd vfiod_watch_get_events \
+                vfiod_watch_get_timeout vfiod_watch_process vfiod_watch_service_running \
+                vfiod_watch_get_value; do
         printf '%s\n' "$symbols" | grep -qx "$expected" || { echo "missing: $expected"; exit 1; }
 done
-for internal in reply_read_device_list error_set_local json_write_string; do
+for internal in reply_read_device_list error_set_local json_write_string value_read \
+                object_path_parse; do
         if printf '%s\n' "$symbols" | grep -qx "$internal"; then
                 echo "internal symbol exported: $internal"; exit 1
         fi

@@ -29,6 +29,18 @@ int main(void) {
         if (vfiod_client_list_devices(NULL, NULL, &error) >= 0 || !error.message)
                 return EXIT_FAILURE;
         vfiod_error_clear(&error);
+        /* The watch too. */
+        VfiodWatch *watch = NULL;
+        vfiod_watch_free(NULL);
+        if (vfiod_watch_new(NULL, NULL, NULL, &watch, &error) >= 0 || !error.message || watch)
+                return EXIT_FAILURE;
+        vfiod_error_clear(&error);
+        if (vfiod_watch_process(NULL, &error) >= 0 || !error.message)
+                return EXIT_FAILURE;
+        vfiod_error_clear(&error);
+        if (vfiod_watch_get_fd(NULL) >= 0 || vfiod_watch_get_value(NULL, "/", "x") ||
+            vfiod_watch_service_running(NULL))
+                return EXIT_FAILURE;
         puts("ok");
         return EXIT_SUCCESS;
 }

@@ -118,6 +118,32 @@ static void test_writer_empty(void) {
         free(s);
 }
 
+/* vfioctl monitor: a Group property without a group is null. */
+static void test_writer_null(void) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        JsonWriter w;
+
+        g_assert_nonnull(f);
+        json_writer_init(&w, f, false);
+        json_writer_begin_object(&w);
+        json_writer_key(&w, "old");
+        json_writer_null(&w);
+        json_writer_key(&w, "new");
+        json_writer_uint(&w, 12);
+        json_writer_key(&w, "list");
+        json_writer_begin_array(&w);
+        json_writer_null(&w);
+        json_writer_null(&w);
+        json_writer_end_array(&w);
+        json_writer_end_object(&w);
+        g_assert_cmpint(json_writer_finish(&w), ==, 0);
+        g_assert_cmpint(fclose(f), ==, 0);
+        g_assert_cmpstr(buf, ==, "{\"old\":null,\"new\":12,\"list\":[null,null]}\n");
+        free(buf);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/json/escape/plain", test_escape_plain);
@@ -127,5 +153,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/json/writer/compact", test_writer_compact);
         g_test_add_func("/json/writer/pretty", test_writer_pretty);
         g_test_add_func("/json/writer/empty", test_writer_empty);
+        g_test_add_func("/json/writer/null", test_writer_null);
         return g_test_run();
 }
