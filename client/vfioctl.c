@@ -134,6 +134,11 @@ static void json_device(JsonWriter *w, const VfiodDevice *d) {
         json_writer_bool(w, d->bridge);
         json_writer_key(w, VFIOD_KEY_IN_USE);
         json_writer_string(w, d->in_use);
+        json_writer_key(w, VFIOD_KEY_GRANTED_UIDS);
+        json_writer_begin_array(w);
+        for (size_t i = 0; i < d->n_granted_uids; i++)
+                json_writer_uint(w, d->granted_uids[i]);
+        json_writer_end_array(w);
         json_writer_end_object(w);
 }
 
@@ -172,13 +177,14 @@ enum {
         DEVICE_COLUMN_NAME,
         DEVICE_COLUMN_DRIVER,
         DEVICE_COLUMN_STATE,
+        DEVICE_COLUMN_GRANTED,
         DEVICE_COLUMN_IN_USE,
         _DEVICE_COLUMN_MAX,
 };
 
 static int table_devices(const VfiodDeviceList *list) {
         static const char *const headers[_DEVICE_COLUMN_MAX] = {
-                "GROUP", "ADDRESS", "IDS", "NAME", "DRIVER", "STATE", "IN USE",
+                "GROUP", "ADDRESS", "IDS", "NAME", "DRIVER", "STATE", "GRANTED", "IN USE",
         };
         Table *t;
         int r = 0;
@@ -191,10 +197,18 @@ static int table_devices(const VfiodDeviceList *list) {
 
         for (size_t i = 0; i < list->n_devices && r >= 0; i++) {
                 const VfiodDevice *d = list->devices[i];
-                char group[16] = "-", ids[16], *name = NULL;
+                char group[16] = "-", ids[16], *name = NULL, granted[64] = "-";
 
                 if (d->has_group)
                         snprintf(group, sizeof(group), "%u", (unsigned) d->group);
+                /* the users who may open its group by path: "1000,1001", "3 users" */
+                if (d->n_granted_uids > 0 && d->n_granted_uids <= 3) {
+                        size_t len = 0;
+                        for (size_t k = 0; k < d->n_granted_uids; k++)
+                                len += (size_t) snprintf(granted + len, sizeof(granted) - len, "%s%u",
+                                                         k ? "," : "", (unsigned) d->granted_uids[k]);
+                } else if (d->n_granted_uids > 3)
+                        snprintf(granted, sizeof(granted), "%zu users", d->n_granted_uids);
                 snprintf(ids, sizeof(ids), "[%04x:%04x]", d->vendor_id, d->device_id);
                 if (asprintf(&name, "%s%s%s", d->vendor, *d->vendor && *d->name ? " " : "",
                              d->name) < 0) {
@@ -209,6 +223,7 @@ static int table_devices(const VfiodDeviceList *list) {
                         [DEVICE_COLUMN_NAME] = *name ? name : "-",
                         [DEVICE_COLUMN_DRIVER] = *d->driver ? d->driver : "-",
                         [DEVICE_COLUMN_STATE] = d->state,
+                        [DEVICE_COLUMN_GRANTED] = granted,
                         [DEVICE_COLUMN_IN_USE] = *d->in_use ? d->in_use : "-",
                 };
                 const char *colors[_DEVICE_COLUMN_MAX] = {

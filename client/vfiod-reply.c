@@ -20,6 +20,7 @@ typedef enum {
         FIELD_UINT16,
         FIELD_UINT32,
         FIELD_BOOL,
+        FIELD_UINT32_ARRAY,     /* au: a uint32_t * at offset, its length at count_offset */
 } FieldType;
 
 typedef struct {
@@ -27,6 +28,7 @@ typedef struct {
         FieldType type;
         size_t offset;          /* of the value in the struct */
         ssize_t seen_offset;    /* of a bool set when the key is present, or -1 */
+        size_t count_offset;    /* FIELD_UINT32_ARRAY: of its size_t length */
 } Field;
 
 static const Field device_fields[] = {
@@ -44,6 +46,8 @@ static const Field device_fields[] = {
         { VFIOD_KEY_STATE,               FIELD_STRING, offsetof(VfiodDevice, state),               -1 },
         { VFIOD_KEY_BRIDGE,              FIELD_BOOL,   offsetof(VfiodDevice, bridge),              -1 },
         { VFIOD_KEY_IN_USE,              FIELD_STRING, offsetof(VfiodDevice, in_use),              -1 },
+        { VFIOD_KEY_GRANTED_UIDS,        FIELD_UINT32_ARRAY, offsetof(VfiodDevice, granted_uids),  -1,
+          offsetof(VfiodDevice, n_granted_uids) },
 };
 
 static const Field plan_fields[] = {
@@ -62,6 +66,7 @@ static const char *field_signature(FieldType type) {
         case FIELD_UINT16: return "q";
         case FIELD_UINT32: return "u";
         case FIELD_BOOL:   return "b";
+        case FIELD_UINT32_ARRAY: return "au";
         }
         abort();
 }
@@ -143,6 +148,24 @@ static int field_read(sd_bus_message *m, const Field *field, void *object,
                         return reply_error(error, r, what, index);
                 bool b = v != 0;
                 memcpy(slot, &b, sizeof(b));
+                break;
+        }
+        case FIELD_UINT32_ARRAY: {
+                const void *array;
+                size_t size = 0;
+                r = sd_bus_message_read_array(m, SD_BUS_TYPE_UINT32, &array, &size);
+                if (r < 0)
+                        return reply_error(error, r, what, index);
+                size_t n = size / sizeof(uint32_t);
+                uint32_t *copy = calloc(n ? n : 1, sizeof(uint32_t));
+                if (!copy)
+                        return error_set_local(error, ENOMEM, "Out of memory");
+                if (n)
+                        memcpy(copy, array, n * sizeof(uint32_t));
+                uint32_t **target = (uint32_t **) (void *) slot;
+                free(*target);  /* a repeated key: the last one wins */
+                *target = copy;
+                memcpy((char *) object + field->count_offset, &n, sizeof(n));
                 break;
         }
         }
@@ -299,6 +322,7 @@ static void device_free(void *p) {
         free(d->driver);
         free(d->state);
         free(d->in_use);
+        free(d->granted_uids);
         free(d);
 }
 

@@ -73,6 +73,8 @@ typedef struct VfiodDevice {
         char *state;                   /* VFIOD_STATE_* (or a newer value) */
         bool bridge;
         char *in_use;                  /* "" or why the host needs it */
+        size_t n_granted_uids;         /* users GrantAccess let open its group's */
+        uint32_t *granted_uids;        /*   /dev/vfio/N by path (NULL when none) */
 } VfiodDevice;
 
 typedef struct VfiodDeviceList {

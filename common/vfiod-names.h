@@ -130,6 +130,7 @@
 #define VFIOD_KEY_STATE               "state"
 #define VFIOD_KEY_BRIDGE              "bridge"
 #define VFIOD_KEY_IN_USE              "in_use"
+#define VFIOD_KEY_GRANTED_UIDS        "granted_uids"  /* au */
 
 /* ---- node dictionary (GrantAccess, RevokeAccess) ------------------- */
 #define VFIOD_KEY_PATH "path"   /* s: the device node, e.g. /dev/vfio/12 */

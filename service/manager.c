@@ -48,8 +48,9 @@ struct Manager {
 
 /* ---- device dictionaries --------------------------------------------- */
 
+/* @grants: Grant*, all of them (grants_list (-1)) */
 static int
-append_device (sd_bus_message *m, const Device *d)
+append_device (sd_bus_message *m, const Device *d, GPtrArray *grants)
 {
   int r;
 
@@ -82,16 +83,44 @@ append_device (sd_bus_message *m, const Device *d)
   ENTRY (VFIOD_KEY_IN_USE, "s", d->in_use ? d->in_use : "");
 #undef ENTRY
 
+  /* who may open its group by path (GrantAccess) */
+  r = sd_bus_message_open_container (m, 'e', "sv");
+  if (r >= 0)
+    r = sd_bus_message_append (m, "s", VFIOD_KEY_GRANTED_UIDS);
+  if (r >= 0)
+    r = sd_bus_message_open_container (m, 'v', "au");
+  if (r >= 0)
+    r = sd_bus_message_open_container (m, 'a', "u");
+  for (guint i = 0; r >= 0 && i < grants->len; i++)
+    {
+      const Grant *g = g_ptr_array_index (grants, i);
+      g_autofree char *node = NULL;
+      if (d->group == DEVICE_NO_GROUP || g->group != (uint32_t) d->group)
+        continue;
+      node = access_group_node (g->group);
+      if (strcmp (g->path, node) == 0)
+        r = sd_bus_message_append (m, "u", (uint32_t) g->uid);
+    }
+  if (r >= 0)
+    r = sd_bus_message_close_container (m);
+  if (r >= 0)
+    r = sd_bus_message_close_container (m);
+  if (r >= 0)
+    r = sd_bus_message_close_container (m);
+  if (r < 0)
+    return r;
+
   return sd_bus_message_close_container (m);
 }
 
 static int
-append_devices (sd_bus_message *m, GPtrArray *devices)
+append_devices (sd_bus_message *m, GPtrArray *devices, Grants *grants)
 {
+  g_autoptr (GPtrArray) all = grants_list (grants, -1);
   int r = sd_bus_message_open_container (m, 'a', "a{sv}");
 
   for (guint i = 0; r >= 0 && i < devices->len; i++)
-    r = append_device (m, g_ptr_array_index (devices, i));
+    r = append_device (m, g_ptr_array_index (devices, i), all);
   if (r < 0)
     return r;
   return sd_bus_message_close_container (m);
@@ -182,7 +211,7 @@ method_get_group (sd_bus_message *m, void *userdata, sd_bus_error *error)
   if (r >= 0)
     r = sd_bus_message_append (reply, "u", (uint32_t) group);
   if (r >= 0)
-    r = append_devices (reply, devices);
+    r = append_devices (reply, devices, self->grants);
   if (r >= 0)
     r = sd_bus_send (NULL, reply, NULL);
   return r;
@@ -208,7 +237,7 @@ method_list_devices (sd_bus_message *m, void *userdata, sd_bus_error *error)
 
   r = sd_bus_message_new_method_return (m, &reply);
   if (r >= 0)
-    r = append_devices (reply, devices);
+    r = append_devices (reply, devices, self->grants);
   if (r >= 0)
     r = sd_bus_send (NULL, reply, NULL);
 

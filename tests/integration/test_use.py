@@ -147,6 +147,15 @@ class TestGrant(UseTest):
         # owner and group never change; the group bits show the ACL mask
         self.assertEqual((after.st_uid, after.st_gid), (before.st_uid, before.st_gid))
         self.assertIn('/dev/vfio/5', self.grants_file())
+        devices = {d['address']: d for d in self.stack.list_devices()}
+        self.assertEqual(devices[NIC]['granted_uids'], [NOBODY])
+        self.assertEqual(devices[SATA]['granted_uids'], [NOBODY])
+        self.assertEqual(devices['0000:00:16.0']['granted_uids'], [])
+        # the CLI shows it: a column, and the JSON key
+        listed = {d['address']: d for d in self.stack.vfioctl_json('list')['devices']}
+        self.assertEqual(listed[NIC]['granted_uids'], [NOBODY])
+        table = self.stack.vfioctl('list').stdout
+        self.assertIn(str(NOBODY), next(line for line in table.splitlines() if NIC in line))
         # the user can now open it by path
         proc = subprocess.run(['setpriv', '--reuid=%d' % NOBODY, '--regid=%d' % NOBODY, '--clear-groups',
                                'sh', '-c', 'exec 3<>/dev/vfio/5'], capture_output=True, text=True)
