@@ -7,7 +7,10 @@ detach, another writer's unbind, hot removal and re-plugging, a mount and
 unmount below a device, a link going up.  Each change of value is
 signalled once, whatever number of events caused it."""
 
+import json
 import os
+import select
+import signal
 import subprocess
 import time
 import unittest
@@ -15,7 +18,7 @@ import xml.etree.ElementTree as ET
 
 from gi.repository import Gio, GLib
 
-from harness import BUS_NAME, NOBODY, OBJECT_PATH, SRCDIR, Stack, by_address, main
+from harness import BUILDDIR, BUS_NAME, NOBODY, OBJECT_PATH, SRCDIR, Stack, by_address, main
 from detachlib import GROUP, GROUP5, NIC, ORIGINAL, POLKIT_TEMPLATE, SATA, USB
 
 DEVICE = 'org.freedesktop.vfio1.Device'
@@ -311,6 +314,61 @@ class TestChanges(ModelTest):
         w.wait(lambda: w.changes(device_path(NIC), 'Driver') == [''], 'NIC unbound')
         w.pump(1.0)
         self.assertEqual(w.signals_for(device_path(NIC)), [(device_path(NIC), DEVICE, ['Driver', 'State'])])
+
+
+class TestMonitorCli(ModelTest):
+    """The real vfioctl monitor, as an unprivileged user, on the real daemon."""
+
+    def monitor(self, *args):
+        argv = ['setpriv', '--reuid=%d' % NOBODY, '--regid=%d' % NOBODY, '--clear-groups',
+                os.path.join(BUILDDIR, 'client', 'vfioctl'), 'monitor'] + list(args)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.stack.address))
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        time.sleep(0.5)  # subscribed and loaded
+        return proc
+
+    def read_until(self, proc, cond, timeout=10):
+        """Lines of @proc's stdout until cond(lines); raw reads, so two
+        lines in one chunk are both seen."""
+        lines, buf = [], b''
+        fd = proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b'\n' in buf:
+                line, buf = buf.split(b'\n', 1)
+                lines.append(line.decode())
+            if cond(lines):
+                return lines
+        raise AssertionError('monitor printed %r' % lines)
+
+    def test_json_lines_for_a_detach(self):
+        self.start()
+        proc = self.monitor('--json')
+        self.stack.call('DetachDevice', 'st', NIC, GROUP)
+        lines = self.read_until(proc, lambda ls: any('"Viable"' in l for l in ls))
+        events = [json.loads(l) for l in lines]
+        self.assertIn({'object': 'group', 'name': '5', 'property': 'Viable', 'old': False, 'new': True}, events)
+        drivers = [e['new'] for e in events if e.get('name') == NIC and e.get('property') == 'Driver']
+        self.assertEqual(drivers[-1], 'vfio-pci')
+        proc.send_signal(signal.SIGINT)
+        self.assertEqual(proc.wait(timeout=10), 0)
+
+    def test_text_lines_for_a_removal(self):
+        self.start()
+        proc = self.monitor()
+        self.sim.remove('0000:00:16.0')
+        lines = self.read_until(proc, lambda ls: 'group 3 removed' in ls)
+        self.assertIn('device 0000:00:16.0 removed', lines)
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=10), 0)
 
 
 class TestHostChanges(ModelTest):
