@@ -17,6 +17,8 @@ static const struct {
         { "--group",   VERB_OPTION_GROUP   },
         { "--dry-run", VERB_OPTION_DRY_RUN },
         { "--force",   VERB_OPTION_FORCE   },
+        { "--fd-env",  VERB_OPTION_FD_ENV  },
+        { "--memlock", VERB_OPTION_MEMLOCK },   /* takes a value */
 };
 
 #define N_VERB_OPTIONS (sizeof(verb_options) / sizeof(verb_options[0]))
@@ -45,8 +47,49 @@ static int usage_error(char **ret_error, const char *format, ...) {
         return -EINVAL;
 }
 
+int parse_size(const char *text, uint64_t *ret) {
+        static const char units[] = "KMGT";
+        unsigned long long value;
+        const char *unit;
+        char *end;
+        unsigned shift = 0;
+
+        if (!text || !*text || *text == '-' || *text == '+' || *text == ' ')
+                return -EINVAL;
+        errno = 0;
+        value = strtoull(text, &end, 10);
+        if (errno != 0 || end == text)
+                return -EINVAL;
+        if (*end) {
+                unit = strchr(units, end[0] >= 'a' ? end[0] - 'a' + 'A' : end[0]);
+                if (!unit || !end[0])
+                        return -EINVAL;
+                shift = 10 * (unsigned) (unit - units + 1);
+                end++;
+                if (strcmp(end, "") != 0 && strcmp(end, "B") != 0 && strcmp(end, "iB") != 0)
+                        return -EINVAL;
+        }
+        if (value == 0 || value > (UINT64_MAX >> shift))
+                return -EINVAL;
+        *ret = (uint64_t) value << shift;
+        return 0;
+}
+
+/* --memlock's value: @value, or NULL when it was not given. */
+static int memlock_parse(const char *value, Options *o, char **ret_error) {
+        if (!value)
+                return usage_error(ret_error, "option '--memlock' needs a size, e.g. --memlock 8G");
+        if (parse_size(value, &o->memlock) < 0)
+                return usage_error(ret_error, "'%s' is not a size: give bytes or a number with "
+                                   "K, M, G or T (powers of 1024), e.g. 8G", value);
+        o->verb_options |= VERB_OPTION_MEMLOCK;
+        return 0;
+}
+
 static int option_parse(const char *arg, Options *o, char **ret_error) {
         const char *eq = strchr(arg, '=');
+        if (eq && strncmp(arg, "--memlock=", 10) == 0)
+                return memlock_parse(eq + 1, o, ret_error);
         if (eq)
                 return usage_error(ret_error, "option '%.*s' takes no value",
                                    (int) (eq - arg), arg);
@@ -71,7 +114,7 @@ static int option_parse(const char *arg, Options *o, char **ret_error) {
 }
 
 int options_parse(int argc, char **argv, Options *ret, char **ret_error) {
-        Options o = { .ask_password = true };
+        Options o = { .ask_password = true, .dashdash = SIZE_MAX };
         bool options_done = false;
         int r;
 
@@ -85,9 +128,16 @@ int options_parse(int argc, char **argv, Options *ret, char **ret_error) {
         for (int i = 1; i < argc; i++) {
                 const char *arg = argv[i];
 
-                if (!options_done && strcmp(arg, "--") == 0)
+                if (!options_done && strcmp(arg, "--") == 0) {
                         options_done = true;
-                else if (!options_done && arg[0] == '-' && arg[1] != '\0') {
+                        o.dashdash = o.n_args;
+                } else if (!options_done && strcmp(arg, "--memlock") == 0) {
+                        r = memlock_parse(i + 1 < argc ? argv[++i] : NULL, &o, ret_error);
+                        if (r < 0) {
+                                free(o.args);
+                                return r;
+                        }
+                } else if (!options_done && arg[0] == '-' && arg[1] != '\0') {
                         r = option_parse(arg, &o, ret_error);
                         if (r < 0) {
                                 free(o.args);

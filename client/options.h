@@ -8,12 +8,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Options only some verbs take. */
 typedef enum VerbOption {
         VERB_OPTION_GROUP   = 1 << 0,   /* --group */
         VERB_OPTION_DRY_RUN = 1 << 1,   /* --dry-run */
         VERB_OPTION_FORCE   = 1 << 2,   /* --force */
+        VERB_OPTION_FD_ENV  = 1 << 3,   /* --fd-env */
+        VERB_OPTION_MEMLOCK = 1 << 4,   /* --memlock SIZE */
 } VerbOption;
 
 typedef struct Options {
@@ -22,8 +25,11 @@ typedef struct Options {
         bool json;
         bool ask_password;              /* false with --no-ask-password */
         unsigned verb_options;          /* VerbOption mask given */
+        uint64_t memlock;               /* --memlock, in bytes */
         char **args;                    /* the verb and its arguments (into argv) */
         size_t n_args;
+        size_t dashdash;                /* args[] index "--" came before (a command
+                                         * follows), or SIZE_MAX when none */
 } Options;
 
 typedef struct Verb {
@@ -49,6 +55,11 @@ void options_clear(Options *options);
  * an allocated message in *ret_error. */
 int options_find_verb(const Options *options, const Verb *verbs, size_t n_verbs,
                       const Verb **ret, char **ret_error);
+
+/* A size for --memlock: bytes, or with a binary unit K, M, G, T (also
+ * "KiB", "MB"...: all are powers of 1024), e.g. "8G", "256MiB".  0 and
+ * *ret, or -EINVAL (malformed, zero, or overflowing). */
+int parse_size(const char *text, uint64_t *ret);
 
 /* "--group" for VERB_OPTION_GROUP etc. */
 const char *verb_option_name(VerbOption option);

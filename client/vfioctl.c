@@ -3,6 +3,7 @@
  * vfioctl: the command line client of vfiod, built on libvfiod only.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <langinfo.h>
 #include <locale.h>
 #include <poll.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -444,6 +446,176 @@ static int verb_reattach(const Options *options, char **args, size_t n_args) {
         return verb_plan(options, args[0], false);
 }
 
+/* ---- using a detached device ---------------------------------------- */
+
+static int print_nodes(const VfiodNodeList *nodes, bool grant, bool json) {
+        if (json) {
+                JsonWriter w;
+                json_writer_init(&w, stdout, out.tty);
+                json_writer_begin_object(&w);
+                json_writer_key(&w, "nodes");
+                json_writer_begin_array(&w);
+                for (size_t i = 0; i < nodes->n_nodes; i++) {
+                        json_writer_begin_object(&w);
+                        json_writer_key(&w, VFIOD_KEY_PATH);
+                        json_writer_string(&w, nodes->nodes[i]->path);
+                        json_writer_key(&w, VFIOD_KEY_UID);
+                        json_writer_uint(&w, nodes->nodes[i]->uid);
+                        json_writer_end_object(&w);
+                }
+                json_writer_end_array(&w);
+                json_writer_end_object(&w);
+                if (json_writer_finish(&w) < 0)
+                        return -EIO;
+        } else if (nodes->n_nodes == 0)
+                printf("%s\n", grant ? "Nothing granted." : "Nothing to revoke.");
+        else
+                for (size_t i = 0; i < nodes->n_nodes; i++)
+                        printf("%s uid %u access to %s\n", grant ? "granted" : "revoked",
+                               (unsigned) nodes->nodes[i]->uid, nodes->nodes[i]->path);
+        return fflush(stdout) != 0 ? -errno : 0;
+}
+
+/* The client, asking polkit interactively as verb_plan() does; *agent
+ * is our text agent's pid (0: none). */
+static int client_open_interactive(const Options *options, VfiodClient **client, pid_t *agent) {
+        int ret = client_open(client);
+
+        *agent = 0;
+        if (ret != 0)
+                return ret;
+        vfiod_client_set_allow_interactive_authorization(*client, options->ask_password);
+        if (options->ask_password && geteuid() != 0 && isatty(STDIN_FILENO))
+                *agent = polkit_agent_start(VFIOCTL_PKTTYAGENT);
+        return 0;
+}
+
+static int verb_access(const Options *options, const char *device, bool grant) {
+        VfiodError error = VFIOD_ERROR_INIT;
+        VfiodClient *client = NULL;
+        VfiodNodeList *nodes = NULL;
+        pid_t agent;
+        int r, ret;
+
+        ret = client_open_interactive(options, &client, &agent);
+        if (ret != 0)
+                return ret;
+        if (grant)
+                r = vfiod_client_grant_access(client, device, 0, &nodes, &error);
+        else
+                r = vfiod_client_revoke_access(client, device, 0, &nodes, &error);
+        polkit_agent_stop(agent);
+        if (r < 0)
+                ret = fail(&error, device);
+        else
+                ret = print_nodes(nodes, grant, options->json) < 0 ? fail_output(-EIO) : EXIT_SUCCESS;
+        vfiod_node_list_free(nodes);
+        vfiod_client_free(client);
+        vfiod_error_clear(&error);
+        return ret;
+}
+
+static int verb_grant(const Options *options, char **args, size_t n_args) {
+        return verb_access(options, args[0], true);
+}
+
+static int verb_revoke(const Options *options, char **args, size_t n_args) {
+        return verb_access(options, args[0], false);
+}
+
+/* run DEVICE... -- COMMAND [ARGS...]: detach, let this user use the
+ * devices (ACL grants, or with --fd-env the groups' fds), raise our own
+ * locked-memory limit (inherited across exec), then become COMMAND. */
+static int verb_run(const Options *options, char **args, size_t n_args) {
+        VfiodError error = VFIOD_ERROR_INIT;
+        VfiodClient *client = NULL;
+        size_t n_devices;
+        char **command;
+        pid_t agent;
+        int r = 0, ret;
+
+        /* options->dashdash counts the verb too */
+        if (options->dashdash == SIZE_MAX || options->dashdash < 2 || options->dashdash - 1 >= n_args) {
+                fprintf(stderr, "vfioctl: run needs devices, then -- and the command to run, e.g.\n"
+                        "  vfioctl run --memlock 8G 03:00.0 -- qemu-system-x86_64 "
+                        "-device vfio-pci,host=03:00.0 ...\n");
+                return EXIT_USAGE;
+        }
+        n_devices = options->dashdash - 1;
+        command = args + n_devices;
+
+        ret = client_open_interactive(options, &client, &agent);
+        if (ret != 0)
+                return ret;
+
+        for (size_t i = 0; i < n_devices && r >= 0; i++) {
+                VfiodPlan *plan = NULL;
+                const char *device = args[i];
+
+                r = vfiod_client_detach_device(client, device, options_flags(options) & VFIOD_FLAG_GROUP,
+                                               &plan, &error);
+                vfiod_plan_free(plan);
+                if (r >= 0 && (options->verb_options & VERB_OPTION_FD_ENV)) {
+                        uint32_t group;
+                        int fd;
+                        char name[32], value[16];
+
+                        r = vfiod_client_open_group(client, device, 0, &group, &fd, &error);
+                        if (r == -EBUSY && vfiod_error_has_name(&error, VFIOD_ERROR_GROUP_BUSY)) {
+                                /* a device of a group opened for an earlier one */
+                                snprintf(name, sizeof(name), "VFIOD_GROUP_FD_%u", (unsigned) group);
+                                if (getenv(name)) {
+                                        vfiod_error_clear(&error);
+                                        r = 0;
+                                        continue;
+                                }
+                        }
+                        if (r >= 0) {
+                                /* the command inherits it */
+                                (void) fcntl(fd, F_SETFD, 0);
+                                snprintf(name, sizeof(name), "VFIOD_GROUP_FD_%u", (unsigned) group);
+                                snprintf(value, sizeof(value), "%d", fd);
+                                setenv(name, value, 1);
+                        }
+                } else if (r >= 0)
+                        r = vfiod_client_grant_access(client, device, 0, NULL, &error);
+                if (r < 0) {
+                        ret = fail(&error, device);
+                        goto finish;
+                }
+        }
+
+        if (options->verb_options & VERB_OPTION_MEMLOCK) {
+                int pidfd = (int) syscall(SYS_pidfd_open, getpid(), 0);
+                if (pidfd < 0) {
+                        fprintf(stderr, "vfioctl: cannot open a pidfd of itself: %s\n", strerror(errno));
+                        ret = EXIT_REFUSED;
+                        goto finish;
+                }
+                r = vfiod_client_set_locked_memory_limit(client, pidfd, options->memlock, &error);
+                close(pidfd);
+                if (r < 0) {
+                        ret = fail(&error, NULL);
+                        goto finish;
+                }
+        }
+
+        polkit_agent_stop(agent);
+        agent = 0;
+        vfiod_client_free(client);
+        client = NULL;
+        fflush(NULL);
+        execvp(command[0], command);
+        fprintf(stderr, "vfioctl: cannot run %s: %s\n", command[0], strerror(errno));
+        ret = errno == ENOENT ? 127 : 126;
+
+finish:
+        polkit_agent_stop(agent);
+        vfiod_client_free(client);
+        vfiod_error_clear(&error);
+        return ret;
+}
+
 /* ---- monitor ------------------------------------------------------ */
 
 typedef struct Monitor {
@@ -661,6 +833,14 @@ static const Verb verbs[] = {
           1, 1, VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN, false, verb_reattach },
         { "monitor", NULL, "Print each change of a device or group, until interrupted",
           0, 0, 0, false, verb_monitor },
+        { "grant", "DEVICE", "Let you open the IOMMU group of detached DEVICE by path (an ACL)",
+          1, 1, 0, false, verb_grant },
+        { "revoke", "DEVICE", "Take back what grant gave on the group of DEVICE",
+          1, 1, 0, false, verb_revoke },
+        { "run", "DEVICE... -- COMMAND [ARG...]",
+          "Detach, grant (or with --fd-env pass the groups' fds) and raise the locked-memory "
+          "limit, then run COMMAND",
+          2, SIZE_MAX, VERB_OPTION_GROUP | VERB_OPTION_FD_ENV | VERB_OPTION_MEMLOCK, false, verb_run },
         { "help", NULL, "Show this help",
           0, 0, 0, false, verb_help },
 };
@@ -678,7 +858,7 @@ static void help_print(FILE *f) {
         for (size_t i = 0; i < N_VERBS; i++) {
                 char synopsis[128];
                 int n = snprintf(synopsis, sizeof(synopsis), "%s", verbs[i].name);
-                for (unsigned bit = 1; bit <= VERB_OPTION_FORCE; bit <<= 1)
+                for (unsigned bit = 1; bit <= VERB_OPTION_MEMLOCK; bit <<= 1)
                         if (verbs[i].verb_options & bit)
                                 n += snprintf(synopsis + n, sizeof(synopsis) - (size_t) n,
                                               " [%s]", verb_option_name((VerbOption) bit));
@@ -702,6 +882,10 @@ static void help_print(FILE *f) {
                 "     --group            detach, reattach: every device of the IOMMU group\n"
                 "     --dry-run          detach, reattach: print the plan, change nothing\n"
                 "     --force            detach: even devices the host is using\n"
+                "     --memlock SIZE     run: raise the locked-memory limit to SIZE (e.g. 8G;\n"
+                "                        at least the guest's memory)\n"
+                "     --fd-env           run: pass the groups' /dev/vfio fds to COMMAND, named\n"
+                "                        in VFIOD_GROUP_FD_<group>, instead of granting access\n"
                 "\n"
                 "DEVICE is a PCI address, dddd:bb:dd.f or bb:dd.f (domain 0000), e.g. 03:00.0.\n"
                 "\n"

@@ -58,6 +58,11 @@ static const Field plan_fields[] = {
         { VFIOD_KEY_REASON,  FIELD_STRING, offsetof(VfiodPlanEntry, reason),  -1 },
 };
 
+static const Field node_fields[] = {
+        { VFIOD_KEY_PATH, FIELD_STRING, offsetof(VfiodNode, path), -1 },
+        { VFIOD_KEY_UID,  FIELD_UINT32, offsetof(VfiodNode, uid),  -1 },
+};
+
 #define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *field_signature(FieldType type) {
@@ -345,6 +350,44 @@ VFIOD_EXPORT void vfiod_device_list_free(VfiodDeviceList *list) {
                 device_free(list->devices[i]);
         free(list->devices);
         free(list);
+}
+
+static void node_free(void *p) {
+        VfiodNode *n = p;
+        if (!n)
+                return;
+        free(n->path);
+        free(n);
+}
+
+VFIOD_EXPORT void vfiod_node_list_free(VfiodNodeList *list) {
+        if (!list)
+                return;
+        for (size_t i = 0; i < list->n_nodes; i++)
+                node_free(list->nodes[i]);
+        free(list->nodes);
+        free(list);
+}
+
+int reply_read_node_list(sd_bus_message *m, VfiodNodeList **ret, VfiodError *error) {
+        VfiodNodeList *list;
+        void **items;
+        size_t n;
+        int r;
+
+        list = calloc(1, sizeof(*list));
+        if (!list)
+                return error_set_local(error, ENOMEM, "Out of memory");
+        r = dict_array_read(m, node_fields, N_ELEMENTS(node_fields), sizeof(VfiodNode), node_free,
+                            "node", &items, &n, error);
+        if (r < 0) {
+                free(list);
+                return r;
+        }
+        list->nodes = (VfiodNode **) items;
+        list->n_nodes = n;
+        *ret = list;
+        return 0;
 }
 
 VFIOD_EXPORT void vfiod_plan_free(VfiodPlan *plan) {

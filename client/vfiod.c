@@ -7,6 +7,7 @@
  * service's error name and message.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,4 +289,110 @@ VFIOD_EXPORT int vfiod_client_reattach_device(VfiodClient *client, const char *d
                                               VfiodError *error) {
         return client_call_plan(client, VFIOD_METHOD_REATTACH_DEVICE, device, flags, ret_plan,
                                 error);
+}
+
+/* ---- using a detached device without root ------------------------- */
+
+/* The fd of an 'h' in @reply, duplicated for the caller. */
+static int reply_take_fd(sd_bus_message *reply, int *ret_fd, VfiodError *error) {
+        int fd, r;
+
+        r = sd_bus_message_read_basic(reply, SD_BUS_TYPE_UNIX_FD, &fd);
+        if (r <= 0)
+                return error_set_local(error, EBADMSG,
+                                       "Unexpected reply from the vfio service: no file descriptor");
+        /* the message owns its copy */
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return error_set_local(error, errno, "Cannot keep the file descriptor passed: %s",
+                                       strerror(errno));
+        *ret_fd = fd;
+        return 0;
+}
+
+VFIOD_EXPORT int vfiod_client_open_group(VfiodClient *client, const char *device, uint64_t flags,
+                                         uint32_t *ret_group, int *ret_fd, VfiodError *error) {
+        sd_bus_message *reply = NULL;
+        uint32_t group;
+        int r;
+
+        if (!device || !ret_fd)
+                return error_set_local(error, EINVAL, "Invalid arguments");
+        r = client_call(client, VFIOD_METHOD_OPEN_GROUP, VFIOD_CLIENT_ACTION_TIMEOUT_USEC, &reply,
+                        error, "st", device, flags);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_basic(reply, SD_BUS_TYPE_UINT32, &group);
+        if (r <= 0)
+                r = error_set_local(error, EBADMSG,
+                                    "Unexpected reply from the vfio service: no group number");
+        else
+                r = reply_take_fd(reply, ret_fd, error);
+        sd_bus_message_unref(reply);
+        if (r >= 0 && ret_group)
+                *ret_group = group;
+        return r < 0 ? r : 0;
+}
+
+VFIOD_EXPORT int vfiod_client_open_device(VfiodClient *client, const char *device, uint64_t flags,
+                                          int *ret_fd, VfiodError *error) {
+        sd_bus_message *reply = NULL;
+        int r;
+
+        if (!device || !ret_fd)
+                return error_set_local(error, EINVAL, "Invalid arguments");
+        r = client_call(client, VFIOD_METHOD_OPEN_DEVICE, VFIOD_CLIENT_ACTION_TIMEOUT_USEC, &reply,
+                        error, "st", device, flags);
+        if (r < 0)
+                return r;
+        r = reply_take_fd(reply, ret_fd, error);
+        sd_bus_message_unref(reply);
+        return r < 0 ? r : 0;
+}
+
+static int client_call_nodes(VfiodClient *client, const char *method, const char *device,
+                             uint64_t flags, VfiodNodeList **ret_nodes, VfiodError *error) {
+        sd_bus_message *reply = NULL;
+        VfiodNodeList *nodes = NULL;
+        int r;
+
+        if (!device)
+                return error_set_local(error, EINVAL, "Invalid arguments");
+        r = client_call(client, method, VFIOD_CLIENT_ACTION_TIMEOUT_USEC, &reply, error, "st", device,
+                        flags);
+        if (r < 0)
+                return r;
+        r = reply_read_node_list(reply, &nodes, error);
+        sd_bus_message_unref(reply);
+        if (r < 0)
+                return r;
+        if (ret_nodes)
+                *ret_nodes = nodes;
+        else
+                vfiod_node_list_free(nodes);
+        return 0;
+}
+
+VFIOD_EXPORT int vfiod_client_grant_access(VfiodClient *client, const char *device, uint64_t flags,
+                                           VfiodNodeList **ret_nodes, VfiodError *error) {
+        return client_call_nodes(client, VFIOD_METHOD_GRANT_ACCESS, device, flags, ret_nodes, error);
+}
+
+VFIOD_EXPORT int vfiod_client_revoke_access(VfiodClient *client, const char *device, uint64_t flags,
+                                            VfiodNodeList **ret_nodes, VfiodError *error) {
+        return client_call_nodes(client, VFIOD_METHOD_REVOKE_ACCESS, device, flags, ret_nodes, error);
+}
+
+VFIOD_EXPORT int vfiod_client_set_locked_memory_limit(VfiodClient *client, int pidfd, uint64_t bytes,
+                                                      VfiodError *error) {
+        sd_bus_message *reply = NULL;
+        int r;
+
+        if (pidfd < 0)
+                return error_set_local(error, EBADF, "Invalid arguments: no pidfd");
+        /* 'h' sends a copy: the caller keeps its pidfd */
+        r = client_call(client, VFIOD_METHOD_SET_LOCKED_MEMORY_LIMIT, VFIOD_CLIENT_ACTION_TIMEOUT_USEC,
+                        &reply, error, "ht", pidfd, bytes);
+        sd_bus_message_unref(reply);
+        return r < 0 ? r : 0;
 }

@@ -101,6 +101,20 @@ typedef struct VfiodPlan {
 
 void vfiod_plan_free(VfiodPlan *plan);
 
+/* ---- nodes (GrantAccess, RevokeAccess) ---------------------------- */
+
+typedef struct VfiodNode {
+        char *path;                    /* "/dev/vfio/12", "/dev/vfio/devices/vfio3" */
+        uint32_t uid;                  /* whose ACL entry */
+} VfiodNode;
+
+typedef struct VfiodNodeList {
+        size_t n_nodes;
+        VfiodNode **nodes;
+} VfiodNodeList;
+
+void vfiod_node_list_free(VfiodNodeList *list);
+
 /* ---- the client --------------------------------------------------- */
 
 typedef struct VfiodClient VfiodClient;
@@ -257,6 +271,42 @@ bool vfiod_watch_service_running(const VfiodWatch *watch);
  * vfiod_watch_process() or vfiod_watch_free(). */
 const VfiodValue *vfiod_watch_get_value(const VfiodWatch *watch, const char *path,
                                         const char *property);
+
+/* ---- using a detached device without root ------------------------- */
+/* Each needs the device on vfio-pci and its IOMMU group viable (else
+ * VFIOD_ERROR_NOT_DETACHED / VFIOD_ERROR_GROUP_NOT_VIABLE), and polkit's
+ * org.freedesktop.vfio1.use-device (lock-memory for the last).  `flags`:
+ * none defined yet, pass 0.  They wait up to
+ * VFIOD_CLIENT_ACTION_TIMEOUT_USEC (authorization may show a dialog). */
+
+/* OpenGroup: the group's /dev/vfio/N, opened read-write by the service.
+ * *ret_fd is the caller's (close-on-exec; close it when done; it is the
+ * group: the kernel lets one process have it, VFIOD_ERROR_GROUP_BUSY
+ * says another has). */
+int vfiod_client_open_group(VfiodClient *client, const char *device, uint64_t flags,
+                            uint32_t *ret_group, int *ret_fd, VfiodError *error);
+
+/* OpenDevice: the device's VFIO cdev (/dev/vfio/devices/vfioN), for
+ * iommufd-based VMMs; VFIOD_ERROR_NOT_SUPPORTED when the kernel has none.
+ * *ret_fd is the caller's, as for vfiod_client_open_group(). */
+int vfiod_client_open_device(VfiodClient *client, const char *device, uint64_t flags,
+                             int *ret_fd, VfiodError *error);
+
+/* GrantAccess: an ACL entry for the caller's uid on the group's nodes,
+ * for VMMs that open paths themselves; *ret_nodes (may be NULL: not
+ * returned) lists them.  RevokeAccess takes the caller's back (uid 0:
+ * everybody's); an empty list when there were none. */
+int vfiod_client_grant_access(VfiodClient *client, const char *device, uint64_t flags,
+                              VfiodNodeList **ret_nodes, VfiodError *error);
+int vfiod_client_revoke_access(VfiodClient *client, const char *device, uint64_t flags,
+                               VfiodNodeList **ret_nodes, VfiodError *error);
+
+/* SetLockedMemoryLimit: raises RLIMIT_MEMLOCK (soft and hard) of the
+ * process `pidfd` refers to (pidfd_open(2); it must run as the caller)
+ * to `bytes`; never lowers it.  `pidfd` stays the caller's: the library
+ * passes a copy. */
+int vfiod_client_set_locked_memory_limit(VfiodClient *client, int pidfd, uint64_t bytes,
+                                         VfiodError *error);
 
 #ifdef __cplusplus
 }

@@ -17,7 +17,9 @@ for expected in vfiod_client_new vfiod_client_free vfiod_client_get_version \
                 vfiod_error_clear vfiod_device_list_free vfiod_plan_free \
                 vfiod_watch_new vfiod_watch_free vfiod_watch_get_fd vfiod_watch_get_events \
                 vfiod_watch_get_timeout vfiod_watch_process vfiod_watch_service_running \
-                vfiod_watch_get_value; do
+                vfiod_watch_get_value vfiod_client_open_group vfiod_client_open_device \
+                vfiod_client_grant_access vfiod_client_revoke_access \
+                vfiod_client_set_locked_memory_limit vfiod_node_list_free; do
         printf '%s\n' "$symbols" | grep -qx "$expected" || { echo "missing: $expected"; exit 1; }
 done
 for internal in reply_read_device_list error_set_local json_write_string value_read \

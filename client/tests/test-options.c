@@ -18,6 +18,8 @@ static const Verb verbs[] = {
           VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN | VERB_OPTION_FORCE, false, run_stub },
         { "reattach", "DEVICE", "", 1, 1, VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN, false,
           run_stub },
+        { "run", "DEVICE... -- COMMAND", "", 2, SIZE_MAX,
+          VERB_OPTION_GROUP | VERB_OPTION_FD_ENV | VERB_OPTION_MEMLOCK, false, run_stub },
 };
 
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
@@ -136,6 +138,58 @@ static void test_double_dash(void) {
         options_clear(&o);
 }
 
+static void test_sizes(void) {
+        static const struct { const char *text; uint64_t bytes; } good[] = {
+                { "1", 1 }, { "4096", 4096 }, { "8G", 8ULL << 30 }, { "8g", 8ULL << 30 },
+                { "256M", 256ULL << 20 }, { "256MiB", 256ULL << 20 }, { "256MB", 256ULL << 20 },
+                { "1K", 1024 }, { "2T", 2ULL << 40 }, { "16777215T", 16777215ULL << 40 },
+        };
+        static const char *const bad[] = {
+                "", "0", "0G", "-1", "+1", " 1", "1 G", "G", "1X", "1GG", "1Gib", "1.5G",
+                "16777216T", "99999999999999999999", "0x10",
+        };
+        uint64_t v;
+
+        for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
+                g_assert_cmpint(parse_size(good[i].text, &v), ==, 0);
+                g_assert_cmpuint(v, ==, good[i].bytes);
+        }
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+                g_assert_cmpint(parse_size(bad[i], &v), ==, -EINVAL);
+}
+
+/* run: --memlock with its value either way, and where "--" was. */
+static void test_run_command(void) {
+        Options o;
+        char *error;
+        const Verb *v = parse(&o, &error, "run", "--memlock", "8G", "03:00.0", "04:00.0", "--",
+                              "qemu", "-m", "4G", NULL);
+
+        g_assert_cmpstr(v->name, ==, "run");
+        g_assert_cmpuint(o.memlock, ==, 8ULL << 30);
+        g_assert_true(o.verb_options & VERB_OPTION_MEMLOCK);
+        g_assert_cmpuint(o.dashdash, ==, 3);       /* run, 03:00.0, 04:00.0 */
+        g_assert_cmpstr(o.args[3], ==, "qemu");
+        g_assert_cmpstr(o.args[4], ==, "-m");      /* the command's, not ours */
+        options_clear(&o);
+
+        v = parse(&o, &error, "run", "--memlock=256M", "--fd-env", "03:00.0", "--", "true", NULL);
+        g_assert_cmpuint(o.memlock, ==, 256ULL << 20);
+        g_assert_true(o.verb_options & VERB_OPTION_FD_ENV);
+        options_clear(&o);
+
+        g_assert_null(parse(&o, &error, "run", "03:00.0", "--memlock", NULL));
+        g_assert_nonnull(strstr(error, "needs a size"));
+        free(error);
+        g_assert_null(parse(&o, &error, "run", "--memlock", "lots", "03:00.0", "--", "x", NULL));
+        g_assert_nonnull(strstr(error, "not a size"));
+        free(error);
+        /* only run takes them */
+        g_assert_null(parse(&o, &error, "detach", "--memlock", "1G", "03:00.0", NULL));
+        free(error);
+        options_clear(&o);
+}
+
 static void test_help_version(void) {
         Options o;
         char *error;
@@ -199,6 +253,8 @@ static void test_verb_option_names(void) {
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/options/default-verb", test_default_verb);
+        g_test_add_func("/options/sizes", test_sizes);
+        g_test_add_func("/options/run-command", test_run_command);
         g_test_add_func("/options/verb-with-device", test_verb_with_device);
         g_test_add_func("/options/anywhere", test_options_anywhere);
         g_test_add_func("/options/double-dash", test_double_dash);

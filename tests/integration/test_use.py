@@ -9,11 +9,12 @@ polkit decides (use-device, lock-memory); anything refused changes
 nothing.  A regular file in a private /dev/vfio stands in for the group's
 character device."""
 
+import json
 import os
 import subprocess
 import time
 
-from harness import ERROR, NOBODY, main
+from harness import BUILDDIR, ERROR, NOBODY, main
 from detachlib import (GROUP, NIC, SATA, USB, StackTest, private_dev_vfio, topology_variant)
 
 USE = 'org.freedesktop.vfio1.use-device'
@@ -330,6 +331,68 @@ class TestLockMemory(UseTest):
         out = self.as_nobody('SetLockedMemoryLimit', '@pidfd', 256 << 20, signature='ht', pidfd_of=proc.pid)
         self.assertEqual(out['error'], 'org.freedesktop.DBus.Error.AccessDenied', out)
         self.assertEqual(memlock(proc.pid), before)
+
+
+
+class TestCli(UseTest):
+    """vfioctl grant, revoke and run, as a user whom polkit lets."""
+
+    def test_grant_and_revoke(self):
+        self.detach_group()
+        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        out = self.stack.vfioctl('grant', NIC, uid=NOBODY, check=0)
+        self.assertEqual(out.stdout, 'granted uid %d access to /dev/vfio/5\n' % NOBODY)
+        self.assertEqual(acl_users('/dev/vfio/5'), [NOBODY])
+        out = self.stack.vfioctl('--json', 'revoke', NIC, uid=NOBODY, check=0)
+        self.assertEqual(json.loads(out.stdout), {'nodes': [{'path': '/dev/vfio/5', 'uid': NOBODY}]})
+        self.assertEqual(acl_users('/dev/vfio/5'), [])
+
+    def test_grant_refused(self):
+        out = self.stack.vfioctl('grant', NIC, uid=NOBODY, check=1)
+        self.assertIn('not on vfio-pci', out.stderr)
+        self.assertIn('vfioctl detach', out.stderr)
+
+    def test_run_detaches_grants_and_execs(self):
+        self.stack.polkit_mock('SetAllowed', 'as', [USE, 'org.freedesktop.vfio1.detach-group'])
+        out = self.stack.vfioctl('run', '--group', NIC, '--', 'sh', '-c',
+                                 'exec 3<>/dev/vfio/5 && echo opened $(id -u)', uid=NOBODY, check=0)
+        self.assertEqual(out.stdout, 'opened %d\n' % NOBODY)
+        self.assertEqual(self.sim.driver_of(NIC), 'vfio-pci')
+        self.assertEqual(acl_users('/dev/vfio/5'), [NOBODY])
+
+    def test_run_fd_env(self):
+        self.detach_group()
+        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        out = self.stack.vfioctl('run', '--fd-env', NIC, SATA, '--', 'sh', '-c',
+                                 'echo $VFIOD_GROUP_FD_5 $(readlink /proc/self/fd/$VFIOD_GROUP_FD_5)',
+                                 uid=NOBODY, check=0)
+        fd, target = out.stdout.split()
+        self.assertEqual(target, '/dev/vfio/5')
+        # no ACL entry: the fd is all it got
+        self.assertEqual(acl_users('/dev/vfio/5'), [])
+
+    def test_run_memlock(self):
+        # root here lacks CAP_SYS_RESOURCE (see TestLockMemory): stay under the hard limit
+        self.detach_group()
+        hard = memlock(os.getpid())[1]
+        want = (4 << 20) if hard == -1 else hard // 2
+        # vfioctl starts with a small soft limit; the command gets the raised one
+        out = subprocess.run(['prlimit', '--memlock=65536:%s' % ('unlimited' if hard == -1 else hard),
+                              os.path.join(BUILDDIR, 'client', 'vfioctl'), 'run', '--memlock', str(want),
+                              NIC, '--', 'sh', '-c', 'ulimit -S -l'],
+                             capture_output=True, text=True, check=True,
+                             env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.stack.address))
+        self.assertEqual(int(out.stdout) * 1024, want)
+
+    def test_run_usage(self):
+        out = self.stack.vfioctl('run', NIC, 'true', check=2)
+        self.assertIn('then -- and the command', out.stderr)
+        out = self.stack.vfioctl('run', '--memlock', 'lots', NIC, '--', 'true', check=2)
+        self.assertIn('not a size', out.stderr)
+        # a command that is not there: the shell's 127
+        self.detach_group()
+        out = self.stack.vfioctl('run', NIC, '--', '/nonexistent/qemu', check=127)
+        self.assertIn('cannot run /nonexistent/qemu', out.stderr)
 
 
 if __name__ == '__main__':
