@@ -6,14 +6,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/vfio.h>
-#include <signal.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/acl.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "address.h"
@@ -192,12 +191,22 @@ access_acl_has (const char *path, uid_t uid)
 
 /* ---- locked memory --------------------------------------------------- */
 
+/* 0 while the pidfd's process runs, -ESRCH once it has exited: a pidfd
+ * becomes readable when its process exits (and stays so). */
 static int
 pidfd_alive (int pidfd)
 {
-  if (syscall (SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+  struct pollfd p = { .fd = pidfd, .events = POLLIN };
+  int n;
+
+  do
+    n = poll (&p, 1, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
     return -errno;
-  return 0;
+  if (p.revents & POLLNVAL)
+    return -EBADF;
+  return n > 0 && (p.revents & (POLLIN | POLLHUP)) ? -ESRCH : 0;
 }
 
 int
