@@ -14,7 +14,7 @@ import os
 import subprocess
 import time
 
-from harness import BUILDDIR, ERROR, NOBODY, main
+from harness import BUILDDIR, ERROR, NOBODY, Stack, main
 from detachlib import (GROUP, NIC, SATA, USB, StackTest, private_dev_vfio, topology_variant)
 
 USE = 'org.freedesktop.vfio1.use-device'
@@ -249,6 +249,30 @@ class TestGrant(UseTest):
         self.stack.start_daemon()
         # never acted on: not a node vfiod grants
         self.assertEqual(acl_users(victim), [NOBODY])
+
+
+class TestPolkitAbsent(StackTest):
+    """No polkitd on the bus: every use call is denied and nothing changes."""
+
+    def setUp(self):
+        self.stack = Stack('plugin-nic.json', polkit=False)
+        self.addCleanup(self.stack.stop)
+        self.stack.start()
+        self.sim = self.stack.sim
+        self.dev = self.enterContext(private_dev_vfio(self.stack.tmp))
+        with open(os.path.join(self.dev, '5'), 'w'):
+            pass
+
+    def test_denied(self):
+        self.stack.call('DetachDevice', 'st', NIC, GROUP)   # root: no polkit needed
+        for method in ('GrantAccess', 'OpenGroup'):
+            out = self.stack.call_as(NOBODY, method, 'st', NIC, 0)
+            self.assertEqual(out.get('error'), 'org.freedesktop.DBus.Error.AccessDenied', out)
+            self.assertNotIn('fds', out)
+        out = self.stack.call_as(NOBODY, 'SetLockedMemoryLimit', 'ht', '@pidfd', 1 << 20, pidfd_of='self')
+        self.assertEqual(out.get('error'), 'org.freedesktop.DBus.Error.AccessDenied', out)
+        self.assertEqual(acl_users('/dev/vfio/5'), [])
+        self.assertFalse(os.path.exists(os.path.join(self.stack.state_directory, 'grants.state')))
 
 
 class TestLockMemory(UseTest):
