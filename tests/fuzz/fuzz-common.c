@@ -7,19 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* GLib's wording for g_return_if_fail(), g_return_val_if_fail() and
- * g_warn_if_fail(): a precondition of some function was broken. */
+/* GLib's wording for g_return_if_fail(), g_return_val_if_fail()
+ * ("func: assertion 'expr' failed") and g_warn_if_fail()
+ * ("file:line:func: runtime check failed: (expr)"): a precondition of some
+ * function was broken.  Matched whole, from the start: a message that
+ * merely quotes the input (which may say "runtime check failed") is not
+ * one. */
+static GRegex *failed_check;
+
 static bool
 is_failed_check (const GLogField *fields, gsize n_fields)
 {
   for (gsize i = 0; i < n_fields; i++)
     if (strcmp (fields[i].key, "MESSAGE") == 0 && fields[i].length < 0)
-      {
-        const char *message = fields[i].value;
-
-        return (strstr (message, ": assertion '") != NULL && g_str_has_suffix (message, "' failed")) ||
-               strstr (message, "runtime check failed") != NULL;
-      }
+      return g_regex_match (failed_check, fields[i].value, 0, NULL);
   return false;
 }
 
@@ -43,6 +44,10 @@ fuzz_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
+  failed_check = g_regex_new ("^(?:[A-Za-z_][A-Za-z0-9_]*: assertion '.*' failed"
+                              "|[^ :]+:[0-9]+:[A-Za-z_][A-Za-z0-9_]*: runtime check failed: \\(.*\\))$",
+                              G_REGEX_DOTALL | G_REGEX_OPTIMIZE, 0, NULL);
+  g_assert (failed_check != NULL);
   g_log_set_writer_func (fuzz_log_writer, NULL, NULL);
   return 0;
 }
