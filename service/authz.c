@@ -87,6 +87,20 @@ authz_free (Authz *authz)
   g_free (authz);
 }
 
+/* The check ran out of time (reaching polkit, or its answer). */
+static void
+check_timed_out (Check *c)
+{
+  guint ms = (c->flags & POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION)
+               ? c->authz->interactive_timeout_ms : c->authz->timeout_ms;
+
+  g_warning ("polkit did not answer about %s within %u ms; denying", c->action, ms);
+  check_finish (c, FALSE, SD_BUS_ERROR_ACCESS_DENIED,
+                "Cannot %s: polkit did not answer within %u s, so nothing was done. "
+                "Is polkitd running and responsive (systemctl status polkit)?",
+                c->what, (ms + 999) / 1000);
+}
+
 static void
 on_checked (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -97,13 +111,7 @@ on_checked (GObject *source, GAsyncResult *res, gpointer user_data)
 
   if (result == NULL && c->timed_out)
     {
-      guint ms = (c->flags & POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION)
-                   ? c->authz->interactive_timeout_ms : c->authz->timeout_ms;
-      g_warning ("polkit did not answer about %s within %u ms; denying", c->action, ms);
-      check_finish (c, FALSE, SD_BUS_ERROR_ACCESS_DENIED,
-                    "Cannot %s: polkit did not answer within %u s, so nothing was done. "
-                    "Is polkitd running and responsive (systemctl status polkit)?",
-                    c->what, (ms + 999) / 1000);
+      check_timed_out (c);
       return;
     }
   if (result == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -184,9 +192,16 @@ on_authority (GObject *source, GAsyncResult *res, gpointer user_data)
     c->authz->authority = authority;
   else
     g_object_unref (authority);
+  if (c->timed_out)
+    {
+      /* reaching polkit took all the time there was (a slow or loaded
+       * machine): do not ask now, and say why */
+      check_timed_out (c);
+      return;
+    }
   if (g_cancellable_is_cancelled (c->cancel))
     {
-      /* withdrawn (or timed out) while polkit was being reached: do not ask */
+      /* withdrawn while polkit was being reached: do not ask */
       check_finish (c, FALSE, SD_BUS_ERROR_ACCESS_DENIED,
                     "Cannot %s: the authorization check was withdrawn", c->what);
       return;
