@@ -40,9 +40,14 @@ ERR = "org.freedesktop.vfio1.Error."
 GROUP, DRY_RUN, FORCE = 0x1, 0x2, 0x4
 
 SIGNATURES = {"GetGroup": "(s)", "ListDevices": "()", "DetachDevice": "(st)",
-              "ReattachDevice": "(st)"}
+              "ReattachDevice": "(st)", "OpenGroup": "(st)", "GrantAccess": "(st)",
+              "RevokeAccess": "(st)", "SetLockedMemoryLimit": "(ht)"}
 REPLY_TYPES = {"GetGroup": "(uaa{sv})", "ListDevices": "(aa{sv})",
-               "DetachDevice": "(aa{sv})", "ReattachDevice": "(aa{sv})"}
+               "DetachDevice": "(aa{sv})", "ReattachDevice": "(aa{sv})",
+               "OpenGroup": "(uh)", "GrantAccess": "(aa{sv})", "RevokeAccess": "(aa{sv})",
+               "SetLockedMemoryLimit": "()"}
+# An argument of type h given as this string: a pidfd of the calling process itself.
+SELF_PIDFD = "self-pidfd"
 
 
 class Reply(dict):
@@ -65,17 +70,37 @@ class Client:
             Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
 
     def call(self, method, *args, interactive=False, timeout=120):
+        """Handles (h) go as a Gio.UnixFDList: an int is an fd of ours, SELF_PIDFD a pidfd of
+        this process. A reply's fds are closed at once; each handle reads "fd" in the value."""
+        fds, args, opened = Gio.UnixFDList.new(), list(args), []
+        sig = SIGNATURES[method][1:-1]
+        for i, ch in enumerate(sig):
+            if ch == "h":
+                fd = args[i]
+                if fd == SELF_PIDFD:
+                    fd = os.pidfd_open(os.getpid())
+                    opened.append(fd)
+                args[i] = fds.append(fd)
+        for fd in opened:
+            os.close(fd)
         params = GLib.Variant(SIGNATURES[method], tuple(args))
         flags = Gio.DBusCallFlags.NONE
         if interactive:
             flags |= Gio.DBusCallFlags.ALLOW_INTERACTIVE_AUTHORIZATION
         t = time.monotonic()
         try:
-            v = self.conn.call_sync(NAME, PATH, IFACE, method, params,
-                                    GLib.VariantType(REPLY_TYPES[method]), flags,
-                                    int(timeout * 1000), None)
-            value = v.unpack()
-            return Reply(ok=True, value=value[0] if len(value) == 1 else list(value),
+            v, out_fds = self.conn.call_with_unix_fd_list_sync(
+                NAME, PATH, IFACE, method, params, GLib.VariantType(REPLY_TYPES[method]), flags,
+                int(timeout * 1000), fds if fds.get_length() else None, None)
+            value = list(v.unpack())
+            if out_fds is not None:
+                for fd in out_fds.steal_fds():
+                    os.close(fd)
+                value = ["fd" if ch == "h" else x
+                         for ch, x in zip(REPLY_TYPES[method][1:-1].replace("aa{sv}", "A"),
+                                          value)]
+            return Reply(ok=True, value=value[0] if len(value) == 1 else
+                         None if not value else value,
                          error=None, message=None, seconds=round(time.monotonic() - t, 3))
         except GLib.Error as e:
             name = Gio.DBusError.get_remote_error(e)
@@ -229,6 +254,11 @@ def serve():
         return 1
     for line in sys.stdin:
         req = json.loads(line)
+        if req["method"] == "memlock":      # this process's RLIMIT_MEMLOCK, [soft, hard]
+            import resource
+            print(json.dumps(Reply(ok=True, value=list(resource.getrlimit(
+                resource.RLIMIT_MEMLOCK)), error=None, message=None, seconds=0)), flush=True)
+            continue
         r = c.call(req["method"], *req["args"], interactive=req.get("interactive", False),
                    timeout=req.get("timeout", 120))
         print(json.dumps(r), flush=True)

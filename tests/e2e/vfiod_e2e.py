@@ -770,6 +770,15 @@ if w:
 alive()
 
 # ---------------------------------------------------------------------------------------------
+# uid 1000 uses the ACS endpoint (alone in its group) through vfioctl run / grant / revoke and
+# vfio-dma; uid 1001 is refused. Restarts polkitd with the project's example rules.
+import vfiod_use  # noqa: E402
+
+if pk:
+    pk = vfiod_use.run(C, root, pk, acs_ep, section)
+alive()
+
+# ---------------------------------------------------------------------------------------------
 section("the end: everything as it was")
 
 time.sleep(0.3)
