@@ -9,6 +9,7 @@ polkit decides (use-device, lock-memory); anything refused changes
 nothing.  A regular file in a private /dev/vfio stands in for the group's
 character device."""
 
+import errno
 import json
 import os
 import subprocess
@@ -105,6 +106,31 @@ class TestOpen(UseTest):
             else:
                 self.assertEqual(out['error'], 'org.freedesktop.DBus.Error.InvalidArgs', out)
         self.assertEqual(self.grants_file().strip(), '')
+
+
+class TestGroupBusy(UseTest):
+    """The kernel lets one process have a group: a second opener is told
+    who has it (the daemon's open of /dev/vfio/5 fails EBUSY, through
+    openfail.so, as the kernel's would)."""
+
+    def setUp(self):
+        self.start(daemon_env={'LD_PRELOAD': os.path.join(BUILDDIR, 'tests', 'integration', 'openfail.so'),
+                               'VFIOD_TEST_OPEN_FAIL': '/dev/vfio/5:%d' % errno.EBUSY})
+        self.dev = self.enterContext(private_dev_vfio(self.stack.tmp))
+        with open(os.path.join(self.dev, '5'), 'w'):
+            pass
+
+    def test_open_group_busy(self):
+        self.detach_group()
+        # a VM holding the group: this test process, through the file
+        holder = open('/dev/vfio/5', 'r+')
+        self.addCleanup(holder.close)
+        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        out = self.as_nobody('OpenGroup', NIC, 0)
+        self.assertEqual(out.get('error'), ERROR + 'GroupBusy', out)
+        self.assertIn('open already', out['message'])
+        self.assertIn('pid %d' % os.getpid(), out['message'])
+        self.assertNotIn('fds', out)
 
 
 class TestOpenDevice(UseTest):
