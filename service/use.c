@@ -136,6 +136,22 @@ use_grant (Grants *grants, GPtrArray *members, uint32_t group, uid_t uid, const 
 {
   g_autoptr (GPtrArray) nodes = use_group_nodes (members, group);
   g_autoptr (GPtrArray) done = g_ptr_array_new_with_free_func ((GDestroyNotify) grant_free);
+  bool viable = false;
+  int fd = -1;
+
+  /* the kernel's verdict, as OpenGroup asks it; a group somebody has open
+   * (EBUSY: a VM already runs) cannot be asked, and vfiod's own check of
+   * the members (use_check) stands */
+  if (access_open_group (group, &fd, &viable) == 0)
+    {
+      close (fd);
+      if (!viable)
+        return sd_bus_error_setf (error, VFIOD_ERROR_GROUP_NOT_VIABLE,
+                                  "The kernel says IOMMU group %u of %s is not viable: a device "
+                                  "of it is still on a host driver. vfioctl group %s shows which; "
+                                  "detach the whole group first (vfioctl detach --group %s)",
+                                  group, target, target, target);
+    }
 
   for (guint i = 0; i < nodes->len; i++)
     {
