@@ -114,8 +114,11 @@ class TestGroupBusy(UseTest):
     openfail.so, as the kernel's would)."""
 
     def setUp(self):
+        asan = os.environ.get('ASAN_OPTIONS') or 'detect_leaks=1'
         self.start(daemon_env={'LD_PRELOAD': os.path.join(BUILDDIR, 'tests', 'integration', 'openfail.so'),
-                               'VFIOD_TEST_OPEN_FAIL': '/dev/vfio/5:%d' % errno.EBUSY})
+                               'VFIOD_TEST_OPEN_FAIL': '/dev/vfio/5:%d' % errno.EBUSY,
+                               # the sanitizer build: our preload comes before ASan's runtime
+                               'ASAN_OPTIONS': asan + ':verify_asan_link_order=0'})
         self.dev = self.enterContext(private_dev_vfio(self.stack.tmp))
         with open(os.path.join(self.dev, '5'), 'w'):
             pass
