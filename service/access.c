@@ -93,6 +93,27 @@ access_open_group (uint32_t group, int *out, bool *viable)
 
 /* ---- ACL entries ------------------------------------------------------- */
 
+/* Whether @acl's mask (if it has one) lets named users read and write. */
+static gboolean
+mask_allows_rw (acl_t acl)
+{
+  acl_entry_t entry;
+  int r;
+
+  for (r = acl_get_entry (acl, ACL_FIRST_ENTRY, &entry); r > 0;
+       r = acl_get_entry (acl, ACL_NEXT_ENTRY, &entry))
+    {
+      acl_tag_t tag;
+      acl_permset_t permset;
+
+      if (acl_get_tag_type (entry, &tag) < 0 || tag != ACL_MASK)
+        continue;
+      return acl_get_permset (entry, &permset) == 0 && acl_get_perm (permset, ACL_READ) == 1 &&
+             acl_get_perm (permset, ACL_WRITE) == 1;
+    }
+  return TRUE;
+}
+
 /* The ACL entry of user @uid in @acl, or NULL. */
 static acl_entry_t
 find_user (acl_t acl, uid_t uid)
@@ -141,6 +162,15 @@ access_acl_grant (const char *path, uid_t uid)
   if (acl == NULL)
     return -errno;
   entry = find_user (acl, uid);
+  /* there already, exactly so, and in effect: nothing to write (a
+   * restart applying its record again changes nothing) */
+  if (entry && acl_get_permset (entry, &permset) == 0 && acl_get_perm (permset, ACL_READ) == 1 &&
+      acl_get_perm (permset, ACL_WRITE) == 1 && acl_get_perm (permset, ACL_EXECUTE) == 0 &&
+      mask_allows_rw (acl))
+    {
+      acl_free (acl);
+      return 0;
+    }
   if (entry == NULL &&
       (acl_create_entry (&acl, &entry) < 0 || acl_set_tag_type (entry, ACL_USER) < 0 ||
        acl_set_qualifier (entry, &uid) < 0))

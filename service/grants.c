@@ -22,13 +22,14 @@ grant_free (Grant *g)
 }
 
 static Grant *
-grant_new (const char *path, uint32_t group, uid_t uid)
+grant_new (const char *path, uint32_t group, uid_t uid, bool revoking)
 {
   Grant *g = g_new0 (Grant, 1);
 
   g->path = g_strdup (path);
   g->group = group;
   g->uid = uid;
+  g->revoking = revoking;
   return g;
 }
 
@@ -79,19 +80,21 @@ grants_parse (const char *text, gsize length)
       g_autofree char *path = g_key_file_get_string (kf, *s, "path", NULL);
       g_autofree char *group = g_key_file_get_string (kf, *s, "group", NULL);
       g_autofree char *uid = g_key_file_get_string (kf, *s, "uid", NULL);
+      g_autofree char *revoking = g_key_file_get_string (kf, *s, "revoking", NULL);
       guint64 g, u;
 
       if (!g_str_has_prefix (*s, "grant ") || path == NULL || group == NULL || uid == NULL ||
           !g_ascii_string_to_unsigned (group, 10, 0, G_MAXUINT32, &g, NULL) ||
           /* (uid_t) -1 is "no user" */
           !g_ascii_string_to_unsigned (uid, 10, 0, G_MAXUINT32 - 1, &u, NULL) ||
-          !node_path_valid (path, (uint32_t) g))
+          !node_path_valid (path, (uint32_t) g) ||
+          (revoking && strcmp (revoking, "true") != 0))
         {
           g_autofree char *shown = g_strescape (*s, NULL);
           g_warning ("Ignoring a malformed entry of the grants record: [%s]", shown);
           continue;
         }
-      g_ptr_array_add (out, grant_new (path, (uint32_t) g, (uid_t) u));
+      g_ptr_array_add (out, grant_new (path, (uint32_t) g, (uid_t) u, revoking != NULL));
     }
   g_ptr_array_sort (out, grant_compare);
   return out;
@@ -110,6 +113,8 @@ grants_to_data (GPtrArray *grants, gsize *length)
       g_key_file_set_string (kf, section, "path", g->path);
       g_key_file_set_uint64 (kf, section, "group", g->group);
       g_key_file_set_uint64 (kf, section, "uid", g->uid);
+      if (g->revoking)
+        g_key_file_set_string (kf, section, "revoking", "true");
     }
   return g_key_file_to_data (kf, length, NULL);
 }
@@ -186,7 +191,7 @@ copy_where (GPtrArray *grants, const char *skip_path, uid_t skip_uid, int64_t gr
         continue;
       if (group >= 0 && g->group != group)
         continue;
-      g_ptr_array_add (out, grant_new (g->path, g->group, g->uid));
+      g_ptr_array_add (out, grant_new (g->path, g->group, g->uid, g->revoking));
     }
   return out;
 }
@@ -200,7 +205,7 @@ grants_add (Grants *self, const char *path, uint32_t group, uid_t uid, GError **
   g_return_val_if_fail (node_path_valid (path, group), FALSE);
   g_mutex_lock (&self->lock);
   next = copy_where (self->grants, path, uid, -1);
-  g_ptr_array_add (next, grant_new (path, group, uid));
+  g_ptr_array_add (next, grant_new (path, group, uid, false));
   g_ptr_array_sort (next, grant_compare);
   ok = commit (self, next, error);
   g_mutex_unlock (&self->lock);
@@ -219,6 +224,28 @@ grants_remove (Grants *self, const char *path, uid_t uid, GError **error)
       if (strcmp (g->path, path) == 0 && g->uid == uid)
         {
           ok = commit (self, copy_where (self->grants, path, uid, -1), error);
+          break;
+        }
+    }
+  g_mutex_unlock (&self->lock);
+  return ok;
+}
+
+gboolean
+grants_mark_revoking (Grants *self, const char *path, uid_t uid, GError **error)
+{
+  gboolean ok = TRUE;
+
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->grants->len; i++)
+    {
+      const Grant *g = g_ptr_array_index (self->grants, i);
+      if (strcmp (g->path, path) == 0 && g->uid == uid && !g->revoking)
+        {
+          GPtrArray *next = copy_where (self->grants, path, uid, -1);
+          g_ptr_array_add (next, grant_new (path, g->group, uid, true));
+          g_ptr_array_sort (next, grant_compare);
+          ok = commit (self, next, error);
           break;
         }
     }

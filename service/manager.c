@@ -1073,14 +1073,17 @@ method_reattach_device (sd_bus_message *m, void *userdata, sd_bus_error *error)
 
 /* ---- using a detached group without root -------------------------------- */
 
-/* Takes back every grant whose group a virtual machine can no longer use
- * (reattached by anybody, hot removed, a member back on a host driver),
- * as the objects show the machine now.  Main thread: the ACL changes are
- * a few setxattr() calls on device nodes, which do not block. */
+/* Puts the grants in order with the machine as the objects show it now:
+ * takes back every grant whose group a virtual machine can no longer use
+ * (reattached by anybody, hot removed, a member back on a host driver)
+ * and finishes every revoke a crash interrupted.  At start (@reapply),
+ * also adds again the entries of the grants that hold: a crash after a
+ * grant was recorded may have come before its entry was added.  Main
+ * thread: the ACL changes are a few setxattr() calls on device nodes,
+ * which do not block. */
 static void
-manager_reconcile_grants (gpointer user_data)
+reconcile_grants (Manager *self, gboolean reapply)
 {
-  Manager *self = user_data;
   g_autoptr (GPtrArray) all = grants_list (self->grants, -1);
   g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
 
@@ -1089,16 +1092,36 @@ manager_reconcile_grants (gpointer user_data)
       const Grant *g = g_ptr_array_index (all, i);
       _cleanup_ (sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
       g_autofree char *what = NULL;
+      gboolean usable = model_group_usable (self->model, g->group);
 
+      if (usable && !g->revoking)
+        {
+          int r = reapply ? access_acl_grant (g->path, g->uid) : 0;
+          if (r < 0 && r != -ENOENT)
+            g_warning ("Cannot give uid %u's access to %s back after a restart: %s",
+                       (unsigned) g->uid, g->path, g_strerror (-r));
+          continue;
+        }
+      /* one revoke per group takes all of its grants back */
       if (!g_hash_table_add (seen, GUINT_TO_POINTER (g->group)))
         continue;
-      if (model_group_usable (self->model, g->group))
-        continue;
       what = g_strdup_printf ("IOMMU group %u", g->group);
-      g_message ("IOMMU group %u is no longer detached and viable: taking back its grants", g->group);
-      if (use_revoke (self->grants, g->group, (uid_t) -1, what, NULL, &error) < 0)
+      if (usable)
+        g_message ("Finishing taking back grants on IOMMU group %u", g->group);
+      else
+        g_message ("IOMMU group %u is no longer detached and viable: taking back its grants", g->group);
+      /* usable: only the interrupted revokes (uid of each); not usable: all */
+      if (use_revoke (self->grants, g->group, usable ? g->uid : (uid_t) -1, what, NULL, &error) < 0)
         g_warning ("%s", error.message);
+      if (usable)
+        g_hash_table_remove (seen, GUINT_TO_POINTER (g->group));
     }
+}
+
+static void
+manager_reconcile_grants (gpointer user_data)
+{
+  reconcile_grants (user_data, FALSE);
 }
 
 static int
@@ -1448,8 +1471,9 @@ manager_new (sd_bus *bus, State *state, Grants *grants)
   /* listen first: what changes while the machine is read is news */
   self->monitor = monitor_new (self->model);
   model_load (self->model);
-  /* grants recorded by an earlier run that no longer hold go now */
-  manager_reconcile_grants (self);
+  /* grants recorded by an earlier run: those that no longer hold go, the
+   * others are applied again */
+  reconcile_grants (self, TRUE);
   model_set_changed_callback (self->model, manager_reconcile_grants, self);
   return self;
 }

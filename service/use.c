@@ -220,6 +220,12 @@ use_revoke (Grants *grants, uint32_t group, uid_t uid, const char *what, GPtrArr
 
       if (uid != (uid_t) -1 && g->uid != uid)
         continue;
+      /* marked first: a crash after the entry went must not give it back */
+      if (!grants_mark_revoking (grants, g->path, g->uid, &local))
+        return sd_bus_error_setf (error, VFIOD_ERROR_FAILED,
+                                  "Cannot record that uid %u's access to %s is being taken back: "
+                                  "%s; nothing more was done to %s",
+                                  (unsigned) g->uid, g->path, local->message, what);
       r = access_acl_revoke (g->path, g->uid);
       if (r < 0)
         return sd_bus_error_setf (error, VFIOD_ERROR_FAILED,

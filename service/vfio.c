@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vfio.h"
 
+#include "access.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -47,31 +49,6 @@ vfio_load (char **message)
   return TRUE;
 }
 
-/* The VFIO device cdev of PCI device @name ("/dev/vfio/devices/vfio3",
- * kernel >= 6.6 with CONFIG_VFIO_DEVICE_CDEV, while on vfio-pci): NULL
- * when it has none. */
-static char *
-device_cdev (const char *name)
-{
-  char path[PATH_MAX];
-  g_autoptr (GDir) dir = NULL;
-  const char *entry;
-
-  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_VFIO_DEV, name);
-  dir = g_dir_open (path, 0, NULL);
-  if (dir == NULL)
-    return NULL;
-  while ((entry = g_dir_read_name (dir)) != NULL)
-    {
-      guint64 number;
-      /* the kernel names it vfio<N>; anything else is not a node of ours */
-      if (g_str_has_prefix (entry, "vfio") &&
-          g_ascii_string_to_unsigned (entry + 4, 10, 0, G_MAXINT32, &number, NULL))
-        return g_strdup_printf (VFIOD_DEV_VFIO_DEVICES_DIR "/vfio%" G_GUINT64_FORMAT, number);
-    }
-  return NULL;
-}
-
 /* Every node through which a process can hold IOMMU group @group: the
  * group's /dev/vfio/N, then each member's device cdev.
  *
@@ -97,7 +74,7 @@ group_nodes (uint32_t group)
 
       if (!address_parse (entry, &address) || strcmp (address_format (&address, name), entry) != 0)
         continue;
-      cdev = device_cdev (name);
+      cdev = access_device_cdev (name);
       if (cdev)
         g_ptr_array_add (nodes, cdev);
     }

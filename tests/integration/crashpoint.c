@@ -6,11 +6,13 @@
  *
  * A "mutation" is a successful rename() whose target lies in
  * $STATE_DIRECTORY (an atomic state-file write) or a successful write()
- * to a file descriptor whose path is under /sys (a sysfs write).  With
+ * to a file descriptor whose path is under /sys (a sysfs write), or a
+ * successful setxattr() (an ACL entry added or removed).  With
  * VFIOD_CRASH_AT=N the process raises SIGKILL on itself right after the
  * Nth one returns.  VFIOD_CRASH_LOG=path appends one line per mutation
- * ("N rename <target>" / "N write <path> <data>") so a test can say which
- * step a crash point was.  Without VFIOD_CRASH_AT it only counts.
+ * ("N rename <target>" / "N write <path> <data>" / "N setxattr <path>")
+ * so a test can say which step a crash point was.  Without
+ * VFIOD_CRASH_AT it only counts.
  *
  * Under ASan the module is not first in the link order: run with
  * ASAN_OPTIONS=verify_asan_link_order=0.
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
@@ -131,6 +134,26 @@ EXPORT ssize_t write(int fd, const void *buf, size_t count) {
                 mutated("write", path, buf, (size_t) n);
         errno = saved;
         return n;
+}
+
+/* An ACL change (GrantAccess, RevokeAccess: libacl's acl_set_file) is a
+ * durable step too. */
+EXPORT int setxattr(const char *path, const char *name, const void *value, size_t size, int flags) {
+        static int (*real_setxattr)(const char *, const char *, const void *, size_t, int);
+        int r, saved;
+
+        if (!real_setxattr)
+                real_setxattr = (int (*)(const char *, const char *, const void *, size_t, int))
+                        dlsym(RTLD_NEXT, "setxattr");
+        if (!real_write)
+                real_write = (ssize_t (*)(int, const void *, size_t)) dlsym(RTLD_NEXT, "write");
+        r = real_setxattr(path, name, value, size, flags);
+        if (r < 0)
+                return r;
+        saved = errno;
+        mutated("setxattr", path, NULL, 0);
+        errno = saved;
+        return r;
 }
 
 EXPORT int rename(const char *oldpath, const char *newpath) {

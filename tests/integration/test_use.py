@@ -12,6 +12,7 @@ character device."""
 import errno
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -302,6 +303,69 @@ class TestPolkitAbsent(StackTest):
         self.assertEqual(out.get('error'), 'org.freedesktop.DBus.Error.AccessDenied', out)
         self.assertEqual(acl_users('/dev/vfio/5'), [])
         self.assertFalse(os.path.exists(os.path.join(self.stack.state_directory, 'grants.state')))
+
+
+class TestGrantCrash(UseTest):
+    """A SIGKILL right after each durable step of a grant and of a revoke
+    (a record saved, an ACL entry added or removed: crashpoint.so counts
+    them): after the restart, the record and the ACL agree, and a revoke
+    that was under way is finished, never undone."""
+
+    CRASHPOINT = os.path.join(BUILDDIR, 'tests', 'integration', 'crashpoint.so')
+
+    def restart(self, crash_at=None):
+        env = self.stack.daemon_env
+        for key in ('LD_PRELOAD', 'VFIOD_CRASH_AT', 'ASAN_OPTIONS'):
+            env.pop(key, None)
+        if crash_at:
+            asan = os.environ.get('ASAN_OPTIONS') or 'detect_leaks=1'
+            env.update(LD_PRELOAD=self.CRASHPOINT, VFIOD_CRASH_AT=str(crash_at),
+                       ASAN_OPTIONS=asan + ':verify_asan_link_order=0')
+        status = self.stack.stop_daemon(signal.SIGKILL if crash_at is None else signal.SIGTERM)
+        self.stack.start_daemon()
+        return status
+
+    def granted(self):
+        """(the ACL's users of /dev/vfio/5, uids the record names for it)"""
+        record = [int(line.split('=')[1]) for line in self.grants_file().splitlines()
+                  if line.startswith('uid=')]
+        return acl_users('/dev/vfio/5'), record
+
+    def test_grant_killed_at_every_step(self):
+        self.detach_group()
+        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        for n in range(1, 4):
+            self.restart(crash_at=n)
+            out = self.as_nobody('GrantAccess', NIC, 0)
+            killed = self.stack.daemon.poll() is not None or 'error' in out
+            self.restart()
+            acl, record = self.granted()
+            # after the restart they agree: granted whole, or not at all
+            self.assertEqual(acl, record, 'crash after step %d' % n)
+            if not killed:
+                self.assertEqual(acl, [NOBODY])
+                break
+            self.as_nobody('RevokeAccess', NIC, 0)
+            self.assertEqual(self.granted(), ([], []))
+
+    def test_revoke_killed_at_every_step(self):
+        self.detach_group()
+        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        for n in range(1, 5):
+            self.as_nobody('GrantAccess', NIC, 0)
+            self.assertEqual(self.granted(), ([NOBODY], [NOBODY]))
+            self.restart(crash_at=n)
+            out = self.as_nobody('RevokeAccess', NIC, 0)
+            killed = 'error' in out
+            self.restart()
+            acl, record = self.granted()
+            self.assertEqual(acl, record, 'crash after step %d' % n)
+            if n > 1 or not killed:
+                # once marked, a revoke is finished by the restart, never undone
+                self.assertEqual(acl, [], 'crash after step %d' % n)
+            if not killed:
+                break
+            self.as_nobody('RevokeAccess', NIC, 0)
 
 
 class TestLockMemory(UseTest):

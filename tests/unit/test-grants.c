@@ -46,6 +46,7 @@ test_parse_hostile (void)
     "[grant 1]\npath=/dev/vfio/5\ngroup=5\nuid=4294967295\n",    /* (uid_t) -1 */
     "[grant 1]\npath=/dev/vfio/5\ngroup=5\nuid=-1\n",
     "[grant 1]\npath=/dev/vfio/5\ngroup=5\n",
+    "[grant 1]\npath=/dev/vfio/5\ngroup=5\nuid=1\nrevoking=yes\n",
     "[other]\npath=/dev/vfio/5\ngroup=5\nuid=1\n",
     "not a key file \x01\x02",
     "",
@@ -85,6 +86,16 @@ test_round_trip (void)
   list = grants_list (grants, 7);
   g_assert_cmpuint (list->len, ==, 1);
   g_assert_cmpuint (((Grant *) g_ptr_array_index (list, 0))->uid, ==, 1001);
+  /* marked revoking: kept so across a restart, until it is removed */
+  g_assert_true (grants_mark_revoking (grants, "/dev/vfio/7", 1001, &error));
+  grants_free (grants);
+  grants = grants_open (dir, &error);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  list = grants_list (grants, 7);
+  g_assert_true (((Grant *) g_ptr_array_index (list, 0))->revoking);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  list = grants_list (grants, 5);
+  g_assert_false (((Grant *) g_ptr_array_index (list, 0))->revoking);
   g_assert_true (grants_remove (grants, "/dev/vfio/7", 1001, &error));
   g_assert_true (grants_remove (grants, "/dev/vfio/7", 1001, &error)); /* gone already: fine */
   grants_free (grants);
