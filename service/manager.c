@@ -98,7 +98,7 @@ append_device (sd_bus_message *m, const Device *d, GPtrArray *grants)
       if (d->group == DEVICE_NO_GROUP || g->group != (uint32_t) d->group)
         continue;
       node = access_group_node (g->group);
-      if (strcmp (g->path, node) == 0)
+      if (strcmp (g->path, node) == 0 && !g->revoking)
         r = sd_bus_message_append (m, "u", (uint32_t) g->uid);
     }
   if (r >= 0)
@@ -798,7 +798,8 @@ call_watchdog (gpointer user_data)
           Call *other = g_ptr_array_index (self->running, i);
           g_autofree char *writing = NULL;
 
-          if (other == call || other->group != call->group || other->answered)
+          if (other == call || other->kind == CALL_LOCK_MEMORY || other->group != call->group ||
+              other->answered)
             continue;
           writing = transaction_progress_current (other->progress, NULL);
           if (writing)
@@ -884,7 +885,9 @@ call_authorize_next (Call *call)
   call_stop_authorizing (call);
   g_clear_pointer (&call->caller, sd_bus_track_unref);
 
-  stuck = g_hash_table_lookup (self->stuck, GUINT_TO_POINTER (call->group));
+  /* a locked-memory call concerns a process, not a group */
+  stuck = call->kind == CALL_LOCK_MEMORY ? NULL
+                                         : g_hash_table_lookup (self->stuck, GUINT_TO_POINTER (call->group));
   if (stuck)
     {
       /* it got stuck while this one waited for polkit */
