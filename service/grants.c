@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "statefile.h"
 #include "vfiod-names.h"
 
 struct Grants {
@@ -124,27 +125,16 @@ grants_open (const char *dir, GError **error)
 {
   Grants *self;
   g_autofree char *text = NULL;
-  g_autoptr (GError) local = NULL;
   gsize length = 0;
 
-  if (g_mkdir_with_parents (dir, 0700) < 0)
-    {
-      int e = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e),
-                   "Cannot create the state directory %s: %s", dir, g_strerror (e));
-      return NULL;
-    }
+  if (!statefile_make_dir (dir, error))
+    return NULL;
   self = g_new0 (Grants, 1);
   g_mutex_init (&self->lock);
   self->path = g_build_filename (dir, VFIOD_GRANTS_FILE, NULL);
-  if (g_file_get_contents (self->path, &text, &length, &local))
-    self->grants = grants_parse (text, length);
-  else
-    {
-      if (!g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        g_warning ("Cannot read %s: %s; starting with no grants", self->path, local->message);
-      self->grants = g_ptr_array_new_with_free_func ((GDestroyNotify) grant_free);
-    }
+  text = statefile_read (self->path, &length, "no grants");
+  self->grants = text ? grants_parse (text, length)
+                      : g_ptr_array_new_with_free_func ((GDestroyNotify) grant_free);
   return self;
 }
 
@@ -167,9 +157,7 @@ commit (Grants *self, GPtrArray *next, GError **error)
   gsize length;
   g_autofree char *data = grants_to_data (next, &length);
 
-  if (!g_file_set_contents_full (self->path, data, (gssize) length,
-                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-                                 0600, error))
+  if (!statefile_write (self->path, data, length, error))
     {
       g_ptr_array_unref (next);
       return FALSE;

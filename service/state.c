@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "state.h"
 
+#include "statefile.h"
+
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -511,29 +513,17 @@ state_open (const char *dir, GError **error)
 {
   State *self;
   g_autofree char *text = NULL;
-  g_autoptr (GError) local = NULL;
   gsize length = 0;
 
-  if (g_mkdir_with_parents (dir, 0700) < 0)
-    {
-      int e = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e),
-                   "Cannot create the state directory %s: %s", dir, g_strerror (e));
-      return NULL;
-    }
+  if (!statefile_make_dir (dir, error))
+    return NULL;
 
   self = g_new0 (State, 1);
   g_mutex_init (&self->lock);
   self->path = g_build_filename (dir, VFIOD_STATE_FILE, NULL);
 
-  if (g_file_get_contents (self->path, &text, &length, &local))
-    self->contents = state_contents_parse (text, length);
-  else
-    {
-      if (!g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        g_warning ("Cannot read %s: %s; starting with no records", self->path, local->message);
-      self->contents = contents_new ();
-    }
+  text = statefile_read (self->path, &length, "no records");
+  self->contents = text ? state_contents_parse (text, length) : contents_new ();
 
   self->next_id = 1;
   for (guint i = 0; i < self->contents->transactions->len; i++)
@@ -562,9 +552,7 @@ state_commit (State *self, StateContents *next, GError **error)
   gsize length;
   g_autofree char *data = state_contents_to_data (next, &length);
 
-  if (!g_file_set_contents_full (self->path, data, (gssize) length,
-                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-                                 0600, error))
+  if (!statefile_write (self->path, data, length, error))
     {
       state_contents_free (next);
       return FALSE;
