@@ -83,30 +83,33 @@ append_device (sd_bus_message *m, const Device *d, GPtrArray *grants)
   ENTRY (VFIOD_KEY_IN_USE, "s", d->in_use ? d->in_use : "");
 #undef ENTRY
 
-  /* who may open its group by path (GrantAccess) */
-  r = sd_bus_message_open_container (m, 'e', "sv");
-  if (r >= 0)
-    r = sd_bus_message_append (m, "s", VFIOD_KEY_GRANTED_UIDS);
-  if (r >= 0)
-    r = sd_bus_message_open_container (m, 'v', "au");
-  if (r >= 0)
-    r = sd_bus_message_open_container (m, 'a', "u");
-  for (guint i = 0; r >= 0 && i < grants->len; i++)
-    {
-      const Grant *g = g_ptr_array_index (grants, i);
-      g_autofree char *node = NULL;
-      if (d->group == DEVICE_NO_GROUP || g->group != (uint32_t) d->group)
-        continue;
-      node = access_group_node (g->group);
-      if (strcmp (g->path, node) == 0 && !g->revoking)
-        r = sd_bus_message_append (m, "u", (uint32_t) g->uid);
-    }
-  if (r >= 0)
-    r = sd_bus_message_close_container (m);
-  if (r >= 0)
-    r = sd_bus_message_close_container (m);
-  if (r >= 0)
-    r = sd_bus_message_close_container (m);
+  /* who may open its group by path (GrantAccess); almost always nobody */
+  {
+    g_autoptr (GArray) uids = g_array_new (FALSE, FALSE, sizeof (uint32_t));
+
+    for (guint i = 0; i < grants->len; i++)
+      {
+        const Grant *g = g_ptr_array_index (grants, i);
+        g_autofree char *node = NULL;
+        uint32_t uid = (uint32_t) g->uid;
+        if (g->revoking || d->group == DEVICE_NO_GROUP || g->group != (uint32_t) d->group)
+          continue;
+        node = access_group_node (g->group);
+        if (strcmp (g->path, node) == 0)
+          g_array_append_val (uids, uid);
+      }
+    r = sd_bus_message_open_container (m, 'e', "sv");
+    if (r >= 0)
+      r = sd_bus_message_append_basic (m, 's', VFIOD_KEY_GRANTED_UIDS);
+    if (r >= 0)
+      r = sd_bus_message_open_container (m, 'v', "au");
+    if (r >= 0)
+      r = sd_bus_message_append_array (m, 'u', uids->data, uids->len * sizeof (uint32_t));
+    if (r >= 0)
+      r = sd_bus_message_close_container (m);
+    if (r >= 0)
+      r = sd_bus_message_close_container (m);
+  }
   if (r < 0)
     return r;
 

@@ -334,17 +334,25 @@ read_device_uncached (SysfsCache *cache, Device *device)
   return 0;
 }
 
-/* The driver of a device whose fixed facts are known, from its uevent:
- * the kernel's own summary, so a read that fails fails the device (a
- * missing driver link alone would read as "unbound").  -ESTALE when the
- * ids are not those kept: another device took the address. */
+/* The driver of a device whose fixed facts are known.  Its driver link
+ * (one readlink) when there is one; when there is none, its uevent, the
+ * kernel's own summary, must agree that it is unbound: a link missing
+ * for any other reason (a read that failed) would otherwise make a bound
+ * device look off the host.  -ESTALE when the uevent's ids are not those
+ * kept: another device took the address. */
 static int
-read_driver_from_uevent (Device *device)
+read_driver_checked (Device *device)
 {
-  g_autoptr (Device) fresh = device_new (&device->address);
+  g_autoptr (Device) fresh = NULL;
   char path[PATH_MAX], buf[ATTR_MAX];
   ssize_t n;
+  int r;
 
+  r = sysfs_get_driver (device->name, &device->driver);
+  if (r < 0 || device->driver != NULL)
+    return r == -ENODEV ? -ENOENT : r;
+
+  fresh = device_new (&device->address);
   snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_UEVENT, device->name);
   n = sysfs_read_attr (AT_FDCWD, path, buf, sizeof buf);
   if (n < 0)
@@ -356,8 +364,9 @@ read_driver_from_uevent (Device *device)
       fresh->subsystem_device_id != device->subsystem_device_id ||
       fresh->class_code != device->class_code)
     return -ESTALE;
-  g_free (device->driver);
-  device->driver = g_steal_pointer (&fresh->driver);
+  /* the link said unbound; the uevent must say so too */
+  if (fresh->driver != NULL)
+    return -EIO;
   return 0;
 }
 
@@ -376,7 +385,7 @@ read_device (SysfsCache *cache, Device *device, GHashTable *drivers)
       device->driver = g_strdup (g_hash_table_lookup (drivers, device->name));
       return 0;
     }
-  r = read_driver_from_uevent (device);
+  r = read_driver_checked (device);
   if (r == -ESTALE)
     {
       g_debug ("PCI device %s is not the one kept: reading it again", device->name);
