@@ -136,11 +136,14 @@ static void json_device(JsonWriter *w, const VfiodDevice *d) {
         json_writer_bool(w, d->bridge);
         json_writer_key(w, VFIOD_KEY_IN_USE);
         json_writer_string(w, d->in_use);
-        json_writer_key(w, VFIOD_KEY_GRANTED_UIDS);
-        json_writer_begin_array(w);
-        for (size_t i = 0; i < d->n_granted_uids; i++)
-                json_writer_uint(w, d->granted_uids[i]);
-        json_writer_end_array(w);
+        /* as the service sends it: only when somebody was granted */
+        if (d->n_granted_uids > 0) {
+                json_writer_key(w, VFIOD_KEY_GRANTED_UIDS);
+                json_writer_begin_array(w);
+                for (size_t i = 0; i < d->n_granted_uids; i++)
+                        json_writer_uint(w, d->granted_uids[i]);
+                json_writer_end_array(w);
+        }
         json_writer_end_object(w);
 }
 

@@ -74,7 +74,8 @@ typedef struct VfiodDevice {
         bool bridge;
         char *in_use;                  /* "" or why the host needs it */
         size_t n_granted_uids;         /* users GrantAccess let open its group's */
-        uint32_t *granted_uids;        /*   /dev/vfio/N by path (NULL when none) */
+        uint32_t *granted_uids;        /*   /dev/vfio/N by path (0 and NULL: none,
+                                        *   the key was absent) */
 } VfiodDevice;
 
 typedef struct VfiodDeviceList {

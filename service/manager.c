@@ -83,7 +83,9 @@ append_device (sd_bus_message *m, const Device *d, GPtrArray *grants)
   ENTRY (VFIOD_KEY_IN_USE, "s", d->in_use ? d->in_use : "");
 #undef ENTRY
 
-  /* who may open its group by path (GrantAccess); almost always nobody */
+  /* who may open its group by path (GrantAccess): only when somebody may
+   * (almost never; the entry costs a ListDevices of thousands of devices) */
+  if (grants->len > 0)
   {
     g_autoptr (GArray) uids = g_array_new (FALSE, FALSE, sizeof (uint32_t));
 
@@ -98,17 +100,20 @@ append_device (sd_bus_message *m, const Device *d, GPtrArray *grants)
         if (strcmp (g->path, node) == 0)
           g_array_append_val (uids, uid);
       }
-    r = sd_bus_message_open_container (m, 'e', "sv");
-    if (r >= 0)
-      r = sd_bus_message_append_basic (m, 's', VFIOD_KEY_GRANTED_UIDS);
-    if (r >= 0)
-      r = sd_bus_message_open_container (m, 'v', "au");
-    if (r >= 0)
-      r = sd_bus_message_append_array (m, 'u', uids->data, uids->len * sizeof (uint32_t));
-    if (r >= 0)
-      r = sd_bus_message_close_container (m);
-    if (r >= 0)
-      r = sd_bus_message_close_container (m);
+    if (uids->len > 0)
+      r = sd_bus_message_open_container (m, 'e', "sv");
+    if (r >= 0 && uids->len > 0)
+      {
+        r = sd_bus_message_append_basic (m, 's', VFIOD_KEY_GRANTED_UIDS);
+        if (r >= 0)
+          r = sd_bus_message_open_container (m, 'v', "au");
+        if (r >= 0)
+          r = sd_bus_message_append_array (m, 'u', uids->data, uids->len * sizeof (uint32_t));
+        if (r >= 0)
+          r = sd_bus_message_close_container (m);
+        if (r >= 0)
+          r = sd_bus_message_close_container (m);
+      }
   }
   if (r < 0)
     return r;

@@ -58,7 +58,9 @@ class ReadTest(unittest.TestCase):
         self.assertEqual(self.stack.sim.audit(), [], 'a read-only call wrote to /sys')
 
     def assert_matches_topology(self, got, want):
-        self.assertEqual(set(got) - {'group'}, DEVICE_KEYS - {'group'})
+        # "granted_uids": only when somebody was granted access (test_use)
+        self.assertEqual(set(got) - {'group', 'granted_uids'}, DEVICE_KEYS - {'group', 'granted_uids'})
+        self.assertNotIn('granted_uids', got)
         self.assertEqual(got['address'], want['address'].lower())
         if want.get('iommu_group') is None:
             self.assertNotIn('group', got)
