@@ -22,7 +22,7 @@ grant_free (Grant *g)
   g_free (g);
 }
 
-static Grant *
+Grant *
 grant_new (const char *path, uint32_t group, uid_t uid, bool revoking)
 {
   Grant *g = g_new0 (Grant, 1);

@@ -25,6 +25,7 @@ typedef struct {
                     * and it must never be given again */
 } Grant;
 
+Grant *grant_new (const char *path, uint32_t group, uid_t uid, bool revoking);
 void grant_free (Grant *grant);
 
 typedef struct Grants Grants;

@@ -119,17 +119,6 @@ use_group_nodes (GPtrArray *members, uint32_t group)
   return nodes;
 }
 
-static Grant *
-grant_copy (const char *path, uint32_t group, uid_t uid)
-{
-  Grant *g = g_new0 (Grant, 1);
-
-  g->path = g_strdup (path);
-  g->group = group;
-  g->uid = uid;
-  return g;
-}
-
 int
 use_grant (Grants *grants, GPtrArray *members, uint32_t group, uid_t uid, const char *target,
            GPtrArray **granted, sd_bus_error *error)
@@ -187,7 +176,7 @@ use_grant (Grants *grants, GPtrArray *members, uint32_t group, uid_t uid, const 
                              (unsigned) uid, path, group, target, g_strerror (-r));
           goto undo;
         }
-      g_ptr_array_add (done, grant_copy (path, group, uid));
+      g_ptr_array_add (done, grant_new (path, group, uid, false));
     }
   *granted = g_steal_pointer (&done);
   return 0;
@@ -237,7 +226,7 @@ use_revoke (Grants *grants, uint32_t group, uid_t uid, const char *what, GPtrArr
       if (!grants_remove (grants, g->path, g->uid, &local))
         g_warning ("Took back uid %u's access to %s but cannot forget it: %s", (unsigned) g->uid,
                    g->path, local->message);
-      g_ptr_array_add (done, grant_copy (g->path, g->group, g->uid));
+      g_ptr_array_add (done, grant_new (g->path, g->group, g->uid, false));
     }
   if (revoked)
     *revoked = g_steal_pointer (&done);
