@@ -26,6 +26,8 @@
 #define VFIOD_METHOD_GRANT_ACCESS    "GrantAccess"
 #define VFIOD_METHOD_REVOKE_ACCESS   "RevokeAccess"
 #define VFIOD_METHOD_SET_LOCKED_MEMORY_LIMIT "SetLockedMemoryLimit"
+/* Persistent assignments (DetachDevice with PERSISTENT). */
+#define VFIOD_METHOD_LIST_PERSISTENT "ListPersistentAssignments"
 
 /* ---- Live model --------------------------------------------------- */
 /* The service's objects, published through org.freedesktop.DBus.ObjectManager
@@ -52,6 +54,7 @@
 #define VFIOD_PROP_DRIVER              "Driver"             /* s */
 #define VFIOD_PROP_STATE               "State"              /* s */
 #define VFIOD_PROP_BRIDGE              "Bridge"             /* b */
+#define VFIOD_PROP_PERSISTENT          "Persistent"         /* s, as the key "persistent" */
 /* Properties of a Group. */
 #define VFIOD_PROP_NUMBER              "Number"             /* u */
 #define VFIOD_PROP_DEVICES             "Devices"            /* ao, sorted by address */
@@ -97,7 +100,9 @@
 #define VFIOD_FLAG_GROUP    0x1ULL  /* act on every device of the IOMMU group */
 #define VFIOD_FLAG_DRY_RUN  0x2ULL  /* only compute and return the plan */
 #define VFIOD_FLAG_FORCE    0x4ULL  /* DetachDevice: move devices the host uses */
-#define VFIOD_DETACH_FLAGS_ALL   (VFIOD_FLAG_GROUP | VFIOD_FLAG_DRY_RUN | VFIOD_FLAG_FORCE)
+#define VFIOD_FLAG_PERSISTENT 0x8ULL /* DetachDevice: also bind them at every boot */
+#define VFIOD_DETACH_FLAGS_ALL \
+  (VFIOD_FLAG_GROUP | VFIOD_FLAG_DRY_RUN | VFIOD_FLAG_FORCE | VFIOD_FLAG_PERSISTENT)
 #define VFIOD_REATTACH_FLAGS_ALL (VFIOD_FLAG_GROUP | VFIOD_FLAG_DRY_RUN)
 
 /* ---- polkit actions and their details ----------------------------- */
@@ -115,6 +120,7 @@
 #define VFIOD_DETAIL_PID     "pid"     /* lock-memory: the process to raise */
 #define VFIOD_DETAIL_BYTES   "bytes"   /* lock-memory: the new limit */
 #define VFIOD_DETAIL_SIZE    "size"    /* lock-memory: the same, for humans ("8.0 GiB") */
+#define VFIOD_DETAIL_PERSISTENT "persistent" /* detach-*: "yes" or "no" */
 
 /* ---- device dictionary (GetGroup, ListDevices) -------------------- */
 #define VFIOD_KEY_ADDRESS             "address"
@@ -131,6 +137,20 @@
 #define VFIOD_KEY_BRIDGE              "bridge"
 #define VFIOD_KEY_IN_USE              "in_use"
 #define VFIOD_KEY_GRANTED_UIDS        "granted_uids"  /* au */
+#define VFIOD_KEY_PERSISTENT          "persistent"    /* s, below */
+
+/* Values of "persistent": no record for the address, a record the device
+ * there matches, or "mismatch: " and what differs (the boot helper leaves
+ * such a device to its host driver). */
+#define VFIOD_PERSISTENT_NONE     ""
+#define VFIOD_PERSISTENT_ACTIVE   "active"
+#define VFIOD_PERSISTENT_MISMATCH "mismatch: "
+
+/* ---- persistent assignment dictionary (ListPersistentAssignments) ---
+ * address, the ids and class as recorded (keys as above), "persistent"
+ * (the check now), and: */
+#define VFIOD_KEY_MEMBERS "members"  /* as: the group when recorded */
+#define VFIOD_KEY_RECORD  "record"   /* s: the record's file */
 
 /* ---- node dictionary (GrantAccess, RevokeAccess) ------------------- */
 #define VFIOD_KEY_PATH "path"   /* s: the device node, e.g. /dev/vfio/12 */
@@ -214,6 +234,16 @@
 #define VFIOD_STATE_DIR_DEFAULT "/var/lib/vfiod"
 #define VFIOD_STATE_FILE        "transactions.state"
 #define VFIOD_GRANTS_FILE       "grants.state"
+/* Persistent assignments are configuration: one file per device,
+ * "<address>.conf", in VFIOD_PERSIST_DIR (config.h, from sysconfdir:
+ * /etc/vfiod/persistent). */
+#define VFIOD_PERSIST_SUFFIX    ".conf"
+
+/* ---- the boot-time helper (udev runs it on "add" of a recorded device) */
+#define VFIOD_BOOT_HELPER        "vfiod-boot-bind"
+#define VFIOD_PROC_CMDLINE       "/proc/cmdline"
+/* Kernel command line: vfiod.persistent=0 turns the helper off for a boot. */
+#define VFIOD_CMDLINE_PERSISTENT "vfiod.persistent"
 
 /* ---- limits the daemon keeps ---------------------------------------- */
 /* Calls of one caller that may wait for polkit at the same time. */
@@ -229,3 +259,5 @@
 /* ---- environment the daemon reads (tests shorten the limits) -------- */
 #define VFIOD_ENV_AUTHZ_TIMEOUT_MS "VFIOD_AUTHZ_TIMEOUT_MS"
 #define VFIOD_ENV_WRITE_TIMEOUT_MS "VFIOD_WRITE_TIMEOUT_MS"
+/* Where the persistent assignments are (default VFIOD_PERSIST_DIR). */
+#define VFIOD_ENV_PERSIST_DIR      "VFIOD_PERSIST_DIR"
