@@ -11,6 +11,7 @@
 
 #include "bus-source.h"
 #include "config.h"
+#include "records.h"
 #include "errors.h"
 #include "manager.h"
 #include "state.h"
@@ -54,6 +55,7 @@ daemon_run (void)
   Manager *manager = NULL;
   State *state = NULL;
   Grants *grants = NULL;
+  g_autoptr (Records) records = records_new (records_default_dir ());
   GSource *source = NULL;
   guint sigterm, sigint;
   int r;
@@ -84,7 +86,7 @@ daemon_run (void)
     }
   /* An earlier run killed mid-transaction left devices half-moved: put
    * them back before anybody can ask about them. */
-  transaction_recover (state);
+  transaction_recover (state, records);
 
   r = sd_bus_open_system (&bus);
   if (r < 0)
@@ -93,7 +95,7 @@ daemon_run (void)
       goto out;
     }
 
-  manager = manager_new (bus, state, grants);
+  manager = manager_new (bus, state, grants, records);
   if (manager == NULL)
     {
       r = -errno;

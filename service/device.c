@@ -27,6 +27,7 @@ device_free (Device *device)
   g_free (device->syspath);
   g_free (device->driver);
   g_free (device->in_use);
+  g_free (device->persistent);
   g_free (device);
 }
 

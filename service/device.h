@@ -36,6 +36,8 @@ typedef struct {
   char *in_use;                   /* NULL, or why the host needs it, or
                                    * why vfiod cannot tell (a doubt) */
   bool in_use_doubt;              /* some of in_use is a doubt */
+  char *persistent;               /* NULL without a persistent assignment;
+                                   * "active" or "mismatch: ..." (records.h) */
 } Device;
 
 Device *device_new (const PciAddress *address);

@@ -289,6 +289,21 @@ group_plan_detach (GPtrArray *devices, uint32_t group, const PciAddress *target,
   return 0;
 }
 
+Plan *
+group_plan_keep (GPtrArray *devices, uint32_t group, const PciAddress *target, const char *why)
+{
+  g_autoptr (Plan) plan = plan_new (devices, group, target);
+
+  if (find_target (devices, target) == NULL)
+    return NULL;
+  for (guint i = 0; i < devices->len; i++)
+    {
+      Device *d = g_ptr_array_index (devices, i);
+      add_step (plan, d, PLAN_KEEP, driver_or_empty (d), why);
+    }
+  return g_steal_pointer (&plan);
+}
+
 int
 group_plan_reattach (GPtrArray *devices, uint32_t group, const PciAddress *target,
                      uint64_t flags, GHashTable *originals, Plan **out,

@@ -70,3 +70,9 @@ int group_plan_reattach (GPtrArray *devices, uint32_t group, const PciAddress *t
 /* Whether @later moves exactly devices that @earlier moved, to the same
  * drivers: what authorization was granted for still covers it. */
 gboolean plan_covered_by (const Plan *later, const Plan *earlier);
+
+/* A plan that moves nothing: every device stays where it is, for @why
+ * (a ReattachDevice that only forgets a persistent assignment).
+ * @devices is consumed; NULL when @target is not among them. */
+Plan *group_plan_keep (GPtrArray *devices, uint32_t group, const PciAddress *target,
+                       const char *why);

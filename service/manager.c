@@ -18,6 +18,7 @@
 #include "grants.h"
 #include "model.h"
 #include "monitor.h"
+#include "records.h"
 #include "sysfs.h"
 #include "transaction.h"
 #include "use.h"
@@ -32,6 +33,7 @@ struct Manager {
   Monitor *monitor;        /* keeps the model current */
   State *state;
   Grants *grants;          /* ACL entries given out (thread-safe) */
+  Records *records;        /* persistent assignments (thread-safe) */
   Authz *authz;
   GMutex locks_lock;
   GHashTable *group_locks; /* group → GMutex*: one operation per group at a time */
@@ -81,6 +83,10 @@ append_device (sd_bus_message *m, const Device *d, GPtrArray *grants)
   ENTRY (VFIOD_KEY_STATE, "s", device_state_to_string (device_state (d)));
   ENTRY (VFIOD_KEY_BRIDGE, "b", (int) device_is_bridge (d));
   ENTRY (VFIOD_KEY_IN_USE, "s", d->in_use ? d->in_use : "");
+  /* like granted_uids, only where there is something to say: an entry
+   * per device costs a ListDevices of thousands of devices */
+  if (d->persistent)
+    ENTRY (VFIOD_KEY_PERSISTENT, "s", d->persistent);
 #undef ENTRY
 
   /* who may open its group by path (GrantAccess): only when somebody may
@@ -317,6 +323,7 @@ typedef struct {
   guint watchdog;         /* while running: checks the write under way */
   gboolean answered;      /* the caller was answered before the worker ended */
   Plan *plan;             /* as planned (and authorized), then as done */
+  gboolean records_changed; /* the worker wrote or removed persistent assignments */
   const char *actions[2]; /* polkit actions still to check */
   char *details[11];      /* polkit details: key, value pairs, NULL after the last */
   char *what;             /* "detach 0000:03:00.0", for messages */
@@ -447,6 +454,144 @@ error_shutting_down (sd_bus_error *error, const char *what)
                             what);
 }
 
+/* ---- persistent assignments ---------------------------------------------- */
+
+static gboolean
+is_target (const Plan *plan, const Device *d)
+{
+  return address_equal (&d->address, &plan->target);
+}
+
+/* The devices a DetachDevice with PERSISTENT records: those it moves to
+ * vfio-pci, and those already there that it was asked for (the target;
+ * with GROUP, every endpoint of the group on vfio-pci).  Never a bridge,
+ * nor a device left on pci-stub or elsewhere.  Device* of @plan. */
+static GPtrArray *
+persist_devices (const Plan *plan, uint64_t flags)
+{
+  GPtrArray *out = g_ptr_array_new ();
+
+  for (guint i = 0; (flags & VFIOD_FLAG_PERSISTENT) && i < plan->steps->len; i++)
+    {
+      const PlanStep *s = g_ptr_array_index (plan->steps, i);
+
+      if (s->action == PLAN_DETACH ||
+          (s->action == PLAN_KEEP && device_state (s->device) == DEVICE_STATE_VFIO &&
+           ((flags & VFIOD_FLAG_GROUP) || is_target (plan, s->device))))
+        g_ptr_array_add (out, s->device);
+    }
+  return out;
+}
+
+/* Whether ReattachDevice removes a record of one of @devices: the
+ * target's, or with GROUP any member's. */
+static gboolean
+has_records_to_forget (Manager *self, GPtrArray *devices, const PciAddress *target,
+                       uint64_t flags)
+{
+  for (guint i = 0; i < devices->len; i++)
+    {
+      const Device *d = g_ptr_array_index (devices, i);
+      g_autoptr (RecordEntry) e = NULL;
+
+      if (!(flags & VFIOD_FLAG_GROUP) && !address_equal (&d->address, target))
+        continue;
+      e = records_lookup (self->records, d->name);
+      if (e)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* A ReattachDevice of a device that is not on vfio-pci (booted with
+ * vfiod.persistent=0, or its record did not match) is how its persistent
+ * assignment is given up: it moves nothing and removes the records. */
+static gboolean
+reattach_only_forgets (Manager *self, GPtrArray *devices, const PciAddress *target,
+                       uint64_t flags)
+{
+  for (guint i = 0; i < devices->len; i++)
+    {
+      const Device *d = g_ptr_array_index (devices, i);
+      if (address_equal (&d->address, target))
+        return device_state (d) != DEVICE_STATE_VFIO &&
+               has_records_to_forget (self, devices, target, flags);
+    }
+  return FALSE;
+}
+
+/* Whether the call has records to write or remove, beyond any move. */
+static gboolean
+call_has_record_work (Call *call, const Plan *plan)
+{
+  Manager *self = call->manager;
+  g_autoptr (GPtrArray) persist = NULL;
+
+  if (call->reattach)
+    return has_records_to_forget (self, plan->devices, &plan->target, call->flags);
+  persist = persist_devices (plan, call->flags);
+  for (guint i = 0; i < persist->len; i++)
+    if (!records_up_to_date (self->records, g_ptr_array_index (persist, i), plan->devices))
+      return TRUE;
+  return FALSE;
+}
+
+/* Worker: ReattachDevice gives up the persistent assignments first (a
+ * reattach that then fails leaves the devices detached until the next
+ * boot, never the other way round). */
+static int
+call_forget_records (Call *call, const Plan *plan)
+{
+  Manager *self = call->manager;
+
+  for (guint i = 0; i < plan->devices->len; i++)
+    {
+      const Device *d = g_ptr_array_index (plan->devices, i);
+      g_autoptr (RecordEntry) e = NULL;
+      g_autoptr (GError) error = NULL;
+
+      if (!(call->flags & VFIOD_FLAG_GROUP) && !is_target (plan, d))
+        continue;
+      e = records_lookup (self->records, d->name);
+      if (e == NULL)
+        continue;
+      if (!records_remove (self->records, d->name, &error))
+        return sd_bus_error_setf (&call->error, VFIOD_ERROR_FAILED,
+                                  "Cannot %s: %s; nothing was moved. Is %s writable? (The "
+                                  "record can also be deleted by hand)",
+                                  call->what, error->message, records_dir (self->records));
+      call->records_changed = TRUE;
+      g_message ("Removed the persistent assignment of %s", d->name);
+    }
+  return 0;
+}
+
+/* Worker: a DetachDevice with PERSISTENT that moves nothing (the devices
+ * are on vfio-pci already) records them. */
+static int
+call_write_records (Call *call, const Plan *plan, GPtrArray *persist)
+{
+  Manager *self = call->manager;
+
+  for (guint i = 0; i < persist->len; i++)
+    {
+      const Device *d = g_ptr_array_index (persist, i);
+      g_autoptr (GError) error = NULL;
+
+      if (records_up_to_date (self->records, d, plan->devices))
+        continue;
+      if (!records_write (self->records, d, plan->devices, &error))
+        return sd_bus_error_setf (&call->error, VFIOD_ERROR_FAILED,
+                                  "Cannot %s: %s. The devices stay on vfio-pci until the next "
+                                  "boot; is %s writable?",
+                                  call->what, error->message, records_dir (self->records));
+      call->records_changed = TRUE;
+      g_message ("Recorded %s as a persistent assignment in %s", d->name,
+                 records_dir (self->records));
+    }
+  return 0;
+}
+
 /* Reads the group of @call->target and plans: 0, or <0 with @error set.
  * Runs on the main loop (reads only) and again, under the group's lock,
  * on the worker. */
@@ -481,6 +626,13 @@ call_plan (Call *call, Plan **out, sd_bus_error *error)
   if (!call->reattach)
     return group_plan_detach (g_steal_pointer (&devices), call->group, &call->target,
                               call->flags, out, error);
+  if (reattach_only_forgets (self, devices, &call->target, call->flags))
+    {
+      *out = group_plan_keep (g_steal_pointer (&devices), call->group, &call->target,
+                              "not on " VFIOD_DRIVER_VFIO_PCI
+                              "; only its persistent assignment is removed");
+      return 0;
+    }
   originals = state_originals (self->state);
   return group_plan_reattach (g_steal_pointer (&devices), call->group, &call->target,
                               call->flags, originals, out, error);
@@ -627,8 +779,21 @@ call_work (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
         }
     }
 
-  if (plan_count_moves (plan) > 0 && transaction_run (self->state, plan, call->progress, &call->error) < 0)
+  if (call->reattach && call_forget_records (call, plan) < 0)
     goto out;
+
+  {
+    g_autoptr (GPtrArray) persist = call->reattach ? NULL : persist_devices (plan, call->flags);
+
+    if (plan_count_moves (plan) == 0 && persist && call_write_records (call, plan, persist) < 0)
+      goto out;
+    if (plan_count_moves (plan) > 0 &&
+        transaction_run (self->state, self->records, plan, persist, call->progress,
+                         &call->error) < 0)
+      goto out;
+    if (plan_count_moves (plan) > 0 && persist && persist->len > 0)
+      call->records_changed = TRUE;
+  }
 
   plan_free (call->plan);
   call->plan = g_steal_pointer (&plan);
@@ -697,7 +862,8 @@ call_done (GObject *source, GAsyncResult *res, gpointer user_data)
 
   g_ptr_array_remove_fast (self->running, call);
   /* what it moved shows in the objects even without device events */
-  if (call->kind == CALL_CHANGE && call->plan && plan_count_moves (call->plan) > 0)
+  if (call->kind == CALL_CHANGE && call->plan &&
+      (plan_count_moves (call->plan) > 0 || call->records_changed))
     model_host_changed (self->model);
   if (g_hash_table_lookup (self->stuck, GUINT_TO_POINTER (call->group)) == call)
     {
@@ -1004,7 +1170,7 @@ method_change (sd_bus_message *m, Manager *self, gboolean reattach, sd_bus_error
                               "Unknown flags 0x%" PRIx64 ": %s takes GROUP (0x1), DRY_RUN "
                               "(0x2)%s",
                               flags & ~allowed_flags, reattach ? VFIOD_METHOD_REATTACH_DEVICE : VFIOD_METHOD_DETACH_DEVICE,
-                              reattach ? "" : " and FORCE (0x4)");
+                              reattach ? "" : ", FORCE (0x4) and PERSISTENT (0x8)");
 
   call = call_new (self, CALL_CHANGE, m);
   call->reattach = reattach;
@@ -1018,7 +1184,8 @@ method_change (sd_bus_message *m, Manager *self, gboolean reattach, sd_bus_error
   address_format (&call->target, name);
 
   r = call_plan (call, &plan, error);
-  if (r < 0 || plan_count_moves (plan) == 0 || (flags & VFIOD_FLAG_DRY_RUN))
+  if (r < 0 || (plan_count_moves (plan) == 0 && !call_has_record_work (call, plan)) ||
+      (flags & VFIOD_FLAG_DRY_RUN))
     {
       /* refused, nothing to do, or only asked what would be done: no
        * authorization needed for any of them */
@@ -1028,8 +1195,18 @@ method_change (sd_bus_message *m, Manager *self, gboolean reattach, sd_bus_error
       return r < 0 ? r : 1;
     }
 
-  call->what = g_strdup_printf ("%s %s%s", reattach ? "reattach" : "detach", name,
-                                plan_moves_others (plan) ? " and the rest of its IOMMU group" : "");
+  {
+    g_autoptr (GPtrArray) persist = persist_devices (plan, flags);
+    gboolean others = plan_moves_others (plan);
+
+    for (guint i = 0; i < persist->len; i++)
+      others = others || !is_target (plan, g_ptr_array_index (persist, i));
+    call->what = g_strdup_printf ("%s %s%s%s", reattach ? "reattach" : "detach", name,
+                                  others ? " and the rest of its IOMMU group" : "",
+                                  (flags & VFIOD_FLAG_PERSISTENT) ? " persistently" : "");
+    if (!reattach)
+      call->actions[0] = others ? VFIOD_ACTION_DETACH_GROUP : VFIOD_ACTION_DETACH_DEVICE;
+  }
   if (self->quitting)
     {
       r = error_shutting_down (error, call->what);
@@ -1052,8 +1229,9 @@ method_change (sd_bus_message *m, Manager *self, gboolean reattach, sd_bus_error
     call->actions[0] = reattach_action (self, plan, flags);
   else
     {
-      call->actions[0] = plan_moves_others (plan) ? VFIOD_ACTION_DETACH_GROUP
-                                                  : VFIOD_ACTION_DETACH_DEVICE;
+      /* the dialog says when the devices stay the VMs' at every boot */
+      call_detail (call, 3, VFIOD_DETAIL_PERSISTENT,
+                   g_strdup ((flags & VFIOD_FLAG_PERSISTENT) ? "yes" : "no"));
       /* FORCE on a device the host uses: the strongest say, on top */
       if (plan_moves_in_use (plan))
         call->actions[1] = VFIOD_ACTION_DETACH_IN_USE;
@@ -1385,6 +1563,101 @@ method_set_locked_memory_limit (sd_bus_message *m, void *userdata, sd_bus_error 
   return r;
 }
 
+/* ---- persistent assignments, read ----------------------------------------- */
+
+/* At start: every record the boot helper could not carry out, and why. */
+static void
+warn_records (Manager *self)
+{
+  g_autoptr (GPtrArray) entries = records_list (self->records);
+
+  for (guint i = 0; i < entries->len; i++)
+    {
+      const RecordEntry *e = g_ptr_array_index (entries, i);
+      const Device *d = model_device (self->model, e->address);
+      g_autofree char *check = records_check (e, d);
+
+      if (!g_str_has_prefix (check, VFIOD_PERSISTENT_ACTIVE))
+        g_warning ("Persistent assignment of %s not carried out: %s. The device was left to "
+                   "the host; remove the assignment with ReattachDevice (vfioctl reattach %s) "
+                   "or by deleting %s, or record the device there now with DetachDevice "
+                   "PERSISTENT",
+                   e->address, check + strlen (VFIOD_PERSISTENT_MISMATCH), e->address, e->path);
+      else if (d && g_strcmp0 (d->driver, VFIOD_DRIVER_VFIO_PCI) != 0)
+        g_message ("Persistent assignment of %s holds, but the device is on %s, not %s (booted "
+                   "with " VFIOD_CMDLINE_PERSISTENT "=0, or the boot helper failed: see the "
+                   "kernel log)",
+                   e->address, d->driver ? d->driver : "no driver", VFIOD_DRIVER_VFIO_PCI);
+    }
+}
+
+static int
+append_assignment (sd_bus_message *m, Manager *self, const RecordEntry *e)
+{
+  const Device *d = model_device (self->model, e->address);
+  g_autofree char *check = records_check (e, d);
+  const PersistRecord *rec = e->record;
+  int r = sd_bus_message_open_container (m, 'a', "{sv}");
+
+  if (r >= 0)
+    r = sd_bus_message_append (m, "{sv}{sv}{sv}", VFIOD_KEY_ADDRESS, "s", e->address,
+                               VFIOD_KEY_RECORD, "s", e->path, VFIOD_KEY_PERSISTENT, "s", check);
+  if (r >= 0 && rec)
+    r = sd_bus_message_append (m, "{sv}{sv}{sv}{sv}{sv}", VFIOD_KEY_VENDOR_ID, "q", rec->vendor_id,
+                               VFIOD_KEY_DEVICE_ID, "q", rec->device_id,
+                               VFIOD_KEY_SUBSYSTEM_VENDOR_ID, "q", rec->subsystem_vendor_id,
+                               VFIOD_KEY_SUBSYSTEM_DEVICE_ID, "q", rec->subsystem_device_id,
+                               VFIOD_KEY_CLASS, "u", rec->class_code);
+  if (r >= 0 && rec)
+    {
+      g_autoptr (GPtrArray) members = g_ptr_array_new_with_free_func (g_free);
+
+      for (size_t i = 0; i < rec->n_members; i++)
+        {
+          char member[ADDRESS_STRLEN];
+          g_ptr_array_add (members, g_strdup (address_format (&rec->members[i], member)));
+        }
+      g_ptr_array_add (members, NULL);
+      r = sd_bus_message_open_container (m, 'e', "sv");
+      if (r >= 0)
+        r = sd_bus_message_append (m, "s", VFIOD_KEY_MEMBERS);
+      if (r >= 0)
+        r = sd_bus_message_open_container (m, 'v', "as");
+      if (r >= 0)
+        r = sd_bus_message_append_strv (m, (char **) members->pdata);
+      if (r >= 0)
+        r = sd_bus_message_close_container (m);
+      if (r >= 0)
+        r = sd_bus_message_close_container (m);
+    }
+  if (r >= 0 && d && d->driver)
+    r = sd_bus_message_append (m, "{sv}", VFIOD_KEY_DRIVER, "s", d->driver);
+  if (r < 0)
+    return r;
+  return sd_bus_message_close_container (m);
+}
+
+/* Reads the records directory (a few small files) and matches them with
+ * the devices the objects show: no sysfs read on the main loop. */
+static int
+method_list_persistent (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  Manager *self = userdata;
+  g_autoptr (GPtrArray) entries = records_list (self->records);
+  _cleanup_ (sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+  int r = sd_bus_message_new_method_return (m, &reply);
+
+  if (r >= 0)
+    r = sd_bus_message_open_container (reply, 'a', "a{sv}");
+  for (guint i = 0; r >= 0 && i < entries->len; i++)
+    r = append_assignment (reply, self, g_ptr_array_index (entries, i));
+  if (r >= 0)
+    r = sd_bus_message_close_container (reply);
+  if (r >= 0)
+    r = sd_bus_send (NULL, reply, NULL);
+  return r;
+}
+
 static int
 property_get_version (sd_bus *bus, const char *path, const char *interface,
                       const char *property, sd_bus_message *reply, void *userdata,
@@ -1432,6 +1705,10 @@ static const sd_bus_vtable manager_vtable[] = {
                            SD_BUS_ARGS ("h", pidfd, "t", bytes),
                            SD_BUS_NO_RESULT,
                            method_set_locked_memory_limit, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_LIST_PERSISTENT,
+                           SD_BUS_NO_ARGS,
+                           SD_BUS_RESULT ("aa{sv}", assignments),
+                           method_list_persistent, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_VTABLE_END
 };
 
@@ -1449,7 +1726,7 @@ env_ms (const char *name, guint fallback)
 }
 
 Manager *
-manager_new (sd_bus *bus, State *state, Grants *grants)
+manager_new (sd_bus *bus, State *state, Grants *grants, Records *records)
 {
   Manager *self = g_new0 (Manager, 1);
   int r;
@@ -1457,6 +1734,7 @@ manager_new (sd_bus *bus, State *state, Grants *grants)
   self->bus = sd_bus_ref (bus);
   self->state = state;
   self->grants = grants;
+  self->records = records;
   self->authz = authz_new (env_ms (VFIOD_ENV_AUTHZ_TIMEOUT_MS, VFIOD_AUTHZ_TIMEOUT_MS),
                            env_ms (VFIOD_ENV_AUTHZ_TIMEOUT_MS, VFIOD_AUTHZ_INTERACTIVE_TIMEOUT_MS));
   g_mutex_init (&self->locks_lock);
@@ -1470,7 +1748,7 @@ manager_new (sd_bus *bus, State *state, Grants *grants)
                                 VFIOD_DBUS_MANAGER_INTERFACE, manager_vtable, self);
   if (r >= 0)
     {
-      self->model = model_new (bus);
+      self->model = model_new (bus, records);
       r = self->model ? 0 : -errno;
     }
   if (r < 0)
@@ -1482,6 +1760,7 @@ manager_new (sd_bus *bus, State *state, Grants *grants)
   /* listen first: what changes while the machine is read is news */
   self->monitor = monitor_new (self->model);
   model_load (self->model);
+  warn_records (self);
   /* grants recorded by an earlier run: those that no longer hold go, the
    * others are applied again */
   reconcile_grants (self, TRUE);

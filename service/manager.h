@@ -6,6 +6,7 @@
 #include <systemd/sd-bus.h>
 
 #include "grants.h"
+#include "records.h"
 #include "state.h"
 
 typedef struct Manager Manager;
@@ -13,7 +14,7 @@ typedef struct Manager Manager;
 /* Exports the object on @bus; @state records what was detached, @grants
  * the ACL entries given out (neither owned).  Returns NULL and sets errno
  * on failure. */
-Manager *manager_new (sd_bus *bus, State *state, Grants *grants);
+Manager *manager_new (sd_bus *bus, State *state, Grants *grants, Records *records);
 void manager_free (Manager *manager);
 
 /* The daemon is stopping: from now on, calls that would move devices are

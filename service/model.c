@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hwdb.h"
+#include "records.h"
 #include "util.h"
 #include "vfiod-names.h"
 #include "view.h"
@@ -15,6 +16,7 @@ struct Model {
   /* shared with workers; each has its own lock */
   SysfsCache *cache;
   Hwdb *hwdb;
+  Records *records;          /* the manager's */
   /* main thread only */
   sd_bus *bus;               /* NULL: nothing published */
   sd_bus_slot *slots[5];
@@ -36,6 +38,7 @@ describe (Model *self, GPtrArray *devices)
     hwdb_lookup (self->hwdb, g_ptr_array_index (devices, i));
   hwdb_release (self->hwdb);
   sysfs_mark_in_use (self->cache, devices);
+  records_annotate (self->records, devices);
 }
 
 int
@@ -160,6 +163,8 @@ GETTER (device_get)
     return sd_bus_message_append (reply, "b", (int) device_is_bridge (d));
   if (strcmp (property, VFIOD_PROP_IN_USE) == 0)
     return sd_bus_message_append (reply, "s", d->in_use ? d->in_use : "");
+  if (strcmp (property, VFIOD_PROP_PERSISTENT) == 0)
+    return sd_bus_message_append (reply, "s", d->persistent ? d->persistent : "");
   return -ENOENT;
 }
 
@@ -207,6 +212,7 @@ static const sd_bus_vtable device_vtable[] = {
   SD_BUS_PROPERTY (VFIOD_PROP_STATE, "s", device_get, 0, CHANGES),
   SD_BUS_PROPERTY (VFIOD_PROP_BRIDGE, "b", device_get, 0, CHANGES),
   SD_BUS_PROPERTY (VFIOD_PROP_IN_USE, "s", device_get, 0, CHANGES),
+  SD_BUS_PROPERTY (VFIOD_PROP_PERSISTENT, "s", device_get, 0, CHANGES),
   SD_BUS_VTABLE_END,
 };
 
@@ -401,6 +407,12 @@ model_host_changed (Model *self)
   model_changed (self);
 }
 
+const Device *
+model_device (Model *self, const char *name)
+{
+  return view_device (self->view, name);
+}
+
 gboolean
 model_group_usable (Model *self, uint32_t group)
 {
@@ -447,13 +459,14 @@ model_load (Model *self)
 }
 
 Model *
-model_new (sd_bus *bus)
+model_new (sd_bus *bus, Records *records)
 {
   Model *self = g_new0 (Model, 1);
   int r;
 
   self->cache = sysfs_cache_new ();
   self->hwdb = hwdb_new ();
+  self->records = records;
   self->view = view_new_empty ();
   if (bus)
     {

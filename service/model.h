@@ -21,13 +21,15 @@
 #include <glib.h>
 #include <systemd/sd-bus.h>
 
+#include "records.h"
 #include "sysfs.h"
 
 typedef struct Model Model;
 
 /* Exports the objects on @bus (if not NULL), empty until model_load().
- * NULL with errno set when exporting failed. */
-Model *model_new (sd_bus *bus);
+ * @records (the persistent assignments, kept by the caller) annotate the
+ * devices.  NULL with errno set when exporting failed. */
+Model *model_new (sd_bus *bus, Records *records);
 /* Reads the machine for the objects, blocking: called once, after the
  * monitor listens (so news of what changes meanwhile is not lost, and
  * what is read is kept) and before the bus name is taken.  A machine
@@ -40,7 +42,8 @@ void model_free (Model *model);
 /* ---- readers, any thread ------------------------------------------ */
 
 /* As sysfs_list_devices_full() / sysfs_list_group_full(), through the
- * model's cache, and described: hwdb names and in-use reasons set. */
+ * model's cache, and described: hwdb names, in-use reasons and
+ * persistent assignments set. */
 int model_read_devices (Model *model, GPtrArray **out, char **unreadable);
 int model_read_group (Model *model, uint32_t group, GPtrArray **out, char **unreadable);
 
@@ -64,6 +67,8 @@ void model_host_changed (Model *model);
 /* Whether the objects show IOMMU group @group viable with a device on
  * vfio-pci: usable by a virtual machine. */
 gboolean model_group_usable (Model *model, uint32_t group);
+/* The device @name (normalised address) as the objects show it, or NULL. */
+const Device *model_device (Model *model, const char *name);
 
 /* @callback runs on the main thread after the objects changed. */
 typedef void (*ModelChangedFunc) (gpointer user_data);

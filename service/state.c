@@ -39,6 +39,7 @@
 #define KEY_OPERATION "operation"
 #define KEY_DEVICES   "devices"
 #define KEY_COUNT     "count"
+#define KEY_PERSISTENT "persistent" /* "true", or absent */
 #define STATUS_PENDING     "pending"
 #define TRANSACTION_PREFIX "transaction "
 #define FILE_HEADER \
@@ -110,6 +111,8 @@ static StateTransaction *
 transaction_copy (const StateTransaction *t)
 {
   StateTransaction *copy = transaction_new (t->id, t->op, t->group);
+
+  copy->persistent = t->persistent;
 
   for (guint i = 0; i < t->members->len; i++)
     g_ptr_array_add (copy->members, record_copy (g_ptr_array_index (t->members, i)));
@@ -321,6 +324,12 @@ transaction_from_keyfile (GKeyFile *kf, const char *name, const StateContents *c
     return NULL;
 
   t = transaction_new (id, op, group);
+  {
+    /* when in doubt, the rollback removes the records: a detach that did
+     * not finish must not be carried out at the next boot */
+    g_autofree char *persistent = g_key_file_get_string (kf, name, KEY_PERSISTENT, NULL);
+    t->persistent = persistent != NULL && op == STATE_OP_DETACH;
+  }
   for (char **d = devices; *d; d++)
     {
       const StateRecord *r = contents_find (c, *d, NULL);
@@ -480,6 +489,8 @@ state_contents_to_data (const StateContents *c, gsize *length)
       g_key_file_set_string (kf, name, KEY_OPERATION, op_to_string (t->op));
       g_key_file_set_uint64 (kf, name, KEY_GROUP, t->group);
       g_key_file_set_string_list (kf, name, KEY_DEVICES, devices, t->members->len);
+      if (t->persistent)
+        g_key_file_set_string (kf, name, KEY_PERSISTENT, "true");
       /* last: a file cut short anywhere (a damaged disk) cannot pass for
        * a transaction with fewer members */
       g_key_file_set_uint64 (kf, name, KEY_COUNT, t->members->len);
@@ -604,7 +615,8 @@ state_originals (State *self)
 }
 
 StateTransaction *
-state_begin (State *self, StateOp op, uint32_t group, GPtrArray *members, GError **error)
+state_begin (State *self, StateOp op, uint32_t group, gboolean persistent, GPtrArray *members,
+             GError **error)
 {
   g_autoptr (StateTransaction) t = NULL;
   StateContents *next;
@@ -615,6 +627,7 @@ state_begin (State *self, StateOp op, uint32_t group, GPtrArray *members, GError
   g_mutex_lock (&self->lock);
   next = contents_copy (self->contents);
   t = transaction_new (self->next_id, op, group);
+  t->persistent = persistent && op == STATE_OP_DETACH;
   for (guint i = 0; i < members->len; i++)
     {
       const StateRecord *m = g_ptr_array_index (members, i);

@@ -36,6 +36,8 @@ typedef struct {
   StateOp op;
   uint32_t group;
   GPtrArray *members; /* StateRecord*, in step order, originals as recorded */
+  gboolean persistent; /* a detach that records its devices as persistent
+                        * assignments: rolling it back removes them */
 } StateTransaction;
 
 /* What became of a member when its transaction ended. */
@@ -77,8 +79,8 @@ GHashTable *state_originals (State *state);
  * @members (StateRecord*, step order; for a detach their originals, for a
  * reattach as state_lookup() gave them or with known FALSE) and marks the
  * transaction pending.  Returns a copy of the transaction, or NULL. */
-StateTransaction *state_begin (State *state, StateOp op, uint32_t group, GPtrArray *members,
-                               GError **error);
+StateTransaction *state_begin (State *state, StateOp op, uint32_t group, gboolean persistent,
+                               GPtrArray *members, GError **error);
 
 /* The transaction ended (done, or rolled back): in one write, drops it and
  * applies @fates (one per member, in order) to the device records. */

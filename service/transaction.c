@@ -324,7 +324,8 @@ device_gone (const char *device)
  * transaction stays pending (the next start-up tries again).  Appends what
  * became of each device to @report.  Returns whether it ended. */
 static gboolean
-rollback (State *state, const StateTransaction *t, guint touched, GString *report)
+rollback (State *state, Records *records, const StateTransaction *t, guint touched,
+          GString *report)
 {
   g_autofree StateFate *fates = g_new0 (StateFate, t->members->len);
   /* members never reached are where they were */
@@ -370,6 +371,22 @@ rollback (State *state, const StateTransaction *t, guint touched, GString *repor
                               to_vfio ? VFIOD_DRIVER_VFIO_PCI
                                       : rec->known && rec->driver ? rec->driver : "its old driver");
       fates[i] = to_vfio ? STATE_FATE_ON_VFIO : STATE_FATE_ON_HOST;
+    }
+
+  /* a persistent detach undone: its records (written last, perhaps not
+   * at all) must not bind these devices at the next boot */
+  for (guint i = 0; t->persistent && i < t->members->len; i++)
+    {
+      const StateRecord *rec = g_ptr_array_index (t->members, i);
+      g_autoptr (GError) gerror = NULL;
+
+      if (!records_remove (records, rec->device, &gerror))
+        {
+          g_warning ("%s", gerror->message);
+          g_string_append_printf (report, "%sthe persistent assignment of %s could NOT be "
+                                  "removed", report->len ? ", " : "", rec->device);
+          complete = FALSE;
+        }
     }
 
   if (!complete)
@@ -447,7 +464,8 @@ members_prepare (State *state, const Plan *plan, GPtrArray *steps, GPtrArray *me
 }
 
 int
-transaction_run (State *state, Plan *plan, TransactionProgress *progress, sd_bus_error *error)
+transaction_run (State *state, Records *records, Plan *plan, GPtrArray *persist,
+                 TransactionProgress *progress, sd_bus_error *error)
 {
   g_autoptr (GPtrArray) steps = g_ptr_array_new ();
   g_autoptr (GPtrArray) members = g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
@@ -482,7 +500,7 @@ transaction_run (State *state, Plan *plan, TransactionProgress *progress, sd_bus
     {
       op = ((PlanStep *) g_ptr_array_index (steps, 0))->action == PLAN_DETACH ? STATE_OP_DETACH
                                                                                : STATE_OP_REATTACH;
-      t = state_begin (state, op, plan->group, members, &gerror);
+      t = state_begin (state, op, plan->group, persist && persist->len > 0, members, &gerror);
       if (t == NULL)
         r = fail (&f, ((StateRecord *) g_ptr_array_index (members, 0))->device, -EIO,
                   gerror->message, "recording the original drivers");
@@ -509,6 +527,20 @@ transaction_run (State *state, Plan *plan, TransactionProgress *progress, sd_bus
     r = fail (&f, ((StateRecord *) g_ptr_array_index (t->members, touched - 1))->device,
               -ECANCELED, "its caller was answered already (a write was stuck)", "finishing");
 
+  /* every device moved: now record them, still inside the transaction (a
+   * failure or a crash from here rolls the moves back and removes the
+   * records) */
+  for (guint i = 0; t && r >= 0 && persist && i < persist->len; i++)
+    {
+      const Device *d = g_ptr_array_index (persist, i);
+
+      if (!records_write (records, d, plan->devices, &gerror))
+        r = fail (&f, d->name, -EIO, gerror->message, "recording its persistent assignment");
+      else
+        g_message ("Recorded %s as a persistent assignment in %s", d->name,
+                   records_dir (records));
+    }
+
   if (t && r >= 0)
     {
       fates = g_new0 (StateFate, t->members->len);
@@ -525,7 +557,7 @@ transaction_run (State *state, Plan *plan, TransactionProgress *progress, sd_bus
     {
       g_warning ("%s failed at %s: %s; rolling back", f.device, f.step,
                  f.detail ? f.detail : g_strerror (-f.error));
-      rollback (state, t, touched, report);
+      rollback (state, records, t, touched, report);
     }
 
   {
@@ -545,7 +577,7 @@ transaction_run (State *state, Plan *plan, TransactionProgress *progress, sd_bus
 }
 
 void
-transaction_recover (State *state)
+transaction_recover (State *state, Records *records)
 {
   g_autoptr (GPtrArray) pending = state_list_pending (state);
 
@@ -563,7 +595,7 @@ transaction_recover (State *state)
         g_message ("Rolling back the %s of %s",
                    t->op == STATE_OP_DETACH ? "detach" : "reattach",
                    ((StateRecord *) g_ptr_array_index (t->members, j))->device);
-      rollback (state, t, t->members->len, report);
+      rollback (state, records, t, t->members->len, report);
       g_message ("Recovery of transaction %" G_GUINT64_FORMAT " (IOMMU group %u): %s", t->id,
                  t->group, report->str);
     }

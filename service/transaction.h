@@ -11,6 +11,7 @@
 #include <systemd/sd-bus.h>
 
 #include "group.h"
+#include "records.h"
 #include "state.h"
 
 /* What a running transaction is doing, shared between its worker and the
@@ -30,12 +31,16 @@ void transaction_progress_abandon (TransactionProgress *progress);
 gboolean transaction_progress_abandoned (TransactionProgress *progress);
 
 /* Runs @plan (its steps' "to" then say what each device ended up on).
- * @progress (nullable) is kept up to date and obeyed.  Returns 0, or <0
- * with @error set. */
-int transaction_run (State *state, Plan *plan, TransactionProgress *progress,
-                     sd_bus_error *error);
+ * @persist (Device* of @plan, nullable): once every device moved, record
+ * these as persistent assignments (records.h), as the transaction's last
+ * step: a failure to record rolls everything back, and the rollback of a
+ * detach that records (here or at start-up) removes the records of its
+ * moved devices.  @progress (nullable) is kept up to date and obeyed.
+ * Returns 0, or <0 with @error set. */
+int transaction_run (State *state, Records *records, Plan *plan, GPtrArray *persist,
+                     TransactionProgress *progress, sd_bus_error *error);
 
 /* At start-up: rolls back every transaction left pending (the daemon was
  * killed mid-way, or stopped while a write was stuck), each as a whole,
  * newest step first, logging each device. */
-void transaction_recover (State *state);
+void transaction_recover (State *state, Records *records);

@@ -206,6 +206,7 @@ device_changes (const Device *a, const Device *b)
   CHANGED (device_state (a) != device_state (b), VFIOD_PROP_STATE);
   CHANGED (device_is_bridge (a) != device_is_bridge (b), VFIOD_PROP_BRIDGE);
   CHANGED (str_differ (a->in_use, b->in_use), VFIOD_PROP_IN_USE);
+  CHANGED (str_differ (a->persistent, b->persistent), VFIOD_PROP_PERSISTENT);
 #undef CHANGED
   return names;
 }

@@ -154,7 +154,7 @@ test_begin_end (void)
   g_assert_no_error (error);
   g_ptr_array_add (members, state_record_new ("0000:00:14.0", 5, TRUE, "xhci_hcd", NULL));
   g_ptr_array_add (members, state_record_new ("0000:00:17.0", 5, TRUE, "ahci", "ahci"));
-  t = state_begin (state, STATE_OP_DETACH, 5, members, &error);
+  t = state_begin (state, STATE_OP_DETACH, 5, FALSE, members, &error);
   g_assert_no_error (error);
 
   /* on disk, in one write, before anything is touched */
