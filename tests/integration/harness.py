@@ -93,6 +93,9 @@ class Stack:
         self._run_udev = False
         self.tmp = tempfile.mkdtemp(prefix='vfiod-test-')
         os.chmod(self.tmp, 0o755)  # unprivileged callers reach the bus socket here
+        # persistent assignments: never the machine's /etc/vfiod (made by
+        # the daemon with its first record)
+        self.persist_dir = os.path.join(self.tmp, 'persistent')
         self.procs = []
         self.sim = None
         self.daemon = None
@@ -157,6 +160,7 @@ class Stack:
                    DBUS_SYSTEM_BUS_ADDRESS=self.address,
                    SYSTEMD_DEVICE_VERIFY_SYSFS='0',
                    STATE_DIRECTORY=os.path.join(self.tmp, 'state'),
+                   VFIOD_PERSIST_DIR=self.persist_dir,
                    G_MESSAGES_DEBUG='all',
                    ASAN_OPTIONS=os.environ.get('ASAN_OPTIONS', '') or 'detect_leaks=1')
         env.update(self.daemon_env)
