@@ -5,12 +5,15 @@
  * nothing half-done.
  *
  * A "mutation" is a successful rename() whose target lies in
- * $STATE_DIRECTORY (an atomic state-file write) or a successful write()
+ * $STATE_DIRECTORY (an atomic state-file write) or in $VFIOD_PERSIST_DIR
+ * (a persistent assignment recorded), a successful unlink() in
+ * $VFIOD_PERSIST_DIR (one removed), or a successful write()
  * to a file descriptor whose path is under /sys (a sysfs write), or a
  * successful setxattr() (an ACL entry added or removed).  With
  * VFIOD_CRASH_AT=N the process raises SIGKILL on itself right after the
  * Nth one returns.  VFIOD_CRASH_LOG=path appends one line per mutation
- * ("N rename <target>" / "N write <path> <data>" / "N setxattr <path>")
+ * ("N rename <target>" / "N unlink <path>" / "N write <path> <data>" /
+ * "N setxattr <path>")
  * so a test can say which step a crash point was.  Without
  * VFIOD_CRASH_AT it only counts.
  *
@@ -33,9 +36,26 @@
 static long crash_at = -1;              /* -1: never */
 static long mutations;
 static char state_dir[PATH_MAX];        /* without a trailing slash; "" if unset */
+static char persist_dir[PATH_MAX];      /* the same */
 
 static ssize_t (*real_write)(int, const void *, size_t);
 static int (*real_rename)(const char *, const char *);
+static int (*real_unlink)(const char *);
+
+/* The first of a colon-separated list, without trailing slashes. */
+static void set_dir(char *out, const char *dir) {
+        size_t len;
+
+        if (!dir || !*dir)
+                return;
+        len = strcspn(dir, ":");
+        if (len >= PATH_MAX)
+                return;
+        memcpy(out, dir, len);
+        out[len] = '\0';
+        while (len > 1 && out[len - 1] == '/')
+                out[--len] = '\0';
+}
 
 __attribute__((constructor))
 static void crashpoint_init(void) {
@@ -48,16 +68,9 @@ static void crashpoint_init(void) {
                 if (*end == '\0' && n > 0)
                         crash_at = n;
         }
-        if (dir && *dir) {
-                /* systemd passes a colon-separated list: the daemon uses the first */
-                size_t len = strcspn(dir, ":");
-                if (len < sizeof state_dir) {
-                        memcpy(state_dir, dir, len);
-                        state_dir[len] = '\0';
-                        while (len > 1 && state_dir[len - 1] == '/')
-                                state_dir[--len] = '\0';
-                }
-        }
+        /* systemd passes a colon-separated list: the daemon uses the first */
+        set_dir(state_dir, dir);
+        set_dir(persist_dir, getenv("VFIOD_PERSIST_DIR"));
 }
 
 static void log_mutation(long n, const char *what, const char *path, const void *data, size_t len) {
@@ -93,16 +106,16 @@ static void mutated(const char *what, const char *path, const void *data, size_t
                 kill(getpid(), SIGKILL);
 }
 
-static int path_in_state_dir(const char *path) {
-        size_t len = strlen(state_dir);
+static int path_in(const char *dir, const char *path) {
+        size_t len = strlen(dir);
         char resolved[PATH_MAX];
 
         if (len == 0 || !path)
                 return 0;
-        if (strncmp(path, state_dir, len) == 0 && path[len] == '/')
+        if (strncmp(path, dir, len) == 0 && path[len] == '/')
                 return 1;
         /* a relative or differently spelled target: resolve its directory */
-        if (realpath(path, resolved) && strncmp(resolved, state_dir, len) == 0 && resolved[len] == '/')
+        if (realpath(path, resolved) && strncmp(resolved, dir, len) == 0 && resolved[len] == '/')
                 return 1;
         return 0;
 }
@@ -167,8 +180,28 @@ EXPORT int rename(const char *oldpath, const char *newpath) {
         if (r < 0)
                 return r;
         saved = errno;
-        if (path_in_state_dir(newpath))
+        if (path_in(state_dir, newpath) || path_in(persist_dir, newpath))
                 mutated("rename", newpath, NULL, 0);
         errno = saved;
+        return r;
+}
+
+EXPORT int unlink(const char *path) {
+        int r, saved;
+
+        if (!real_unlink)
+                real_unlink = (int (*)(const char *)) dlsym(RTLD_NEXT, "unlink");
+        if (!real_write)
+                real_write = (ssize_t (*)(int, const void *, size_t)) dlsym(RTLD_NEXT, "write");
+        /* before the call: afterwards the path no longer resolves */
+        saved = path_in(persist_dir, path);
+        r = real_unlink(path);
+        if (r < 0)
+                return r;
+        if (saved) {
+                saved = errno;
+                mutated("unlink", path, NULL, 0);
+                errno = saved;
+        }
         return r;
 }

@@ -25,13 +25,14 @@ INTERACTIVE_REQUIRED = 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequi
 SCENARIOS = {
     # only the target moves (the HECI is alone in group 3)
     'detach_device': ('DetachDevice', HECI, 0, [ACTION_DEVICE],
-                      {'device': HECI, 'group': '3', 'devices': HECI}, [HECI]),
+                      {'device': HECI, 'group': '3', 'devices': HECI, 'persistent': 'no'}, [HECI]),
     # the plug-in NIC takes the USB and SATA controllers with it
     'detach_group': ('DetachDevice', NIC, GROUP, [ACTION_GROUP],
-                     {'device': NIC, 'group': '5', 'devices': ' '.join([USB, SATA, NIC])}, [USB, SATA, NIC]),
+                     {'device': NIC, 'group': '5', 'devices': ' '.join([USB, SATA, NIC]), 'persistent': 'no'},
+                     [USB, SATA, NIC]),
     # FORCE on the boot display: the device action, then the in-use one
     'detach_in_use': ('DetachDevice', IGPU, FORCE, [ACTION_DEVICE, ACTION_IN_USE],
-                      {'device': IGPU, 'group': '2', 'devices': IGPU}, [IGPU]),
+                      {'device': IGPU, 'group': '2', 'devices': IGPU, 'persistent': 'no'}, [IGPU]),
     # the group detached by root first; giving a whole group back is the
     # stronger action
     'reattach': ('ReattachDevice', NIC, GROUP, [ACTION_REATTACH_GROUP],
@@ -130,7 +131,7 @@ class TestActionChoice(AuthzTest):
         result = self.stack.call_as(NOBODY, 'DetachDevice', 'st', HECI, GROUP)
         self.assertNotIn('error', result)
         self.assert_checks(self.stack.polkit_calls(), result['sender'], [ACTION_DEVICE],
-                           {'device': HECI, 'group': '3', 'devices': HECI}, False)
+                           {'device': HECI, 'group': '3', 'devices': HECI, 'persistent': 'no'}, False)
 
     def test_in_use_with_group(self):
         # FORCE|GROUP on the NIC's group, in use nowhere: no in-use action

@@ -28,7 +28,8 @@ DETACHED = dict(HOST, **{a: ('vfio-pci', 'vfio-pci') for a in MOVED})
 MAX_MUTATIONS = 100  # far more than a group of three devices needs
 
 
-class CrashTest(StackTest):
+class CrashCampaign(StackTest):
+    """The campaign, without test cases (other modules reuse it)."""
     @property
     def log(self):
         return os.path.join(self.stack.tmp, 'crashpoint.log')
@@ -97,11 +98,12 @@ class CrashTest(StackTest):
 
     # ---- the campaign ------------------------------------------------------
     def crash_everywhere(self, call, before, after, records_before, records_after, back_to_before,
-                         to_start=None):
+                         to_start=None, check=None):
         """For N = 1, 2, ... until @call completes without reaching its Nth
-        mutation: crash at N, restart, check.  Returns the number of
-        mutations of an uninterrupted call and what each one was; fails
-        listing every N that broke the invariant."""
+        mutation: crash at N, restart, check (and @check(state), which
+        returns a list of what is wrong).  Returns the number of mutations
+        of an uninterrupted call and what each one was; fails listing every
+        N that broke the invariant."""
         labels, violations = {}, []
         for n in range(1, MAX_MUTATIONS + 1):
             self.assertEqual(self.group_state(), before, 'N=%d: not at the starting point' % n)
@@ -120,10 +122,15 @@ class CrashTest(StackTest):
                 self.assertEqual(self.group_state(), after)
                 self.assertEqual(self.records(), records_after)
                 self.assertNotIn('pending', self.state_text())
+                if check:
+                    self.assertEqual(check(after), [])
                 full = self.mutations()
                 self.assertEqual(len(full), n - 1, '\n'.join(full))
-                # the step before the first sysfs write and after the last are durable
-                self.assertIn(' rename ', full[0])
+                # the step before the first sysfs write and after the last are
+                # state-file renames (a persistent assignment's removal may
+                # come before them)
+                first_write = next(i for i, m in enumerate(full) if ' write ' in m)
+                self.assertIn(' rename ', full[first_write - 1])
                 self.assertIn(' rename ', full[-1])
                 self.assertEqual(violations, [], 'a crash broke the invariant:\n  ' + '\n  '.join(violations))
                 return n - 1, labels
@@ -152,6 +159,8 @@ class CrashTest(StackTest):
             order = self.recovery_order(self.sim.audit())
             if order != [a for a in reversed(MOVED) if a in order]:
                 found.append('recovery order %s' % order)
+            if check:
+                found += check(state)
             # and it answers
             self.stack.get_group(NIC)
             if found:
@@ -171,6 +180,8 @@ class CrashTest(StackTest):
     def reattach(self, device, flags=0):
         return self.stack.call('ReattachDevice', 'st', device, flags, timeout_ms=20000)[0]
 
+
+class CrashTest(CrashCampaign):
     def test_detach_group(self):
         records = {a: (ORIGINAL[a], None) for a in MOVED}
         total, labels = self.crash_everywhere(lambda: self.detach(NIC, GROUP), HOST, DETACHED, {}, records,

@@ -201,7 +201,7 @@ class TestRefusals(StackTest):
         self.assert_drivers({ROOT_PORT: 'pcieport', HOST_BRIDGE: None})
 
     def test_unknown_flags_are_invalid_args(self):
-        for method, flags in (('DetachDevice', 0x8), ('DetachDevice', 1 << 63), ('DetachDevice', 0xff),
+        for method, flags in (('DetachDevice', 0x10), ('DetachDevice', 1 << 63), ('DetachDevice', 0xff),
                               ('ReattachDevice', FORCE), ('ReattachDevice', 0x8),
                               ('ReattachDevice', GROUP | (1 << 40))):
             name, message = self.stack.call_error(method, 'st', NIC, flags)
