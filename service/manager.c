@@ -1592,9 +1592,8 @@ warn_records (Manager *self)
 }
 
 static int
-append_assignment (sd_bus_message *m, Manager *self, const RecordEntry *e)
+append_assignment (sd_bus_message *m, const RecordEntry *e, const Device *d)
 {
-  const Device *d = model_device (self->model, e->address);
   g_autofree char *check = records_check (e, d);
   const PersistRecord *rec = e->record;
   int r = sd_bus_message_open_container (m, 'a', "{sv}");
@@ -1638,19 +1637,40 @@ append_assignment (sd_bus_message *m, Manager *self, const RecordEntry *e)
 }
 
 /* Reads the records directory (a few small files) and matches them with
- * the devices the objects show: no sysfs read on the main loop. */
+ * the devices as ListDevices reads them (through the model's cache), so a
+ * listing right after a DetachDevice shows the drivers it left. */
 static int
 method_list_persistent (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   Manager *self = userdata;
   g_autoptr (GPtrArray) entries = records_list (self->records);
+  g_autoptr (GPtrArray) devices = NULL;
+  g_autoptr (GHashTable) by_name = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autofree char *unreadable = NULL;
   _cleanup_ (sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-  int r = sd_bus_message_new_method_return (m, &reply);
+  int r;
 
+  r = model_read_devices (self->model, &devices, &unreadable);
+  if (r < 0)
+    return sd_bus_error_setf (error, VFIOD_ERROR_FAILED,
+                              "Cannot check the persistent assignments against the PCI "
+                              "devices: reading %s failed: %s; is /sys mounted?",
+                              unreadable ? unreadable : VFIOD_SYSFS_PCI_DEVICES,
+                              g_strerror (-r));
+  for (guint i = 0; i < devices->len; i++)
+    {
+      Device *d = g_ptr_array_index (devices, i);
+      g_hash_table_insert (by_name, d->name, d);
+    }
+
+  r = sd_bus_message_new_method_return (m, &reply);
   if (r >= 0)
     r = sd_bus_message_open_container (reply, 'a', "a{sv}");
   for (guint i = 0; r >= 0 && i < entries->len; i++)
-    r = append_assignment (reply, self, g_ptr_array_index (entries, i));
+    {
+      const RecordEntry *e = g_ptr_array_index (entries, i);
+      r = append_assignment (reply, e, g_hash_table_lookup (by_name, e->address));
+    }
   if (r >= 0)
     r = sd_bus_message_close_container (reply);
   if (r >= 0)
