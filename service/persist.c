@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vfiod-names.h"
+
 __attribute__ ((format (printf, 3, 4))) static int
 refuse (char *why, size_t why_size, const char *format, ...)
 {
@@ -277,4 +279,55 @@ persist_identity_matches (const PersistRecord *r, uint16_t vendor_id, uint16_t d
               r->class_code, vendor_id, device_id, subsystem_vendor_id, subsystem_device_id,
               class_code);
   return false;
+}
+
+static int
+boolean_value (const char *value, size_t len)
+{
+  static const char *const yes[] = { "1", "yes", "true", "on" };
+  static const char *const no[] = { "0", "no", "false", "off" };
+
+  for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+    if (strlen (yes[i]) == len && strncmp (value, yes[i], len) == 0)
+      return 1;
+  for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+    if (strlen (no[i]) == len && strncmp (value, no[i], len) == 0)
+      return 0;
+  return -EINVAL;
+}
+
+int
+persist_cmdline_enabled (const char *cmdline)
+{
+  const size_t keylen = strlen (VFIOD_CMDLINE_PERSISTENT);
+  const char *p = cmdline;
+  int enabled = 1;
+
+  while (*p)
+    {
+      const char *word, *end;
+      bool quoted = false;
+
+      while (*p == ' ' || *p == '\t' || *p == '\n')
+        p++;
+      if (*p == '\0')
+        break;
+      /* a word ends at white space outside quotes */
+      word = p;
+      for (; *p && (quoted || (*p != ' ' && *p != '\t' && *p != '\n')); p++)
+        if (*p == '"')
+          quoted = !quoted;
+      end = p;
+      if (*word == '"')
+        word++;
+      if (end > word && end[-1] == '"')
+        end--;
+      if ((size_t) (end - word) < keylen || strncmp (word, VFIOD_CMDLINE_PERSISTENT, keylen) != 0)
+        continue;
+      if (word + keylen == end)
+        enabled = 1;
+      else if (word[keylen] == '=')
+        enabled = boolean_value (word + keylen + 1, (size_t) (end - word - keylen - 1));
+    }
+  return enabled;
 }

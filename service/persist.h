@@ -49,3 +49,11 @@ const char *persist_record_name (const PciAddress *address, char *buf);
 bool persist_identity_matches (const PersistRecord *record, uint16_t vendor_id, uint16_t device_id,
                                uint16_t subsystem_vendor_id, uint16_t subsystem_device_id,
                                uint32_t class_code, char *why, size_t why_size);
+
+/* Whether the kernel command line @cmdline allows the boot helper to
+ * carry out persistent assignments: 1 (no VFIOD_CMDLINE_PERSISTENT, or
+ * "=1"/"yes"/"true"/"on", or the bare word), 0 ("=0"/"no"/"false"/"off"),
+ * or -EINVAL for any other value, which the helper takes as 0: a word
+ * meant to stop it never binds anything.  The last occurrence counts, as
+ * for the kernel's own parameters; quoted words ("a b") are one word. */
+int persist_cmdline_enabled (const char *cmdline);

@@ -154,6 +154,44 @@ test_identity (void)
   g_assert_false (persist_identity_matches (&r, 0x8086, 0x10d3, 0x8086, 0xa01f, 0x020001, why, sizeof why));
 }
 
+/* vfiod.persistent on the kernel command line: only a clear "on" (or its
+ * absence) lets the helper bind; the last word counts. */
+static void
+test_cmdline (void)
+{
+  static const struct {
+    const char *cmdline;
+    int enabled;
+  } cases[] = {
+    { "", 1 },
+    { "BOOT_IMAGE=/vmlinuz root=/dev/sda2 ro quiet\n", 1 },
+    { "quiet vfiod.persistent=0\n", 0 },
+    { "vfiod.persistent=0 quiet", 0 },
+    { "vfiod.persistent=off", 0 },
+    { "vfiod.persistent=no", 0 },
+    { "vfiod.persistent=false", 0 },
+    { "vfiod.persistent=1", 1 },
+    { "vfiod.persistent", 1 },
+    { "vfiod.persistent=0 vfiod.persistent=1", 1 },
+    { "vfiod.persistent=1 vfiod.persistent=0", 0 },
+    { "\"vfiod.persistent=0\"", 0 },
+    { "acpi_osi=\"Windows 2015\" vfiod.persistent=0", 0 },
+    { "foo=\"a vfiod.persistent=0 b\"", 1 },  /* inside another's value */
+    { "vfiod.persistentx=0", 1 },               /* another parameter */
+    { "xvfiod.persistent=0", 1 },
+    { "vfiod.persistent=", -EINVAL },
+    { "vfiod.persistent=maybe", -EINVAL },
+    { "vfiod.persistent=00", -EINVAL },
+    { "vfiod.persistent=0\tquiet", 0 },
+  };
+
+  for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_test_message ("%s", cases[i].cmdline);
+      g_assert_cmpint (persist_cmdline_enabled (cases[i].cmdline), ==, cases[i].enabled);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -163,5 +201,6 @@ main (int argc, char **argv)
   g_test_add_func ("/persist/refused", test_refused);
   g_test_add_func ("/persist/refused-whole", test_refused_whole);
   g_test_add_func ("/persist/identity", test_identity);
+  g_test_add_func ("/persist/cmdline", test_cmdline);
   return g_test_run ();
 }

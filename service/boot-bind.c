@@ -1,0 +1,697 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vfiod-boot-bind: carries out one persistent assignment at boot.
+ *
+ * udev runs it (40-vfiod-persistent.rules) on "add" of every PCI device,
+ * before the rules that load drivers, in the initramfs and in the real
+ * root.  For a device with a record in the records directory whose ids
+ * still match, it writes vfio-pci to driver_override and loads vfio-pci,
+ * so the host driver never binds it; if a built-in or already loaded host
+ * driver got there first, it unbinds the device and asks the kernel to
+ * probe it again, as DetachDevice does, unless the host uses it.
+ *
+ * It runs for every PCI device at boot: no GLib, no D-Bus, and one
+ * failed open() for a device without a record.  It never touches a
+ * device without a record, nor one whose record it does not understand,
+ * is not root's, or no longer matches the hardware: on any doubt it does
+ * nothing and says why in the kernel log.  It exits 0 whenever it did
+ * what it should (including nothing); 1 when a write failed.
+ *
+ * The daemon writes sysfs through sysfs.c; this program is the one
+ * other writer, with its own three writes below (bind_device), because
+ * it must not link GLib. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "config.h"
+#include "persist.h"
+#include "vfiod-names.h"
+
+typedef struct {
+  const char *records;   /* directory of the records */
+  const char *cmdline;   /* the kernel command line file */
+  const char *modprobe;  /* program that loads vfio-pci */
+  bool kmsg;             /* log to /dev/kmsg too */
+  char name[ADDRESS_STRLEN];
+} Options;
+
+static Options opts;
+
+/* Logs to stderr (udev keeps it at debug level) and to the kernel log,
+ * which the journal shows and which the boot may be read from. */
+__attribute__ ((format (printf, 2, 3))) static void
+say (int level, const char *format, ...)
+{
+  char line[1024];
+  va_list ap;
+  int n;
+
+  va_start (ap, format);
+  n = vsnprintf (line, sizeof line, format, ap);
+  va_end (ap);
+  if (n < 0)
+    return;
+  fprintf (stderr, VFIOD_BOOT_HELPER ": %s\n", line);
+  if (opts.kmsg)
+    {
+      int fd = open ("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+      if (fd >= 0)
+        {
+          dprintf (fd, "<%d>" VFIOD_BOOT_HELPER ": %s\n", level, line);
+          close (fd);
+        }
+    }
+}
+#define LOG_ERR     3
+#define LOG_WARNING 4
+#define LOG_NOTICE  5
+#define LOG_INFO    6
+
+/* Reads a small file whole, NUL-terminated: its length, or -errno. */
+static ssize_t
+read_text (const char *path, char *buf, size_t size)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  size_t len = 0;
+  int r = 0;
+
+  if (fd < 0)
+    return -errno;
+  while (len + 1 < size)
+    {
+      ssize_t n = read (fd, buf + len, size - 1 - len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          r = -errno;
+          break;
+        }
+      if (n == 0)
+        break;
+      len += (size_t) n;
+    }
+  close (fd);
+  if (r < 0)
+    return r;
+  buf[len] = '\0';
+  return (ssize_t) len;
+}
+
+static int
+write_text (const char *path, const char *text)
+{
+  size_t len = strlen (text);
+  int fd = open (path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+  ssize_t n;
+  int r = 0;
+
+  if (fd < 0)
+    return -errno;
+  do
+    n = write (fd, text, len);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    r = -errno;
+  else if ((size_t) n != len)
+    r = -EIO;
+  if (close (fd) < 0 && r == 0 && errno != EINTR)
+    r = -errno;
+  return r;
+}
+
+/* A hex attribute ("0x8086\n") of the device: 0, or -errno. */
+static int
+read_hex_attr (const char *attr, uint32_t max, uint32_t *out)
+{
+  char path[PATH_MAX], buf[32], *end;
+  unsigned long v;
+  ssize_t n;
+
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/%s", opts.name, attr);
+  n = read_text (path, buf, sizeof buf);
+  if (n < 0)
+    return (int) n;
+  errno = 0;
+  v = strtoul (buf, &end, 16);
+  if (errno || end == buf || (*end != '\n' && *end != '\0') || v > max ||
+      strncmp (buf, "0x", 2) != 0)
+    return -EBADMSG;
+  *out = (uint32_t) v;
+  return 0;
+}
+
+/* The device's driver into @driver (empty when unbound): 0, or -errno. */
+static int
+read_driver (char *driver, size_t size)
+{
+  char path[PATH_MAX], target[PATH_MAX];
+  ssize_t n;
+  const char *base;
+
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_DRIVER, opts.name);
+  n = readlink (path, target, sizeof target - 1);
+  if (n < 0 && errno == ENOENT)
+    {
+      driver[0] = '\0';
+      return 0;
+    }
+  if (n < 0)
+    return -errno;
+  target[n] = '\0';
+  base = strrchr (target, '/');
+  base = base ? base + 1 : target;
+  if (strlen (base) >= size)
+    return -ENAMETOOLONG;
+  memcpy (driver, base, strlen (base) + 1);
+  return 0;
+}
+
+/* Whether the kernel command line lets us work. */
+static bool
+enabled (void)
+{
+  char cmdline[4096];
+  ssize_t n = read_text (opts.cmdline, cmdline, sizeof cmdline);
+  int r;
+
+  if (n < 0)
+    {
+      /* /proc not mounted: we cannot have been told to stop, but cannot
+       * tell; the escape hatch must work, so do nothing */
+      say (LOG_WARNING, "%s: cannot read %s (%s); persistent assignments are not carried out",
+           opts.name, opts.cmdline, strerror ((int) -n));
+      return false;
+    }
+  r = persist_cmdline_enabled (cmdline);
+  if (r < 0)
+    say (LOG_WARNING, "%s: %s has a value that is not a boolean; persistent assignments are "
+         "not carried out this boot", opts.name, VFIOD_CMDLINE_PERSISTENT);
+  else if (r == 0)
+    say (LOG_NOTICE, "%s: left to the host: %s=0 turns persistent assignments off this boot",
+         opts.name, VFIOD_CMDLINE_PERSISTENT);
+  return r > 0;
+}
+
+/* The device's record: 1 and @out, 0 when there is none, -1 when there
+ * is one that must not be trusted (said why). */
+static int
+load_record (PersistRecord *out, char *path, size_t path_size)
+{
+  char buf[PERSIST_MAX_SIZE + 1], why[256];
+  struct stat st;
+  size_t len = 0;
+  int fd;
+
+  snprintf (path, path_size, "%s/%s%s", opts.records, opts.name, VFIOD_PERSIST_SUFFIX);
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0 && errno == ENOENT)
+    return 0;
+  if (fd < 0)
+    {
+      say (LOG_WARNING, "%s: record %s cannot be opened (%s); the device is left alone",
+           opts.name, path, strerror (errno));
+      return -1;
+    }
+  /* configuration only root may write; anything else may be a trap */
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_uid != 0 ||
+      (st.st_mode & (S_IWGRP | S_IWOTH)) || st.st_size > PERSIST_MAX_SIZE)
+    {
+      say (LOG_WARNING, "%s: record %s is not a regular file of root's that only root may "
+           "write, of at most %d bytes; the device is left alone",
+           opts.name, path, PERSIST_MAX_SIZE);
+      close (fd);
+      return -1;
+    }
+  while (len < sizeof buf)
+    {
+      ssize_t n = read (fd, buf + len, sizeof buf - len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          if (n < 0)
+            {
+              say (LOG_WARNING, "%s: record %s cannot be read (%s); the device is left alone",
+                   opts.name, path, strerror (errno));
+              close (fd);
+              return -1;
+            }
+          break;
+        }
+      len += (size_t) n;
+    }
+  close (fd);
+  if (persist_record_parse (buf, len, out, why, sizeof why) < 0)
+    {
+      say (LOG_WARNING, "%s: record %s is not valid: %s; the device is left alone", opts.name,
+           path, why);
+      return -1;
+    }
+  {
+    char recorded[ADDRESS_STRLEN];
+    if (strcmp (address_format (&out->address, recorded), opts.name) != 0)
+      {
+        say (LOG_WARNING, "%s: record %s is about %s; the device is left alone", opts.name,
+             path, recorded);
+        return -1;
+      }
+  }
+  return 1;
+}
+
+/* Whether the hardware at the address is the one recorded. */
+static bool
+identity_matches (const PersistRecord *record, const char *path)
+{
+  uint32_t v[5];
+  static const struct {
+    const char *attr;
+    uint32_t max;
+  } attrs[5] = {
+    { VFIOD_ATTR_VENDOR, 0xffff },           { VFIOD_ATTR_DEVICE, 0xffff },
+    { VFIOD_ATTR_SUBSYSTEM_VENDOR, 0xffff }, { VFIOD_ATTR_SUBSYSTEM_DEVICE, 0xffff },
+    { VFIOD_ATTR_CLASS, 0xffffff },
+  };
+  char why[256];
+
+  for (size_t i = 0; i < 5; i++)
+    {
+      int r = read_hex_attr (attrs[i].attr, attrs[i].max, &v[i]);
+      if (r < 0)
+        {
+          say (LOG_WARNING, "%s: cannot read its %s (%s); the device is left alone",
+               opts.name, attrs[i].attr, strerror (-r));
+          return false;
+        }
+    }
+  if (!persist_identity_matches (record, (uint16_t) v[0], (uint16_t) v[1], (uint16_t) v[2],
+                                 (uint16_t) v[3], v[4], why, sizeof why))
+    {
+      say (LOG_WARNING, "%s: not the device recorded in %s: %s; it is left to the host. "
+           "vfiod reports the mismatch; vfioctl reattach %s removes the record",
+           opts.name, path, why, opts.name);
+      return false;
+    }
+  return true;
+}
+
+/* ---- is the host using it? -------------------------------------------- */
+
+/* What the host uses: mounted or swapped block devices (by number) and
+ * up interfaces.  Only needed when a host driver already has the device;
+ * anything unreadable counts as in use. */
+
+static bool
+devnum_in_use (dev_t devnum, char *why, size_t why_size)
+{
+  char *text = malloc (1 << 20);
+  ssize_t n;
+  bool used = false;
+
+  if (text == NULL)
+    {
+      snprintf (why, why_size, "out of memory");
+      return true;
+    }
+  n = read_text (VFIOD_PROC_MOUNTINFO, text, 1 << 20);
+  if (n < 0 || (size_t) n + 1 >= 1 << 20)
+    {
+      snprintf (why, why_size, "cannot read " VFIOD_PROC_MOUNTINFO);
+      free (text);
+      return true;
+    }
+  /* "36 35 98:0 /mnt1 /mnt2 ...": the third field */
+  for (char *line = text; line && *line && !used;)
+    {
+      char *next = strchr (line, '\n');
+      unsigned major, minor;
+      char mountpoint[256];
+
+      if (next)
+        *next++ = '\0';
+      if (sscanf (line, "%*u %*u %u:%u %*s %255s", &major, &minor, mountpoint) == 3 &&
+          makedev (major, minor) == devnum)
+        {
+          snprintf (why, why_size, "mounted on %s", mountpoint);
+          used = true;
+        }
+      line = next;
+    }
+  free (text);
+  return used;
+}
+
+static bool
+swapped (const char *devname, char *why, size_t why_size)
+{
+  char text[16384], needle[NAME_MAX + 8];
+  ssize_t n = read_text (VFIOD_PROC_SWAPS, text, sizeof text);
+
+  if (n < 0 || (size_t) n + 1 >= sizeof text)
+    {
+      snprintf (why, why_size, "cannot read " VFIOD_PROC_SWAPS);
+      return true;
+    }
+  snprintf (needle, sizeof needle, "/dev/%s ", devname);
+  if (strstr (text, needle) || (snprintf (needle, sizeof needle, "/dev/%s\t", devname),
+                                strstr (text, needle)))
+    {
+      snprintf (why, why_size, "/dev/%s is swap", devname);
+      return true;
+    }
+  return false;
+}
+
+/* Block device @devname ("/sys/class/block/<devname>" is @dirfd). */
+static bool
+block_in_use (int dirfd, const char *devname, char *why, size_t why_size)
+{
+  char buf[64];
+  unsigned major, minor;
+  ssize_t n;
+  int fd = openat (dirfd, VFIOD_ATTR_DEV, O_RDONLY | O_CLOEXEC);
+  DIR *holders;
+  struct dirent *de;
+
+  n = fd < 0 ? -1 : read (fd, buf, sizeof buf - 1);
+  if (fd >= 0)
+    close (fd);
+  if (n > 0)
+    buf[n] = '\0';
+  if (n <= 0 || sscanf (buf, "%u:%u", &major, &minor) != 2)
+    {
+      snprintf (why, why_size, "cannot read the number of %s", devname);
+      return true;
+    }
+  if (devnum_in_use (makedev (major, minor), why, why_size) || swapped (devname, why, why_size))
+    return true;
+
+  fd = openat (dirfd, VFIOD_ATTR_HOLDERS, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT)
+    return false;
+  holders = fd < 0 ? NULL : fdopendir (fd);
+  if (holders == NULL)
+    {
+      if (fd >= 0)
+        close (fd);
+      snprintf (why, why_size, "cannot read the holders of %s", devname);
+      return true;
+    }
+  while ((de = readdir (holders)) != NULL)
+    if (de->d_name[0] != '.')
+      {
+        snprintf (why, why_size, "%.64s is held by %.64s", devname, de->d_name);
+        closedir (holders);
+        return true;
+      }
+  closedir (holders);
+  return false;
+}
+
+/* As the daemon asks: by name, in this network namespace. */
+static bool
+interface_up (const char *ifname, char *why, size_t why_size)
+{
+  struct ifreq ifr;
+  int fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int r;
+
+  memset (&ifr, 0, sizeof ifr);
+  if (fd < 0 || strlen (ifname) >= sizeof ifr.ifr_name)
+    {
+      if (fd >= 0)
+        close (fd);
+      snprintf (why, why_size, "cannot ask whether %.64s is up", ifname);
+      return true;
+    }
+  memcpy (ifr.ifr_name, ifname, strlen (ifname) + 1);
+  r = ioctl (fd, SIOCGIFFLAGS, &ifr);
+  close (fd);
+  if (r < 0 && errno == ENODEV)
+    return false; /* gone, or in another namespace */
+  if (r < 0 || (ifr.ifr_flags & IFF_UP))
+    {
+      snprintf (why, why_size, r < 0 ? "cannot ask whether %.64s is up"
+                                     : "network interface %.64s is up", ifname);
+      return true;
+    }
+  return false;
+}
+
+/* Whether a block device or an interface that lives below the device
+ * (its sysfs directory is @devpath) is used: found as the daemon finds
+ * them, through the class directories' links. */
+static bool
+children_in_use (const char *devpath, char *why, size_t why_size)
+{
+  static const char *const classes[] = { VFIOD_SYSFS_CLASS_BLOCK, VFIOD_SYSFS_CLASS_NET };
+  size_t devlen = strlen (devpath);
+
+  for (size_t c = 0; c < 2; c++)
+    {
+      DIR *dir = opendir (classes[c]);
+      struct dirent *de;
+      bool used = false;
+
+      if (dir == NULL && errno == ENOENT)
+        continue;
+      if (dir == NULL)
+        {
+          snprintf (why, why_size, "cannot read %s", classes[c]);
+          return true;
+        }
+      while (!used && (de = readdir (dir)) != NULL)
+        {
+          char link[PATH_MAX], *target;
+          int fd;
+
+          if (de->d_name[0] == '.')
+            continue;
+          snprintf (link, sizeof link, "%s/%s", classes[c], de->d_name);
+          target = realpath (link, NULL);
+          if (target == NULL)
+            continue; /* gone meanwhile */
+          if (strncmp (target, devpath, devlen) != 0 || target[devlen] != '/')
+            {
+              free (target);
+              continue;
+            }
+          fd = open (target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+          free (target);
+          if (fd < 0)
+            {
+              snprintf (why, why_size, "cannot read %.200s", link);
+              used = true;
+              break;
+            }
+          used = c == 0 ? block_in_use (fd, de->d_name, why, why_size)
+                        : interface_up (de->d_name, why, why_size);
+          close (fd);
+        }
+      closedir (dir);
+      if (used)
+        return true;
+    }
+  return false;
+}
+
+/* ---- the binding -------------------------------------------------------- */
+
+static bool
+vfio_pci_loaded (void)
+{
+  return access (VFIOD_SYSFS_PCI_DRIVERS "/" VFIOD_DRIVER_VFIO_PCI, F_OK) == 0;
+}
+
+/* modprobe vfio-pci: its registration probes every device whose
+ * driver_override names it. */
+static int
+load_vfio_pci (void)
+{
+  pid_t pid;
+  int status;
+
+  if (vfio_pci_loaded ())
+    return 0;
+  pid = fork ();
+  if (pid < 0)
+    return -errno;
+  if (pid == 0)
+    {
+      execlp (opts.modprobe, opts.modprobe, "-q", VFIOD_MODULE_VFIO_PCI, (char *) NULL);
+      _exit (127);
+    }
+  while (waitpid (pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return -errno;
+  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+    return -ENOEXEC;
+  return vfio_pci_loaded () ? 0 : -ENOENT;
+}
+
+static int
+bind_device (const char *record_path)
+{
+  char path[PATH_MAX], driver[NAME_MAX + 1], why[512];
+  int r;
+
+  r = read_driver (driver, sizeof driver);
+  if (r < 0)
+    {
+      say (LOG_WARNING, "%s: cannot read its driver (%s); the device is left alone", opts.name,
+           strerror (-r));
+      return 0;
+    }
+  if (strcmp (driver, VFIOD_DRIVER_VFIO_PCI) == 0)
+    return 0;
+  if (strcmp (driver, VFIOD_DRIVER_PCI_STUB) == 0)
+    {
+      say (LOG_NOTICE, "%s: already on %s, which also keeps it from the host; left there",
+           opts.name, VFIOD_DRIVER_PCI_STUB);
+      return 0;
+    }
+  if (driver[0])
+    {
+      char devpath[PATH_MAX], *real;
+
+      snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s", opts.name);
+      real = realpath (path, devpath);
+      if (real == NULL || children_in_use (devpath, why, sizeof why))
+        {
+          say (LOG_WARNING, "%s: %s bound it first and the host uses it (%s); it is left on "
+               "%s this boot. Put the records into the initramfs, or stop using it, then "
+               "vfioctl detach %s", opts.name, driver, real ? why : "cannot find it in sysfs",
+               driver, opts.name);
+          return 0;
+        }
+    }
+
+  /* the three writes: the override, the old driver's unbind, the probe */
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_DRIVER_OVERRIDE,
+            opts.name);
+  r = write_text (path, VFIOD_DRIVER_VFIO_PCI);
+  if (r < 0)
+    {
+      say (LOG_ERR, "%s: writing %s failed (%s); the device is left to the host", opts.name,
+           path, strerror (-r));
+      return 1;
+    }
+  if (driver[0])
+    {
+      snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DRIVERS "/%s/" VFIOD_ATTR_UNBIND, driver);
+      r = write_text (path, opts.name);
+      if (r < 0 && r != -ENODEV)
+        {
+          say (LOG_ERR, "%s: unbinding it from %s failed (%s); it stays there, and on the "
+               "next probe goes to %s", opts.name, driver, strerror (-r),
+               VFIOD_DRIVER_VFIO_PCI);
+          return 1;
+        }
+    }
+  r = load_vfio_pci ();
+  if (r < 0)
+    {
+      say (LOG_ERR, "%s: %s could not be loaded (%s with %s); the device stays without a "
+           "driver", opts.name, VFIOD_MODULE_VFIO_PCI, strerror (-r), opts.modprobe);
+      return 1;
+    }
+  r = read_driver (driver, sizeof driver);
+  if (r == 0 && driver[0] == '\0')
+    {
+      r = write_text (VFIOD_SYSFS_DRIVERS_PROBE, opts.name);
+      if (r == 0)
+        r = read_driver (driver, sizeof driver);
+    }
+  if (r < 0 || strcmp (driver, VFIOD_DRIVER_VFIO_PCI) != 0)
+    {
+      say (LOG_ERR, "%s: it did not bind to %s (%s); see the kernel log", opts.name,
+           VFIOD_DRIVER_VFIO_PCI, r < 0 ? strerror (-r) : driver[0] ? driver : "no driver");
+      return 1;
+    }
+  say (LOG_INFO, "%s: bound to %s, as recorded in %s", opts.name, VFIOD_DRIVER_VFIO_PCI,
+       record_path);
+  return 0;
+}
+
+static void
+usage (FILE *f)
+{
+  fprintf (f,
+           "Usage: " VFIOD_BOOT_HELPER " [OPTION...] PCI-ADDRESS\n"
+           "Binds PCI-ADDRESS to vfio-pci if it has a persistent assignment that still\n"
+           "matches the device (run by udev on \"add\"; see vfiod's docs/persistent.md).\n"
+           "\n"
+           "  --records=DIR   records directory (default %s)\n"
+           "  --cmdline=FILE  kernel command line (default %s)\n"
+           "  --modprobe=PROG program that loads vfio_pci (default modprobe)\n"
+           "  --no-kmsg       log to stderr only, not to the kernel log\n",
+           VFIOD_PERSIST_DIR, VFIOD_PROC_CMDLINE);
+}
+
+int
+main (int argc, char **argv)
+{
+  static const struct option options[] = {
+    { "records", required_argument, NULL, 'r' },
+    { "cmdline", required_argument, NULL, 'c' },
+    { "modprobe", required_argument, NULL, 'm' },
+    { "no-kmsg", no_argument, NULL, 'k' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  char record_path[PATH_MAX];
+  PersistRecord *record;
+  PciAddress address;
+  int c, r;
+
+  opts.records = VFIOD_PERSIST_DIR;
+  opts.cmdline = VFIOD_PROC_CMDLINE;
+  opts.modprobe = "modprobe";
+  opts.kmsg = true;
+  while ((c = getopt_long (argc, argv, "h", options, NULL)) != -1)
+    switch (c)
+      {
+      case 'r': opts.records = optarg; break;
+      case 'c': opts.cmdline = optarg; break;
+      case 'm': opts.modprobe = optarg; break;
+      case 'k': opts.kmsg = false; break;
+      case 'h': usage (stdout); return 0;
+      default: usage (stderr); return 2;
+      }
+  if (optind + 1 != argc || !address_parse (argv[optind], &address))
+    {
+      usage (stderr);
+      return 2;
+    }
+  address_format (&address, opts.name);
+
+  /* the fast path, for nearly every device: no record */
+  record = malloc (sizeof *record);
+  if (record == NULL)
+    return 1;
+  r = load_record (record, record_path, sizeof record_path);
+  if (r <= 0 || !enabled () || !identity_matches (record, record_path))
+    {
+      free (record);
+      return 0;
+    }
+  r = bind_device (record_path);
+  free (record);
+  return r;
+}
