@@ -865,6 +865,11 @@ call_done (GObject *source, GAsyncResult *res, gpointer user_data)
   if (call->kind == CALL_CHANGE && call->plan &&
       (plan_count_moves (call->plan) > 0 || call->records_changed))
     model_host_changed (self->model);
+  /* the copies the initramfs hook and the dracut module took are stale */
+  if (call->records_changed)
+    g_message ("Persistent assignments changed in %s: if the initramfs carries them, "
+               "rebuild it (update-initramfs -u, or dracut -f) so the next boot follows",
+               records_dir (self->records));
   if (g_hash_table_lookup (self->stuck, GUINT_TO_POINTER (call->group)) == call)
     {
       g_hash_table_remove (self->stuck, GUINT_TO_POINTER (call->group));

@@ -242,6 +242,8 @@ persist_record_format (const PersistRecord *r)
            "# To give it back to the host: vfioctl reattach %s (or delete this\n"
            "# file; it then stays on vfio-pci until the next boot).  To skip all\n"
            "# of these for one boot: vfiod.persistent=0 on the kernel command line.\n"
+           "# An initramfs carries a copy: after a change, update-initramfs -u\n"
+           "# (or dracut -f).\n"
            "address=%s\n"
            "vendor=0x%04x\n"
            "device=0x%04x\n"
