@@ -2,9 +2,12 @@
 /* persist_record_parse(): persistent assignments are configuration a
  * person may edit and a crash may cut short; the boot-time helper binds
  * what they say, so a record must parse exactly or not at all, and what
- * parses must format and parse back the same. */
+ * parses must format and parse back the same.  The same bytes as a kernel
+ * command line: persist_cmdline_enabled() answers 1, 0 or -EINVAL, and
+ * never reads past the end. */
 #include "fuzz.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +18,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   PersistRecord r, back;
   char why[128];
-  char *text;
+  char *text, *cmdline;
+  int enabled;
+
+  cmdline = malloc (size + 1);
+  fuzz_check (cmdline != NULL);
+  memcpy (cmdline, data, size);
+  cmdline[size] = '\0';
+  enabled = persist_cmdline_enabled (cmdline);
+  fuzz_check (enabled == 1 || enabled == 0 || enabled == -EINVAL);
+  free (cmdline);
 
   if (persist_record_parse ((const char *) data, size, &r, why, sizeof why) < 0)
     return 0;
