@@ -1,17 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "inuse.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ifaddrs.h>
-#include <net/if.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <unistd.h>
 
 #include "util.h"
 #include "vfiod-names.h"
@@ -70,6 +63,12 @@ static const char *const source_names[INUSE_N_SOURCES] = {
   [INUSE_SOURCE_SWAPS] = VFIOD_PROC_SWAPS,
   [INUSE_SOURCE_INTERFACES] = "the network interfaces",
 };
+
+const char *
+inuse_source_name (InUseSource source)
+{
+  return source_names[source];
+}
 
 char *
 inuse_unreadable (const char *path, int errsv)
@@ -227,112 +226,6 @@ inuse_add_interface (InUseFacts *facts, const char *name, bool up, const char *a
   i->up = i->up || up;
   if (address != NULL && i->address == NULL)
     i->address = g_strdup (address);
-}
-
-static void
-load_interfaces (InUseFacts *facts)
-{
-  struct ifaddrs *list = NULL;
-
-  if (getifaddrs (&list) < 0)
-    {
-      int errsv = errno;
-      g_warning ("Cannot list network interfaces: %s", g_strerror (errsv));
-      inuse_facts_set_unreadable (facts, INUSE_SOURCE_INTERFACES, source_names[INUSE_SOURCE_INTERFACES],
-                                  errsv);
-      return;
-    }
-
-  /* two passes so an IPv4 address is named before any IPv6 one */
-  for (int pass = 0; pass < 2; pass++)
-    for (struct ifaddrs *ifa = list; ifa; ifa = ifa->ifa_next)
-      {
-        char buf[INET6_ADDRSTRLEN] = "";
-        const char *address = NULL;
-        int family = ifa->ifa_addr ? ifa->ifa_addr->sa_family : AF_UNSPEC;
-
-        if (pass == 0 && family == AF_INET)
-          address = inet_ntop (AF_INET, &((struct sockaddr_in *) ifa->ifa_addr)->sin_addr,
-                               buf, sizeof buf);
-        else if (pass == 1 && family == AF_INET6)
-          {
-            const struct in6_addr *a6 = &((struct sockaddr_in6 *) ifa->ifa_addr)->sin6_addr;
-            /* every up interface gets a link-local address by itself: it
-             * does not say anybody uses the link */
-            if (!IN6_IS_ADDR_LINKLOCAL (a6))
-              address = inet_ntop (AF_INET6, a6, buf, sizeof buf);
-          }
-        inuse_add_interface (facts, ifa->ifa_name, (ifa->ifa_flags & IFF_UP) != 0, address);
-      }
-
-  freeifaddrs (list);
-}
-
-/* The whole of a /proc file: 0 and *@out, or -errno. */
-static int
-read_proc (const char *path, char **out)
-{
-  _cleanup_fd_ int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  g_autoptr (GString) text = g_string_new (NULL);
-  char buf[16384];
-
-  if (fd < 0)
-    return -errno;
-  for (;;)
-    {
-      ssize_t n = read (fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return -errno;
-      if (n == 0)
-        break;
-      /* a NUL in the text would hide what follows it from the parser */
-      if (memchr (buf, '\0', (size_t) n))
-        return -EBADMSG;
-      g_string_append_len (text, buf, n);
-    }
-  *out = g_string_free (g_steal_pointer (&text), FALSE);
-  return 0;
-}
-
-static void
-load_proc (InUseFacts *facts, InUseSource source, void (*parse) (InUseFacts *, const char *))
-{
-  g_autofree char *text = NULL;
-  int r = read_proc (source_names[source], &text);
-
-  if (r < 0)
-    {
-      g_warning ("Cannot read %s: %s; devices with block devices or file systems "
-                 "below them count as in use", source_names[source], g_strerror (-r));
-      inuse_facts_set_unreadable (facts, source, source_names[source], -r);
-      return;
-    }
-  parse (facts, text);
-}
-
-InUseFacts *
-inuse_facts_load (void)
-{
-  InUseFacts *facts = inuse_facts_new ();
-
-  load_proc (facts, INUSE_SOURCE_MOUNTS, inuse_parse_mountinfo);
-  load_proc (facts, INUSE_SOURCE_SWAPS, inuse_parse_swaps);
-
-  /* a swap that is no block device (a file) lives on a file system that
-   * is mounted: its disk is in use by that mount already */
-  for (guint i = 0; i < facts->swaps->len; i++)
-    {
-      InUseSwap *s = g_ptr_array_index (facts->swaps, i);
-      struct stat st;
-
-      if (stat (s->filename, &st) == 0 && S_ISBLK (st.st_mode))
-        s->devnum = st.st_rdev;
-    }
-
-  load_interfaces (facts);
-  return facts;
 }
 
 static bool

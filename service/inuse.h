@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* inuse.h: does the host need a device?  The facts (mounts, swaps, network
  * interfaces) are parsed from text by pure functions and turned into
- * reasons naming the thing ("mounted: / (sda2)").  inuse_facts_load() is
- * the only function here that does I/O (procfs and getifaddrs). */
+ * reasons naming the thing ("mounted: / (sda2)").  Pure: probe.c gathers
+ * the facts. */
 #pragma once
 
 #include <glib.h>
@@ -55,7 +55,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (InUseFacts, inuse_facts_free)
  * parsed is skipped and makes the source unreadable: it may have been the
  * mount that matters. */
 void inuse_parse_mountinfo (InUseFacts *facts, const char *text);
-/* Parse /proc/swaps text; devnum is left 0 (see inuse_facts_load).  Lines
+/* Parse /proc/swaps text; devnum is left 0 (see probe_facts_load).  Lines
  * that cannot be parsed: as for mountinfo. */
 void inuse_parse_swaps (InUseFacts *facts, const char *text);
 void inuse_add_interface (InUseFacts *facts, const char *name, bool up, const char *address);
@@ -71,6 +71,8 @@ void inuse_facts_set_unreadable (InUseFacts *facts, InUseSource source, const ch
 char *inuse_doubt (const char *what);
 /* "@path could not be read (strerror(@errsv))".  Newly allocated. */
 char *inuse_unreadable (const char *path, int errsv);
+/* What @source is called in those messages ("/proc/swaps"). */
+const char *inuse_source_name (InUseSource source);
 
 /* The doubt a block device / network interface / virtio transport with a
  * mount tag gets when a source its reason needs is unreadable (a block
@@ -79,11 +81,6 @@ char *inuse_unreadable (const char *path, int errsv);
 char *inuse_block_doubt (const InUseFacts *facts);
 char *inuse_net_doubt (const InUseFacts *facts);
 char *inuse_tag_doubt (const InUseFacts *facts);
-
-/* Reads mountinfo, swaps (stat()ing block device swaps for their number)
- * and the interfaces' state and addresses.  A source that cannot be read
- * is logged and marked unreadable (see the doubts above). */
-InUseFacts *inuse_facts_load (void);
 
 /* Why the host needs block device @name (major:minor @devnum, with
  * @holders the names in its holders/ directory, may be NULL): NULL if it

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hwdb.h"
+#include "probe.h"
 #include "records.h"
 #include "util.h"
 #include "vfiod-names.h"
@@ -37,7 +38,7 @@ describe (Model *self, GPtrArray *devices)
   for (guint i = 0; i < devices->len; i++)
     hwdb_lookup (self->hwdb, g_ptr_array_index (devices, i));
   hwdb_release (self->hwdb);
-  sysfs_mark_in_use (self->cache, devices);
+  probe_mark_in_use (self->cache, devices);
   records_annotate (self->records, devices);
 }
 

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* sysfs.h: every read and write of /sys.  Contents are untrusted: each
- * value is validated before it reaches the model. */
+/* sysfs.h: the attributes of PCI devices and drivers in /sys, what is
+ * kept of them, and every write vfiod makes there.  Contents are
+ * untrusted: each value is validated before it reaches the model.  What
+ * the host uses is probe.h's. */
 #pragma once
 
 #include <glib.h>
 
 #include "device.h"
-#include "inuse.h"
 
 /* What never changes while a device exists (ids, class, group, place in
  * the tree) and which block devices, interfaces and virtio transports
@@ -42,13 +43,6 @@ int sysfs_list_group_full (SysfsCache *cache, uint32_t group, GPtrArray **out,
 int sysfs_list_devices (SysfsCache *cache, GPtrArray **out);
 int sysfs_list_group (SysfsCache *cache, uint32_t group, GPtrArray **out);
 
-/* Sets device->in_use for each of @devices: block devices below it
- * (mounted, swap, held by dm/md), network interfaces below it (up with an
- * address, or a port of a bridge/bond), the boot display.  Reads the
- * facts (mounts, swaps, interfaces) only when a block device or interface
- * belongs to one of @devices. */
-void sysfs_mark_in_use (SysfsCache *cache, GPtrArray *devices);
-
 /* Keeps (or stops keeping, dropping everything) what never changes.
  * Off when created. */
 void sysfs_cache_enable (SysfsCache *cache, gboolean enable);
@@ -60,6 +54,13 @@ void sysfs_cache_invalidate (SysfsCache *cache, gboolean devices, gboolean child
 
 /* Forgets what was read of PCI device @name: it came or went. */
 void sysfs_cache_forget (SysfsCache *cache, const char *name);
+
+/* probe.c's map of what lives below which device, kept here under the
+ * cache's lock: a reference and the generation it was read at (NULL when
+ * not kept); storing keeps @children only if nothing was invalidated
+ * since @generation and the cache is enabled. */
+GPtrArray *sysfs_cache_children (SysfsCache *cache, guint *generation);
+void sysfs_cache_store_children (SysfsCache *cache, GPtrArray *children, guint generation);
 
 /* The cache of what never changes, as read_device() uses it; exposed for
  * tests.  A reader takes the generation before reading the device and
@@ -79,6 +80,9 @@ char *sysfs_resolve_devices_link (const char *target);
  * NUL-terminated: its length, or -errno; -EFBIG if it is longer than
  * @size - 1 bytes.  Exposed for tests. */
 ssize_t sysfs_read_attr (int dirfd, const char *path, char *buf, size_t size);
+/* readlink(2) relative to @dirfd into @buf, NUL-terminated: the length,
+ * or -errno (-ENAMETOOLONG when it does not fit). */
+ssize_t sysfs_readlink_at (int dirfd, const char *path, char *buf, size_t size);
 
 /* ---- writes: the only place vfiod changes /sys --------------------------
  * Each returns 0 or -errno.  They block as long as the kernel does (an
