@@ -39,6 +39,7 @@
 
 #include "address.h"
 #include "config.h"
+#include "hexnum.h"
 #include "persist.h"
 #include "vfiod-names.h"
 
@@ -135,25 +136,21 @@ write_text (const char *path, const char *text)
   return r;
 }
 
-/* A hex attribute ("0x8086\n") of the device: 0, or -errno. */
+/* A hex attribute ("0x8086\n") of the device, of at most @digits
+ * digits: 0, or -errno. */
 static int
-read_hex_attr (const char *attr, uint32_t max, uint32_t *out)
+read_hex_attr (const char *attr, size_t digits, uint32_t *out)
 {
-  char path[PATH_MAX], buf[32], *end;
-  unsigned long v;
+  char path[PATH_MAX], buf[32];
   ssize_t n;
 
   snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/%s", opts.name, attr);
   n = read_text (path, buf, sizeof buf);
   if (n < 0)
     return (int) n;
-  errno = 0;
-  v = strtoul (buf, &end, 16);
-  if (errno || end == buf || (*end != '\n' && *end != '\0') || v > max ||
-      strncmp (buf, "0x", 2) != 0)
-    return -EBADMSG;
-  *out = (uint32_t) v;
-  return 0;
+  if (n > 0 && buf[n - 1] == '\n')
+    buf[n - 1] = '\0';
+  return hexnum_parse_prefixed (buf, 1, digits, out) ? 0 : -EBADMSG;
 }
 
 /* The device's driver into @driver (empty when unbound): 0, or -errno. */
@@ -282,17 +279,17 @@ identity_matches (const PersistRecord *record, const char *path)
   uint32_t v[5];
   static const struct {
     const char *attr;
-    uint32_t max;
+    size_t digits;
   } attrs[5] = {
-    { VFIOD_ATTR_VENDOR, 0xffff },           { VFIOD_ATTR_DEVICE, 0xffff },
-    { VFIOD_ATTR_SUBSYSTEM_VENDOR, 0xffff }, { VFIOD_ATTR_SUBSYSTEM_DEVICE, 0xffff },
-    { VFIOD_ATTR_CLASS, 0xffffff },
+    { VFIOD_ATTR_VENDOR, 4 },           { VFIOD_ATTR_DEVICE, 4 },
+    { VFIOD_ATTR_SUBSYSTEM_VENDOR, 4 }, { VFIOD_ATTR_SUBSYSTEM_DEVICE, 4 },
+    { VFIOD_ATTR_CLASS, 6 },
   };
   char why[256];
 
   for (size_t i = 0; i < 5; i++)
     {
-      int r = read_hex_attr (attrs[i].attr, attrs[i].max, &v[i]);
+      int r = read_hex_attr (attrs[i].attr, attrs[i].digits, &v[i]);
       if (r < 0)
         {
           say (LOG_WARNING, "%s: cannot read its %s (%s); the device is left alone",

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "device.h"
 
+#include "hexnum.h"
+
 #include <limits.h>
 #include <string.h>
 
@@ -95,26 +97,6 @@ device_driver_name_valid (const char *name)
   return true;
 }
 
-/* Exactly @digits hex digits (upper or lower case), nothing after. */
-static bool
-parse_hex_exact (const char *text, size_t min, size_t max, uint32_t *out)
-{
-  size_t n = strlen (text);
-  uint32_t v = 0;
-
-  if (n < min || n > max)
-    return false;
-  for (size_t i = 0; i < n; i++)
-    {
-      int d = g_ascii_xdigit_value (text[i]);
-      if (d < 0)
-        return false;
-      v = (v << 4) | (uint32_t) d;
-    }
-  *out = v;
-  return true;
-}
-
 /* "VVVV:DDDD" */
 static bool
 parse_id_pair (const char *text, uint16_t *a, uint16_t *b)
@@ -127,7 +109,8 @@ parse_id_pair (const char *text, uint16_t *a, uint16_t *b)
     return false;
   memcpy (first, text, 4);
   first[4] = '\0';
-  if (!parse_hex_exact (first, 4, 4, &x) || !parse_hex_exact (colon + 1, 4, 4, &y))
+  if (!hexnum_parse (first, strlen (first), 4, 4, &x) ||
+      !hexnum_parse (colon + 1, strlen (colon + 1), 4, 4, &y))
     return false;
   *a = (uint16_t) x;
   *b = (uint16_t) y;
@@ -165,7 +148,7 @@ device_parse_uevent (Device *device, const char *text)
         }
       else if (strcmp (line, VFIOD_UEVENT_PCI_CLASS) == 0)
         {
-          if (!parse_hex_exact (value, 1, 6, &class_code))
+          if (!hexnum_parse (value, strlen (value), 1, 6, &class_code))
             return false;
           have_class = true;
         }

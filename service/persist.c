@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hexnum.h"
 #include "vfiod-names.h"
 
 __attribute__ ((format (printf, 3, 4))) static int
@@ -23,37 +24,6 @@ refuse (char *why, size_t why_size, const char *format, ...)
   return -EBADMSG;
 }
 
-/* "0x" and 1 to @digits lower- or upper-case hex digits, nothing else. */
-static bool
-parse_hex (const char *text, unsigned digits, uint32_t *out)
-{
-  uint32_t v = 0;
-  size_t n = 0;
-
-  if (text[0] != '0' || (text[1] != 'x' && text[1] != 'X'))
-    return false;
-  for (const char *p = text + 2; *p; p++, n++)
-    {
-      unsigned d;
-      if (*p >= '0' && *p <= '9')
-        d = (unsigned) (*p - '0');
-      else if (*p >= 'a' && *p <= 'f')
-        d = (unsigned) (*p - 'a' + 10);
-      else if (*p >= 'A' && *p <= 'F')
-        d = (unsigned) (*p - 'A' + 10);
-      else
-        return false;
-      if (n >= digits)
-        return false;
-      v = v << 4 | d;
-    }
-  if (n == 0)
-    return false;
-  *out = v;
-  return true;
-}
-
-/* An address exactly as the kernel spells it (normalised). */
 static bool
 parse_address (const char *text, PciAddress *out)
 {
@@ -180,7 +150,7 @@ persist_record_parse (const char *text, size_t size, PersistRecord *out, char *w
             ret = refuse (why, why_size, "line %u: '%.32s' is not a PCI address", lineno, value);
           break;
         case KEY_CLASS:
-          if (!parse_hex (value, 6, &v))
+          if (!hexnum_parse_prefixed (value, 1, 6, &v))
             ret = refuse (why, why_size, "line %u: class '%.32s' is not 0x and 1-6 hex digits",
                           lineno, value);
           r.class_code = v;
@@ -189,7 +159,7 @@ persist_record_parse (const char *text, size_t size, PersistRecord *out, char *w
           ret = parse_members (value, &r, lineno, why, why_size);
           break;
         default:
-          if (!parse_hex (value, 4, &v))
+          if (!hexnum_parse_prefixed (value, 1, 4, &v))
             ret = refuse (why, why_size, "line %u: %s '%.32s' is not 0x and 1-4 hex digits",
                           lineno, keys[key], value);
           if (key == KEY_VENDOR)

@@ -2,6 +2,7 @@
 #include <glib.h>
 
 #include "device.h"
+#include "hexnum.h"
 #include "sysfs.h"
 #include "vfiod-names.h"
 
@@ -194,6 +195,37 @@ test_in_use_join (void)
                                   "cannot tell whether it is in use: /proc/swaps could not be read (Is a directory)");
 }
 
+/* The one hex parser: uevent ids, records and sysfs attributes. */
+static void
+test_hexnum (void)
+{
+  uint32_t v = 7;
+
+  g_assert_true (hexnum_parse ("8086", 4, 4, 4, &v));
+  g_assert_cmphex (v, ==, 0x8086);
+  g_assert_true (hexnum_parse ("aBcD", 4, 1, 4, &v));
+  g_assert_cmphex (v, ==, 0xabcd);
+  g_assert_true (hexnum_parse ("ffffffff", 8, 1, 8, &v));
+  g_assert_cmphex (v, ==, 0xffffffff);
+  v = 7;
+  g_assert_false (hexnum_parse ("", 0, 1, 4, &v));
+  g_assert_false (hexnum_parse ("808", 3, 4, 4, &v));
+  g_assert_false (hexnum_parse ("80861", 5, 4, 4, &v));
+  g_assert_false (hexnum_parse ("80g6", 4, 4, 4, &v));
+  g_assert_false (hexnum_parse ("-1", 2, 1, 4, &v));
+  g_assert_false (hexnum_parse (" 1", 2, 1, 4, &v));
+  g_assert_false (hexnum_parse ("123456789", 9, 1, 9, &v));
+  g_assert_cmpuint (v, ==, 7);  /* untouched on failure */
+
+  g_assert_true (hexnum_parse_prefixed ("0x020000", 1, 6, &v));
+  g_assert_cmphex (v, ==, 0x020000);
+  g_assert_true (hexnum_parse_prefixed ("0X1", 1, 4, &v));
+  g_assert_false (hexnum_parse_prefixed ("0x", 1, 4, &v));
+  g_assert_false (hexnum_parse_prefixed ("8086", 1, 4, &v));
+  g_assert_false (hexnum_parse_prefixed ("0x8086\n", 1, 4, &v));
+  g_assert_false (hexnum_parse_prefixed ("0x1234567", 1, 6, &v));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -205,5 +237,6 @@ main (int argc, char **argv)
   g_test_add_func ("/device/uevent-odd-drivers", test_uevent_odd_drivers);
   g_test_add_func ("/device/resolve-link", test_resolve_link);
   g_test_add_func ("/device/in-use-join", test_in_use_join);
+  g_test_add_func ("/device/hexnum", test_hexnum);
   return g_test_run ();
 }
