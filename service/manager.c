@@ -153,6 +153,18 @@ error_invalid_address (sd_bus_error *error, const char *text)
                             quoted);
 }
 
+/* NoIommuGroup, worded once for every method. */
+static int
+error_no_group (sd_bus_error *error, const char *device)
+{
+  return sd_bus_error_setf (error, VFIOD_ERROR_NO_IOMMU_GROUP,
+                            "PCI device %s has no IOMMU group, so VFIO cannot give it to a "
+                            "virtual machine: the IOMMU looks off. Enable VT-d or AMD-Vi in "
+                            "the firmware setup and boot Intel machines with intel_iommu=on "
+                            "(AMD enables it by default), then check /sys/kernel/iommu_groups",
+                            device);
+}
+
 static int
 error_from_sysfs (sd_bus_error *error, const char *device, int r)
 {
@@ -210,12 +222,7 @@ method_get_group (sd_bus_message *m, void *userdata, sd_bus_error *error)
   if (r < 0)
     return error_from_sysfs (error, name, r);
   if (group == DEVICE_NO_GROUP)
-    return sd_bus_error_setf (error, VFIOD_ERROR_NO_IOMMU_GROUP,
-                              "PCI device %s has no IOMMU group: the IOMMU looks off. "
-                              "Enable VT-d or AMD-Vi in the firmware setup and boot "
-                              "Intel machines with intel_iommu=on (AMD enables it by "
-                              "default), then check /sys/kernel/iommu_groups",
-                              name);
+    return error_no_group (error, name);
 
   r = model_read_group (self->model, (uint32_t) group, &devices, &unreadable);
   if (r < 0 || devices->len == 0)
@@ -611,12 +618,7 @@ call_plan (Call *call, Plan **out, sd_bus_error *error)
   if (r < 0)
     return error_from_sysfs (error, name, r);
   if (group == DEVICE_NO_GROUP)
-    return sd_bus_error_setf (error, VFIOD_ERROR_NO_IOMMU_GROUP,
-                              "PCI device %s has no IOMMU group, so VFIO cannot take it: "
-                              "the IOMMU looks off. Enable VT-d or AMD-Vi in the firmware "
-                              "setup and boot Intel machines with intel_iommu=on (AMD "
-                              "enables it by default)",
-                              name);
+    return error_no_group (error, name);
   call->group = (uint32_t) group;
 
   r = model_read_group (self->model, call->group, &devices, &unreadable);
@@ -1401,9 +1403,7 @@ method_use (sd_bus_message *m, Manager *self, CallKind kind, sd_bus_error *error
       if (r < 0)
         r = error_from_sysfs (error, name, r);
       else if (group == DEVICE_NO_GROUP)
-        r = sd_bus_error_setf (error, VFIOD_ERROR_NO_IOMMU_GROUP,
-                               "PCI device %s has no IOMMU group, so no virtual machine can use it: "
-                               "the IOMMU looks off", name);
+        r = error_no_group (error, name);
     }
   if (r < 0)
     {
