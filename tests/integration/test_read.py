@@ -195,6 +195,9 @@ class TestNoIommu(ReadTest):
         self.assertIn(dev['address'].lower(), message)
         self.assertIn('intel_iommu=on', message)
         self.assertIn('AMD', message)
+        # every method that needs the group says the same
+        for method in ('DetachDevice', 'ReattachDevice', 'OpenGroup', 'GrantAccess'):
+            self.assertEqual(self.stack.call_error(method, 'st', dev['address'], 0), (name, message), method)
 
     def test_list_without_group_key(self):
         topo = {d['address'].lower(): d for d in load_topology(self.topology)}
