@@ -2,10 +2,11 @@
 /*
  * vfiod-names.h: every name vfiod uses, in one place.
  *
- * The bus contract (bus name, object path, interface, errors, flags, dict
- * keys, polkit action ids) is shared by the service, the client library,
- * the CLI and the tests.  The sysfs section names every file of /sys the
- * service (and the test simulator) reads or writes.
+ * The bus contract (bus name, object path, interfaces, methods, errors,
+ * flags, dict keys and values, polkit action ids), shared by the service,
+ * the client library, the CLI and the tests, and installed with libvfiod.
+ * The names of the kernel's files and of the service's own are private
+ * to the service (service/kernel-names.h, service/service-names.h).
  */
 #pragma once
 
@@ -172,92 +173,7 @@
 #define VFIOD_ACTION_REATTACH "reattach"
 #define VFIOD_ACTION_KEEP     "keep"
 
-/* ---- kernel drivers ----------------------------------------------- */
+/* ---- driver names the service reports ("driver", "from", "to") ----- */
 #define VFIOD_DRIVER_VFIO_PCI "vfio-pci"
 #define VFIOD_DRIVER_PCI_STUB "pci-stub"
 #define VFIOD_DRIVER_PCIEPORT "pcieport"
-#define VFIOD_MODULE_VFIO_PCI "vfio_pci"
-
-/* ---- sysfs and friends -------------------------------------------- */
-#define VFIOD_SYSFS_PCI_DEVICES     "/sys/bus/pci/devices"
-#define VFIOD_SYSFS_PCI_DRIVERS     "/sys/bus/pci/drivers"
-#define VFIOD_SYSFS_DRIVERS_PROBE   "/sys/bus/pci/drivers_probe"
-#define VFIOD_SYSFS_IOMMU_GROUPS    "/sys/kernel/iommu_groups"
-#define VFIOD_SYSFS_CLASS_BLOCK     "/sys/class/block"
-#define VFIOD_SYSFS_CLASS_NET       "/sys/class/net"
-#define VFIOD_SYSFS_BUS_VIRTIO      "/sys/bus/virtio/devices"
-/* Per PCI device (relative to /sys/bus/pci/devices/<address>/). */
-#define VFIOD_ATTR_UEVENT           "uevent"
-#define VFIOD_ATTR_VENDOR           "vendor"
-#define VFIOD_ATTR_DEVICE           "device"
-#define VFIOD_ATTR_CLASS            "class"
-#define VFIOD_ATTR_SUBSYSTEM_VENDOR "subsystem_vendor"
-#define VFIOD_ATTR_SUBSYSTEM_DEVICE "subsystem_device"
-#define VFIOD_ATTR_REVISION         "revision"
-#define VFIOD_ATTR_CONFIG           "config"
-#define VFIOD_ATTR_DRIVER           "driver"           /* link */
-#define VFIOD_ATTR_DRIVER_OVERRIDE  "driver_override"
-#define VFIOD_ATTR_IOMMU_GROUP      "iommu_group"      /* link */
-#define VFIOD_ATTR_BOOT_VGA         "boot_vga"
-#define VFIOD_ATTR_PHYSFN           "physfn"           /* link, SR-IOV VF */
-#define VFIOD_ATTR_SUBSYSTEM        "subsystem"        /* link */
-#define VFIOD_ATTR_ENABLE           "enable"
-#define VFIOD_ATTR_VFIO_DEV         "vfio-dev"         /* dir: vfio<N>, the device cdev */
-/* Per driver (relative to /sys/bus/pci/drivers/<name>/). */
-#define VFIOD_ATTR_BIND             "bind"
-#define VFIOD_ATTR_UNBIND           "unbind"
-#define VFIOD_ATTR_NEW_ID           "new_id"
-#define VFIOD_ATTR_REMOVE_ID        "remove_id"
-/* Per block device (relative to /sys/class/block/<name>/). */
-#define VFIOD_ATTR_DEV              "dev"
-#define VFIOD_ATTR_HOLDERS          "holders"
-/* Per virtio device (relative to /sys/bus/virtio/devices/<name>/). */
-#define VFIOD_ATTR_MOUNT_TAG        "mount_tag"
-/* uevent keys of a PCI device. */
-#define VFIOD_UEVENT_DRIVER         "DRIVER"
-#define VFIOD_UEVENT_PCI_CLASS      "PCI_CLASS"
-#define VFIOD_UEVENT_PCI_ID         "PCI_ID"
-#define VFIOD_UEVENT_PCI_SUBSYS_ID  "PCI_SUBSYS_ID"
-#define VFIOD_UEVENT_PCI_SLOT_NAME  "PCI_SLOT_NAME"
-/* driver_override reads back this when unset. */
-#define VFIOD_OVERRIDE_UNSET        "(null)"
-
-#define VFIOD_PROC_MOUNTINFO "/proc/self/mountinfo"
-#define VFIOD_PROC_SWAPS     "/proc/swaps"
-/* udevd runs (its control socket exists): listen to its events, which
- * come once its rules ran, instead of the kernel's */
-#define VFIOD_UDEV_CONTROL   "/run/udev/control"
-#define VFIOD_DEV_VFIO_DIR   "/dev/vfio"
-#define VFIOD_DEV_VFIO_DEVICES_DIR "/dev/vfio/devices"
-
-/* ---- files the service owns --------------------------------------- */
-#define VFIOD_STATE_DIR_DEFAULT "/var/lib/vfiod"
-#define VFIOD_STATE_FILE        "transactions.state"
-#define VFIOD_GRANTS_FILE       "grants.state"
-/* Persistent assignments are configuration: one file per device,
- * "<address>.conf", in VFIOD_PERSIST_DIR (config.h, from sysconfdir:
- * /etc/vfiod/persistent). */
-#define VFIOD_PERSIST_SUFFIX    ".conf"
-
-/* ---- the boot-time helper (udev runs it on "add" of a recorded device) */
-#define VFIOD_BOOT_HELPER        "vfiod-boot-bind"
-#define VFIOD_PROC_CMDLINE       "/proc/cmdline"
-/* Kernel command line: vfiod.persistent=0 turns the helper off for a boot. */
-#define VFIOD_CMDLINE_PERSISTENT "vfiod.persistent"
-
-/* ---- limits the daemon keeps ---------------------------------------- */
-/* Calls of one caller that may wait for polkit at the same time. */
-#define VFIOD_MAX_PENDING_AUTHORIZATIONS 16
-/* How long polkit may take to answer, without and with an authentication
- * dialog (a person typing a password). */
-#define VFIOD_AUTHZ_TIMEOUT_MS             (25 * 1000)
-#define VFIOD_AUTHZ_INTERACTIVE_TIMEOUT_MS (5 * 60 * 1000)
-/* How long one sysfs write (an unbind waiting for a driver's remove) may
- * take before the caller is told it is stuck. */
-#define VFIOD_WRITE_TIMEOUT_MS             (30 * 1000)
-
-/* ---- environment the daemon reads (tests shorten the limits) -------- */
-#define VFIOD_ENV_AUTHZ_TIMEOUT_MS "VFIOD_AUTHZ_TIMEOUT_MS"
-#define VFIOD_ENV_WRITE_TIMEOUT_MS "VFIOD_WRITE_TIMEOUT_MS"
-/* Where the persistent assignments are (default VFIOD_PERSIST_DIR). */
-#define VFIOD_ENV_PERSIST_DIR      "VFIOD_PERSIST_DIR"

@@ -17,7 +17,7 @@
 
 #include "address.h"
 #include "util.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 /* ---- nodes ------------------------------------------------------------- */
 

@@ -41,7 +41,7 @@
 #include "config.h"
 #include "hexnum.h"
 #include "persist.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 typedef struct {
   const char *records;   /* directory of the records */

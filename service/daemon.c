@@ -17,7 +17,7 @@
 #include "state.h"
 #include "transaction.h"
 #include "util.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 typedef struct {
   GMainLoop *loop;

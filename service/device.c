@@ -6,7 +6,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "vfiod-names.h"
+#include "names.h"
 
 Device *
 device_new (const PciAddress *address)

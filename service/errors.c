@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <glib.h>
 
-#include "vfiod-names.h"
+#include "names.h"
 
 #define MAP_ENTRY(name, errnum) SD_BUS_ERROR_MAP (name, errnum),
 const sd_bus_error_map vfiod_error_map[] = {

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "statefile.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 struct Grants {
   GMutex lock;

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "vfiod-names.h"
+#include "names.h"
 
 static void
 step_free (PlanStep *step)

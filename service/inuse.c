@@ -7,7 +7,7 @@
 #include <sys/sysmacros.h>
 
 #include "util.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 static void
 mount_free (InUseMount *m)

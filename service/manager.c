@@ -24,7 +24,7 @@
 #include "use.h"
 #include "util.h"
 #include "vfio.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 struct Manager {
   sd_bus *bus;

@@ -10,7 +10,7 @@
 #include "probe.h"
 #include "records.h"
 #include "util.h"
-#include "vfiod-names.h"
+#include "names.h"
 #include "view.h"
 
 struct Model {

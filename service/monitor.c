@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "util.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 struct Monitor {
   Model *model;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "hexnum.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 __attribute__ ((format (printf, 3, 4))) static int
 refuse (char *why, size_t why_size, const char *format, ...)

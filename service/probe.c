@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "util.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 /* ---- the facts: mounts, swaps, interfaces ------------------------------- */
 

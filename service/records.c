@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 struct Records {
   char *dir;

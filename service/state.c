@@ -9,7 +9,7 @@
 
 #include "address.h"
 #include "device.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 /* The file:
  *
@@ -512,7 +512,7 @@ state_default_dir (void)
 
   if (dir == NULL)
     {
-      env = g_getenv ("STATE_DIRECTORY");
+      env = g_getenv (VFIOD_ENV_STATE_DIRECTORY);
       /* systemd passes a colon-separated list: ours is the first */
       dir = env && *env ? g_strndup (env, strcspn (env, ":")) : g_strdup (VFIOD_STATE_DIR_DEFAULT);
     }

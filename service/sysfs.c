@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "util.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 #define ATTR_MAX 4096
 

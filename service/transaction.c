@@ -6,7 +6,7 @@
 
 #include "sysfs.h"
 #include "vfio.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 /* What failed, for the error message. */
 typedef struct {

@@ -8,7 +8,7 @@
 #include "access.h"
 #include "device.h"
 #include "vfio.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 int
 use_check (GPtrArray *members, const char *target, uint32_t group, sd_bus_error *error)

@@ -13,12 +13,12 @@
 
 #include "sysfs.h"
 #include "util.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 gboolean
 vfio_load (char **message)
 {
-  const char *modprobe = g_getenv ("VFIOD_MODPROBE");
+  const char *modprobe = g_getenv (VFIOD_ENV_MODPROBE);
   const char *argv[] = { modprobe && *modprobe ? modprobe : "modprobe", "-q",
                          VFIOD_MODULE_VFIO_PCI, NULL };
   g_autofree char *err = NULL;

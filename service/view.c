@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "group.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 static void
 view_group_free (ViewGroup *g)

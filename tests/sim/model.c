@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vfiod-names.h"
+#include "kernel.h"
 
 #define PCI_CLASS_BRIDGE_PCI  0x0604
 #define PCI_CLASS_DISPLAY_VGA 0x0300
@@ -32,8 +32,8 @@ enum {
 static bool
 driver_is_vfio_or_stub(const char *name)
 {
-        return g_str_equal(name, VFIOD_DRIVER_VFIO_PCI) ||
-               g_str_equal(name, VFIOD_DRIVER_PCI_STUB);
+        return g_str_equal(name, SIM_DRIVER_VFIO_PCI) ||
+               g_str_equal(name, SIM_DRIVER_PCI_STUB);
 }
 
 /* ---- loading ------------------------------------------------------ */
@@ -145,7 +145,7 @@ driver_get(Sim *sim, const char *name)
                 return drv;
         drv = g_new0(SimDriver, 1);
         drv->name = g_strdup(name);
-        if (!g_str_equal(name, VFIOD_DRIVER_PCIEPORT))
+        if (!g_str_equal(name, SIM_DRIVER_PCIEPORT))
                 drv->module = g_strdelimit(g_strdup(name), "-", '_');
         drv->loaded = true;
         drv->ids = g_array_new(FALSE, FALSE, sizeof(SimId));
@@ -509,11 +509,11 @@ driver_build(Sim *sim, SimDriver *drv)
         if (drv->dir)
                 return;
         d = drv->dir = node_dir(drivers, drv->name);
-        node_attr(d, VFIOD_ATTR_BIND, 0200, ATTR_DRV_BIND, NULL, drv);
-        node_attr(d, VFIOD_ATTR_UNBIND, 0200, ATTR_DRV_UNBIND, NULL, drv);
-        node_attr(d, VFIOD_ATTR_NEW_ID, 0200, ATTR_DRV_NEW_ID, NULL, drv);
-        node_attr(d, VFIOD_ATTR_REMOVE_ID, 0200, ATTR_DRV_REMOVE_ID, NULL, drv);
-        node_attr(d, VFIOD_ATTR_UEVENT, 0200, ATTR_IGNORED_WRITE, NULL, drv);
+        node_attr(d, SIM_ATTR_BIND, 0200, ATTR_DRV_BIND, NULL, drv);
+        node_attr(d, SIM_ATTR_UNBIND, 0200, ATTR_DRV_UNBIND, NULL, drv);
+        node_attr(d, SIM_ATTR_NEW_ID, 0200, ATTR_DRV_NEW_ID, NULL, drv);
+        node_attr(d, SIM_ATTR_REMOVE_ID, 0200, ATTR_DRV_REMOVE_ID, NULL, drv);
+        node_attr(d, SIM_ATTR_UEVENT, 0200, ATTR_IGNORED_WRITE, NULL, drv);
         if (drv->module) {
                 SimNode *modules = node_lookup(sim->root, "/module");
                 SimNode *m = node_child(modules, drv->module);
@@ -553,9 +553,9 @@ device_add_vfio_cdev(Sim *sim, SimDevice *dev)
         text = g_strdup_printf("%s\n", devt);
         uevent = g_strdup_printf("MAJOR=%d\nMINOR=%d\nDEVNAME=vfio/devices/%s\n", SIM_VFIO_CDEV_MAJOR, n, name);
         d = node_dir(node_dir(dev->dir, "vfio-dev"), name);
-        node_text(d, VFIOD_ATTR_DEV, 0444, text);
-        node_text(d, VFIOD_ATTR_UEVENT, 0644, uevent);
-        node_link(d, VFIOD_ATTR_SUBSYSTEM, node_lookup(sim->root, "/class/vfio-dev"));
+        node_text(d, SIM_ATTR_DEV, 0444, text);
+        node_text(d, SIM_ATTR_UEVENT, 0644, uevent);
+        node_link(d, SIM_ATTR_SUBSYSTEM, node_lookup(sim->root, "/class/vfio-dev"));
         node_link(d, "device", dev->dir);
         node_link(node_lookup(sim->root, "/class/vfio-dev"), name, d);
         node_link(node_lookup(sim->root, "/dev/char"), devt, d);
@@ -573,7 +573,7 @@ device_remove_vfio_cdev(Sim *sim, SimDevice *dev)
                 return;
         d = node_child(node_child(dev->dir, "vfio-dev"), name);
         if (d)
-                uevent_queue(sim, "remove", d, "vfio-dev", node_child(d, VFIOD_ATTR_UEVENT)->text);
+                uevent_queue(sim, "remove", d, "vfio-dev", node_child(d, SIM_ATTR_UEVENT)->text);
         node_remove_child(node_lookup(sim->root, "/class/vfio-dev"), name);
         node_remove_child(node_lookup(sim->root, "/dev/char"), devt);
         /* The "vfio-dev" glue directory goes with its last child. */
@@ -585,9 +585,9 @@ device_remove_vfio_cdev(Sim *sim, SimDevice *dev)
 static void
 device_link_driver(Sim *sim, SimDevice *dev)
 {
-        node_link(dev->dir, VFIOD_ATTR_DRIVER, dev->driver->dir);
+        node_link(dev->dir, SIM_ATTR_DRIVER, dev->driver->dir);
         node_link(dev->driver->dir, dev->address, dev->dir);
-        if (sim->vfio_device_cdev && g_str_equal(dev->driver->name, VFIOD_DRIVER_VFIO_PCI))
+        if (sim->vfio_device_cdev && g_str_equal(dev->driver->name, SIM_DRIVER_VFIO_PCI))
                 device_add_vfio_cdev(sim, dev);
 }
 
@@ -606,7 +606,7 @@ device_unbind(Sim *sim, SimDevice *dev)
         if (!dev->driver)
                 return;
         device_remove_vfio_cdev(sim, dev);
-        node_remove_child(dev->dir, VFIOD_ATTR_DRIVER);
+        node_remove_child(dev->dir, SIM_ATTR_DRIVER);
         node_remove_child(dev->driver->dir, dev->address);
         dev->driver = NULL;
         dev->enabled = false;
@@ -641,11 +641,11 @@ holder_dir(Sim *sim, const char *name)
         dev = g_strdup_printf("%u:%u", g_str_has_prefix(name, "md") ? 9 : 254, n);
         uevent = g_strdup_printf("MAJOR=%s\nMINOR=%u\nDEVNAME=%s\nDEVTYPE=disk\n",
                                  g_str_has_prefix(name, "md") ? "9" : "254", n, name);
-        node_text(h, VFIOD_ATTR_DEV, 0444, dev);
-        node_text(h, VFIOD_ATTR_UEVENT, 0644, uevent);
-        node_dir(h, VFIOD_ATTR_HOLDERS);
+        node_text(h, SIM_ATTR_DEV, 0444, dev);
+        node_text(h, SIM_ATTR_UEVENT, 0644, uevent);
+        node_dir(h, SIM_ATTR_HOLDERS);
         node_dir(h, "slaves");
-        node_link(h, VFIOD_ATTR_SUBSYSTEM, node_lookup(sim->root, "/class/block"));
+        node_link(h, SIM_ATTR_SUBSYSTEM, node_lookup(sim->root, "/class/block"));
         node_link(node_lookup(sim->root, "/class/block"), name, h);
         return h;
 }
@@ -659,8 +659,8 @@ block_build(Sim *sim, SimNode *parent, SimBlock *b)
         SimNode *holders;
         SimNode *devblock = node_lookup(sim->root, "/dev/block");
 
-        node_text(d, VFIOD_ATTR_DEV, 0444, dev);
-        node_text(d, VFIOD_ATTR_UEVENT, 0644, uevent);
+        node_text(d, SIM_ATTR_DEV, 0444, dev);
+        node_text(d, SIM_ATTR_UEVENT, 0644, uevent);
         node_text(d, "size", 0444, "2097152\n");
         node_text(d, "ro", 0444, "0\n");
         if (b->partn) {
@@ -671,7 +671,7 @@ block_build(Sim *sim, SimNode *parent, SimBlock *b)
                 node_text(d, "removable", 0444, "0\n");
                 node_dir(d, "slaves");
         }
-        holders = node_dir(d, VFIOD_ATTR_HOLDERS);
+        holders = node_dir(d, SIM_ATTR_HOLDERS);
         for (char **h = b->holders; h && *h; h++) {
                 SimNode *hd = holder_dir(sim, *h);
 
@@ -679,7 +679,7 @@ block_build(Sim *sim, SimNode *parent, SimBlock *b)
                 if (!node_child(node_child(hd, "slaves"), b->name))
                         node_link(node_child(hd, "slaves"), b->name, d);
         }
-        node_link(d, VFIOD_ATTR_SUBSYSTEM, node_lookup(sim->root, "/class/block"));
+        node_link(d, SIM_ATTR_SUBSYSTEM, node_lookup(sim->root, "/class/block"));
         node_link(node_lookup(sim->root, "/class/block"), b->name, d);
         if (!node_child(devblock, b->dev))
                 node_link(devblock, b->dev, d);
@@ -725,36 +725,36 @@ device_build(Sim *sim, SimDevice *dev)
                 parent_dir = node_child(devices, rootname);
                 if (!parent_dir) {
                         parent_dir = node_dir(devices, rootname);
-                        node_text(parent_dir, VFIOD_ATTR_UEVENT, 0644, "");
+                        node_text(parent_dir, SIM_ATTR_UEVENT, 0644, "");
                 }
         }
         d = dev->dir = node_dir(parent_dir, dev->address);
-        node_attr(d, VFIOD_ATTR_VENDOR, 0444, ATTR_VENDOR, dev, NULL);
-        node_attr(d, VFIOD_ATTR_DEVICE, 0444, ATTR_DEVICE, dev, NULL);
-        node_attr(d, VFIOD_ATTR_CLASS, 0444, ATTR_CLASS, dev, NULL);
-        node_attr(d, VFIOD_ATTR_SUBSYSTEM_VENDOR, 0444, ATTR_SUBSYSTEM_VENDOR, dev, NULL);
-        node_attr(d, VFIOD_ATTR_SUBSYSTEM_DEVICE, 0444, ATTR_SUBSYSTEM_DEVICE, dev, NULL);
-        node_attr(d, VFIOD_ATTR_REVISION, 0444, ATTR_REVISION, dev, NULL);
-        node_attr(d, VFIOD_ATTR_CONFIG, 0644, ATTR_CONFIG, dev, NULL);
-        node_attr(d, VFIOD_ATTR_UEVENT, 0644, ATTR_UEVENT, dev, NULL);
+        node_attr(d, SIM_ATTR_VENDOR, 0444, ATTR_VENDOR, dev, NULL);
+        node_attr(d, SIM_ATTR_DEVICE, 0444, ATTR_DEVICE, dev, NULL);
+        node_attr(d, SIM_ATTR_CLASS, 0444, ATTR_CLASS, dev, NULL);
+        node_attr(d, SIM_ATTR_SUBSYSTEM_VENDOR, 0444, ATTR_SUBSYSTEM_VENDOR, dev, NULL);
+        node_attr(d, SIM_ATTR_SUBSYSTEM_DEVICE, 0444, ATTR_SUBSYSTEM_DEVICE, dev, NULL);
+        node_attr(d, SIM_ATTR_REVISION, 0444, ATTR_REVISION, dev, NULL);
+        node_attr(d, SIM_ATTR_CONFIG, 0644, ATTR_CONFIG, dev, NULL);
+        node_attr(d, SIM_ATTR_UEVENT, 0644, ATTR_UEVENT, dev, NULL);
         node_attr(d, "modalias", 0444, ATTR_MODALIAS, dev, NULL);
         node_attr(d, "irq", 0444, ATTR_IRQ, dev, NULL);
         node_attr(d, "resource", 0444, ATTR_RESOURCE, dev, NULL);
-        node_attr(d, VFIOD_ATTR_DRIVER_OVERRIDE, 0644, ATTR_DRIVER_OVERRIDE, dev, NULL);
-        node_attr(d, VFIOD_ATTR_ENABLE, 0644, ATTR_ENABLE, dev, NULL);
+        node_attr(d, SIM_ATTR_DRIVER_OVERRIDE, 0644, ATTR_DRIVER_OVERRIDE, dev, NULL);
+        node_attr(d, SIM_ATTR_ENABLE, 0644, ATTR_ENABLE, dev, NULL);
         node_attr(d, "remove", 0200, ATTR_REMOVE, dev, NULL);
         node_attr(d, "rescan", 0200, ATTR_IGNORED_WRITE, dev, NULL);
         node_text(d, "numa_node", 0644, "-1\n");
         node_text(d, "local_cpulist", 0444, "0-1\n");
         node_text(d, "dma_mask_bits", 0444, "64\n");
         if (dev->boot_vga >= 0)
-                node_attr(d, VFIOD_ATTR_BOOT_VGA, 0444, ATTR_BOOT_VGA, dev, NULL);
-        node_link(d, VFIOD_ATTR_SUBSYSTEM, node_lookup(sim->root, "/bus/pci"));
+                node_attr(d, SIM_ATTR_BOOT_VGA, 0444, ATTR_BOOT_VGA, dev, NULL);
+        node_link(d, SIM_ATTR_SUBSYSTEM, node_lookup(sim->root, "/bus/pci"));
         node_link(node_lookup(sim->root, "/bus/pci/devices"), dev->address, d);
         if (dev->iommu_group >= 0) {
                 SimNode *g = group_dir(sim, dev->iommu_group, true);
 
-                node_link(d, VFIOD_ATTR_IOMMU_GROUP, g);
+                node_link(d, SIM_ATTR_IOMMU_GROUP, g);
                 node_link(node_child(g, "devices"), dev->address, d);
         }
         if (dev->driver)
@@ -788,10 +788,10 @@ device_build(Sim *sim, SimDevice *dev)
                 dev->ifindex[i] = sim->next_ifindex++;
                 uevent = net_env(dev, i);
                 ifindex = g_strdup_printf("%d\n", dev->ifindex[i]);
-                node_text(nd, VFIOD_ATTR_UEVENT, 0644, uevent);
+                node_text(nd, SIM_ATTR_UEVENT, 0644, uevent);
                 node_text(nd, "ifindex", 0444, ifindex);
                 node_text(nd, "operstate", 0444, "unknown\n");
-                node_link(nd, VFIOD_ATTR_SUBSYSTEM, node_lookup(sim->root, "/class/net"));
+                node_link(nd, SIM_ATTR_SUBSYSTEM, node_lookup(sim->root, "/class/net"));
                 node_link(node_lookup(sim->root, "/class/net"), dev->nets[i], nd);
         }
 }
@@ -804,7 +804,7 @@ device_link_sriov(Sim *sim, SimDevice *dev)
         if (dev->physfn && !dev->physfn->removed) {
                 g_autofree char *name = g_strdup_printf("virtfn%d", dev->vf_index);
 
-                node_link(dev->dir, VFIOD_ATTR_PHYSFN, dev->physfn->dir);
+                node_link(dev->dir, SIM_ATTR_PHYSFN, dev->physfn->dir);
                 if (!node_child(dev->physfn->dir, name))
                         node_link(dev->physfn->dir, name, dev->dir);
         }
@@ -916,8 +916,8 @@ sim_load(const char *topology, GHashTable *overrides, GError **error)
                 goto fail;
         vfio_loaded = get_int_or(&l, top, "vfio_pci_loaded", 1);
         sim->vfio_device_cdev = get_int_or(&l, top, "vfio_device_cdev", 0);
-        driver_get(sim, VFIOD_DRIVER_VFIO_PCI)->loaded = vfio_loaded;
-        driver_get(sim, VFIOD_DRIVER_PCI_STUB);
+        driver_get(sim, SIM_DRIVER_VFIO_PCI)->loaded = vfio_loaded;
+        driver_get(sim, SIM_DRIVER_PCI_STUB);
 
         n = json_object_get_member(top, "devices");
         if (!n || !JSON_NODE_HOLDS_ARRAY(n)) {
@@ -1057,13 +1057,13 @@ static char *
 device_env(const SimDevice *d)
 {
         g_autofree char *alias = modalias(d);
-        g_autofree char *drv = d->driver ? g_strdup_printf(VFIOD_UEVENT_DRIVER "=%s\n", d->driver->name)
+        g_autofree char *drv = d->driver ? g_strdup_printf(SIM_UEVENT_DRIVER "=%s\n", d->driver->name)
                                          : g_strdup("");
 
-        return g_strdup_printf("%s" VFIOD_UEVENT_PCI_CLASS "=%X\n"
-                               VFIOD_UEVENT_PCI_ID "=%04X:%04X\n"
-                               VFIOD_UEVENT_PCI_SUBSYS_ID "=%04X:%04X\n"
-                               VFIOD_UEVENT_PCI_SLOT_NAME "=%s\n"
+        return g_strdup_printf("%s" SIM_UEVENT_PCI_CLASS "=%X\n"
+                               SIM_UEVENT_PCI_ID "=%04X:%04X\n"
+                               SIM_UEVENT_PCI_SUBSYS_ID "=%04X:%04X\n"
+                               SIM_UEVENT_PCI_SLOT_NAME "=%s\n"
                                "MODALIAS=%s\n",
                                drv, d->class, d->vendor, d->device,
                                d->subsystem_vendor, d->subsystem_device, d->address, alias);
@@ -1137,7 +1137,7 @@ sim_read(Sim *sim, SimNode *node)
                 text = resource(d);
                 break;
         case ATTR_DRIVER_OVERRIDE:
-                text = g_strdup_printf("%s\n", d->override ? d->override : VFIOD_OVERRIDE_UNSET);
+                text = g_strdup_printf("%s\n", d->override ? d->override : SIM_OVERRIDE_UNSET);
                 break;
         case ATTR_ENABLE:
                 text = g_strdup_printf("%d\n", d->enabled ? 1 : 0);
@@ -1178,7 +1178,7 @@ driver_matches(const SimDriver *drv, const SimDevice *dev)
 static int
 driver_probe(Sim *sim, SimDriver *drv, SimDevice *dev)
 {
-        if (g_str_equal(drv->name, VFIOD_DRIVER_VFIO_PCI) && dev->bridge)
+        if (g_str_equal(drv->name, SIM_DRIVER_VFIO_PCI) && dev->bridge)
                 return EINVAL;
         device_bind(sim, dev, drv);
         return 0;

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* service-names.h: the service's own names: its files, its boot helper,
+ * its limits and the environment it reads.  Private to the service. */
+#pragma once
+
+/* ---- files the service owns --------------------------------------- */
+#define VFIOD_STATE_DIR_DEFAULT "/var/lib/vfiod"
+#define VFIOD_STATE_FILE        "transactions.state"
+#define VFIOD_GRANTS_FILE       "grants.state"
+/* Persistent assignments are configuration: one file per device,
+ * "<address>.conf", in VFIOD_PERSIST_DIR (config.h, from sysconfdir:
+ * /etc/vfiod/persistent). */
+#define VFIOD_PERSIST_SUFFIX    ".conf"
+
+/* ---- the boot-time helper (udev runs it on "add" of a recorded device) */
+#define VFIOD_BOOT_HELPER        "vfiod-boot-bind"
+/* Kernel command line: vfiod.persistent=0 turns the helper off for a boot. */
+#define VFIOD_CMDLINE_PERSISTENT "vfiod.persistent"
+
+/* ---- limits the daemon keeps ---------------------------------------- */
+/* Calls of one caller that may wait for polkit at the same time. */
+#define VFIOD_MAX_PENDING_AUTHORIZATIONS 16
+/* How long polkit may take to answer, without and with an authentication
+ * dialog (a person typing a password). */
+#define VFIOD_AUTHZ_TIMEOUT_MS             (25 * 1000)
+#define VFIOD_AUTHZ_INTERACTIVE_TIMEOUT_MS (5 * 60 * 1000)
+/* How long one sysfs write (an unbind waiting for a driver's remove) may
+ * take before the caller is told it is stuck. */
+#define VFIOD_WRITE_TIMEOUT_MS             (30 * 1000)
+
+/* ---- environment the daemon reads (tests shorten the limits) -------- */
+#define VFIOD_ENV_AUTHZ_TIMEOUT_MS "VFIOD_AUTHZ_TIMEOUT_MS"
+#define VFIOD_ENV_WRITE_TIMEOUT_MS "VFIOD_WRITE_TIMEOUT_MS"
+/* Where the persistent assignments are (default VFIOD_PERSIST_DIR). */
+#define VFIOD_ENV_PERSIST_DIR      "VFIOD_PERSIST_DIR"
+/* The program that loads vfio_pci (default: modprobe). */
+#define VFIOD_ENV_MODPROBE         "VFIOD_MODPROBE"
+/* systemd's StateDirectory= (default VFIOD_STATE_DIR_DEFAULT). */
+#define VFIOD_ENV_STATE_DIRECTORY  "STATE_DIRECTORY"
