@@ -19,6 +19,7 @@ static const struct {
         { "--force",   VERB_OPTION_FORCE   },
         { "--fd-env",  VERB_OPTION_FD_ENV  },
         { "--memlock", VERB_OPTION_MEMLOCK },   /* takes a value */
+        { "--persistent", VERB_OPTION_PERSISTENT },
 };
 
 #define N_VERB_OPTIONS (sizeof(verb_options) / sizeof(verb_options[0]))

@@ -17,6 +17,8 @@ typedef enum VerbOption {
         VERB_OPTION_FORCE   = 1 << 2,   /* --force */
         VERB_OPTION_FD_ENV  = 1 << 3,   /* --fd-env */
         VERB_OPTION_MEMLOCK = 1 << 4,   /* --memlock SIZE */
+        VERB_OPTION_PERSISTENT = 1 << 5, /* --persistent */
+        _VERB_OPTION_LAST = VERB_OPTION_PERSISTENT,
 } VerbOption;
 
 typedef struct Options {

@@ -136,6 +136,11 @@ static void json_device(JsonWriter *w, const VfiodDevice *d) {
         json_writer_bool(w, d->bridge);
         json_writer_key(w, VFIOD_KEY_IN_USE);
         json_writer_string(w, d->in_use);
+        /* as the service sends it: only with an assignment */
+        if (*d->persistent) {
+                json_writer_key(w, VFIOD_KEY_PERSISTENT);
+                json_writer_string(w, d->persistent);
+        }
         /* as the service sends it: only when somebody was granted */
         if (d->n_granted_uids > 0) {
                 json_writer_key(w, VFIOD_KEY_GRANTED_UIDS);
@@ -183,13 +188,29 @@ enum {
         DEVICE_COLUMN_DRIVER,
         DEVICE_COLUMN_STATE,
         DEVICE_COLUMN_GRANTED,
+        DEVICE_COLUMN_PERSISTENT,
         DEVICE_COLUMN_IN_USE,
         _DEVICE_COLUMN_MAX,
 };
 
+/* The persistence marker of a device: "-", "yes", or "mismatch" (what
+ * differs is in `vfioctl persistent`). */
+static const char *persistent_marker(const char *persistent) {
+        if (!*persistent)
+                return "-";
+        if (strcmp(persistent, VFIOD_PERSISTENT_ACTIVE) == 0)
+                return "yes";
+        return "mismatch";
+}
+
+static bool persistent_mismatch(const char *persistent) {
+        return *persistent && strcmp(persistent, VFIOD_PERSISTENT_ACTIVE) != 0;
+}
+
 static int table_devices(const VfiodDeviceList *list) {
         static const char *const headers[_DEVICE_COLUMN_MAX] = {
-                "GROUP", "ADDRESS", "IDS", "NAME", "DRIVER", "STATE", "GRANTED", "IN USE",
+                "GROUP", "ADDRESS", "IDS", "NAME", "DRIVER", "STATE", "GRANTED", "PERSISTENT",
+                "IN USE",
         };
         Table *t;
         int r = 0;
@@ -229,10 +250,13 @@ static int table_devices(const VfiodDeviceList *list) {
                         [DEVICE_COLUMN_DRIVER] = *d->driver ? d->driver : "-",
                         [DEVICE_COLUMN_STATE] = d->state,
                         [DEVICE_COLUMN_GRANTED] = granted,
+                        [DEVICE_COLUMN_PERSISTENT] = persistent_marker(d->persistent),
                         [DEVICE_COLUMN_IN_USE] = *d->in_use ? d->in_use : "-",
                 };
                 const char *colors[_DEVICE_COLUMN_MAX] = {
                         [DEVICE_COLUMN_STATE] = state_color(d->state),
+                        [DEVICE_COLUMN_PERSISTENT] = persistent_mismatch(d->persistent) ?
+                                                     TABLE_COLOR_YELLOW : NULL,
                         [DEVICE_COLUMN_IN_USE] = *d->in_use ? TABLE_COLOR_YELLOW : NULL,
                 };
                 r = table_add_row(t, cells, colors);
@@ -397,6 +421,8 @@ static uint64_t options_flags(const Options *options) {
                 flags |= VFIOD_FLAG_DRY_RUN;
         if (options->verb_options & VERB_OPTION_FORCE)
                 flags |= VFIOD_FLAG_FORCE;
+        if (options->verb_options & VERB_OPTION_PERSISTENT)
+                flags |= VFIOD_FLAG_PERSISTENT;
         return flags;
 }
 
@@ -447,6 +473,110 @@ static int verb_detach(const Options *options, char **args, size_t n_args) {
 
 static int verb_reattach(const Options *options, char **args, size_t n_args) {
         return verb_plan(options, args[0], false);
+}
+
+/* ---- persistent assignments ------------------------------------------ */
+
+static int json_assignments(const VfiodAssignmentList *list) {
+        JsonWriter w;
+
+        json_writer_init(&w, stdout, out.tty);
+        json_writer_begin_object(&w);
+        json_writer_key(&w, "assignments");
+        json_writer_begin_array(&w);
+        for (size_t i = 0; i < list->n_assignments; i++) {
+                const VfiodAssignment *a = list->assignments[i];
+                json_writer_begin_object(&w);
+                json_writer_key(&w, VFIOD_KEY_ADDRESS);
+                json_writer_string(&w, a->address);
+                json_writer_key(&w, VFIOD_KEY_PERSISTENT);
+                json_writer_string(&w, a->persistent);
+                json_writer_key(&w, VFIOD_KEY_RECORD);
+                json_writer_string(&w, a->record);
+                /* as the service sends them: only from a readable record */
+                if (a->has_ids) {
+                        json_writer_key(&w, VFIOD_KEY_VENDOR_ID);
+                        json_writer_uint(&w, a->vendor_id);
+                        json_writer_key(&w, VFIOD_KEY_DEVICE_ID);
+                        json_writer_uint(&w, a->device_id);
+                        json_writer_key(&w, VFIOD_KEY_SUBSYSTEM_VENDOR_ID);
+                        json_writer_uint(&w, a->subsystem_vendor_id);
+                        json_writer_key(&w, VFIOD_KEY_SUBSYSTEM_DEVICE_ID);
+                        json_writer_uint(&w, a->subsystem_device_id);
+                        json_writer_key(&w, VFIOD_KEY_CLASS);
+                        json_writer_uint(&w, a->class_code);
+                        json_writer_key(&w, VFIOD_KEY_MEMBERS);
+                        json_writer_begin_array(&w);
+                        for (size_t k = 0; k < a->n_members; k++)
+                                json_writer_string(&w, a->members[k]);
+                        json_writer_end_array(&w);
+                }
+                json_writer_key(&w, VFIOD_KEY_DRIVER);
+                json_writer_string(&w, a->driver);
+                json_writer_end_object(&w);
+        }
+        json_writer_end_array(&w);
+        json_writer_end_object(&w);
+        return json_writer_finish(&w);
+}
+
+static int table_assignments(const VfiodAssignmentList *list) {
+        static const char *const headers[] = { "ADDRESS", "IDS", "DRIVER", "CHECK", "RECORD" };
+        Table *t;
+        int r = 0;
+
+        if (list->n_assignments == 0) {
+                printf("No persistent assignments.\n");
+                return fflush(stdout) != 0 ? -errno : 0;
+        }
+        t = table_new(5, headers);
+        if (!t)
+                return -ENOMEM;
+        table_set_shrinkable(t, 3, 16);
+
+        for (size_t i = 0; i < list->n_assignments && r >= 0; i++) {
+                const VfiodAssignment *a = list->assignments[i];
+                bool active = strcmp(a->persistent, VFIOD_PERSISTENT_ACTIVE) == 0;
+                char ids[16] = "-";
+
+                if (a->has_ids)
+                        snprintf(ids, sizeof(ids), "[%04x:%04x]", a->vendor_id, a->device_id);
+                const char *cells[] = { a->address, ids, *a->driver ? a->driver : "-",
+                                        a->persistent, a->record };
+                const char *colors[] = { NULL, NULL, NULL,
+                                         active ? TABLE_COLOR_GREEN : TABLE_COLOR_YELLOW, NULL };
+                r = table_add_row(t, cells, colors);
+        }
+        if (r >= 0)
+                r = table_print(t, stdout, output_table_style());
+        table_free(t);
+        if (r >= 0 && fflush(stdout) != 0)
+                r = -errno;
+        return r;
+}
+
+static int verb_persistent(const Options *options, char **args, size_t n_args) {
+        VfiodError error = VFIOD_ERROR_INIT;
+        VfiodAssignmentList *list = NULL;
+        VfiodClient *client = NULL;
+        int r, ret;
+
+        ret = client_open(&client);
+        if (ret != 0)
+                return ret;
+
+        r = vfiod_client_list_persistent_assignments(client, &list, &error);
+        if (r < 0)
+                ret = fail(&error, NULL);
+        else {
+                r = options->json ? json_assignments(list) : table_assignments(list);
+                ret = r < 0 ? fail_output(r) : EXIT_SUCCESS;
+        }
+
+        vfiod_assignment_list_free(list);
+        vfiod_client_free(client);
+        vfiod_error_clear(&error);
+        return ret;
 }
 
 /* ---- using a detached device ---------------------------------------- */
@@ -831,9 +961,14 @@ static const Verb verbs[] = {
         { "group", "DEVICE", "List the devices of the IOMMU group of DEVICE",
           1, 1, 0, false, verb_group },
         { "detach", "DEVICE", "Bind DEVICE (with --group: its whole group) to vfio-pci",
-          1, 1, VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN | VERB_OPTION_FORCE, false, verb_detach },
-        { "reattach", "DEVICE", "Give DEVICE (with --group: its group) back to the host",
+          1, 1, VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN | VERB_OPTION_FORCE | VERB_OPTION_PERSISTENT,
+          false, verb_detach },
+        { "reattach", "DEVICE", "Give DEVICE (with --group: its group) back to the host, and "
+          "forget its persistent assignment",
           1, 1, VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN, false, verb_reattach },
+        { "persistent", NULL, "List the persistent assignments and whether each still matches "
+          "its device",
+          0, 0, 0, false, verb_persistent },
         { "monitor", NULL, "Print each change of a device or group, until interrupted",
           0, 0, 0, false, verb_monitor },
         { "grant", "DEVICE", "Let you open the IOMMU group of detached DEVICE by path (an ACL)",
@@ -861,7 +996,7 @@ static void help_print(FILE *f) {
         for (size_t i = 0; i < N_VERBS; i++) {
                 char synopsis[128];
                 int n = snprintf(synopsis, sizeof(synopsis), "%s", verbs[i].name);
-                for (unsigned bit = 1; bit <= VERB_OPTION_MEMLOCK; bit <<= 1)
+                for (unsigned bit = 1; bit <= _VERB_OPTION_LAST; bit <<= 1)
                         if (verbs[i].verb_options & bit)
                                 n += snprintf(synopsis + n, sizeof(synopsis) - (size_t) n,
                                               " [%s]", verb_option_name((VerbOption) bit));
@@ -885,6 +1020,8 @@ static void help_print(FILE *f) {
                 "     --group            detach, reattach: every device of the IOMMU group\n"
                 "     --dry-run          detach, reattach: print the plan, change nothing\n"
                 "     --force            detach: even devices the host is using\n"
+                "     --persistent       detach: and at every boot, before any host driver, as\n"
+                "                        long as the device is still the one recorded\n"
                 "     --memlock SIZE     run: raise the locked-memory limit to SIZE (e.g. 8G;\n"
                 "                        at least the guest's memory)\n"
                 "     --fd-env           run: pass the groups' /dev/vfio fds to COMMAND, named\n"

@@ -21,6 +21,7 @@ typedef enum {
         FIELD_UINT32,
         FIELD_BOOL,
         FIELD_UINT32_ARRAY,     /* au: a uint32_t * at offset, its length at count_offset */
+        FIELD_STRING_ARRAY,     /* as: a char ** at offset, its length at count_offset */
 } FieldType;
 
 typedef struct {
@@ -48,6 +49,22 @@ static const Field device_fields[] = {
         { VFIOD_KEY_IN_USE,              FIELD_STRING, offsetof(VfiodDevice, in_use),              -1 },
         { VFIOD_KEY_GRANTED_UIDS,        FIELD_UINT32_ARRAY, offsetof(VfiodDevice, granted_uids),  -1,
           offsetof(VfiodDevice, n_granted_uids) },
+        { VFIOD_KEY_PERSISTENT,          FIELD_STRING, offsetof(VfiodDevice, persistent),          -1 },
+};
+
+static const Field assignment_fields[] = {
+        { VFIOD_KEY_ADDRESS,             FIELD_STRING, offsetof(VfiodAssignment, address),          -1 },
+        { VFIOD_KEY_RECORD,              FIELD_STRING, offsetof(VfiodAssignment, record),           -1 },
+        { VFIOD_KEY_PERSISTENT,          FIELD_STRING, offsetof(VfiodAssignment, persistent),       -1 },
+        { VFIOD_KEY_VENDOR_ID,           FIELD_UINT16, offsetof(VfiodAssignment, vendor_id),
+          offsetof(VfiodAssignment, has_ids) },
+        { VFIOD_KEY_DEVICE_ID,           FIELD_UINT16, offsetof(VfiodAssignment, device_id),        -1 },
+        { VFIOD_KEY_SUBSYSTEM_VENDOR_ID, FIELD_UINT16, offsetof(VfiodAssignment, subsystem_vendor_id), -1 },
+        { VFIOD_KEY_SUBSYSTEM_DEVICE_ID, FIELD_UINT16, offsetof(VfiodAssignment, subsystem_device_id), -1 },
+        { VFIOD_KEY_CLASS,               FIELD_UINT32, offsetof(VfiodAssignment, class_code),       -1 },
+        { VFIOD_KEY_MEMBERS,             FIELD_STRING_ARRAY, offsetof(VfiodAssignment, members),   -1,
+          offsetof(VfiodAssignment, n_members) },
+        { VFIOD_KEY_DRIVER,              FIELD_STRING, offsetof(VfiodAssignment, driver),           -1 },
 };
 
 static const Field plan_fields[] = {
@@ -72,8 +89,15 @@ static const char *field_signature(FieldType type) {
         case FIELD_UINT32: return "u";
         case FIELD_BOOL:   return "b";
         case FIELD_UINT32_ARRAY: return "au";
+        case FIELD_STRING_ARRAY: return "as";
         }
         abort();
+}
+
+static void strv_free(char **strv) {
+        for (size_t i = 0; strv && strv[i]; i++)
+                free(strv[i]);
+        free(strv);
 }
 
 static const Field *field_find(const Field *fields, size_t n_fields, const char *key) {
@@ -170,6 +194,25 @@ static int field_read(sd_bus_message *m, const Field *field, void *object,
                 uint32_t **target = (uint32_t **) (void *) slot;
                 free(*target);  /* a repeated key: the last one wins */
                 *target = copy;
+                memcpy((char *) object + field->count_offset, &n, sizeof(n));
+                break;
+        }
+        case FIELD_STRING_ARRAY: {
+                char **strv = NULL;
+                size_t n = 0;
+                r = sd_bus_message_read_strv(m, &strv);
+                if (r < 0)
+                        return reply_error(error, r, what, index);
+                if (!strv) {
+                        strv = calloc(1, sizeof(char *));
+                        if (!strv)
+                                return error_set_local(error, ENOMEM, "Out of memory");
+                }
+                while (strv[n])
+                        n++;
+                char ***target = (char ***) (void *) slot;
+                strv_free(*target);  /* a repeated key: the last one wins */
+                *target = strv;
                 memcpy((char *) object + field->count_offset, &n, sizeof(n));
                 break;
         }
@@ -328,7 +371,51 @@ static void device_free(void *p) {
         free(d->state);
         free(d->in_use);
         free(d->granted_uids);
+        free(d->persistent);
         free(d);
+}
+
+static void assignment_free(void *p) {
+        VfiodAssignment *a = p;
+        if (!a)
+                return;
+        free(a->address);
+        free(a->record);
+        free(a->persistent);
+        strv_free(a->members);
+        free(a->driver);
+        free(a);
+}
+
+VFIOD_EXPORT void vfiod_assignment_list_free(VfiodAssignmentList *list) {
+        if (!list)
+                return;
+        for (size_t i = 0; i < list->n_assignments; i++)
+                assignment_free(list->assignments[i]);
+        free(list->assignments);
+        free(list);
+}
+
+int reply_read_assignment_list(sd_bus_message *m, VfiodAssignmentList **ret, VfiodError *error) {
+        VfiodAssignmentList *list;
+        void **items;
+        size_t n;
+        int r;
+
+        list = calloc(1, sizeof(*list));
+        if (!list)
+                return error_set_local(error, ENOMEM, "Out of memory");
+        r = dict_array_read(m, assignment_fields, N_ELEMENTS(assignment_fields),
+                            sizeof(VfiodAssignment), assignment_free, "persistent assignment",
+                            &items, &n, error);
+        if (r < 0) {
+                free(list);
+                return r;
+        }
+        list->assignments = (VfiodAssignment **) items;
+        list->n_assignments = n;
+        *ret = list;
+        return 0;
 }
 
 static void plan_entry_free(void *p) {

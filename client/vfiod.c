@@ -251,6 +251,24 @@ VFIOD_EXPORT int vfiod_client_list_devices(VfiodClient *client, VfiodDeviceList 
         return r;
 }
 
+VFIOD_EXPORT int vfiod_client_list_persistent_assignments(VfiodClient *client,
+                                                          VfiodAssignmentList **ret_assignments,
+                                                          VfiodError *error) {
+        sd_bus_message *reply = NULL;
+        int r;
+
+        if (!ret_assignments)
+                return error_set_local(error, EINVAL, "Invalid arguments");
+
+        r = client_call(client, VFIOD_METHOD_LIST_PERSISTENT, 0, &reply, error, NULL);
+        if (r < 0)
+                return r;
+
+        r = reply_read_assignment_list(reply, ret_assignments, error);
+        sd_bus_message_unref(reply);
+        return r;
+}
+
 static int client_call_plan(VfiodClient *client, const char *method, const char *device,
                             uint64_t flags, VfiodPlan **ret_plan, VfiodError *error) {
         sd_bus_message *reply = NULL;

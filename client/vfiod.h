@@ -25,7 +25,8 @@
 #include <stdint.h>
 
 /* Bus names, error names, flags (VFIOD_FLAG_GROUP, VFIOD_FLAG_DRY_RUN,
- * VFIOD_FLAG_FORCE), dict keys, states and plan actions. */
+ * VFIOD_FLAG_FORCE, VFIOD_FLAG_PERSISTENT), dict keys, states and plan
+ * actions. */
 #include "vfiod-names.h"
 
 #ifdef __cplusplus
@@ -76,6 +77,9 @@ typedef struct VfiodDevice {
         size_t n_granted_uids;         /* users GrantAccess let open its group's */
         uint32_t *granted_uids;        /*   /dev/vfio/N by path (0 and NULL: none,
                                         *   the key was absent) */
+        char *persistent;              /* its persistent assignment: "" none,
+                                        * VFIOD_PERSISTENT_ACTIVE, or
+                                        * VFIOD_PERSISTENT_MISMATCH "what differs" */
 } VfiodDevice;
 
 typedef struct VfiodDeviceList {
@@ -84,6 +88,33 @@ typedef struct VfiodDeviceList {
 } VfiodDeviceList;
 
 void vfiod_device_list_free(VfiodDeviceList *list);
+
+/* ---- persistent assignments (ListPersistentAssignments) ----------- */
+
+/* One record of DetachDevice with VFIOD_FLAG_PERSISTENT. */
+typedef struct VfiodAssignment {
+        char *address;                 /* "dddd:bb:dd.f" */
+        char *record;                  /* its file, e.g. /etc/vfiod/persistent/<address>.conf */
+        char *persistent;              /* the check now: VFIOD_PERSISTENT_ACTIVE, or
+                                        * VFIOD_PERSISTENT_MISMATCH "what differs" */
+        bool has_ids;                  /* the record was readable: what follows is set */
+        uint16_t vendor_id;
+        uint16_t device_id;
+        uint16_t subsystem_vendor_id;
+        uint16_t subsystem_device_id;
+        uint32_t class_code;
+        size_t n_members;              /* its IOMMU group when recorded */
+        char **members;                /*   (NULL-terminated; NULL when 0) */
+        char *driver;                  /* the driver of the device there now, "" when
+                                        * unbound or gone */
+} VfiodAssignment;
+
+typedef struct VfiodAssignmentList {
+        size_t n_assignments;
+        VfiodAssignment **assignments; /* by address */
+} VfiodAssignmentList;
+
+void vfiod_assignment_list_free(VfiodAssignmentList *list);
 
 /* ---- plans (DetachDevice, ReattachDevice) ------------------------- */
 
@@ -156,6 +187,12 @@ int vfiod_client_detach_device(VfiodClient *client, const char *device, uint64_t
                                VfiodPlan **ret_plan, VfiodError *error);
 int vfiod_client_reattach_device(VfiodClient *client, const char *device, uint64_t flags,
                                  VfiodPlan **ret_plan, VfiodError *error);
+
+/* ListPersistentAssignments: every persistent assignment, checked
+ * against the device now at its address.  No authorization needed. */
+int vfiod_client_list_persistent_assignments(VfiodClient *client,
+                                             VfiodAssignmentList **ret_assignments,
+                                             VfiodError *error);
 
 /* ---- watching the live model --------------------------------------- */
 

@@ -109,9 +109,97 @@ static void test_devices_full(Fixture *f, gconstpointer data) {
         g_assert_cmpstr(d->vendor, ==, "");
         g_assert_cmpstr(d->name, ==, "");
         g_assert_cmpstr(d->in_use, ==, "");
+        g_assert_cmpstr(d->persistent, ==, "");
         g_assert_cmpuint(d->vendor_id, ==, 0);
 
         vfiod_device_list_free(list);
+}
+
+static void test_devices_persistent(Fixture *f, gconstpointer data) {
+        VfiodDeviceList *list = NULL;
+
+        g_assert_cmpint(sd_bus_message_append(f->m, "aa{sv}", 1, 2,
+                                              VFIOD_KEY_ADDRESS, "s", "0000:03:00.0",
+                                              VFIOD_KEY_PERSISTENT, "s",
+                                              VFIOD_PERSISTENT_MISMATCH "8086:10d3 recorded, 10ec:8139 found"), >=, 0);
+        fixture_seal(f);
+        g_assert_cmpint(reply_read_device_list(f->m, &list, &f->error), ==, 0);
+        g_assert_cmpstr(list->devices[0]->persistent, ==, "mismatch: 8086:10d3 recorded, 10ec:8139 found");
+        vfiod_device_list_free(list);
+}
+
+static void append_assignment(sd_bus_message *m, const char *address, bool readable) {
+        const char *members[] = { "0000:00:1c.0", address, NULL };
+
+        g_assert_cmpint(sd_bus_message_open_container(m, 'a', "{sv}"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "{sv}{sv}{sv}",
+                                              VFIOD_KEY_ADDRESS, "s", address,
+                                              VFIOD_KEY_RECORD, "s", "/etc/vfiod/persistent/x.conf",
+                                              VFIOD_KEY_PERSISTENT, "s",
+                                              readable ? VFIOD_PERSISTENT_ACTIVE :
+                                                         VFIOD_PERSISTENT_MISMATCH "not valid"), >=, 0);
+        if (readable) {
+                g_assert_cmpint(sd_bus_message_append(m, "{sv}{sv}{sv}{sv}{sv}",
+                                                      VFIOD_KEY_VENDOR_ID, "q", (uint16_t) 0x8086,
+                                                      VFIOD_KEY_DEVICE_ID, "q", (uint16_t) 0x10d3,
+                                                      VFIOD_KEY_SUBSYSTEM_VENDOR_ID, "q", (uint16_t) 0x1028,
+                                                      VFIOD_KEY_SUBSYSTEM_DEVICE_ID, "q", (uint16_t) 0xa01f,
+                                                      VFIOD_KEY_CLASS, "u", 0x020000u), >=, 0);
+                g_assert_cmpint(sd_bus_message_open_container(m, 'e', "sv"), >=, 0);
+                g_assert_cmpint(sd_bus_message_append(m, "s", VFIOD_KEY_MEMBERS), >=, 0);
+                g_assert_cmpint(sd_bus_message_open_container(m, 'v', "as"), >=, 0);
+                g_assert_cmpint(sd_bus_message_append_strv(m, (char **) members), >=, 0);
+                g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+                g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+                g_assert_cmpint(sd_bus_message_append(m, "{sv}", VFIOD_KEY_DRIVER, "s", "vfio-pci"), >=, 0);
+        }
+        g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+}
+
+static void test_assignments(Fixture *f, gconstpointer data) {
+        VfiodAssignmentList *list = NULL;
+
+        g_assert_cmpint(sd_bus_message_open_container(f->m, 'a', "a{sv}"), >=, 0);
+        append_assignment(f->m, "0000:03:00.0", true);
+        append_assignment(f->m, "0000:04:00.0", false);
+        g_assert_cmpint(sd_bus_message_close_container(f->m), >=, 0);
+        fixture_seal(f);
+
+        g_assert_cmpint(reply_read_assignment_list(f->m, &list, &f->error), ==, 0);
+        g_assert_cmpuint(list->n_assignments, ==, 2);
+        const VfiodAssignment *a = list->assignments[0];
+        g_assert_cmpstr(a->address, ==, "0000:03:00.0");
+        g_assert_cmpstr(a->record, ==, "/etc/vfiod/persistent/x.conf");
+        g_assert_cmpstr(a->persistent, ==, VFIOD_PERSISTENT_ACTIVE);
+        g_assert_true(a->has_ids);
+        g_assert_cmphex(a->vendor_id, ==, 0x8086);
+        g_assert_cmphex(a->subsystem_device_id, ==, 0xa01f);
+        g_assert_cmphex(a->class_code, ==, 0x020000);
+        g_assert_cmpuint(a->n_members, ==, 2);
+        g_assert_cmpstr(a->members[0], ==, "0000:00:1c.0");
+        g_assert_cmpstr(a->members[1], ==, "0000:03:00.0");
+        g_assert_null(a->members[2]);
+        g_assert_cmpstr(a->driver, ==, "vfio-pci");
+
+        /* an unusable record: no ids, no members, and no NULL strings */
+        a = list->assignments[1];
+        g_assert_false(a->has_ids);
+        g_assert_cmpuint(a->n_members, ==, 0);
+        g_assert_cmpstr(a->driver, ==, "");
+        g_assert_cmpstr(a->persistent, ==, "mismatch: not valid");
+        vfiod_assignment_list_free(list);
+}
+
+static void test_assignments_wrong_type(Fixture *f, gconstpointer data) {
+        VfiodAssignmentList *list = NULL;
+
+        g_assert_cmpint(sd_bus_message_append(f->m, "aa{sv}", 1, 2,
+                                              VFIOD_KEY_ADDRESS, "s", "0000:03:00.0",
+                                              VFIOD_KEY_MEMBERS, "s", "0000:03:00.0"), >=, 0);
+        fixture_seal(f);
+        g_assert_cmpint(reply_read_assignment_list(f->m, &list, &f->error), ==, -EBADMSG);
+        g_assert_null(list);
+        g_assert_nonnull(strstr(f->error.message, "'members'"));
 }
 
 static void test_devices_no_group(Fixture *f, gconstpointer data) {
@@ -343,6 +431,9 @@ int main(int argc, char *argv[]) {
         ADD_DATA("/reply/devices/wrong-type-state", VFIOD_KEY_STATE, test_devices_wrong_type);
         ADD("/reply/devices/missing-address", test_devices_missing_address);
         ADD("/reply/devices/wrong-signature", test_devices_wrong_signature);
+        ADD("/reply/devices/persistent", test_devices_persistent);
+        ADD("/reply/assignments/full", test_assignments);
+        ADD("/reply/assignments/wrong-type", test_assignments_wrong_type);
         ADD("/reply/plan/full", test_plan_full);
         ADD("/reply/plan/wrong-type", test_plan_wrong_type);
         g_test_add_func("/reply/error/names", test_error_names);
