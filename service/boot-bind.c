@@ -139,12 +139,12 @@ write_text (const char *path, const char *text)
 /* A hex attribute ("0x8086\n") of the device, of at most @digits
  * digits: 0, or -errno. */
 static int
-read_hex_attr (const char *attr, size_t digits, uint32_t *out)
+read_hex_attr (const char *name, const char *attr, size_t digits, uint32_t *out)
 {
   char path[PATH_MAX], buf[32];
   ssize_t n;
 
-  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/%s", opts.name, attr);
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/%s", name, attr);
   n = read_text (path, buf, sizeof buf);
   if (n < 0)
     return (int) n;
@@ -153,15 +153,15 @@ read_hex_attr (const char *attr, size_t digits, uint32_t *out)
   return hexnum_parse_prefixed (buf, 1, digits, out) ? 0 : -EBADMSG;
 }
 
-/* The device's driver into @driver (empty when unbound): 0, or -errno. */
+/* Device @name's driver into @driver (empty when unbound): 0, or -errno. */
 static int
-read_driver (char *driver, size_t size)
+read_driver (const char *name, char *driver, size_t size)
 {
   char path[PATH_MAX], target[PATH_MAX];
   ssize_t n;
   const char *base;
 
-  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_DRIVER, opts.name);
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_DRIVER, name);
   n = readlink (path, target, sizeof target - 1);
   if (n < 0 && errno == ENOENT)
     {
@@ -179,9 +179,9 @@ read_driver (char *driver, size_t size)
   return 0;
 }
 
-/* Whether the kernel command line lets us work. */
+/* Whether the kernel command line lets us work (said why not when @loud). */
 static bool
-enabled (void)
+enabled (bool loud)
 {
   char cmdline[4096];
   ssize_t n = read_text (opts.cmdline, cmdline, sizeof cmdline);
@@ -191,47 +191,50 @@ enabled (void)
     {
       /* /proc not mounted: we cannot have been told to stop, but cannot
        * tell; the escape hatch must work, so do nothing */
-      say (LOG_WARNING, "%s: cannot read %s (%s); persistent assignments are not carried out",
+      if (loud)
+        say (LOG_WARNING, "%s: cannot read %s (%s); persistent assignments are not carried out",
            opts.name, opts.cmdline, strerror ((int) -n));
       return false;
     }
   r = persist_cmdline_enabled (cmdline);
-  if (r < 0)
+  if (r < 0 && loud)
     say (LOG_WARNING, "%s: %s has a value that is not a boolean; persistent assignments are "
          "not carried out this boot", opts.name, VFIOD_CMDLINE_PERSISTENT);
-  else if (r == 0)
+  else if (r == 0 && loud)
     say (LOG_NOTICE, "%s: left to the host: %s=0 turns persistent assignments off this boot",
          opts.name, VFIOD_CMDLINE_PERSISTENT);
   return r > 0;
 }
 
-/* The device's record: 1 and @out, 0 when there is none, -1 when there
- * is one that must not be trusted (said why). */
+/* Device @name's record: 1 and @out, 0 when there is none, -1 when
+ * there is one that must not be trusted (said why when @loud). */
 static int
-load_record (PersistRecord *out, char *path, size_t path_size)
+load_record (const char *name, bool loud, PersistRecord *out, char *path, size_t path_size)
 {
   char buf[PERSIST_MAX_SIZE + 1], why[256];
   struct stat st;
   size_t len = 0;
   int fd;
 
-  snprintf (path, path_size, "%s/%s%s", opts.records, opts.name, VFIOD_PERSIST_SUFFIX);
+  snprintf (path, path_size, "%s/%s%s", opts.records, name, VFIOD_PERSIST_SUFFIX);
   fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
   if (fd < 0 && errno == ENOENT)
     return 0;
   if (fd < 0)
     {
-      say (LOG_WARNING, "%s: record %s cannot be opened (%s); the device is left alone",
-           opts.name, path, strerror (errno));
+      if (loud)
+        say (LOG_WARNING, "%s: record %s cannot be opened (%s); the device is left alone",
+           name, path, strerror (errno));
       return -1;
     }
   /* configuration only root may write; anything else may be a trap */
   if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_uid != 0 ||
       (st.st_mode & (S_IWGRP | S_IWOTH)) || st.st_size > PERSIST_MAX_SIZE)
     {
-      say (LOG_WARNING, "%s: record %s is not a regular file of root's that only root may "
+      if (loud)
+        say (LOG_WARNING, "%s: record %s is not a regular file of root's that only root may "
            "write, of at most %d bytes; the device is left alone",
-           opts.name, path, PERSIST_MAX_SIZE);
+           name, path, PERSIST_MAX_SIZE);
       close (fd);
       return -1;
     }
@@ -244,8 +247,9 @@ load_record (PersistRecord *out, char *path, size_t path_size)
         {
           if (n < 0)
             {
-              say (LOG_WARNING, "%s: record %s cannot be read (%s); the device is left alone",
-                   opts.name, path, strerror (errno));
+              if (loud)
+                say (LOG_WARNING, "%s: record %s cannot be read (%s); the device is left alone",
+                   name, path, strerror (errno));
               close (fd);
               return -1;
             }
@@ -256,15 +260,17 @@ load_record (PersistRecord *out, char *path, size_t path_size)
   close (fd);
   if (persist_record_parse (buf, len, out, why, sizeof why) < 0)
     {
-      say (LOG_WARNING, "%s: record %s is not valid: %s; the device is left alone", opts.name,
+      if (loud)
+        say (LOG_WARNING, "%s: record %s is not valid: %s; the device is left alone", name,
            path, why);
       return -1;
     }
   {
     char recorded[ADDRESS_STRLEN];
-    if (strcmp (address_format (&out->address, recorded), opts.name) != 0)
+    if (strcmp (address_format (&out->address, recorded), name) != 0)
       {
-        say (LOG_WARNING, "%s: record %s is about %s; the device is left alone", opts.name,
+        if (loud)
+          say (LOG_WARNING, "%s: record %s is about %s; the device is left alone", name,
              path, recorded);
         return -1;
       }
@@ -272,9 +278,10 @@ load_record (PersistRecord *out, char *path, size_t path_size)
   return 1;
 }
 
-/* Whether the hardware at the address is the one recorded. */
+/* Whether the hardware at device @name's address is the one recorded
+ * (said why not when @loud). */
 static bool
-identity_matches (const PersistRecord *record, const char *path)
+identity_matches (const char *name, bool loud, const PersistRecord *record, const char *path)
 {
   uint32_t v[5];
   static const struct {
@@ -289,20 +296,22 @@ identity_matches (const PersistRecord *record, const char *path)
 
   for (size_t i = 0; i < 5; i++)
     {
-      int r = read_hex_attr (attrs[i].attr, attrs[i].digits, &v[i]);
+      int r = read_hex_attr (name, attrs[i].attr, attrs[i].digits, &v[i]);
       if (r < 0)
         {
-          say (LOG_WARNING, "%s: cannot read its %s (%s); the device is left alone",
-               opts.name, attrs[i].attr, strerror (-r));
+          if (loud)
+            say (LOG_WARNING, "%s: cannot read its %s (%s); the device is left alone",
+               name, attrs[i].attr, strerror (-r));
           return false;
         }
     }
   if (!persist_identity_matches (record, (uint16_t) v[0], (uint16_t) v[1], (uint16_t) v[2],
                                  (uint16_t) v[3], v[4], why, sizeof why))
     {
-      say (LOG_WARNING, "%s: not the device recorded in %s: %s; it is left to the host. "
+      if (loud)
+        say (LOG_WARNING, "%s: not the device recorded in %s: %s; it is left to the host. "
            "vfiod reports the mismatch; vfioctl reattach %s removes the record",
-           opts.name, path, why, opts.name);
+           name, path, why, name);
       return false;
     }
   return true;
@@ -548,7 +557,7 @@ bind_device (const char *record_path)
   char path[PATH_MAX], driver[NAME_MAX + 1], why[512];
   int r;
 
-  r = read_driver (driver, sizeof driver);
+  r = read_driver (opts.name, driver, sizeof driver);
   if (r < 0)
     {
       say (LOG_WARNING, "%s: cannot read its driver (%s); the device is left alone", opts.name,
@@ -608,12 +617,12 @@ bind_device (const char *record_path)
            "driver", opts.name, VFIOD_MODULE_VFIO_PCI, strerror (-r), opts.modprobe);
       return 1;
     }
-  r = read_driver (driver, sizeof driver);
+  r = read_driver (opts.name, driver, sizeof driver);
   if (r == 0 && driver[0] == '\0')
     {
       r = write_text (VFIOD_SYSFS_DRIVERS_PROBE, opts.name);
       if (r == 0)
-        r = read_driver (driver, sizeof driver);
+        r = read_driver (opts.name, driver, sizeof driver);
     }
   if (r < 0 || strcmp (driver, VFIOD_DRIVER_VFIO_PCI) != 0)
     {
@@ -624,6 +633,61 @@ bind_device (const char *record_path)
   say (LOG_INFO, "%s: bound to %s, as recorded in %s", opts.name, VFIOD_DRIVER_VFIO_PCI,
        record_path);
   return 0;
+}
+
+/* Every other recorded device that is there, still the one recorded and
+ * not bound yet gets its driver_override now, quietly (its own event
+ * says what happens to it): udev handles events in parallel, and the
+ * event of another device of the same driver may load that driver's
+ * module before this device's own event ran.  Each event runs the
+ * helper before the rules that load modules, so no module is loaded
+ * before one such pass completed. */
+static void
+sweep (void)
+{
+  DIR *dir = opendir (opts.records);
+  struct dirent *de;
+
+  if (dir == NULL)
+    return;
+  while ((de = readdir (dir)) != NULL)
+    {
+      size_t len = strlen (de->d_name), suffix = strlen (VFIOD_PERSIST_SUFFIX);
+      char name[ADDRESS_STRLEN], path[PATH_MAX], driver[NAME_MAX + 1], override[64];
+      PersistRecord *record;
+      PciAddress address;
+
+      if (len <= suffix || strcmp (de->d_name + len - suffix, VFIOD_PERSIST_SUFFIX) != 0 ||
+          len - suffix >= sizeof name)
+        continue;
+      memcpy (name, de->d_name, len - suffix);
+      name[len - suffix] = '\0';
+      /* only names as vfiod writes them: normalised addresses */
+      if (!address_parse (name, &address) || strcmp (address_format (&address, path), name) != 0 ||
+          strcmp (name, opts.name) == 0)
+        continue;
+      if (read_driver (name, driver, sizeof driver) < 0 || driver[0] != '\0')
+        continue;  /* gone, or bound: its own event decides */
+      snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_DRIVER_OVERRIDE,
+                name);
+      if (read_text (path, override, sizeof override) > 0 &&
+          strcmp (override, VFIOD_DRIVER_VFIO_PCI "\n") == 0)
+        continue;
+      record = malloc (sizeof *record);
+      if (record == NULL)
+        break;
+      if (load_record (name, false, record, path, sizeof path) == 1 &&
+          identity_matches (name, false, record, path))
+        {
+          snprintf (path, sizeof path,
+                    VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_DRIVER_OVERRIDE, name);
+          if (write_text (path, VFIOD_DRIVER_VFIO_PCI) == 0)
+            say (LOG_INFO, "%s: driver_override set to %s ahead of its own event", name,
+                 VFIOD_DRIVER_VFIO_PCI);
+        }
+      free (record);
+    }
+  closedir (dir);
 }
 
 static void
@@ -678,12 +742,19 @@ main (int argc, char **argv)
     }
   address_format (&address, opts.name);
 
-  /* the fast path, for nearly every device: no record */
+  /* the fast path, for every device of a machine without records: the
+   * rule runs us only when the directory exists, and it may be empty */
   record = malloc (sizeof *record);
   if (record == NULL)
     return 1;
-  r = load_record (record, record_path, sizeof record_path);
-  if (r <= 0 || !enabled () || !identity_matches (record, record_path))
+  r = load_record (opts.name, true, record, record_path, sizeof record_path);
+  if (!enabled (r > 0))
+    {
+      free (record);
+      return 0;
+    }
+  sweep ();
+  if (r <= 0 || !identity_matches (opts.name, true, record, record_path))
     {
       free (record);
       return 0;
