@@ -31,6 +31,7 @@
 #include <string.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/param.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -70,12 +71,20 @@ say (int level, const char *format, ...)
   fprintf (stderr, VFIOD_BOOT_HELPER ": %s\n", line);
   if (opts.kmsg)
     {
+      /* one write(), one record; not dprintf(): glibc's lseek()s first and
+       * gives up on /dev/kmsg's EINVAL, writing nothing */
+      char record[1100];
       int fd = open ("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
-      if (fd >= 0)
+      int len = snprintf (record, sizeof record, "<%d>" VFIOD_BOOT_HELPER ": %s\n", level, line);
+
+      if (fd >= 0 && len > 0)
         {
-          dprintf (fd, "<%d>" VFIOD_BOOT_HELPER ": %s\n", level, line);
-          close (fd);
+          if (write (fd, record, (size_t) MIN (len, (int) sizeof record - 1)) < 0)
+            fprintf (stderr, VFIOD_BOOT_HELPER ": cannot write to /dev/kmsg: %s\n",
+                     strerror (errno));
         }
+      if (fd >= 0)
+        close (fd);
     }
 }
 #define LOG_ERR     3
@@ -700,9 +709,9 @@ usage (FILE *f)
            "\n"
            "  --records=DIR   records directory (default %s)\n"
            "  --cmdline=FILE  kernel command line (default %s)\n"
-           "  --modprobe=PROG program that loads vfio_pci (default modprobe)\n"
+           "  --modprobe=PROG program that loads vfio_pci (default %s)\n"
            "  --no-kmsg       log to stderr only, not to the kernel log\n",
-           VFIOD_PERSIST_DIR, VFIOD_PROC_CMDLINE);
+           VFIOD_PERSIST_DIR, VFIOD_PROC_CMDLINE, VFIOD_MODPROBE_PATH);
 }
 
 int
@@ -723,7 +732,8 @@ main (int argc, char **argv)
 
   opts.records = VFIOD_PERSIST_DIR;
   opts.cmdline = VFIOD_PROC_CMDLINE;
-  opts.modprobe = "modprobe";
+  /* udev runs us without PATH: execlp() would look in /bin:/usr/bin only */
+  opts.modprobe = VFIOD_MODPROBE_PATH;
   opts.kmsg = true;
   while ((c = getopt_long (argc, argv, "h", options, NULL)) != -1)
     switch (c)

@@ -50,7 +50,10 @@ HOST_NEEDS = [
 ]
 
 # Modules the initramfs loads, in this order (each expanded with its dependencies).
-INITRAMFS_MODULES = ["virtio_pci", "9pnet_virtio", "9p", "netfs", "fscache", "overlay"]
+# virtio_blk and ext4: the overlay's upper layer on a disk that persists across boots
+# (--persist-disk).
+INITRAMFS_MODULES = ["virtio_pci", "9pnet_virtio", "9p", "netfs", "fscache", "overlay",
+                     "virtio_blk", "ext4"]
 
 KERNEL_PKG_RE = re.compile(r"^linux-image-(6\.1\.0-(\d+)-amd64)(-unsigned)?$")
 
@@ -78,7 +81,14 @@ TOPOLOGY = {
 }
 
 
-def qemu_topology_args():
+# --variant: the same machine with one device changed between boots (e2e-persist).
+VARIANTS = {
+    "replaced": "the e1000e below the ACS root port 00:03.0 replaced by an rtl8139 at the same "
+                "address",
+}
+
+
+def qemu_topology_args(variant=None):
     nic = ["romfile="]  # no option ROMs: skips iPXE
     def dev(*parts):
         return ["-device", ",".join(parts)]
@@ -94,7 +104,7 @@ def qemu_topology_args():
     a += dev("virtio-net-pci", "bus=rpa1", "addr=00.0", "disable-legacy=on", *nic)
     # 00:03.0: a root port with ACS (the default) and an e1000e.
     a += dev("pcie-root-port", "id=rpb", "bus=pcie.0", "addr=03.0", "chassis=3", "slot=3")
-    a += dev("e1000e", "bus=rpb", "addr=00.0", *nic)
+    a += dev("rtl8139" if variant == "replaced" else "e1000e", "bus=rpb", "addr=00.0", *nic)
     # 00:04.0: root port -> PCIe-to-PCI bridge -> two conventional NICs.
     a += dev("pcie-root-port", "id=rpc", "bus=pcie.0", "addr=04.0", "chassis=4", "slot=4")
     a += dev("pcie-pci-bridge", "id=pbr", "bus=rpc", "addr=00.0")
@@ -354,6 +364,16 @@ def main():
                     help="pick the newest kernel package again instead of the cached one")
     ap.add_argument("--no-install", action="store_true", help="never run apt-get install")
     ap.add_argument("--cmdline", default="", help="extra kernel command line")
+    ap.add_argument("--persist-disk", help="a raw ext4 image (made by the caller) that holds the "
+                    "overlay's upper layer instead of a tmpfs: what the guest writes survives "
+                    "into the next boot with the same disk (virtio-blk at 00:12.0)")
+    ap.add_argument("--coldplug", action="store_true",
+                    help="stage 2 loads drivers with systemd-udevd and `udevadm trigger` (the "
+                    "installed udev rules run) instead of modprobe passes")
+    ap.add_argument("--variant", choices=sorted(VARIANTS), help="change the topology: "
+                    + "; ".join(f"{k}: {v}" for k, v in VARIANTS.items()))
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                    help="exported to the guest script (E2E_* names only)")
     args = ap.parse_args()
 
     t_start = time.monotonic()
@@ -406,7 +426,15 @@ def main():
         "E2E_BUILD_DIR": build,
         "E2E_SOURCE_DIR": SOURCE_DIR,
         "E2E_UP_NIC": TOPOLOGY["up_nic"]["addrs"][0],
+        "E2E_PERSIST_DEV": "/dev/vda" if args.persist_disk else "",
+        "E2E_COLDPLUG": "1" if args.coldplug else "",
+        "E2E_VARIANT": args.variant or "",
     }
+    for kv in args.env:
+        k, sep, v = kv.partition("=")
+        if not sep or not re.match(r"^E2E_[A-Z0-9_]+$", k) or k in config:
+            sys.exit(f"e2e: --env {kv!r}: give KEY=VALUE with a new E2E_* name")
+        config[k] = v
     for k, v in config.items():
         if "'" in v or "\n" in v:
             sys.exit(f"e2e: unsupported character in {k}={v!r}")
@@ -431,7 +459,7 @@ def main():
         "-initrd", initrd,
         "-append", cmdline,
     ]
-    qemu += qemu_topology_args()
+    qemu += qemu_topology_args(args.variant)
     qemu += [
         "-fsdev", "local,id=e2eroot,path=/,security_model=passthrough,readonly=on,"
                   "multidevs=remap",
@@ -441,6 +469,10 @@ def main():
         "-drive", f"file={disk},if=none,id=sysdisk,format=raw,cache=unsafe",
         "-device", "ide-hd,drive=sysdisk,bus=ide.0",
     ]
+    if args.persist_disk:
+        qemu += ["-drive", f"file={os.path.realpath(args.persist_disk)},if=none,id=persist,"
+                           "format=raw,cache=writeback",
+                 "-device", "virtio-blk-pci,drive=persist,bus=pcie.0,addr=12.0"]
     with open(os.path.join(results, ".e2e", "qemu-cmdline"), "w") as fp:
         fp.write(" ".join(qemu) + "\n")
 

@@ -36,7 +36,16 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 e2eresults /results \
 # except the build dir, which is only read by the guest after the host finished building it.
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose e2eroot /lower \
 	|| fail "mount host root"
-mount -t tmpfs -o mode=0755 tmpfs /rw || fail "mount tmpfs"
+if [ -n "$E2E_PERSIST_DEV" ]; then
+	# --persist-disk: the upper layer on a disk, so this boot sees what the last one wrote
+	for i in $(seq 1 50); do
+		[ -b "$E2E_PERSIST_DEV" ] && break
+		sleep 0.1
+	done
+	mount -t ext4 "$E2E_PERSIST_DEV" /rw || fail "mount $E2E_PERSIST_DEV"
+else
+	mount -t tmpfs -o mode=0755 tmpfs /rw || fail "mount tmpfs"
+fi
 mkdir -p /rw/upper /rw/work
 mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /newroot \
 	|| fail "mount overlay"

@@ -45,14 +45,25 @@ mkdir -p "/lib/modules/$E2E_KVER" || die "mkdir modules"
 mount --bind "$E2E_KTREE/lib/modules/$E2E_KVER" "/lib/modules/$E2E_KVER" || die "bind modules"
 ip link set lo up
 
-# Drivers: two passes over the modaliases (the second catches devices that appeared because of
-# the first, e.g. SCSI disks behind AHCI). Much faster than udev under TCG.
-log "loading drivers"
-for pass in 1 2; do
-	cat /sys/bus/pci/devices/*/modalias /sys/bus/scsi/devices/*/modalias \
-	    /sys/bus/virtio/devices/*/modalias 2>/dev/null | sort -u | xargs -r modprobe -qab
-done
-modprobe -q vfio-pci || die "modprobe vfio-pci"
+if [ -n "${E2E_COLDPLUG:-}" ]; then
+	# --coldplug: drivers the way a booting system loads them, so the installed udev rules
+	# (vfiod's persistent assignments) run before the rules that load modules. Stays running.
+	# No vfio-pci loaded by hand: the boot checks of e2e-persist look at what coldplug did.
+	log "coldplug with systemd-udevd"
+	/lib/systemd/systemd-udevd --daemon || die "systemd-udevd"
+	udevadm trigger --type=subsystems --action=add || die "udevadm trigger subsystems"
+	udevadm trigger --type=devices --action=add || die "udevadm trigger devices"
+	udevadm settle --timeout=240 || die "udevadm settle"
+else
+	# Drivers: two passes over the modaliases (the second catches devices that appeared because
+	# of the first, e.g. SCSI disks behind AHCI). Much faster than udev under TCG.
+	log "loading drivers"
+	for pass in 1 2; do
+		cat /sys/bus/pci/devices/*/modalias /sys/bus/scsi/devices/*/modalias \
+		    /sys/bus/virtio/devices/*/modalias 2>/dev/null | sort -u | xargs -r modprobe -qab
+	done
+	modprobe -q vfio-pci || die "modprobe vfio-pci"
+fi
 T_DRIVERS=$(uptime_s)
 
 # The "system disk": the AHCI disk, formatted and mounted, so the 00:1f.x group is in use.
@@ -94,6 +105,8 @@ export E2E_UP_IFACE=$UP_IFACE
 export E2E_TOPOLOGY=$R/topology.json
 export PYTHONPATH=$E2E_SOURCE_DIR/tests/e2e
 EOF
+# the boot's kind and --env values, for the script
+grep -E "^export E2E_(PERSIST_DEV|COLDPLUG|VARIANT|PHASE|INSTALL_BUILD)=" "$R/.e2e/config.sh" >> /run/e2e/env
 . /run/e2e/env
 
 cat > "$R/stage2.json" <<EOF

@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""e2e-persist: persistent assignments across reboots of a real kernel (see README.md).
+
+    persist_e2e.py --build-dir BUILD [--timeout S]
+
+Builds the project a second time with --prefix=/usr (BUILD/tests/e2e/install-build), makes a
+fresh ext4 image for the guest's overlay upper layer (what the guest writes survives into the
+next boot), then boots the same machine four times, each with systemd-udevd coldplug and the
+guest script persist_guest.py in the phase the boot is for:
+
+  1. `meson install` into the guest's root; detach two groups --persistent.
+  2. the recorded devices came up on vfio-pci, never probed by their host drivers; reattach
+     --group forgets the records; detach --persistent again.
+  3. the device at one recorded address replaced by another model: left to its host driver,
+     reported as a mismatch; the other group still bound.
+  4. vfiod.persistent=0 on the kernel command line: nothing bound; then everything reattached.
+
+Stops at the first boot that fails; its exit status is this program's.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.path.dirname(os.path.dirname(HERE))
+
+BOOTS = [
+    # phase, extra run-e2e.py arguments
+    (1, []),
+    (2, []),
+    (3, ["--variant", "replaced"]),
+    (4, ["--cmdline", "vfiod.persistent=0"]),
+]
+
+
+def log(msg):
+    print(f"e2e-persist: {msg}", flush=True)
+
+
+def install_build(build):
+    """The project configured as a distribution would (prefix /usr, sysconfdir /etc), built
+    on the host; the guest runs its `meson install`."""
+    ib = os.path.join(build, "tests", "e2e", "install-build")
+    opts = ["--prefix=/usr", "--buildtype=debugoptimized", "-Dtests=disabled"]
+    if os.path.exists(os.path.join(ib, "build.ninja")):
+        subprocess.run(["meson", "setup", "--reconfigure", ib, SOURCE_DIR] + opts, check=True,
+                       stdout=subprocess.DEVNULL)
+    else:
+        subprocess.run(["meson", "setup", ib, SOURCE_DIR] + opts, check=True,
+                       stdout=subprocess.DEVNULL)
+    subprocess.run(["ninja", "-C", ib], check=True, stdout=subprocess.DEVNULL)
+    return ib
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build-dir", required=True)
+    ap.add_argument("--timeout", type=float, default=300, help="per boot, s")
+    args = ap.parse_args()
+    build = os.path.realpath(args.build_dir)
+
+    t0 = time.monotonic()
+    ib = install_build(build)
+    log(f"install build ready in {time.monotonic() - t0:.1f} s: {ib}")
+
+    work = os.path.join(build, "tests", "e2e", "work")
+    os.makedirs(work, exist_ok=True)
+    disk = os.path.join(work, "persist-root.img")
+    if os.path.exists(disk):
+        os.unlink(disk)
+    with open(disk, "wb") as f:
+        f.truncate(512 << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "e2e-root", disk], check=True)
+
+    script = os.path.join(HERE, "persist_guest.py")
+    for phase, extra in BOOTS:
+        t = time.monotonic()
+        results = os.path.join(build, "tests", "e2e", "results", f"persist-{phase}")
+        cmd = [sys.executable, os.path.join(HERE, "run-e2e.py"), "--build-dir", build,
+               "--results", results, "--timeout", str(args.timeout), "--persist-disk", disk,
+               "--coldplug", "--env", f"E2E_PHASE={phase}", "--env", f"E2E_INSTALL_BUILD={ib}",
+               ] + extra + [script]
+        log(f"boot {phase}: {' '.join(extra) or 'the machine as recorded'}")
+        rc = subprocess.run(cmd).returncode
+        log(f"boot {phase}: exit {rc} in {time.monotonic() - t:.1f} s")
+        if rc != 0:
+            return rc
+    log(f"all {len(BOOTS)} boots passed in {time.monotonic() - t0:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+#!/usr/bin/python3
+"""Guest script of e2e-persist (persist_e2e.py boots the machine four times; E2E_PHASE says
+which boot this is). Everything runs as installed by `meson install` into the guest's root,
+whose overlay upper layer is on a disk that persists across the boots: /usr/libexec/vfiod,
+/usr/bin/vfioctl, the udev rule and /usr/libexec/vfiod-boot-bind, /etc/vfiod/persistent."""
+
+import json
+import os
+import re
+import subprocess
+
+import e2elib as L
+
+PHASE = int(os.environ["E2E_PHASE"])
+INSTALL_BUILD = os.environ["E2E_INSTALL_BUILD"]
+C = L.Checks(f"persist-{PHASE}")
+
+VFIOD = "/usr/libexec/vfiod"
+VFIOCTL = "/usr/bin/vfioctl"
+HELPER = "/usr/libexec/vfiod-boot-bind"
+RULE = "/usr/lib/udev/rules.d/40-vfiod-persistent.rules"
+RECORDS = "/etc/vfiod/persistent"
+
+PAIR = ["0000:00:05.0", "0000:00:05.1"]          # multifunction e1000 pair: one group
+ACS_PORT = "0000:00:03.0"                        # root port with ACS: its endpoint alone
+NOACS_PORT = "0000:00:02.0"                      # another e1000e, never recorded
+ENDPOINT = L.children(ACS_PORT)[0] if L.children(ACS_PORT) else None
+OTHER_E1000E = L.children(NOACS_PORT)[0] if L.children(NOACS_PORT) else None
+RECORDED = [ENDPOINT] + PAIR
+
+
+def dmesg():
+    text = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
+    with open(os.path.join(L.RESULTS, "dmesg.txt"), "w") as f:
+        f.write(text)
+    return text
+
+
+def probed_by(log, drv, addr):
+    """Kernel log lines of driver @drv about device @addr (a probe prints them)."""
+    return [line for line in log.splitlines() if re.search(rf"\b{re.escape(drv)} {re.escape(addr)}\b", line)]
+
+
+def vfioctl(*args):
+    return subprocess.run([VFIOCTL, "--no-ask-password"] + list(args), capture_output=True,
+                          text=True, timeout=120,
+                          env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=L.SYSTEM_BUS_ADDRESS))
+
+
+def vfioctl_json(*args):
+    r = vfioctl("--json", *args)
+    if r.returncode != 0:
+        raise RuntimeError(f"vfioctl {' '.join(args)}: {r.stderr}")
+    return json.loads(r.stdout)
+
+
+def recorded():
+    return sorted(n[:-5] for n in os.listdir(RECORDS) if n.endswith(".conf")) \
+        if os.path.isdir(RECORDS) else []
+
+
+def start_stack():
+    bus = L.start_system_bus()
+    pk = L.start_polkitd()
+    e = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=L.SYSTEM_BUS_ADDRESS,
+             STATE_DIRECTORY="/var/lib/vfiod", G_MESSAGES_DEBUG="all")
+    os.makedirs("/var/lib/vfiod", exist_ok=True)
+    log = os.path.join(L.RESULTS, "vfiod.log")
+    vf = L.Daemon("vfiod", [VFIOD], log, env=e)
+    L.wait_for(lambda: L.name_has_owner("org.freedesktop.vfio1") or not vf.alive(), 30,
+               "org.freedesktop.vfio1")
+    return [vf, pk, bus], log
+
+
+def stop_stack(daemons):
+    for d in daemons:
+        d.stop()
+
+
+def persistent_keys(addr):
+    return {d["address"]: d.get("persistent", "") for d in vfioctl_json("group", addr)["devices"]}
+
+
+def check_topology():
+    C.check("the ACS root port has its endpoint", ENDPOINT is not None, ACS_PORT)
+    C.check("the other e1000e is there", OTHER_E1000E is not None, NOACS_PORT)
+
+
+def detach_persistent():
+    for target, members in ((ENDPOINT, [ENDPOINT]), (PAIR[0], PAIR)):
+        r = vfioctl("detach", "--group", "--persistent", target)
+        C.check(f"detach --group --persistent {target}", r.returncode == 0, r.stderr)
+        for a in members:
+            C.check(f"{a} on vfio-pci", L.driver(a) == "vfio-pci", L.driver(a))
+    C.check("a record per detached device", recorded() == sorted(RECORDED), recorded())
+    for a in RECORDED:
+        st = os.stat(os.path.join(RECORDS, a + ".conf"))
+        C.check(f"{a}'s record is root's, 0644", (st.st_uid, st.st_mode & 0o777) == (0, 0o644),
+                oct(st.st_mode))
+    listed = {a["address"]: a["persistent"] for a in vfioctl_json("persistent")["assignments"]}
+    C.check("vfioctl persistent: all active", listed == {a: "active" for a in RECORDED}, listed)
+
+
+def reattach_all():
+    for target, members, drv in ((ENDPOINT, [ENDPOINT], "e1000e"), (PAIR[0], PAIR, "e1000")):
+        r = vfioctl("reattach", "--group", target)
+        C.check(f"reattach --group {target}", r.returncode == 0, r.stderr)
+        for a in members:
+            C.check(f"{a} back on {drv}", L.driver(a) == drv, L.driver(a))
+    C.check("reattach removed every record", recorded() == [], recorded())
+    r = vfioctl("persistent")
+    C.check("vfioctl persistent: none", r.stdout == "No persistent assignments.\n", r.stdout)
+
+
+def phase1():
+    check_topology()
+    r = subprocess.run(["meson", "install", "-C", INSTALL_BUILD, "--no-rebuild", "--quiet"],
+                       capture_output=True, text=True)
+    C.check("meson install into the guest's root", r.returncode == 0, r.stdout + r.stderr)
+    for path in (VFIOD, VFIOCTL, HELPER, RULE, "/usr/share/dbus-1/system.d/org.freedesktop.vfio1.conf",
+                 "/usr/share/polkit-1/actions/org.freedesktop.vfio1.policy"):
+        C.check(f"installed: {path}", os.path.exists(path))
+    with open(RULE) as f:
+        rule = f.read()
+    C.check("the rule runs the installed helper", f'RUN+="{HELPER} $kernel"' in rule, rule)
+    # coldplug ran before the install: everything on its host driver
+    C.check("before any record: the endpoint on e1000e", L.driver(ENDPOINT) == "e1000e",
+            L.driver(ENDPOINT))
+    daemons, _ = start_stack()
+    detach_persistent()
+    stop_stack(daemons)
+
+
+def phase2():
+    check_topology()
+    log = dmesg()
+    # right after coldplug, before anything of ours ran
+    for a in RECORDED:
+        C.check(f"{a} came up on vfio-pci", L.driver(a) == "vfio-pci", L.driver(a))
+        C.check(f"{a}'s driver_override is vfio-pci", L.read_attr(a, "driver_override") == "vfio-pci",
+                L.read_attr(a, "driver_override"))
+        drv = "e1000e" if a == ENDPOINT else "e1000"
+        C.check(f"{drv} never probed {a}", probed_by(log, drv, a) == [], probed_by(log, drv, a))
+        C.check(f"the kernel log says the helper bound {a}",
+                f"vfiod-boot-bind: {a}: bound to vfio-pci" in log)
+    C.check("no recorded device was unbound from a host driver", "bound it first" not in log)
+    C.check("the other e1000e has its host driver", L.driver(OTHER_E1000E) == "e1000e",
+            L.driver(OTHER_E1000E))
+    C.check("e1000e probed the other one", probed_by(log, "e1000e", OTHER_E1000E) != [])
+    for target in (ENDPOINT, PAIR[0]):
+        st = C.step(f"VFIO_GROUP_GET_STATUS of {target}'s group", L.vfio_group_status,
+                    L.group_of(target))
+        C.check(f"{target}'s group is viable", bool(st and st["viable"]), st)
+    daemons, vlog = start_stack()
+    keys = persistent_keys(ENDPOINT)
+    C.check("the daemon: the endpoint's assignment is active", keys.get(ENDPOINT) == "active", keys)
+    listed = {a["address"]: (a["persistent"], a["driver"])
+              for a in vfioctl_json("persistent")["assignments"]}
+    C.check("vfioctl persistent: active, on vfio-pci",
+            listed == {a: ("active", "vfio-pci") for a in RECORDED}, listed)
+    reattach_all()
+    # for the next boots
+    detach_persistent()
+    stop_stack(daemons)
+    with open(vlog) as f:
+        text = f.read()
+    C.check("no start-up warning about the records", "not carried out" not in text)
+
+
+def phase3():
+    check_topology()
+    log = dmesg()
+    vendor = L.read_attr(ENDPOINT, "vendor")
+    C.check("the recorded address now has another device (rtl8139)", vendor == "0x10ec", vendor)
+    C.check("it has its host driver", L.driver(ENDPOINT) in ("8139cp", "8139too"), L.driver(ENDPOINT))
+    C.check("its driver_override was not touched", L.read_attr(ENDPOINT, "driver_override") == "(null)",
+            L.read_attr(ENDPOINT, "driver_override"))
+    C.check("the kernel log says why", f"vfiod-boot-bind: {ENDPOINT}: not the device recorded" in log)
+    for a in PAIR:
+        C.check(f"{a} (still matching) came up on vfio-pci", L.driver(a) == "vfio-pci", L.driver(a))
+    daemons, vlog = start_stack()
+    keys = persistent_keys(ENDPOINT)
+    C.check("the daemon reports the mismatch", keys.get(ENDPOINT, "").startswith("mismatch: "), keys)
+    C.check("naming what differs", "10ec:8139" in keys.get(ENDPOINT, ""), keys)
+    listed = {a["address"]: a["persistent"] for a in vfioctl_json("persistent")["assignments"]}
+    C.check("vfioctl persistent: the mismatch and the active pair",
+            listed.get(ENDPOINT, "").startswith("mismatch: ") and
+            all(listed.get(a) == "active" for a in PAIR), listed)
+    stop_stack(daemons)
+    with open(vlog) as f:
+        text = f.read()
+    C.check("a start-up warning names it", f"Persistent assignment of {ENDPOINT} not carried out" in text)
+
+
+def phase4():
+    check_topology()
+    log = dmesg()
+    C.check("vfiod.persistent=0 is on the command line", "vfiod.persistent=0" in open("/proc/cmdline").read())
+    for a, drv in ((ENDPOINT, "e1000e"), (PAIR[0], "e1000"), (PAIR[1], "e1000")):
+        C.check(f"{a} stayed on {drv}", L.driver(a) == drv, L.driver(a))
+        C.check(f"{a}'s driver_override untouched", L.read_attr(a, "driver_override") == "(null)",
+                L.read_attr(a, "driver_override"))
+    C.check("the kernel log says the assignments are off",
+            "vfiod.persistent=0 turns persistent assignments off this boot" in log)
+    C.check("the records are still there", recorded() == sorted(RECORDED), recorded())
+    daemons, vlog = start_stack()
+    keys = persistent_keys(ENDPOINT)
+    C.check("the daemon: the assignment holds (same hardware)", keys.get(ENDPOINT) == "active", keys)
+    reattach_all()
+    stop_stack(daemons)
+    with open(vlog) as f:
+        text = f.read()
+    C.check("a start-up message says it holds but is on e1000e",
+            f"Persistent assignment of {ENDPOINT} holds, but the device is on e1000e" in text)
+
+
+try:
+    {1: phase1, 2: phase2, 3: phase3, 4: phase4}[PHASE]()
+except Exception as e:  # noqa: BLE001 - reported as a failed check
+    C.check(f"phase {PHASE} ran to its end", False, f"{type(e).__name__}: {e}")
+subprocess.run(["sync"])
+raise SystemExit(C.write())
