@@ -87,12 +87,31 @@ static void print_error_message(const char *message) {
         }
 }
 
+/* The verb being run, for hints that depend on it. */
+static const char *running_verb = "";
+
 static int fail(const VfiodError *error, const char *device) {
         print_error_message(error->message);
 
+        /* The service words its refusals for any client; the command line
+         * that does what it suggests is ours to give, once. */
         if (vfiod_error_has_name(error, VFIOD_ERROR_GROUP_NOT_VIABLE) && device)
                 fprintf(stderr, "Hint: 'vfioctl detach --group %s' detaches every device of "
                         "the group.\n", device);
+        else if (vfiod_error_has_name(error, VFIOD_ERROR_DEVICE_IN_USE) && device)
+                fprintf(stderr, "Hint: add --force to detach it anyway, if you are sure the "
+                        "host can do without it.\n");
+        else if (vfiod_error_has_name(error, VFIOD_ERROR_NOT_DETACHED) && device &&
+                 strcmp(running_verb, "reattach") != 0)
+                fprintf(stderr, "Hint: 'vfioctl detach --group %s' detaches it with its "
+                        "group.\n", device);
+        else if ((vfiod_error_has_name(error, VFIOD_ERROR_NOT_ASSIGNABLE) ||
+                  vfiod_error_has_name(error, VFIOD_ERROR_NOT_DETACHED)) && device)
+                fprintf(stderr, "Hint: 'vfioctl group %s' lists the devices of its group.\n",
+                        device);
+        else if (vfiod_error_has_name(error, VFIOD_ERROR_NO_SUCH_DEVICE) ||
+                 vfiod_error_has_name(error, VFIOD_ERROR_INVALID_ADDRESS))
+                fprintf(stderr, "Hint: 'vfioctl list' shows every PCI device.\n");
         else if (vfiod_error_has_name(error, VFIOD_DBUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED))
                 fprintf(stderr, "Hint: this needs authentication: run vfioctl on a terminal "
                         "without --no-ask-password, or as root.\n");
@@ -1091,6 +1110,7 @@ int main(int argc, char *argv[]) {
         }
 
         output_init();
+        running_verb = verb->name;
         ret = verb->run(&options, options.n_args > 0 ? options.args + 1 : options.args,
                         options.n_args > 0 ? options.n_args - 1 : 0);
 

@@ -134,9 +134,9 @@ on_checked (GObject *source, GAsyncResult *res, gpointer user_data)
   else if (polkit_authorization_result_get_is_challenge (result) &&
            !(c->flags & POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION))
     check_finish (c, FALSE, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
-                  "Authentication is required to %s (polkit action %s): run the "
-                  "client with a polkit agent (vfioctl starts one on a terminal) "
-                  "and without --no-ask-password",
+                  "Authentication is required to %s (polkit action %s): call with "
+                  "interactive authorization allowed, with a polkit agent running "
+                  "for the caller (a desktop session has one; pkttyagent on a terminal)",
                   c->what, c->action);
   else
     check_finish (c, FALSE, SD_BUS_ERROR_ACCESS_DENIED,

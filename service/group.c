@@ -153,15 +153,33 @@ append_device (GString *out, const Device *d)
     g_string_append (out, "no driver)");
 }
 
-static int
-error_no_target (sd_bus_error *error, const PciAddress *target, uint32_t group)
+void
+plan_refusal_clear (PlanRefusal *refusal)
 {
-  char name[ADDRESS_STRLEN];
+  g_clear_pointer (&refusal->target_text, g_free);
+  g_clear_pointer (&refusal->devices, g_ptr_array_unref);
+  refusal->kind = REFUSAL_NONE;
+}
 
-  return sd_bus_error_setf (error, VFIOD_ERROR_NO_SUCH_DEVICE,
-                            "PCI device %s is no longer in IOMMU group %u (removed?): "
-                            "check the address with vfioctl list",
-                            address_format (target, name), group);
+/* Starts @refusal of @kind about @target (@t, when found); returns -1. */
+static int
+refuse (PlanRefusal *refusal, RefusalKind kind, uint32_t group, const PciAddress *target,
+        const Device *t, gboolean group_mode)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+
+  plan_refusal_clear (refusal);
+  refusal->kind = kind;
+  refusal->group = group;
+  refusal->group_mode = group_mode;
+  address_format (target, refusal->target);
+  if (t)
+    append_device (text, t);
+  else
+    g_string_append (text, refusal->target);
+  refusal->target_text = g_string_free (g_steal_pointer (&text), FALSE);
+  refusal->devices = g_ptr_array_new_with_free_func (g_free);
+  return -1;
 }
 
 static const char *
@@ -185,28 +203,20 @@ keep_reason_detach (const Device *d, gboolean group_mode)
 
 int
 group_plan_detach (GPtrArray *devices, uint32_t group, const PciAddress *target,
-                   uint64_t flags, Plan **out, sd_bus_error *error)
+                   uint64_t flags, Plan **out, PlanRefusal *refusal)
 {
   g_autoptr (Plan) plan = plan_new (devices, group, target);
   gboolean group_mode = (flags & VFIOD_FLAG_GROUP) != 0;
   Device *t = find_target (devices, target);
-  g_autoptr (GString) blockers = g_string_new (NULL);
-  g_autoptr (GString) in_use = g_string_new (NULL);
+  g_autoptr (GPtrArray) blockers = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) in_use = g_ptr_array_new_with_free_func (g_free);
   gboolean doubts = FALSE;
 
   if (t == NULL)
-    return error_no_target (error, target, group);
+    return refuse (refusal, REFUSAL_NO_SUCH_DEVICE, group, target, NULL, group_mode);
 
   if (device_is_bridge (t))
-    {
-      g_autoptr (GString) what = g_string_new (NULL);
-      append_device (what, t);
-      return sd_bus_error_setf (error, VFIOD_ERROR_NOT_ASSIGNABLE,
-                                "%s is a bridge: bridges cannot be assigned to a virtual "
-                                "machine. Pick a device of its IOMMU group instead "
-                                "(vfioctl group %s lists them)",
-                                what->str, t->name);
-    }
+    return refuse (refusal, REFUSAL_NOT_ASSIGNABLE, group, target, t, group_mode);
 
   for (guint i = 0; i < devices->len; i++)
     {
@@ -240,8 +250,9 @@ group_plan_detach (GPtrArray *devices, uint32_t group, const PciAddress *target,
       if (!group_mode)
         {
           /* a host driver on another device: the group is not viable */
-          g_string_append (blockers, blockers->len ? ", " : "");
-          append_device (blockers, d);
+          g_autoptr (GString) what = g_string_new (NULL);
+          append_device (what, d);
+          g_ptr_array_add (blockers, g_string_free (g_steal_pointer (&what), FALSE));
           add_step (plan, d, PLAN_KEEP, driver_or_empty (d), "the host keeps it");
           continue;
         }
@@ -251,13 +262,11 @@ group_plan_detach (GPtrArray *devices, uint32_t group, const PciAddress *target,
     }
 
   if (blockers->len)
-    return sd_bus_error_setf (error, VFIOD_ERROR_GROUP_NOT_VIABLE,
-                              "Cannot detach %s alone: IOMMU group %u also holds %s, "
-                              "still used by the host. A group is only usable by a "
-                              "virtual machine once all its devices are off the host: "
-                              "vfioctl detach --group %s (the GROUP flag) detaches them "
-                              "all, or move the card to a slot with its own group",
-                              t->name, group, blockers->str, t->name);
+    {
+      refuse (refusal, REFUSAL_NOT_VIABLE, group, target, t, group_mode);
+      g_ptr_array_extend_and_steal (refusal->devices, g_steal_pointer (&blockers));
+      return -1;
+    }
 
   /* in use, or vfiod cannot tell (a doubt): both refuse without FORCE */
   for (guint i = 0; i < plan->steps->len; i++)
@@ -265,25 +274,19 @@ group_plan_detach (GPtrArray *devices, uint32_t group, const PciAddress *target,
       PlanStep *s = g_ptr_array_index (plan->steps, i);
       if (s->action != PLAN_KEEP && s->device->in_use)
         {
-          g_string_append (in_use, in_use->len ? "; " : "");
-          g_string_append_printf (in_use, "%s %s in use by the host: %s", s->device->name,
-                                  s->device->in_use_doubt ? "may be" : "is", s->device->in_use);
+          g_ptr_array_add (in_use, g_strdup_printf ("%s %s in use by the host: %s", s->device->name,
+                                                    s->device->in_use_doubt ? "may be" : "is",
+                                                    s->device->in_use));
           doubts = doubts || s->device->in_use_doubt;
         }
     }
-  if (in_use->len && !(flags & VFIOD_FLAG_FORCE) && doubts)
-    return sd_bus_error_setf (error, VFIOD_ERROR_DEVICE_IN_USE,
-                              "%s. vfiod does not detach what it cannot check: let it read "
-                              "what it could not, or check by hand that the host does not "
-                              "use it (findmnt, swapon --show, ip address) and use --force "
-                              "(the FORCE flag) if you are sure",
-                              in_use->str);
   if (in_use->len && !(flags & VFIOD_FLAG_FORCE))
-    return sd_bus_error_setf (error, VFIOD_ERROR_DEVICE_IN_USE,
-                              "%s. Detaching would take it away from the host: stop "
-                              "using it first (unmount, swapoff, take the link down), "
-                              "or use --force (the FORCE flag) if you are sure",
-                              in_use->str);
+    {
+      refuse (refusal, REFUSAL_IN_USE, group, target, t, group_mode);
+      g_ptr_array_extend_and_steal (refusal->devices, g_steal_pointer (&in_use));
+      refusal->doubt = doubts;
+      return -1;
+    }
 
   *out = g_steal_pointer (&plan);
   return 0;
@@ -307,26 +310,17 @@ group_plan_keep (GPtrArray *devices, uint32_t group, const PciAddress *target, c
 int
 group_plan_reattach (GPtrArray *devices, uint32_t group, const PciAddress *target,
                      uint64_t flags, GHashTable *originals, Plan **out,
-                     sd_bus_error *error)
+                     PlanRefusal *refusal)
 {
   g_autoptr (Plan) plan = plan_new (devices, group, target);
   gboolean group_mode = (flags & VFIOD_FLAG_GROUP) != 0;
   Device *t = find_target (devices, target);
 
   if (t == NULL)
-    return error_no_target (error, target, group);
+    return refuse (refusal, REFUSAL_NO_SUCH_DEVICE, group, target, NULL, group_mode);
 
   if (device_state (t) != DEVICE_STATE_VFIO)
-    {
-      g_autoptr (GString) what = g_string_new (NULL);
-      append_device (what, t);
-      return sd_bus_error_setf (error, VFIOD_ERROR_NOT_DETACHED,
-                                "%s is not on " VFIOD_DRIVER_VFIO_PCI ": there is nothing "
-                                "to give back to the host%s",
-                                what->str,
-                                group_mode ? "; reattach the group by one of its devices "
-                                             "on vfio-pci (vfioctl group shows them)" : "");
-    }
+    return refuse (refusal, REFUSAL_NOT_DETACHED, group, target, t, group_mode);
 
   for (guint i = 0; i < devices->len; i++)
     {

@@ -149,7 +149,7 @@ error_invalid_address (sd_bus_error *error, const char *text)
 
   return sd_bus_error_setf (error, VFIOD_ERROR_INVALID_ADDRESS,
                             "%s is not a PCI address: use dddd:bb:dd.f or bb:dd.f, "
-                            "e.g. 0000:03:00.0 (vfioctl list shows them all)",
+                            "e.g. 0000:03:00.0 (ListDevices lists them all)",
                             quoted);
 }
 
@@ -171,7 +171,7 @@ error_from_sysfs (sd_bus_error *error, const char *device, int r)
   if (r == -ENOENT || r == -ENODEV)
     return sd_bus_error_setf (error, VFIOD_ERROR_NO_SUCH_DEVICE,
                               "There is no PCI device %s: check the address with "
-                              "vfioctl list (or lspci -D)",
+                              "ListDevices (or lspci -D)",
                               device);
   if (r == -EBADMSG)
     return sd_bus_error_setf (error, VFIOD_ERROR_FAILED,
@@ -599,6 +599,71 @@ call_write_records (Call *call, const Plan *plan, GPtrArray *persist)
   return 0;
 }
 
+static char *
+join (GPtrArray *strings, const char *separator)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+
+  for (guint i = 0; i < strings->len; i++)
+    g_string_append_printf (out, "%s%s", i ? separator : "", (char *) g_ptr_array_index (strings, i));
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+/* The planner's refusal, worded for any client: the flags and methods
+ * of the bus API, never a command line (vfioctl adds its own hints). */
+static int
+error_from_refusal (sd_bus_error *error, const PlanRefusal *r)
+{
+  g_autofree char *devices = r->devices ? join (r->devices, r->kind == REFUSAL_IN_USE ? "; " : ", ")
+                                        : g_strdup ("");
+
+  switch (r->kind)
+    {
+    case REFUSAL_NO_SUCH_DEVICE:
+      return sd_bus_error_setf (error, VFIOD_ERROR_NO_SUCH_DEVICE,
+                                "PCI device %s is no longer in IOMMU group %u (removed?): "
+                                "list the devices again (ListDevices) and check the address",
+                                r->target, r->group);
+    case REFUSAL_NOT_ASSIGNABLE:
+      return sd_bus_error_setf (error, VFIOD_ERROR_NOT_ASSIGNABLE,
+                                "%s is a bridge: bridges cannot be assigned to a virtual "
+                                "machine. Pick a device of its IOMMU group %u instead "
+                                "(GetGroup lists them)",
+                                r->target_text, r->group);
+    case REFUSAL_NOT_VIABLE:
+      return sd_bus_error_setf (error, VFIOD_ERROR_GROUP_NOT_VIABLE,
+                                "Cannot detach %s alone: IOMMU group %u also holds %s, "
+                                "still used by the host. A group is only usable by a "
+                                "virtual machine once all its devices are off the host: "
+                                "detach the whole group (the GROUP flag), or move the card "
+                                "to a slot with its own group",
+                                r->target, r->group, devices);
+    case REFUSAL_IN_USE:
+      if (r->doubt)
+        return sd_bus_error_setf (error, VFIOD_ERROR_DEVICE_IN_USE,
+                                  "%s. vfiod does not detach what it cannot check: let it "
+                                  "read what it could not, or check by hand that the host "
+                                  "does not use it (findmnt, swapon --show, ip address) and "
+                                  "ask again with the FORCE flag if you are sure",
+                                  devices);
+      return sd_bus_error_setf (error, VFIOD_ERROR_DEVICE_IN_USE,
+                                "%s. Detaching would take it away from the host: stop using "
+                                "it first (unmount, swapoff, take the link down), or ask "
+                                "again with the FORCE flag if you are sure",
+                                devices);
+    case REFUSAL_NOT_DETACHED:
+      return sd_bus_error_setf (error, VFIOD_ERROR_NOT_DETACHED,
+                                "%s is not on " VFIOD_DRIVER_VFIO_PCI ": there is nothing "
+                                "to give back to the host%s",
+                                r->target_text,
+                                r->group_mode ? "; reattach the group by one of its devices "
+                                                "on vfio-pci (GetGroup shows them)" : "");
+    case REFUSAL_NONE:
+      break;
+    }
+  return sd_bus_error_set_errno (error, EINVAL);
+}
+
 /* Reads the group of @call->target and plans: 0, or <0 with @error set.
  * Runs on the main loop (reads only) and again, under the group's lock,
  * on the worker. */
@@ -608,6 +673,7 @@ call_plan (Call *call, Plan **out, sd_bus_error *error)
   Manager *self = call->manager;
   g_autoptr (GPtrArray) devices = NULL;
   g_autoptr (GHashTable) originals = NULL;
+  g_auto (PlanRefusal) refusal = { 0 };
   g_autofree char *unreadable = NULL;
   char name[ADDRESS_STRLEN];
   int64_t group;
@@ -626,8 +692,11 @@ call_plan (Call *call, Plan **out, sd_bus_error *error)
     return error_from_sysfs (error, unreadable ? unreadable : name, r);
 
   if (!call->reattach)
-    return group_plan_detach (g_steal_pointer (&devices), call->group, &call->target,
-                              call->flags, out, error);
+    {
+      r = group_plan_detach (g_steal_pointer (&devices), call->group, &call->target,
+                             call->flags, out, &refusal);
+      return r < 0 ? error_from_refusal (error, &refusal) : 0;
+    }
   if (reattach_only_forgets (self, devices, &call->target, call->flags))
     {
       *out = group_plan_keep (g_steal_pointer (&devices), call->group, &call->target,
@@ -636,8 +705,9 @@ call_plan (Call *call, Plan **out, sd_bus_error *error)
       return 0;
     }
   originals = state_originals (self->state);
-  return group_plan_reattach (g_steal_pointer (&devices), call->group, &call->target,
-                              call->flags, originals, out, error);
+  r = group_plan_reattach (g_steal_pointer (&devices), call->group, &call->target,
+                           call->flags, originals, out, &refusal);
+  return r < 0 ? error_from_refusal (error, &refusal) : 0;
 }
 
 /* The use calls' work, under the group's lock: check again (things may
@@ -743,8 +813,8 @@ call_work (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
     {
       sd_bus_error_setf (&call->error, VFIOD_ERROR_FAILED,
                          "IOMMU group %u of %s changed while waiting for authorization: "
-                         "nothing was done; look at vfioctl group %s and try again",
-                         call->group, name, name);
+                         "nothing was done; look at the group again (GetGroup) and retry",
+                         call->group, name);
       goto out;
     }
 

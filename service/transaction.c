@@ -566,7 +566,7 @@ transaction_run (State *state, Records *records, Plan *plan, GPtrArray *persist,
                                                        errno_name (f.error));
     r = sd_bus_error_setf (error, VFIOD_ERROR_FAILED,
                            "Could not move %s: %s failed: %s. Rolled back: %s. Is the "
-                           "device busy or gone? vfioctl group %s shows where things "
+                           "device busy or gone? GetGroup of %s shows where things "
                            "stand; the service's log (journalctl -u vfiod) has each step",
                            f.device, f.step, why,
                            report->len ? report->str : "no device had been touched",

@@ -26,20 +26,20 @@ use_check (GPtrArray *members, const char *target, uint32_t group, sd_bus_error 
     }
   if (t == NULL)
     return sd_bus_error_setf (error, VFIOD_ERROR_NO_SUCH_DEVICE,
-                              "PCI device %s is no longer in IOMMU group %u: check it with "
-                              "vfioctl group %s",
+                              "PCI device %s is no longer in IOMMU group %u: look at it "
+                              "again (GetGroup of %s)",
                               target, group, target);
   if (g_strcmp0 (t->driver, VFIOD_DRIVER_VFIO_PCI) != 0)
     return sd_bus_error_setf (error, VFIOD_ERROR_NOT_DETACHED,
                               "PCI device %s is %s%s, not on vfio-pci: detach it first "
-                              "(vfioctl detach %s)",
+                              "(DetachDevice of %s)",
                               target, t->driver ? "on " : "not bound to any driver",
                               t->driver ? t->driver : "", target);
   if (holders->len)
     return sd_bus_error_setf (error, VFIOD_ERROR_GROUP_NOT_VIABLE,
                               "IOMMU group %u of %s is not usable by a virtual machine: the host "
-                              "still has %s. Detach the whole group first (vfioctl detach "
-                              "--group %s)",
+                              "still has %s. Detach the whole group first (DetachDevice of "
+                              "%s with the GROUP flag)",
                               group, target, holders->str, target);
   return 0;
 }
@@ -74,8 +74,9 @@ use_open_group (uint32_t group, const char *target, int *fd, sd_bus_error *error
       *fd = -1;
       return sd_bus_error_setf (error, VFIOD_ERROR_GROUP_NOT_VIABLE,
                                 "The kernel says IOMMU group %u of %s is not viable: a device "
-                                "of it is still on a host driver. vfioctl group %s shows which; "
-                                "detach the whole group first (vfioctl detach --group %s)",
+                                "of it is still on a host driver. GetGroup of %s shows which; "
+                                "detach the whole group first (DetachDevice of %s with the "
+                                "GROUP flag)",
                                 group, target, target, target);
     }
   return 0;
@@ -137,8 +138,9 @@ use_grant (Grants *grants, GPtrArray *members, uint32_t group, uid_t uid, const 
       if (!viable)
         return sd_bus_error_setf (error, VFIOD_ERROR_GROUP_NOT_VIABLE,
                                   "The kernel says IOMMU group %u of %s is not viable: a device "
-                                  "of it is still on a host driver. vfioctl group %s shows which; "
-                                  "detach the whole group first (vfioctl detach --group %s)",
+                                  "of it is still on a host driver. GetGroup of %s shows which; "
+                                  "detach the whole group first (DetachDevice of %s with the "
+                                  "GROUP flag)",
                                   group, target, target, target);
     }
 

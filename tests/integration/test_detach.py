@@ -39,10 +39,11 @@ class TestGroupNotViable(StackTest):
             self.assertTrue(info[address]['name'], 'hwdb gave no name for %s' % address)
             self.assertIn('%s (%s %s, on %s)' % (address, info[address]['vendor'], info[address]['name'],
                                                  driver), message)
-        # the bridge is no obstacle and is not listed; the hint is given
+        # the bridge is no obstacle and is not listed; the way out is given,
+        # for any client: the flag, not a command line
         self.assertNotIn(ROOT_PORT, message)
-        self.assertIn('vfioctl detach --group %s' % NIC, message)
-        self.assertIn('GROUP flag', message)
+        self.assertIn('detach the whole group (the GROUP flag)', message)
+        self.assertNotIn('vfioctl', message)
         self.assert_nothing_written()
         self.assert_drivers(GROUP5_ORIGINAL)
 
@@ -228,7 +229,8 @@ class TestRefusals(StackTest):
         name, message = self.detach_error(IGPU)
         self.assertEqual(name, ERROR + 'DeviceInUse')
         self.assertIn('%s is in use by the host: boot display' % IGPU, message)
-        self.assertIn('--force', message)
+        self.assertIn('FORCE flag', message)
+        self.assertNotIn('vfioctl', message)
         self.assert_nothing_written()
         self.assertEqual(self.detach(IGPU, FORCE), [plan_entry(IGPU, 'detach', 'i915', 'vfio-pci')])
         self.assert_audit(detach_writes(IGPU, 'i915'))
@@ -412,9 +414,24 @@ class TestCli(StackTest):
         self.assertIn(SATA, proc.stderr)
         self.assertIn('on xhci_hcd', proc.stderr)
         self.assertIn('on ahci', proc.stderr)
+        # the hint once, from vfioctl; the service's message names no command
+        self.assertEqual(proc.stderr.count("vfioctl detach --group"), 1, proc.stderr)
         self.assertIn("Hint: 'vfioctl detach --group %s'" % NIC, proc.stderr)
         self.assertNotIn('org.freedesktop', proc.stderr)
         self.assertEqual(proc.stdout, '')
+        self.assert_nothing_written()
+
+    def test_each_refusal_gets_one_cli_hint(self):
+        cases = [(('detach', IGPU), 'add --force'),
+                 (('reattach', NIC), "Hint: 'vfioctl group %s'" % NIC),
+                 (('detach', ROOT_PORT), "Hint: 'vfioctl group %s'" % ROOT_PORT),
+                 (('group', '0000:7f:1e.6'), "Hint: 'vfioctl list'")]
+        for args, hint in cases:
+            proc = self.stack.vfioctl(*args, check=1)
+            self.assertEqual(proc.stderr.count('Hint:'), 1, proc.stderr)
+            self.assertIn(hint, proc.stderr)
+            # the service's own words name no command line
+            self.assertEqual(proc.stderr.count('vfioctl '), proc.stderr.count("Hint: 'vfioctl "), proc.stderr)
         self.assert_nothing_written()
 
     def test_dry_run_json_equals_dbus(self):

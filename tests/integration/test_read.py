@@ -158,7 +158,7 @@ class TestGetGroup(ReadTest):
         name, message = self.stack.call_error('GetGroup', 's', '0000:7f:1e.6')
         self.assertEqual(name, ERROR + 'NoSuchDevice')
         self.assertIn('0000:7f:1e.6', message)
-        self.assertIn('vfioctl list', message)
+        self.assertIn('ListDevices', message)
 
     def test_names_from_hwdb(self):
         devices = self.stack.list_devices()

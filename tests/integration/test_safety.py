@@ -156,7 +156,7 @@ class InUseDoubtTest(StackTest):
         self.assertEqual(name, IN_USE)
         self.assertIn('%s may be in use by the host' % INUSE_SATA, message)
         self.assertIn(doubt, message)
-        self.assertIn('--force', message)
+        self.assertIn('FORCE flag', message)
         self.assert_nothing_written()
 
         # FORCE needs the detach-in-use action, as for a device in use

@@ -4,7 +4,7 @@
 #include "device.h"
 #include "hexnum.h"
 #include "sysfs.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 static Device *
 make (const char *address, uint32_t class_code, const char *driver)

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "group.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 /* The machine of the source discussion: a plug-in NIC behind a root port,
  * in one IOMMU group with the chipset's USB and SATA controllers. */
@@ -76,25 +76,28 @@ test_not_viable (void)
 {
   GPtrArray *devices = plugin_nic_group ();
   PciAddress nic = addr ("03:00.0");
-  sd_bus_error error = SD_BUS_ERROR_NULL;
+  g_auto (PlanRefusal) error = { 0 };
   Plan *plan = NULL;
 
   g_assert_cmpint (group_plan_detach (devices, 7, &nic, 0, &plan, &error), <, 0);
   g_assert_null (plan);
-  g_assert_cmpstr (error.name, ==, VFIOD_ERROR_GROUP_NOT_VIABLE);
-  /* names both chipset devices, their names and drivers, and the way out */
-  g_assert_nonnull (strstr (error.message, "0000:00:14.0 (Intel Corporation USB 3.0 xHCI, on xhci_hcd)"));
-  g_assert_nonnull (strstr (error.message, "0000:00:17.0 (Intel Corporation SATA AHCI, on ahci)"));
-  g_assert_null (strstr (error.message, "0000:00:1c.0"));  /* the bridge is fine */
-  g_assert_nonnull (strstr (error.message, "vfioctl detach --group 0000:03:00.0"));
-  sd_bus_error_free (&error);
+  g_assert_cmpint (error.kind, ==, REFUSAL_NOT_VIABLE);
+  g_assert_cmpuint (error.group, ==, 7);
+  g_assert_cmpstr (error.target, ==, "0000:03:00.0");
+  /* names both chipset devices, their names and drivers; the bridge is fine */
+  g_assert_cmpuint (error.devices->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (error.devices, 0), ==,
+                   "0000:00:14.0 (Intel Corporation USB 3.0 xHCI, on xhci_hcd)");
+  g_assert_cmpstr (g_ptr_array_index (error.devices, 1), ==,
+                   "0000:00:17.0 (Intel Corporation SATA AHCI, on ahci)");
+  plan_refusal_clear (&error);
 }
 
 static void
 test_group_mode (void)
 {
   PciAddress nic = addr ("0000:03:00.0");
-  sd_bus_error error = SD_BUS_ERROR_NULL;
+  g_auto (PlanRefusal) error = { 0 };
   g_autoptr (Plan) plan = NULL;
   g_autofree char *moved = NULL;
 
@@ -119,7 +122,7 @@ test_viable_alone (void)
 {
   GPtrArray *devices = plugin_nic_group ();
   PciAddress nic = addr ("0000:03:00.0");
-  sd_bus_error error = SD_BUS_ERROR_NULL;
+  g_auto (PlanRefusal) error = { 0 };
   g_autoptr (Plan) plan = NULL;
 
   /* USB on pci-stub, SATA unbound: the NIC can go alone */
@@ -139,7 +142,7 @@ test_group_mode_leaves_stub_takes_unbound (void)
 {
   GPtrArray *devices = plugin_nic_group ();
   PciAddress nic = addr ("0000:03:00.0");
-  sd_bus_error error = SD_BUS_ERROR_NULL;
+  g_auto (PlanRefusal) error = { 0 };
   g_autoptr (Plan) plan = NULL;
 
   g_free (find (devices, "0000:00:14.0")->driver);
@@ -157,13 +160,13 @@ test_bridge_target (void)
 {
   GPtrArray *devices = plugin_nic_group ();
   PciAddress port = addr ("00:1c.0");
-  sd_bus_error error = SD_BUS_ERROR_NULL;
+  g_auto (PlanRefusal) error = { 0 };
   Plan *plan = NULL;
 
   g_assert_cmpint (group_plan_detach (devices, 7, &port, VFIOD_FLAG_GROUP, &plan, &error), <, 0);
-  g_assert_cmpstr (error.name, ==, VFIOD_ERROR_NOT_ASSIGNABLE);
-  g_assert_nonnull (strstr (error.message, "0000:00:1c.0"));
-  sd_bus_error_free (&error);
+  g_assert_cmpint (error.kind, ==, REFUSAL_NOT_ASSIGNABLE);
+  g_assert_true (g_str_has_prefix (error.target_text, "0000:00:1c.0 ("));
+  plan_refusal_clear (&error);
 }
 
 static void
@@ -171,14 +174,17 @@ test_in_use_and_force (void)
 {
   GPtrArray *devices = plugin_nic_group ();
   PciAddress nic = addr ("0000:03:00.0");
-  sd_bus_error error = SD_BUS_ERROR_NULL;
+  g_auto (PlanRefusal) error = { 0 };
   g_autoptr (Plan) plan = NULL;
 
   find (devices, "0000:00:17.0")->in_use = g_strdup ("mounted: / (sda2)");
   g_assert_cmpint (group_plan_detach (g_ptr_array_ref (devices), 7, &nic, VFIOD_FLAG_GROUP, &plan, &error), <, 0);
-  g_assert_cmpstr (error.name, ==, VFIOD_ERROR_DEVICE_IN_USE);
-  g_assert_nonnull (strstr (error.message, "0000:00:17.0 is in use by the host: mounted: / (sda2)"));
-  sd_bus_error_free (&error);
+  g_assert_cmpint (error.kind, ==, REFUSAL_IN_USE);
+  g_assert_false (error.doubt);
+  g_assert_cmpuint (error.devices->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (error.devices, 0), ==,
+                   "0000:00:17.0 is in use by the host: mounted: / (sda2)");
+  plan_refusal_clear (&error);
 
   g_assert_cmpint (group_plan_detach (devices, 7, &nic, VFIOD_FLAG_GROUP | VFIOD_FLAG_FORCE,
                                       &plan, &error), ==, 0);
@@ -192,23 +198,24 @@ test_in_use_doubt (void)
 {
   GPtrArray *devices = plugin_nic_group ();
   PciAddress nic = addr ("0000:03:00.0");
-  sd_bus_error error = SD_BUS_ERROR_NULL;
+  g_auto (PlanRefusal) error = { 0 };
   g_autoptr (Plan) plan = NULL;
   g_autoptr (Plan) forced = NULL;
 
   device_add_in_use_doubt (find (devices, "0000:00:17.0"),
                            "cannot tell whether it is in use: /proc/swaps could not be read (Is a directory)");
   g_assert_cmpint (group_plan_detach (g_ptr_array_ref (devices), 7, &nic, VFIOD_FLAG_GROUP, &plan, &error), <, 0);
-  g_assert_cmpstr (error.name, ==, VFIOD_ERROR_DEVICE_IN_USE);
-  g_assert_nonnull (strstr (error.message, "0000:00:17.0 may be in use by the host: cannot tell whether "
-                                           "it is in use: /proc/swaps could not be read (Is a directory)"));
-  g_assert_nonnull (strstr (error.message, "--force"));
-  sd_bus_error_free (&error);
+  g_assert_cmpint (error.kind, ==, REFUSAL_IN_USE);
+  g_assert_true (error.doubt);
+  g_assert_cmpstr (g_ptr_array_index (error.devices, 0), ==,
+                   "0000:00:17.0 may be in use by the host: cannot tell whether "
+                   "it is in use: /proc/swaps could not be read (Is a directory)");
+  plan_refusal_clear (&error);
 
   /* detaching the NIC alone does not move the SATA controller: no doubt */
   g_assert_cmpint (group_plan_detach (g_ptr_array_ref (devices), 7, &nic, 0, &plan, &error), <, 0);
-  g_assert_cmpstr (error.name, ==, VFIOD_ERROR_GROUP_NOT_VIABLE);
-  sd_bus_error_free (&error);
+  g_assert_cmpint (error.kind, ==, REFUSAL_NOT_VIABLE);
+  plan_refusal_clear (&error);
 
   g_assert_cmpint (group_plan_detach (g_ptr_array_ref (devices), 7, &nic, VFIOD_FLAG_GROUP | VFIOD_FLAG_FORCE,
                                       &forced, &error), ==, 0);
@@ -226,7 +233,7 @@ test_nothing_to_do (void)
 {
   GPtrArray *devices = plugin_nic_group ();
   PciAddress nic = addr ("0000:03:00.0");
-  sd_bus_error error = SD_BUS_ERROR_NULL;
+  g_auto (PlanRefusal) error = { 0 };
   g_autoptr (Plan) plan = NULL;
 
   for (guint i = 0; i < devices->len; i++)
@@ -248,15 +255,15 @@ test_reattach (void)
 {
   GPtrArray *devices = plugin_nic_group ();
   PciAddress nic = addr ("0000:03:00.0");
-  sd_bus_error error = SD_BUS_ERROR_NULL;
+  g_auto (PlanRefusal) error = { 0 };
   g_autoptr (GHashTable) originals = g_hash_table_new (g_str_hash, g_str_equal);
   Plan *plan = NULL;
 
   /* not detached */
   g_assert_cmpint (group_plan_reattach (g_ptr_array_ref (devices), 7, &nic, 0, originals, &plan, &error), <, 0);
-  g_assert_cmpstr (error.name, ==, VFIOD_ERROR_NOT_DETACHED);
-  g_assert_nonnull (strstr (error.message, "0000:03:00.0"));
-  sd_bus_error_free (&error);
+  g_assert_cmpint (error.kind, ==, REFUSAL_NOT_DETACHED);
+  g_assert_cmpstr (error.target, ==, "0000:03:00.0");
+  plan_refusal_clear (&error);
 
   for (guint i = 0; i < devices->len; i++)
     {
@@ -288,7 +295,7 @@ static void
 test_covered_by (void)
 {
   PciAddress nic = addr ("0000:03:00.0");
-  sd_bus_error error = SD_BUS_ERROR_NULL;
+  g_auto (PlanRefusal) error = { 0 };
   g_autoptr (Plan) single = NULL;
   g_autoptr (Plan) whole = NULL;
   g_autoptr (Plan) again = NULL;

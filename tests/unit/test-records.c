@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "records.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 static void
 put (const char *dir, const char *name, const char *text)

@@ -6,7 +6,7 @@
 
 #include "group.h"
 #include "view.h"
-#include "vfiod-names.h"
+#include "names.h"
 
 static Device *
 dev (const char *name, int64_t group, const char *driver, uint32_t class_code, const char *in_use)
