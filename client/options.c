@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "options.h"
 
 static const struct {
@@ -34,11 +35,10 @@ const char *verb_option_name(VerbOption option) {
 __attribute__((format(printf, 2, 3)))
 static int usage_error(char **ret_error, const char *format, ...) {
         va_list ap;
-        char *message = NULL;
+        char *message;
 
         va_start(ap, format);
-        if (vasprintf(&message, format, ap) < 0)
-                message = NULL;
+        message = format_message_v(format, ap);
         va_end(ap);
 
         if (ret_error)

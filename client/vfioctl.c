@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "config.h"
 #include "json-writer.h"
 #include "options.h"
@@ -30,6 +31,17 @@
 
 #define EXIT_REFUSED 1  /* the service refused or failed, or is unreachable */
 #define EXIT_USAGE   2
+
+/* Cleanup attributes for libvfiod's types (its *_free() take NULL). */
+#define DEFINE_FREEP(type, fn) \
+        static inline void fn##p(type **p) { fn(*p); }
+DEFINE_FREEP(VfiodClient, vfiod_client_free)
+DEFINE_FREEP(VfiodDeviceList, vfiod_device_list_free)
+DEFINE_FREEP(VfiodPlan, vfiod_plan_free)
+DEFINE_FREEP(VfiodNodeList, vfiod_node_list_free)
+DEFINE_FREEP(VfiodAssignmentList, vfiod_assignment_list_free)
+#define _cleanup_client_ _cleanup_(vfiod_client_freep)
+#define _cleanup_error_ _cleanup_(vfiod_error_clear)
 
 /* How output looks, decided once from stdout. */
 static struct {
@@ -383,52 +395,36 @@ static int client_open(VfiodClient **ret) {
 }
 
 static int verb_list(const Options *options, char **args, size_t n_args) {
-        VfiodError error = VFIOD_ERROR_INIT;
-        VfiodDeviceList *list = NULL;
-        VfiodClient *client = NULL;
+        _cleanup_error_ VfiodError error = VFIOD_ERROR_INIT;
+        _cleanup_(vfiod_device_list_freep) VfiodDeviceList *list = NULL;
+        _cleanup_client_ VfiodClient *client = NULL;
         int r, ret;
 
         ret = client_open(&client);
         if (ret != 0)
                 return ret;
-
         r = vfiod_client_list_devices(client, &list, &error);
         if (r < 0)
-                ret = fail(&error, NULL);
-        else {
-                r = options->json ? json_devices(list, false, 0) : table_devices(list);
-                ret = r < 0 ? fail_output(r) : EXIT_SUCCESS;
-        }
-
-        vfiod_device_list_free(list);
-        vfiod_client_free(client);
-        vfiod_error_clear(&error);
-        return ret;
+                return fail(&error, NULL);
+        r = options->json ? json_devices(list, false, 0) : table_devices(list);
+        return r < 0 ? fail_output(r) : EXIT_SUCCESS;
 }
 
 static int verb_group(const Options *options, char **args, size_t n_args) {
-        VfiodError error = VFIOD_ERROR_INIT;
-        VfiodDeviceList *list = NULL;
-        VfiodClient *client = NULL;
+        _cleanup_error_ VfiodError error = VFIOD_ERROR_INIT;
+        _cleanup_(vfiod_device_list_freep) VfiodDeviceList *list = NULL;
+        _cleanup_client_ VfiodClient *client = NULL;
         uint32_t group = 0;
         int r, ret;
 
         ret = client_open(&client);
         if (ret != 0)
                 return ret;
-
         r = vfiod_client_get_group(client, args[0], &group, &list, &error);
         if (r < 0)
-                ret = fail(&error, args[0]);
-        else {
-                r = options->json ? json_devices(list, true, group) : table_devices(list);
-                ret = r < 0 ? fail_output(r) : EXIT_SUCCESS;
-        }
-
-        vfiod_device_list_free(list);
-        vfiod_client_free(client);
-        vfiod_error_clear(&error);
-        return ret;
+                return fail(&error, args[0]);
+        r = options->json ? json_devices(list, true, group) : table_devices(list);
+        return r < 0 ? fail_output(r) : EXIT_SUCCESS;
 }
 
 static uint64_t options_flags(const Options *options) {
@@ -446,9 +442,9 @@ static uint64_t options_flags(const Options *options) {
 }
 
 static int verb_plan(const Options *options, const char *device, bool detach) {
-        VfiodError error = VFIOD_ERROR_INIT;
-        VfiodClient *client = NULL;
-        VfiodPlan *plan = NULL;
+        _cleanup_error_ VfiodError error = VFIOD_ERROR_INIT;
+        _cleanup_client_ VfiodClient *client = NULL;
+        _cleanup_(vfiod_plan_freep) VfiodPlan *plan = NULL;
         pid_t agent = 0;
         uint64_t flags = options_flags(options);
         bool dry_run = flags & VFIOD_FLAG_DRY_RUN;
@@ -474,16 +470,9 @@ static int verb_plan(const Options *options, const char *device, bool detach) {
         polkit_agent_stop(agent);
 
         if (r < 0)
-                ret = fail(&error, device);
-        else {
-                r = options->json ? json_plan(plan) : table_plan(plan, dry_run);
-                ret = r < 0 ? fail_output(r) : EXIT_SUCCESS;
-        }
-
-        vfiod_plan_free(plan);
-        vfiod_client_free(client);
-        vfiod_error_clear(&error);
-        return ret;
+                return fail(&error, device);
+        r = options->json ? json_plan(plan) : table_plan(plan, dry_run);
+        return r < 0 ? fail_output(r) : EXIT_SUCCESS;
 }
 
 static int verb_detach(const Options *options, char **args, size_t n_args) {
@@ -575,27 +564,19 @@ static int table_assignments(const VfiodAssignmentList *list) {
 }
 
 static int verb_persistent(const Options *options, char **args, size_t n_args) {
-        VfiodError error = VFIOD_ERROR_INIT;
-        VfiodAssignmentList *list = NULL;
-        VfiodClient *client = NULL;
+        _cleanup_error_ VfiodError error = VFIOD_ERROR_INIT;
+        _cleanup_(vfiod_assignment_list_freep) VfiodAssignmentList *list = NULL;
+        _cleanup_client_ VfiodClient *client = NULL;
         int r, ret;
 
         ret = client_open(&client);
         if (ret != 0)
                 return ret;
-
         r = vfiod_client_list_persistent_assignments(client, &list, &error);
         if (r < 0)
-                ret = fail(&error, NULL);
-        else {
-                r = options->json ? json_assignments(list) : table_assignments(list);
-                ret = r < 0 ? fail_output(r) : EXIT_SUCCESS;
-        }
-
-        vfiod_assignment_list_free(list);
-        vfiod_client_free(client);
-        vfiod_error_clear(&error);
-        return ret;
+                return fail(&error, NULL);
+        r = options->json ? json_assignments(list) : table_assignments(list);
+        return r < 0 ? fail_output(r) : EXIT_SUCCESS;
 }
 
 /* ---- using a detached device ---------------------------------------- */
@@ -643,9 +624,9 @@ static int client_open_interactive(const Options *options, VfiodClient **client,
 }
 
 static int verb_access(const Options *options, const char *device, bool grant) {
-        VfiodError error = VFIOD_ERROR_INIT;
-        VfiodClient *client = NULL;
-        VfiodNodeList *nodes = NULL;
+        _cleanup_error_ VfiodError error = VFIOD_ERROR_INIT;
+        _cleanup_client_ VfiodClient *client = NULL;
+        _cleanup_(vfiod_node_list_freep) VfiodNodeList *nodes = NULL;
         pid_t agent;
         int r, ret;
 
@@ -658,13 +639,8 @@ static int verb_access(const Options *options, const char *device, bool grant) {
                 r = vfiod_client_revoke_access(client, device, 0, &nodes, &error);
         polkit_agent_stop(agent);
         if (r < 0)
-                ret = fail(&error, device);
-        else
-                ret = print_nodes(nodes, grant, options->json) < 0 ? fail_output(-EIO) : EXIT_SUCCESS;
-        vfiod_node_list_free(nodes);
-        vfiod_client_free(client);
-        vfiod_error_clear(&error);
-        return ret;
+                return fail(&error, device);
+        return print_nodes(nodes, grant, options->json) < 0 ? fail_output(-EIO) : EXIT_SUCCESS;
 }
 
 static int verb_grant(const Options *options, char **args, size_t n_args) {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "vfiod-private.h"
 
 /* ---- errors ------------------------------------------------------- */
@@ -54,11 +55,10 @@ VFIOD_EXPORT bool vfiod_error_has_name(const VfiodError *error, const char *name
 int error_set_local(VfiodError *error, int errnum, const char *format, ...) {
         if (error) {
                 va_list ap;
-                char *message = NULL;
+                char *message;
 
                 va_start(ap, format);
-                if (vasprintf(&message, format, ap) < 0)
-                        message = NULL;
+                message = format_message_v(format, ap);
                 va_end(ap);
 
                 vfiod_error_clear(error);

@@ -39,7 +39,8 @@ bus_source_prepare (GSource *source, gint *timeout)
         }
       *timeout = (gint) MIN ((until - (uint64_t) now + 999) / 1000, (uint64_t) G_MAXINT);
     }
-  /* work queued (e.g. a re-dispatched message) needs no poll */
+  /* messages sd-bus has read already make its timeout 0 (handled above);
+   * otherwise wait for the fd or the timeout */
   return FALSE;
 }
 

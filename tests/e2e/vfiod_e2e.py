@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""vfiod end to end (guest script, issue 4): the built vfiod and vfioctl on a real kernel.
+"""vfiod end to end (guest script): the built vfiod and vfioctl on a real kernel.
 
 Runs inside the QEMU guest of run-e2e.py, as root, with the real stack: dbus-daemon as the
 system bus with the project's bus policy, Debian's polkitd with the project's actions (and test
