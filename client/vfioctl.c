@@ -137,49 +137,40 @@ static int fail_output(int r) {
 
 /* ---- devices ------------------------------------------------------ */
 
+/* One key as JSON: the D-Bus dictionaries' own keys and types, driven by
+ * libvfiod's table of them (a key the service adds needs nothing here). */
+static void json_field(const VfiodField *f, void *userdata) {
+        JsonWriter *w = userdata;
+
+        json_writer_key(w, f->key);
+        switch (f->type) {
+        case VFIOD_FIELD_STRING:
+                json_writer_string(w, f->string);
+                break;
+        case VFIOD_FIELD_NUMBER:
+                json_writer_uint(w, f->number);
+                break;
+        case VFIOD_FIELD_BOOLEAN:
+                json_writer_bool(w, f->boolean);
+                break;
+        case VFIOD_FIELD_NUMBER_LIST:
+                json_writer_begin_array(w);
+                for (size_t i = 0; i < f->n_items; i++)
+                        json_writer_uint(w, f->numbers[i]);
+                json_writer_end_array(w);
+                break;
+        case VFIOD_FIELD_STRING_LIST:
+                json_writer_begin_array(w);
+                for (size_t i = 0; i < f->n_items; i++)
+                        json_writer_string(w, f->strings[i]);
+                json_writer_end_array(w);
+                break;
+        }
+}
+
 static void json_device(JsonWriter *w, const VfiodDevice *d) {
         json_writer_begin_object(w);
-        json_writer_key(w, VFIOD_KEY_ADDRESS);
-        json_writer_string(w, d->address);
-        if (d->has_group) {
-                json_writer_key(w, VFIOD_KEY_GROUP);
-                json_writer_uint(w, d->group);
-        }
-        json_writer_key(w, VFIOD_KEY_VENDOR_ID);
-        json_writer_uint(w, d->vendor_id);
-        json_writer_key(w, VFIOD_KEY_DEVICE_ID);
-        json_writer_uint(w, d->device_id);
-        json_writer_key(w, VFIOD_KEY_SUBSYSTEM_VENDOR_ID);
-        json_writer_uint(w, d->subsystem_vendor_id);
-        json_writer_key(w, VFIOD_KEY_SUBSYSTEM_DEVICE_ID);
-        json_writer_uint(w, d->subsystem_device_id);
-        json_writer_key(w, VFIOD_KEY_CLASS);
-        json_writer_uint(w, d->class_code);
-        json_writer_key(w, VFIOD_KEY_VENDOR);
-        json_writer_string(w, d->vendor);
-        json_writer_key(w, VFIOD_KEY_NAME);
-        json_writer_string(w, d->name);
-        json_writer_key(w, VFIOD_KEY_DRIVER);
-        json_writer_string(w, d->driver);
-        json_writer_key(w, VFIOD_KEY_STATE);
-        json_writer_string(w, d->state);
-        json_writer_key(w, VFIOD_KEY_BRIDGE);
-        json_writer_bool(w, d->bridge);
-        json_writer_key(w, VFIOD_KEY_IN_USE);
-        json_writer_string(w, d->in_use);
-        /* as the service sends it: only with an assignment */
-        if (*d->persistent) {
-                json_writer_key(w, VFIOD_KEY_PERSISTENT);
-                json_writer_string(w, d->persistent);
-        }
-        /* as the service sends it: only when somebody was granted */
-        if (d->n_granted_uids > 0) {
-                json_writer_key(w, VFIOD_KEY_GRANTED_UIDS);
-                json_writer_begin_array(w);
-                for (size_t i = 0; i < d->n_granted_uids; i++)
-                        json_writer_uint(w, d->granted_uids[i]);
-                json_writer_end_array(w);
-        }
+        vfiod_device_foreach_field(d, json_field, w);
         json_writer_end_object(w);
 }
 
@@ -312,18 +303,8 @@ static int json_plan(const VfiodPlan *plan) {
         json_writer_key(&w, "plan");
         json_writer_begin_array(&w);
         for (size_t i = 0; i < plan->n_entries; i++) {
-                const VfiodPlanEntry *e = plan->entries[i];
                 json_writer_begin_object(&w);
-                json_writer_key(&w, VFIOD_KEY_ADDRESS);
-                json_writer_string(&w, e->address);
-                json_writer_key(&w, VFIOD_KEY_ACTION);
-                json_writer_string(&w, e->action);
-                json_writer_key(&w, VFIOD_KEY_FROM);
-                json_writer_string(&w, e->from);
-                json_writer_key(&w, VFIOD_KEY_TO);
-                json_writer_string(&w, e->to);
-                json_writer_key(&w, VFIOD_KEY_REASON);
-                json_writer_string(&w, e->reason);
+                vfiod_plan_entry_foreach_field(plan->entries[i], json_field, &w);
                 json_writer_end_object(&w);
         }
         json_writer_end_array(&w);
@@ -493,34 +474,8 @@ static int json_assignments(const VfiodAssignmentList *list) {
         json_writer_key(&w, "assignments");
         json_writer_begin_array(&w);
         for (size_t i = 0; i < list->n_assignments; i++) {
-                const VfiodAssignment *a = list->assignments[i];
                 json_writer_begin_object(&w);
-                json_writer_key(&w, VFIOD_KEY_ADDRESS);
-                json_writer_string(&w, a->address);
-                json_writer_key(&w, VFIOD_KEY_PERSISTENT);
-                json_writer_string(&w, a->persistent);
-                json_writer_key(&w, VFIOD_KEY_RECORD);
-                json_writer_string(&w, a->record);
-                /* as the service sends them: only from a readable record */
-                if (a->has_ids) {
-                        json_writer_key(&w, VFIOD_KEY_VENDOR_ID);
-                        json_writer_uint(&w, a->vendor_id);
-                        json_writer_key(&w, VFIOD_KEY_DEVICE_ID);
-                        json_writer_uint(&w, a->device_id);
-                        json_writer_key(&w, VFIOD_KEY_SUBSYSTEM_VENDOR_ID);
-                        json_writer_uint(&w, a->subsystem_vendor_id);
-                        json_writer_key(&w, VFIOD_KEY_SUBSYSTEM_DEVICE_ID);
-                        json_writer_uint(&w, a->subsystem_device_id);
-                        json_writer_key(&w, VFIOD_KEY_CLASS);
-                        json_writer_uint(&w, a->class_code);
-                        json_writer_key(&w, VFIOD_KEY_MEMBERS);
-                        json_writer_begin_array(&w);
-                        for (size_t k = 0; k < a->n_members; k++)
-                                json_writer_string(&w, a->members[k]);
-                        json_writer_end_array(&w);
-                }
-                json_writer_key(&w, VFIOD_KEY_DRIVER);
-                json_writer_string(&w, a->driver);
+                vfiod_assignment_foreach_field(list->assignments[i], json_field, &w);
                 json_writer_end_object(&w);
         }
         json_writer_end_array(&w);

@@ -29,7 +29,8 @@ typedef struct {
         FieldType type;
         size_t offset;          /* of the value in the struct */
         ssize_t seen_offset;    /* of a bool set when the key is present, or -1 */
-        size_t count_offset;    /* FIELD_UINT32_ARRAY: of its size_t length */
+        size_t count_offset;    /* FIELD_*_ARRAY: of its size_t length */
+        bool omit_empty;        /* the service leaves it out when "" or empty */
 } Field;
 
 static const Field device_fields[] = {
@@ -48,8 +49,9 @@ static const Field device_fields[] = {
         { VFIOD_KEY_BRIDGE,              FIELD_BOOL,   offsetof(VfiodDevice, bridge),              -1 },
         { VFIOD_KEY_IN_USE,              FIELD_STRING, offsetof(VfiodDevice, in_use),              -1 },
         { VFIOD_KEY_GRANTED_UIDS,        FIELD_UINT32_ARRAY, offsetof(VfiodDevice, granted_uids),  -1,
-          offsetof(VfiodDevice, n_granted_uids) },
-        { VFIOD_KEY_PERSISTENT,          FIELD_STRING, offsetof(VfiodDevice, persistent),          -1 },
+          offsetof(VfiodDevice, n_granted_uids), true },
+        { VFIOD_KEY_PERSISTENT,          FIELD_STRING, offsetof(VfiodDevice, persistent),          -1,
+          0, true },
 };
 
 static const Field assignment_fields[] = {
@@ -58,12 +60,16 @@ static const Field assignment_fields[] = {
         { VFIOD_KEY_PERSISTENT,          FIELD_STRING, offsetof(VfiodAssignment, persistent),       -1 },
         { VFIOD_KEY_VENDOR_ID,           FIELD_UINT16, offsetof(VfiodAssignment, vendor_id),
           offsetof(VfiodAssignment, has_ids) },
-        { VFIOD_KEY_DEVICE_ID,           FIELD_UINT16, offsetof(VfiodAssignment, device_id),        -1 },
-        { VFIOD_KEY_SUBSYSTEM_VENDOR_ID, FIELD_UINT16, offsetof(VfiodAssignment, subsystem_vendor_id), -1 },
-        { VFIOD_KEY_SUBSYSTEM_DEVICE_ID, FIELD_UINT16, offsetof(VfiodAssignment, subsystem_device_id), -1 },
-        { VFIOD_KEY_CLASS,               FIELD_UINT32, offsetof(VfiodAssignment, class_code),       -1 },
+        { VFIOD_KEY_DEVICE_ID,           FIELD_UINT16, offsetof(VfiodAssignment, device_id),
+          offsetof(VfiodAssignment, has_ids) },
+        { VFIOD_KEY_SUBSYSTEM_VENDOR_ID, FIELD_UINT16, offsetof(VfiodAssignment, subsystem_vendor_id),
+          offsetof(VfiodAssignment, has_ids) },
+        { VFIOD_KEY_SUBSYSTEM_DEVICE_ID, FIELD_UINT16, offsetof(VfiodAssignment, subsystem_device_id),
+          offsetof(VfiodAssignment, has_ids) },
+        { VFIOD_KEY_CLASS,               FIELD_UINT32, offsetof(VfiodAssignment, class_code),
+          offsetof(VfiodAssignment, has_ids) },
         { VFIOD_KEY_MEMBERS,             FIELD_STRING_ARRAY, offsetof(VfiodAssignment, members),   -1,
-          offsetof(VfiodAssignment, n_members) },
+          offsetof(VfiodAssignment, n_members), true },
         { VFIOD_KEY_DRIVER,              FIELD_STRING, offsetof(VfiodAssignment, driver),           -1 },
 };
 
@@ -358,6 +364,88 @@ fail:
                 free_item(items[i]);
         free(items);
         return r;
+}
+
+/* Calls func for each key of object the service sent, in the table's
+ * (the contract's) order, typed. */
+static void dict_foreach(const Field *fields, size_t n_fields, const void *object,
+                         VfiodFieldFunc func, void *userdata) {
+        for (size_t i = 0; i < n_fields; i++) {
+                const Field *f = &fields[i];
+                const char *slot = (const char *) object + f->offset;
+                VfiodField v = { .key = f->key };
+                size_t count = 0;
+
+                if (f->seen_offset >= 0) {
+                        bool seen;
+                        memcpy(&seen, (const char *) object + f->seen_offset, sizeof(seen));
+                        if (!seen)
+                                continue;
+                }
+                if (f->type == FIELD_UINT32_ARRAY || f->type == FIELD_STRING_ARRAY)
+                        memcpy(&count, (const char *) object + f->count_offset, sizeof(count));
+
+                switch (f->type) {
+                case FIELD_STRING:
+                        memcpy(&v.string, slot, sizeof(v.string));
+                        v.type = VFIOD_FIELD_STRING;
+                        if (f->omit_empty && (!v.string || !*v.string))
+                                continue;
+                        break;
+                case FIELD_UINT16: {
+                        uint16_t n;
+                        memcpy(&n, slot, sizeof(n));
+                        v.type = VFIOD_FIELD_NUMBER;
+                        v.number = n;
+                        break;
+                }
+                case FIELD_UINT32: {
+                        uint32_t n;
+                        memcpy(&n, slot, sizeof(n));
+                        v.type = VFIOD_FIELD_NUMBER;
+                        v.number = n;
+                        break;
+                }
+                case FIELD_BOOL:
+                        memcpy(&v.boolean, slot, sizeof(v.boolean));
+                        v.type = VFIOD_FIELD_BOOLEAN;
+                        break;
+                case FIELD_UINT32_ARRAY:
+                        memcpy(&v.numbers, slot, sizeof(v.numbers));
+                        v.type = VFIOD_FIELD_NUMBER_LIST;
+                        v.n_items = count;
+                        if (f->omit_empty && count == 0)
+                                continue;
+                        break;
+                case FIELD_STRING_ARRAY:
+                        memcpy(&v.strings, slot, sizeof(v.strings));
+                        v.type = VFIOD_FIELD_STRING_LIST;
+                        v.n_items = count;
+                        if (f->omit_empty && count == 0)
+                                continue;
+                        break;
+                }
+                func(&v, userdata);
+        }
+}
+
+VFIOD_EXPORT void vfiod_device_foreach_field(const VfiodDevice *device, VfiodFieldFunc func,
+                                             void *userdata) {
+        if (device && func)
+                dict_foreach(device_fields, N_ELEMENTS(device_fields), device, func, userdata);
+}
+
+VFIOD_EXPORT void vfiod_assignment_foreach_field(const VfiodAssignment *assignment,
+                                                 VfiodFieldFunc func, void *userdata) {
+        if (assignment && func)
+                dict_foreach(assignment_fields, N_ELEMENTS(assignment_fields), assignment, func,
+                             userdata);
+}
+
+VFIOD_EXPORT void vfiod_plan_entry_foreach_field(const VfiodPlanEntry *entry, VfiodFieldFunc func,
+                                                 void *userdata) {
+        if (entry && func)
+                dict_foreach(plan_fields, N_ELEMENTS(plan_fields), entry, func, userdata);
 }
 
 static void device_free(void *p) {

@@ -89,6 +89,32 @@ typedef struct VfiodDeviceList {
 
 void vfiod_device_list_free(VfiodDeviceList *list);
 
+/* ---- the dictionaries, key by key ---------------------------------- */
+
+/* One key of a dictionary as the service sent it, typed: for printing
+ * every key (vfioctl --json) without knowing them all. */
+typedef enum VfiodFieldType {
+        VFIOD_FIELD_STRING,             /* s */
+        VFIOD_FIELD_NUMBER,             /* q u */
+        VFIOD_FIELD_BOOLEAN,            /* b */
+        VFIOD_FIELD_NUMBER_LIST,        /* au */
+        VFIOD_FIELD_STRING_LIST,        /* as */
+} VfiodFieldType;
+
+typedef struct VfiodField {
+        const char *key;                /* VFIOD_KEY_* */
+        VfiodFieldType type;
+        const char *string;
+        uint64_t number;
+        bool boolean;
+        size_t n_items;                 /* the lists' length */
+        const uint32_t *numbers;
+        char *const *strings;
+} VfiodField;
+
+/* Called once per key, valid during the call only. */
+typedef void (*VfiodFieldFunc)(const VfiodField *field, void *userdata);
+
 /* ---- persistent assignments (ListPersistentAssignments) ----------- */
 
 /* One record of DetachDevice with VFIOD_FLAG_PERSISTENT. */
@@ -116,6 +142,14 @@ typedef struct VfiodAssignmentList {
 
 void vfiod_assignment_list_free(VfiodAssignmentList *list);
 
+/* Each key of a device (plan entry, assignment) dictionary that the
+ * service sent, in the contract's order: the keys it leaves out when empty
+ * ("group" without a group, "granted_uids", "persistent"...) are left out
+ * here too. */
+void vfiod_device_foreach_field(const VfiodDevice *device, VfiodFieldFunc func, void *userdata);
+void vfiod_assignment_foreach_field(const VfiodAssignment *assignment, VfiodFieldFunc func,
+                                    void *userdata);
+
 /* ---- plans (DetachDevice, ReattachDevice) ------------------------- */
 
 typedef struct VfiodPlanEntry {
@@ -132,6 +166,8 @@ typedef struct VfiodPlan {
 } VfiodPlan;
 
 void vfiod_plan_free(VfiodPlan *plan);
+void vfiod_plan_entry_foreach_field(const VfiodPlanEntry *entry, VfiodFieldFunc func,
+                                    void *userdata);
 
 /* ---- nodes (GrantAccess, RevokeAccess) ---------------------------- */
 

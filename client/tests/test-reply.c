@@ -128,6 +128,27 @@ static void test_devices_persistent(Fixture *f, gconstpointer data) {
         vfiod_device_list_free(list);
 }
 
+static void collect_key(const VfiodField *f, void *userdata) {
+        g_string_append_printf(userdata, "%s%s", ((GString *) userdata)->len ? " " : "", f->key);
+}
+
+/* Every key the service sent, in the contract's order; those it leaves
+ * out when empty stay out. */
+static void test_devices_foreach(Fixture *f, gconstpointer data) {
+        VfiodDeviceList *list = NULL;
+        g_autoptr(GString) keys = g_string_new(NULL);
+
+        g_assert_cmpint(sd_bus_message_open_container(f->m, 'a', "a{sv}"), >=, 0);
+        append_nic(f->m, false);
+        g_assert_cmpint(sd_bus_message_close_container(f->m), >=, 0);
+        fixture_seal(f);
+        g_assert_cmpint(reply_read_device_list(f->m, &list, &f->error), ==, 0);
+        vfiod_device_foreach_field(list->devices[0], collect_key, keys);
+        g_assert_cmpstr(keys->str, ==, "address vendor_id device_id subsystem_vendor_id "
+                        "subsystem_device_id class vendor name driver state bridge in_use");
+        vfiod_device_list_free(list);
+}
+
 static void append_assignment(sd_bus_message *m, const char *address, bool readable) {
         const char *members[] = { "0000:00:1c.0", address, NULL };
 
@@ -432,6 +453,7 @@ int main(int argc, char *argv[]) {
         ADD("/reply/devices/missing-address", test_devices_missing_address);
         ADD("/reply/devices/wrong-signature", test_devices_wrong_signature);
         ADD("/reply/devices/persistent", test_devices_persistent);
+        ADD("/reply/devices/foreach", test_devices_foreach);
         ADD("/reply/assignments/full", test_assignments);
         ADD("/reply/assignments/wrong-type", test_assignments_wrong_type);
         ADD("/reply/plan/full", test_plan_full);
