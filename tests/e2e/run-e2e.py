@@ -55,6 +55,10 @@ HOST_NEEDS = [
 INITRAMFS_MODULES = ["virtio_pci", "9pnet_virtio", "9p", "netfs", "fscache", "overlay",
                      "virtio_blk", "ext4"]
 
+# Where `run-e2e.py --prepare` (run by tools/deps) keeps the kernel: outside any build dir, so
+# `meson test` never downloads anything.
+KERNEL_CACHE = os.environ.get("VFIOD_E2E_KERNEL_CACHE", "/var/cache/vfiod/e2e-kernel")
+
 KERNEL_PKG_RE = re.compile(r"^linux-image-(6\.1\.0-(\d+)-amd64)(-unsigned)?$")
 
 # The guest's PCI topology (see README.md). Root-bus slots are fixed; bus numbers behind the
@@ -135,7 +139,7 @@ def ensure_host_packages(allow_install):
     if not missing:
         return
     if not allow_install:
-        sys.exit(f"e2e: missing {', '.join(missing)} and --no-install given")
+        sys.exit(f"e2e: missing {', '.join(missing)}: run tools/deps (as root) first")
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         log(f"SKIP: packages {', '.join(missing)} missing and cannot install them "
             "(needs root and apt-get)")
@@ -181,6 +185,21 @@ def pick_kernel_package():
 def kernel_tree_ok(tree, kver):
     return (os.path.exists(os.path.join(tree, "boot", f"vmlinuz-{kver}"))
             and os.path.exists(os.path.join(tree, "lib", "modules", kver, "modules.dep")))
+
+
+def prepared_kernel(cache, timings):
+    """(tree, kver) of the kernel tools/deps prepared; exits when there is none."""
+    current = os.path.join(cache, "current")
+    if os.path.islink(current):
+        kver = os.readlink(current)
+        tree = os.path.join(cache, kver)
+        if kernel_tree_ok(tree, kver):
+            timings["kernel_cached"] = True
+            timings["kernel_s"] = 0.0
+            return tree, kver
+    sys.exit(f"e2e: no kernel prepared in {cache}: run tools/deps (as root) first; it runs "
+             f"{os.path.relpath(__file__, SOURCE_DIR)} --prepare, which downloads Debian's 6.1 "
+             "kernel package there")
 
 
 def ensure_kernel(cache, refresh, timings):
@@ -353,8 +372,11 @@ def summarize(results):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("guest_script", help="executable run as root inside the guest")
-    ap.add_argument("--build-dir", required=True, help="meson build dir (visible in the guest)")
+    ap.add_argument("guest_script", nargs="?", help="executable run as root inside the guest")
+    ap.add_argument("--build-dir", help="meson build dir (visible in the guest)")
+    ap.add_argument("--prepare", action="store_true",
+                    help="install the host packages and download the kernel into "
+                    f"{KERNEL_CACHE} (VFIOD_E2E_KERNEL_CACHE), then exit: what tools/deps runs")
     ap.add_argument("--results", help="results dir (default BUILD/tests/e2e/results/SCRIPT)")
     ap.add_argument("--timeout", type=float, default=720, help="hard limit for the whole run, s")
     ap.add_argument("--memory", default="1024", help="guest memory, MiB (default 1024)")
@@ -375,6 +397,18 @@ def main():
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                     help="exported to the guest script (E2E_* names only)")
     args = ap.parse_args()
+
+    if args.prepare:
+        os.makedirs(KERNEL_CACHE, exist_ok=True)
+        with open(os.path.join(KERNEL_CACHE, ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            ensure_host_packages(not args.no_install)
+            timings = {}
+            tree, kver = ensure_kernel(KERNEL_CACHE, args.refresh_kernel, timings)
+        log(f"prepared: kernel {kver} in {tree}")
+        return 0
+    if not args.guest_script or not args.build_dir:
+        ap.error("give --build-dir and a guest script (or --prepare)")
 
     t_start = time.monotonic()
     deadline = t_start + args.timeout
@@ -403,12 +437,10 @@ def main():
     # the same build dir would otherwise race on them); the VMs themselves may run in parallel.
     with open(os.path.join(workdir, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        ensure_host_packages(not args.no_install)
+        ensure_host_packages(False)
         timings["packages_s"] = round(time.monotonic() - t_start, 2)
-        tree, kver = ensure_kernel(os.path.join(e2e_dir, "kernel"), args.refresh_kernel,
-                                   timings)
-        log(f"kernel {kver} ({'cached' if timings['kernel_cached'] else 'downloaded'}, "
-            f"{timings['kernel_s']} s)")
+        tree, kver = prepared_kernel(KERNEL_CACHE, timings)
+        log(f"kernel {kver} (prepared by tools/deps in {KERNEL_CACHE})")
         t = time.monotonic()
         initrd = ensure_initramfs(tree, kver, workdir)
         timings["initramfs_s"] = round(time.monotonic() - t, 2)

@@ -115,6 +115,14 @@ def members(g):
 
 
 # ---------------------------------------------------------------------------------------------
+section("the harness (smoke.py, in this boot: its own checks in smoke.json)")
+# The checks that prove the machine and the stack are what the rest relies on ran as a boot of
+# their own; one boot fewer, and nothing of theirs is lost.
+smoke = subprocess.run([os.path.join(os.path.dirname(os.path.abspath(__file__)), "smoke.py")])
+C.check("the harness's smoke checks passed (smoke.json)", smoke.returncode == 0,
+        f"exit {smoke.returncode}")
+
+# ---------------------------------------------------------------------------------------------
 section("what the kernel made")
 
 kgroups = L.iommu_groups()
