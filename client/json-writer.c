@@ -17,7 +17,7 @@ void json_write_string(FILE *f, const char *s) {
                 } else if (*p < 0x20 || *p == 0x7f)
                         fprintf(f, "\\u%04x", *p);
                 else
-                        fputc(*p, f);  /* ASCII and UTF-8 sequences as they are */
+                        fputc(*p, f); /* ASCII and UTF-8 sequences as they are */
         }
         fputc('"', f);
 }
@@ -25,7 +25,7 @@ void json_write_string(FILE *f, const char *s) {
 void json_writer_init(JsonWriter *w, FILE *f, bool pretty) {
         assert(w);
         assert(f);
-        *w = (JsonWriter) { .f = f, .pretty = pretty };
+        *w = (JsonWriter){.f = f, .pretty = pretty};
 }
 
 static void json_writer_newline(JsonWriter *w, unsigned depth) {

@@ -16,7 +16,7 @@
 
 typedef struct JsonWriter {
         FILE *f;
-        bool pretty;                    /* newlines and two-space indentation */
+        bool pretty; /* newlines and two-space indentation */
         unsigned depth;
         bool has_items[JSON_WRITER_MAX_DEPTH];
         bool after_key;

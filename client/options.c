@@ -15,12 +15,10 @@ static const struct {
         const char *name;
         VerbOption option;
 } verb_options[] = {
-        { "--group",   VERB_OPTION_GROUP   },
-        { "--dry-run", VERB_OPTION_DRY_RUN },
-        { "--force",   VERB_OPTION_FORCE   },
-        { "--fd-env",  VERB_OPTION_FD_ENV  },
-        { "--memlock", VERB_OPTION_MEMLOCK },   /* takes a value */
-        { "--persistent", VERB_OPTION_PERSISTENT },
+        {"--group", VERB_OPTION_GROUP},           {"--dry-run", VERB_OPTION_DRY_RUN},
+        {"--force", VERB_OPTION_FORCE},           {"--fd-env", VERB_OPTION_FD_ENV},
+        {"--memlock", VERB_OPTION_MEMLOCK}, /* takes a value */
+        {"--persistent", VERB_OPTION_PERSISTENT},
 };
 
 #define N_VERB_OPTIONS (sizeof(verb_options) / sizeof(verb_options[0]))
@@ -32,8 +30,7 @@ const char *verb_option_name(VerbOption option) {
         return NULL;
 }
 
-__attribute__((format(printf, 2, 3)))
-static int usage_error(char **ret_error, const char *format, ...) {
+__attribute__((format(printf, 2, 3))) static int usage_error(char **ret_error, const char *format, ...) {
         va_list ap;
         char *message;
 
@@ -81,8 +78,10 @@ static int memlock_parse(const char *value, Options *o, char **ret_error) {
         if (!value)
                 return usage_error(ret_error, "option '--memlock' needs a size, e.g. --memlock 8G");
         if (parse_size(value, &o->memlock) < 0)
-                return usage_error(ret_error, "'%s' is not a size: give bytes or a number with "
-                                   "K, M, G or T (powers of 1024), e.g. 8G", value);
+                return usage_error(ret_error,
+                                   "'%s' is not a size: give bytes or a number with "
+                                   "K, M, G or T (powers of 1024), e.g. 8G",
+                                   value);
         o->verb_options |= VERB_OPTION_MEMLOCK;
         return 0;
 }
@@ -92,8 +91,7 @@ static int option_parse(const char *arg, Options *o, char **ret_error) {
         if (eq && strncmp(arg, "--memlock=", 10) == 0)
                 return memlock_parse(eq + 1, o, ret_error);
         if (eq)
-                return usage_error(ret_error, "option '%.*s' takes no value",
-                                   (int) (eq - arg), arg);
+                return usage_error(ret_error, "option '%.*s' takes no value", (int) (eq - arg), arg);
 
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
                 o->help = true;
@@ -115,7 +113,7 @@ static int option_parse(const char *arg, Options *o, char **ret_error) {
 }
 
 int options_parse(int argc, char **argv, Options *ret, char **ret_error) {
-        Options o = { .ask_password = true, .dashdash = SIZE_MAX };
+        Options o = {.ask_password = true, .dashdash = SIZE_MAX};
         bool options_done = false;
         int r;
 
@@ -160,8 +158,8 @@ void options_clear(Options *options) {
         options->n_args = 0;
 }
 
-int options_find_verb(const Options *options, const Verb *verbs, size_t n_verbs,
-                      const Verb **ret, char **ret_error) {
+int options_find_verb(const Options *options, const Verb *verbs, size_t n_verbs, const Verb **ret,
+                      char **ret_error) {
         const Verb *verb = NULL;
         const char *name;
         size_t n_args;
@@ -194,8 +192,8 @@ int options_find_verb(const Options *options, const Verb *verbs, size_t n_verbs,
                                            verb_options[i].name, name);
 
         if (n_args < verb->min_args)
-                return usage_error(ret_error, "missing %s for '%s'",
-                                   verb->args ? verb->args : "arguments", name);
+                return usage_error(ret_error, "missing %s for '%s'", verb->args ? verb->args : "arguments",
+                                   name);
         if (n_args > verb->max_args)
                 return usage_error(ret_error, "too many arguments for '%s'", name);
 

@@ -12,11 +12,11 @@
 
 /* Options only some verbs take. */
 typedef enum VerbOption {
-        VERB_OPTION_GROUP   = 1 << 0,   /* --group */
-        VERB_OPTION_DRY_RUN = 1 << 1,   /* --dry-run */
-        VERB_OPTION_FORCE   = 1 << 2,   /* --force */
-        VERB_OPTION_FD_ENV  = 1 << 3,   /* --fd-env */
-        VERB_OPTION_MEMLOCK = 1 << 4,   /* --memlock SIZE */
+        VERB_OPTION_GROUP = 1 << 0,      /* --group */
+        VERB_OPTION_DRY_RUN = 1 << 1,    /* --dry-run */
+        VERB_OPTION_FORCE = 1 << 2,      /* --force */
+        VERB_OPTION_FD_ENV = 1 << 3,     /* --fd-env */
+        VERB_OPTION_MEMLOCK = 1 << 4,    /* --memlock SIZE */
         VERB_OPTION_PERSISTENT = 1 << 5, /* --persistent */
         _VERB_OPTION_LAST = VERB_OPTION_PERSISTENT,
 } VerbOption;
@@ -25,22 +25,22 @@ typedef struct Options {
         bool help;
         bool version;
         bool json;
-        bool ask_password;              /* false with --no-ask-password */
-        unsigned verb_options;          /* VerbOption mask given */
-        uint64_t memlock;               /* --memlock, in bytes */
-        char **args;                    /* the verb and its arguments (into argv) */
+        bool ask_password;     /* false with --no-ask-password */
+        unsigned verb_options; /* VerbOption mask given */
+        uint64_t memlock;      /* --memlock, in bytes */
+        char **args;           /* the verb and its arguments (into argv) */
         size_t n_args;
-        size_t dashdash;                /* args[] index "--" came before (a command
+        size_t dashdash; /* args[] index "--" came before (a command
                                          * follows), or SIZE_MAX when none */
 } Options;
 
 typedef struct Verb {
         const char *name;
-        const char *args;               /* its arguments, e.g. "DEVICE", or NULL */
+        const char *args; /* its arguments, e.g. "DEVICE", or NULL */
         const char *summary;
-        size_t min_args, max_args;      /* not counting the verb */
-        unsigned verb_options;          /* VerbOption mask allowed */
-        bool is_default;                /* run when no verb is given */
+        size_t min_args, max_args; /* not counting the verb */
+        unsigned verb_options;     /* VerbOption mask allowed */
+        bool is_default;           /* run when no verb is given */
         int (*run)(const Options *options, char **args, size_t n_args);
 } Verb;
 
@@ -55,8 +55,8 @@ void options_clear(Options *options);
 /* The verb options->args names (or the default verb), after checking its
  * argument count and verb options.  On a usage error returns -EINVAL and
  * an allocated message in *ret_error. */
-int options_find_verb(const Options *options, const Verb *verbs, size_t n_verbs,
-                      const Verb **ret, char **ret_error);
+int options_find_verb(const Options *options, const Verb *verbs, size_t n_verbs, const Verb **ret,
+                      char **ret_error);
 
 /* A size for --memlock: bytes, or with a binary unit K, M, G, T (also
  * "KiB", "MB"...: all are powers of 1024), e.g. "8G", "256MiB".  0 and

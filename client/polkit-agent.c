@@ -43,8 +43,7 @@ static void polkit_agent_exec(const char *path, pid_t parent, int notify_fd) {
 
         snprintf(pid_text, sizeof(pid_text), "%d", (int) parent);
         snprintf(fd_text, sizeof(fd_text), "%d", fd);
-        execl(path, path, "--notify-fd", fd_text, "--fallback", "--process", pid_text,
-              (char *) NULL);
+        execl(path, path, "--notify-fd", fd_text, "--fallback", "--process", pid_text, (char *) NULL);
         _exit(127);
 }
 
@@ -74,7 +73,7 @@ pid_t polkit_agent_start(const char *path) {
         close(pipe_fds[1]);
 
         /* Readable (a byte or EOF) once the agent is ready, or has exited. */
-        struct pollfd p = { .fd = pipe_fds[0], .events = POLLIN };
+        struct pollfd p = {.fd = pipe_fds[0], .events = POLLIN};
         int r;
         do
                 r = poll(&p, 1, POLKIT_AGENT_READY_TIMEOUT_MS);

@@ -12,23 +12,23 @@
 
 typedef struct {
         char *text;
-        const char *color;      /* static strings only */
+        const char *color; /* static strings only */
 } Cell;
 
 struct Table {
         size_t n_columns;
         char **headers;
-        size_t *min_widths;     /* per column; SIZE_MAX when not shrinkable */
-        size_t *shrink_order;   /* columns in the order they were marked */
+        size_t *min_widths;   /* per column; SIZE_MAX when not shrinkable */
+        size_t *shrink_order; /* columns in the order they were marked */
         size_t n_shrinkable;
-        Cell *cells;            /* n_rows × n_columns */
+        Cell *cells; /* n_rows × n_columns */
         size_t n_rows;
 };
 
 size_t utf8_width(const char *s) {
         size_t n = 0;
         for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-                if ((*p & 0xc0) != 0x80)  /* not a continuation byte */
+                if ((*p & 0xc0) != 0x80) /* not a continuation byte */
                         n++;
         return n;
 }
@@ -151,9 +151,8 @@ size_t table_get_rows(const Table *t) {
         return t->n_rows;
 }
 
-static void table_print_row(const Table *t, FILE *f, const TableStyle *style,
-                            const size_t *widths, char *const *texts, const Cell *cells,
-                            const char *row_color) {
+static void table_print_row(const Table *t, FILE *f, const TableStyle *style, const size_t *widths,
+                            char *const *texts, const Cell *cells, const char *row_color) {
         for (size_t c = 0; c < t->n_columns; c++) {
                 const char *text = cells ? cells[c].text : texts[c];
                 const char *color = cells ? cells[c].color : row_color;
@@ -163,8 +162,7 @@ static void table_print_row(const Table *t, FILE *f, const TableStyle *style,
                         fputs("  ", f);
                 if (style->color && color)
                         fputs(color, f);
-                size_t w = utf8_write_cut(f, text, widths[c],
-                                          style->ellipsis ? style->ellipsis : "...");
+                size_t w = utf8_write_cut(f, text, widths[c], style->ellipsis ? style->ellipsis : "...");
                 if (style->color && color)
                         fputs(TABLE_COLOR_RESET, f);
                 if (!last)
@@ -195,8 +193,7 @@ int table_print(const Table *t, FILE *f, const TableStyle *style) {
         for (size_t c = 0; c < t->n_columns; c++)
                 total += widths[c];
 
-        for (size_t i = 0; style->max_width > 0 && total > style->max_width &&
-                           i < t->n_shrinkable; i++) {
+        for (size_t i = 0; style->max_width > 0 && total > style->max_width && i < t->n_shrinkable; i++) {
                 size_t c = t->shrink_order[i];
                 if (widths[c] <= t->min_widths[c])
                         continue;

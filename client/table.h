@@ -16,18 +16,18 @@
 typedef struct Table Table;
 
 typedef struct TableStyle {
-        bool header;            /* print the header row */
-        bool color;             /* use the cells' ANSI colours, bold header */
-        size_t max_width;       /* 0: unlimited */
-        const char *ellipsis;   /* for cut cells, e.g. "…" or "..." */
+        bool header;          /* print the header row */
+        bool color;           /* use the cells' ANSI colours, bold header */
+        size_t max_width;     /* 0: unlimited */
+        const char *ellipsis; /* for cut cells, e.g. "…" or "..." */
 } TableStyle;
 
-#define TABLE_COLOR_BOLD   "\033[1m"
-#define TABLE_COLOR_DIM    "\033[2m"
-#define TABLE_COLOR_GREEN  "\033[32m"
+#define TABLE_COLOR_BOLD "\033[1m"
+#define TABLE_COLOR_DIM "\033[2m"
+#define TABLE_COLOR_GREEN "\033[32m"
 #define TABLE_COLOR_YELLOW "\033[33m"
-#define TABLE_COLOR_CYAN   "\033[36m"
-#define TABLE_COLOR_RESET  "\033[0m"
+#define TABLE_COLOR_CYAN "\033[36m"
+#define TABLE_COLOR_RESET "\033[0m"
 
 /* headers: n_columns strings. */
 Table *table_new(size_t n_columns, const char *const *headers);

@@ -29,12 +29,14 @@
 #define VFIOCTL_PKTTYAGENT "/usr/bin/pkttyagent"
 #endif
 
-#define EXIT_REFUSED 1  /* the service refused or failed, or is unreachable */
-#define EXIT_USAGE   2
+#define EXIT_REFUSED 1 /* the service refused or failed, or is unreachable */
+#define EXIT_USAGE 2
 
 /* Cleanup attributes for libvfiod's types (its *_free() take NULL). */
-#define DEFINE_FREEP(type, fn) \
-        static inline void fn##p(type **p) { fn(*p); }
+#define DEFINE_FREEP(type, fn)               \
+        static inline void fn##p(type **p) { \
+                fn(*p);                      \
+        }
 DEFINE_FREEP(VfiodClient, vfiod_client_free)
 DEFINE_FREEP(VfiodDeviceList, vfiod_device_list_free)
 DEFINE_FREEP(VfiodPlan, vfiod_plan_free)
@@ -75,7 +77,7 @@ static void output_init(void) {
 
 static const TableStyle *output_table_style(void) {
         static TableStyle style;
-        style = (TableStyle) {
+        style = (TableStyle){
                 .header = out.tty,
                 .color = out.color,
                 .max_width = out.width,
@@ -108,25 +110,29 @@ static int fail(const VfiodError *error, const char *device) {
         /* The service words its refusals for any client; the command line
          * that does what it suggests is ours to give, once. */
         if (vfiod_error_has_name(error, VFIOD_ERROR_GROUP_NOT_VIABLE) && device)
-                fprintf(stderr, "Hint: 'vfioctl detach --group %s' detaches every device of "
-                        "the group.\n", device);
+                fprintf(stderr,
+                        "Hint: 'vfioctl detach --group %s' detaches every device of "
+                        "the group.\n",
+                        device);
         else if (vfiod_error_has_name(error, VFIOD_ERROR_DEVICE_IN_USE) && device)
                 fprintf(stderr, "Hint: add --force to detach it anyway, if you are sure the "
-                        "host can do without it.\n");
+                                "host can do without it.\n");
         else if (vfiod_error_has_name(error, VFIOD_ERROR_NOT_DETACHED) && device &&
                  strcmp(running_verb, "reattach") != 0)
-                fprintf(stderr, "Hint: 'vfioctl detach --group %s' detaches it with its "
-                        "group.\n", device);
-        else if ((vfiod_error_has_name(error, VFIOD_ERROR_NOT_ASSIGNABLE) ||
-                  vfiod_error_has_name(error, VFIOD_ERROR_NOT_DETACHED)) && device)
-                fprintf(stderr, "Hint: 'vfioctl group %s' lists the devices of its group.\n",
+                fprintf(stderr,
+                        "Hint: 'vfioctl detach --group %s' detaches it with its "
+                        "group.\n",
                         device);
+        else if ((vfiod_error_has_name(error, VFIOD_ERROR_NOT_ASSIGNABLE) ||
+                  vfiod_error_has_name(error, VFIOD_ERROR_NOT_DETACHED)) &&
+                 device)
+                fprintf(stderr, "Hint: 'vfioctl group %s' lists the devices of its group.\n", device);
         else if (vfiod_error_has_name(error, VFIOD_ERROR_NO_SUCH_DEVICE) ||
                  vfiod_error_has_name(error, VFIOD_ERROR_INVALID_ADDRESS))
                 fprintf(stderr, "Hint: 'vfioctl list' shows every PCI device.\n");
         else if (vfiod_error_has_name(error, VFIOD_DBUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED))
                 fprintf(stderr, "Hint: this needs authentication: run vfioctl on a terminal "
-                        "without --no-ask-password, or as root.\n");
+                                "without --no-ask-password, or as root.\n");
         return EXIT_REFUSED;
 }
 
@@ -144,15 +150,9 @@ static void json_field(const VfiodField *f, void *userdata) {
 
         json_writer_key(w, f->key);
         switch (f->type) {
-        case VFIOD_FIELD_STRING:
-                json_writer_string(w, f->string);
-                break;
-        case VFIOD_FIELD_NUMBER:
-                json_writer_uint(w, f->number);
-                break;
-        case VFIOD_FIELD_BOOLEAN:
-                json_writer_bool(w, f->boolean);
-                break;
+        case VFIOD_FIELD_STRING: json_writer_string(w, f->string); break;
+        case VFIOD_FIELD_NUMBER: json_writer_uint(w, f->number); break;
+        case VFIOD_FIELD_BOOLEAN: json_writer_bool(w, f->boolean); break;
         case VFIOD_FIELD_NUMBER_LIST:
                 json_writer_begin_array(w);
                 for (size_t i = 0; i < f->n_items; i++)
@@ -231,8 +231,7 @@ static bool persistent_mismatch(const char *persistent) {
 
 static int table_devices(const VfiodDeviceList *list) {
         static const char *const headers[_DEVICE_COLUMN_MAX] = {
-                "GROUP", "ADDRESS", "IDS", "NAME", "DRIVER", "STATE", "GRANTED", "PERSISTENT",
-                "IN USE",
+                "GROUP", "ADDRESS", "IDS", "NAME", "DRIVER", "STATE", "GRANTED", "PERSISTENT", "IN USE",
         };
         Table *t;
         int r = 0;
@@ -258,8 +257,7 @@ static int table_devices(const VfiodDeviceList *list) {
                 } else if (d->n_granted_uids > 3)
                         snprintf(granted, sizeof(granted), "%zu users", d->n_granted_uids);
                 snprintf(ids, sizeof(ids), "[%04x:%04x]", d->vendor_id, d->device_id);
-                if (asprintf(&name, "%s%s%s", d->vendor, *d->vendor && *d->name ? " " : "",
-                             d->name) < 0) {
+                if (asprintf(&name, "%s%s%s", d->vendor, *d->vendor && *d->name ? " " : "", d->name) < 0) {
                         r = -ENOMEM;
                         break;
                 }
@@ -277,8 +275,8 @@ static int table_devices(const VfiodDeviceList *list) {
                 };
                 const char *colors[_DEVICE_COLUMN_MAX] = {
                         [DEVICE_COLUMN_STATE] = state_color(d->state),
-                        [DEVICE_COLUMN_PERSISTENT] = persistent_mismatch(d->persistent) ?
-                                                     TABLE_COLOR_YELLOW : NULL,
+                        [DEVICE_COLUMN_PERSISTENT] =
+                                persistent_mismatch(d->persistent) ? TABLE_COLOR_YELLOW : NULL,
                         [DEVICE_COLUMN_IN_USE] = *d->in_use ? TABLE_COLOR_YELLOW : NULL,
                 };
                 r = table_add_row(t, cells, colors);
@@ -313,7 +311,7 @@ static int json_plan(const VfiodPlan *plan) {
 }
 
 static int table_plan(const VfiodPlan *plan, bool dry_run) {
-        static const char *const headers[] = { "ADDRESS", "ACTION", "DRIVER", "REASON" };
+        static const char *const headers[] = {"ADDRESS", "ACTION", "DRIVER", "REASON"};
         const char *arrow = out.tty && out.utf8 ? " → " : " -> ";
         Table *t;
         int r = 0;
@@ -342,10 +340,8 @@ static int table_plan(const VfiodPlan *plan, bool dry_run) {
                 }
 
                 bool keep = strcmp(e->action, VFIOD_ACTION_KEEP) == 0;
-                const char *cells[] = { e->address, e->action, drivers,
-                                        *e->reason ? e->reason : "-" };
-                const char *colors[] = { NULL, keep ? TABLE_COLOR_DIM : TABLE_COLOR_GREEN,
-                                         NULL, NULL };
+                const char *cells[] = {e->address, e->action, drivers, *e->reason ? e->reason : "-"};
+                const char *colors[] = {NULL, keep ? TABLE_COLOR_DIM : TABLE_COLOR_GREEN, NULL, NULL};
                 r = table_add_row(t, cells, colors);
                 free(drivers);
         }
@@ -441,7 +437,7 @@ static int verb_plan(const Options *options, const char *device, bool detach) {
          * prompt is possible at all: root and dry runs are never asked. */
         vfiod_client_set_allow_interactive_authorization(client, options->ask_password);
         if (options->ask_password && !dry_run && geteuid() != 0 && isatty(STDIN_FILENO))
-                agent = polkit_agent_start(VFIOCTL_PKTTYAGENT);  /* < 0: go on without */
+                agent = polkit_agent_start(VFIOCTL_PKTTYAGENT); /* < 0: go on without */
 
         if (detach)
                 r = vfiod_client_detach_device(client, device, flags, &plan, &error);
@@ -484,7 +480,7 @@ static int json_assignments(const VfiodAssignmentList *list) {
 }
 
 static int table_assignments(const VfiodAssignmentList *list) {
-        static const char *const headers[] = { "ADDRESS", "IDS", "DRIVER", "CHECK", "RECORD" };
+        static const char *const headers[] = {"ADDRESS", "IDS", "DRIVER", "CHECK", "RECORD"};
         Table *t;
         int r = 0;
 
@@ -504,10 +500,10 @@ static int table_assignments(const VfiodAssignmentList *list) {
 
                 if (a->has_ids)
                         snprintf(ids, sizeof(ids), "[%04x:%04x]", a->vendor_id, a->device_id);
-                const char *cells[] = { a->address, ids, *a->driver ? a->driver : "-",
-                                        a->persistent, a->record };
-                const char *colors[] = { NULL, NULL, NULL,
-                                         active ? TABLE_COLOR_GREEN : TABLE_COLOR_YELLOW, NULL };
+                const char *cells[] = {a->address, ids, *a->driver ? a->driver : "-", a->persistent,
+                                       a->record};
+                const char *colors[] = {NULL, NULL, NULL, active ? TABLE_COLOR_GREEN : TABLE_COLOR_YELLOW,
+                                        NULL};
                 r = table_add_row(t, cells, colors);
         }
         if (r >= 0)
@@ -620,8 +616,8 @@ static int verb_run(const Options *options, char **args, size_t n_args) {
         /* options->dashdash counts the verb too */
         if (options->dashdash == SIZE_MAX || options->dashdash < 2 || options->dashdash - 1 >= n_args) {
                 fprintf(stderr, "vfioctl: run needs devices, then -- and the command to run, e.g.\n"
-                        "  vfioctl run --memlock 8G 03:00.0 -- qemu-system-x86_64 "
-                        "-device vfio-pci,host=03:00.0 ...\n");
+                                "  vfioctl run --memlock 8G 03:00.0 -- qemu-system-x86_64 "
+                                "-device vfio-pci,host=03:00.0 ...\n");
                 return EXIT_USAGE;
         }
         n_devices = options->dashdash - 1;
@@ -703,7 +699,7 @@ finish:
 
 typedef struct Monitor {
         bool json;
-        int r;                          /* < 0: writing the output failed */
+        int r; /* < 0: writing the output failed */
 } Monitor;
 
 static const char *const object_words[] = {
@@ -714,11 +710,11 @@ static const char *const object_words[] = {
 
 static const char *change_event(VfiodChangeKind kind) {
         switch (kind) {
-        case VFIOD_CHANGE_ADDED:           return "added";
-        case VFIOD_CHANGE_REMOVED:         return "removed";
+        case VFIOD_CHANGE_ADDED: return "added";
+        case VFIOD_CHANGE_REMOVED: return "removed";
         case VFIOD_CHANGE_SERVICE_STARTED: return "started";
         case VFIOD_CHANGE_SERVICE_STOPPED: return "stopped";
-        case VFIOD_CHANGE_PROPERTY:        break;
+        case VFIOD_CHANGE_PROPERTY: break;
         }
         return NULL;
 }
@@ -738,18 +734,10 @@ static void text_value(const VfiodValue *v) {
 
 static void json_value(JsonWriter *w, const VfiodValue *v) {
         switch (v ? v->type : VFIOD_VALUE_NULL) {
-        case VFIOD_VALUE_NULL:
-                json_writer_null(w);
-                break;
-        case VFIOD_VALUE_STRING:
-                json_writer_string(w, v->text);
-                break;
-        case VFIOD_VALUE_NUMBER:
-                json_writer_uint(w, v->number);
-                break;
-        case VFIOD_VALUE_BOOLEAN:
-                json_writer_bool(w, v->boolean);
-                break;
+        case VFIOD_VALUE_NULL: json_writer_null(w); break;
+        case VFIOD_VALUE_STRING: json_writer_string(w, v->text); break;
+        case VFIOD_VALUE_NUMBER: json_writer_uint(w, v->number); break;
+        case VFIOD_VALUE_BOOLEAN: json_writer_bool(w, v->boolean); break;
         case VFIOD_VALUE_LIST:
                 json_writer_begin_array(w);
                 for (size_t i = 0; i < v->n_items; i++)
@@ -770,7 +758,7 @@ static void monitor_print(VfiodWatch *watch, const VfiodChange *c, void *userdat
         if (m->json) {
                 JsonWriter w;
 
-                json_writer_init(&w, stdout, false);  /* one line per change */
+                json_writer_init(&w, stdout, false); /* one line per change */
                 json_writer_begin_object(&w);
                 json_writer_key(&w, "object");
                 json_writer_string(&w, object_words[c->object]);
@@ -826,7 +814,7 @@ static int verb_monitor(const Options *options, char **args, size_t n_args) {
         VfiodError error = VFIOD_ERROR_INIT;
         VfiodClient *client = NULL;
         VfiodWatch *watch = NULL;
-        Monitor monitor = { .json = options->json };
+        Monitor monitor = {.json = options->json};
         sigset_t mask;
         int sfd, r, ret;
 
@@ -868,7 +856,7 @@ static int verb_monitor(const Options *options, char **args, size_t n_args) {
 
                 r = vfiod_watch_get_fd(watch);
                 if (r >= 0) {
-                        fds[0] = (struct pollfd) { .fd = r };
+                        fds[0] = (struct pollfd){.fd = r};
                         r = vfiod_watch_get_events(watch);
                 }
                 if (r >= 0) {
@@ -881,7 +869,7 @@ static int verb_monitor(const Options *options, char **args, size_t n_args) {
                         ret = EXIT_REFUSED;
                         break;
                 }
-                fds[1] = (struct pollfd) { .fd = sfd, .events = POLLIN };
+                fds[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
 
                 r = poll(fds, 2, poll_timeout_ms(timeout));
                 if (r < 0 && errno != EINTR) {
@@ -890,7 +878,7 @@ static int verb_monitor(const Options *options, char **args, size_t n_args) {
                         break;
                 }
                 if (r > 0 && fds[1].revents) {
-                        ret = EXIT_SUCCESS;  /* interrupted: the normal end */
+                        ret = EXIT_SUCCESS; /* interrupted: the normal end */
                         break;
                 }
         }
@@ -906,84 +894,80 @@ finish:
 static int verb_help(const Options *options, char **args, size_t n_args);
 
 static const Verb verbs[] = {
-        { "list", NULL, "List every PCI device (the default)",
-          0, 0, 0, true, verb_list },
-        { "group", "DEVICE", "List the devices of the IOMMU group of DEVICE",
-          1, 1, 0, false, verb_group },
-        { "detach", "DEVICE", "Bind DEVICE (with --group: its whole group) to vfio-pci",
-          1, 1, VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN | VERB_OPTION_FORCE | VERB_OPTION_PERSISTENT,
-          false, verb_detach },
-        { "reattach", "DEVICE", "Give DEVICE (with --group: its group) back to the host, and "
-          "forget its persistent assignment",
-          1, 1, VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN, false, verb_reattach },
-        { "persistent", NULL, "List the persistent assignments and whether each still matches "
-          "its device",
-          0, 0, 0, false, verb_persistent },
-        { "monitor", NULL, "Print each change of a device or group, until interrupted",
-          0, 0, 0, false, verb_monitor },
-        { "grant", "DEVICE", "Let you open the IOMMU group of detached DEVICE by path (an ACL)",
-          1, 1, 0, false, verb_grant },
-        { "revoke", "DEVICE", "Take back what grant gave on the group of DEVICE",
-          1, 1, 0, false, verb_revoke },
-        { "run", "DEVICE... -- COMMAND [ARG...]",
-          "Detach, grant (or with --fd-env pass the groups' fds) and raise the locked-memory "
-          "limit, then run COMMAND",
-          2, SIZE_MAX, VERB_OPTION_GROUP | VERB_OPTION_FD_ENV | VERB_OPTION_MEMLOCK, false, verb_run },
-        { "help", NULL, "Show this help",
-          0, 0, 0, false, verb_help },
+        {"list", NULL, "List every PCI device (the default)", 0, 0, 0, true, verb_list},
+        {"group", "DEVICE", "List the devices of the IOMMU group of DEVICE", 1, 1, 0, false, verb_group},
+        {"detach", "DEVICE", "Bind DEVICE (with --group: its whole group) to vfio-pci", 1, 1,
+         VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN | VERB_OPTION_FORCE | VERB_OPTION_PERSISTENT, false,
+         verb_detach},
+        {"reattach", "DEVICE",
+         "Give DEVICE (with --group: its group) back to the host, and "
+         "forget its persistent assignment",
+         1, 1, VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN, false, verb_reattach},
+        {"persistent", NULL,
+         "List the persistent assignments and whether each still matches "
+         "its device",
+         0, 0, 0, false, verb_persistent},
+        {"monitor", NULL, "Print each change of a device or group, until interrupted", 0, 0, 0, false,
+         verb_monitor},
+        {"grant", "DEVICE", "Let you open the IOMMU group of detached DEVICE by path (an ACL)", 1, 1, 0,
+         false, verb_grant},
+        {"revoke", "DEVICE", "Take back what grant gave on the group of DEVICE", 1, 1, 0, false,
+         verb_revoke},
+        {"run", "DEVICE... -- COMMAND [ARG...]",
+         "Detach, grant (or with --fd-env pass the groups' fds) and raise the locked-memory "
+         "limit, then run COMMAND",
+         2, SIZE_MAX, VERB_OPTION_GROUP | VERB_OPTION_FD_ENV | VERB_OPTION_MEMLOCK, false, verb_run},
+        {"help", NULL, "Show this help", 0, 0, 0, false, verb_help},
 };
 
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
 
 static void help_print(FILE *f) {
-        fprintf(f,
-                "vfioctl [OPTIONS...] COMMAND [DEVICE]\n"
-                "\n"
-                "Hand PCI devices to virtual machines through VFIO, one IOMMU group at a time,\n"
-                "with the vfiod service.\n"
-                "\n"
-                "Commands:\n");
+        fprintf(f, "vfioctl [OPTIONS...] COMMAND [DEVICE]\n"
+                   "\n"
+                   "Hand PCI devices to virtual machines through VFIO, one IOMMU group at a time,\n"
+                   "with the vfiod service.\n"
+                   "\n"
+                   "Commands:\n");
         for (size_t i = 0; i < N_VERBS; i++) {
                 char synopsis[128];
                 int n = snprintf(synopsis, sizeof(synopsis), "%s", verbs[i].name);
                 for (unsigned bit = 1; bit <= _VERB_OPTION_LAST; bit <<= 1)
                         if (verbs[i].verb_options & bit)
-                                n += snprintf(synopsis + n, sizeof(synopsis) - (size_t) n,
-                                              " [%s]", verb_option_name((VerbOption) bit));
+                                n += snprintf(synopsis + n, sizeof(synopsis) - (size_t) n, " [%s]",
+                                              verb_option_name((VerbOption) bit));
                 if (verbs[i].args)
-                        snprintf(synopsis + n, sizeof(synopsis) - (size_t) n, " %s",
-                                 verbs[i].args);
+                        snprintf(synopsis + n, sizeof(synopsis) - (size_t) n, " %s", verbs[i].args);
                 if (strlen(synopsis) > 26)
                         fprintf(f, "  %s\n  %-26s  %s\n", synopsis, "", verbs[i].summary);
                 else
                         fprintf(f, "  %-26s  %s\n", synopsis, verbs[i].summary);
         }
-        fprintf(f,
-                "\n"
-                "Options:\n"
-                "  -h --help             Show this help\n"
-                "     --version          Show the version of vfioctl and of the service\n"
-                "     --json             Print JSON, with the keys of the D-Bus dictionaries;\n"
-                "                        monitor: one object per line and change\n"
-                "     --no-ask-password  Never ask for a password: fail when the service\n"
-                "                        needs authentication\n"
-                "     --group            detach, reattach: every device of the IOMMU group\n"
-                "     --dry-run          detach, reattach: print the plan, change nothing\n"
-                "     --force            detach: even devices the host is using\n"
-                "     --persistent       detach: and at every boot, before any host driver, as\n"
-                "                        long as the device is still the one recorded\n"
-                "     --memlock SIZE     run: raise the locked-memory limit to SIZE (e.g. 8G;\n"
-                "                        at least the guest's memory)\n"
-                "     --fd-env           run: pass the groups' /dev/vfio fds to COMMAND, named\n"
-                "                        in VFIOD_GROUP_FD_<group>, instead of granting access\n"
-                "\n"
-                "DEVICE is a PCI address, dddd:bb:dd.f or bb:dd.f (domain 0000), e.g. 03:00.0.\n"
-                "\n"
-                "Exit status:\n"
-                "  0  success\n"
-                "  1  the service refused or failed (its message is printed), or is not\n"
-                "     reachable\n"
-                "  2  usage error: unknown command or option, missing or extra arguments\n");
+        fprintf(f, "\n"
+                   "Options:\n"
+                   "  -h --help             Show this help\n"
+                   "     --version          Show the version of vfioctl and of the service\n"
+                   "     --json             Print JSON, with the keys of the D-Bus dictionaries;\n"
+                   "                        monitor: one object per line and change\n"
+                   "     --no-ask-password  Never ask for a password: fail when the service\n"
+                   "                        needs authentication\n"
+                   "     --group            detach, reattach: every device of the IOMMU group\n"
+                   "     --dry-run          detach, reattach: print the plan, change nothing\n"
+                   "     --force            detach: even devices the host is using\n"
+                   "     --persistent       detach: and at every boot, before any host driver, as\n"
+                   "                        long as the device is still the one recorded\n"
+                   "     --memlock SIZE     run: raise the locked-memory limit to SIZE (e.g. 8G;\n"
+                   "                        at least the guest's memory)\n"
+                   "     --fd-env           run: pass the groups' /dev/vfio fds to COMMAND, named\n"
+                   "                        in VFIOD_GROUP_FD_<group>, instead of granting access\n"
+                   "\n"
+                   "DEVICE is a PCI address, dddd:bb:dd.f or bb:dd.f (domain 0000), e.g. 03:00.0.\n"
+                   "\n"
+                   "Exit status:\n"
+                   "  0  success\n"
+                   "  1  the service refused or failed (its message is printed), or is not\n"
+                   "     reachable\n"
+                   "  2  usage error: unknown command or option, missing or extra arguments\n");
 }
 
 static int verb_help(const Options *options, char **args, size_t n_args) {
@@ -997,8 +981,7 @@ static int version_print(void) {
 
         printf("vfioctl %s\n", VFIOD_VERSION);
         /* The service's version only when it answers; never an error. */
-        if (vfiod_client_new(&client, NULL) >= 0 &&
-            vfiod_client_get_version(client, &version, NULL) >= 0)
+        if (vfiod_client_new(&client, NULL) >= 0 && vfiod_client_get_version(client, &version, NULL) >= 0)
                 printf("vfiod %s\n", version);
         free(version);
         vfiod_client_free(client);

@@ -20,70 +20,68 @@ typedef enum {
         FIELD_UINT16,
         FIELD_UINT32,
         FIELD_BOOL,
-        FIELD_UINT32_ARRAY,     /* au: a uint32_t * at offset, its length at count_offset */
-        FIELD_STRING_ARRAY,     /* as: a char ** at offset, its length at count_offset */
+        FIELD_UINT32_ARRAY, /* au: a uint32_t * at offset, its length at count_offset */
+        FIELD_STRING_ARRAY, /* as: a char ** at offset, its length at count_offset */
 } FieldType;
 
 typedef struct {
         const char *key;
         FieldType type;
-        size_t offset;          /* of the value in the struct */
-        ssize_t seen_offset;    /* of a bool set when the key is present, or -1 */
-        size_t count_offset;    /* FIELD_*_ARRAY: of its size_t length */
-        bool omit_empty;        /* the service leaves it out when "" or empty */
+        size_t offset;       /* of the value in the struct */
+        ssize_t seen_offset; /* of a bool set when the key is present, or -1 */
+        size_t count_offset; /* FIELD_*_ARRAY: of its size_t length */
+        bool omit_empty;     /* the service leaves it out when "" or empty */
 } Field;
 
 static const Field device_fields[] = {
-        { VFIOD_KEY_ADDRESS,             FIELD_STRING, offsetof(VfiodDevice, address),             -1 },
-        { VFIOD_KEY_GROUP,               FIELD_UINT32, offsetof(VfiodDevice, group),
-          offsetof(VfiodDevice, has_group) },
-        { VFIOD_KEY_VENDOR_ID,           FIELD_UINT16, offsetof(VfiodDevice, vendor_id),           -1 },
-        { VFIOD_KEY_DEVICE_ID,           FIELD_UINT16, offsetof(VfiodDevice, device_id),           -1 },
-        { VFIOD_KEY_SUBSYSTEM_VENDOR_ID, FIELD_UINT16, offsetof(VfiodDevice, subsystem_vendor_id), -1 },
-        { VFIOD_KEY_SUBSYSTEM_DEVICE_ID, FIELD_UINT16, offsetof(VfiodDevice, subsystem_device_id), -1 },
-        { VFIOD_KEY_CLASS,               FIELD_UINT32, offsetof(VfiodDevice, class_code),          -1 },
-        { VFIOD_KEY_VENDOR,              FIELD_STRING, offsetof(VfiodDevice, vendor),              -1 },
-        { VFIOD_KEY_NAME,                FIELD_STRING, offsetof(VfiodDevice, name),                -1 },
-        { VFIOD_KEY_DRIVER,              FIELD_STRING, offsetof(VfiodDevice, driver),              -1 },
-        { VFIOD_KEY_STATE,               FIELD_STRING, offsetof(VfiodDevice, state),               -1 },
-        { VFIOD_KEY_BRIDGE,              FIELD_BOOL,   offsetof(VfiodDevice, bridge),              -1 },
-        { VFIOD_KEY_IN_USE,              FIELD_STRING, offsetof(VfiodDevice, in_use),              -1 },
-        { VFIOD_KEY_GRANTED_UIDS,        FIELD_UINT32_ARRAY, offsetof(VfiodDevice, granted_uids),  -1,
-          offsetof(VfiodDevice, n_granted_uids), true },
-        { VFIOD_KEY_PERSISTENT,          FIELD_STRING, offsetof(VfiodDevice, persistent),          -1,
-          0, true },
+        {VFIOD_KEY_ADDRESS, FIELD_STRING, offsetof(VfiodDevice, address), -1},
+        {VFIOD_KEY_GROUP, FIELD_UINT32, offsetof(VfiodDevice, group), offsetof(VfiodDevice, has_group)},
+        {VFIOD_KEY_VENDOR_ID, FIELD_UINT16, offsetof(VfiodDevice, vendor_id), -1},
+        {VFIOD_KEY_DEVICE_ID, FIELD_UINT16, offsetof(VfiodDevice, device_id), -1},
+        {VFIOD_KEY_SUBSYSTEM_VENDOR_ID, FIELD_UINT16, offsetof(VfiodDevice, subsystem_vendor_id), -1},
+        {VFIOD_KEY_SUBSYSTEM_DEVICE_ID, FIELD_UINT16, offsetof(VfiodDevice, subsystem_device_id), -1},
+        {VFIOD_KEY_CLASS, FIELD_UINT32, offsetof(VfiodDevice, class_code), -1},
+        {VFIOD_KEY_VENDOR, FIELD_STRING, offsetof(VfiodDevice, vendor), -1},
+        {VFIOD_KEY_NAME, FIELD_STRING, offsetof(VfiodDevice, name), -1},
+        {VFIOD_KEY_DRIVER, FIELD_STRING, offsetof(VfiodDevice, driver), -1},
+        {VFIOD_KEY_STATE, FIELD_STRING, offsetof(VfiodDevice, state), -1},
+        {VFIOD_KEY_BRIDGE, FIELD_BOOL, offsetof(VfiodDevice, bridge), -1},
+        {VFIOD_KEY_IN_USE, FIELD_STRING, offsetof(VfiodDevice, in_use), -1},
+        {VFIOD_KEY_GRANTED_UIDS, FIELD_UINT32_ARRAY, offsetof(VfiodDevice, granted_uids), -1,
+         offsetof(VfiodDevice, n_granted_uids), true},
+        {VFIOD_KEY_PERSISTENT, FIELD_STRING, offsetof(VfiodDevice, persistent), -1, 0, true},
 };
 
 static const Field assignment_fields[] = {
-        { VFIOD_KEY_ADDRESS,             FIELD_STRING, offsetof(VfiodAssignment, address),          -1 },
-        { VFIOD_KEY_RECORD,              FIELD_STRING, offsetof(VfiodAssignment, record),           -1 },
-        { VFIOD_KEY_PERSISTENT,          FIELD_STRING, offsetof(VfiodAssignment, persistent),       -1 },
-        { VFIOD_KEY_VENDOR_ID,           FIELD_UINT16, offsetof(VfiodAssignment, vendor_id),
-          offsetof(VfiodAssignment, has_ids) },
-        { VFIOD_KEY_DEVICE_ID,           FIELD_UINT16, offsetof(VfiodAssignment, device_id),
-          offsetof(VfiodAssignment, has_ids) },
-        { VFIOD_KEY_SUBSYSTEM_VENDOR_ID, FIELD_UINT16, offsetof(VfiodAssignment, subsystem_vendor_id),
-          offsetof(VfiodAssignment, has_ids) },
-        { VFIOD_KEY_SUBSYSTEM_DEVICE_ID, FIELD_UINT16, offsetof(VfiodAssignment, subsystem_device_id),
-          offsetof(VfiodAssignment, has_ids) },
-        { VFIOD_KEY_CLASS,               FIELD_UINT32, offsetof(VfiodAssignment, class_code),
-          offsetof(VfiodAssignment, has_ids) },
-        { VFIOD_KEY_MEMBERS,             FIELD_STRING_ARRAY, offsetof(VfiodAssignment, members),   -1,
-          offsetof(VfiodAssignment, n_members), true },
-        { VFIOD_KEY_DRIVER,              FIELD_STRING, offsetof(VfiodAssignment, driver),           -1 },
+        {VFIOD_KEY_ADDRESS, FIELD_STRING, offsetof(VfiodAssignment, address), -1},
+        {VFIOD_KEY_RECORD, FIELD_STRING, offsetof(VfiodAssignment, record), -1},
+        {VFIOD_KEY_PERSISTENT, FIELD_STRING, offsetof(VfiodAssignment, persistent), -1},
+        {VFIOD_KEY_VENDOR_ID, FIELD_UINT16, offsetof(VfiodAssignment, vendor_id),
+         offsetof(VfiodAssignment, has_ids)},
+        {VFIOD_KEY_DEVICE_ID, FIELD_UINT16, offsetof(VfiodAssignment, device_id),
+         offsetof(VfiodAssignment, has_ids)},
+        {VFIOD_KEY_SUBSYSTEM_VENDOR_ID, FIELD_UINT16, offsetof(VfiodAssignment, subsystem_vendor_id),
+         offsetof(VfiodAssignment, has_ids)},
+        {VFIOD_KEY_SUBSYSTEM_DEVICE_ID, FIELD_UINT16, offsetof(VfiodAssignment, subsystem_device_id),
+         offsetof(VfiodAssignment, has_ids)},
+        {VFIOD_KEY_CLASS, FIELD_UINT32, offsetof(VfiodAssignment, class_code),
+         offsetof(VfiodAssignment, has_ids)},
+        {VFIOD_KEY_MEMBERS, FIELD_STRING_ARRAY, offsetof(VfiodAssignment, members), -1,
+         offsetof(VfiodAssignment, n_members), true},
+        {VFIOD_KEY_DRIVER, FIELD_STRING, offsetof(VfiodAssignment, driver), -1},
 };
 
 static const Field plan_fields[] = {
-        { VFIOD_KEY_ADDRESS, FIELD_STRING, offsetof(VfiodPlanEntry, address), -1 },
-        { VFIOD_KEY_ACTION,  FIELD_STRING, offsetof(VfiodPlanEntry, action),  -1 },
-        { VFIOD_KEY_FROM,    FIELD_STRING, offsetof(VfiodPlanEntry, from),    -1 },
-        { VFIOD_KEY_TO,      FIELD_STRING, offsetof(VfiodPlanEntry, to),      -1 },
-        { VFIOD_KEY_REASON,  FIELD_STRING, offsetof(VfiodPlanEntry, reason),  -1 },
+        {VFIOD_KEY_ADDRESS, FIELD_STRING, offsetof(VfiodPlanEntry, address), -1},
+        {VFIOD_KEY_ACTION, FIELD_STRING, offsetof(VfiodPlanEntry, action), -1},
+        {VFIOD_KEY_FROM, FIELD_STRING, offsetof(VfiodPlanEntry, from), -1},
+        {VFIOD_KEY_TO, FIELD_STRING, offsetof(VfiodPlanEntry, to), -1},
+        {VFIOD_KEY_REASON, FIELD_STRING, offsetof(VfiodPlanEntry, reason), -1},
 };
 
 static const Field node_fields[] = {
-        { VFIOD_KEY_PATH, FIELD_STRING, offsetof(VfiodNode, path), -1 },
-        { VFIOD_KEY_UID,  FIELD_UINT32, offsetof(VfiodNode, uid),  -1 },
+        {VFIOD_KEY_PATH, FIELD_STRING, offsetof(VfiodNode, path), -1},
+        {VFIOD_KEY_UID, FIELD_UINT32, offsetof(VfiodNode, uid), -1},
 };
 
 #define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
@@ -93,7 +91,7 @@ static const char *field_signature(FieldType type) {
         case FIELD_STRING: return "s";
         case FIELD_UINT16: return "q";
         case FIELD_UINT32: return "u";
-        case FIELD_BOOL:   return "b";
+        case FIELD_BOOL: return "b";
         case FIELD_UINT32_ARRAY: return "au";
         case FIELD_STRING_ARRAY: return "as";
         }
@@ -119,12 +117,12 @@ static int reply_error(VfiodError *error, int r, const char *what, size_t index)
         if (r == -ENOMEM)
                 return error_set_local(error, ENOMEM, "Out of memory");
         return error_set_local(error, EBADMSG,
-                               "Unexpected reply from the vfio service: %s %zu is malformed (%s)",
-                               what, index, strerror(-r));
+                               "Unexpected reply from the vfio service: %s %zu is malformed (%s)", what,
+                               index, strerror(-r));
 }
 
-static int field_read(sd_bus_message *m, const Field *field, void *object,
-                      const char *what, size_t index, VfiodError *error) {
+static int field_read(sd_bus_message *m, const Field *field, void *object, const char *what, size_t index,
+                      VfiodError *error) {
         const char *signature = field_signature(field->type);
         const char *contents = NULL;
         char type = 0;
@@ -156,7 +154,7 @@ static int field_read(sd_bus_message *m, const Field *field, void *object,
                 if (!copy)
                         return error_set_local(error, ENOMEM, "Out of memory");
                 char **target = (char **) (void *) slot;
-                free(*target);  /* a repeated key: the last one wins */
+                free(*target); /* a repeated key: the last one wins */
                 *target = copy;
                 break;
         }
@@ -198,7 +196,7 @@ static int field_read(sd_bus_message *m, const Field *field, void *object,
                 if (n)
                         memcpy(copy, array, n * sizeof(uint32_t));
                 uint32_t **target = (uint32_t **) (void *) slot;
-                free(*target);  /* a repeated key: the last one wins */
+                free(*target); /* a repeated key: the last one wins */
                 *target = copy;
                 memcpy((char *) object + field->count_offset, &n, sizeof(n));
                 break;
@@ -217,7 +215,7 @@ static int field_read(sd_bus_message *m, const Field *field, void *object,
                 while (strv[n])
                         n++;
                 char ***target = (char ***) (void *) slot;
-                strv_free(*target);  /* a repeated key: the last one wins */
+                strv_free(*target); /* a repeated key: the last one wins */
                 *target = strv;
                 memcpy((char *) object + field->count_offset, &n, sizeof(n));
                 break;
@@ -237,8 +235,8 @@ static int field_read(sd_bus_message *m, const Field *field, void *object,
 
 /* Reads one a{sv} into object.  Returns 1 when a dict was read, 0 at the
  * end of the enclosing array. */
-static int dict_read(sd_bus_message *m, const Field *fields, size_t n_fields, void *object,
-                     const char *what, size_t index, VfiodError *error) {
+static int dict_read(sd_bus_message *m, const Field *fields, size_t n_fields, void *object, const char *what,
+                     size_t index, VfiodError *error) {
         int r;
 
         r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, "{sv}");
@@ -299,9 +297,9 @@ static int dict_fill_strings(const Field *fields, size_t n_fields, void *object,
 
 /* Reads aa{sv}, allocating one object of `size` per dict.  `free_item`
  * frees a partially filled object. */
-static int dict_array_read(sd_bus_message *m, const Field *fields, size_t n_fields,
-                           size_t size, void (*free_item)(void *), const char *what,
-                           void ***ret_items, size_t *ret_n, VfiodError *error) {
+static int dict_array_read(sd_bus_message *m, const Field *fields, size_t n_fields, size_t size,
+                           void (*free_item)(void *), const char *what, void ***ret_items, size_t *ret_n,
+                           VfiodError *error) {
         void **items = NULL;
         size_t n = 0;
         int r;
@@ -341,7 +339,8 @@ static int dict_array_read(sd_bus_message *m, const Field *fields, size_t n_fiel
                 if (!*address || !**address) {
                         r = error_set_local(error, EBADMSG,
                                             "Unexpected reply from the vfio service: "
-                                            "%s %zu has no '%s'", what, n - 1, fields[0].key);
+                                            "%s %zu has no '%s'",
+                                            what, n - 1, fields[0].key);
                         goto fail;
                 }
                 r = dict_fill_strings(fields, n_fields, item, error);
@@ -368,12 +367,12 @@ fail:
 
 /* Calls func for each key of object the service sent, in the table's
  * (the contract's) order, typed. */
-static void dict_foreach(const Field *fields, size_t n_fields, const void *object,
-                         VfiodFieldFunc func, void *userdata) {
+static void dict_foreach(const Field *fields, size_t n_fields, const void *object, VfiodFieldFunc func,
+                         void *userdata) {
         for (size_t i = 0; i < n_fields; i++) {
                 const Field *f = &fields[i];
                 const char *slot = (const char *) object + f->offset;
-                VfiodField v = { .key = f->key };
+                VfiodField v = {.key = f->key};
                 size_t count = 0;
 
                 if (f->seen_offset >= 0) {
@@ -435,11 +434,10 @@ VFIOD_EXPORT void vfiod_device_foreach_field(const VfiodDevice *device, VfiodFie
                 dict_foreach(device_fields, N_ELEMENTS(device_fields), device, func, userdata);
 }
 
-VFIOD_EXPORT void vfiod_assignment_foreach_field(const VfiodAssignment *assignment,
-                                                 VfiodFieldFunc func, void *userdata) {
+VFIOD_EXPORT void vfiod_assignment_foreach_field(const VfiodAssignment *assignment, VfiodFieldFunc func,
+                                                 void *userdata) {
         if (assignment && func)
-                dict_foreach(assignment_fields, N_ELEMENTS(assignment_fields), assignment, func,
-                             userdata);
+                dict_foreach(assignment_fields, N_ELEMENTS(assignment_fields), assignment, func, userdata);
 }
 
 VFIOD_EXPORT void vfiod_plan_entry_foreach_field(const VfiodPlanEntry *entry, VfiodFieldFunc func,
@@ -493,9 +491,8 @@ int reply_read_assignment_list(sd_bus_message *m, VfiodAssignmentList **ret, Vfi
         list = calloc(1, sizeof(*list));
         if (!list)
                 return error_set_local(error, ENOMEM, "Out of memory");
-        r = dict_array_read(m, assignment_fields, N_ELEMENTS(assignment_fields),
-                            sizeof(VfiodAssignment), assignment_free, "persistent assignment",
-                            &items, &n, error);
+        r = dict_array_read(m, assignment_fields, N_ELEMENTS(assignment_fields), sizeof(VfiodAssignment),
+                            assignment_free, "persistent assignment", &items, &n, error);
         if (r < 0) {
                 free(list);
                 return r;
@@ -553,8 +550,8 @@ int reply_read_node_list(sd_bus_message *m, VfiodNodeList **ret, VfiodError *err
         list = calloc(1, sizeof(*list));
         if (!list)
                 return error_set_local(error, ENOMEM, "Out of memory");
-        r = dict_array_read(m, node_fields, N_ELEMENTS(node_fields), sizeof(VfiodNode), node_free,
-                            "node", &items, &n, error);
+        r = dict_array_read(m, node_fields, N_ELEMENTS(node_fields), sizeof(VfiodNode), node_free, "node",
+                            &items, &n, error);
         if (r < 0) {
                 free(list);
                 return r;
@@ -584,8 +581,8 @@ int reply_read_device_list(sd_bus_message *m, VfiodDeviceList **ret, VfiodError 
         if (!list)
                 return error_set_local(error, ENOMEM, "Out of memory");
 
-        r = dict_array_read(m, device_fields, N_ELEMENTS(device_fields), sizeof(VfiodDevice),
-                            device_free, "device", &items, &n, error);
+        r = dict_array_read(m, device_fields, N_ELEMENTS(device_fields), sizeof(VfiodDevice), device_free,
+                            "device", &items, &n, error);
         if (r < 0) {
                 free(list);
                 return r;
@@ -607,8 +604,8 @@ int reply_read_plan(sd_bus_message *m, VfiodPlan **ret, VfiodError *error) {
         if (!plan)
                 return error_set_local(error, ENOMEM, "Out of memory");
 
-        r = dict_array_read(m, plan_fields, N_ELEMENTS(plan_fields), sizeof(VfiodPlanEntry),
-                            plan_entry_free, "plan entry", &items, &n, error);
+        r = dict_array_read(m, plan_fields, N_ELEMENTS(plan_fields), sizeof(VfiodPlanEntry), plan_entry_free,
+                            "plan entry", &items, &n, error);
         if (r < 0) {
                 free(plan);
                 return r;

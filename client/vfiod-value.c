@@ -21,21 +21,17 @@ void value_clear(VfiodValue *v) {
         for (size_t i = 0; i < v->n_items; i++)
                 free(v->items[i]);
         free(v->items);
-        *v = (VfiodValue) { .type = VFIOD_VALUE_NULL };
+        *v = (VfiodValue){.type = VFIOD_VALUE_NULL};
 }
 
 bool value_equal(const VfiodValue *a, const VfiodValue *b) {
         if (a->type != b->type)
                 return false;
         switch (a->type) {
-        case VFIOD_VALUE_NULL:
-                return true;
-        case VFIOD_VALUE_NUMBER:
-                return a->number == b->number;
-        case VFIOD_VALUE_BOOLEAN:
-                return a->boolean == b->boolean;
-        case VFIOD_VALUE_STRING:
-                return strcmp(a->text ? a->text : "", b->text ? b->text : "") == 0;
+        case VFIOD_VALUE_NULL: return true;
+        case VFIOD_VALUE_NUMBER: return a->number == b->number;
+        case VFIOD_VALUE_BOOLEAN: return a->boolean == b->boolean;
+        case VFIOD_VALUE_STRING: return strcmp(a->text ? a->text : "", b->text ? b->text : "") == 0;
         case VFIOD_VALUE_LIST:
                 if (a->n_items != b->n_items)
                         return false;
@@ -101,8 +97,7 @@ int object_path_parse(const char *path, VfiodObjectKind *ret_kind, char **ret_na
 static int number_format(const char *property, uint64_t n, char **ret) {
         int r;
 
-        if (strcmp(property, VFIOD_PROP_VENDOR_ID) == 0 ||
-            strcmp(property, VFIOD_PROP_DEVICE_ID) == 0 ||
+        if (strcmp(property, VFIOD_PROP_VENDOR_ID) == 0 || strcmp(property, VFIOD_PROP_DEVICE_ID) == 0 ||
             strcmp(property, VFIOD_PROP_SUBSYSTEM_VENDOR_ID) == 0 ||
             strcmp(property, VFIOD_PROP_SUBSYSTEM_DEVICE_ID) == 0)
                 r = asprintf(ret, "0x%04" PRIx64, n);
@@ -187,7 +182,7 @@ static int value_read_list(sd_bus_message *m, char type, VfiodValue *v) {
 }
 
 int value_read(sd_bus_message *m, const char *property, VfiodValue *ret) {
-        VfiodValue v = { .type = VFIOD_VALUE_NULL };
+        VfiodValue v = {.type = VFIOD_VALUE_NULL};
         const char *contents;
         char type;
         int r;
@@ -232,13 +227,23 @@ int value_read(sd_bus_message *m, const char *property, VfiodValue *ret) {
                         }
                         break;
                 }
-                case 'y': case 'q': case 'u': case 't': {
-                        union { uint8_t y; uint16_t q; uint32_t u; uint64_t t; } n = { .t = 0 };
+                case 'y':
+                case 'q':
+                case 'u':
+                case 't': {
+                        union {
+                                uint8_t y;
+                                uint16_t q;
+                                uint32_t u;
+                                uint64_t t;
+                        } n = {.t = 0};
                         r = sd_bus_message_read_basic(m, contents[0], &n);
                         if (r >= 0) {
                                 v.type = VFIOD_VALUE_NUMBER;
-                                v.number = contents[0] == 'y' ? n.y : contents[0] == 'q' ? n.q :
-                                           contents[0] == 'u' ? n.u : n.t;
+                                v.number = contents[0] == 'y'   ? n.y
+                                           : contents[0] == 'q' ? n.q
+                                           : contents[0] == 'u' ? n.u
+                                                                : n.t;
                                 r = number_format(property, v.number, &v.text);
                         }
                         break;
@@ -246,7 +251,7 @@ int value_read(sd_bus_message *m, const char *property, VfiodValue *ret) {
                 default:
                         r = sd_bus_message_skip(m, contents);
                         if (r >= 0)
-                                r = 1;  /* not ours */
+                                r = 1; /* not ours */
                 }
         else if (strcmp(contents, "ao") == 0 || strcmp(contents, "as") == 0)
                 r = value_read_list(m, contents[1], &v);

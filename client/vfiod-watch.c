@@ -17,11 +17,11 @@
 #include "vfiod-private.h"
 
 #define DBUS_OBJECT_MANAGER_INTERFACE "org.freedesktop.DBus.ObjectManager"
-#define DBUS_PROPERTIES_INTERFACE     "org.freedesktop.DBus.Properties"
+#define DBUS_PROPERTIES_INTERFACE "org.freedesktop.DBus.Properties"
 
 typedef struct Property {
         char *name;
-        unsigned rank;                  /* position in the contract's order */
+        unsigned rank; /* position in the contract's order */
         VfiodValue value;
 } Property;
 
@@ -43,31 +43,42 @@ struct VfiodWatch {
         sd_bus_slot *match_added;
         sd_bus_slot *match_removed;
         sd_bus_slot *match_owner;
-        sd_bus_slot *load;              /* GetManagedObjects pending */
+        sd_bus_slot *load; /* GetManagedObjects pending */
 
-        bool initial;                   /* in vfiod_watch_new(): nothing is reported */
-        bool running;                   /* the service has an owner */
-        char *owner;                    /* its unique name, once known */
+        bool initial; /* in vfiod_watch_new(): nothing is reported */
+        bool running; /* the service has an owner */
+        char *owner;  /* its unique name, once known */
 
-        Object **objects;               /* sorted: groups by number, then devices */
+        Object **objects; /* sorted: groups by number, then devices */
         size_t n_objects;
 
-        int failure;                    /* < 0: a load failed, told by the next process */
+        int failure; /* < 0: a load failed, told by the next process */
         VfiodError failure_error;
 };
 
 /* The contract's order, used for reporting a restart's differences. */
 static const char *const property_order[] = {
-        VFIOD_PROP_NUMBER, VFIOD_PROP_ADDRESS, VFIOD_PROP_GROUP, VFIOD_PROP_VENDOR_ID,
-        VFIOD_PROP_DEVICE_ID, VFIOD_PROP_SUBSYSTEM_VENDOR_ID, VFIOD_PROP_SUBSYSTEM_DEVICE_ID,
-        VFIOD_PROP_CLASS, VFIOD_PROP_VENDOR, VFIOD_PROP_NAME, VFIOD_PROP_DRIVER,
-        VFIOD_PROP_STATE, VFIOD_PROP_BRIDGE, VFIOD_PROP_DEVICES, VFIOD_PROP_VIABLE,
+        VFIOD_PROP_NUMBER,
+        VFIOD_PROP_ADDRESS,
+        VFIOD_PROP_GROUP,
+        VFIOD_PROP_VENDOR_ID,
+        VFIOD_PROP_DEVICE_ID,
+        VFIOD_PROP_SUBSYSTEM_VENDOR_ID,
+        VFIOD_PROP_SUBSYSTEM_DEVICE_ID,
+        VFIOD_PROP_CLASS,
+        VFIOD_PROP_VENDOR,
+        VFIOD_PROP_NAME,
+        VFIOD_PROP_DRIVER,
+        VFIOD_PROP_STATE,
+        VFIOD_PROP_BRIDGE,
+        VFIOD_PROP_DEVICES,
+        VFIOD_PROP_VIABLE,
         VFIOD_PROP_IN_USE,
 };
 
 #define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
-static const VfiodValue value_null = { .type = VFIOD_VALUE_NULL, .text = (char *) "" };
+static const VfiodValue value_null = {.type = VFIOD_VALUE_NULL, .text = (char *) ""};
 
 /* ---- the model ---------------------------------------------------- */
 
@@ -155,9 +166,8 @@ static void watch_remove_object(VfiodWatch *w, Object *o) {
 
 /* ---- reporting ---------------------------------------------------- */
 
-static void watch_report(VfiodWatch *w, VfiodChangeKind kind, const Object *o,
-                         const char *property, const VfiodValue *old_value,
-                         const VfiodValue *new_value) {
+static void watch_report(VfiodWatch *w, VfiodChangeKind kind, const Object *o, const char *property,
+                         const VfiodValue *old_value, const VfiodValue *new_value) {
         VfiodChange change = {
                 .kind = kind,
                 .object = o ? o->kind : VFIOD_OBJECT_SERVICE,
@@ -174,14 +184,12 @@ static void watch_report(VfiodWatch *w, VfiodChangeKind kind, const Object *o,
 }
 
 /* Sets a property of o to *value (taken over), reporting a change. */
-static int object_set_property(VfiodWatch *w, Object *o, const char *name, VfiodValue *value,
-                               bool report) {
+static int object_set_property(VfiodWatch *w, Object *o, const char *name, VfiodValue *value, bool report) {
         Property *p = object_find_property(o, name);
         VfiodValue old;
 
         if (!p) {
-                Property *properties = realloc(o->properties,
-                                               (o->n_properties + 1) * sizeof(Property));
+                Property *properties = realloc(o->properties, (o->n_properties + 1) * sizeof(Property));
                 char *copy = strdup(name);
                 if (properties)
                         o->properties = properties;
@@ -190,10 +198,12 @@ static int object_set_property(VfiodWatch *w, Object *o, const char *name, Vfiod
                         value_clear(value);
                         return -ENOMEM;
                 }
-                o->properties[o->n_properties++] = (Property) {
-                        .name = copy, .rank = property_rank(name), .value = *value,
+                o->properties[o->n_properties++] = (Property){
+                        .name = copy,
+                        .rank = property_rank(name),
+                        .value = *value,
                 };
-                *value = (VfiodValue) { .type = VFIOD_VALUE_NULL };
+                *value = (VfiodValue){.type = VFIOD_VALUE_NULL};
                 qsort(o->properties, o->n_properties, sizeof(Property), property_compare);
                 if (report)
                         watch_report(w, VFIOD_CHANGE_PROPERTY, o, name, &value_null,
@@ -207,7 +217,7 @@ static int object_set_property(VfiodWatch *w, Object *o, const char *name, Vfiod
         }
         old = p->value;
         p->value = *value;
-        *value = (VfiodValue) { .type = VFIOD_VALUE_NULL };
+        *value = (VfiodValue){.type = VFIOD_VALUE_NULL};
         if (report)
                 watch_report(w, VFIOD_CHANGE_PROPERTY, o, p->name, &old, &p->value);
         value_clear(&old);
@@ -223,7 +233,7 @@ static int object_read_properties(VfiodWatch *w, Object *o, sd_bus_message *m, b
         if (r < 0)
                 return r;
         for (;;) {
-                VfiodValue value = { .type = VFIOD_VALUE_NULL };
+                VfiodValue value = {.type = VFIOD_VALUE_NULL};
                 const char *name;
 
                 r = sd_bus_message_enter_container(m, SD_BUS_TYPE_DICT_ENTRY, "sv");
@@ -250,8 +260,7 @@ static int object_read_properties(VfiodWatch *w, Object *o, sd_bus_message *m, b
 }
 
 static const char *object_kind_interface(VfiodObjectKind kind) {
-        return kind == VFIOD_OBJECT_DEVICE ? VFIOD_DBUS_DEVICE_INTERFACE
-                                           : VFIOD_DBUS_GROUP_INTERFACE;
+        return kind == VFIOD_OBJECT_DEVICE ? VFIOD_DBUS_DEVICE_INTERFACE : VFIOD_DBUS_GROUP_INTERFACE;
 }
 
 /* Reads the a{sa{sv}} of one object at path; *ret is NULL when it is no
@@ -325,8 +334,7 @@ static int object_update(VfiodWatch *w, Object *to, Object *from) {
         int r = 0;
 
         for (size_t i = 0; i < from->n_properties && r >= 0; i++)
-                r = object_set_property(w, to, from->properties[i].name,
-                                        &from->properties[i].value, true);
+                r = object_set_property(w, to, from->properties[i].name, &from->properties[i].value, true);
         return r;
 }
 
@@ -542,8 +550,8 @@ static int on_load_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
                         w->running = false;
                         return 0;
                 }
-                watch_fail(w, sd_bus_message_get_errno(m) > 0 ? -sd_bus_message_get_errno(m)
-                                                             : -EIO, e, "answer");
+                watch_fail(w, sd_bus_message_get_errno(m) > 0 ? -sd_bus_message_get_errno(m) : -EIO, e,
+                           "answer");
                 return 0;
         }
 
@@ -570,8 +578,8 @@ static int on_load_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 static int watch_load(VfiodWatch *w) {
         w->load = sd_bus_slot_unref(w->load);
         return sd_bus_call_method_async(w->bus, &w->load, VFIOD_DBUS_NAME, VFIOD_DBUS_PATH,
-                                        DBUS_OBJECT_MANAGER_INTERFACE, "GetManagedObjects",
-                                        on_load_reply, w, NULL);
+                                        DBUS_OBJECT_MANAGER_INTERFACE, "GetManagedObjects", on_load_reply, w,
+                                        NULL);
 }
 
 static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -661,21 +669,19 @@ VFIOD_EXPORT int vfiod_watch_new(VfiodClient *client, VfiodChangeFunc callback, 
         /* Subscribe first, then load: no change can fall between the two. */
         r = sd_bus_add_match(w->bus, &w->match_owner, rule_owner, on_name_owner_changed, w);
         if (r >= 0)
-                r = sd_bus_add_match(w->bus, &w->match_properties, rule_properties,
-                                     on_properties_changed, w);
+                r = sd_bus_add_match(w->bus, &w->match_properties, rule_properties, on_properties_changed,
+                                     w);
         if (r >= 0)
                 r = sd_bus_add_match(w->bus, &w->match_added, rule_added, on_interfaces_added, w);
         if (r >= 0)
-                r = sd_bus_add_match(w->bus, &w->match_removed, rule_removed,
-                                     on_interfaces_removed, w);
+                r = sd_bus_add_match(w->bus, &w->match_removed, rule_removed, on_interfaces_removed, w);
         if (r < 0) {
                 vfiod_watch_free(w);
-                return error_set_local(error, -r,
-                                       "Cannot subscribe to the vfio service's signals: %s",
+                return error_set_local(error, -r, "Cannot subscribe to the vfio service's signals: %s",
                                        strerror(-r));
         }
 
-        w->running = true;  /* until the load says otherwise */
+        w->running = true; /* until the load says otherwise */
         r = watch_load(w);
         while (r >= 0 && w->load && w->failure == 0) {
                 r = sd_bus_process(w->bus, NULL);
@@ -684,8 +690,7 @@ VFIOD_EXPORT int vfiod_watch_new(VfiodClient *client, VfiodChangeFunc callback, 
         }
         if (r < 0) {
                 vfiod_watch_free(w);
-                return error_set_local(error, -r,
-                                       "Cannot talk to the vfio service on the system bus: %s",
+                return error_set_local(error, -r, "Cannot talk to the vfio service on the system bus: %s",
                                        strerror(-r));
         }
         if (w->failure < 0) {
@@ -721,7 +726,7 @@ VFIOD_EXPORT int vfiod_watch_get_timeout(VfiodWatch *w, uint64_t *ret_usec) {
         if (r < 0)
                 return r;
         if (w->failure < 0)
-                *ret_usec = 0;  /* to report it */
+                *ret_usec = 0; /* to report it */
         return 0;
 }
 
@@ -735,17 +740,15 @@ VFIOD_EXPORT int vfiod_watch_process(VfiodWatch *w, VfiodError *error) {
                 if (w->failure < 0) {
                         if (error) {
                                 vfiod_error_clear(error);
-                                error->name = w->failure_error.name ?
-                                              strdup(w->failure_error.name) : NULL;
-                                error->message = w->failure_error.message ?
-                                                 strdup(w->failure_error.message) : NULL;
+                                error->name = w->failure_error.name ? strdup(w->failure_error.name) : NULL;
+                                error->message =
+                                        w->failure_error.message ? strdup(w->failure_error.message) : NULL;
                         }
                         return w->failure;
                 }
                 r = sd_bus_process(w->bus, NULL);
                 if (r < 0)
-                        return error_set_local(error, -r,
-                                               "Lost the connection to the system bus: %s",
+                        return error_set_local(error, -r, "Lost the connection to the system bus: %s",
                                                strerror(-r));
                 if (r == 0)
                         return did;

@@ -25,7 +25,7 @@ static const struct {
         const char *name;
         int errnum;
 } error_errnos[] = {
-#define ERRNO_ENTRY(name, errnum) { name, errnum },
+#define ERRNO_ENTRY(name, errnum) {name, errnum},
         VFIOD_ERRORS(ERRNO_ENTRY)
 #undef ERRNO_ENTRY
 };
@@ -62,7 +62,7 @@ int error_set_local(VfiodError *error, int errnum, const char *format, ...) {
                 va_end(ap);
 
                 vfiod_error_clear(error);
-                error->message = message;  /* NULL only when out of memory */
+                error->message = message; /* NULL only when out of memory */
         }
         return -errnum;
 }
@@ -92,8 +92,8 @@ int error_set_from_bus(VfiodError *error, const sd_bus_error *bus_error, int fal
         if (error) {
                 vfiod_error_clear(error);
                 error->name = strdup(name);
-                error->message = strdup(bus_error->message && *bus_error->message
-                                        ? bus_error->message : name);
+                error->message =
+                        strdup(bus_error->message && *bus_error->message ? bus_error->message : name);
         }
         return -errnum;
 }
@@ -114,8 +114,7 @@ VFIOD_EXPORT int vfiod_client_new(VfiodClient **ret, VfiodError *error) {
         r = sd_bus_open_system(&client->bus);
         if (r < 0) {
                 free(client);
-                return error_set_local(error, -r, "Failed to connect to the system bus: %s",
-                                       strerror(-r));
+                return error_set_local(error, -r, "Failed to connect to the system bus: %s", strerror(-r));
         }
 
         *ret = client;
@@ -129,8 +128,7 @@ VFIOD_EXPORT void vfiod_client_free(VfiodClient *client) {
         free(client);
 }
 
-VFIOD_EXPORT void vfiod_client_set_allow_interactive_authorization(VfiodClient *client,
-                                                                  bool allow) {
+VFIOD_EXPORT void vfiod_client_set_allow_interactive_authorization(VfiodClient *client, bool allow) {
         if (client)
                 client->allow_interactive_authorization = allow;
 }
@@ -142,8 +140,7 @@ VFIOD_EXPORT bool vfiod_client_get_allow_interactive_authorization(const VfiodCl
 /* Calls a Manager method; on success *ret_reply is positioned at the first
  * out argument. */
 static int client_call(VfiodClient *client, const char *method, uint64_t timeout_usec,
-                       sd_bus_message **ret_reply, VfiodError *error,
-                       const char *types, ...) {
+                       sd_bus_message **ret_reply, VfiodError *error, const char *types, ...) {
         sd_bus_message *m = NULL;
         sd_bus_error bus_error = SD_BUS_ERROR_NULL;
         va_list ap;
@@ -157,8 +154,7 @@ static int client_call(VfiodClient *client, const char *method, uint64_t timeout
         if (r < 0)
                 goto local_error;
 
-        r = sd_bus_message_set_allow_interactive_authorization(
-                m, client->allow_interactive_authorization);
+        r = sd_bus_message_set_allow_interactive_authorization(m, client->allow_interactive_authorization);
         if (r < 0)
                 goto local_error;
 
@@ -184,8 +180,7 @@ local_error:
         return error_set_local(error, -r, "Failed to call %s: %s", method, strerror(-r));
 }
 
-VFIOD_EXPORT int vfiod_client_get_version(VfiodClient *client, char **ret_version,
-                                          VfiodError *error) {
+VFIOD_EXPORT int vfiod_client_get_version(VfiodClient *client, char **ret_version, VfiodError *error) {
         sd_bus_error bus_error = SD_BUS_ERROR_NULL;
         int r;
 
@@ -193,8 +188,8 @@ VFIOD_EXPORT int vfiod_client_get_version(VfiodClient *client, char **ret_versio
                 return error_set_local(error, EINVAL, "Invalid arguments");
 
         r = sd_bus_get_property_string(client->bus, VFIOD_DBUS_NAME, VFIOD_DBUS_PATH,
-                                       VFIOD_DBUS_MANAGER_INTERFACE, VFIOD_PROPERTY_VERSION,
-                                       &bus_error, ret_version);
+                                       VFIOD_DBUS_MANAGER_INTERFACE, VFIOD_PROPERTY_VERSION, &bus_error,
+                                       ret_version);
         if (r < 0) {
                 r = error_set_from_bus(error, &bus_error, r);
                 sd_bus_error_free(&bus_error);
@@ -203,9 +198,8 @@ VFIOD_EXPORT int vfiod_client_get_version(VfiodClient *client, char **ret_versio
         return 0;
 }
 
-VFIOD_EXPORT int vfiod_client_get_group(VfiodClient *client, const char *device,
-                                        uint32_t *ret_group, VfiodDeviceList **ret_devices,
-                                        VfiodError *error) {
+VFIOD_EXPORT int vfiod_client_get_group(VfiodClient *client, const char *device, uint32_t *ret_group,
+                                        VfiodDeviceList **ret_devices, VfiodError *error) {
         sd_bus_message *reply = NULL;
         VfiodDeviceList *list = NULL;
         uint32_t group;
@@ -269,8 +263,8 @@ VFIOD_EXPORT int vfiod_client_list_persistent_assignments(VfiodClient *client,
         return r;
 }
 
-static int client_call_plan(VfiodClient *client, const char *method, const char *device,
-                            uint64_t flags, VfiodPlan **ret_plan, VfiodError *error) {
+static int client_call_plan(VfiodClient *client, const char *method, const char *device, uint64_t flags,
+                            VfiodPlan **ret_plan, VfiodError *error) {
         sd_bus_message *reply = NULL;
         VfiodPlan *plan = NULL;
         int r;
@@ -278,8 +272,8 @@ static int client_call_plan(VfiodClient *client, const char *method, const char 
         if (!device)
                 return error_set_local(error, EINVAL, "Invalid arguments");
 
-        r = client_call(client, method, VFIOD_CLIENT_ACTION_TIMEOUT_USEC, &reply, error,
-                        "st", device, flags);
+        r = client_call(client, method, VFIOD_CLIENT_ACTION_TIMEOUT_USEC, &reply, error, "st", device,
+                        flags);
         if (r < 0)
                 return r;
 
@@ -295,18 +289,14 @@ static int client_call_plan(VfiodClient *client, const char *method, const char 
         return 0;
 }
 
-VFIOD_EXPORT int vfiod_client_detach_device(VfiodClient *client, const char *device,
-                                            uint64_t flags, VfiodPlan **ret_plan,
-                                            VfiodError *error) {
-        return client_call_plan(client, VFIOD_METHOD_DETACH_DEVICE, device, flags, ret_plan,
-                                error);
+VFIOD_EXPORT int vfiod_client_detach_device(VfiodClient *client, const char *device, uint64_t flags,
+                                            VfiodPlan **ret_plan, VfiodError *error) {
+        return client_call_plan(client, VFIOD_METHOD_DETACH_DEVICE, device, flags, ret_plan, error);
 }
 
-VFIOD_EXPORT int vfiod_client_reattach_device(VfiodClient *client, const char *device,
-                                              uint64_t flags, VfiodPlan **ret_plan,
-                                              VfiodError *error) {
-        return client_call_plan(client, VFIOD_METHOD_REATTACH_DEVICE, device, flags, ret_plan,
-                                error);
+VFIOD_EXPORT int vfiod_client_reattach_device(VfiodClient *client, const char *device, uint64_t flags,
+                                              VfiodPlan **ret_plan, VfiodError *error) {
+        return client_call_plan(client, VFIOD_METHOD_REATTACH_DEVICE, device, flags, ret_plan, error);
 }
 
 /* ---- using a detached device without root ------------------------- */
@@ -336,8 +326,8 @@ VFIOD_EXPORT int vfiod_client_open_group(VfiodClient *client, const char *device
 
         if (!device || !ret_fd)
                 return error_set_local(error, EINVAL, "Invalid arguments");
-        r = client_call(client, VFIOD_METHOD_OPEN_GROUP, VFIOD_CLIENT_ACTION_TIMEOUT_USEC, &reply,
-                        error, "st", device, flags);
+        r = client_call(client, VFIOD_METHOD_OPEN_GROUP, VFIOD_CLIENT_ACTION_TIMEOUT_USEC, &reply, error,
+                        "st", device, flags);
         if (r < 0)
                 return r;
         r = sd_bus_message_read_basic(reply, SD_BUS_TYPE_UINT32, &group);
@@ -359,8 +349,8 @@ VFIOD_EXPORT int vfiod_client_open_device(VfiodClient *client, const char *devic
 
         if (!device || !ret_fd)
                 return error_set_local(error, EINVAL, "Invalid arguments");
-        r = client_call(client, VFIOD_METHOD_OPEN_DEVICE, VFIOD_CLIENT_ACTION_TIMEOUT_USEC, &reply,
-                        error, "st", device, flags);
+        r = client_call(client, VFIOD_METHOD_OPEN_DEVICE, VFIOD_CLIENT_ACTION_TIMEOUT_USEC, &reply, error,
+                        "st", device, flags);
         if (r < 0)
                 return r;
         r = reply_take_fd(reply, ret_fd, error);
@@ -368,8 +358,8 @@ VFIOD_EXPORT int vfiod_client_open_device(VfiodClient *client, const char *devic
         return r < 0 ? r : 0;
 }
 
-static int client_call_nodes(VfiodClient *client, const char *method, const char *device,
-                             uint64_t flags, VfiodNodeList **ret_nodes, VfiodError *error) {
+static int client_call_nodes(VfiodClient *client, const char *method, const char *device, uint64_t flags,
+                             VfiodNodeList **ret_nodes, VfiodError *error) {
         sd_bus_message *reply = NULL;
         VfiodNodeList *nodes = NULL;
         int r;

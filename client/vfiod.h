@@ -44,11 +44,12 @@ extern "C" {
         "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"
 
 typedef struct VfiodError {
-        char *name;     /* D-Bus error name, or NULL for a local error */
-        char *message;  /* human-readable, set on every failure */
+        char *name;    /* D-Bus error name, or NULL for a local error */
+        char *message; /* human-readable, set on every failure */
 } VfiodError;
 
-#define VFIOD_ERROR_INIT { NULL, NULL }
+#define VFIOD_ERROR_INIT \
+        { NULL, NULL }
 
 /* Frees name and message and resets both to NULL.  NULL is fine. */
 void vfiod_error_clear(VfiodError *error);
@@ -60,31 +61,31 @@ bool vfiod_error_has_name(const VfiodError *error, const char *name);
 
 /* One device dictionary (see org.freedesktop.vfio1.Manager.xml). */
 typedef struct VfiodDevice {
-        char *address;                 /* "dddd:bb:dd.f" */
-        bool has_group;                /* the "group" key was present */
-        uint32_t group;                /* IOMMU group, valid if has_group */
+        char *address;  /* "dddd:bb:dd.f" */
+        bool has_group; /* the "group" key was present */
+        uint32_t group; /* IOMMU group, valid if has_group */
         uint16_t vendor_id;
         uint16_t device_id;
         uint16_t subsystem_vendor_id;
         uint16_t subsystem_device_id;
-        uint32_t class_code;           /* the "class" key, 0xCCSSPP */
-        char *vendor;                  /* "" when unknown */
-        char *name;                    /* "" when unknown */
-        char *driver;                  /* "" when unbound */
-        char *state;                   /* VFIOD_STATE_* (or a newer value) */
+        uint32_t class_code; /* the "class" key, 0xCCSSPP */
+        char *vendor;        /* "" when unknown */
+        char *name;          /* "" when unknown */
+        char *driver;        /* "" when unbound */
+        char *state;         /* VFIOD_STATE_* (or a newer value) */
         bool bridge;
-        char *in_use;                  /* "" or why the host needs it */
-        size_t n_granted_uids;         /* users GrantAccess let open its group's */
-        uint32_t *granted_uids;        /*   /dev/vfio/N by path (0 and NULL: none,
+        char *in_use;           /* "" or why the host needs it */
+        size_t n_granted_uids;  /* users GrantAccess let open its group's */
+        uint32_t *granted_uids; /*   /dev/vfio/N by path (0 and NULL: none,
                                         *   the key was absent) */
-        char *persistent;              /* its persistent assignment: "" none,
+        char *persistent;       /* its persistent assignment: "" none,
                                         * VFIOD_PERSISTENT_ACTIVE, or
                                         * VFIOD_PERSISTENT_MISMATCH "what differs" */
 } VfiodDevice;
 
 typedef struct VfiodDeviceList {
         size_t n_devices;
-        VfiodDevice **devices;         /* in the service's order (address) */
+        VfiodDevice **devices; /* in the service's order (address) */
 } VfiodDeviceList;
 
 void vfiod_device_list_free(VfiodDeviceList *list);
@@ -94,20 +95,20 @@ void vfiod_device_list_free(VfiodDeviceList *list);
 /* One key of a dictionary as the service sent it, typed: for printing
  * every key (vfioctl --json) without knowing them all. */
 typedef enum VfiodFieldType {
-        VFIOD_FIELD_STRING,             /* s */
-        VFIOD_FIELD_NUMBER,             /* q u */
-        VFIOD_FIELD_BOOLEAN,            /* b */
-        VFIOD_FIELD_NUMBER_LIST,        /* au */
-        VFIOD_FIELD_STRING_LIST,        /* as */
+        VFIOD_FIELD_STRING,      /* s */
+        VFIOD_FIELD_NUMBER,      /* q u */
+        VFIOD_FIELD_BOOLEAN,     /* b */
+        VFIOD_FIELD_NUMBER_LIST, /* au */
+        VFIOD_FIELD_STRING_LIST, /* as */
 } VfiodFieldType;
 
 typedef struct VfiodField {
-        const char *key;                /* VFIOD_KEY_* */
+        const char *key; /* VFIOD_KEY_* */
         VfiodFieldType type;
         const char *string;
         uint64_t number;
         bool boolean;
-        size_t n_items;                 /* the lists' length */
+        size_t n_items; /* the lists' length */
         const uint32_t *numbers;
         char *const *strings;
 } VfiodField;
@@ -119,19 +120,19 @@ typedef void (*VfiodFieldFunc)(const VfiodField *field, void *userdata);
 
 /* One record of DetachDevice with VFIOD_FLAG_PERSISTENT. */
 typedef struct VfiodAssignment {
-        char *address;                 /* "dddd:bb:dd.f" */
-        char *record;                  /* its file, e.g. /etc/vfiod/persistent/<address>.conf */
-        char *persistent;              /* the check now: VFIOD_PERSISTENT_ACTIVE, or
+        char *address;    /* "dddd:bb:dd.f" */
+        char *record;     /* its file, e.g. /etc/vfiod/persistent/<address>.conf */
+        char *persistent; /* the check now: VFIOD_PERSISTENT_ACTIVE, or
                                         * VFIOD_PERSISTENT_MISMATCH "what differs" */
-        bool has_ids;                  /* the record was readable: what follows is set */
+        bool has_ids;     /* the record was readable: what follows is set */
         uint16_t vendor_id;
         uint16_t device_id;
         uint16_t subsystem_vendor_id;
         uint16_t subsystem_device_id;
         uint32_t class_code;
-        size_t n_members;              /* its IOMMU group when recorded */
-        char **members;                /*   (NULL-terminated; NULL when 0) */
-        char *driver;                  /* the driver of the device there now, "" when
+        size_t n_members; /* its IOMMU group when recorded */
+        char **members;   /*   (NULL-terminated; NULL when 0) */
+        char *driver;     /* the driver of the device there now, "" when
                                         * unbound or gone */
 } VfiodAssignment;
 
@@ -147,33 +148,31 @@ void vfiod_assignment_list_free(VfiodAssignmentList *list);
  * ("group" without a group, "granted_uids", "persistent"...) are left out
  * here too. */
 void vfiod_device_foreach_field(const VfiodDevice *device, VfiodFieldFunc func, void *userdata);
-void vfiod_assignment_foreach_field(const VfiodAssignment *assignment, VfiodFieldFunc func,
-                                    void *userdata);
+void vfiod_assignment_foreach_field(const VfiodAssignment *assignment, VfiodFieldFunc func, void *userdata);
 
 /* ---- plans (DetachDevice, ReattachDevice) ------------------------- */
 
 typedef struct VfiodPlanEntry {
         char *address;
-        char *action;                  /* VFIOD_ACTION_DETACH/REATTACH/KEEP */
-        char *from;                    /* driver before, "" when unbound */
-        char *to;                      /* driver after, "" when unbound */
-        char *reason;                  /* why kept, "" otherwise */
+        char *action; /* VFIOD_ACTION_DETACH/REATTACH/KEEP */
+        char *from;   /* driver before, "" when unbound */
+        char *to;     /* driver after, "" when unbound */
+        char *reason; /* why kept, "" otherwise */
 } VfiodPlanEntry;
 
 typedef struct VfiodPlan {
         size_t n_entries;
-        VfiodPlanEntry **entries;      /* sorted by address */
+        VfiodPlanEntry **entries; /* sorted by address */
 } VfiodPlan;
 
 void vfiod_plan_free(VfiodPlan *plan);
-void vfiod_plan_entry_foreach_field(const VfiodPlanEntry *entry, VfiodFieldFunc func,
-                                    void *userdata);
+void vfiod_plan_entry_foreach_field(const VfiodPlanEntry *entry, VfiodFieldFunc func, void *userdata);
 
 /* ---- nodes (GrantAccess, RevokeAccess) ---------------------------- */
 
 typedef struct VfiodNode {
-        char *path;                    /* "/dev/vfio/12", "/dev/vfio/devices/vfio3" */
-        uint32_t uid;                  /* whose ACL entry */
+        char *path;   /* "/dev/vfio/12", "/dev/vfio/devices/vfio3" */
+        uint32_t uid; /* whose ACL entry */
 } VfiodNode;
 
 typedef struct VfiodNodeList {
@@ -205,13 +204,11 @@ bool vfiod_client_get_allow_interactive_authorization(const VfiodClient *client)
 int vfiod_client_get_version(VfiodClient *client, char **ret_version, VfiodError *error);
 
 /* GetGroup: every device of the IOMMU group of `device`. */
-int vfiod_client_get_group(VfiodClient *client, const char *device,
-                           uint32_t *ret_group, VfiodDeviceList **ret_devices,
-                           VfiodError *error);
+int vfiod_client_get_group(VfiodClient *client, const char *device, uint32_t *ret_group,
+                           VfiodDeviceList **ret_devices, VfiodError *error);
 
 /* ListDevices: every PCI device. */
-int vfiod_client_list_devices(VfiodClient *client, VfiodDeviceList **ret_devices,
-                              VfiodError *error);
+int vfiod_client_list_devices(VfiodClient *client, VfiodDeviceList **ret_devices, VfiodError *error);
 
 /* DetachDevice / ReattachDevice.  `flags` is a mask of VFIOD_FLAG_*,
  * passed as is (the service rejects unknown bits with InvalidArgs).  The
@@ -219,15 +216,14 @@ int vfiod_client_list_devices(VfiodClient *client, VfiodDeviceList **ret_devices
  * can take tens of seconds and interactive authorization minutes. */
 #define VFIOD_CLIENT_ACTION_TIMEOUT_USEC (10ULL * 60ULL * 1000000ULL)
 
-int vfiod_client_detach_device(VfiodClient *client, const char *device, uint64_t flags,
-                               VfiodPlan **ret_plan, VfiodError *error);
+int vfiod_client_detach_device(VfiodClient *client, const char *device, uint64_t flags, VfiodPlan **ret_plan,
+                               VfiodError *error);
 int vfiod_client_reattach_device(VfiodClient *client, const char *device, uint64_t flags,
                                  VfiodPlan **ret_plan, VfiodError *error);
 
 /* ListPersistentAssignments: every persistent assignment, checked
  * against the device now at its address.  No authorization needed. */
-int vfiod_client_list_persistent_assignments(VfiodClient *client,
-                                             VfiodAssignmentList **ret_assignments,
+int vfiod_client_list_persistent_assignments(VfiodClient *client, VfiodAssignmentList **ret_assignments,
                                              VfiodError *error);
 
 /* ---- watching the live model --------------------------------------- */
@@ -245,51 +241,51 @@ int vfiod_client_list_persistent_assignments(VfiodClient *client,
  * (a message already read from the socket makes the timeout 0). */
 
 typedef enum VfiodChangeKind {
-        VFIOD_CHANGE_ADDED,             /* an object appeared */
-        VFIOD_CHANGE_REMOVED,           /* an object went */
-        VFIOD_CHANGE_PROPERTY,          /* a property changed value */
-        VFIOD_CHANGE_SERVICE_STARTED,   /* the service appeared on the bus */
-        VFIOD_CHANGE_SERVICE_STOPPED,   /* the service left the bus */
+        VFIOD_CHANGE_ADDED,           /* an object appeared */
+        VFIOD_CHANGE_REMOVED,         /* an object went */
+        VFIOD_CHANGE_PROPERTY,        /* a property changed value */
+        VFIOD_CHANGE_SERVICE_STARTED, /* the service appeared on the bus */
+        VFIOD_CHANGE_SERVICE_STOPPED, /* the service left the bus */
 } VfiodChangeKind;
 
 typedef enum VfiodObjectKind {
-        VFIOD_OBJECT_SERVICE,           /* the service itself (SERVICE_* changes) */
-        VFIOD_OBJECT_DEVICE,            /* org.freedesktop.vfio1.Device */
-        VFIOD_OBJECT_GROUP,             /* org.freedesktop.vfio1.Group */
+        VFIOD_OBJECT_SERVICE, /* the service itself (SERVICE_* changes) */
+        VFIOD_OBJECT_DEVICE,  /* org.freedesktop.vfio1.Device */
+        VFIOD_OBJECT_GROUP,   /* org.freedesktop.vfio1.Group */
 } VfiodObjectKind;
 
 typedef enum VfiodValueType {
-        VFIOD_VALUE_NULL,               /* nothing: Group "/" (no IOMMU group) */
-        VFIOD_VALUE_STRING,             /* s */
-        VFIOD_VALUE_NUMBER,             /* y q u t; a device's Group: the group number */
-        VFIOD_VALUE_BOOLEAN,            /* b */
-        VFIOD_VALUE_LIST,               /* ao: the short names of the objects */
+        VFIOD_VALUE_NULL,    /* nothing: Group "/" (no IOMMU group) */
+        VFIOD_VALUE_STRING,  /* s */
+        VFIOD_VALUE_NUMBER,  /* y q u t; a device's Group: the group number */
+        VFIOD_VALUE_BOOLEAN, /* b */
+        VFIOD_VALUE_LIST,    /* ao: the short names of the objects */
 } VfiodValueType;
 
 /* A property value, typed for JSON and as text for people. */
 typedef struct VfiodValue {
         VfiodValueType type;
-        char *text;                     /* never NULL: the string; a number in decimal
+        char *text;      /* never NULL: the string; a number in decimal
                                          * (ids and Class as 0x%04x / 0x%06x);
                                          * "true"/"false"; the list's names separated by
                                          * one space; "" for NULL */
-        uint64_t number;                /* VFIOD_VALUE_NUMBER */
-        bool boolean;                   /* VFIOD_VALUE_BOOLEAN */
-        size_t n_items;                 /* VFIOD_VALUE_LIST */
-        char **items;                   /* VFIOD_VALUE_LIST: e.g. "0000:03:00.0" */
+        uint64_t number; /* VFIOD_VALUE_NUMBER */
+        bool boolean;    /* VFIOD_VALUE_BOOLEAN */
+        size_t n_items;  /* VFIOD_VALUE_LIST */
+        char **items;    /* VFIOD_VALUE_LIST: e.g. "0000:03:00.0" */
 } VfiodValue;
 
 /* One change, valid only during the call of the VfiodChangeFunc. */
 typedef struct VfiodChange {
         VfiodChangeKind kind;
         VfiodObjectKind object;
-        const char *path;               /* the object path (VFIOD_DBUS_PATH for the
+        const char *path;            /* the object path (VFIOD_DBUS_PATH for the
                                          * service) */
-        const char *name;               /* short name: "0000:03:00.0", "12", or
+        const char *name;            /* short name: "0000:03:00.0", "12", or
                                          * VFIOD_DBUS_NAME for the service */
-        const char *property;           /* VFIOD_CHANGE_PROPERTY: VFIOD_PROP_*; else NULL */
-        const VfiodValue *old_value;    /* VFIOD_CHANGE_PROPERTY: before; else NULL */
-        const VfiodValue *new_value;    /* VFIOD_CHANGE_PROPERTY: now; else NULL */
+        const char *property;        /* VFIOD_CHANGE_PROPERTY: VFIOD_PROP_*; else NULL */
+        const VfiodValue *old_value; /* VFIOD_CHANGE_PROPERTY: before; else NULL */
+        const VfiodValue *new_value; /* VFIOD_CHANGE_PROPERTY: now; else NULL */
 } VfiodChange;
 
 typedef struct VfiodWatch VfiodWatch;
@@ -315,8 +311,8 @@ typedef void (*VfiodChangeFunc)(VfiodWatch *watch, const VfiodChange *change, vo
  * The watch uses the client's bus connection: free it before the client.
  * The client's blocking calls work meanwhile; signals they read wait for
  * the next vfiod_watch_process(). */
-int vfiod_watch_new(VfiodClient *client, VfiodChangeFunc callback, void *userdata,
-                    VfiodWatch **ret, VfiodError *error);
+int vfiod_watch_new(VfiodClient *client, VfiodChangeFunc callback, void *userdata, VfiodWatch **ret,
+                    VfiodError *error);
 
 /* Ends the subscriptions.  NULL is fine. */
 void vfiod_watch_free(VfiodWatch *watch);
@@ -343,8 +339,7 @@ bool vfiod_watch_service_running(const VfiodWatch *watch);
 /* The last known value of property of the object at path (e.g. to show
  * an object just added), or NULL.  Valid until the next
  * vfiod_watch_process() or vfiod_watch_free(). */
-const VfiodValue *vfiod_watch_get_value(const VfiodWatch *watch, const char *path,
-                                        const char *property);
+const VfiodValue *vfiod_watch_get_value(const VfiodWatch *watch, const char *path, const char *property);
 
 /* ---- using a detached device without root ------------------------- */
 /* Each needs the device on vfio-pci and its IOMMU group viable (else
@@ -357,14 +352,14 @@ const VfiodValue *vfiod_watch_get_value(const VfiodWatch *watch, const char *pat
  * *ret_fd is the caller's (close-on-exec; close it when done; it is the
  * group: the kernel lets one process have it, VFIOD_ERROR_GROUP_BUSY
  * says another has). */
-int vfiod_client_open_group(VfiodClient *client, const char *device, uint64_t flags,
-                            uint32_t *ret_group, int *ret_fd, VfiodError *error);
+int vfiod_client_open_group(VfiodClient *client, const char *device, uint64_t flags, uint32_t *ret_group,
+                            int *ret_fd, VfiodError *error);
 
 /* OpenDevice: the device's VFIO cdev (/dev/vfio/devices/vfioN), for
  * iommufd-based VMMs; VFIOD_ERROR_NOT_SUPPORTED when the kernel has none.
  * *ret_fd is the caller's, as for vfiod_client_open_group(). */
-int vfiod_client_open_device(VfiodClient *client, const char *device, uint64_t flags,
-                             int *ret_fd, VfiodError *error);
+int vfiod_client_open_device(VfiodClient *client, const char *device, uint64_t flags, int *ret_fd,
+                             VfiodError *error);
 
 /* GrantAccess: an ACL entry for the caller's uid on the group's nodes,
  * for VMMs that open paths themselves; *ret_nodes (may be NULL: not
@@ -379,8 +374,7 @@ int vfiod_client_revoke_access(VfiodClient *client, const char *device, uint64_t
  * process `pidfd` refers to (pidfd_open(2); it must run as the caller)
  * to `bytes`; never lowers it.  `pidfd` stays the caller's: the library
  * passes a copy. */
-int vfiod_client_set_locked_memory_limit(VfiodClient *client, int pidfd, uint64_t bytes,
-                                         VfiodError *error);
+int vfiod_client_set_locked_memory_limit(VfiodClient *client, int pidfd, uint64_t bytes, VfiodError *error);
 
 #ifdef __cplusplus
 }

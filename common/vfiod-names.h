@@ -22,10 +22,10 @@
 #define VFIOD_METHOD_REATTACH_DEVICE "ReattachDevice"
 #define VFIOD_PROPERTY_VERSION       "Version"
 /* using a detached device without root (see the Manager XML) */
-#define VFIOD_METHOD_OPEN_GROUP      "OpenGroup"
-#define VFIOD_METHOD_OPEN_DEVICE     "OpenDevice"
-#define VFIOD_METHOD_GRANT_ACCESS    "GrantAccess"
-#define VFIOD_METHOD_REVOKE_ACCESS   "RevokeAccess"
+#define VFIOD_METHOD_OPEN_GROUP              "OpenGroup"
+#define VFIOD_METHOD_OPEN_DEVICE             "OpenDevice"
+#define VFIOD_METHOD_GRANT_ACCESS            "GrantAccess"
+#define VFIOD_METHOD_REVOKE_ACCESS           "RevokeAccess"
 #define VFIOD_METHOD_SET_LOCKED_MEMORY_LIMIT "SetLockedMemoryLimit"
 /* Persistent assignments (DetachDevice with PERSISTENT). */
 #define VFIOD_METHOD_LIST_PERSISTENT "ListPersistentAssignments"
@@ -41,66 +41,66 @@
 #define VFIOD_DBUS_GROUP_INTERFACE    "org.freedesktop.vfio1.Group"
 #define VFIOD_DBUS_DEVICE_PATH_PREFIX VFIOD_DBUS_PATH "/device"
 #define VFIOD_DBUS_GROUP_PATH_PREFIX  VFIOD_DBUS_PATH "/group"
-#define VFIOD_DBUS_NO_GROUP_PATH      "/"   /* Device.Group of a device without one */
+#define VFIOD_DBUS_NO_GROUP_PATH      "/" /* Device.Group of a device without one */
 /* Properties of a Device. */
-#define VFIOD_PROP_ADDRESS             "Address"            /* s */
-#define VFIOD_PROP_GROUP               "Group"              /* o, "/" without a group */
-#define VFIOD_PROP_VENDOR_ID           "VendorId"           /* q */
-#define VFIOD_PROP_DEVICE_ID           "DeviceId"           /* q */
-#define VFIOD_PROP_SUBSYSTEM_VENDOR_ID "SubsystemVendorId"  /* q */
-#define VFIOD_PROP_SUBSYSTEM_DEVICE_ID "SubsystemDeviceId"  /* q */
-#define VFIOD_PROP_CLASS               "Class"              /* u */
-#define VFIOD_PROP_VENDOR              "Vendor"             /* s */
-#define VFIOD_PROP_NAME                "Name"               /* s */
-#define VFIOD_PROP_DRIVER              "Driver"             /* s */
-#define VFIOD_PROP_STATE               "State"              /* s */
-#define VFIOD_PROP_BRIDGE              "Bridge"             /* b */
-#define VFIOD_PROP_PERSISTENT          "Persistent"         /* s, as the key "persistent" */
+#define VFIOD_PROP_ADDRESS             "Address"           /* s */
+#define VFIOD_PROP_GROUP               "Group"             /* o, "/" without a group */
+#define VFIOD_PROP_VENDOR_ID           "VendorId"          /* q */
+#define VFIOD_PROP_DEVICE_ID           "DeviceId"          /* q */
+#define VFIOD_PROP_SUBSYSTEM_VENDOR_ID "SubsystemVendorId" /* q */
+#define VFIOD_PROP_SUBSYSTEM_DEVICE_ID "SubsystemDeviceId" /* q */
+#define VFIOD_PROP_CLASS               "Class"             /* u */
+#define VFIOD_PROP_VENDOR              "Vendor"            /* s */
+#define VFIOD_PROP_NAME                "Name"              /* s */
+#define VFIOD_PROP_DRIVER              "Driver"            /* s */
+#define VFIOD_PROP_STATE               "State"             /* s */
+#define VFIOD_PROP_BRIDGE              "Bridge"            /* b */
+#define VFIOD_PROP_PERSISTENT          "Persistent"        /* s, as the key "persistent" */
 /* Properties of a Group. */
-#define VFIOD_PROP_NUMBER              "Number"             /* u */
-#define VFIOD_PROP_DEVICES             "Devices"            /* ao, sorted by address */
-#define VFIOD_PROP_VIABLE              "Viable"             /* b */
+#define VFIOD_PROP_NUMBER  "Number"  /* u */
+#define VFIOD_PROP_DEVICES "Devices" /* ao, sorted by address */
+#define VFIOD_PROP_VIABLE  "Viable"  /* b */
 /* Of both. */
-#define VFIOD_PROP_IN_USE              "InUse"              /* s */
+#define VFIOD_PROP_IN_USE "InUse" /* s */
 
 /* ---- errors ------------------------------------------------------- */
-#define VFIOD_ERROR_PREFIX            "org.freedesktop.vfio1.Error."
-#define VFIOD_ERROR_INVALID_ADDRESS   VFIOD_ERROR_PREFIX "InvalidAddress"
-#define VFIOD_ERROR_NO_SUCH_DEVICE    VFIOD_ERROR_PREFIX "NoSuchDevice"
-#define VFIOD_ERROR_NO_IOMMU_GROUP    VFIOD_ERROR_PREFIX "NoIommuGroup"
-#define VFIOD_ERROR_FAILED            VFIOD_ERROR_PREFIX "Failed"
-#define VFIOD_ERROR_NOT_ASSIGNABLE    VFIOD_ERROR_PREFIX "NotAssignable"
-#define VFIOD_ERROR_GROUP_NOT_VIABLE  VFIOD_ERROR_PREFIX "GroupNotViable"
-#define VFIOD_ERROR_DEVICE_IN_USE     VFIOD_ERROR_PREFIX "DeviceInUse"
-#define VFIOD_ERROR_NOT_DETACHED      VFIOD_ERROR_PREFIX "NotDetached"
-#define VFIOD_ERROR_GROUP_BUSY        VFIOD_ERROR_PREFIX "GroupBusy"
-#define VFIOD_ERROR_VFIO_UNAVAILABLE  VFIOD_ERROR_PREFIX "VfioUnavailable"
-#define VFIOD_ERROR_SHUTTING_DOWN     VFIOD_ERROR_PREFIX "ShuttingDown"
-#define VFIOD_ERROR_TIMED_OUT         VFIOD_ERROR_PREFIX "TimedOut"
-#define VFIOD_ERROR_NOT_SUPPORTED     VFIOD_ERROR_PREFIX "NotSupported"
+#define VFIOD_ERROR_PREFIX           "org.freedesktop.vfio1.Error."
+#define VFIOD_ERROR_INVALID_ADDRESS  VFIOD_ERROR_PREFIX "InvalidAddress"
+#define VFIOD_ERROR_NO_SUCH_DEVICE   VFIOD_ERROR_PREFIX "NoSuchDevice"
+#define VFIOD_ERROR_NO_IOMMU_GROUP   VFIOD_ERROR_PREFIX "NoIommuGroup"
+#define VFIOD_ERROR_FAILED           VFIOD_ERROR_PREFIX "Failed"
+#define VFIOD_ERROR_NOT_ASSIGNABLE   VFIOD_ERROR_PREFIX "NotAssignable"
+#define VFIOD_ERROR_GROUP_NOT_VIABLE VFIOD_ERROR_PREFIX "GroupNotViable"
+#define VFIOD_ERROR_DEVICE_IN_USE    VFIOD_ERROR_PREFIX "DeviceInUse"
+#define VFIOD_ERROR_NOT_DETACHED     VFIOD_ERROR_PREFIX "NotDetached"
+#define VFIOD_ERROR_GROUP_BUSY       VFIOD_ERROR_PREFIX "GroupBusy"
+#define VFIOD_ERROR_VFIO_UNAVAILABLE VFIOD_ERROR_PREFIX "VfioUnavailable"
+#define VFIOD_ERROR_SHUTTING_DOWN    VFIOD_ERROR_PREFIX "ShuttingDown"
+#define VFIOD_ERROR_TIMED_OUT        VFIOD_ERROR_PREFIX "TimedOut"
+#define VFIOD_ERROR_NOT_SUPPORTED    VFIOD_ERROR_PREFIX "NotSupported"
 
 /* The errno each error stands for, for callers that only look at a return
  * value: X(name, errno).  The service's sd-bus error map and the client
  * library's table are both made from this list (needs <errno.h>). */
-#define VFIOD_ERRORS(X)                          \
-  X (VFIOD_ERROR_INVALID_ADDRESS, EINVAL)        \
-  X (VFIOD_ERROR_NO_SUCH_DEVICE, ENODEV)         \
-  X (VFIOD_ERROR_NO_IOMMU_GROUP, ENXIO)          \
-  X (VFIOD_ERROR_FAILED, EIO)                    \
-  X (VFIOD_ERROR_NOT_ASSIGNABLE, EOPNOTSUPP)     \
-  X (VFIOD_ERROR_GROUP_NOT_VIABLE, EBUSY)        \
-  X (VFIOD_ERROR_DEVICE_IN_USE, EBUSY)           \
-  X (VFIOD_ERROR_NOT_DETACHED, EALREADY)         \
-  X (VFIOD_ERROR_GROUP_BUSY, EBUSY)              \
-  X (VFIOD_ERROR_VFIO_UNAVAILABLE, ENOPKG)       \
-  X (VFIOD_ERROR_SHUTTING_DOWN, ESHUTDOWN)       \
-  X (VFIOD_ERROR_TIMED_OUT, ETIMEDOUT)           \
+#define VFIOD_ERRORS(X)                      \
+  X (VFIOD_ERROR_INVALID_ADDRESS, EINVAL)    \
+  X (VFIOD_ERROR_NO_SUCH_DEVICE, ENODEV)     \
+  X (VFIOD_ERROR_NO_IOMMU_GROUP, ENXIO)      \
+  X (VFIOD_ERROR_FAILED, EIO)                \
+  X (VFIOD_ERROR_NOT_ASSIGNABLE, EOPNOTSUPP) \
+  X (VFIOD_ERROR_GROUP_NOT_VIABLE, EBUSY)    \
+  X (VFIOD_ERROR_DEVICE_IN_USE, EBUSY)       \
+  X (VFIOD_ERROR_NOT_DETACHED, EALREADY)     \
+  X (VFIOD_ERROR_GROUP_BUSY, EBUSY)          \
+  X (VFIOD_ERROR_VFIO_UNAVAILABLE, ENOPKG)   \
+  X (VFIOD_ERROR_SHUTTING_DOWN, ESHUTDOWN)   \
+  X (VFIOD_ERROR_TIMED_OUT, ETIMEDOUT)       \
   X (VFIOD_ERROR_NOT_SUPPORTED, ENOTSUP)
 
 /* ---- method flags (DetachDevice / ReattachDevice) ----------------- */
-#define VFIOD_FLAG_GROUP    0x1ULL  /* act on every device of the IOMMU group */
-#define VFIOD_FLAG_DRY_RUN  0x2ULL  /* only compute and return the plan */
-#define VFIOD_FLAG_FORCE    0x4ULL  /* DetachDevice: move devices the host uses */
+#define VFIOD_FLAG_GROUP      0x1ULL /* act on every device of the IOMMU group */
+#define VFIOD_FLAG_DRY_RUN    0x2ULL /* only compute and return the plan */
+#define VFIOD_FLAG_FORCE      0x4ULL /* DetachDevice: move devices the host uses */
 #define VFIOD_FLAG_PERSISTENT 0x8ULL /* DetachDevice: also bind them at every boot */
 #define VFIOD_DETACH_FLAGS_ALL \
   (VFIOD_FLAG_GROUP | VFIOD_FLAG_DRY_RUN | VFIOD_FLAG_FORCE | VFIOD_FLAG_PERSISTENT)
@@ -114,14 +114,14 @@
 #define VFIOD_ACTION_DETACH_IN_USE   "org.freedesktop.vfio1.detach-in-use"
 #define VFIOD_ACTION_USE_DEVICE      "org.freedesktop.vfio1.use-device"
 #define VFIOD_ACTION_LOCK_MEMORY     "org.freedesktop.vfio1.lock-memory"
-#define VFIOD_DETAIL_DEVICE  "device"
-#define VFIOD_DETAIL_GROUP   "group"
-#define VFIOD_DETAIL_DEVICES "devices"
-#define VFIOD_DETAIL_UID     "uid"     /* use-device, lock-memory: the caller's */
-#define VFIOD_DETAIL_PID     "pid"     /* lock-memory: the process to raise */
-#define VFIOD_DETAIL_BYTES   "bytes"   /* lock-memory: the new limit */
-#define VFIOD_DETAIL_SIZE    "size"    /* lock-memory: the same, for humans ("8.0 GiB") */
-#define VFIOD_DETAIL_PERSISTENT "persistent" /* detach-*: "yes" or "no" */
+#define VFIOD_DETAIL_DEVICE          "device"
+#define VFIOD_DETAIL_GROUP           "group"
+#define VFIOD_DETAIL_DEVICES         "devices"
+#define VFIOD_DETAIL_UID             "uid"   /* use-device, lock-memory: the caller's */
+#define VFIOD_DETAIL_PID             "pid"   /* lock-memory: the process to raise */
+#define VFIOD_DETAIL_BYTES           "bytes" /* lock-memory: the new limit */
+#define VFIOD_DETAIL_SIZE            "size"  /* lock-memory: the same, for humans ("8.0 GiB") */
+#define VFIOD_DETAIL_PERSISTENT      "persistent" /* detach-*: "yes" or "no" */
 
 /* ---- device dictionary (GetGroup, ListDevices) -------------------- */
 #define VFIOD_KEY_ADDRESS             "address"
@@ -137,8 +137,8 @@
 #define VFIOD_KEY_STATE               "state"
 #define VFIOD_KEY_BRIDGE              "bridge"
 #define VFIOD_KEY_IN_USE              "in_use"
-#define VFIOD_KEY_GRANTED_UIDS        "granted_uids"  /* au */
-#define VFIOD_KEY_PERSISTENT          "persistent"    /* s, below */
+#define VFIOD_KEY_GRANTED_UIDS        "granted_uids" /* au */
+#define VFIOD_KEY_PERSISTENT          "persistent"   /* s, below */
 
 /* Values of "persistent": no record for the address, a record the device
  * there matches, or "mismatch: " and what differs (the boot helper leaves
@@ -150,25 +150,25 @@
 /* ---- persistent assignment dictionary (ListPersistentAssignments) ---
  * address, the ids and class as recorded (keys as above), "persistent"
  * (the check now), and: */
-#define VFIOD_KEY_MEMBERS "members"  /* as: the group when recorded */
-#define VFIOD_KEY_RECORD  "record"   /* s: the record's file */
+#define VFIOD_KEY_MEMBERS "members" /* as: the group when recorded */
+#define VFIOD_KEY_RECORD  "record"  /* s: the record's file */
 
 /* ---- node dictionary (GrantAccess, RevokeAccess) ------------------- */
-#define VFIOD_KEY_PATH "path"   /* s: the device node, e.g. /dev/vfio/12 */
-#define VFIOD_KEY_UID  "uid"    /* u: whose ACL entry */
+#define VFIOD_KEY_PATH "path" /* s: the device node, e.g. /dev/vfio/12 */
+#define VFIOD_KEY_UID  "uid"  /* u: whose ACL entry */
 
 /* Values of "state". */
-#define VFIOD_STATE_HOST   "host"    /* bound to a host driver */
-#define VFIOD_STATE_VFIO   "vfio"    /* bound to vfio-pci */
-#define VFIOD_STATE_STUB   "stub"    /* bound to pci-stub */
-#define VFIOD_STATE_BRIDGE "bridge"  /* a PCI/PCIe bridge, whatever its driver */
-#define VFIOD_STATE_NONE   "none"    /* an endpoint with no driver */
+#define VFIOD_STATE_HOST   "host"   /* bound to a host driver */
+#define VFIOD_STATE_VFIO   "vfio"   /* bound to vfio-pci */
+#define VFIOD_STATE_STUB   "stub"   /* bound to pci-stub */
+#define VFIOD_STATE_BRIDGE "bridge" /* a PCI/PCIe bridge, whatever its driver */
+#define VFIOD_STATE_NONE   "none"   /* an endpoint with no driver */
 
 /* ---- plan dictionary (DetachDevice, ReattachDevice) --------------- */
-#define VFIOD_KEY_ACTION "action"
-#define VFIOD_KEY_FROM   "from"
-#define VFIOD_KEY_TO     "to"
-#define VFIOD_KEY_REASON "reason"
+#define VFIOD_KEY_ACTION      "action"
+#define VFIOD_KEY_FROM        "from"
+#define VFIOD_KEY_TO          "to"
+#define VFIOD_KEY_REASON      "reason"
 #define VFIOD_ACTION_DETACH   "detach"
 #define VFIOD_ACTION_REATTACH "reattach"
 #define VFIOD_ACTION_KEEP     "keep"

@@ -69,9 +69,8 @@ address_parse (const char *text, PciAddress *out)
   else if (colons != 1)
     return false;
 
-  if (!read_hex (&p, 2, 2, &bus) || !expect (&p, ':') ||
-      !read_hex (&p, 2, 2, &slot) || !expect (&p, '.') ||
-      !read_hex (&p, 1, 1, &function) || *p != '\0')
+  if (!read_hex (&p, 2, 2, &bus) || !expect (&p, ':') || !read_hex (&p, 2, 2, &slot) ||
+      !expect (&p, '.') || !read_hex (&p, 1, 1, &function) || *p != '\0')
     return false;
 
   if (slot > 0x1f || function > 7)
@@ -87,15 +86,17 @@ address_parse (const char *text, PciAddress *out)
 const char *
 address_format (const PciAddress *address, char *buf)
 {
-  snprintf (buf, ADDRESS_STRLEN, "%04x:%02x:%02x.%x",
-            address->domain, address->bus, address->slot, address->function);
+  snprintf (buf, ADDRESS_STRLEN, "%04x:%02x:%02x.%x", address->domain, address->bus, address->slot,
+            address->function);
   return buf;
 }
 
 int
 address_compare (const PciAddress *a, const PciAddress *b)
 {
-#define CMP(f) if (a->f != b->f) return a->f < b->f ? -1 : 1
+#define CMP(f)      \
+  if (a->f != b->f) \
+  return a->f < b->f ? -1 : 1
   CMP (domain);
   CMP (bus);
   CMP (slot);

@@ -7,10 +7,10 @@
 #include <stdint.h>
 
 typedef struct {
-  uint32_t domain;   /* 0 .. 0xffffffff: Intel VMD domains are 5 hex digits */
+  uint32_t domain; /* 0 .. 0xffffffff: Intel VMD domains are 5 hex digits */
   uint8_t bus;
-  uint8_t slot;      /* 0 .. 0x1f */
-  uint8_t function;  /* 0 .. 7 */
+  uint8_t slot;     /* 0 .. 0x1f */
+  uint8_t function; /* 0 .. 7 */
 } PciAddress;
 
 /* "dddddddd:bb:dd.f" and a NUL: the longest normalised form. */

@@ -19,10 +19,10 @@ typedef struct {
   PolkitSubject *subject;
   PolkitDetails *details;
   PolkitCheckAuthorizationFlags flags;
-  GCancellable *cancel;      /* ours: the caller's cancellable and the timeout trip it */
+  GCancellable *cancel; /* ours: the caller's cancellable and the timeout trip it */
   GCancellable *caller_cancel;
   gulong caller_handler;
-  guint timeout;             /* source id while polkit is being asked */
+  guint timeout; /* source id while polkit is being asked */
   gboolean timed_out;
   AuthzCallback callback;
   gpointer user_data;
@@ -47,9 +47,8 @@ check_free (Check *c)
   g_free (c);
 }
 
-static void
-check_finish (Check *c, gboolean allowed, const char *error_name, const char *fmt, ...)
-  G_GNUC_PRINTF (4, 5);
+static void check_finish (Check *c, gboolean allowed, const char *error_name, const char *fmt, ...)
+    G_GNUC_PRINTF (4, 5);
 
 static void
 check_finish (Check *c, gboolean allowed, const char *error_name, const char *fmt, ...)
@@ -92,7 +91,8 @@ static void
 check_timed_out (Check *c)
 {
   guint ms = (c->flags & POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION)
-               ? c->authz->interactive_timeout_ms : c->authz->timeout_ms;
+                 ? c->authz->interactive_timeout_ms
+                 : c->authz->timeout_ms;
 
   g_warning ("polkit did not answer about %s within %u ms; denying", c->action, ms);
   check_finish (c, FALSE, SD_BUS_ERROR_ACCESS_DENIED,
@@ -107,7 +107,7 @@ on_checked (GObject *source, GAsyncResult *res, gpointer user_data)
   Check *c = user_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (PolkitAuthorizationResult) result =
-    polkit_authority_check_authorization_finish (POLKIT_AUTHORITY (source), res, &error);
+      polkit_authority_check_authorization_finish (POLKIT_AUTHORITY (source), res, &error);
 
   if (result == NULL && c->timed_out)
     {
@@ -124,8 +124,8 @@ on_checked (GObject *source, GAsyncResult *res, gpointer user_data)
     {
       g_warning ("polkit could not check %s: %s; denying", c->action, error->message);
       check_finish (c, FALSE, SD_BUS_ERROR_ACCESS_DENIED,
-                    "Cannot %s: the authorization check failed (%s). Is polkit running?",
-                    c->what, error->message);
+                    "Cannot %s: the authorization check failed (%s). Is polkit running?", c->what,
+                    error->message);
       return;
     }
 
@@ -139,8 +139,8 @@ on_checked (GObject *source, GAsyncResult *res, gpointer user_data)
                   "for the caller (a desktop session has one; pkttyagent on a terminal)",
                   c->what, c->action);
   else
-    check_finish (c, FALSE, SD_BUS_ERROR_ACCESS_DENIED,
-                  "Not authorized to %s (polkit action %s)", c->what, c->action);
+    check_finish (c, FALSE, SD_BUS_ERROR_ACCESS_DENIED, "Not authorized to %s (polkit action %s)",
+                  c->what, c->action);
 }
 
 static gboolean
@@ -172,7 +172,8 @@ on_authority (GObject *source, GAsyncResult *res, gpointer user_data)
     {
       check_finish (c, FALSE, SD_BUS_ERROR_ACCESS_DENIED,
                     "Cannot %s: polkit could not be reached in time, so nothing was done. "
-                    "Is polkitd running (systemctl status polkit)?", c->what);
+                    "Is polkitd running (systemctl status polkit)?",
+                    c->what);
       return;
     }
   if (authority == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -235,9 +236,8 @@ on_caller_cancelled (GCancellable *cancellable, gpointer user_data)
 
 void
 authz_check_async (Authz *authz, sd_bus_message *message, const char *action,
-                   const char *const *details, const char *what,
-                   GCancellable *cancellable, AuthzCallback callback,
-                   gpointer user_data)
+                   const char *const *details, const char *what, GCancellable *cancellable,
+                   AuthzCallback callback, gpointer user_data)
 {
   _cleanup_ (sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
   Check *c = g_new0 (Check, 1);
@@ -278,7 +278,8 @@ authz_check_async (Authz *authz, sd_bus_message *message, const char *action,
 
   /* polkit itself never gives up on a question: we do */
   c->timeout = g_timeout_add ((c->flags & POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION)
-                                ? authz->interactive_timeout_ms : authz->timeout_ms,
+                                  ? authz->interactive_timeout_ms
+                                  : authz->timeout_ms,
                               on_timeout, c);
   if (cancellable)
     {

@@ -27,6 +27,5 @@ void authz_free (Authz *authz);
  * exactly once; cancelling @cancellable (nullable) withdraws the question
  * from polkit and denies. */
 void authz_check_async (Authz *authz, sd_bus_message *message, const char *action,
-                        const char *const *details, const char *what,
-                        GCancellable *cancellable, AuthzCallback callback,
-                        gpointer user_data);
+                        const char *const *details, const char *what, GCancellable *cancellable,
+                        AuthzCallback callback, gpointer user_data);

@@ -45,10 +45,10 @@
 #include "names.h"
 
 typedef struct {
-  const char *records;   /* directory of the records */
-  const char *cmdline;   /* the kernel command line file */
-  const char *modprobe;  /* program that loads vfio-pci */
-  bool kmsg;             /* log to /dev/kmsg too */
+  const char *records;  /* directory of the records */
+  const char *cmdline;  /* the kernel command line file */
+  const char *modprobe; /* program that loads vfio-pci */
+  bool kmsg;            /* log to /dev/kmsg too */
   char name[ADDRESS_STRLEN];
 } Options;
 
@@ -202,13 +202,15 @@ enabled (bool loud)
        * tell; the escape hatch must work, so do nothing */
       if (loud)
         say (LOG_WARNING, "%s: cannot read %s (%s); persistent assignments are not carried out",
-           opts.name, opts.cmdline, strerror ((int) -n));
+             opts.name, opts.cmdline, strerror ((int) -n));
       return false;
     }
   r = persist_cmdline_enabled (cmdline);
   if (r < 0 && loud)
-    say (LOG_WARNING, "%s: %s has a value that is not a boolean; persistent assignments are "
-         "not carried out this boot", opts.name, VFIOD_CMDLINE_PERSISTENT);
+    say (LOG_WARNING,
+         "%s: %s has a value that is not a boolean; persistent assignments are "
+         "not carried out this boot",
+         opts.name, VFIOD_CMDLINE_PERSISTENT);
   else if (r == 0 && loud)
     say (LOG_NOTICE, "%s: left to the host: %s=0 turns persistent assignments off this boot",
          opts.name, VFIOD_CMDLINE_PERSISTENT);
@@ -232,8 +234,8 @@ load_record (const char *name, bool loud, PersistRecord *out, char *path, size_t
   if (fd < 0)
     {
       if (loud)
-        say (LOG_WARNING, "%s: record %s cannot be opened (%s); the device is left alone",
-           name, path, strerror (errno));
+        say (LOG_WARNING, "%s: record %s cannot be opened (%s); the device is left alone", name,
+             path, strerror (errno));
       return -1;
     }
   /* configuration only root may write; anything else may be a trap */
@@ -241,9 +243,10 @@ load_record (const char *name, bool loud, PersistRecord *out, char *path, size_t
       (st.st_mode & (S_IWGRP | S_IWOTH)) || st.st_size > PERSIST_MAX_SIZE)
     {
       if (loud)
-        say (LOG_WARNING, "%s: record %s is not a regular file of root's that only root may "
-           "write, of at most %d bytes; the device is left alone",
-           name, path, PERSIST_MAX_SIZE);
+        say (LOG_WARNING,
+             "%s: record %s is not a regular file of root's that only root may "
+             "write, of at most %d bytes; the device is left alone",
+             name, path, PERSIST_MAX_SIZE);
       close (fd);
       return -1;
     }
@@ -258,7 +261,7 @@ load_record (const char *name, bool loud, PersistRecord *out, char *path, size_t
             {
               if (loud)
                 say (LOG_WARNING, "%s: record %s cannot be read (%s); the device is left alone",
-                   name, path, strerror (errno));
+                     name, path, strerror (errno));
               close (fd);
               return -1;
             }
@@ -270,8 +273,8 @@ load_record (const char *name, bool loud, PersistRecord *out, char *path, size_t
   if (persist_record_parse (buf, len, out, why, sizeof why) < 0)
     {
       if (loud)
-        say (LOG_WARNING, "%s: record %s is not valid: %s; the device is left alone", name,
-           path, why);
+        say (LOG_WARNING, "%s: record %s is not valid: %s; the device is left alone", name, path,
+             why);
       return -1;
     }
   {
@@ -279,8 +282,8 @@ load_record (const char *name, bool loud, PersistRecord *out, char *path, size_t
     if (strcmp (address_format (&out->address, recorded), name) != 0)
       {
         if (loud)
-          say (LOG_WARNING, "%s: record %s is about %s; the device is left alone", name,
-             path, recorded);
+          say (LOG_WARNING, "%s: record %s is about %s; the device is left alone", name, path,
+               recorded);
         return -1;
       }
   }
@@ -297,8 +300,10 @@ identity_matches (const char *name, bool loud, const PersistRecord *record, cons
     const char *attr;
     size_t digits;
   } attrs[5] = {
-    { VFIOD_ATTR_VENDOR, 4 },           { VFIOD_ATTR_DEVICE, 4 },
-    { VFIOD_ATTR_SUBSYSTEM_VENDOR, 4 }, { VFIOD_ATTR_SUBSYSTEM_DEVICE, 4 },
+    { VFIOD_ATTR_VENDOR, 4 },
+    { VFIOD_ATTR_DEVICE, 4 },
+    { VFIOD_ATTR_SUBSYSTEM_VENDOR, 4 },
+    { VFIOD_ATTR_SUBSYSTEM_DEVICE, 4 },
     { VFIOD_ATTR_CLASS, 6 },
   };
   char why[256];
@@ -309,8 +314,8 @@ identity_matches (const char *name, bool loud, const PersistRecord *record, cons
       if (r < 0)
         {
           if (loud)
-            say (LOG_WARNING, "%s: cannot read its %s (%s); the device is left alone",
-               name, attrs[i].attr, strerror (-r));
+            say (LOG_WARNING, "%s: cannot read its %s (%s); the device is left alone", name,
+                 attrs[i].attr, strerror (-r));
           return false;
         }
     }
@@ -318,9 +323,10 @@ identity_matches (const char *name, bool loud, const PersistRecord *record, cons
                                  (uint16_t) v[3], v[4], why, sizeof why))
     {
       if (loud)
-        say (LOG_WARNING, "%s: not the device recorded in %s: %s; it is left to the host. "
-           "vfiod reports the mismatch; vfioctl reattach %s removes the record",
-           name, path, why, name);
+        say (LOG_WARNING,
+             "%s: not the device recorded in %s: %s; it is left to the host. "
+             "vfiod reports the mismatch; vfioctl reattach %s removes the record",
+             name, path, why, name);
       return false;
     }
   return true;
@@ -384,8 +390,8 @@ swapped (const char *devname, char *why, size_t why_size)
       return true;
     }
   snprintf (needle, sizeof needle, "/dev/%s ", devname);
-  if (strstr (text, needle) || (snprintf (needle, sizeof needle, "/dev/%s\t", devname),
-                                strstr (text, needle)))
+  if (strstr (text, needle) ||
+      (snprintf (needle, sizeof needle, "/dev/%s\t", devname), strstr (text, needle)))
     {
       snprintf (why, why_size, "/dev/%s is swap", devname);
       return true;
@@ -462,8 +468,8 @@ interface_up (const char *ifname, char *why, size_t why_size)
     return false; /* gone, or in another namespace */
   if (r < 0 || (ifr.ifr_flags & IFF_UP))
     {
-      snprintf (why, why_size, r < 0 ? "cannot ask whether %.64s is up"
-                                     : "network interface %.64s is up", ifname);
+      snprintf (why, why_size,
+                r < 0 ? "cannot ask whether %.64s is up" : "network interface %.64s is up", ifname);
       return true;
     }
   return false;
@@ -589,10 +595,11 @@ bind_device (const char *record_path)
       real = realpath (path, devpath);
       if (real == NULL || children_in_use (devpath, why, sizeof why))
         {
-          say (LOG_WARNING, "%s: %s bound it first and the host uses it (%s); it is left on "
+          say (LOG_WARNING,
+               "%s: %s bound it first and the host uses it (%s); it is left on "
                "%s this boot. Put the records into the initramfs, or stop using it, then "
-               "vfioctl detach %s", opts.name, driver, real ? why : "cannot find it in sysfs",
-               driver, opts.name);
+               "vfioctl detach %s",
+               opts.name, driver, real ? why : "cannot find it in sysfs", driver, opts.name);
           return 0;
         }
     }
@@ -603,8 +610,8 @@ bind_device (const char *record_path)
   r = write_text (path, VFIOD_DRIVER_VFIO_PCI);
   if (r < 0)
     {
-      say (LOG_ERR, "%s: writing %s failed (%s); the device is left to the host", opts.name,
-           path, strerror (-r));
+      say (LOG_ERR, "%s: writing %s failed (%s); the device is left to the host", opts.name, path,
+           strerror (-r));
       return 1;
     }
   if (driver[0])
@@ -613,17 +620,20 @@ bind_device (const char *record_path)
       r = write_text (path, opts.name);
       if (r < 0 && r != -ENODEV)
         {
-          say (LOG_ERR, "%s: unbinding it from %s failed (%s); it stays there, and on the "
-               "next probe goes to %s", opts.name, driver, strerror (-r),
-               VFIOD_DRIVER_VFIO_PCI);
+          say (LOG_ERR,
+               "%s: unbinding it from %s failed (%s); it stays there, and on the "
+               "next probe goes to %s",
+               opts.name, driver, strerror (-r), VFIOD_DRIVER_VFIO_PCI);
           return 1;
         }
     }
   r = load_vfio_pci ();
   if (r < 0)
     {
-      say (LOG_ERR, "%s: %s could not be loaded (%s with %s); the device stays without a "
-           "driver", opts.name, VFIOD_MODULE_VFIO_PCI, strerror (-r), opts.modprobe);
+      say (LOG_ERR,
+           "%s: %s could not be loaded (%s with %s); the device stays without a "
+           "driver",
+           opts.name, VFIOD_MODULE_VFIO_PCI, strerror (-r), opts.modprobe);
       return 1;
     }
   r = read_driver (opts.name, driver, sizeof driver);
@@ -636,7 +646,10 @@ bind_device (const char *record_path)
   if (r < 0 || strcmp (driver, VFIOD_DRIVER_VFIO_PCI) != 0)
     {
       say (LOG_ERR, "%s: it did not bind to %s (%s); see the kernel log", opts.name,
-           VFIOD_DRIVER_VFIO_PCI, r < 0 ? strerror (-r) : driver[0] ? driver : "no driver");
+           VFIOD_DRIVER_VFIO_PCI,
+           r < 0       ? strerror (-r)
+           : driver[0] ? driver
+                       : "no driver");
       return 1;
     }
   say (LOG_INFO, "%s: bound to %s, as recorded in %s", opts.name, VFIOD_DRIVER_VFIO_PCI,
@@ -676,9 +689,8 @@ sweep (void)
           strcmp (name, opts.name) == 0)
         continue;
       if (read_driver (name, driver, sizeof driver) < 0 || driver[0] != '\0')
-        continue;  /* gone, or bound: its own event decides */
-      snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_DRIVER_OVERRIDE,
-                name);
+        continue; /* gone, or bound: its own event decides */
+      snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_DRIVER_OVERRIDE, name);
       if (read_text (path, override, sizeof override) > 0 &&
           strcmp (override, VFIOD_DRIVER_VFIO_PCI "\n") == 0)
         continue;
@@ -688,8 +700,8 @@ sweep (void)
       if (load_record (name, false, record, path, sizeof path) == 1 &&
           identity_matches (name, false, record, path))
         {
-          snprintf (path, sizeof path,
-                    VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_DRIVER_OVERRIDE, name);
+          snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_DRIVER_OVERRIDE,
+                    name);
           if (write_text (path, VFIOD_DRIVER_VFIO_PCI) == 0)
             say (LOG_INFO, "%s: driver_override set to %s ahead of its own event", name,
                  VFIOD_DRIVER_VFIO_PCI);
@@ -718,12 +730,9 @@ int
 main (int argc, char **argv)
 {
   static const struct option options[] = {
-    { "records", required_argument, NULL, 'r' },
-    { "cmdline", required_argument, NULL, 'c' },
-    { "modprobe", required_argument, NULL, 'm' },
-    { "no-kmsg", no_argument, NULL, 'k' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
+    { "records", required_argument, NULL, 'r' },  { "cmdline", required_argument, NULL, 'c' },
+    { "modprobe", required_argument, NULL, 'm' }, { "no-kmsg", no_argument, NULL, 'k' },
+    { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
   };
   char record_path[PATH_MAX];
   PersistRecord *record;

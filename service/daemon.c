@@ -137,7 +137,8 @@ daemon_run (void)
        * Its transaction is recorded pending, so the next start-up rolls
        * it back. */
       g_warning ("Exiting with %u operation(s) stuck in the kernel; the next start will "
-                 "roll back what they left pending", manager_count_stuck (manager));
+                 "roll back what they left pending",
+                 manager_count_stuck (manager));
       sd_bus_flush (bus);
       _exit (r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
     }

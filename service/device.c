@@ -71,11 +71,11 @@ device_state_to_string (DeviceState state)
 {
   switch (state)
     {
-    case DEVICE_STATE_HOST:   return VFIOD_STATE_HOST;
-    case DEVICE_STATE_VFIO:   return VFIOD_STATE_VFIO;
-    case DEVICE_STATE_STUB:   return VFIOD_STATE_STUB;
+    case DEVICE_STATE_HOST: return VFIOD_STATE_HOST;
+    case DEVICE_STATE_VFIO: return VFIOD_STATE_VFIO;
+    case DEVICE_STATE_STUB: return VFIOD_STATE_STUB;
     case DEVICE_STATE_BRIDGE: return VFIOD_STATE_BRIDGE;
-    case DEVICE_STATE_NONE:   return VFIOD_STATE_NONE;
+    case DEVICE_STATE_NONE: return VFIOD_STATE_NONE;
     }
   g_assert_not_reached ();
 }
@@ -188,8 +188,8 @@ device_parse_uevent (Device *device, const char *text)
 gint
 device_compare_by_address (gconstpointer a, gconstpointer b)
 {
-  const Device *x = *(Device * const *) a;
-  const Device *y = *(Device * const *) b;
+  const Device *x = *(Device *const *) a;
+  const Device *y = *(Device *const *) b;
 
   return address_compare (&x->address, &y->address);
 }

@@ -10,33 +10,33 @@
 #include "address.h"
 
 typedef enum {
-  DEVICE_STATE_HOST,    /* bound to a host driver */
-  DEVICE_STATE_VFIO,    /* bound to vfio-pci */
-  DEVICE_STATE_STUB,    /* bound to pci-stub */
-  DEVICE_STATE_BRIDGE,  /* a bridge, whatever its driver */
-  DEVICE_STATE_NONE,    /* an endpoint with no driver */
+  DEVICE_STATE_HOST,   /* bound to a host driver */
+  DEVICE_STATE_VFIO,   /* bound to vfio-pci */
+  DEVICE_STATE_STUB,   /* bound to pci-stub */
+  DEVICE_STATE_BRIDGE, /* a bridge, whatever its driver */
+  DEVICE_STATE_NONE,   /* an endpoint with no driver */
 } DeviceState;
 
 #define DEVICE_NO_GROUP (-1)
 
 typedef struct {
   PciAddress address;
-  char name[ADDRESS_STRLEN];      /* normalised address */
-  char *syspath;                  /* /sys/devices/..., resolved */
-  int64_t group;                  /* DEVICE_NO_GROUP when it has none */
+  char name[ADDRESS_STRLEN]; /* normalised address */
+  char *syspath;             /* /sys/devices/..., resolved */
+  int64_t group;             /* DEVICE_NO_GROUP when it has none */
   uint16_t vendor_id;
   uint16_t device_id;
   uint16_t subsystem_vendor_id;
   uint16_t subsystem_device_id;
-  uint32_t class_code;            /* 0xCCSSPP */
-  char *driver;                   /* NULL when unbound */
+  uint32_t class_code; /* 0xCCSSPP */
+  char *driver;        /* NULL when unbound */
   bool boot_vga;
-  const char *vendor;             /* hwdb, interned; "" when unknown */
-  const char *model;              /* hwdb, interned; "" when unknown */
-  char *in_use;                   /* NULL, or why the host needs it, or
+  const char *vendor; /* hwdb, interned; "" when unknown */
+  const char *model;  /* hwdb, interned; "" when unknown */
+  char *in_use;       /* NULL, or why the host needs it, or
                                    * why vfiod cannot tell (a doubt) */
-  bool in_use_doubt;              /* some of in_use is a doubt */
-  char *persistent;               /* NULL without a persistent assignment;
+  bool in_use_doubt;  /* some of in_use is a doubt */
+  char *persistent;   /* NULL without a persistent assignment;
                                    * "active" or "mismatch: ..." (records.h) */
 } Device;
 

@@ -7,10 +7,7 @@
 #include "names.h"
 
 #define MAP_ENTRY(name, errnum) SD_BUS_ERROR_MAP (name, errnum),
-const sd_bus_error_map vfiod_error_map[] = {
-  VFIOD_ERRORS (MAP_ENTRY)
-  SD_BUS_ERROR_MAP_END
-};
+const sd_bus_error_map vfiod_error_map[] = { VFIOD_ERRORS (MAP_ENTRY) SD_BUS_ERROR_MAP_END };
 #undef MAP_ENTRY
 
 char *

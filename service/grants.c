@@ -10,7 +10,7 @@
 struct Grants {
   GMutex lock;
   char *path;
-  GPtrArray *grants;  /* Grant*, sorted */
+  GPtrArray *grants; /* Grant*, sorted */
 };
 
 void
@@ -88,8 +88,7 @@ grants_parse (const char *text, gsize length)
           !g_ascii_string_to_unsigned (group, 10, 0, G_MAXUINT32, &g, NULL) ||
           /* (uid_t) -1 is "no user" */
           !g_ascii_string_to_unsigned (uid, 10, 0, G_MAXUINT32 - 1, &u, NULL) ||
-          !node_path_valid (path, (uint32_t) g) ||
-          (revoking && strcmp (revoking, "true") != 0))
+          !node_path_valid (path, (uint32_t) g) || (revoking && strcmp (revoking, "true") != 0))
         {
           g_autofree char *shown = g_strescape (*s, NULL);
           g_warning ("Ignoring a malformed entry of the grants record: [%s]", shown);

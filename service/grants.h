@@ -18,10 +18,10 @@
 #include <sys/types.h>
 
 typedef struct {
-  char *path;      /* the node: /dev/vfio/N or /dev/vfio/devices/vfioN */
-  uint32_t group;  /* the IOMMU group it belongs to */
+  char *path;     /* the node: /dev/vfio/N or /dev/vfio/devices/vfioN */
+  uint32_t group; /* the IOMMU group it belongs to */
   uid_t uid;
-  bool revoking;   /* being taken back: its entry may be gone already,
+  bool revoking; /* being taken back: its entry may be gone already,
                     * and it must never be given again */
 } Grant;
 

@@ -29,8 +29,8 @@ plan_action_to_string (PlanAction action)
 {
   switch (action)
     {
-    case PLAN_KEEP:     return VFIOD_ACTION_KEEP;
-    case PLAN_DETACH:   return VFIOD_ACTION_DETACH;
+    case PLAN_KEEP: return VFIOD_ACTION_KEEP;
+    case PLAN_DETACH: return VFIOD_ACTION_DETACH;
     case PLAN_REATTACH: return VFIOD_ACTION_REATTACH;
     }
   g_assert_not_reached ();
@@ -146,7 +146,8 @@ append_device (GString *out, const Device *d)
   g_string_append (out, d->name);
   g_string_append (out, " (");
   if (*d->vendor || *d->model)
-    g_string_append_printf (out, "%s%s%s, ", d->vendor, *d->vendor && *d->model ? " " : "", d->model);
+    g_string_append_printf (out, "%s%s%s, ", d->vendor, *d->vendor && *d->model ? " " : "",
+                            d->model);
   if (d->driver)
     g_string_append_printf (out, "on %s)", d->driver);
   else
@@ -187,23 +188,18 @@ keep_reason_detach (const Device *d, gboolean group_mode)
 {
   switch (device_state (d))
     {
-    case DEVICE_STATE_BRIDGE:
-      return d->driver ? NULL : "bridge stays unbound";
-    case DEVICE_STATE_VFIO:
-      return "already on " VFIOD_DRIVER_VFIO_PCI;
-    case DEVICE_STATE_STUB:
-      return VFIOD_DRIVER_PCI_STUB " isolates it";
-    case DEVICE_STATE_NONE:
-      return group_mode ? NULL : "no driver: the host does not use it";
-    case DEVICE_STATE_HOST:
-      return NULL;
+    case DEVICE_STATE_BRIDGE: return d->driver ? NULL : "bridge stays unbound";
+    case DEVICE_STATE_VFIO: return "already on " VFIOD_DRIVER_VFIO_PCI;
+    case DEVICE_STATE_STUB: return VFIOD_DRIVER_PCI_STUB " isolates it";
+    case DEVICE_STATE_NONE: return group_mode ? NULL : "no driver: the host does not use it";
+    case DEVICE_STATE_HOST: return NULL;
     }
   return NULL;
 }
 
 int
-group_plan_detach (GPtrArray *devices, uint32_t group, const PciAddress *target,
-                   uint64_t flags, Plan **out, PlanRefusal *refusal)
+group_plan_detach (GPtrArray *devices, uint32_t group, const PciAddress *target, uint64_t flags,
+                   Plan **out, PlanRefusal *refusal)
 {
   g_autoptr (Plan) plan = plan_new (devices, group, target);
   gboolean group_mode = (flags & VFIOD_FLAG_GROUP) != 0;
@@ -227,7 +223,8 @@ group_plan_detach (GPtrArray *devices, uint32_t group, const PciAddress *target,
       if (d == t)
         {
           if (state == DEVICE_STATE_VFIO)
-            add_step (plan, d, PLAN_KEEP, VFIOD_DRIVER_VFIO_PCI, "already on " VFIOD_DRIVER_VFIO_PCI);
+            add_step (plan, d, PLAN_KEEP, VFIOD_DRIVER_VFIO_PCI,
+                      "already on " VFIOD_DRIVER_VFIO_PCI);
           else
             add_step (plan, d, PLAN_DETACH, VFIOD_DRIVER_VFIO_PCI, NULL);
           continue;
@@ -308,9 +305,8 @@ group_plan_keep (GPtrArray *devices, uint32_t group, const PciAddress *target, c
 }
 
 int
-group_plan_reattach (GPtrArray *devices, uint32_t group, const PciAddress *target,
-                     uint64_t flags, GHashTable *originals, Plan **out,
-                     PlanRefusal *refusal)
+group_plan_reattach (GPtrArray *devices, uint32_t group, const PciAddress *target, uint64_t flags,
+                     GHashTable *originals, Plan **out, PlanRefusal *refusal)
 {
   g_autoptr (Plan) plan = plan_new (devices, group, target);
   gboolean group_mode = (flags & VFIOD_FLAG_GROUP) != 0;
@@ -330,8 +326,9 @@ group_plan_reattach (GPtrArray *devices, uint32_t group, const PciAddress *targe
       if ((d != t && !group_mode) || device_state (d) != DEVICE_STATE_VFIO)
         {
           const char *why = device_state (d) == DEVICE_STATE_VFIO
-                              ? "stays on " VFIOD_DRIVER_VFIO_PCI " (not asked for)"
-                              : d->driver ? "not on " VFIOD_DRIVER_VFIO_PCI : "no driver";
+                                ? "stays on " VFIOD_DRIVER_VFIO_PCI " (not asked for)"
+                            : d->driver ? "not on " VFIOD_DRIVER_VFIO_PCI
+                                        : "no driver";
           if (device_state (d) == DEVICE_STATE_BRIDGE && d->driver)
             why = "bridge stays as it is";
           add_step (plan, d, PLAN_KEEP, driver_or_empty (d), why);

@@ -17,11 +17,11 @@ typedef enum {
 } PlanAction;
 
 typedef struct {
-  Device *device;   /* borrowed from the plan's devices */
+  Device *device; /* borrowed from the plan's devices */
   PlanAction action;
-  char *from;       /* driver before, "" when unbound */
-  char *to;         /* driver after, "" when unbound or unknown */
-  char *reason;     /* why kept, or a note on the move; "" otherwise */
+  char *from;   /* driver before, "" when unbound */
+  char *to;     /* driver after, "" when unbound or unknown */
+  char *reason; /* why kept, or a note on the move; "" otherwise */
 } PlanStep;
 
 typedef struct {
@@ -36,11 +36,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Plan, plan_free)
 
 typedef enum {
   REFUSAL_NONE,
-  REFUSAL_NO_SUCH_DEVICE,   /* the target is no longer in the group */
-  REFUSAL_NOT_ASSIGNABLE,   /* the target is a bridge */
-  REFUSAL_NOT_VIABLE,       /* alone, while others keep host drivers */
-  REFUSAL_IN_USE,           /* would move devices the host uses (or may) */
-  REFUSAL_NOT_DETACHED,     /* reattach of a device not on vfio-pci */
+  REFUSAL_NO_SUCH_DEVICE, /* the target is no longer in the group */
+  REFUSAL_NOT_ASSIGNABLE, /* the target is a bridge */
+  REFUSAL_NOT_VIABLE,     /* alone, while others keep host drivers */
+  REFUSAL_IN_USE,         /* would move devices the host uses (or may) */
+  REFUSAL_NOT_DETACHED,   /* reattach of a device not on vfio-pci */
 } RefusalKind;
 
 /* Why the planner said no. */
@@ -80,8 +80,8 @@ gboolean group_viable (GPtrArray *devices);
 /* Plans DetachDevice(@target, @flags) over @devices (the whole group,
  * sorted, described; always consumed: the plan owns it).  Returns 0, or -1
  * with @refusal set (NO_SUCH_DEVICE, NOT_ASSIGNABLE, NOT_VIABLE, IN_USE). */
-int group_plan_detach (GPtrArray *devices, uint32_t group, const PciAddress *target,
-                       uint64_t flags, Plan **out, PlanRefusal *refusal);
+int group_plan_detach (GPtrArray *devices, uint32_t group, const PciAddress *target, uint64_t flags,
+                       Plan **out, PlanRefusal *refusal);
 
 /* Plans ReattachDevice(@target, @flags).  @originals maps an address to
  * the host driver it had before it was detached ("" for unbound), as
@@ -89,8 +89,7 @@ int group_plan_detach (GPtrArray *devices, uint32_t group, const PciAddress *tar
  * @devices is consumed, as for group_plan_detach().
  * Refusals: NO_SUCH_DEVICE, NOT_DETACHED. */
 int group_plan_reattach (GPtrArray *devices, uint32_t group, const PciAddress *target,
-                         uint64_t flags, GHashTable *originals, Plan **out,
-                         PlanRefusal *refusal);
+                         uint64_t flags, GHashTable *originals, Plan **out, PlanRefusal *refusal);
 
 /* Whether @later moves exactly the devices @earlier moved, in the same
  * group, and none the host uses (or may) unless @earlier did too: what

@@ -61,22 +61,21 @@ lookup_uncached (Hwdb *self, const Device *device)
 
   /* The most specific key: entries for the subsystem ids, when the hwdb
    * has them, name the product better than the chip. */
-  snprintf (modalias, sizeof modalias, "pci:v%08Xd%08Xsv%08Xsd%08X",
-            device->vendor_id, device->device_id,
-            device->subsystem_vendor_id, device->subsystem_device_id);
+  snprintf (modalias, sizeof modalias, "pci:v%08Xd%08Xsv%08Xsd%08X", device->vendor_id,
+            device->device_id, device->subsystem_vendor_id, device->subsystem_device_id);
 
   udev_list_entry_foreach (entry, udev_hwdb_get_properties_list_entry (self->hwdb, modalias, 0))
-    {
-      const char *key = udev_list_entry_get_name (entry);
-      const char *value = udev_list_entry_get_value (entry);
+  {
+    const char *key = udev_list_entry_get_name (entry);
+    const char *value = udev_list_entry_get_value (entry);
 
-      if (value == NULL || !g_utf8_validate (value, -1, NULL))
-        continue;
-      if (strcmp (key, "ID_VENDOR_FROM_DATABASE") == 0)
-        names[0] = g_string_chunk_insert_const (self->strings, value);
-      else if (strcmp (key, "ID_MODEL_FROM_DATABASE") == 0)
-        names[1] = g_string_chunk_insert_const (self->strings, value);
-    }
+    if (value == NULL || !g_utf8_validate (value, -1, NULL))
+      continue;
+    if (strcmp (key, "ID_VENDOR_FROM_DATABASE") == 0)
+      names[0] = g_string_chunk_insert_const (self->strings, value);
+    else if (strcmp (key, "ID_MODEL_FROM_DATABASE") == 0)
+      names[1] = g_string_chunk_insert_const (self->strings, value);
+  }
   return names;
 }
 

@@ -40,8 +40,8 @@ inuse_facts_new (void)
 
   facts->mounts = g_ptr_array_new_with_free_func ((GDestroyNotify) mount_free);
   facts->swaps = g_ptr_array_new_with_free_func ((GDestroyNotify) swap_free);
-  facts->interfaces = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                             (GDestroyNotify) interface_free);
+  facts->interfaces =
+      g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) interface_free);
   return facts;
 }
 
@@ -132,10 +132,11 @@ unescape_octal (const char *s)
 
   for (const char *p = s; *p; p++)
     {
-      if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
-          p[3] >= '0' && p[3] <= '7')
+      if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' &&
+          p[3] <= '7')
         {
-          g_string_append_c (out, (char) (((p[1] - '0') << 6) | ((p[2] - '0') << 3) | (p[3] - '0')));
+          g_string_append_c (out,
+                             (char) (((p[1] - '0') << 6) | ((p[2] - '0') << 3) | (p[3] - '0')));
           p += 3;
         }
       else
@@ -162,14 +163,16 @@ inuse_parse_mountinfo (InUseFacts *facts, const char *text)
       /* id parent major:minor root mountpoint options [optional...] - fstype source super */
       if (n < 10 || sscanf (f[2], "%u:%u", &major, &minor) != 2)
         {
-          inuse_facts_set_unreadable (facts, INUSE_SOURCE_MOUNTS, source_names[INUSE_SOURCE_MOUNTS], 0);
+          inuse_facts_set_unreadable (facts, INUSE_SOURCE_MOUNTS, source_names[INUSE_SOURCE_MOUNTS],
+                                      0);
           continue;
         }
       for (sep = 6; sep < n && strcmp (f[sep], "-") != 0; sep++)
         ;
       if (sep + 2 >= n)
         {
-          inuse_facts_set_unreadable (facts, INUSE_SOURCE_MOUNTS, source_names[INUSE_SOURCE_MOUNTS], 0);
+          inuse_facts_set_unreadable (facts, INUSE_SOURCE_MOUNTS, source_names[INUSE_SOURCE_MOUNTS],
+                                      0);
           continue;
         }
 
@@ -200,7 +203,8 @@ inuse_parse_swaps (InUseFacts *facts, const char *text)
       /* the kernel names swaps by absolute path */
       if (*line != '/')
         {
-          inuse_facts_set_unreadable (facts, INUSE_SOURCE_SWAPS, source_names[INUSE_SOURCE_SWAPS], 0);
+          inuse_facts_set_unreadable (facts, INUSE_SOURCE_SWAPS, source_names[INUSE_SOURCE_SWAPS],
+                                      0);
           continue;
         }
       /* the file name is escaped, so the first blank ends it */

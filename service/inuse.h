@@ -10,21 +10,21 @@
 #include <sys/types.h>
 
 typedef struct {
-  dev_t devnum;       /* major:minor from mountinfo (0:N for btrfs & co) */
-  char *mountpoint;   /* unescaped */
-  char *source;       /* unescaped, e.g. "/dev/sda2", or a 9p tag */
+  dev_t devnum;     /* major:minor from mountinfo (0:N for btrfs & co) */
+  char *mountpoint; /* unescaped */
+  char *source;     /* unescaped, e.g. "/dev/sda2", or a 9p tag */
   char *fstype;
 } InUseMount;
 
 typedef struct {
-  char *filename;     /* as /proc/swaps names it, unescaped */
-  dev_t devnum;       /* 0 unless the file is a block device node */
+  char *filename; /* as /proc/swaps names it, unescaped */
+  dev_t devnum;   /* 0 unless the file is a block device node */
 } InUseSwap;
 
 typedef struct {
   char *name;
   bool up;
-  char *address;      /* the address to name: IPv4 first, else a non
+  char *address; /* the address to name: IPv4 first, else a non
                        * link-local IPv6; NULL when it has none */
 } InUseInterface;
 

@@ -9,13 +9,13 @@
 #define VFIOD_MODULE_VFIO_PCI "vfio_pci"
 
 /* ---- sysfs and friends -------------------------------------------- */
-#define VFIOD_SYSFS_PCI_DEVICES     "/sys/bus/pci/devices"
-#define VFIOD_SYSFS_PCI_DRIVERS     "/sys/bus/pci/drivers"
-#define VFIOD_SYSFS_DRIVERS_PROBE   "/sys/bus/pci/drivers_probe"
-#define VFIOD_SYSFS_IOMMU_GROUPS    "/sys/kernel/iommu_groups"
-#define VFIOD_SYSFS_CLASS_BLOCK     "/sys/class/block"
-#define VFIOD_SYSFS_CLASS_NET       "/sys/class/net"
-#define VFIOD_SYSFS_BUS_VIRTIO      "/sys/bus/virtio/devices"
+#define VFIOD_SYSFS_PCI_DEVICES   "/sys/bus/pci/devices"
+#define VFIOD_SYSFS_PCI_DRIVERS   "/sys/bus/pci/drivers"
+#define VFIOD_SYSFS_DRIVERS_PROBE "/sys/bus/pci/drivers_probe"
+#define VFIOD_SYSFS_IOMMU_GROUPS  "/sys/kernel/iommu_groups"
+#define VFIOD_SYSFS_CLASS_BLOCK   "/sys/class/block"
+#define VFIOD_SYSFS_CLASS_NET     "/sys/class/net"
+#define VFIOD_SYSFS_BUS_VIRTIO    "/sys/bus/virtio/devices"
 /* Per PCI device (relative to /sys/bus/pci/devices/<address>/). */
 #define VFIOD_ATTR_UEVENT           "uevent"
 #define VFIOD_ATTR_VENDOR           "vendor"
@@ -25,32 +25,32 @@
 #define VFIOD_ATTR_SUBSYSTEM_DEVICE "subsystem_device"
 #define VFIOD_ATTR_REVISION         "revision"
 #define VFIOD_ATTR_CONFIG           "config"
-#define VFIOD_ATTR_DRIVER           "driver"           /* link */
+#define VFIOD_ATTR_DRIVER           "driver" /* link */
 #define VFIOD_ATTR_DRIVER_OVERRIDE  "driver_override"
-#define VFIOD_ATTR_IOMMU_GROUP      "iommu_group"      /* link */
+#define VFIOD_ATTR_IOMMU_GROUP      "iommu_group" /* link */
 #define VFIOD_ATTR_BOOT_VGA         "boot_vga"
-#define VFIOD_ATTR_PHYSFN           "physfn"           /* link, SR-IOV VF */
-#define VFIOD_ATTR_SUBSYSTEM        "subsystem"        /* link */
+#define VFIOD_ATTR_PHYSFN           "physfn"    /* link, SR-IOV VF */
+#define VFIOD_ATTR_SUBSYSTEM        "subsystem" /* link */
 #define VFIOD_ATTR_ENABLE           "enable"
-#define VFIOD_ATTR_VFIO_DEV         "vfio-dev"         /* dir: vfio<N>, the device cdev */
+#define VFIOD_ATTR_VFIO_DEV         "vfio-dev" /* dir: vfio<N>, the device cdev */
 /* Per driver (relative to /sys/bus/pci/drivers/<name>/). */
-#define VFIOD_ATTR_BIND             "bind"
-#define VFIOD_ATTR_UNBIND           "unbind"
-#define VFIOD_ATTR_NEW_ID           "new_id"
-#define VFIOD_ATTR_REMOVE_ID        "remove_id"
+#define VFIOD_ATTR_BIND      "bind"
+#define VFIOD_ATTR_UNBIND    "unbind"
+#define VFIOD_ATTR_NEW_ID    "new_id"
+#define VFIOD_ATTR_REMOVE_ID "remove_id"
 /* Per block device (relative to /sys/class/block/<name>/). */
-#define VFIOD_ATTR_DEV              "dev"
-#define VFIOD_ATTR_HOLDERS          "holders"
+#define VFIOD_ATTR_DEV     "dev"
+#define VFIOD_ATTR_HOLDERS "holders"
 /* Per virtio device (relative to /sys/bus/virtio/devices/<name>/). */
-#define VFIOD_ATTR_MOUNT_TAG        "mount_tag"
+#define VFIOD_ATTR_MOUNT_TAG "mount_tag"
 /* uevent keys of a PCI device. */
-#define VFIOD_UEVENT_DRIVER         "DRIVER"
-#define VFIOD_UEVENT_PCI_CLASS      "PCI_CLASS"
-#define VFIOD_UEVENT_PCI_ID         "PCI_ID"
-#define VFIOD_UEVENT_PCI_SUBSYS_ID  "PCI_SUBSYS_ID"
-#define VFIOD_UEVENT_PCI_SLOT_NAME  "PCI_SLOT_NAME"
+#define VFIOD_UEVENT_DRIVER        "DRIVER"
+#define VFIOD_UEVENT_PCI_CLASS     "PCI_CLASS"
+#define VFIOD_UEVENT_PCI_ID        "PCI_ID"
+#define VFIOD_UEVENT_PCI_SUBSYS_ID "PCI_SUBSYS_ID"
+#define VFIOD_UEVENT_PCI_SLOT_NAME "PCI_SLOT_NAME"
 /* driver_override reads back this when unset. */
-#define VFIOD_OVERRIDE_UNSET        "(null)"
+#define VFIOD_OVERRIDE_UNSET "(null)"
 
 /* ---- procfs, udev, /dev ------------------------------------------ */
 #define VFIOD_PROC_MOUNTINFO "/proc/self/mountinfo"
@@ -58,6 +58,6 @@
 #define VFIOD_PROC_CMDLINE   "/proc/cmdline"
 /* udevd runs (its control socket exists): listen to its events, which
  * come once its rules ran, instead of the kernel's */
-#define VFIOD_UDEV_CONTROL   "/run/udev/control"
-#define VFIOD_DEV_VFIO_DIR   "/dev/vfio"
+#define VFIOD_UDEV_CONTROL         "/run/udev/control"
+#define VFIOD_DEV_VFIO_DIR         "/dev/vfio"
 #define VFIOD_DEV_VFIO_DEVICES_DIR "/dev/vfio/devices"

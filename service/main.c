@@ -15,8 +15,7 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   gboolean version = FALSE;
   GOptionEntry options[] = {
-    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
-    { NULL }
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL }, { NULL }
   };
 
   /* Large replies (ListDevices) come and go: keep them in mmap()ed
@@ -25,9 +24,9 @@ main (int argc, char **argv)
   mallopt (M_MMAP_THRESHOLD, 128 * 1024);
 
   context = g_option_context_new (NULL);
-  g_option_context_set_summary (context,
-                                "The VFIO device manager: hands PCI devices to virtual machines,\n"
-                                "one IOMMU group at a time, on the system bus as org.freedesktop.vfio1.");
+  g_option_context_set_summary (
+      context, "The VFIO device manager: hands PCI devices to virtual machines,\n"
+               "one IOMMU group at a time, on the system bus as org.freedesktop.vfio1.");
   g_option_context_set_description (context,
                                     "Environment:\n"
                                     "  DBUS_SYSTEM_BUS_ADDRESS  the system bus to serve on\n"

@@ -29,11 +29,11 @@
 struct Manager {
   sd_bus *bus;
   sd_bus_slot *slot;
-  Model *model;            /* the machine as the bus shows it; shared with workers */
-  Monitor *monitor;        /* keeps the model current */
+  Model *model;     /* the machine as the bus shows it; shared with workers */
+  Monitor *monitor; /* keeps the model current */
   State *state;
-  Grants *grants;          /* ACL entries given out (thread-safe) */
-  Records *records;        /* persistent assignments (thread-safe) */
+  Grants *grants;   /* ACL entries given out (thread-safe) */
+  Records *records; /* persistent assignments (thread-safe) */
   Authz *authz;
   GMutex locks_lock;
   GHashTable *group_locks; /* group → GMutex*: one operation per group at a time */
@@ -60,13 +60,13 @@ append_device (sd_bus_message *m, const Device *d, GPtrArray *grants)
   if (r < 0)
     return r;
 
-#define ENTRY(key, sig, value)                                                   \
-  do                                                                             \
-    {                                                                            \
-      r = sd_bus_message_append (m, "{sv}", key, sig, value);                    \
-      if (r < 0)                                                                 \
-        return r;                                                                \
-    }                                                                            \
+#define ENTRY(key, sig, value)                                \
+  do                                                          \
+    {                                                         \
+      r = sd_bus_message_append (m, "{sv}", key, sig, value); \
+      if (r < 0)                                              \
+        return r;                                             \
+    }                                                         \
   while (0)
 
   ENTRY (VFIOD_KEY_ADDRESS, "s", d->name);
@@ -92,35 +92,35 @@ append_device (sd_bus_message *m, const Device *d, GPtrArray *grants)
   /* who may open its group by path (GrantAccess): only when somebody may
    * (almost never; the entry costs a ListDevices of thousands of devices) */
   if (grants->len > 0)
-  {
-    g_autoptr (GArray) uids = g_array_new (FALSE, FALSE, sizeof (uint32_t));
+    {
+      g_autoptr (GArray) uids = g_array_new (FALSE, FALSE, sizeof (uint32_t));
 
-    for (guint i = 0; i < grants->len; i++)
-      {
-        const Grant *g = g_ptr_array_index (grants, i);
-        g_autofree char *node = NULL;
-        uint32_t uid = (uint32_t) g->uid;
-        if (g->revoking || d->group == DEVICE_NO_GROUP || g->group != (uint32_t) d->group)
-          continue;
-        node = access_group_node (g->group);
-        if (strcmp (g->path, node) == 0)
-          g_array_append_val (uids, uid);
-      }
-    if (uids->len > 0)
-      r = sd_bus_message_open_container (m, 'e', "sv");
-    if (r >= 0 && uids->len > 0)
-      {
-        r = sd_bus_message_append_basic (m, 's', VFIOD_KEY_GRANTED_UIDS);
-        if (r >= 0)
-          r = sd_bus_message_open_container (m, 'v', "au");
-        if (r >= 0)
-          r = sd_bus_message_append_array (m, 'u', uids->data, uids->len * sizeof (uint32_t));
-        if (r >= 0)
-          r = sd_bus_message_close_container (m);
-        if (r >= 0)
-          r = sd_bus_message_close_container (m);
-      }
-  }
+      for (guint i = 0; i < grants->len; i++)
+        {
+          const Grant *g = g_ptr_array_index (grants, i);
+          g_autofree char *node = NULL;
+          uint32_t uid = (uint32_t) g->uid;
+          if (g->revoking || d->group == DEVICE_NO_GROUP || g->group != (uint32_t) d->group)
+            continue;
+          node = access_group_node (g->group);
+          if (strcmp (g->path, node) == 0)
+            g_array_append_val (uids, uid);
+        }
+      if (uids->len > 0)
+        r = sd_bus_message_open_container (m, 'e', "sv");
+      if (r >= 0 && uids->len > 0)
+        {
+          r = sd_bus_message_append_basic (m, 's', VFIOD_KEY_GRANTED_UIDS);
+          if (r >= 0)
+            r = sd_bus_message_open_container (m, 'v', "au");
+          if (r >= 0)
+            r = sd_bus_message_append_array (m, 'u', uids->data, uids->len * sizeof (uint32_t));
+          if (r >= 0)
+            r = sd_bus_message_close_container (m);
+          if (r >= 0)
+            r = sd_bus_message_close_container (m);
+        }
+    }
   if (r < 0)
     return r;
 
@@ -272,7 +272,6 @@ method_list_devices (sd_bus_message *m, void *userdata, sd_bus_error *error)
 
 /* ---- detach and reattach ----------------------------------------------- */
 
-
 static void
 group_lock_free (gpointer data)
 {
@@ -306,7 +305,7 @@ manager_group_lock (Manager *self, uint32_t group)
  * @error; the main thread reads those only in call_done(), after the
  * worker returned. */
 typedef enum {
-  CALL_CHANGE,       /* DetachDevice, ReattachDevice */
+  CALL_CHANGE, /* DetachDevice, ReattachDevice */
   CALL_OPEN_GROUP,
   CALL_OPEN_DEVICE,
   CALL_GRANT,
@@ -318,30 +317,30 @@ typedef struct {
   Manager *manager;
   CallKind kind;
   sd_bus_message *message;
-  sd_bus_track *caller;   /* while authorizing: tells when the caller leaves */
-  GCancellable *cancel;   /* the polkit check, withdrawn when the caller leaves */
+  sd_bus_track *caller; /* while authorizing: tells when the caller leaves */
+  GCancellable *cancel; /* the polkit check, withdrawn when the caller leaves */
   gboolean caller_gone;
-  char *sender;           /* counted in manager->authorizing while set */
+  char *sender; /* counted in manager->authorizing while set */
   gboolean reattach;
   uint64_t flags;
   PciAddress target;
   uint32_t group;
   TransactionProgress *progress; /* shared with the worker (thread-safe) */
-  guint watchdog;         /* while running: checks the write under way */
-  gboolean answered;      /* the caller was answered before the worker ended */
-  Plan *plan;             /* as planned (and authorized), then as done */
-  gboolean records_changed; /* the worker wrote or removed persistent assignments */
-  const char *actions[2]; /* polkit actions still to check */
-  char *details[11];      /* polkit details: key, value pairs, NULL after the last */
-  char *what;             /* "detach 0000:03:00.0", for messages */
+  guint watchdog;                /* while running: checks the write under way */
+  gboolean answered;             /* the caller was answered before the worker ended */
+  Plan *plan;                    /* as planned (and authorized), then as done */
+  gboolean records_changed;      /* the worker wrote or removed persistent assignments */
+  const char *actions[2];        /* polkit actions still to check */
+  char *details[11];             /* polkit details: key, value pairs, NULL after the last */
+  char *what;                    /* "detach 0000:03:00.0", for messages */
   sd_bus_error error;
   /* the use calls: */
-  uid_t uid;              /* the caller's (euid) */
-  int pidfd;              /* lock-memory: our duplicate; -1 otherwise */
-  pid_t pid;              /* lock-memory: the pidfd's process */
-  uint64_t bytes;         /* lock-memory: the limit asked for */
-  int fd;                 /* open-group/device: to pass on; -1 otherwise */
-  GPtrArray *nodes;       /* grant/revoke: Grant* done */
+  uid_t uid;        /* the caller's (euid) */
+  int pidfd;        /* lock-memory: our duplicate; -1 otherwise */
+  pid_t pid;        /* lock-memory: the pidfd's process */
+  uint64_t bytes;   /* lock-memory: the limit asked for */
+  int fd;           /* open-group/device: to pass on; -1 otherwise */
+  GPtrArray *nodes; /* grant/revoke: Grant* done */
 } Call;
 
 /* Nothing that touches sd-bus may run off the main thread: the bus's
@@ -427,11 +426,9 @@ append_plan (sd_bus_message *m, const Plan *plan)
     {
       const PlanStep *s = g_ptr_array_index (plan->steps, i);
 
-      r = sd_bus_message_append (m, "a{sv}", 5,
-                                 VFIOD_KEY_ADDRESS, "s", s->device->name,
+      r = sd_bus_message_append (m, "a{sv}", 5, VFIOD_KEY_ADDRESS, "s", s->device->name,
                                  VFIOD_KEY_ACTION, "s", plan_action_to_string (s->action),
-                                 VFIOD_KEY_FROM, "s", s->from,
-                                 VFIOD_KEY_TO, "s", s->to,
+                                 VFIOD_KEY_FROM, "s", s->from, VFIOD_KEY_TO, "s", s->to,
                                  VFIOD_KEY_REASON, "s", s->reason);
     }
   if (r < 0)
@@ -493,8 +490,7 @@ persist_devices (const Plan *plan, uint64_t flags)
 /* Whether ReattachDevice removes a record of one of @devices: the
  * target's, or with GROUP any member's. */
 static gboolean
-has_records_to_forget (Manager *self, GPtrArray *devices, const PciAddress *target,
-                       uint64_t flags)
+has_records_to_forget (Manager *self, GPtrArray *devices, const PciAddress *target, uint64_t flags)
 {
   for (guint i = 0; i < devices->len; i++)
     {
@@ -514,8 +510,7 @@ has_records_to_forget (Manager *self, GPtrArray *devices, const PciAddress *targ
  * vfiod.persistent=0, or its record did not match) is how its persistent
  * assignment is given up: it moves nothing and removes the records. */
 static gboolean
-reattach_only_forgets (Manager *self, GPtrArray *devices, const PciAddress *target,
-                       uint64_t flags)
+reattach_only_forgets (Manager *self, GPtrArray *devices, const PciAddress *target, uint64_t flags)
 {
   for (guint i = 0; i < devices->len; i++)
     {
@@ -605,7 +600,8 @@ join (GPtrArray *strings, const char *separator)
   g_autoptr (GString) out = g_string_new (NULL);
 
   for (guint i = 0; i < strings->len; i++)
-    g_string_append_printf (out, "%s%s", i ? separator : "", (char *) g_ptr_array_index (strings, i));
+    g_string_append_printf (out, "%s%s", i ? separator : "",
+                            (char *) g_ptr_array_index (strings, i));
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
@@ -614,8 +610,8 @@ join (GPtrArray *strings, const char *separator)
 static int
 error_from_refusal (sd_bus_error *error, const PlanRefusal *r)
 {
-  g_autofree char *devices = r->devices ? join (r->devices, r->kind == REFUSAL_IN_USE ? "; " : ", ")
-                                        : g_strdup ("");
+  g_autofree char *devices =
+      r->devices ? join (r->devices, r->kind == REFUSAL_IN_USE ? "; " : ", ") : g_strdup ("");
 
   switch (r->kind)
     {
@@ -657,9 +653,9 @@ error_from_refusal (sd_bus_error *error, const PlanRefusal *r)
                                 "to give back to the host%s",
                                 r->target_text,
                                 r->group_mode ? "; reattach the group by one of its devices "
-                                                "on vfio-pci (GetGroup shows them)" : "");
-    case REFUSAL_NONE:
-      break;
+                                                "on vfio-pci (GetGroup shows them)"
+                                              : "");
+    case REFUSAL_NONE: break;
     }
   return sd_bus_error_set_errno (error, EINVAL);
 }
@@ -693,8 +689,8 @@ call_plan (Call *call, Plan **out, sd_bus_error *error)
 
   if (!call->reattach)
     {
-      r = group_plan_detach (g_steal_pointer (&devices), call->group, &call->target,
-                             call->flags, out, &refusal);
+      r = group_plan_detach (g_steal_pointer (&devices), call->group, &call->target, call->flags,
+                             out, &refusal);
       return r < 0 ? error_from_refusal (error, &refusal) : 0;
     }
   if (reattach_only_forgets (self, devices, &call->target, call->flags))
@@ -705,8 +701,8 @@ call_plan (Call *call, Plan **out, sd_bus_error *error)
       return 0;
     }
   originals = state_originals (self->state);
-  r = group_plan_reattach (g_steal_pointer (&devices), call->group, &call->target,
-                           call->flags, originals, out, &refusal);
+  r = group_plan_reattach (g_steal_pointer (&devices), call->group, &call->target, call->flags,
+                           originals, out, &refusal);
   return r < 0 ? error_from_refusal (error, &refusal) : 0;
 }
 
@@ -729,14 +725,16 @@ call_use (Call *call, const char *name)
       if (r == -ESRCH)
         sd_bus_error_setf (&call->error, VFIOD_ERROR_FAILED,
                            "Process %d exited before its locked-memory limit was raised: nothing "
-                           "to do; start it again", (int) call->pid);
+                           "to do; start it again",
+                           (int) call->pid);
       else if (r < 0)
         sd_bus_error_setf (&call->error, VFIOD_ERROR_FAILED,
                            "Cannot raise the locked-memory limit of process %d to %s: %s",
                            (int) call->pid, size, g_strerror (-r));
       else
-        g_message ("Locked-memory limit of process %d (uid %u): %" G_GUINT64_FORMAT " -> %"
-                   G_GUINT64_FORMAT " bytes", (int) call->pid, (unsigned) call->uid, before, after);
+        g_message ("Locked-memory limit of process %d (uid %u): %" G_GUINT64_FORMAT
+                   " -> %" G_GUINT64_FORMAT " bytes",
+                   (int) call->pid, (unsigned) call->uid, before, after);
       return;
     }
 
@@ -758,17 +756,12 @@ call_use (Call *call, const char *name)
     return;
   switch (call->kind)
     {
-    case CALL_OPEN_GROUP:
-      use_open_group (call->group, name, &call->fd, &call->error);
-      break;
-    case CALL_OPEN_DEVICE:
-      use_open_device (name, &call->fd, &call->error);
-      break;
+    case CALL_OPEN_GROUP: use_open_group (call->group, name, &call->fd, &call->error); break;
+    case CALL_OPEN_DEVICE: use_open_device (name, &call->fd, &call->error); break;
     case CALL_GRANT:
       use_grant (self->grants, members, call->group, call->uid, name, &call->nodes, &call->error);
       break;
-    default:
-      g_assert_not_reached ();
+    default: g_assert_not_reached ();
     }
 }
 
@@ -859,9 +852,8 @@ call_work (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
 
     if (plan_count_moves (plan) == 0 && persist && call_write_records (call, plan, persist) < 0)
       goto out;
-    if (plan_count_moves (plan) > 0 &&
-        transaction_run (self->state, self->records, plan, persist, call->progress,
-                         &call->error) < 0)
+    if (plan_count_moves (plan) > 0 && transaction_run (self->state, self->records, plan, persist,
+                                                        call->progress, &call->error) < 0)
       goto out;
     if (plan_count_moves (plan) > 0 && persist && persist->len > 0)
       call->records_changed = TRUE;
@@ -909,15 +901,10 @@ call_reply (Call *call)
       /* 'h' duplicates it into the message; ours is closed with the call */
       r = sd_bus_message_append (reply, "uh", call->group, call->fd);
       break;
-    case CALL_OPEN_DEVICE:
-      r = sd_bus_message_append (reply, "h", call->fd);
-      break;
+    case CALL_OPEN_DEVICE: r = sd_bus_message_append (reply, "h", call->fd); break;
     case CALL_GRANT:
-    case CALL_REVOKE:
-      r = append_nodes (reply, call->nodes);
-      break;
-    default:
-      break;
+    case CALL_REVOKE: r = append_nodes (reply, call->nodes); break;
+    default: break;
     }
   if (r >= 0)
     r = sd_bus_send (NULL, reply, NULL);
@@ -1005,8 +992,8 @@ error_group_busy (sd_bus_error *error, Call *stuck, const char *what)
   g_autofree char *busy = stuck_describe (stuck);
 
   return sd_bus_error_setf (error, VFIOD_ERROR_GROUP_BUSY,
-                            "Cannot %s: %s. Nothing was done; try again once it has returned",
-                            what, busy);
+                            "Cannot %s: %s. Nothing was done; try again once it has returned", what,
+                            busy);
 }
 
 /* Bounded waiting: a sysfs write that has not returned after
@@ -1137,8 +1124,9 @@ call_authorize_next (Call *call)
   g_clear_pointer (&call->caller, sd_bus_track_unref);
 
   /* a locked-memory call concerns a process, not a group */
-  stuck = call->kind == CALL_LOCK_MEMORY ? NULL
-                                         : g_hash_table_lookup (self->stuck, GUINT_TO_POINTER (call->group));
+  stuck = call->kind == CALL_LOCK_MEMORY
+              ? NULL
+              : g_hash_table_lookup (self->stuck, GUINT_TO_POINTER (call->group));
   if (stuck)
     {
       /* it got stuck while this one waited for polkit */
@@ -1194,7 +1182,8 @@ call_start_authorizing (Call *call, sd_bus_error *error)
                               "for authorization. Answer or cancel those first",
                               call->what, n, sender);
 
-  r = sd_bus_track_new (sd_bus_message_get_bus (call->message), &call->caller, on_caller_gone, call);
+  r = sd_bus_track_new (sd_bus_message_get_bus (call->message), &call->caller, on_caller_gone,
+                        call);
   if (r >= 0)
     r = sd_bus_track_add_sender (call->caller, call->message);
   if (r < 0)
@@ -1246,7 +1235,8 @@ method_change (sd_bus_message *m, Manager *self, gboolean reattach, sd_bus_error
     return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
                               "Unknown flags 0x%" PRIx64 ": %s takes GROUP (0x1), DRY_RUN "
                               "(0x2)%s",
-                              flags & ~allowed_flags, reattach ? VFIOD_METHOD_REATTACH_DEVICE : VFIOD_METHOD_DETACH_DEVICE,
+                              flags & ~allowed_flags,
+                              reattach ? VFIOD_METHOD_REATTACH_DEVICE : VFIOD_METHOD_DETACH_DEVICE,
                               reattach ? "" : ", FORCE (0x4) and PERSISTENT (0x8)");
 
   call = call_new (self, CALL_CHANGE, m);
@@ -1375,7 +1365,8 @@ reconcile_grants (Manager *self, gboolean reapply)
       if (usable)
         g_message ("Finishing taking back grants on IOMMU group %u", g->group);
       else
-        g_message ("IOMMU group %u is no longer detached and viable: taking back its grants", g->group);
+        g_message ("IOMMU group %u is no longer detached and viable: taking back its grants",
+                   g->group);
       /* usable: only the interrupted revokes (uid of each); not usable: all */
       if (use_revoke (self->grants, g->group, usable ? g->uid : (uid_t) -1, what, NULL, &error) < 0)
         g_warning ("%s", error.message);
@@ -1409,11 +1400,11 @@ use_method_name (CallKind kind)
 {
   switch (kind)
     {
-    case CALL_OPEN_GROUP:  return VFIOD_METHOD_OPEN_GROUP;
+    case CALL_OPEN_GROUP: return VFIOD_METHOD_OPEN_GROUP;
     case CALL_OPEN_DEVICE: return VFIOD_METHOD_OPEN_DEVICE;
-    case CALL_GRANT:       return VFIOD_METHOD_GRANT_ACCESS;
-    case CALL_REVOKE:      return VFIOD_METHOD_REVOKE_ACCESS;
-    default:               return VFIOD_METHOD_SET_LOCKED_MEMORY_LIMIT;
+    case CALL_GRANT: return VFIOD_METHOD_GRANT_ACCESS;
+    case CALL_REVOKE: return VFIOD_METHOD_REVOKE_ACCESS;
+    default: return VFIOD_METHOD_SET_LOCKED_MEMORY_LIMIT;
     }
 }
 
@@ -1428,8 +1419,9 @@ call_submit (Call *call, sd_bus_error *error)
 
   if (self->quitting)
     return error_shutting_down (error, call->what);
-  stuck = call->kind == CALL_LOCK_MEMORY ? NULL
-                                         : g_hash_table_lookup (self->stuck, GUINT_TO_POINTER (call->group));
+  stuck = call->kind == CALL_LOCK_MEMORY
+              ? NULL
+              : g_hash_table_lookup (self->stuck, GUINT_TO_POINTER (call->group));
   if (stuck)
     return error_group_busy (error, stuck, call->what);
   r = call_start_authorizing (call, error);
@@ -1511,7 +1503,7 @@ method_use (sd_bus_message *m, Manager *self, CallKind kind, sd_bus_error *error
         {
           g_autofree char *cdev = access_device_cdev (name);
           if (cdev == NULL)
-            r = use_open_device (name, &call->fd, error);  /* says NotSupported */
+            r = use_open_device (name, &call->fd, error); /* says NotSupported */
         }
       if (r < 0)
         {
@@ -1609,8 +1601,10 @@ method_set_locked_memory_limit (sd_bus_message *m, void *userdata, sd_bus_error 
         r = sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
                                "The process of the pidfd passed has exited: nothing to raise");
       else if (r < 0)
-        r = sd_bus_error_setf (error, VFIOD_ERROR_FAILED, "Cannot look at the process of the pidfd "
-                               "passed: %s", g_strerror (-r));
+        r = sd_bus_error_setf (error, VFIOD_ERROR_FAILED,
+                               "Cannot look at the process of the pidfd "
+                               "passed: %s",
+                               g_strerror (-r));
     }
   if (r >= 0)
     for (int i = 0; i < 4 && r >= 0; i++)
@@ -1625,8 +1619,8 @@ method_set_locked_memory_limit (sd_bus_message *m, void *userdata, sd_bus_error 
       return r;
     }
 
-  call->what = g_strdup_printf ("raise the locked-memory limit of process %d to %s", (int) call->pid,
-                                size);
+  call->what =
+      g_strdup_printf ("raise the locked-memory limit of process %d to %s", (int) call->pid, size);
   call_detail (call, 0, VFIOD_DETAIL_PID, g_strdup_printf ("%d", (int) call->pid));
   call_detail (call, 1, VFIOD_DETAIL_BYTES, g_strdup_printf ("%" PRIu64, bytes));
   call_detail (call, 2, VFIOD_DETAIL_SIZE, g_steal_pointer (&size));
@@ -1730,8 +1724,7 @@ method_list_persistent (sd_bus_message *m, void *userdata, sd_bus_error *error)
     return sd_bus_error_setf (error, VFIOD_ERROR_FAILED,
                               "Cannot check the persistent assignments against the PCI "
                               "devices: reading %s failed: %s; is /sys mounted?",
-                              unreadable ? unreadable : VFIOD_SYSFS_PCI_DEVICES,
-                              g_strerror (-r));
+                              unreadable ? unreadable : VFIOD_SYSFS_PCI_DEVICES, g_strerror (-r));
   for (guint i = 0; i < devices->len; i++)
     {
       Device *d = g_ptr_array_index (devices, i);
@@ -1754,56 +1747,45 @@ method_list_persistent (sd_bus_message *m, void *userdata, sd_bus_error *error)
 }
 
 static int
-property_get_version (sd_bus *bus, const char *path, const char *interface,
-                      const char *property, sd_bus_message *reply, void *userdata,
-                      sd_bus_error *error)
+property_get_version (sd_bus *bus, const char *path, const char *interface, const char *property,
+                      sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
   return sd_bus_message_append (reply, "s", VFIOD_VERSION);
 }
 
 static const sd_bus_vtable manager_vtable[] = {
   SD_BUS_VTABLE_START (0),
-  SD_BUS_PROPERTY (VFIOD_PROPERTY_VERSION, "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_GET_GROUP,
-                           SD_BUS_ARGS ("s", device),
-                           SD_BUS_RESULT ("u", group, "aa{sv}", devices),
-                           method_get_group, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_LIST_DEVICES,
-                           SD_BUS_NO_ARGS,
-                           SD_BUS_RESULT ("aa{sv}", devices),
-                           method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_DETACH_DEVICE,
-                           SD_BUS_ARGS ("s", device, "t", flags),
-                           SD_BUS_RESULT ("aa{sv}", plan),
-                           method_detach_device, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_REATTACH_DEVICE,
-                           SD_BUS_ARGS ("s", device, "t", flags),
-                           SD_BUS_RESULT ("aa{sv}", plan),
-                           method_reattach_device, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_OPEN_GROUP,
-                           SD_BUS_ARGS ("s", device, "t", flags),
-                           SD_BUS_RESULT ("u", group, "h", fd),
-                           method_open_group, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_OPEN_DEVICE,
-                           SD_BUS_ARGS ("s", device, "t", flags),
-                           SD_BUS_RESULT ("h", fd),
-                           method_open_device, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_GRANT_ACCESS,
-                           SD_BUS_ARGS ("s", device, "t", flags),
-                           SD_BUS_RESULT ("aa{sv}", nodes),
-                           method_grant_access, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_REVOKE_ACCESS,
-                           SD_BUS_ARGS ("s", device, "t", flags),
-                           SD_BUS_RESULT ("aa{sv}", nodes),
-                           method_revoke_access, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_PROPERTY (VFIOD_PROPERTY_VERSION, "s", property_get_version, 0,
+                   SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_GET_GROUP, SD_BUS_ARGS ("s", device),
+                           SD_BUS_RESULT ("u", group, "aa{sv}", devices), method_get_group,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_LIST_DEVICES, SD_BUS_NO_ARGS,
+                           SD_BUS_RESULT ("aa{sv}", devices), method_list_devices,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_DETACH_DEVICE, SD_BUS_ARGS ("s", device, "t", flags),
+                           SD_BUS_RESULT ("aa{sv}", plan), method_detach_device,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_REATTACH_DEVICE, SD_BUS_ARGS ("s", device, "t", flags),
+                           SD_BUS_RESULT ("aa{sv}", plan), method_reattach_device,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_OPEN_GROUP, SD_BUS_ARGS ("s", device, "t", flags),
+                           SD_BUS_RESULT ("u", group, "h", fd), method_open_group,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_OPEN_DEVICE, SD_BUS_ARGS ("s", device, "t", flags),
+                           SD_BUS_RESULT ("h", fd), method_open_device, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_GRANT_ACCESS, SD_BUS_ARGS ("s", device, "t", flags),
+                           SD_BUS_RESULT ("aa{sv}", nodes), method_grant_access,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_REVOKE_ACCESS, SD_BUS_ARGS ("s", device, "t", flags),
+                           SD_BUS_RESULT ("aa{sv}", nodes), method_revoke_access,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_SET_LOCKED_MEMORY_LIMIT,
-                           SD_BUS_ARGS ("h", pidfd, "t", bytes),
-                           SD_BUS_NO_RESULT,
+                           SD_BUS_ARGS ("h", pidfd, "t", bytes), SD_BUS_NO_RESULT,
                            method_set_locked_memory_limit, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_LIST_PERSISTENT,
-                           SD_BUS_NO_ARGS,
-                           SD_BUS_RESULT ("aa{sv}", assignments),
-                           method_list_persistent, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_LIST_PERSISTENT, SD_BUS_NO_ARGS,
+                           SD_BUS_RESULT ("aa{sv}", assignments), method_list_persistent,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_VTABLE_END
 };
 
@@ -1839,8 +1821,8 @@ manager_new (sd_bus *bus, State *state, Grants *grants, Records *records)
   self->running = g_ptr_array_new ();
   self->stuck = g_hash_table_new (NULL, NULL);
   self->write_timeout_ms = env_ms (VFIOD_ENV_WRITE_TIMEOUT_MS, VFIOD_WRITE_TIMEOUT_MS);
-  r = sd_bus_add_object_vtable (bus, &self->slot, VFIOD_DBUS_PATH,
-                                VFIOD_DBUS_MANAGER_INTERFACE, manager_vtable, self);
+  r = sd_bus_add_object_vtable (bus, &self->slot, VFIOD_DBUS_PATH, VFIOD_DBUS_MANAGER_INTERFACE,
+                                manager_vtable, self);
   if (r >= 0)
     {
       self->model = model_new (bus, records);

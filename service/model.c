@@ -17,14 +17,14 @@ struct Model {
   /* shared with workers; each has its own lock */
   SysfsCache *cache;
   Hwdb *hwdb;
-  Records *records;          /* the manager's */
+  Records *records; /* the manager's */
   /* main thread only */
-  sd_bus *bus;               /* NULL: nothing published */
+  sd_bus *bus; /* NULL: nothing published */
   sd_bus_slot *slots[5];
-  View *view;                /* what the objects show */
-  gboolean reading;          /* a worker reads the machine */
-  gboolean stale;            /* news came since that read began */
-  gboolean closing;          /* no new reads */
+  View *view;       /* what the objects show */
+  gboolean reading; /* a worker reads the machine */
+  gboolean stale;   /* news came since that read began */
+  gboolean closing; /* no new reads */
   ModelChangedFunc changed;
   gpointer changed_data;
   guint reads;
@@ -124,7 +124,7 @@ group_enumerate (sd_bus *bus, const char *path, void *userdata, char ***nodes, s
   return 0;
 }
 
-#define GETTER(fn) \
+#define GETTER(fn)                                                                           \
   static int fn (sd_bus *bus, const char *path, const char *interface, const char *property, \
                  sd_bus_message *reply, void *userdata, sd_bus_error *error)
 
@@ -185,7 +185,8 @@ GETTER (group_get)
   r = sd_bus_message_open_container (reply, 'a', "o");
   for (guint i = 0; r >= 0 && i < g->members->len; i++)
     {
-      g_autofree char *member = view_device_path (((Device *) g_ptr_array_index (g->members, i))->name);
+      g_autofree char *member =
+          view_device_path (((Device *) g_ptr_array_index (g->members, i))->name);
       r = sd_bus_message_append (reply, "o", member);
     }
   if (r < 0)
@@ -196,7 +197,7 @@ GETTER (group_get)
 /* Address and Number name the object: they never change.  The rest is
  * signalled when it does (ids too: they are not the path). */
 #define CHANGES SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
-#define CONST SD_BUS_VTABLE_PROPERTY_CONST
+#define CONST   SD_BUS_VTABLE_PROPERTY_CONST
 
 static const sd_bus_vtable device_vtable[] = {
   SD_BUS_VTABLE_START (0),
@@ -226,8 +227,7 @@ static const sd_bus_vtable group_vtable[] = {
   SD_BUS_VTABLE_END,
 };
 
-static int
-export (Model *self)
+static int export(Model *self)
 {
   int r;
 
@@ -383,8 +383,8 @@ model_set_tracking (Model *self, gboolean tracking)
 void
 model_device_event (Model *self, const char *action, const char *subsystem, const char *sysname)
 {
-  gboolean plugged = strcmp (action, "add") == 0 || strcmp (action, "remove") == 0 ||
-                     strcmp (action, "move") == 0;
+  gboolean plugged =
+      strcmp (action, "add") == 0 || strcmp (action, "remove") == 0 || strcmp (action, "move") == 0;
 
   if (plugged && strcmp (subsystem, "pci") == 0 && sysname)
     sysfs_cache_forget (self->cache, sysname);
@@ -422,7 +422,8 @@ model_group_usable (Model *self, uint32_t group)
   if (g == NULL || !g->viable)
     return FALSE;
   for (guint i = 0; i < g->members->len; i++)
-    if (g_strcmp0 (((Device *) g_ptr_array_index (g->members, i))->driver, VFIOD_DRIVER_VFIO_PCI) == 0)
+    if (g_strcmp0 (((Device *) g_ptr_array_index (g->members, i))->driver, VFIOD_DRIVER_VFIO_PCI) ==
+        0)
       return TRUE;
   return FALSE;
 }
@@ -472,7 +473,7 @@ model_new (sd_bus *bus, Records *records)
   if (bus)
     {
       self->bus = sd_bus_ref (bus);
-      r = export (self);
+      r = export(self);
       if (r < 0)
         {
           model_free (self);

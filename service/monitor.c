@@ -34,7 +34,8 @@ monitor_events_lost (int errsv)
   if (errsv == ENOBUFS)
     {
       g_warning ("Device events overflowed (%s): dropping everything kept of devices; "
-                 "it is read again", g_strerror (errsv));
+                 "it is read again",
+                 g_strerror (errsv));
       return TRUE;
     }
   /* a message we could not take (malformed, or from a sender we do not
@@ -113,7 +114,8 @@ watch_devices (Monitor *self)
     }
   g_debug ("Listening to %s device events", group);
   model_set_tracking (self->model, TRUE);
-  self->watches[0] = g_unix_fd_add (udev_monitor_get_fd (self->devices), G_IO_IN, on_device_event, self);
+  self->watches[0] =
+      g_unix_fd_add (udev_monitor_get_fd (self->devices), G_IO_IN, on_device_event, self);
 }
 
 /* ---- mounts and swaps ---------------------------------------------------- */
@@ -193,7 +195,8 @@ watch_links (Monitor *self)
   if (fd < 0 || bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0)
     {
       g_warning ("Cannot watch network links (%s): interfaces' reasons change on the next "
-                 "other event", g_strerror (errno));
+                 "other event",
+                 g_strerror (errno));
       if (fd >= 0)
         close (fd);
       return -1;

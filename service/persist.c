@@ -155,13 +155,11 @@ persist_record_parse (const char *text, size_t size, PersistRecord *out, char *w
                           lineno, value);
           r.class_code = v;
           break;
-        case KEY_GROUP:
-          ret = parse_members (value, &r, lineno, why, why_size);
-          break;
+        case KEY_GROUP: ret = parse_members (value, &r, lineno, why, why_size); break;
         default:
           if (!hexnum_parse_prefixed (value, 1, 4, &v))
-            ret = refuse (why, why_size, "line %u: %s '%.32s' is not 0x and 1-4 hex digits",
-                          lineno, keys[key], value);
+            ret = refuse (why, why_size, "line %u: %s '%.32s' is not 0x and 1-4 hex digits", lineno,
+                          keys[key], value);
           if (key == KEY_VENDOR)
             r.vendor_id = (uint16_t) v;
           else if (key == KEY_DEVICE)

@@ -24,9 +24,9 @@
 typedef struct {
   PciAddress address;
   uint16_t vendor_id, device_id, subsystem_vendor_id, subsystem_device_id;
-  uint32_t class_code;                       /* 0xCCSSPP */
-  size_t n_members;                          /* the group when recorded, */
-  PciAddress members[PERSIST_MAX_MEMBERS];   /* sorted, itself included */
+  uint32_t class_code;                     /* 0xCCSSPP */
+  size_t n_members;                        /* the group when recorded, */
+  PciAddress members[PERSIST_MAX_MEMBERS]; /* sorted, itself included */
 } PersistRecord;
 
 /* Parses a record's text (@size bytes, not necessarily NUL-terminated).

@@ -29,8 +29,8 @@ load_interfaces (InUseFacts *facts)
     {
       int errsv = errno;
       g_warning ("Cannot list network interfaces: %s", g_strerror (errsv));
-      inuse_facts_set_unreadable (facts, INUSE_SOURCE_INTERFACES, inuse_source_name (INUSE_SOURCE_INTERFACES),
-                                  errsv);
+      inuse_facts_set_unreadable (facts, INUSE_SOURCE_INTERFACES,
+                                  inuse_source_name (INUSE_SOURCE_INTERFACES), errsv);
       return;
     }
 
@@ -43,8 +43,8 @@ load_interfaces (InUseFacts *facts)
         int family = ifa->ifa_addr ? ifa->ifa_addr->sa_family : AF_UNSPEC;
 
         if (pass == 0 && family == AF_INET)
-          address = inet_ntop (AF_INET, &((struct sockaddr_in *) ifa->ifa_addr)->sin_addr,
-                               buf, sizeof buf);
+          address = inet_ntop (AF_INET, &((struct sockaddr_in *) ifa->ifa_addr)->sin_addr, buf,
+                               sizeof buf);
         else if (pass == 1 && family == AF_INET6)
           {
             const struct in6_addr *a6 = &((struct sockaddr_in6 *) ifa->ifa_addr)->sin6_addr;
@@ -96,7 +96,8 @@ load_proc (InUseFacts *facts, InUseSource source, void (*parse) (InUseFacts *, c
   if (r < 0)
     {
       g_warning ("Cannot read %s: %s; devices with block devices or file systems "
-                 "below them count as in use", inuse_source_name (source), g_strerror (-r));
+                 "below them count as in use",
+                 inuse_source_name (source), g_strerror (-r));
       inuse_facts_set_unreadable (facts, source, inuse_source_name (source), -r);
       return;
     }
@@ -136,8 +137,8 @@ typedef enum {
 
 typedef struct {
   ChildKind kind;
-  char *name;     /* its name in its class or bus directory */
-  char *syspath;  /* where it lives, below its PCI device */
+  char *name;    /* its name in its class or bus directory */
+  char *syspath; /* where it lives, below its PCI device */
 } Child;
 
 static void
@@ -288,7 +289,8 @@ children_get (SysfsCache *cache, char **doubt)
   if (scan_children (children, doubt) < 0)
     {
       g_warning ("Cannot tell which devices have block devices, interfaces or virtio transports: "
-                 "%s; every device counts as in use", *doubt);
+                 "%s; every device counts as in use",
+                 *doubt);
       g_ptr_array_unref (children);
       return NULL;
     }
@@ -342,8 +344,8 @@ mark_block (Marking *m, const char *name)
     mark_doubt (m, inuse_unreadable (path, -r));
 
   facts_get (&m->facts);
-  reason = inuse_block_reason (m->facts, name, makedev (major, minor),
-                               (const char *const *) holders);
+  reason =
+      inuse_block_reason (m->facts, name, makedev (major, minor), (const char *const *) holders);
   if (reason)
     device_add_in_use (m->owner, reason);
   doubt = inuse_block_doubt (m->facts);
@@ -444,11 +446,10 @@ probe_mark_in_use (SysfsCache *cache, GPtrArray *devices)
         continue;
       switch (c->kind)
         {
-        case CHILD_BLOCK:  mark_block (&m, c->name); break;
-        case CHILD_NET:    mark_net (&m, c->name); break;
+        case CHILD_BLOCK: mark_block (&m, c->name); break;
+        case CHILD_NET: mark_net (&m, c->name); break;
         case CHILD_VIRTIO: mark_virtio (&m, c->name); break;
         }
       facts = m.facts;
     }
 }
-

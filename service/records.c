@@ -259,9 +259,8 @@ records_write (Records *self, const Device *device, GPtrArray *members, GError *
   else
     /* configuration anybody may read; only root writes (the boot
      * helper ignores a record others could have written) */
-    ok = g_file_set_contents_full (path, text, -1,
-                                   G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-                                   0644, error);
+    ok = g_file_set_contents_full (
+        path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0644, error);
   g_mutex_unlock (&self->lock);
   free (text);
   return ok;

@@ -30,8 +30,8 @@ const char *records_dir (Records *records);
 typedef struct {
   char address[ADDRESS_STRLEN]; /* from the file name */
   char *path;
-  PersistRecord *record;        /* NULL: the file does not validate */
-  char *error;                  /* why, when record is NULL */
+  PersistRecord *record; /* NULL: the file does not validate */
+  char *error;           /* why, when record is NULL */
 } RecordEntry;
 
 void record_entry_free (RecordEntry *entry);
@@ -50,8 +50,7 @@ gboolean records_up_to_date (Records *records, const Device *device, GPtrArray *
 /* Records @device (ids and class now) with the addresses of @members
  * (Device*, its IOMMU group now, itself included).  FALSE with @error
  * set, naming the file; then the file is as it was. */
-gboolean records_write (Records *records, const Device *device, GPtrArray *members,
-                        GError **error);
+gboolean records_write (Records *records, const Device *device, GPtrArray *members, GError **error);
 
 /* Removes @address's record; none is not an error.  FALSE with @error. */
 gboolean records_remove (Records *records, const char *address, GError **error);

@@ -10,10 +10,10 @@
 /* Persistent assignments are configuration: one file per device,
  * "<address>.conf", in VFIOD_PERSIST_DIR (config.h, from sysconfdir:
  * /etc/vfiod/persistent). */
-#define VFIOD_PERSIST_SUFFIX    ".conf"
+#define VFIOD_PERSIST_SUFFIX ".conf"
 
 /* ---- the boot-time helper (udev runs it on "add" of a recorded device) */
-#define VFIOD_BOOT_HELPER        "vfiod-boot-bind"
+#define VFIOD_BOOT_HELPER "vfiod-boot-bind"
 /* Kernel command line: vfiod.persistent=0 turns the helper off for a boot. */
 #define VFIOD_CMDLINE_PERSISTENT "vfiod.persistent"
 
@@ -26,14 +26,14 @@
 #define VFIOD_AUTHZ_INTERACTIVE_TIMEOUT_MS (5 * 60 * 1000)
 /* How long one sysfs write (an unbind waiting for a driver's remove) may
  * take before the caller is told it is stuck. */
-#define VFIOD_WRITE_TIMEOUT_MS             (30 * 1000)
+#define VFIOD_WRITE_TIMEOUT_MS (30 * 1000)
 
 /* ---- environment the daemon reads (tests shorten the limits) -------- */
 #define VFIOD_ENV_AUTHZ_TIMEOUT_MS "VFIOD_AUTHZ_TIMEOUT_MS"
 #define VFIOD_ENV_WRITE_TIMEOUT_MS "VFIOD_WRITE_TIMEOUT_MS"
 /* Where the persistent assignments are (default VFIOD_PERSIST_DIR). */
-#define VFIOD_ENV_PERSIST_DIR      "VFIOD_PERSIST_DIR"
+#define VFIOD_ENV_PERSIST_DIR "VFIOD_PERSIST_DIR"
 /* The program that loads vfio_pci (default: modprobe). */
-#define VFIOD_ENV_MODPROBE         "VFIOD_MODPROBE"
+#define VFIOD_ENV_MODPROBE "VFIOD_MODPROBE"
 /* systemd's StateDirectory= (default VFIOD_STATE_DIR_DEFAULT). */
-#define VFIOD_ENV_STATE_DIRECTORY  "STATE_DIRECTORY"
+#define VFIOD_ENV_STATE_DIRECTORY "STATE_DIRECTORY"

@@ -30,19 +30,19 @@
  * each device record instead (pending=detach): read as one-member
  * transactions. */
 
-#define KEY_GROUP     "group"
-#define KEY_KNOWN     "known"
-#define KEY_DRIVER    "driver"
-#define KEY_OVERRIDE  "override"
-#define KEY_PENDING   "pending"     /* the earlier format */
-#define KEY_STATUS    "status"
-#define KEY_OPERATION "operation"
-#define KEY_DEVICES   "devices"
-#define KEY_COUNT     "count"
-#define KEY_PERSISTENT "persistent" /* "true", or absent */
+#define KEY_GROUP          "group"
+#define KEY_KNOWN          "known"
+#define KEY_DRIVER         "driver"
+#define KEY_OVERRIDE       "override"
+#define KEY_PENDING        "pending" /* the earlier format */
+#define KEY_STATUS         "status"
+#define KEY_OPERATION      "operation"
+#define KEY_DEVICES        "devices"
+#define KEY_COUNT          "count"
+#define KEY_PERSISTENT     "persistent" /* "true", or absent */
 #define STATUS_PENDING     "pending"
 #define TRANSACTION_PREFIX "transaction "
-#define FILE_HEADER \
+#define FILE_HEADER                                                              \
   "# vfiod: what it detached (to give it back) and the transactions under way\n" \
   "# (rolled back at its next start).  Written by vfiod: do not edit.\n"
 
@@ -298,8 +298,7 @@ record_from_keyfile (GKeyFile *kf, const char *name, StateOp *pending)
 /* A pending transaction, whose members must all have valid records of
  * its group and belong to no other transaction. */
 static StateTransaction *
-transaction_from_keyfile (GKeyFile *kf, const char *name, const StateContents *c,
-                          GHashTable *taken)
+transaction_from_keyfile (GKeyFile *kf, const char *name, const StateContents *c, GHashTable *taken)
 {
   g_autoptr (StateTransaction) t = NULL;
   g_autofree char *status = NULL, *op_text = NULL, *group_text = NULL, *count = NULL;
@@ -317,7 +316,8 @@ transaction_from_keyfile (GKeyFile *kf, const char *name, const StateContents *c
   devices = g_key_file_get_string_list (kf, name, KEY_DEVICES, NULL, NULL);
   count = g_key_file_get_string (kf, name, KEY_COUNT, NULL);
   if (devices == NULL || count == NULL ||
-      !g_ascii_string_to_unsigned (count, 10, 1, G_MAXUINT, &n, NULL) || n != g_strv_length (devices))
+      !g_ascii_string_to_unsigned (count, 10, 1, G_MAXUINT, &n, NULL) ||
+      n != g_strv_length (devices))
     return NULL;
   if (g_strcmp0 (status, STATUS_PENDING) != 0 || !op_from_string (op_text, &op) ||
       !parse_group (group_text, &group) || devices == NULL || devices[0] == NULL)
@@ -339,7 +339,8 @@ transaction_from_keyfile (GKeyFile *kf, const char *name, const StateContents *c
       g_ptr_array_add (t->members, record_copy (r));
     }
   for (guint i = 0; i < t->members->len; i++)
-    g_hash_table_add (taken, g_strdup (((StateRecord *) g_ptr_array_index (t->members, i))->device));
+    g_hash_table_add (taken,
+                      g_strdup (((StateRecord *) g_ptr_array_index (t->members, i))->device));
   return g_steal_pointer (&t);
 }
 
@@ -358,7 +359,8 @@ state_contents_parse (const char *text, gsize length)
   g_autoptr (GKeyFile) kf = g_key_file_new ();
   g_autoptr (GError) error = NULL;
   g_autoptr (GHashTable) taken = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_autoptr (GPtrArray) old_pending = g_ptr_array_new_with_free_func ((GDestroyNotify) state_transaction_free);
+  g_autoptr (GPtrArray) old_pending =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) state_transaction_free);
   StateContents *c = contents_new ();
   g_auto (GStrv) groups = NULL;
   guint64 next_id = 1;
@@ -431,8 +433,9 @@ state_contents_parse (const char *text, gsize length)
           warn_ignored ("record", device);
           continue;
         }
-      g_message ("State file: the pending %s of %s (the earlier format) becomes transaction %"
-                 G_GUINT64_FORMAT, op_to_string (t->op), device, next_id);
+      g_message ("State file: the pending %s of %s (the earlier format) becomes transaction "
+                 "%" G_GUINT64_FORMAT,
+                 op_to_string (t->op), device, next_id);
       t->id = next_id++;
       g_ptr_array_add (c->transactions, g_ptr_array_steal_index (old_pending, i--));
     }
@@ -538,8 +541,9 @@ state_open (const char *dir, GError **error)
 
   self->next_id = 1;
   for (guint i = 0; i < self->contents->transactions->len; i++)
-    self->next_id = MAX (self->next_id,
-                         ((StateTransaction *) g_ptr_array_index (self->contents->transactions, i))->id + 1);
+    self->next_id =
+        MAX (self->next_id,
+             ((StateTransaction *) g_ptr_array_index (self->contents->transactions, i))->id + 1);
   return self;
 }
 

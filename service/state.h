@@ -23,11 +23,11 @@ typedef enum {
 } StateOp;
 
 typedef struct {
-  char *device;      /* normalised address */
+  char *device; /* normalised address */
   uint32_t group;
-  gboolean known;    /* the original driver and override are known */
-  char *driver;      /* original host driver; NULL when it had none */
-  char *override;    /* original driver_override; NULL when unset */
+  gboolean known; /* the original driver and override are known */
+  char *driver;   /* original host driver; NULL when it had none */
+  char *override; /* original driver_override; NULL when unset */
 } StateRecord;
 
 /* A transaction under way (or left pending by a killed run). */
@@ -35,15 +35,15 @@ typedef struct {
   guint64 id;
   StateOp op;
   uint32_t group;
-  GPtrArray *members; /* StateRecord*, in step order, originals as recorded */
+  GPtrArray *members;  /* StateRecord*, in step order, originals as recorded */
   gboolean persistent; /* a detach that records its devices as persistent
                         * assignments: rolling it back removes them */
 } StateTransaction;
 
 /* What became of a member when its transaction ended. */
 typedef enum {
-  STATE_FATE_ON_VFIO,  /* on vfio-pci: its record stays (without transaction) */
-  STATE_FATE_ON_HOST,  /* back on the host (or gone): its record goes */
+  STATE_FATE_ON_VFIO, /* on vfio-pci: its record stays (without transaction) */
+  STATE_FATE_ON_HOST, /* back on the host (or gone): its record goes */
 } StateFate;
 
 typedef struct State State;

@@ -102,10 +102,10 @@ typedef struct {
  * held, from any thread; nothing is read from sysfs while it is held. */
 struct SysfsCache {
   GMutex lock;
-  gboolean enabled;         /* only while somebody tells us of hotplug */
-  GHashTable *facts;        /* device name → Facts* */
-  guint facts_generation;   /* bumped whenever facts are dropped */
-  GPtrArray *children;      /* probe.c's, opaque here; NULL: not read
+  gboolean enabled;       /* only while somebody tells us of hotplug */
+  GHashTable *facts;      /* device name → Facts* */
+  guint facts_generation; /* bumped whenever facts are dropped */
+  GPtrArray *children;    /* probe.c's, opaque here; NULL: not read
                              * since the last change */
   guint children_generation;
 };
@@ -123,7 +123,8 @@ sysfs_cache_new (void)
   SysfsCache *self = g_new0 (SysfsCache, 1);
 
   g_mutex_init (&self->lock);
-  self->facts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) facts_free);
+  self->facts =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) facts_free);
   return self;
 }
 
@@ -436,7 +437,8 @@ read_bound_drivers (void)
         {
           PciAddress address;
           /* file systems that do not fill d_type (FUSE) say DT_UNKNOWN */
-          if ((b->d_type == DT_LNK || b->d_type == DT_UNKNOWN) && address_parse (b->d_name, &address))
+          if ((b->d_type == DT_LNK || b->d_type == DT_UNKNOWN) &&
+              address_parse (b->d_name, &address))
             g_hash_table_replace (drivers, g_strdup (b->d_name), g_strdup (de->d_name));
         }
       if (errno != 0)
@@ -487,8 +489,8 @@ device_gone (const char *name)
  * @group_members: @list_path is an IOMMU group's, where every entry must
  * be a PCI device vfiod can read.  @drivers as for read_device(). */
 static int
-read_devices_listed_in (SysfsCache *cache, const char *list_path, gboolean group_members, GHashTable *drivers,
-                        GPtrArray **out, char **unreadable)
+read_devices_listed_in (SysfsCache *cache, const char *list_path, gboolean group_members,
+                        GHashTable *drivers, GPtrArray **out, char **unreadable)
 {
   g_autoptr (GPtrArray) devices = g_ptr_array_new_with_free_func ((GDestroyNotify) device_free);
   DIR *dir = opendir (list_path);
@@ -511,7 +513,8 @@ read_devices_listed_in (SysfsCache *cache, const char *list_path, gboolean group
             continue;
           /* another bus's device (a platform device on some machines):
            * vfiod cannot move it, so the group is never viable for it */
-          g_warning ("%s lists %s, which is not a PCI device vfiod can read", list_path, de->d_name);
+          g_warning ("%s lists %s, which is not a PCI device vfiod can read", list_path,
+                     de->d_name);
           r = -EOPNOTSUPP;
           if (unreadable)
             *unreadable = g_utf8_make_valid (de->d_name, -1);
@@ -523,7 +526,8 @@ read_devices_listed_in (SysfsCache *cache, const char *list_path, gboolean group
         {
           if (!group_members)
             continue;
-          g_warning ("%s lists %s, which is not how the kernel names a PCI device", list_path, de->d_name);
+          g_warning ("%s lists %s, which is not how the kernel names a PCI device", list_path,
+                     de->d_name);
           r = -EBADMSG;
           if (unreadable)
             *unreadable = g_strdup (device->name);

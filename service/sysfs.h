@@ -36,8 +36,7 @@ int sysfs_list_devices_full (SysfsCache *cache, GPtrArray **out, char **unreadab
  * sysfs_list_devices_full() does, and also for a member that is not a
  * PCI device (-EOPNOTSUPP): a group vfiod cannot see whole is never
  * viable. */
-int sysfs_list_group_full (SysfsCache *cache, uint32_t group, GPtrArray **out,
-                           char **unreadable);
+int sysfs_list_group_full (SysfsCache *cache, uint32_t group, GPtrArray **out, char **unreadable);
 
 /* The same, without the name of the device that could not be read. */
 int sysfs_list_devices (SysfsCache *cache, GPtrArray **out);

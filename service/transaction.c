@@ -12,8 +12,8 @@
 typedef struct {
   const char *device;
   char *step;
-  int error;        /* -errno */
-  char *detail;     /* instead of an errno, when the kernel said no quietly */
+  int error;    /* -errno */
+  char *detail; /* instead of an errno, when the kernel said no quietly */
 } Failure;
 
 static void
@@ -23,9 +23,8 @@ failure_clear (Failure *f)
   g_free (f->detail);
 }
 
-static int
-fail (Failure *f, const char *device, int r, const char *detail, const char *fmt, ...)
-  G_GNUC_PRINTF (5, 6);
+static int fail (Failure *f, const char *device, int r, const char *detail, const char *fmt, ...)
+    G_GNUC_PRINTF (5, 6);
 
 static int
 fail (Failure *f, const char *device, int r, const char *detail, const char *fmt, ...)
@@ -45,7 +44,7 @@ fail (Failure *f, const char *device, int r, const char *detail, const char *fmt
 
 struct TransactionProgress {
   GMutex lock;
-  char *current;     /* the write under way, or NULL */
+  char *current; /* the write under way, or NULL */
   gint64 since;
   gboolean abandoned;
 };
@@ -143,13 +142,15 @@ errno_name (int r)
 /* After each write: was the caller answered meanwhile (the write was
  * stuck)?  Then nothing more is done: the caller of device_move() rolls
  * back. */
-#define CHECK_ABANDONED(p, f, device)                                               \
-  do                                                                              \
-    {                                                                             \
-      if (transaction_progress_abandoned (p))                                     \
-        return fail (f, device, -ECANCELED, "its caller was answered already (a " \
-                     "write was stuck), so vfiod stopped", "going on");           \
-    }                                                                             \
+#define CHECK_ABANDONED(p, f, device)                      \
+  do                                                       \
+    {                                                      \
+      if (transaction_progress_abandoned (p))              \
+        return fail (f, device, -ECANCELED,                \
+                     "its caller was answered already (a " \
+                     "write was stuck), so vfiod stopped", \
+                     "going on");                          \
+    }                                                      \
   while (0)
 
 static int
@@ -257,11 +258,11 @@ device_move (const char *device, const char *current, const char *driver, const 
             r = sysfs_get_driver (device, &now);
           if (r < 0 || g_strcmp0 (now, driver) != 0)
             {
-              g_autofree char *detail = g_strdup_printf ("%s did not take it; it is %s%s", driver,
-                                                         now ? "now on " : "unbound",
-                                                         now ? now : "");
-              return fail (f, device, r < 0 ? r : -ENXIO, r < 0 ? NULL : detail,
-                           "binding it to %s", driver);
+              g_autofree char *detail =
+                  g_strdup_printf ("%s did not take it; it is %s%s", driver,
+                                   now ? "now on " : "unbound", now ? now : "");
+              return fail (f, device, r < 0 ? r : -ENXIO, r < 0 ? NULL : detail, "binding it to %s",
+                           driver);
             }
           CHECK_ABANDONED (p, f, device);
         }
@@ -299,8 +300,8 @@ device_restore (const StateRecord *rec, StateOp op, Failure *f)
       if (g_strcmp0 (current, VFIOD_DRIVER_VFIO_PCI) == 0 &&
           g_strcmp0 (override, VFIOD_DRIVER_VFIO_PCI) == 0)
         return 0;
-      return device_move (rec->device, current, VFIOD_DRIVER_VFIO_PCI, VFIOD_DRIVER_VFIO_PCI,
-                          FALSE, NULL, f);
+      return device_move (rec->device, current, VFIOD_DRIVER_VFIO_PCI, VFIOD_DRIVER_VFIO_PCI, FALSE,
+                          NULL, f);
     }
 
   if (!rec->known)
@@ -324,8 +325,7 @@ device_gone (const char *device)
  * transaction stays pending (the next start-up tries again).  Appends what
  * became of each device to @report.  Returns whether it ended. */
 static gboolean
-rollback (State *state, Records *records, const StateTransaction *t, guint touched,
-          GString *report)
+rollback (State *state, Records *records, const StateTransaction *t, guint touched, GString *report)
 {
   g_autofree StateFate *fates = g_new0 (StateFate, t->members->len);
   /* members never reached are where they were */
@@ -366,10 +366,13 @@ rollback (State *state, Records *records, const StateTransaction *t, guint touch
           continue;
         }
       g_message ("Put %s back on %s", rec->device,
-                 to_vfio ? VFIOD_DRIVER_VFIO_PCI : rec->driver ? rec->driver : "no driver");
+                 to_vfio       ? VFIOD_DRIVER_VFIO_PCI
+                 : rec->driver ? rec->driver
+                               : "no driver");
       g_string_append_printf (report, "%s%s is back on %s", report->len ? ", " : "", rec->device,
-                              to_vfio ? VFIOD_DRIVER_VFIO_PCI
-                                      : rec->known && rec->driver ? rec->driver : "its old driver");
+                              to_vfio                     ? VFIOD_DRIVER_VFIO_PCI
+                              : rec->known && rec->driver ? rec->driver
+                                                          : "its old driver");
       fates[i] = to_vfio ? STATE_FATE_ON_VFIO : STATE_FATE_ON_HOST;
     }
 
@@ -383,15 +386,18 @@ rollback (State *state, Records *records, const StateTransaction *t, guint touch
       if (!records_remove (records, rec->device, &gerror))
         {
           g_warning ("%s", gerror->message);
-          g_string_append_printf (report, "%sthe persistent assignment of %s could NOT be "
-                                  "removed", report->len ? ", " : "", rec->device);
+          g_string_append_printf (report,
+                                  "%sthe persistent assignment of %s could NOT be "
+                                  "removed",
+                                  report->len ? ", " : "", rec->device);
           complete = FALSE;
         }
     }
 
   if (!complete)
     {
-      g_warning ("Transaction %" G_GUINT64_FORMAT " stays pending: vfiod tries again at its next start",
+      g_warning ("Transaction %" G_GUINT64_FORMAT
+                 " stays pending: vfiod tries again at its next start",
                  t->id);
       g_string_append (report, "; vfiod tries again at its next start");
       return FALSE;
@@ -406,7 +412,8 @@ rollback (State *state, Records *records, const StateTransaction *t, guint touch
 }
 
 static int
-step_run (const StateTransaction *t, guint index, PlanStep *step, TransactionProgress *p, Failure *f)
+step_run (const StateTransaction *t, guint index, PlanStep *step, TransactionProgress *p,
+          Failure *f)
 {
   const StateRecord *rec = g_ptr_array_index (t->members, index);
   const char *device = step->device->name;
@@ -456,8 +463,8 @@ members_prepare (State *state, const Plan *plan, GPtrArray *steps, GPtrArray *me
       else
         {
           StateRecord *rec = state_lookup (state, device);
-          g_ptr_array_add (members, rec ? rec : state_record_new (device, plan->group, FALSE,
-                                                                  NULL, NULL));
+          g_ptr_array_add (members,
+                           rec ? rec : state_record_new (device, plan->group, FALSE, NULL, NULL));
         }
     }
   return 0;
@@ -468,7 +475,8 @@ transaction_run (State *state, Records *records, Plan *plan, GPtrArray *persist,
                  TransactionProgress *progress, sd_bus_error *error)
 {
   g_autoptr (GPtrArray) steps = g_ptr_array_new ();
-  g_autoptr (GPtrArray) members = g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
+  g_autoptr (GPtrArray) members =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
   g_autoptr (StateTransaction) t = NULL;
   g_autoptr (GString) report = g_string_new (NULL);
   g_autoptr (GError) gerror = NULL;
@@ -499,7 +507,7 @@ transaction_run (State *state, Records *records, Plan *plan, GPtrArray *persist,
   if (r >= 0)
     {
       op = ((PlanStep *) g_ptr_array_index (steps, 0))->action == PLAN_DETACH ? STATE_OP_DETACH
-                                                                               : STATE_OP_REATTACH;
+                                                                              : STATE_OP_REATTACH;
       t = state_begin (state, op, plan->group, persist && persist->len > 0, members, &gerror);
       if (t == NULL)
         r = fail (&f, ((StateRecord *) g_ptr_array_index (members, 0))->device, -EIO,
@@ -512,8 +520,10 @@ transaction_run (State *state, Records *records, Plan *plan, GPtrArray *persist,
 
       if (transaction_progress_abandoned (progress))
         {
-          r = fail (&f, step->device->name, -ECANCELED, "its caller was answered already (a "
-                    "write was stuck), so vfiod stopped", "going on");
+          r = fail (&f, step->device->name, -ECANCELED,
+                    "its caller was answered already (a "
+                    "write was stuck), so vfiod stopped",
+                    "going on");
           break;
         }
       g_message ("%s %s: %s → %s", step->action == PLAN_DETACH ? "Detaching" : "Reattaching",
@@ -524,8 +534,8 @@ transaction_run (State *state, Records *records, Plan *plan, GPtrArray *persist,
     }
 
   if (t && r >= 0 && transaction_progress_abandoned (progress))
-    r = fail (&f, ((StateRecord *) g_ptr_array_index (t->members, touched - 1))->device,
-              -ECANCELED, "its caller was answered already (a write was stuck)", "finishing");
+    r = fail (&f, ((StateRecord *) g_ptr_array_index (t->members, touched - 1))->device, -ECANCELED,
+              "its caller was answered already (a write was stuck)", "finishing");
 
   /* every device moved: now record them, still inside the transaction (a
    * failure or a crash from here rolls the moves back and removes the
@@ -537,8 +547,7 @@ transaction_run (State *state, Records *records, Plan *plan, GPtrArray *persist,
       if (!records_write (records, d, plan->devices, &gerror))
         r = fail (&f, d->name, -EIO, gerror->message, "recording its persistent assignment");
       else
-        g_message ("Recorded %s as a persistent assignment in %s", d->name,
-                   records_dir (records));
+        g_message ("Recorded %s as a persistent assignment in %s", d->name, records_dir (records));
     }
 
   if (t && r >= 0)
@@ -561,16 +570,15 @@ transaction_run (State *state, Records *records, Plan *plan, GPtrArray *persist,
     }
 
   {
-    g_autofree char *why = f.detail ? g_strdup (f.detail)
-                                    : g_strdup_printf ("%s (%s)", g_strerror (-f.error),
-                                                       errno_name (f.error));
+    g_autofree char *why =
+        f.detail ? g_strdup (f.detail)
+                 : g_strdup_printf ("%s (%s)", g_strerror (-f.error), errno_name (f.error));
     r = sd_bus_error_setf (error, VFIOD_ERROR_FAILED,
                            "Could not move %s: %s failed: %s. Rolled back: %s. Is the "
                            "device busy or gone? GetGroup of %s shows where things "
                            "stand; the service's log (journalctl -u vfiod) has each step",
                            f.device, f.step, why,
-                           report->len ? report->str : "no device had been touched",
-                           f.device);
+                           report->len ? report->str : "no device had been touched", f.device);
   }
   failure_clear (&f);
   return r;
@@ -592,8 +600,7 @@ transaction_recover (State *state, Records *records)
       g_autoptr (GString) report = g_string_new (NULL);
 
       for (guint j = t->members->len; j-- > 0;)
-        g_message ("Rolling back the %s of %s",
-                   t->op == STATE_OP_DETACH ? "detach" : "reattach",
+        g_message ("Rolling back the %s of %s", t->op == STATE_OP_DETACH ? "detach" : "reattach",
                    ((StateRecord *) g_ptr_array_index (t->members, j))->device);
       rollback (state, records, t, t->members->len, report);
       g_message ("Recovery of transaction %" G_GUINT64_FORMAT " (IOMMU group %u): %s", t->id,

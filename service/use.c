@@ -22,7 +22,8 @@ use_check (GPtrArray *members, const char *target, uint32_t group, sd_bus_error 
       if (strcmp (d->name, target) == 0)
         t = d;
       else if (!device_leaves_dma_to_vfio (d))
-        g_string_append_printf (holders, "%s%s (on %s)", holders->len ? ", " : "", d->name, d->driver);
+        g_string_append_printf (holders, "%s%s (on %s)", holders->len ? ", " : "", d->name,
+                                d->driver);
     }
   if (t == NULL)
     return sd_bus_error_setf (error, VFIOD_ERROR_NO_SUCH_DEVICE,
@@ -98,10 +99,11 @@ use_open_device (const char *target, int *fd, sd_bus_error *error)
   r = access_open_node (cdev, fd);
   if (r == -EBUSY)
     return sd_bus_error_setf (error, VFIOD_ERROR_GROUP_BUSY,
-                              "%s of PCI device %s is open already: close it there first", cdev, target);
+                              "%s of PCI device %s is open already: close it there first", cdev,
+                              target);
   if (r < 0)
-    return sd_bus_error_setf (error, VFIOD_ERROR_FAILED, "Cannot open %s of PCI device %s: %s", cdev,
-                              target, g_strerror (-r));
+    return sd_bus_error_setf (error, VFIOD_ERROR_FAILED, "Cannot open %s of PCI device %s: %s",
+                              cdev, target, g_strerror (-r));
   return 0;
 }
 
@@ -191,7 +193,8 @@ undo:
         grants_remove (grants, g->path, uid, NULL);
       else
         g_warning ("Cannot take back uid %u's access to %s after a failed grant; the next "
-                   "start tries again", (unsigned) uid, g->path);
+                   "start tries again",
+                   (unsigned) uid, g->path);
     }
   return -EIO;
 }

@@ -19,8 +19,8 @@ gboolean
 vfio_load (char **message)
 {
   const char *modprobe = g_getenv (VFIOD_ENV_MODPROBE);
-  const char *argv[] = { modprobe && *modprobe ? modprobe : "modprobe", "-q",
-                         VFIOD_MODULE_VFIO_PCI, NULL };
+  const char *argv[] = { modprobe && *modprobe ? modprobe : "modprobe", "-q", VFIOD_MODULE_VFIO_PCI,
+                         NULL };
   g_autofree char *err = NULL;
   g_autoptr (GError) error = NULL;
   int status = 0;

@@ -190,9 +190,9 @@ device_changes (const Device *a, const Device *b)
 {
   GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
 
-#define CHANGED(cond, prop)                                     \
-  if (cond)                                                     \
-    g_ptr_array_add (names, g_strdup (prop))
+#define CHANGED(cond, prop) \
+  if (cond)                 \
+  g_ptr_array_add (names, g_strdup (prop))
 
   CHANGED (a->group != b->group, VFIOD_PROP_GROUP);
   CHANGED (a->vendor_id != b->vendor_id, VFIOD_PROP_VENDOR_ID);
@@ -274,7 +274,8 @@ view_diff (const View *old, const View *new)
     {
       const Device *d = g_ptr_array_index (old->devices, i);
       if (!view_device (new, d->name))
-        add_change (out, VIEW_REMOVED, view_device_path (d->name), VFIOD_DBUS_DEVICE_INTERFACE, NULL);
+        add_change (out, VIEW_REMOVED, view_device_path (d->name), VFIOD_DBUS_DEVICE_INTERFACE,
+                    NULL);
     }
   for (guint i = 0; i < old_groups->len; i++)
     {
@@ -308,7 +309,8 @@ view_diff (const View *old, const View *new)
         continue;
       names = device_changes (before, d);
       if (names->len)
-        add_change (out, VIEW_CHANGED, view_device_path (d->name), VFIOD_DBUS_DEVICE_INTERFACE, names);
+        add_change (out, VIEW_CHANGED, view_device_path (d->name), VFIOD_DBUS_DEVICE_INTERFACE,
+                    names);
       else
         g_ptr_array_unref (names);
     }

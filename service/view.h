@@ -12,15 +12,15 @@
 
 typedef struct {
   uint32_t number;
-  GPtrArray *members;   /* Device*, borrowed from the view, by address */
-  bool viable;          /* group_viable() */
-  const char *in_use;   /* the first member's in-use reason, or "" */
+  GPtrArray *members; /* Device*, borrowed from the view, by address */
+  bool viable;        /* group_viable() */
+  const char *in_use; /* the first member's in-use reason, or "" */
 } ViewGroup;
 
 typedef struct {
-  GPtrArray *devices;   /* Device*, owned, sorted by address */
-  GHashTable *by_name;  /* device name → Device* */
-  GHashTable *groups;   /* GUINT_TO_POINTER (number) → ViewGroup* */
+  GPtrArray *devices;  /* Device*, owned, sorted by address */
+  GHashTable *by_name; /* device name → Device* */
+  GHashTable *groups;  /* GUINT_TO_POINTER (number) → ViewGroup* */
 } View;
 
 /* Consumes @devices (Device*, described: names and in_use set). */
@@ -50,8 +50,8 @@ typedef enum {
 typedef struct {
   ViewChangeKind kind;
   char *path;
-  const char *interface;   /* VFIOD_DBUS_DEVICE_INTERFACE or _GROUP_ */
-  GStrv properties;        /* VIEW_CHANGED: the properties whose value changed */
+  const char *interface; /* VFIOD_DBUS_DEVICE_INTERFACE or _GROUP_ */
+  GStrv properties;      /* VIEW_CHANGED: the properties whose value changed */
 } ViewChange;
 
 void view_change_free (ViewChange *change);

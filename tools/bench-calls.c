@@ -49,7 +49,8 @@ measure (sd_bus *bus, const char *interface, const char *method, const char *arg
       t[i] = now_ns () - start;
       if (r < 0)
         {
-          fprintf (stderr, "%s failed: %s\n", method, error.message ? error.message : strerror (-r));
+          fprintf (stderr, "%s failed: %s\n", method,
+                   error.message ? error.message : strerror (-r));
           sd_bus_error_free (&error);
           free (t);
           return r;
@@ -90,17 +91,20 @@ main (int argc, char **argv)
 
   /* warm up both paths (page cache, hwdb cache) */
   if (measure (bus, "org.freedesktop.DBus.Peer", "Ping", NULL, 100, &ping_med, &ping_p99) < 0 ||
-      measure (bus, VFIOD_DBUS_MANAGER_INTERFACE, VFIOD_METHOD_GET_GROUP, device, 100, &group_med, &group_p99) < 0)
+      measure (bus, VFIOD_DBUS_MANAGER_INTERFACE, VFIOD_METHOD_GET_GROUP, device, 100, &group_med,
+               &group_p99) < 0)
     return 1;
 
   if (measure (bus, "org.freedesktop.DBus.Peer", "Ping", NULL, n, &ping_med, &ping_p99) < 0 ||
-      measure (bus, VFIOD_DBUS_MANAGER_INTERFACE, VFIOD_METHOD_GET_GROUP, device, n, &group_med, &group_p99) < 0 ||
-      measure (bus, VFIOD_DBUS_MANAGER_INTERFACE, VFIOD_METHOD_LIST_DEVICES, NULL, 50, &list_med, &list_p99) < 0)
+      measure (bus, VFIOD_DBUS_MANAGER_INTERFACE, VFIOD_METHOD_GET_GROUP, device, n, &group_med,
+               &group_p99) < 0 ||
+      measure (bus, VFIOD_DBUS_MANAGER_INTERFACE, VFIOD_METHOD_LIST_DEVICES, NULL, 50, &list_med,
+               &list_p99) < 0)
     return 1;
 
   printf ("Peer.Ping     median %8.1f us   p99 %8.1f us   (%d calls)\n", ping_med, ping_p99, n);
-  printf ("GetGroup      median %8.1f us   p99 %8.1f us   (%d calls, group of %s)\n",
-          group_med, group_p99, n, device);
+  printf ("GetGroup      median %8.1f us   p99 %8.1f us   (%d calls, group of %s)\n", group_med,
+          group_p99, n, device);
   printf ("GetGroup / Ping median ratio: %.2f   (target <= 1.5)\n", group_med / ping_med);
   printf ("ListDevices   median %8.1f ms   p99 %8.1f ms   (50 calls; target <= 50 ms)\n",
           list_med / 1000.0, list_p99 / 1000.0);

@@ -24,14 +24,12 @@
 
 #define CALL_TIMEOUT_USEC (60ULL * 1000000ULL)
 
-typedef struct
-{
+typedef struct {
   uint32_t *us;
   size_t n, size;
 } Samples;
 
-typedef struct
-{
+typedef struct {
   sd_bus *bus;
   int index;
   char **devices;
@@ -118,12 +116,13 @@ client_run (void *data)
       int r;
 
       if (get_group)
-        r = sd_bus_call_method (c->bus, VFIOD_DBUS_NAME, VFIOD_DBUS_PATH, VFIOD_DBUS_MANAGER_INTERFACE,
-                                method, &error, &reply, "s",
-                                c->devices[(i / 2 + (unsigned long) c->index) % (unsigned long) c->n_devices]);
+        r = sd_bus_call_method (
+            c->bus, VFIOD_DBUS_NAME, VFIOD_DBUS_PATH, VFIOD_DBUS_MANAGER_INTERFACE, method, &error,
+            &reply, "s",
+            c->devices[(i / 2 + (unsigned long) c->index) % (unsigned long) c->n_devices]);
       else
-        r = sd_bus_call_method (c->bus, VFIOD_DBUS_NAME, VFIOD_DBUS_PATH, VFIOD_DBUS_MANAGER_INTERFACE,
-                                method, &error, &reply, "");
+        r = sd_bus_call_method (c->bus, VFIOD_DBUS_NAME, VFIOD_DBUS_PATH,
+                                VFIOD_DBUS_MANAGER_INTERFACE, method, &error, &reply, "");
       if (r < 0)
         client_error (c, method, &error, r);
       else

@@ -12,14 +12,13 @@ static int run_stub(const Options *o, char **args, size_t n_args) {
 
 /* The same shape as vfioctl's own table. */
 static const Verb verbs[] = {
-        { "list", NULL, "", 0, 0, 0, true, run_stub },
-        { "group", "DEVICE", "", 1, 1, 0, false, run_stub },
-        { "detach", "DEVICE", "", 1, 1,
-          VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN | VERB_OPTION_FORCE, false, run_stub },
-        { "reattach", "DEVICE", "", 1, 1, VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN, false,
-          run_stub },
-        { "run", "DEVICE... -- COMMAND", "", 2, SIZE_MAX,
-          VERB_OPTION_GROUP | VERB_OPTION_FD_ENV | VERB_OPTION_MEMLOCK, false, run_stub },
+        {"list", NULL, "", 0, 0, 0, true, run_stub},
+        {"group", "DEVICE", "", 1, 1, 0, false, run_stub},
+        {"detach", "DEVICE", "", 1, 1, VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN | VERB_OPTION_FORCE, false,
+         run_stub},
+        {"reattach", "DEVICE", "", 1, 1, VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN, false, run_stub},
+        {"run", "DEVICE... -- COMMAND", "", 2, SIZE_MAX,
+         VERB_OPTION_GROUP | VERB_OPTION_FD_ENV | VERB_OPTION_MEMLOCK, false, run_stub},
 };
 
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
@@ -27,7 +26,7 @@ static const Verb verbs[] = {
 /* Parses a NULL-terminated argument list; returns the verb or NULL and
  * the usage error in *ret_error. */
 static const Verb *parse(Options *o, char **ret_error, ...) {
-        char *argv[16] = { (char *) "vfioctl" };
+        char *argv[16] = {(char *) "vfioctl"};
         int argc = 1;
         va_list ap;
         const char *arg;
@@ -44,7 +43,7 @@ static const Verb *parse(Options *o, char **ret_error, ...) {
         if (r < 0) {
                 g_assert_cmpint(r, ==, -EINVAL);
                 g_assert_nonnull(*ret_error);
-                *o = (Options) { 0 };
+                *o = (Options){0};
                 return NULL;
         }
         g_assert_null(*ret_error);
@@ -59,7 +58,7 @@ static const Verb *parse(Options *o, char **ret_error, ...) {
 
 static void assert_usage_error(const char *expected, ...) {
         /* Rebuild the call with the variadic list: at most 6 arguments. */
-        const char *a[7] = { NULL };
+        const char *a[7] = {NULL};
         va_list ap;
         va_start(ap, expected);
         for (int i = 0; i < 6 && (a[i] = va_arg(ap, const char *)); i++)
@@ -105,8 +104,8 @@ static void test_verb_with_device(void) {
 static void test_options_anywhere(void) {
         Options o;
         char *error;
-        const Verb *v = parse(&o, &error, "detach", "03:00.0", "--group", "--no-ask-password",
-                              "--dry-run", "--json", NULL);
+        const Verb *v = parse(&o, &error, "detach", "03:00.0", "--group", "--no-ask-password", "--dry-run",
+                              "--json", NULL);
         g_assert_cmpstr(v->name, ==, "detach");
         g_assert_cmpuint(o.verb_options, ==, VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN);
         g_assert_false(o.ask_password);
@@ -139,14 +138,25 @@ static void test_double_dash(void) {
 }
 
 static void test_sizes(void) {
-        static const struct { const char *text; uint64_t bytes; } good[] = {
-                { "1", 1 }, { "4096", 4096 }, { "8G", 8ULL << 30 }, { "8g", 8ULL << 30 },
-                { "256M", 256ULL << 20 }, { "256MiB", 256ULL << 20 }, { "256MB", 256ULL << 20 },
-                { "1K", 1024 }, { "2T", 2ULL << 40 }, { "16777215T", 16777215ULL << 40 },
+        static const struct {
+                const char *text;
+                uint64_t bytes;
+        } good[] = {
+                {"1", 1},
+                {"4096", 4096},
+                {"8G", 8ULL << 30},
+                {"8g", 8ULL << 30},
+                {"256M", 256ULL << 20},
+                {"256MiB", 256ULL << 20},
+                {"256MB", 256ULL << 20},
+                {"1K", 1024},
+                {"2T", 2ULL << 40},
+                {"16777215T", 16777215ULL << 40},
         };
         static const char *const bad[] = {
-                "", "0", "0G", "-1", "+1", " 1", "1 G", "G", "1X", "1GG", "1Gib", "1.5G",
-                "16777216T", "99999999999999999999", "0x10",
+                "",     "0",  "0G",  "-1",   "+1",   " 1",        "1 G",
+                "G",    "1X", "1GG", "1Gib", "1.5G", "16777216T", "99999999999999999999",
+                "0x10",
         };
         uint64_t v;
 
@@ -162,15 +172,15 @@ static void test_sizes(void) {
 static void test_run_command(void) {
         Options o;
         char *error;
-        const Verb *v = parse(&o, &error, "run", "--memlock", "8G", "03:00.0", "04:00.0", "--",
-                              "qemu", "-m", "4G", NULL);
+        const Verb *v = parse(&o, &error, "run", "--memlock", "8G", "03:00.0", "04:00.0", "--", "qemu", "-m",
+                              "4G", NULL);
 
         g_assert_cmpstr(v->name, ==, "run");
         g_assert_cmpuint(o.memlock, ==, 8ULL << 30);
         g_assert_true(o.verb_options & VERB_OPTION_MEMLOCK);
-        g_assert_cmpuint(o.dashdash, ==, 3);       /* run, 03:00.0, 04:00.0 */
+        g_assert_cmpuint(o.dashdash, ==, 3); /* run, 03:00.0, 04:00.0 */
         g_assert_cmpstr(o.args[3], ==, "qemu");
-        g_assert_cmpstr(o.args[4], ==, "-m");      /* the command's, not ours */
+        g_assert_cmpstr(o.args[4], ==, "-m"); /* the command's, not ours */
         options_clear(&o);
 
         v = parse(&o, &error, "run", "--memlock=256M", "--fd-env", "03:00.0", "--", "true", NULL);
@@ -200,9 +210,10 @@ static void test_help_version(void) {
         g_assert_true(o.help);
         options_clear(&o);
         /* --help wins even over a bad command line's verb part. */
-        g_assert_cmpint(options_parse(3, (char *[]) { (char *) "vfioctl", (char *) "frob",
-                                                      (char *) "--version", NULL },
-                                      &o, &error), ==, 0);
+        g_assert_cmpint(
+                options_parse(3, (char *[]){(char *) "vfioctl", (char *) "frob", (char *) "--version", NULL},
+                              &o, &error),
+                ==, 0);
         g_assert_true(o.version);
         options_clear(&o);
 }
@@ -215,8 +226,7 @@ static void test_unknown_option(void) {
 
 static void test_option_value(void) {
         assert_usage_error("option '--json' takes no value", "--json=pretty", NULL);
-        assert_usage_error("option '--group' takes no value", "detach", "--group=1", "03:00.0",
-                           NULL);
+        assert_usage_error("option '--group' takes no value", "detach", "--group=1", "03:00.0", NULL);
 }
 
 static void test_unknown_verb(void) {
@@ -232,16 +242,15 @@ static void test_missing_device(void) {
 
 static void test_too_many(void) {
         assert_usage_error("too many arguments for 'list'", "list", "03:00.0", NULL);
-        assert_usage_error("too many arguments for 'group'", "group", "03:00.0", "04:00.0",
-                           NULL);
+        assert_usage_error("too many arguments for 'group'", "group", "03:00.0", "04:00.0", NULL);
 }
 
 static void test_verb_option_not_allowed(void) {
-        assert_usage_error("option '--force' is not valid for 'reattach'",
-                           "reattach", "--force", "03:00.0", NULL);
+        assert_usage_error("option '--force' is not valid for 'reattach'", "reattach", "--force", "03:00.0",
+                           NULL);
         assert_usage_error("option '--group' is not valid for 'list'", "--group", NULL);
-        assert_usage_error("option '--dry-run' is not valid for 'group'",
-                           "group", "--dry-run", "03:00.0", NULL);
+        assert_usage_error("option '--dry-run' is not valid for 'group'", "group", "--dry-run", "03:00.0",
+                           NULL);
 }
 
 static void test_verb_option_names(void) {

@@ -27,10 +27,10 @@ static void fixture_setup(Fixture *f, gconstpointer data) {
         g_assert_cmpint(sd_bus_set_fd(f->bus, fds[0], fds[0]), ==, 0);
         g_assert_cmpint(sd_bus_start(f->bus), >=, 0);
         close(fds[1]);
-        g_assert_cmpint(sd_bus_message_new_method_call(f->bus, &f->m, VFIOD_DBUS_NAME,
-                                                       VFIOD_DBUS_PATH,
+        g_assert_cmpint(sd_bus_message_new_method_call(f->bus, &f->m, VFIOD_DBUS_NAME, VFIOD_DBUS_PATH,
                                                        VFIOD_DBUS_MANAGER_INTERFACE,
-                                                       VFIOD_METHOD_LIST_DEVICES), ==, 0);
+                                                       VFIOD_METHOD_LIST_DEVICES),
+                        ==, 0);
         f->error = (VfiodError) VFIOD_ERROR_INIT;
 }
 
@@ -51,19 +51,19 @@ static void append_nic(sd_bus_message *m, bool with_group) {
         g_assert_cmpint(sd_bus_message_append(m, "{sv}", VFIOD_KEY_ADDRESS, "s", "0000:03:00.0"), >=, 0);
         if (with_group)
                 g_assert_cmpint(sd_bus_message_append(m, "{sv}", VFIOD_KEY_GROUP, "u", 14u), >=, 0);
-        g_assert_cmpint(sd_bus_message_append(m, "{sv}{sv}{sv}{sv}{sv}",
-                                              VFIOD_KEY_VENDOR_ID, "q", (uint16_t) 0x8086,
-                                              VFIOD_KEY_DEVICE_ID, "q", (uint16_t) 0x10d3,
+        g_assert_cmpint(sd_bus_message_append(m, "{sv}{sv}{sv}{sv}{sv}", VFIOD_KEY_VENDOR_ID, "q",
+                                              (uint16_t) 0x8086, VFIOD_KEY_DEVICE_ID, "q", (uint16_t) 0x10d3,
                                               VFIOD_KEY_SUBSYSTEM_VENDOR_ID, "q", (uint16_t) 0x1028,
                                               VFIOD_KEY_SUBSYSTEM_DEVICE_ID, "q", (uint16_t) 0xa01f,
-                                              VFIOD_KEY_CLASS, "u", 0x020000u), >=, 0);
-        g_assert_cmpint(sd_bus_message_append(m, "{sv}{sv}{sv}{sv}{sv}{sv}",
-                                              VFIOD_KEY_VENDOR, "s", "Intel Corporation",
-                                              VFIOD_KEY_NAME, "s", "82574L Gigabit Network Connection",
-                                              VFIOD_KEY_DRIVER, "s", "e1000e",
-                                              VFIOD_KEY_STATE, "s", VFIOD_STATE_HOST,
-                                              VFIOD_KEY_BRIDGE, "b", 0,
-                                              VFIOD_KEY_IN_USE, "s", "network interface enp3s0 is up with 192.168.1.20"), >=, 0);
+                                              VFIOD_KEY_CLASS, "u", 0x020000u),
+                        >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "{sv}{sv}{sv}{sv}{sv}{sv}", VFIOD_KEY_VENDOR, "s",
+                                              "Intel Corporation", VFIOD_KEY_NAME, "s",
+                                              "82574L Gigabit Network Connection", VFIOD_KEY_DRIVER, "s",
+                                              "e1000e", VFIOD_KEY_STATE, "s", VFIOD_STATE_HOST,
+                                              VFIOD_KEY_BRIDGE, "b", 0, VFIOD_KEY_IN_USE, "s",
+                                              "network interface enp3s0 is up with 192.168.1.20"),
+                        >=, 0);
         g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
 }
 
@@ -72,11 +72,10 @@ static void test_devices_full(Fixture *f, gconstpointer data) {
 
         g_assert_cmpint(sd_bus_message_open_container(f->m, 'a', "a{sv}"), >=, 0);
         append_nic(f->m, true);
-        g_assert_cmpint(sd_bus_message_append(f->m, "a{sv}", 4,
-                                              VFIOD_KEY_ADDRESS, "s", "0000:00:1c.0",
-                                              VFIOD_KEY_STATE, "s", VFIOD_STATE_BRIDGE,
-                                              VFIOD_KEY_BRIDGE, "b", 1,
-                                              VFIOD_KEY_DRIVER, "s", VFIOD_DRIVER_PCIEPORT), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(f->m, "a{sv}", 4, VFIOD_KEY_ADDRESS, "s", "0000:00:1c.0",
+                                              VFIOD_KEY_STATE, "s", VFIOD_STATE_BRIDGE, VFIOD_KEY_BRIDGE,
+                                              "b", 1, VFIOD_KEY_DRIVER, "s", VFIOD_DRIVER_PCIEPORT),
+                        >=, 0);
         g_assert_cmpint(sd_bus_message_close_container(f->m), >=, 0);
         fixture_seal(f);
 
@@ -118,10 +117,11 @@ static void test_devices_full(Fixture *f, gconstpointer data) {
 static void test_devices_persistent(Fixture *f, gconstpointer data) {
         VfiodDeviceList *list = NULL;
 
-        g_assert_cmpint(sd_bus_message_append(f->m, "aa{sv}", 1, 2,
-                                              VFIOD_KEY_ADDRESS, "s", "0000:03:00.0",
+        g_assert_cmpint(sd_bus_message_append(f->m, "aa{sv}", 1, 2, VFIOD_KEY_ADDRESS, "s", "0000:03:00.0",
                                               VFIOD_KEY_PERSISTENT, "s",
-                                              VFIOD_PERSISTENT_MISMATCH "8086:10d3 recorded, 10ec:8139 found"), >=, 0);
+                                              VFIOD_PERSISTENT_MISMATCH
+                                              "8086:10d3 recorded, 10ec:8139 found"),
+                        >=, 0);
         fixture_seal(f);
         g_assert_cmpint(reply_read_device_list(f->m, &list, &f->error), ==, 0);
         g_assert_cmpstr(list->devices[0]->persistent, ==, "mismatch: 8086:10d3 recorded, 10ec:8139 found");
@@ -144,28 +144,28 @@ static void test_devices_foreach(Fixture *f, gconstpointer data) {
         fixture_seal(f);
         g_assert_cmpint(reply_read_device_list(f->m, &list, &f->error), ==, 0);
         vfiod_device_foreach_field(list->devices[0], collect_key, keys);
-        g_assert_cmpstr(keys->str, ==, "address vendor_id device_id subsystem_vendor_id "
+        g_assert_cmpstr(keys->str, ==,
+                        "address vendor_id device_id subsystem_vendor_id "
                         "subsystem_device_id class vendor name driver state bridge in_use");
         vfiod_device_list_free(list);
 }
 
 static void append_assignment(sd_bus_message *m, const char *address, bool readable) {
-        const char *members[] = { "0000:00:1c.0", address, NULL };
+        const char *members[] = {"0000:00:1c.0", address, NULL};
 
         g_assert_cmpint(sd_bus_message_open_container(m, 'a', "{sv}"), >=, 0);
-        g_assert_cmpint(sd_bus_message_append(m, "{sv}{sv}{sv}",
-                                              VFIOD_KEY_ADDRESS, "s", address,
-                                              VFIOD_KEY_RECORD, "s", "/etc/vfiod/persistent/x.conf",
-                                              VFIOD_KEY_PERSISTENT, "s",
-                                              readable ? VFIOD_PERSISTENT_ACTIVE :
-                                                         VFIOD_PERSISTENT_MISMATCH "not valid"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(
+                                m, "{sv}{sv}{sv}", VFIOD_KEY_ADDRESS, "s", address, VFIOD_KEY_RECORD, "s",
+                                "/etc/vfiod/persistent/x.conf", VFIOD_KEY_PERSISTENT, "s",
+                                readable ? VFIOD_PERSISTENT_ACTIVE : VFIOD_PERSISTENT_MISMATCH "not valid"),
+                        >=, 0);
         if (readable) {
-                g_assert_cmpint(sd_bus_message_append(m, "{sv}{sv}{sv}{sv}{sv}",
-                                                      VFIOD_KEY_VENDOR_ID, "q", (uint16_t) 0x8086,
-                                                      VFIOD_KEY_DEVICE_ID, "q", (uint16_t) 0x10d3,
-                                                      VFIOD_KEY_SUBSYSTEM_VENDOR_ID, "q", (uint16_t) 0x1028,
-                                                      VFIOD_KEY_SUBSYSTEM_DEVICE_ID, "q", (uint16_t) 0xa01f,
-                                                      VFIOD_KEY_CLASS, "u", 0x020000u), >=, 0);
+                g_assert_cmpint(sd_bus_message_append(m, "{sv}{sv}{sv}{sv}{sv}", VFIOD_KEY_VENDOR_ID, "q",
+                                                      (uint16_t) 0x8086, VFIOD_KEY_DEVICE_ID, "q",
+                                                      (uint16_t) 0x10d3, VFIOD_KEY_SUBSYSTEM_VENDOR_ID, "q",
+                                                      (uint16_t) 0x1028, VFIOD_KEY_SUBSYSTEM_DEVICE_ID, "q",
+                                                      (uint16_t) 0xa01f, VFIOD_KEY_CLASS, "u", 0x020000u),
+                                >=, 0);
                 g_assert_cmpint(sd_bus_message_open_container(m, 'e', "sv"), >=, 0);
                 g_assert_cmpint(sd_bus_message_append(m, "s", VFIOD_KEY_MEMBERS), >=, 0);
                 g_assert_cmpint(sd_bus_message_open_container(m, 'v', "as"), >=, 0);
@@ -214,9 +214,9 @@ static void test_assignments(Fixture *f, gconstpointer data) {
 static void test_assignments_wrong_type(Fixture *f, gconstpointer data) {
         VfiodAssignmentList *list = NULL;
 
-        g_assert_cmpint(sd_bus_message_append(f->m, "aa{sv}", 1, 2,
-                                              VFIOD_KEY_ADDRESS, "s", "0000:03:00.0",
-                                              VFIOD_KEY_MEMBERS, "s", "0000:03:00.0"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(f->m, "aa{sv}", 1, 2, VFIOD_KEY_ADDRESS, "s", "0000:03:00.0",
+                                              VFIOD_KEY_MEMBERS, "s", "0000:03:00.0"),
+                        >=, 0);
         fixture_seal(f);
         g_assert_cmpint(reply_read_assignment_list(f->m, &list, &f->error), ==, -EBADMSG);
         g_assert_null(list);
@@ -259,7 +259,8 @@ static void test_devices_unknown_keys(Fixture *f, gconstpointer data) {
         g_assert_cmpint(sd_bus_message_append(f->m, "{sv}", "numa_node", "i", -1), >=, 0);
         g_assert_cmpint(sd_bus_message_append(f->m, "{sv}", VFIOD_KEY_ADDRESS, "s", "0000:04:00.0"), >=, 0);
         g_assert_cmpint(sd_bus_message_append(f->m, "{sv}", "resets", "as", 2, "flr", "bus"), >=, 0);
-        g_assert_cmpint(sd_bus_message_append(f->m, "{sv}", "extra", "a{sv}", 1, "x", "t", (uint64_t) 7), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(f->m, "{sv}", "extra", "a{sv}", 1, "x", "t", (uint64_t) 7), >=,
+                        0);
         g_assert_cmpint(sd_bus_message_append(f->m, "{sv}", VFIOD_KEY_GROUP, "u", 3u), >=, 0);
         g_assert_cmpint(sd_bus_message_append(f->m, "{sv}", "variant", "v", "s", "deep"), >=, 0);
         g_assert_cmpint(sd_bus_message_close_container(f->m), >=, 0);
@@ -329,18 +330,17 @@ static void test_plan_full(Fixture *f, gconstpointer data) {
         VfiodPlan *plan = NULL;
 
         g_assert_cmpint(sd_bus_message_open_container(f->m, 'a', "a{sv}"), >=, 0);
-        g_assert_cmpint(sd_bus_message_append(f->m, "a{sv}", 5,
-                                              VFIOD_KEY_ADDRESS, "s", "0000:00:1c.0",
-                                              VFIOD_KEY_ACTION, "s", VFIOD_ACTION_KEEP,
-                                              VFIOD_KEY_FROM, "s", VFIOD_DRIVER_PCIEPORT,
-                                              VFIOD_KEY_TO, "s", VFIOD_DRIVER_PCIEPORT,
-                                              VFIOD_KEY_REASON, "s", "bridge stays on pcieport"), >=, 0);
-        g_assert_cmpint(sd_bus_message_append(f->m, "a{sv}", 5,
-                                              VFIOD_KEY_ADDRESS, "s", "0000:03:00.0",
-                                              "step", "u", 3u,  /* unknown: skipped */
-                                              VFIOD_KEY_ACTION, "s", VFIOD_ACTION_DETACH,
-                                              VFIOD_KEY_FROM, "s", "",
-                                              VFIOD_KEY_TO, "s", VFIOD_DRIVER_VFIO_PCI), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(f->m, "a{sv}", 5, VFIOD_KEY_ADDRESS, "s", "0000:00:1c.0",
+                                              VFIOD_KEY_ACTION, "s", VFIOD_ACTION_KEEP, VFIOD_KEY_FROM, "s",
+                                              VFIOD_DRIVER_PCIEPORT, VFIOD_KEY_TO, "s",
+                                              VFIOD_DRIVER_PCIEPORT, VFIOD_KEY_REASON, "s",
+                                              "bridge stays on pcieport"),
+                        >=, 0);
+        g_assert_cmpint(sd_bus_message_append(f->m, "a{sv}", 5, VFIOD_KEY_ADDRESS, "s", "0000:03:00.0",
+                                              "step", "u", 3u, /* unknown: skipped */
+                                              VFIOD_KEY_ACTION, "s", VFIOD_ACTION_DETACH, VFIOD_KEY_FROM,
+                                              "s", "", VFIOD_KEY_TO, "s", VFIOD_DRIVER_VFIO_PCI),
+                        >=, 0);
         g_assert_cmpint(sd_bus_message_close_container(f->m), >=, 0);
         fixture_seal(f);
 
@@ -361,9 +361,9 @@ static void test_plan_full(Fixture *f, gconstpointer data) {
 static void test_plan_wrong_type(Fixture *f, gconstpointer data) {
         VfiodPlan *plan = NULL;
 
-        g_assert_cmpint(sd_bus_message_append(f->m, "aa{sv}", 1, 2,
-                                              VFIOD_KEY_ADDRESS, "s", "0000:03:00.0",
-                                              VFIOD_KEY_ACTION, "u", 1u), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(f->m, "aa{sv}", 1, 2, VFIOD_KEY_ADDRESS, "s", "0000:03:00.0",
+                                              VFIOD_KEY_ACTION, "u", 1u),
+                        >=, 0);
         fixture_seal(f);
 
         g_assert_cmpint(reply_read_plan(f->m, &plan, &f->error), ==, -EBADMSG);
@@ -437,8 +437,7 @@ static void test_error_local(void) {
 }
 
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
-#define ADD_DATA(path, data, fn) \
-        g_test_add(path, Fixture, data, fixture_setup, fn, fixture_teardown)
+#define ADD_DATA(path, data, fn) g_test_add(path, Fixture, data, fixture_setup, fn, fixture_teardown)
 
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);

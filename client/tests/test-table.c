@@ -7,13 +7,13 @@
 
 #include "table.h"
 
-static const char *const headers[] = { "GROUP", "ADDRESS", "NAME", "IN USE" };
+static const char *const headers[] = {"GROUP", "ADDRESS", "NAME", "IN USE"};
 
 static Table *sample(void) {
         Table *t = table_new(4, headers);
         g_assert_nonnull(t);
-        const char *r1[] = { "5", "0000:00:1c.0", "Intel Corporation Root Port", "-" };
-        const char *r2[] = { "14", "0000:03:00.0", "NIC", "mounted: / (sda2)" };
+        const char *r1[] = {"5", "0000:00:1c.0", "Intel Corporation Root Port", "-"};
+        const char *r2[] = {"14", "0000:03:00.0", "NIC", "mounted: / (sda2)"};
         g_assert_cmpint(table_add_row(t, r1, NULL), ==, 0);
         g_assert_cmpint(table_add_row(t, r2, NULL), ==, 0);
         g_assert_cmpuint(table_get_rows(t), ==, 2);
@@ -31,7 +31,7 @@ static char *render(const Table *t, const TableStyle *style) {
 
 static void test_plain(void) {
         Table *t = sample();
-        TableStyle style = { .header = false };
+        TableStyle style = {.header = false};
         char *s = render(t, &style);
         /* Two spaces between columns, no padding after the last one. */
         g_assert_cmpstr(s, ==,
@@ -44,7 +44,7 @@ static void test_plain(void) {
 
 static void test_header(void) {
         Table *t = sample();
-        TableStyle style = { .header = true };
+        TableStyle style = {.header = true};
         char *s = render(t, &style);
         g_assert_cmpstr(s, ==,
                         "GROUP  ADDRESS       NAME                         IN USE\n"
@@ -61,13 +61,13 @@ static void test_utf8_width(void) {
         g_assert_cmpuint(utf8_width("\U0001F600"), ==, 1);
 
         /* Multibyte cells align by code points, not bytes. */
-        const char *const h[] = { "A", "B" };
+        const char *const h[] = {"A", "B"};
         Table *t = table_new(2, h);
-        const char *r1[] = { "é→", "x" };
-        const char *r2[] = { "abc", "y" };
+        const char *r1[] = {"é→", "x"};
+        const char *r2[] = {"abc", "y"};
         table_add_row(t, r1, NULL);
         table_add_row(t, r2, NULL);
-        TableStyle style = { .header = false };
+        TableStyle style = {.header = false};
         char *s = render(t, &style);
         g_assert_cmpstr(s, ==, "é→   x\nabc  y\n");
         free(s);
@@ -92,17 +92,17 @@ static void test_cut(void) {
 
 static void test_shrink(void) {
         Table *t = sample();
-        table_set_shrinkable(t, 2, 8);   /* NAME */
-        table_set_shrinkable(t, 3, 6);   /* IN USE */
+        table_set_shrinkable(t, 2, 8); /* NAME */
+        table_set_shrinkable(t, 3, 6); /* IN USE */
 
         /* Natural width: 5+2+12+2+27+2+17 = 67. */
-        TableStyle wide = { .header = true, .max_width = 67, .ellipsis = "…" };
+        TableStyle wide = {.header = true, .max_width = 67, .ellipsis = "…"};
         char *s = render(t, &wide);
         g_assert_nonnull(strstr(s, "Intel Corporation Root Port"));
         free(s);
 
         /* 10 columns too many: NAME loses them first. */
-        TableStyle narrow = { .header = true, .max_width = 57, .ellipsis = "…" };
+        TableStyle narrow = {.header = true, .max_width = 57, .ellipsis = "…"};
         s = render(t, &narrow);
         g_assert_cmpstr(s, ==,
                         "GROUP  ADDRESS       NAME               IN USE\n"
@@ -111,7 +111,7 @@ static void test_shrink(void) {
         free(s);
 
         /* Far too narrow: both stop at their minimum, nothing else is cut. */
-        TableStyle tiny = { .header = true, .max_width = 20, .ellipsis = "…" };
+        TableStyle tiny = {.header = true, .max_width = 20, .ellipsis = "…"};
         s = render(t, &tiny);
         g_assert_cmpstr(s, ==,
                         "GROUP  ADDRESS       NAME      IN USE\n"
@@ -122,20 +122,20 @@ static void test_shrink(void) {
 }
 
 static void test_color(void) {
-        const char *const h[] = { "STATE", "X" };
+        const char *const h[] = {"STATE", "X"};
         Table *t = table_new(2, h);
-        const char *cells[] = { "vfio", "y" };
-        const char *colors[] = { TABLE_COLOR_GREEN, NULL };
+        const char *cells[] = {"vfio", "y"};
+        const char *colors[] = {TABLE_COLOR_GREEN, NULL};
         table_add_row(t, cells, colors);
 
-        TableStyle color = { .header = true, .color = true };
+        TableStyle color = {.header = true, .color = true};
         char *s = render(t, &color);
         g_assert_cmpstr(s, ==,
                         "\033[1mSTATE\033[0m  \033[1mX\033[0m\n"
                         "\033[32mvfio\033[0m   y\n");
         free(s);
 
-        TableStyle plain = { .header = true, .color = false };
+        TableStyle plain = {.header = true, .color = false};
         s = render(t, &plain);
         g_assert_cmpstr(s, ==, "STATE  X\nvfio   y\n");
         g_assert_null(strchr(s, '\033'));
@@ -144,11 +144,11 @@ static void test_color(void) {
 }
 
 static void test_control_chars(void) {
-        const char *const h[] = { "NAME", "X" };
+        const char *const h[] = {"NAME", "X"};
         Table *t = table_new(2, h);
-        const char *cells[] = { "evil\033[2J\tname\nx", "y" };
+        const char *cells[] = {"evil\033[2J\tname\nx", "y"};
         table_add_row(t, cells, NULL);
-        TableStyle style = { .header = false };
+        TableStyle style = {.header = false};
         char *s = render(t, &style);
         g_assert_cmpstr(s, ==, "evil [2J name x  y\n");
         free(s);

@@ -27,9 +27,9 @@ static void fixture_setup(Fixture *f, gconstpointer data) {
         g_assert_cmpint(sd_bus_start(f->bus), >=, 0);
         close(fds[1]);
         g_assert_cmpint(sd_bus_message_new_signal(f->bus, &f->m, VFIOD_DBUS_PATH,
-                                                  "org.freedesktop.DBus.Properties",
-                                                  "PropertiesChanged"), ==, 0);
-        f->value = (VfiodValue) { .type = VFIOD_VALUE_NULL };
+                                                  "org.freedesktop.DBus.Properties", "PropertiesChanged"),
+                        ==, 0);
+        f->value = (VfiodValue){.type = VFIOD_VALUE_NULL};
 }
 
 static void fixture_teardown(Fixture *f, gconstpointer data) {
@@ -83,8 +83,7 @@ static void test_boolean(Fixture *f, gconstpointer data) {
 }
 
 static void test_group_path(Fixture *f, gconstpointer data) {
-        g_assert_cmpint(sd_bus_message_append(f->m, "v", "o",
-                                              VFIOD_DBUS_GROUP_PATH_PREFIX "/12"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(f->m, "v", "o", VFIOD_DBUS_GROUP_PATH_PREFIX "/12"), >=, 0);
         g_assert_cmpint(fixture_read(f, VFIOD_PROP_GROUP), ==, 1);
         g_assert_cmpint(f->value.type, ==, VFIOD_VALUE_NUMBER);
         g_assert_cmpuint(f->value.number, ==, 12);
@@ -123,8 +122,7 @@ static void test_devices_empty(Fixture *f, gconstpointer data) {
 static void test_unknown_type(Fixture *f, gconstpointer data) {
         const char *s;
 
-        g_assert_cmpint(sd_bus_message_append(f->m, "vs", "a{sv}", 1, "x", "s", "y", "after"),
-                        >=, 0);
+        g_assert_cmpint(sd_bus_message_append(f->m, "vs", "a{sv}", 1, "x", "s", "y", "after"), >=, 0);
         g_assert_cmpint(fixture_read(f, "Future"), ==, 0);
         g_assert_cmpint(f->value.type, ==, VFIOD_VALUE_NULL);
         g_assert_cmpint(sd_bus_message_read_basic(f->m, 's', &s), ==, 1);
@@ -137,12 +135,12 @@ static void test_not_a_variant(Fixture *f, gconstpointer data) {
 }
 
 static void test_equal(void) {
-        char *a_items[] = { (char *) "0000:00:14.0", (char *) "0000:03:00.0" };
-        char *b_items[] = { (char *) "0000:00:14.0", (char *) "0000:03:00.1" };
-        VfiodValue a = { .type = VFIOD_VALUE_LIST, .text = (char *) "", .n_items = 2, .items = a_items };
-        VfiodValue b = { .type = VFIOD_VALUE_LIST, .text = (char *) "", .n_items = 2, .items = b_items };
-        VfiodValue t = { .type = VFIOD_VALUE_BOOLEAN, .boolean = true };
-        VfiodValue n = { .type = VFIOD_VALUE_NUMBER, .number = 1 };
+        char *a_items[] = {(char *) "0000:00:14.0", (char *) "0000:03:00.0"};
+        char *b_items[] = {(char *) "0000:00:14.0", (char *) "0000:03:00.1"};
+        VfiodValue a = {.type = VFIOD_VALUE_LIST, .text = (char *) "", .n_items = 2, .items = a_items};
+        VfiodValue b = {.type = VFIOD_VALUE_LIST, .text = (char *) "", .n_items = 2, .items = b_items};
+        VfiodValue t = {.type = VFIOD_VALUE_BOOLEAN, .boolean = true};
+        VfiodValue n = {.type = VFIOD_VALUE_NUMBER, .number = 1};
 
         g_assert_true(value_equal(&a, &a));
         g_assert_false(value_equal(&a, &b));
@@ -157,18 +155,18 @@ static void test_path_parse(void) {
                 VfiodObjectKind kind;
                 const char *name;
         } cases[] = {
-                { VFIOD_DBUS_DEVICE_PATH_PREFIX "/0000_03_00_0", 0, VFIOD_OBJECT_DEVICE, "0000:03:00.0" },
-                { VFIOD_DBUS_DEVICE_PATH_PREFIX "/10000_e1_00_7", 0, VFIOD_OBJECT_DEVICE, "10000:e1:00.7" },
-                { VFIOD_DBUS_GROUP_PATH_PREFIX "/0", 0, VFIOD_OBJECT_GROUP, "0" },
-                { VFIOD_DBUS_GROUP_PATH_PREFIX "/123", 0, VFIOD_OBJECT_GROUP, "123" },
-                { VFIOD_DBUS_GROUP_PATH_PREFIX "/12/x", -EINVAL, 0, NULL },
-                { VFIOD_DBUS_GROUP_PATH_PREFIX "/x", -EINVAL, 0, NULL },
-                { VFIOD_DBUS_GROUP_PATH_PREFIX, -EINVAL, 0, NULL },
-                { VFIOD_DBUS_GROUP_PATH_PREFIX "/", -EINVAL, 0, NULL },
-                { VFIOD_DBUS_DEVICE_PATH_PREFIX "/abc", -EINVAL, 0, NULL },
-                { VFIOD_DBUS_DEVICE_PATH_PREFIX "s/0000_03_00_0", -EINVAL, 0, NULL },
-                { VFIOD_DBUS_PATH, -EINVAL, 0, NULL },
-                { "/", -EINVAL, 0, NULL },
+                {VFIOD_DBUS_DEVICE_PATH_PREFIX "/0000_03_00_0", 0, VFIOD_OBJECT_DEVICE, "0000:03:00.0"},
+                {VFIOD_DBUS_DEVICE_PATH_PREFIX "/10000_e1_00_7", 0, VFIOD_OBJECT_DEVICE, "10000:e1:00.7"},
+                {VFIOD_DBUS_GROUP_PATH_PREFIX "/0", 0, VFIOD_OBJECT_GROUP, "0"},
+                {VFIOD_DBUS_GROUP_PATH_PREFIX "/123", 0, VFIOD_OBJECT_GROUP, "123"},
+                {VFIOD_DBUS_GROUP_PATH_PREFIX "/12/x", -EINVAL, 0, NULL},
+                {VFIOD_DBUS_GROUP_PATH_PREFIX "/x", -EINVAL, 0, NULL},
+                {VFIOD_DBUS_GROUP_PATH_PREFIX, -EINVAL, 0, NULL},
+                {VFIOD_DBUS_GROUP_PATH_PREFIX "/", -EINVAL, 0, NULL},
+                {VFIOD_DBUS_DEVICE_PATH_PREFIX "/abc", -EINVAL, 0, NULL},
+                {VFIOD_DBUS_DEVICE_PATH_PREFIX "s/0000_03_00_0", -EINVAL, 0, NULL},
+                {VFIOD_DBUS_PATH, -EINVAL, 0, NULL},
+                {"/", -EINVAL, 0, NULL},
         };
 
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {

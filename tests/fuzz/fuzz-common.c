@@ -25,8 +25,7 @@ is_failed_check (const GLogField *fields, gsize n_fields)
 }
 
 static GLogWriterOutput
-fuzz_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
-                 gpointer user_data)
+fuzz_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
 {
   /* Messages about rejected input are what parsers are for: drop them
    * (printing them would cost most of the fuzzer's time), criticals too,
@@ -44,9 +43,10 @@ fuzz_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
-  failed_check = g_regex_new ("^(?:[A-Za-z_][A-Za-z0-9_]*: assertion '.*' failed"
-                              "|[^ :]+:[0-9]+:[A-Za-z_][A-Za-z0-9_]*: runtime check failed: \\(.*\\))$",
-                              G_REGEX_DOTALL | G_REGEX_OPTIMIZE, 0, NULL);
+  failed_check =
+      g_regex_new ("^(?:[A-Za-z_][A-Za-z0-9_]*: assertion '.*' failed"
+                   "|[^ :]+:[0-9]+:[A-Za-z_][A-Za-z0-9_]*: runtime check failed: \\(.*\\))$",
+                   G_REGEX_DOTALL | G_REGEX_OPTIMIZE, 0, NULL);
   g_assert (failed_check != NULL);
   g_log_set_writer_func (fuzz_log_writer, NULL, NULL);
   return 0;

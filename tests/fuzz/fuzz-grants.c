@@ -21,7 +21,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       const Grant *g = g_ptr_array_index (grants, i);
       g_autofree char *node = g_strdup_printf ("/dev/vfio/%u", g->group);
 
-      fuzz_check (strcmp (g->path, node) == 0 || g_str_has_prefix (g->path, "/dev/vfio/devices/vfio"));
+      fuzz_check (strcmp (g->path, node) == 0 ||
+                  g_str_has_prefix (g->path, "/dev/vfio/devices/vfio"));
       fuzz_check (strstr (g->path, "..") == NULL);
       fuzz_check (g->uid != (uid_t) -1);
     }

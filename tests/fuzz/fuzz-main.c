@@ -31,7 +31,7 @@ run_file (const char *path)
 static gint
 compare_paths (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(char * const *) a, *(char * const *) b);
+  return strcmp (*(char *const *) a, *(char *const *) b);
 }
 
 static int

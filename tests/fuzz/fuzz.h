@@ -26,10 +26,12 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
  * does for the daemon. */
 char *fuzz_text (const uint8_t *data, size_t size);
 
-#define fuzz_check(expr) \
-  G_STMT_START { \
-    if (G_UNLIKELY (!(expr))) \
+#define fuzz_check(expr)                     \
+  G_STMT_START                               \
+  {                                          \
+    if (G_UNLIKELY (!(expr)))                \
       fuzz_fail (__FILE__, __LINE__, #expr); \
-  } G_STMT_END
+  }                                          \
+  G_STMT_END
 
 G_NORETURN void fuzz_fail (const char *file, int line, const char *expr);

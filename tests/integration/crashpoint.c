@@ -33,10 +33,10 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-static long crash_at = -1;              /* -1: never */
+static long crash_at = -1; /* -1: never */
 static long mutations;
-static char state_dir[PATH_MAX];        /* without a trailing slash; "" if unset */
-static char persist_dir[PATH_MAX];      /* the same */
+static char state_dir[PATH_MAX];   /* without a trailing slash; "" if unset */
+static char persist_dir[PATH_MAX]; /* the same */
 
 static ssize_t (*real_write)(int, const void *, size_t);
 static int (*real_rename)(const char *, const char *);
@@ -57,8 +57,7 @@ static void set_dir(char *out, const char *dir) {
                 out[--len] = '\0';
 }
 
-__attribute__((constructor))
-static void crashpoint_init(void) {
+__attribute__((constructor)) static void crashpoint_init(void) {
         const char *at = getenv("VFIOD_CRASH_AT");
         const char *dir = getenv("STATE_DIRECTORY");
 
@@ -138,7 +137,7 @@ EXPORT ssize_t write(int fd, const void *buf, size_t count) {
         int saved;
 
         if (!real_write)
-                real_write = (ssize_t (*)(int, const void *, size_t)) dlsym(RTLD_NEXT, "write");
+                real_write = (ssize_t(*)(int, const void *, size_t)) dlsym(RTLD_NEXT, "write");
         n = real_write(fd, buf, count);
         if (n <= 0)
                 return n;
@@ -156,10 +155,10 @@ EXPORT int setxattr(const char *path, const char *name, const void *value, size_
         int r, saved;
 
         if (!real_setxattr)
-                real_setxattr = (int (*)(const char *, const char *, const void *, size_t, int))
-                        dlsym(RTLD_NEXT, "setxattr");
+                real_setxattr = (int (*)(const char *, const char *, const void *, size_t, int)) dlsym(
+                        RTLD_NEXT, "setxattr");
         if (!real_write)
-                real_write = (ssize_t (*)(int, const void *, size_t)) dlsym(RTLD_NEXT, "write");
+                real_write = (ssize_t(*)(int, const void *, size_t)) dlsym(RTLD_NEXT, "write");
         r = real_setxattr(path, name, value, size, flags);
         if (r < 0)
                 return r;
@@ -175,7 +174,7 @@ EXPORT int rename(const char *oldpath, const char *newpath) {
         if (!real_rename)
                 real_rename = (int (*)(const char *, const char *)) dlsym(RTLD_NEXT, "rename");
         if (!real_write)
-                real_write = (ssize_t (*)(int, const void *, size_t)) dlsym(RTLD_NEXT, "write");
+                real_write = (ssize_t(*)(int, const void *, size_t)) dlsym(RTLD_NEXT, "write");
         r = real_rename(oldpath, newpath);
         if (r < 0)
                 return r;
@@ -192,7 +191,7 @@ EXPORT int unlink(const char *path) {
         if (!real_unlink)
                 real_unlink = (int (*)(const char *)) dlsym(RTLD_NEXT, "unlink");
         if (!real_write)
-                real_write = (ssize_t (*)(int, const void *, size_t)) dlsym(RTLD_NEXT, "write");
+                real_write = (ssize_t(*)(int, const void *, size_t)) dlsym(RTLD_NEXT, "write");
         /* before the call: afterwards the path no longer resolves */
         saved = path_in(persist_dir, path);
         r = real_unlink(path);

@@ -21,8 +21,7 @@
 static char fail_path[PATH_MAX];
 static int fail_errno;
 
-__attribute__((constructor))
-static void openfail_init(void) {
+__attribute__((constructor)) static void openfail_init(void) {
         const char *spec = getenv("VFIOD_TEST_OPEN_FAIL");
         const char *colon = spec ? strrchr(spec, ':') : NULL;
 

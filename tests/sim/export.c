@@ -12,9 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int
-export_node(Sim *sim, SimNode *n, int dirfd)
-{
+static int export_node(Sim *sim, SimNode *n, int dirfd) {
         switch (n->type) {
         case NODE_DIR: {
                 int fd;
@@ -39,7 +37,7 @@ export_node(Sim *sim, SimNode *n, int dirfd)
                 int fd = openat(dirfd, n->name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
                 int r = 0;
 
-                if (fd < 0 || write(fd, b->data, b->len) != (ssize_t)b->len || fchmod(fd, n->mode) < 0)
+                if (fd < 0 || write(fd, b->data, b->len) != (ssize_t) b->len || fchmod(fd, n->mode) < 0)
                         r = -errno;
                 if (fd >= 0)
                         close(fd);
@@ -50,9 +48,7 @@ export_node(Sim *sim, SimNode *n, int dirfd)
         return 0;
 }
 
-int
-sim_export(Sim *sim, const char *dir)
-{
+int sim_export(Sim *sim, const char *dir) {
         int fd;
         int r = 0;
 

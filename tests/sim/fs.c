@@ -29,24 +29,24 @@ typedef enum {
 
 typedef struct {
         RuleType type;
-        char *suffix;           /* matches the end of the canonical path */
-        char *data;             /* NULL: any data; else the data without its trailing newline */
-        int err;                /* RULE_FAIL, RULE_FAIL_READ */
-        int count;              /* RULE_FAIL, RULE_FAIL_READ, RULE_DIVERT: times left, -1 forever */
-        unsigned ms;            /* RULE_DELAY */
-        char *address;          /* RULE_REMOVE_ON_WRITE */
-        char *driver;           /* RULE_DIVERT: what to bind, NULL for nothing */
+        char *suffix;  /* matches the end of the canonical path */
+        char *data;    /* NULL: any data; else the data without its trailing newline */
+        int err;       /* RULE_FAIL, RULE_FAIL_READ */
+        int count;     /* RULE_FAIL, RULE_FAIL_READ, RULE_DIVERT: times left, -1 forever */
+        unsigned ms;   /* RULE_DELAY */
+        char *address; /* RULE_REMOVE_ON_WRITE */
+        char *driver;  /* RULE_DIVERT: what to bind, NULL for nothing */
 } Rule;
 
 typedef struct {
         SimNode *node;
-        char *path;             /* canonical path at open time, without the leading '/' */
+        char *path; /* canonical path at open time, without the leading '/' */
 } OpenFile;
 
 /* A write held by a "block" rule.  Owned by the writing thread, listed in
  * fs.blocked while it waits; "release" unlists it and sets released. */
 typedef struct {
-        char *line;             /* "<path>\t<escaped data>" for the blocked file */
+        char *line; /* "<path>\t<escaped data>" for the blocked file */
         const char *path;
         bool released;
 } Blocked;
@@ -54,7 +54,7 @@ typedef struct {
 static struct {
         Sim *sim;
         char *control_path;
-        int control_fd;         /* the version applied last */
+        int control_fd; /* the version applied last */
         struct stat control_st;
         GPtrArray *rules;       /* Rule* */
         GHashTable *open_files; /* OpenFile* set: freed at exit if never released */
@@ -66,9 +66,7 @@ static struct {
         struct fuse_session *session;
 } fs;
 
-static void
-rule_free(gpointer p)
-{
+static void rule_free(gpointer p) {
         Rule *r = p;
 
         g_free(r->suffix);
@@ -78,14 +76,12 @@ rule_free(gpointer p)
         g_free(r);
 }
 
-static int
-errno_from_name(const char *name)
-{
+static int errno_from_name(const char *name) {
         char *end;
         long v = strtol(name, &end, 10);
 
         if (end != name && *end == '\0' && v > 0 && v < 4096)
-                return (int)v;
+                return (int) v;
         for (int e = 1; e < 200; e++) {
                 const char *n = strerrorname_np(e);
 
@@ -99,9 +95,7 @@ static void release_blocked(const char *suffix);
 
 /* Control tokens may spell blanks and odd bytes as the audit log does
  * (\xNN, \t, \n, \\), so a suffix or data word can hold a space. */
-static void
-unescape_token(char *t)
-{
+static void unescape_token(char *t) {
         char *out = t;
 
         for (const char *in = t; *in; in++) {
@@ -115,7 +109,7 @@ unescape_token(char *t)
                 } else if (*in == 't') {
                         *out++ = '\t';
                 } else if (*in == 'x' && g_ascii_isxdigit(in[1]) && g_ascii_isxdigit(in[2])) {
-                        *out++ = (char)(g_ascii_xdigit_value(in[1]) * 16 + g_ascii_xdigit_value(in[2]));
+                        *out++ = (char) (g_ascii_xdigit_value(in[1]) * 16 + g_ascii_xdigit_value(in[2]));
                         in += 2;
                 } else {
                         *out++ = *in;
@@ -125,9 +119,7 @@ unescape_token(char *t)
 }
 
 /* One line of the control file; commands run now, rules are kept. */
-static void
-control_line(const char *line, int lineno)
-{
+static void control_line(const char *line, int lineno) {
         g_auto(GStrv) t = NULL;
         guint n;
         Rule *r;
@@ -172,7 +164,7 @@ control_line(const char *line, int lineno)
                 return;
         }
         if (g_str_equal(t[0], "clear") && n == 1) {
-                release_blocked(NULL);  /* nothing stays held by a rule that is gone */
+                release_blocked(NULL); /* nothing stays held by a rule that is gone */
                 g_ptr_array_set_size(fs.rules, 0);
                 return;
         }
@@ -194,7 +186,7 @@ control_line(const char *line, int lineno)
                         goto bad;
         } else if (g_str_equal(t[0], "delay") && n >= 3 && n <= 4) {
                 r->type = RULE_DELAY;
-                r->ms = (unsigned)atoi(t[2]);
+                r->ms = (unsigned) atoi(t[2]);
                 r->data = n == 4 ? g_strdup(t[3]) : NULL;
         } else if (g_str_equal(t[0], "fail-read") && n >= 3 && n <= 4) {
                 r->type = RULE_FAIL_READ;
@@ -236,9 +228,7 @@ bad:
  * Called with the model lock held before every operation, so a batch is in
  * force as soon as the test's rename returned.  The last version stays open:
  * its inode cannot be reused, so a renamed-in file always looks new. */
-static void
-control_refresh(void)
-{
+static void control_refresh(void) {
         struct stat st;
         g_autofree char *text = NULL;
         g_auto(GStrv) lines = NULL;
@@ -247,8 +237,7 @@ control_refresh(void)
         if (stat(fs.control_path, &st) < 0)
                 return;
         if (fs.control_fd >= 0 && st.st_ino == fs.control_st.st_ino && st.st_dev == fs.control_st.st_dev &&
-            st.st_size == fs.control_st.st_size &&
-            st.st_mtim.tv_sec == fs.control_st.st_mtim.tv_sec &&
+            st.st_size == fs.control_st.st_size && st.st_mtim.tv_sec == fs.control_st.st_mtim.tv_sec &&
             st.st_mtim.tv_nsec == fs.control_st.st_mtim.tv_nsec)
                 return;
         fd = open(fs.control_path, O_RDONLY | O_CLOEXEC);
@@ -265,13 +254,11 @@ control_refresh(void)
                 return;
         lines = g_strsplit(text, "\n", -1);
         for (guint i = 0; lines[i]; i++)
-                control_line(lines[i], (int)i + 1);
+                control_line(lines[i], (int) i + 1);
 }
 
 /* Does @path end in @suffix at a component boundary? */
-static bool
-suffix_matches(const char *suffix, const char *path)
-{
+static bool suffix_matches(const char *suffix, const char *path) {
         size_t pl = strlen(path), sl = strlen(suffix);
 
         if (sl > pl || strcmp(path + pl - sl, suffix) != 0)
@@ -279,9 +266,7 @@ suffix_matches(const char *suffix, const char *path)
         return sl == pl || suffix[0] == '/' || path[pl - sl - 1] == '/';
 }
 
-static bool
-rule_matches(const Rule *r, const char *path, const char *data, size_t size)
-{
+static bool rule_matches(const Rule *r, const char *path, const char *data, size_t size) {
         if (!suffix_matches(r->suffix, path))
                 return false;
         if (r->data) {
@@ -295,9 +280,7 @@ rule_matches(const Rule *r, const char *path, const char *data, size_t size)
         return true;
 }
 
-static Rule *
-rule_find(RuleType type, const char *path, const char *data, size_t size)
-{
+static Rule *rule_find(RuleType type, const char *path, const char *data, size_t size) {
         for (guint i = 0; i < fs.rules->len; i++) {
                 Rule *r = fs.rules->pdata[i];
 
@@ -309,9 +292,7 @@ rule_find(RuleType type, const char *path, const char *data, size_t size)
 
 /* Data as the audit log and the blocked file show it: \n, \t, \\ and
  * other control bytes as \xNN. */
-static void
-append_escaped(GString *s, const char *data, size_t size)
-{
+static void append_escaped(GString *s, const char *data, size_t size) {
         for (size_t i = 0; i < size; i++) {
                 char c = data[i];
 
@@ -321,8 +302,8 @@ append_escaped(GString *s, const char *data, size_t size)
                         g_string_append(s, "\\t");
                 else if (c == '\\')
                         g_string_append(s, "\\\\");
-                else if ((unsigned char)c < 0x20 || c == 0x7f)
-                        g_string_append_printf(s, "\\x%02x", (unsigned char)c);
+                else if ((unsigned char) c < 0x20 || c == 0x7f)
+                        g_string_append_printf(s, "\\x%02x", (unsigned char) c);
                 else
                         g_string_append_c(s, c);
         }
@@ -330,9 +311,7 @@ append_escaped(GString *s, const char *data, size_t size)
 
 /* A "fail-read" rule for @path (canonical, no leading '/'): its errno, or 0.
  * Model lock held. */
-static int
-read_fault(const char *path)
-{
+static int read_fault(const char *path) {
         Rule *r = rule_find(RULE_FAIL_READ, path, "", 0);
         int err;
 
@@ -344,15 +323,13 @@ read_fault(const char *path)
         return err;
 }
 
-static void
-audit(const char *path, const char *data, size_t size, int err)
-{
+static void audit(const char *path, const char *data, size_t size, int err) {
         GString *s = g_string_new(path);
 
         g_string_append_c(s, '\t');
         append_escaped(s, data, size);
         g_string_append_printf(s, "\t%s\n", err ? strerrorname_np(err) : "0");
-        if (fs.audit_fd >= 0 && write(fs.audit_fd, s->str, s->len) != (ssize_t)s->len)
+        if (fs.audit_fd >= 0 && write(fs.audit_fd, s->str, s->len) != (ssize_t) s->len)
                 fprintf(stderr, "vfiosim: audit log: %m\n");
         g_string_free(s, TRUE);
 }
@@ -361,9 +338,7 @@ audit(const char *path, const char *data, size_t size, int err)
 
 /* Rewrite DIR/blocked (atomically) from fs.blocked: one "<path>\t<data>"
  * line per blocked write; no file when none is blocked. */
-static void
-blocked_file_update(void)
-{
+static void blocked_file_update(void) {
         g_autofree char *path = g_build_filename(fs.control_dir, "blocked", NULL);
         g_autofree char *tmp = g_build_filename(fs.control_dir, ".blocked.tmp", NULL);
         g_autoptr(GString) s = g_string_new(NULL);
@@ -375,19 +350,17 @@ blocked_file_update(void)
                 return;
         }
         for (guint i = 0; i < fs.blocked->len; i++) {
-                g_string_append(s, ((Blocked *)fs.blocked->pdata[i])->line);
+                g_string_append(s, ((Blocked *) fs.blocked->pdata[i])->line);
                 g_string_append_c(s, '\n');
         }
-        if (!g_file_set_contents(tmp, s->str, (gssize)s->len, &error) || rename(tmp, path) < 0)
+        if (!g_file_set_contents(tmp, s->str, (gssize) s->len, &error) || rename(tmp, path) < 0)
                 fprintf(stderr, "vfiosim: %s: %s\n", path, error ? error->message : g_strerror(errno));
 }
 
 /* "release [SUFFIX]": let the matching blocked writes (all without a
  * suffix) go on, and drop the matching block rules so the writes that
  * follow act normally. */
-static void
-release_blocked(const char *suffix)
-{
+static void release_blocked(const char *suffix) {
         bool changed = false;
 
         for (guint i = fs.blocked->len; i > 0; i--) {
@@ -414,11 +387,9 @@ release_blocked(const char *suffix)
 /* Hold the calling write (model lock held on entry, released while waiting)
  * until a "release" or the end of the session: a stopping server lets every
  * blocked write go on, or the FUSE loop could never join its workers. */
-static void
-block_write(const char *path, const char *data, size_t size)
-{
+static void block_write(const char *path, const char *data, size_t size) {
         GString *line = g_string_new(path);
-        Blocked b = { .path = path };
+        Blocked b = {.path = path};
 
         g_string_append_c(line, '\t');
         append_escaped(line, data, size);
@@ -448,23 +419,17 @@ block_write(const char *path, const char *data, size_t size)
 
 /* Every operation ends here: the uevents its changes (or a control batch)
  * queued go out now, before the caller sees the result. */
-static void
-model_unlock(void)
-{
+static void model_unlock(void) {
         pthread_mutex_unlock(&fs.sim->lock);
         uevent_flush(fs.sim);
 }
 
-static SimNode *
-lookup_locked(const char *path)
-{
+static SimNode *lookup_locked(const char *path) {
         control_refresh();
         return node_lookup(fs.sim->root, path);
 }
 
-static void
-fill_stat(Sim *sim, SimNode *n, struct stat *st)
-{
+static void fill_stat(Sim *sim, SimNode *n, struct stat *st) {
         memset(st, 0, sizeof(*st));
         st->st_ino = n->ino;
         st->st_uid = 0;
@@ -491,15 +456,13 @@ fill_stat(Sim *sim, SimNode *n, struct stat *st)
         }
 }
 
-static int
-fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
-{
+static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi) {
         Sim *sim = fs.sim;
         SimNode *n;
         int r = 0;
 
         pthread_mutex_lock(&sim->lock);
-        n = fi ? ((OpenFile *)(uintptr_t)fi->fh)->node : lookup_locked(path);
+        n = fi ? ((OpenFile *) (uintptr_t) fi->fh)->node : lookup_locked(path);
         if (n)
                 fill_stat(sim, n, st);
         else
@@ -508,9 +471,7 @@ fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
         return r;
 }
 
-static int
-fs_readlink(const char *path, char *buf, size_t size)
-{
+static int fs_readlink(const char *path, char *buf, size_t size) {
         Sim *sim = fs.sim;
         SimNode *n;
         int r = 0;
@@ -527,10 +488,8 @@ fs_readlink(const char *path, char *buf, size_t size)
         return r;
 }
 
-static int
-fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
-           struct fuse_file_info *fi, enum fuse_readdir_flags flags)
-{
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+                      struct fuse_file_info *fi, enum fuse_readdir_flags flags) {
         Sim *sim = fs.sim;
         g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
         SimNode *n;
@@ -544,7 +503,7 @@ fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
                 r = -ENOTDIR;
         else if ((r = -read_fault(path + 1)) == 0)
                 for (guint i = 0; i < n->order->len; i++)
-                        g_ptr_array_add(names, g_strdup(((SimNode *)n->order->pdata[i])->name));
+                        g_ptr_array_add(names, g_strdup(((SimNode *) n->order->pdata[i])->name));
         model_unlock();
         if (r < 0)
                 return r;
@@ -555,9 +514,7 @@ fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
         return 0;
 }
 
-static int
-fs_open(const char *path, struct fuse_file_info *fi)
-{
+static int fs_open(const char *path, struct fuse_file_info *fi) {
         Sim *sim = fs.sim;
         SimNode *n;
         int acc = fi->flags & O_ACCMODE;
@@ -570,7 +527,7 @@ fs_open(const char *path, struct fuse_file_info *fi)
         else if (n->type == NODE_DIR)
                 r = -EISDIR;
         else if (n->type == NODE_LINK)
-                r = -ELOOP;     /* the kernel follows links itself */
+                r = -ELOOP; /* the kernel follows links itself */
         /* Like kernfs: no write on a read-only attribute, no read on a
          * write-only one, whoever asks. */
         else if ((acc != O_RDONLY && !(n->mode & 0222)) || (acc != O_WRONLY && !(n->mode & 0444)))
@@ -588,36 +545,30 @@ fs_open(const char *path, struct fuse_file_info *fi)
                 of->node = n;
                 of->path = g_strdup(p + 1);
                 g_hash_table_add(fs.open_files, of);
-                fi->fh = (uintptr_t)of;
+                fi->fh = (uintptr_t) of;
                 fi->direct_io = 1;
         }
         model_unlock();
         return r;
 }
 
-static void
-open_file_free(gpointer p)
-{
+static void open_file_free(gpointer p) {
         OpenFile *of = p;
 
         g_free(of->path);
         g_free(of);
 }
 
-static int
-fs_release(const char *path, struct fuse_file_info *fi)
-{
+static int fs_release(const char *path, struct fuse_file_info *fi) {
         pthread_mutex_lock(&fs.sim->lock);
-        g_hash_table_remove(fs.open_files, (OpenFile *)(uintptr_t)fi->fh);
+        g_hash_table_remove(fs.open_files, (OpenFile *) (uintptr_t) fi->fh);
         model_unlock();
         return 0;
 }
 
-static int
-fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
-{
+static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
         Sim *sim = fs.sim;
-        OpenFile *of = (OpenFile *)(uintptr_t)fi->fh;
+        OpenFile *of = (OpenFile *) (uintptr_t) fi->fh;
         GByteArray *content;
         int r;
 
@@ -634,21 +585,19 @@ fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_in
         }
         content = sim_read(sim, of->node);
         model_unlock();
-        if (off >= (off_t)content->len) {
+        if (off >= (off_t) content->len) {
                 r = 0;
         } else {
-                r = (int)MIN(size, (size_t)(content->len - off));
+                r = (int) MIN(size, (size_t) (content->len - off));
                 memcpy(buf, content->data + off, r);
         }
         g_byte_array_unref(content);
         return r;
 }
 
-static int
-fs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
-{
+static int fs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
         Sim *sim = fs.sim;
-        OpenFile *of = (OpenFile *)(uintptr_t)fi->fh;
+        OpenFile *of = (OpenFile *) (uintptr_t) fi->fh;
         Rule *r;
         unsigned delay = 0;
         int err;
@@ -661,7 +610,7 @@ fs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_
         model_unlock();
 
         if (delay) {
-                struct timespec ts = { delay / 1000, (long)(delay % 1000) * 1000000L };
+                struct timespec ts = {delay / 1000, (long) (delay % 1000) * 1000000L};
 
                 while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                         ;
@@ -683,7 +632,8 @@ fs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_
                         g_ptr_array_remove(fs.rules, r);
                 }
                 r = rule_find(RULE_DIVERT, of->path, buf, size);
-                if (r && of->node->kind == ATTR_DRIVERS_PROBE && sim_probe_diverted(sim, r->data, r->driver)) {
+                if (r && of->node->kind == ATTR_DRIVERS_PROBE &&
+                    sim_probe_diverted(sim, r->data, r->driver)) {
                         err = 0;
                         if (r->count > 0 && --r->count == 0)
                                 g_ptr_array_remove(fs.rules, r);
@@ -693,18 +643,14 @@ fs_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_
         }
         audit(of->path, buf, size, err);
         model_unlock();
-        return err ? -err : (int)size;
+        return err ? -err : (int) size;
 }
 
-static int
-fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
-{
+static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi) {
         return 0;
 }
 
-static void *
-fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
-{
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
         cfg->entry_timeout = 0;
         cfg->attr_timeout = 0;
         cfg->negative_timeout = 0;
@@ -728,11 +674,9 @@ static const struct fuse_operations ops = {
         .truncate = fs_truncate,
 };
 
-int
-sim_serve(Sim *sim, const char *control_dir, const char *mountpoint)
-{
+int sim_serve(Sim *sim, const char *control_dir, const char *mountpoint) {
         g_autofree char *audit_path = g_build_filename(control_dir, "audit.log", NULL);
-        char *argv[] = { "vfiosim", "-o", "allow_other,fsname=vfiosim,subtype=vfiosim", NULL };
+        char *argv[] = {"vfiosim", "-o", "allow_other,fsname=vfiosim,subtype=vfiosim", NULL};
         struct fuse_args args = FUSE_ARGS_INIT(3, argv);
         struct fuse_loop_config *loop;
         struct fuse *f;
@@ -745,7 +689,7 @@ sim_serve(Sim *sim, const char *control_dir, const char *mountpoint)
         fs.open_files = g_hash_table_new_full(g_direct_hash, g_direct_equal, open_file_free, NULL);
         fs.control_dir = g_strdup(control_dir);
         fs.blocked = g_ptr_array_new();
-        blocked_file_update();  /* none blocked: no file left from an earlier run */
+        blocked_file_update(); /* none blocked: no file left from an earlier run */
         {
                 pthread_condattr_t attr;
 

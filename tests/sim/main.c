@@ -17,9 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static void
-usage(FILE *f)
-{
+static void usage(FILE *f) {
         fprintf(f,
                 "Usage: vfiosim --topology FILE [--set NAME=VALUE]... --control DIR [--uevents] MOUNTPOINT\n"
                 "       vfiosim --topology FILE [--set NAME=VALUE]... --export DIR\n"
@@ -33,18 +31,12 @@ usage(FILE *f)
                 "  -h, --help           this text\n");
 }
 
-int
-main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
         static const struct option options[] = {
-                { "topology", required_argument, NULL, 't' },
-                { "control", required_argument, NULL, 'c' },
-                { "export", required_argument, NULL, 'e' },
-                { "set", required_argument, NULL, 's' },
-                { "uevents", no_argument, NULL, 'u' },
-                { "die-with-parent", no_argument, NULL, 'd' },
-                { "help", no_argument, NULL, 'h' },
-                {},
+                {"topology", required_argument, NULL, 't'}, {"control", required_argument, NULL, 'c'},
+                {"export", required_argument, NULL, 'e'},   {"set", required_argument, NULL, 's'},
+                {"uevents", no_argument, NULL, 'u'},        {"die-with-parent", no_argument, NULL, 'd'},
+                {"help", no_argument, NULL, 'h'},           {},
         };
         g_autoptr(GHashTable) vars = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         g_autoptr(GError) error = NULL;
@@ -55,15 +47,9 @@ main(int argc, char **argv)
 
         while ((c = getopt_long(argc, argv, "t:c:e:s:udh", options, NULL)) >= 0) {
                 switch (c) {
-                case 't':
-                        topology = optarg;
-                        break;
-                case 'c':
-                        control = optarg;
-                        break;
-                case 'e':
-                        export_dir = optarg;
-                        break;
+                case 't': topology = optarg; break;
+                case 'c': control = optarg; break;
+                case 'e': export_dir = optarg; break;
                 case 's': {
                         const char *eq = strchr(optarg, '=');
 
@@ -74,21 +60,15 @@ main(int argc, char **argv)
                         g_hash_table_insert(vars, g_strndup(optarg, eq - optarg), g_strdup(eq + 1));
                         break;
                 }
-                case 'u':
-                        uevents = true;
-                        break;
+                case 'u': uevents = true; break;
                 case 'd':
                         /* A test killed hard must not leave a server (and
                          * its mount namespace) behind. */
                         if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() == 1)
                                 return 1;
                         break;
-                case 'h':
-                        usage(stdout);
-                        return 0;
-                default:
-                        usage(stderr);
-                        return 2;
+                case 'h': usage(stdout); return 0;
+                default: usage(stderr); return 2;
                 }
         }
         if (!topology || (!export_dir == !control) || (control && optind != argc - 1) ||

@@ -14,7 +14,7 @@
 
 #include "kernel.h"
 
-#define PCI_CLASS_BRIDGE_PCI  0x0604
+#define PCI_CLASS_BRIDGE_PCI 0x0604
 #define PCI_CLASS_DISPLAY_VGA 0x0300
 
 /* PCIe capability device/port types (PCI_EXP_TYPE_*). */
@@ -29,25 +29,20 @@ enum {
         PORT_RC_ENDPOINT = 0x9,
 };
 
-static bool
-driver_is_vfio_or_stub(const char *name)
-{
-        return g_str_equal(name, SIM_DRIVER_VFIO_PCI) ||
-               g_str_equal(name, SIM_DRIVER_PCI_STUB);
+static bool driver_is_vfio_or_stub(const char *name) {
+        return g_str_equal(name, SIM_DRIVER_VFIO_PCI) || g_str_equal(name, SIM_DRIVER_PCI_STUB);
 }
 
 /* ---- loading ------------------------------------------------------ */
 
 typedef struct {
         Sim *sim;
-        GHashTable *vars;       /* placeholder name -> value */
+        GHashTable *vars; /* placeholder name -> value */
         GError **error;
         int host_counter;
 } Loader;
 
-static char *
-substitute(Loader *l, const char *s)
-{
+static char *substitute(Loader *l, const char *s) {
         GString *out = g_string_new(NULL);
 
         while (*s) {
@@ -77,9 +72,7 @@ substitute(Loader *l, const char *s)
 }
 
 /* A string member (placeholders substituted), NULL when absent or null. */
-static char *
-get_str(Loader *l, JsonObject *o, const char *key)
-{
+static char *get_str(Loader *l, JsonObject *o, const char *key) {
         JsonNode *n = json_object_get_member(o, key);
 
         if (!n || JSON_NODE_HOLDS_NULL(n))
@@ -92,9 +85,7 @@ get_str(Loader *l, JsonObject *o, const char *key)
 }
 
 /* An integer member given as a number or a string ("0x8086", "5"). */
-static bool
-get_int(Loader *l, JsonObject *o, const char *key, long long *out)
-{
+static bool get_int(Loader *l, JsonObject *o, const char *key, long long *out) {
         JsonNode *n = json_object_get_member(o, key);
 
         if (!n || JSON_NODE_HOLDS_NULL(n))
@@ -118,17 +109,13 @@ get_int(Loader *l, JsonObject *o, const char *key, long long *out)
         return false;
 }
 
-static long long
-get_int_or(Loader *l, JsonObject *o, const char *key, long long dflt)
-{
+static long long get_int_or(Loader *l, JsonObject *o, const char *key, long long dflt) {
         long long v;
 
         return get_int(l, o, key, &v) ? v : dflt;
 }
 
-static bool
-parse_address(const char *s, unsigned *domain, unsigned *bus, unsigned *slot, unsigned *fn)
-{
+static bool parse_address(const char *s, unsigned *domain, unsigned *bus, unsigned *slot, unsigned *fn) {
         int n = 0;
 
         if (sscanf(s, "%x:%x:%x.%x%n", domain, bus, slot, fn, &n) != 4 || s[n])
@@ -136,9 +123,7 @@ parse_address(const char *s, unsigned *domain, unsigned *bus, unsigned *slot, un
         return *domain <= 0xffffffffu && *bus <= 0xff && *slot <= 0x1f && *fn <= 7;
 }
 
-static SimDriver *
-driver_get(Sim *sim, const char *name)
-{
+static SimDriver *driver_get(Sim *sim, const char *name) {
         SimDriver *drv = g_hash_table_lookup(sim->by_driver, name);
 
         if (drv)
@@ -155,9 +140,7 @@ driver_get(Sim *sim, const char *name)
         return drv;
 }
 
-static bool
-ids_contain(GArray *ids, uint16_t vendor, uint16_t device)
-{
+static bool ids_contain(GArray *ids, uint16_t vendor, uint16_t device) {
         for (guint i = 0; i < ids->len; i++) {
                 SimId *id = &g_array_index(ids, SimId, i);
 
@@ -167,18 +150,14 @@ ids_contain(GArray *ids, uint16_t vendor, uint16_t device)
         return false;
 }
 
-static void
-ids_add(GArray *ids, uint16_t vendor, uint16_t device)
-{
-        SimId id = { vendor, device };
+static void ids_add(GArray *ids, uint16_t vendor, uint16_t device) {
+        SimId id = {vendor, device};
 
         if (!ids_contain(ids, vendor, device))
                 g_array_append_val(ids, id);
 }
 
-static bool
-load_drivers(Loader *l, JsonObject *top, const char *key)
-{
+static bool load_drivers(Loader *l, JsonObject *top, const char *key) {
         JsonNode *n = json_object_get_member(top, key);
         JsonArray *a;
 
@@ -231,9 +210,7 @@ load_drivers(Loader *l, JsonObject *top, const char *key)
         return true;
 }
 
-static void
-block_free(gpointer p)
-{
+static void block_free(gpointer p) {
         SimBlock *b = p;
 
         g_free(b->name);
@@ -244,9 +221,7 @@ block_free(gpointer p)
         g_free(b);
 }
 
-static char **
-get_strv(Loader *l, JsonObject *o, const char *key)
-{
+static char **get_strv(Loader *l, JsonObject *o, const char *key) {
         JsonNode *n = json_object_get_member(o, key);
         GPtrArray *v = g_ptr_array_new();
 
@@ -263,12 +238,10 @@ get_strv(Loader *l, JsonObject *o, const char *key)
                 }
         }
         g_ptr_array_add(v, NULL);
-        return (char **)g_ptr_array_free(v, FALSE);
+        return (char **) g_ptr_array_free(v, FALSE);
 }
 
-static SimBlock *
-load_block(Loader *l, JsonObject *o, int partn)
-{
+static SimBlock *load_block(Loader *l, JsonObject *o, int partn) {
         SimBlock *b = g_new0(SimBlock, 1);
         JsonNode *parts = json_object_get_member(o, "partitions");
 
@@ -291,7 +264,7 @@ load_block(Loader *l, JsonObject *o, int partn)
                         JsonObject *po = json_array_get_object_element(a, i);
                         const char *name;
                         SimBlock *p;
-                        int k = (int)i + 1;
+                        int k = (int) i + 1;
 
                         /* Partition number: trailing digits of the name. */
                         p = load_block(l, po, 0);
@@ -304,7 +277,7 @@ load_block(Loader *l, JsonObject *o, int partn)
                                 name--;
                         if (*name)
                                 k = atoi(name);
-                        p->partn = (int)get_int_or(l, po, "partn", k);
+                        p->partn = (int) get_int_or(l, po, "partn", k);
                         g_ptr_array_add(b->partitions, p);
                 }
         }
@@ -313,9 +286,7 @@ load_block(Loader *l, JsonObject *o, int partn)
 
 static void device_free(gpointer p);
 
-static SimDevice *
-load_device(Loader *l, JsonObject *o)
-{
+static SimDevice *load_device(Loader *l, JsonObject *o) {
         g_autofree char *addr = get_str(l, o, "address");
         g_autofree char *header = get_str(l, o, "header_type");
         g_autofree char *driver = get_str(l, o, "driver");
@@ -339,14 +310,14 @@ load_device(Loader *l, JsonObject *o)
                 goto fail;
         }
         dev->address = g_strdup_printf("%04x:%02x:%02x.%x", dev->domain, dev->bus, dev->slot, dev->fn);
-#define NEED(key, field)                                                                       \
-        do {                                                                                   \
-                if (!get_int(l, o, key, &v)) {                                                 \
-                        g_set_error(l->error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,             \
-                                    "device %s: missing or bad \"%s\"", dev->address, key);    \
-                        goto fail;                                                              \
-                }                                                                              \
-                dev->field = v;                                                                \
+#define NEED(key, field)                                                                    \
+        do {                                                                                \
+                if (!get_int(l, o, key, &v)) {                                              \
+                        g_set_error(l->error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,          \
+                                    "device %s: missing or bad \"%s\"", dev->address, key); \
+                        goto fail;                                                          \
+                }                                                                           \
+                dev->field = v;                                                             \
         } while (0)
         NEED("vendor", vendor);
         NEED("device", device);
@@ -368,11 +339,14 @@ load_device(Loader *l, JsonObject *o)
         dev->pcie = get_int_or(l, o, "pcie", -1);
         dev->port_type = -1;
         if (port) {
-                static const struct { const char *name; int type; } types[] = {
-                        { "endpoint", PORT_ENDPOINT }, { "legacy_endpoint", PORT_LEGACY_ENDPOINT },
-                        { "root_port", PORT_ROOT_PORT }, { "upstream", PORT_UPSTREAM },
-                        { "downstream", PORT_DOWNSTREAM }, { "pcie_to_pci", PORT_PCIE_TO_PCI },
-                        { "pci_to_pcie", PORT_PCI_TO_PCIE }, { "rc_endpoint", PORT_RC_ENDPOINT },
+                static const struct {
+                        const char *name;
+                        int type;
+                } types[] = {
+                        {"endpoint", PORT_ENDPOINT},       {"legacy_endpoint", PORT_LEGACY_ENDPOINT},
+                        {"root_port", PORT_ROOT_PORT},     {"upstream", PORT_UPSTREAM},
+                        {"downstream", PORT_DOWNSTREAM},   {"pcie_to_pci", PORT_PCIE_TO_PCI},
+                        {"pci_to_pcie", PORT_PCI_TO_PCIE}, {"rc_endpoint", PORT_RC_ENDPOINT},
                 };
                 for (size_t i = 0; i < G_N_ELEMENTS(types); i++)
                         if (g_str_equal(port, types[i].name))
@@ -423,9 +397,7 @@ fail:
 
 /* The bridge whose secondary..subordinate range holds the bus: the
  * narrowest one, so nested bridges win over their ancestors. */
-static SimDevice *
-find_parent(Sim *sim, SimDevice *dev)
-{
+static SimDevice *find_parent(Sim *sim, SimDevice *dev) {
         SimDevice *best = NULL;
 
         for (guint i = 0; i < sim->devices->len; i++) {
@@ -433,9 +405,10 @@ find_parent(Sim *sim, SimDevice *dev)
 
                 if (b == dev || !b->bridge || b->domain != dev->domain)
                         continue;
-                if ((int)dev->bus < b->secondary_bus || (int)dev->bus > b->subordinate_bus)
+                if ((int) dev->bus < b->secondary_bus || (int) dev->bus > b->subordinate_bus)
                         continue;
-                if (!best || b->subordinate_bus - b->secondary_bus < best->subordinate_bus - best->secondary_bus ||
+                if (!best ||
+                    b->subordinate_bus - b->secondary_bus < best->subordinate_bus - best->secondary_bus ||
                     (b->subordinate_bus - b->secondary_bus == best->subordinate_bus - best->secondary_bus &&
                      b->secondary_bus > best->secondary_bus))
                         best = b;
@@ -443,9 +416,7 @@ find_parent(Sim *sim, SimDevice *dev)
         return best;
 }
 
-static void
-resolve_port_types(Sim *sim, SimDevice *dev)
-{
+static void resolve_port_types(Sim *sim, SimDevice *dev) {
         SimDevice *p = dev->parent;
 
         if (dev->port_type != -1 && dev->pcie != -1)
@@ -471,9 +442,7 @@ resolve_port_types(Sim *sim, SimDevice *dev)
 static char *device_env(const SimDevice *dev);
 
 /* A uevent of a PCI device, with its variables as they are now. */
-static void
-device_uevent(Sim *sim, SimDevice *dev, const char *action)
-{
+static void device_uevent(Sim *sim, SimDevice *dev, const char *action) {
         g_autofree char *env = NULL;
 
         if (sim->uevent_fd < 0)
@@ -482,9 +451,7 @@ device_uevent(Sim *sim, SimDevice *dev, const char *action)
         uevent_queue(sim, action, dev->dir, "pci", env);
 }
 
-static SimNode *
-group_dir(Sim *sim, int group, bool create)
-{
+static SimNode *group_dir(Sim *sim, int group, bool create) {
         char name[16];
         SimNode *groups = node_lookup(sim->root, "/kernel/iommu_groups");
         SimNode *g;
@@ -500,9 +467,7 @@ group_dir(Sim *sim, int group, bool create)
         return g;
 }
 
-static void
-driver_build(Sim *sim, SimDriver *drv)
-{
+static void driver_build(Sim *sim, SimDriver *drv) {
         SimNode *drivers = node_lookup(sim->root, "/bus/pci/drivers");
         SimNode *d;
 
@@ -534,9 +499,7 @@ driver_build(Sim *sim, SimDriver *drv)
 /* The VFIO device cdev (kernel >= 6.6 with CONFIG_VFIO_DEVICE_CDEV): a
  * device on vfio-pci gets <dev>/vfio-dev/vfio<N>, N the lowest free index
  * (the kernel's IDA), /dev/vfio/devices/vfio<N> in its uevent. */
-static void
-device_add_vfio_cdev(Sim *sim, SimDevice *dev)
-{
+static void device_add_vfio_cdev(Sim *sim, SimDevice *dev) {
         g_autofree char *name = NULL;
         g_autofree char *devt = NULL;
         g_autofree char *text = NULL;
@@ -551,7 +514,8 @@ device_add_vfio_cdev(Sim *sim, SimDevice *dev)
         name = g_strdup_printf("vfio%d", n);
         devt = g_strdup_printf("%d:%d", SIM_VFIO_CDEV_MAJOR, n);
         text = g_strdup_printf("%s\n", devt);
-        uevent = g_strdup_printf("MAJOR=%d\nMINOR=%d\nDEVNAME=vfio/devices/%s\n", SIM_VFIO_CDEV_MAJOR, n, name);
+        uevent = g_strdup_printf("MAJOR=%d\nMINOR=%d\nDEVNAME=vfio/devices/%s\n", SIM_VFIO_CDEV_MAJOR, n,
+                                 name);
         d = node_dir(node_dir(dev->dir, "vfio-dev"), name);
         node_text(d, SIM_ATTR_DEV, 0444, text);
         node_text(d, SIM_ATTR_UEVENT, 0644, uevent);
@@ -562,9 +526,7 @@ device_add_vfio_cdev(Sim *sim, SimDevice *dev)
         uevent_queue(sim, "add", d, "vfio-dev", uevent);
 }
 
-static void
-device_remove_vfio_cdev(Sim *sim, SimDevice *dev)
-{
+static void device_remove_vfio_cdev(Sim *sim, SimDevice *dev) {
         g_autofree char *name = g_strdup_printf("vfio%d", dev->vfio_minor);
         g_autofree char *devt = g_strdup_printf("%d:%d", SIM_VFIO_CDEV_MAJOR, dev->vfio_minor);
         SimNode *d;
@@ -582,27 +544,21 @@ device_remove_vfio_cdev(Sim *sim, SimDevice *dev)
         dev->vfio_minor = -1;
 }
 
-static void
-device_link_driver(Sim *sim, SimDevice *dev)
-{
+static void device_link_driver(Sim *sim, SimDevice *dev) {
         node_link(dev->dir, SIM_ATTR_DRIVER, dev->driver->dir);
         node_link(dev->driver->dir, dev->address, dev->dir);
         if (sim->vfio_device_cdev && g_str_equal(dev->driver->name, SIM_DRIVER_VFIO_PCI))
                 device_add_vfio_cdev(sim, dev);
 }
 
-static void
-device_bind(Sim *sim, SimDevice *dev, SimDriver *drv)
-{
+static void device_bind(Sim *sim, SimDevice *dev, SimDriver *drv) {
         dev->driver = drv;
         dev->enabled = true;
         device_link_driver(sim, dev);
         device_uevent(sim, dev, "bind");
 }
 
-static void
-device_unbind(Sim *sim, SimDevice *dev)
-{
+static void device_unbind(Sim *sim, SimDevice *dev) {
         if (!dev->driver)
                 return;
         device_remove_vfio_cdev(sim, dev);
@@ -613,21 +569,17 @@ device_unbind(Sim *sim, SimDevice *dev)
         device_uevent(sim, dev, "unbind");
 }
 
-static char *
-block_uevent(const SimBlock *b)
-{
+static char *block_uevent(const SimBlock *b) {
         unsigned maj = 0, min = 0;
 
         sscanf(b->dev, "%u:%u", &maj, &min);
         if (b->partn)
-                return g_strdup_printf("MAJOR=%u\nMINOR=%u\nDEVNAME=%s\nDEVTYPE=partition\nPARTN=%d\n",
-                                       maj, min, b->name, b->partn);
+                return g_strdup_printf("MAJOR=%u\nMINOR=%u\nDEVNAME=%s\nDEVTYPE=partition\nPARTN=%d\n", maj,
+                                       min, b->name, b->partn);
         return g_strdup_printf("MAJOR=%u\nMINOR=%u\nDEVNAME=%s\nDEVTYPE=disk\n", maj, min, b->name);
 }
 
-static SimNode *
-holder_dir(Sim *sim, const char *name)
-{
+static SimNode *holder_dir(Sim *sim, const char *name) {
         SimNode *vb = node_dir_path(sim->root, "devices/virtual/block");
         SimNode *h = node_child(vb, name);
         unsigned n = 0;
@@ -650,9 +602,7 @@ holder_dir(Sim *sim, const char *name)
         return h;
 }
 
-static void
-block_build(Sim *sim, SimNode *parent, SimBlock *b)
-{
+static void block_build(Sim *sim, SimNode *parent, SimBlock *b) {
         SimNode *d = b->dir = node_dir(parent, b->name);
         g_autofree char *uevent = block_uevent(b);
         g_autofree char *dev = g_strdup_printf("%s\n", b->dev);
@@ -687,9 +637,7 @@ block_build(Sim *sim, SimNode *parent, SimBlock *b)
                 block_build(sim, d, b->partitions->pdata[i]);
 }
 
-static void
-block_unlink(Sim *sim, SimBlock *b)
-{
+static void block_unlink(Sim *sim, SimBlock *b) {
         SimNode *devblock = node_lookup(sim->root, "/dev/block");
         SimNode *l = node_child(devblock, b->dev);
 
@@ -700,15 +648,11 @@ block_unlink(Sim *sim, SimBlock *b)
                 block_unlink(sim, b->partitions->pdata[i]);
 }
 
-static char *
-net_env(const SimDevice *dev, guint i)
-{
+static char *net_env(const SimDevice *dev, guint i) {
         return g_strdup_printf("INTERFACE=%s\nIFINDEX=%d\n", dev->nets[i], dev->ifindex[i]);
 }
 
-static void
-device_build(Sim *sim, SimDevice *dev)
-{
+static void device_build(Sim *sim, SimDevice *dev) {
         SimNode *parent_dir;
         SimNode *d;
         char rootname[32];
@@ -798,9 +742,7 @@ device_build(Sim *sim, SimDevice *dev)
 
 /* SR-IOV links once both ends exist: a VF's physfn and the PF's virtfnN,
  * a PF's sriov_* attributes. */
-static void
-device_link_sriov(Sim *sim, SimDevice *dev)
-{
+static void device_link_sriov(Sim *sim, SimDevice *dev) {
         if (dev->physfn && !dev->physfn->removed) {
                 g_autofree char *name = g_strdup_printf("virtfn%d", dev->vf_index);
 
@@ -816,9 +758,7 @@ device_link_sriov(Sim *sim, SimDevice *dev)
         }
 }
 
-static void
-tree_build(Sim *sim)
-{
+static void tree_build(Sim *sim) {
         SimNode *pci;
 
         sim->root = node_new_root();
@@ -854,20 +794,16 @@ tree_build(Sim *sim)
                 device_link_sriov(sim, sim->devices->pdata[i]);
 }
 
-static int
-driver_order(gconstpointer a, gconstpointer b)
-{
-        const SimDriver *da = *(SimDriver **)a, *db = *(SimDriver **)b;
+static int driver_order(gconstpointer a, gconstpointer b) {
+        const SimDriver *da = *(SimDriver **) a, *db = *(SimDriver **) b;
 
         /* Host drivers are registered before vfio-pci and pci-stub. */
-        return (int)driver_is_vfio_or_stub(da->name) - (int)driver_is_vfio_or_stub(db->name);
+        return (int) driver_is_vfio_or_stub(da->name) - (int) driver_is_vfio_or_stub(db->name);
 }
 
-Sim *
-sim_load(const char *topology, GHashTable *overrides, GError **error)
-{
+Sim *sim_load(const char *topology, GHashTable *overrides, GError **error) {
         g_autoptr(JsonParser) parser = json_parser_new();
-        Loader l = { .error = error };
+        Loader l = {.error = error};
         JsonObject *top;
         JsonNode *n;
         JsonArray *devs;
@@ -890,7 +826,7 @@ sim_load(const char *topology, GHashTable *overrides, GError **error)
         sim->by_driver = g_hash_table_new(g_str_hash, g_str_equal);
         sim->vfio_cdev_minors = g_hash_table_new(g_direct_hash, g_direct_equal);
         sim->uevent_fd = -1;
-        sim->next_ifindex = 2;  /* 1 is lo */
+        sim->next_ifindex = 2; /* 1 is lo */
         l.sim = sim;
         l.vars = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 
@@ -932,14 +868,14 @@ sim_load(const char *topology, GHashTable *overrides, GError **error)
                         goto fail;
                 g_ptr_array_add(sim->devices, dev);
                 if (g_hash_table_contains(sim->by_address, dev->address)) {
-                        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                                    "device %s listed twice", dev->address);
+                        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "device %s listed twice",
+                                    dev->address);
                         goto fail;
                 }
                 if (dev->driver && !dev->driver->loaded) {
                         g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                                    "device %s is bound to %s, which is not loaded",
-                                    dev->address, dev->driver->name);
+                                    "device %s is bound to %s, which is not loaded", dev->address,
+                                    dev->driver->name);
                         goto fail;
                 }
                 g_hash_table_insert(sim->by_address, dev->address, dev);
@@ -954,11 +890,11 @@ sim_load(const char *topology, GHashTable *overrides, GError **error)
                         dev->physfn = g_hash_table_lookup(sim->by_address, dev->physfn_address);
                         if (!dev->physfn) {
                                 g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                                            "device %s: physfn %s is not in the topology",
-                                            dev->address, dev->physfn_address);
+                                            "device %s: physfn %s is not in the topology", dev->address,
+                                            dev->physfn_address);
                                 goto fail;
                         }
-                        dev->vf_index = (int)dev->physfn->vfs->len;
+                        dev->vf_index = (int) dev->physfn->vfs->len;
                         g_ptr_array_add(dev->physfn->vfs, dev);
                 }
         }
@@ -989,9 +925,7 @@ fail:
 
 /* ---- reads -------------------------------------------------------- */
 
-static GByteArray *
-config_space(const SimDevice *dev)
-{
+static GByteArray *config_space(const SimDevice *dev) {
         size_t size = dev->pcie ? 4096 : 256;
         GByteArray *b = g_byte_array_sized_new(size);
         uint8_t *c;
@@ -1000,7 +934,11 @@ config_space(const SimDevice *dev)
         g_byte_array_set_size(b, size);
         c = b->data;
         memset(c, 0, size);
-#define W16(off, v) do { c[(off)] = (v) & 0xff; c[(off) + 1] = ((v) >> 8) & 0xff; } while (0)
+#define W16(off, v)                               \
+        do {                                      \
+                c[(off)] = (v) &0xff;             \
+                c[(off) + 1] = ((v) >> 8) & 0xff; \
+        } while (0)
         W16(0x00, dev->vendor);
         W16(0x02, dev->device);
         W16(0x04, dev->driver ? 0x0006 : 0x0000);
@@ -1020,7 +958,7 @@ config_space(const SimDevice *dev)
                 W16(0x2e, dev->subsystem_device);
         }
         if (dev->bridge || dev->pcie) {
-                W16(0x06, 0x0010);      /* capability list */
+                W16(0x06, 0x0010); /* capability list */
                 c[0x34] = cap;
         }
         if (dev->bridge) {
@@ -1035,7 +973,7 @@ config_space(const SimDevice *dev)
                 uint16_t flags = 0x0002 | (dev->port_type << 4);
 
                 if (dev->port_type == PORT_ROOT_PORT || dev->port_type == PORT_DOWNSTREAM)
-                        flags |= 0x0100;        /* slot implemented */
+                        flags |= 0x0100; /* slot implemented */
                 c[cap] = 0x10;
                 c[cap + 1] = 0;
                 W16(cap + 2, flags);
@@ -1044,44 +982,35 @@ config_space(const SimDevice *dev)
         return b;
 }
 
-static char *
-modalias(const SimDevice *dev)
-{
-        return g_strdup_printf("pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X",
-                               dev->vendor, dev->device, dev->subsystem_vendor, dev->subsystem_device,
-                               (dev->class >> 16) & 0xff, (dev->class >> 8) & 0xff, dev->class & 0xff);
+static char *modalias(const SimDevice *dev) {
+        return g_strdup_printf("pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X", dev->vendor, dev->device,
+                               dev->subsystem_vendor, dev->subsystem_device, (dev->class >> 16) & 0xff,
+                               (dev->class >> 8) & 0xff, dev->class & 0xff);
 }
 
 /* The variables pci_uevent() adds (the device's uevent file). */
-static char *
-device_env(const SimDevice *d)
-{
+static char *device_env(const SimDevice *d) {
         g_autofree char *alias = modalias(d);
-        g_autofree char *drv = d->driver ? g_strdup_printf(SIM_UEVENT_DRIVER "=%s\n", d->driver->name)
-                                         : g_strdup("");
+        g_autofree char *drv =
+                d->driver ? g_strdup_printf(SIM_UEVENT_DRIVER "=%s\n", d->driver->name) : g_strdup("");
 
-        return g_strdup_printf("%s" SIM_UEVENT_PCI_CLASS "=%X\n"
-                               SIM_UEVENT_PCI_ID "=%04X:%04X\n"
-                               SIM_UEVENT_PCI_SUBSYS_ID "=%04X:%04X\n"
-                               SIM_UEVENT_PCI_SLOT_NAME "=%s\n"
+        return g_strdup_printf("%s" SIM_UEVENT_PCI_CLASS "=%X\n" SIM_UEVENT_PCI_ID
+                               "=%04X:%04X\n" SIM_UEVENT_PCI_SUBSYS_ID
+                               "=%04X:%04X\n" SIM_UEVENT_PCI_SLOT_NAME "=%s\n"
                                "MODALIAS=%s\n",
-                               drv, d->class, d->vendor, d->device,
-                               d->subsystem_vendor, d->subsystem_device, d->address, alias);
+                               drv, d->class, d->vendor, d->device, d->subsystem_vendor, d->subsystem_device,
+                               d->address, alias);
 }
 
-static unsigned
-vfs_present(const SimDevice *dev)
-{
+static unsigned vfs_present(const SimDevice *dev) {
         unsigned n = 0;
 
         for (guint i = 0; i < dev->vfs->len; i++)
-                n += !((SimDevice *)dev->vfs->pdata[i])->removed;
+                n += !((SimDevice *) dev->vfs->pdata[i])->removed;
         return n;
 }
 
-static char *
-resource(const SimDevice *dev)
-{
+static char *resource(const SimDevice *dev) {
         GString *s = g_string_new(NULL);
         int n = dev->bridge ? 17 : 13;
 
@@ -1090,70 +1019,39 @@ resource(const SimDevice *dev)
         return g_string_free(s, FALSE);
 }
 
-GByteArray *
-sim_read(Sim *sim, SimNode *node)
-{
+GByteArray *sim_read(Sim *sim, SimNode *node) {
         SimDevice *d = node->dev;
         g_autofree char *text = NULL;
         GByteArray *b;
 
         switch (node->kind) {
-        case ATTR_STATIC:
-                text = g_strdup(node->text);
-                break;
-        case ATTR_VENDOR:
-                text = g_strdup_printf("0x%04x\n", d->vendor);
-                break;
-        case ATTR_DEVICE:
-                text = g_strdup_printf("0x%04x\n", d->device);
-                break;
-        case ATTR_CLASS:
-                text = g_strdup_printf("0x%06x\n", d->class);
-                break;
-        case ATTR_SUBSYSTEM_VENDOR:
-                text = g_strdup_printf("0x%04x\n", d->subsystem_vendor);
-                break;
-        case ATTR_SUBSYSTEM_DEVICE:
-                text = g_strdup_printf("0x%04x\n", d->subsystem_device);
-                break;
-        case ATTR_REVISION:
-                text = g_strdup_printf("0x%02x\n", d->revision);
-                break;
-        case ATTR_CONFIG:
-                return config_space(d);
-        case ATTR_UEVENT:
-                text = device_env(d);
-                break;
+        case ATTR_STATIC: text = g_strdup(node->text); break;
+        case ATTR_VENDOR: text = g_strdup_printf("0x%04x\n", d->vendor); break;
+        case ATTR_DEVICE: text = g_strdup_printf("0x%04x\n", d->device); break;
+        case ATTR_CLASS: text = g_strdup_printf("0x%06x\n", d->class); break;
+        case ATTR_SUBSYSTEM_VENDOR: text = g_strdup_printf("0x%04x\n", d->subsystem_vendor); break;
+        case ATTR_SUBSYSTEM_DEVICE: text = g_strdup_printf("0x%04x\n", d->subsystem_device); break;
+        case ATTR_REVISION: text = g_strdup_printf("0x%02x\n", d->revision); break;
+        case ATTR_CONFIG: return config_space(d);
+        case ATTR_UEVENT: text = device_env(d); break;
         case ATTR_MODALIAS: {
                 g_autofree char *alias = modalias(d);
 
                 text = g_strdup_printf("%s\n", alias);
                 break;
         }
-        case ATTR_IRQ:
-                text = g_strdup_printf("%d\n", d->irq);
-                break;
-        case ATTR_RESOURCE:
-                text = resource(d);
-                break;
+        case ATTR_IRQ: text = g_strdup_printf("%d\n", d->irq); break;
+        case ATTR_RESOURCE: text = resource(d); break;
         case ATTR_DRIVER_OVERRIDE:
                 text = g_strdup_printf("%s\n", d->override ? d->override : SIM_OVERRIDE_UNSET);
                 break;
-        case ATTR_ENABLE:
-                text = g_strdup_printf("%d\n", d->enabled ? 1 : 0);
-                break;
-        case ATTR_BOOT_VGA:
-                text = g_strdup_printf("%d\n", d->boot_vga);
-                break;
-        case ATTR_SRIOV_NUMVFS:
-                text = g_strdup_printf("%u\n", vfs_present(d));
-                break;
-        default:
-                text = g_strdup("");
-                break;
+        case ATTR_ENABLE: text = g_strdup_printf("%d\n", d->enabled ? 1 : 0); break;
+        case ATTR_BOOT_VGA: text = g_strdup_printf("%d\n", d->boot_vga); break;
+        case ATTR_SRIOV_NUMVFS: text = g_strdup_printf("%u\n", vfs_present(d)); break;
+        default: text = g_strdup(""); break;
         }
         b = g_byte_array_new();
-        g_byte_array_append(b, (const guint8 *)text, strlen(text));
+        g_byte_array_append(b, (const guint8 *) text, strlen(text));
         return b;
 }
 
@@ -1161,9 +1059,7 @@ sim_read(Sim *sim, SimNode *node)
 
 /* pci_match_device(): driver_override first, then dynamic ids, then the
  * static table; a matching override alone is a match. */
-static bool
-driver_matches(const SimDriver *drv, const SimDevice *dev)
-{
+static bool driver_matches(const SimDriver *drv, const SimDevice *dev) {
         if (!drv->dir)
                 return false;
         if (dev->override && !g_str_equal(dev->override, drv->name))
@@ -1175,9 +1071,7 @@ driver_matches(const SimDriver *drv, const SimDevice *dev)
 }
 
 /* The driver's probe(): vfio-pci refuses anything but a normal header. */
-static int
-driver_probe(Sim *sim, SimDriver *drv, SimDevice *dev)
-{
+static int driver_probe(Sim *sim, SimDriver *drv, SimDevice *dev) {
         if (g_str_equal(drv->name, SIM_DRIVER_VFIO_PCI) && dev->bridge)
                 return EINVAL;
         device_bind(sim, dev, drv);
@@ -1185,9 +1079,7 @@ driver_probe(Sim *sim, SimDriver *drv, SimDevice *dev)
 }
 
 /* device_attach(): first matching driver whose probe succeeds. */
-static void
-device_attach(Sim *sim, SimDevice *dev)
-{
+static void device_attach(Sim *sim, SimDevice *dev) {
         if (dev->driver || dev->removed)
                 return;
         for (guint i = 0; i < sim->drivers->len; i++) {
@@ -1199,9 +1091,7 @@ device_attach(Sim *sim, SimDevice *dev)
 }
 
 /* driver_attach(): the driver tries every unbound device. */
-static void
-driver_attach(Sim *sim, SimDriver *drv)
-{
+static void driver_attach(Sim *sim, SimDriver *drv) {
         for (guint i = 0; i < sim->devices->len; i++) {
                 SimDevice *dev = sim->devices->pdata[i];
 
@@ -1211,9 +1101,7 @@ driver_attach(Sim *sim, SimDriver *drv)
 }
 
 /* bus_find_device_by_name() with sysfs_streq(): one trailing newline ok. */
-static SimDevice *
-find_device(Sim *sim, const char *data, size_t size)
-{
+static SimDevice *find_device(Sim *sim, const char *data, size_t size) {
         g_autofree char *name = g_strndup(data, size);
         size_t len = strlen(name);
         SimDevice *dev;
@@ -1224,9 +1112,7 @@ find_device(Sim *sim, const char *data, size_t size)
         return dev && !dev->removed ? dev : NULL;
 }
 
-static bool
-parse_ulong(const char *data, size_t size, unsigned long *out)
-{
+static bool parse_ulong(const char *data, size_t size, unsigned long *out) {
         g_autofree char *s = g_strndup(data, size);
         char *end;
 
@@ -1239,9 +1125,7 @@ parse_ulong(const char *data, size_t size, unsigned long *out)
         return *end == '\0';
 }
 
-int
-sim_write(Sim *sim, SimNode *node, const char *data, size_t size)
-{
+int sim_write(Sim *sim, SimNode *node, const char *data, size_t size) {
         SimDevice *dev = node->dev;
         SimDriver *drv = node->drv;
         unsigned long val;
@@ -1316,8 +1200,7 @@ sim_write(Sim *sim, SimNode *node, const char *data, size_t size)
                         sim_remove_device(sim, dev->address);
                 return 0;
         case ATTR_ENABLE:
-        case ATTR_SRIOV_NUMVFS:
-                return parse_ulong(data, size, &val) ? 0 : EINVAL;
+        case ATTR_SRIOV_NUMVFS: return parse_ulong(data, size, &val) ? 0 : EINVAL;
         case ATTR_UEVENT: {
                 /* kobject_synth_uevent(): "ACTION [UUID [KEY=VALUE...]]". */
                 g_autofree char *s = g_strndup(data, size);
@@ -1334,18 +1217,14 @@ sim_write(Sim *sim, SimNode *node, const char *data, size_t size)
         }
         case ATTR_STATIC:
         case ATTR_IGNORED_WRITE:
-        case ATTR_CONFIG:
-                return 0;
-        default:
-                return EACCES;
+        case ATTR_CONFIG: return 0;
+        default: return EACCES;
         }
 }
 
 /* Uevents of a device's block and net children (the driver unregisters
  * them in its remove(): partitions before their disk). */
-static void
-block_uevents(Sim *sim, SimBlock *b, const char *action)
-{
+static void block_uevents(Sim *sim, SimBlock *b, const char *action) {
         g_autofree char *env = NULL;
 
         if (sim->uevent_fd < 0)
@@ -1362,9 +1241,7 @@ block_uevents(Sim *sim, SimBlock *b, const char *action)
         }
 }
 
-static void
-children_uevents(Sim *sim, SimDevice *dev, const char *action)
-{
+static void children_uevents(Sim *sim, SimDevice *dev, const char *action) {
         if (sim->uevent_fd < 0)
                 return;
         for (guint i = 0; i < dev->blocks->len; i++)
@@ -1382,9 +1259,7 @@ static void device_del(Sim *sim, SimDevice *dev);
  * then the device's own driver goes.  A PF's driver disables SR-IOV in its
  * remove(): its VFs go entirely (last first), then its block and net
  * children, then "unbind". */
-static void
-device_stop(Sim *sim, SimDevice *dev)
-{
+static void device_stop(Sim *sim, SimDevice *dev) {
         for (guint i = sim->devices->len; i > 0; i--) {
                 SimDevice *c = sim->devices->pdata[i - 1];
 
@@ -1405,9 +1280,7 @@ device_stop(Sim *sim, SimDevice *dev)
 
 /* pci_remove_bus_device(): children first, then the device itself goes
  * with every link to it and its "remove" uevent. */
-static void
-device_del(Sim *sim, SimDevice *dev)
-{
+static void device_del(Sim *sim, SimDevice *dev) {
         for (guint i = sim->devices->len; i > 0; i--) {
                 SimDevice *c = sim->devices->pdata[i - 1];
 
@@ -1438,9 +1311,7 @@ device_del(Sim *sim, SimDevice *dev)
         g_hash_table_remove(sim->by_address, dev->address);
 }
 
-int
-sim_remove_device(Sim *sim, const char *address)
-{
+int sim_remove_device(Sim *sim, const char *address) {
         SimDevice *dev = g_hash_table_lookup(sim->by_address, address);
 
         if (!dev || dev->removed)
@@ -1450,9 +1321,7 @@ sim_remove_device(Sim *sim, const char *address)
         return 0;
 }
 
-static SimDevice *
-removed_device(Sim *sim, const char *address)
-{
+static SimDevice *removed_device(Sim *sim, const char *address) {
         for (guint i = 0; i < sim->devices->len; i++) {
                 SimDevice *dev = sim->devices->pdata[i];
 
@@ -1467,9 +1336,7 @@ removed_device(Sim *sim, const char *address)
  * for what a rescan finds behind it (devices behind a bridge; VFs, which
  * the kernel would create when the PF's driver enables SR-IOV).  @added
  * collects them, parents first. */
-static void
-device_readd(Sim *sim, SimDevice *dev, GPtrArray *added)
-{
+static void device_readd(Sim *sim, SimDevice *dev, GPtrArray *added) {
         dev->removed = false;
         dev->enabled = false;
         g_free(dev->override);
@@ -1487,16 +1354,14 @@ device_readd(Sim *sim, SimDevice *dev, GPtrArray *added)
         }
 }
 
-int
-sim_add_device(Sim *sim, const char *address)
-{
+int sim_add_device(Sim *sim, const char *address) {
         SimDevice *dev = removed_device(sim, address);
         g_autoptr(GPtrArray) added = g_ptr_array_new();
 
         if (!dev)
                 return g_hash_table_contains(sim->by_address, address) ? EEXIST : ENODEV;
         if ((dev->parent && dev->parent->removed) || (dev->physfn && dev->physfn->removed))
-                return ENODEV;  /* nothing to plug it into */
+                return ENODEV; /* nothing to plug it into */
         /* Every device is added before drivers probe any (pci_bus_add_devices()):
          * a driver's probe() registers its block and net children, then "bind". */
         device_readd(sim, dev, added);
@@ -1509,9 +1374,7 @@ sim_add_device(Sim *sim, const char *address)
         return 0;
 }
 
-int
-sim_device_uevent(Sim *sim, const char *address, const char *action)
-{
+int sim_device_uevent(Sim *sim, const char *address, const char *action) {
         SimDevice *dev = g_hash_table_lookup(sim->by_address, address);
 
         if (!dev || dev->removed)
@@ -1522,9 +1385,7 @@ sim_device_uevent(Sim *sim, const char *address, const char *action)
         return 0;
 }
 
-int
-sim_load_driver(Sim *sim, const char *name)
-{
+int sim_load_driver(Sim *sim, const char *name) {
         SimDriver *drv = driver_get(sim, name);
 
         g_ptr_array_sort(sim->drivers, driver_order);
@@ -1536,9 +1397,7 @@ sim_load_driver(Sim *sim, const char *name)
         return 0;
 }
 
-bool
-sim_probe_diverted(Sim *sim, const char *address, const char *driver)
-{
+bool sim_probe_diverted(Sim *sim, const char *address, const char *driver) {
         SimDevice *dev = g_hash_table_lookup(sim->by_address, address);
         SimDriver *drv = driver ? g_hash_table_lookup(sim->by_driver, driver) : NULL;
 
@@ -1552,9 +1411,7 @@ sim_probe_diverted(Sim *sim, const char *address, const char *driver)
         return true;
 }
 
-static void
-device_free(gpointer p)
-{
+static void device_free(gpointer p) {
         SimDevice *d = p;
 
         g_free(d->address);
@@ -1569,9 +1426,7 @@ device_free(gpointer p)
         g_free(d);
 }
 
-static void
-driver_free(gpointer p)
-{
+static void driver_free(gpointer p) {
         SimDriver *drv = p;
 
         g_free(drv->name);
@@ -1581,9 +1436,7 @@ driver_free(gpointer p)
         g_free(drv);
 }
 
-void
-sim_free(Sim *sim)
-{
+void sim_free(Sim *sim) {
         if (!sim)
                 return;
         uevent_close(sim);

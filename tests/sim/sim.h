@@ -28,7 +28,7 @@ typedef enum {
 
 /* What a file node shows and what a write to it does. */
 typedef enum {
-        ATTR_STATIC,            /* fixed text in node->text */
+        ATTR_STATIC, /* fixed text in node->text */
         ATTR_VENDOR,
         ATTR_DEVICE,
         ATTR_CLASS,
@@ -44,14 +44,14 @@ typedef enum {
         ATTR_ENABLE,
         ATTR_BOOT_VGA,
         ATTR_SRIOV_NUMVFS,
-        ATTR_REMOVE,            /* <device>/remove: hot removal */
+        ATTR_REMOVE, /* <device>/remove: hot removal */
         ATTR_DRV_BIND,
         ATTR_DRV_UNBIND,
         ATTR_DRV_NEW_ID,
         ATTR_DRV_REMOVE_ID,
         ATTR_DRV_UEVENT,
         ATTR_DRIVERS_PROBE,
-        ATTR_IGNORED_WRITE,     /* write-only file that accepts anything */
+        ATTR_IGNORED_WRITE, /* write-only file that accepts anything */
 } AttrKind;
 
 struct SimNode {
@@ -60,14 +60,14 @@ struct SimNode {
         mode_t mode;
         uint64_t ino;
         SimNode *parent;
-        GHashTable *children;   /* name -> SimNode*, dirs only */
-        GPtrArray *order;       /* children in creation order, dirs only */
-        char *target;           /* links: relative target */
+        GHashTable *children; /* name -> SimNode*, dirs only */
+        GPtrArray *order;     /* children in creation order, dirs only */
+        char *target;         /* links: relative target */
         AttrKind kind;
-        char *text;             /* ATTR_STATIC */
+        char *text; /* ATTR_STATIC */
         SimDevice *dev;
         SimDriver *drv;
-        bool dead;              /* removed from the tree (hot removal) */
+        bool dead; /* removed from the tree (hot removal) */
 };
 
 typedef struct {
@@ -76,21 +76,21 @@ typedef struct {
 
 struct SimDriver {
         char *name;
-        char *module;           /* module name, NULL for built-in */
+        char *module; /* module name, NULL for built-in */
         bool loaded;
-        GArray *ids;            /* SimId: table from the topology */
-        GArray *dynids;         /* SimId: added through new_id */
-        SimNode *dir;           /* /bus/pci/drivers/<name>, NULL when not loaded */
-        SimNode *module_dir;    /* /module/<module> */
+        GArray *ids;         /* SimId: table from the topology */
+        GArray *dynids;      /* SimId: added through new_id */
+        SimNode *dir;        /* /bus/pci/drivers/<name>, NULL when not loaded */
+        SimNode *module_dir; /* /module/<module> */
 };
 
 typedef struct {
         char *name;
-        char *dev;              /* "major:minor" */
+        char *dev; /* "major:minor" */
         char **holders;
-        GPtrArray *partitions;  /* SimBlock* */
-        int partn;              /* partitions: number, disks: 0 */
-        int host;               /* ata<host+1>/host<host>/... (not nvme): -1 until built */
+        GPtrArray *partitions; /* SimBlock* */
+        int partn;             /* partitions: number, disks: 0 */
+        int host;              /* ata<host+1>/host<host>/... (not nvme): -1 until built */
         SimNode *dir;
 } SimBlock;
 
@@ -102,44 +102,44 @@ struct SimDevice {
         uint8_t revision;
         char *name;
         bool bridge;
-        int secondary_bus, subordinate_bus;     /* -1 when absent */
-        int multifunction;      /* 0/1 (-1 while loading: derive) */
-        int pcie;               /* 0/1 (-1 while loading: derive) */
-        int port_type;          /* PCIe capability port type */
-        int iommu_group;        /* -1: none */
-        int boot_vga;           /* -1: not a VGA device */
+        int secondary_bus, subordinate_bus; /* -1 when absent */
+        int multifunction;                  /* 0/1 (-1 while loading: derive) */
+        int pcie;                           /* 0/1 (-1 while loading: derive) */
+        int port_type;                      /* PCIe capability port type */
+        int iommu_group;                    /* -1: none */
+        int boot_vga;                       /* -1: not a VGA device */
         int irq;
         char *physfn_address;
         SimDevice *physfn;
-        GPtrArray *vfs;         /* SimDevice* */
-        SimDriver *driver;      /* bound driver */
+        GPtrArray *vfs;    /* SimDevice* */
+        SimDriver *driver; /* bound driver */
         SimDriver *host_driver;
         char *override;         /* driver_override, NULL when unset */
         char *initial_override; /* the topology's, again after a re-plug */
         bool enabled;
         SimDevice *parent;
-        GPtrArray *blocks;      /* SimBlock* */
+        GPtrArray *blocks; /* SimBlock* */
         char **nets;
-        int *ifindex;           /* of each net interface */
-        SimNode *dir;           /* NULL while removed */
+        int *ifindex; /* of each net interface */
+        SimNode *dir; /* NULL while removed */
         bool removed;
-        int vf_index;           /* VFs: N of the PF's virtfnN */
-        int vfio_minor;         /* vfio-dev/vfio<N> while on vfio-pci (cdev on), else -1 */
+        int vf_index;   /* VFs: N of the PF's virtfnN */
+        int vfio_minor; /* vfio-dev/vfio<N> while on vfio-pci (cdev on), else -1 */
 };
 
 typedef struct {
         pthread_mutex_t lock;
         SimNode *root;
-        GPtrArray *devices;     /* SimDevice*, topology order */
-        GHashTable *by_address; /* address -> SimDevice* */
-        GPtrArray *drivers;     /* SimDriver*, probe order */
-        GHashTable *by_driver;  /* name -> SimDriver* */
-        bool vfio_device_cdev;  /* topology "vfio_device_cdev": kernel >= 6.6 cdev */
+        GPtrArray *devices;           /* SimDevice*, topology order */
+        GHashTable *by_address;       /* address -> SimDevice* */
+        GPtrArray *drivers;           /* SimDriver*, probe order */
+        GHashTable *by_driver;        /* name -> SimDriver* */
+        bool vfio_device_cdev;        /* topology "vfio_device_cdev": kernel >= 6.6 cdev */
         GHashTable *vfio_cdev_minors; /* set of minor + 1 in use */
-        int host_counter;       /* SCSI hosts numbered so far */
+        int host_counter;             /* SCSI hosts numbered so far */
         int next_ifindex;
-        int uevent_fd;          /* --uevents: the netlink socket, else -1 */
-        GPtrArray *uevents;     /* GBytes*: messages queued, not sent yet */
+        int uevent_fd;      /* --uevents: the netlink socket, else -1 */
+        GPtrArray *uevents; /* GBytes*: messages queued, not sent yet */
         uint64_t seqnum;
 } Sim;
 
@@ -151,8 +151,8 @@ SimNode *node_new_root(void);
 SimNode *node_child(SimNode *dir, const char *name);
 SimNode *node_dir(SimNode *parent, const char *name);
 SimNode *node_dir_path(SimNode *parent, const char *relpath);
-SimNode *node_attr(SimNode *dir, const char *name, mode_t mode, AttrKind kind,
-                   SimDevice *dev, SimDriver *drv);
+SimNode *node_attr(SimNode *dir, const char *name, mode_t mode, AttrKind kind, SimDevice *dev,
+                   SimDriver *drv);
 SimNode *node_text(SimNode *dir, const char *name, mode_t mode, const char *text);
 SimNode *node_link(SimNode *dir, const char *name, const SimNode *target);
 char *node_path(const SimNode *node);

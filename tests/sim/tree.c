@@ -11,9 +11,7 @@ static uint64_t next_ino = 1;
  * at them) until node_free_all(). */
 static GPtrArray *graveyard;
 
-SimNode *
-node_new_root(void)
-{
+SimNode *node_new_root(void) {
         SimNode *n = g_new0(SimNode, 1);
 
         n->name = g_strdup("");
@@ -25,9 +23,7 @@ node_new_root(void)
         return n;
 }
 
-static SimNode *
-node_new(SimNode *parent, const char *name, NodeType type, mode_t mode)
-{
+static SimNode *node_new(SimNode *parent, const char *name, NodeType type, mode_t mode) {
         SimNode *n;
 
         g_assert(parent && parent->type == NODE_DIR);
@@ -47,17 +43,13 @@ node_new(SimNode *parent, const char *name, NodeType type, mode_t mode)
         return n;
 }
 
-SimNode *
-node_child(SimNode *dir, const char *name)
-{
+SimNode *node_child(SimNode *dir, const char *name) {
         if (!dir || dir->type != NODE_DIR)
                 return NULL;
         return g_hash_table_lookup(dir->children, name);
 }
 
-SimNode *
-node_dir(SimNode *parent, const char *name)
-{
+SimNode *node_dir(SimNode *parent, const char *name) {
         SimNode *n = node_child(parent, name);
 
         if (n) {
@@ -67,9 +59,7 @@ node_dir(SimNode *parent, const char *name)
         return node_new(parent, name, NODE_DIR, 0755);
 }
 
-SimNode *
-node_dir_path(SimNode *parent, const char *relpath)
-{
+SimNode *node_dir_path(SimNode *parent, const char *relpath) {
         g_auto(GStrv) parts = g_strsplit(relpath, "/", -1);
 
         for (char **p = parts; *p; p++)
@@ -78,10 +68,8 @@ node_dir_path(SimNode *parent, const char *relpath)
         return parent;
 }
 
-SimNode *
-node_attr(SimNode *dir, const char *name, mode_t mode, AttrKind kind,
-          SimDevice *dev, SimDriver *drv)
-{
+SimNode *node_attr(SimNode *dir, const char *name, mode_t mode, AttrKind kind, SimDevice *dev,
+                   SimDriver *drv) {
         SimNode *n = node_new(dir, name, NODE_FILE, mode);
 
         n->kind = kind;
@@ -90,9 +78,7 @@ node_attr(SimNode *dir, const char *name, mode_t mode, AttrKind kind,
         return n;
 }
 
-SimNode *
-node_text(SimNode *dir, const char *name, mode_t mode, const char *text)
-{
+SimNode *node_text(SimNode *dir, const char *name, mode_t mode, const char *text) {
         SimNode *n = node_new(dir, name, NODE_FILE, mode);
 
         n->kind = ATTR_STATIC;
@@ -100,9 +86,7 @@ node_text(SimNode *dir, const char *name, mode_t mode, const char *text)
         return n;
 }
 
-char *
-node_path(const SimNode *node)
-{
+char *node_path(const SimNode *node) {
         GPtrArray *parts = g_ptr_array_new();
         GString *s = g_string_new(NULL);
 
@@ -119,9 +103,7 @@ node_path(const SimNode *node)
 }
 
 /* The relative path from directory @from to node @to, like sysfs links. */
-static char *
-relative_path(const SimNode *from, const SimNode *to)
-{
+static char *relative_path(const SimNode *from, const SimNode *to) {
         g_autofree char *a = node_path(from);
         g_autofree char *b = node_path(to);
         g_auto(GStrv) pa = g_strsplit(a + 1, "/", -1);
@@ -141,27 +123,21 @@ relative_path(const SimNode *from, const SimNode *to)
         return g_string_free(s, FALSE);
 }
 
-SimNode *
-node_link(SimNode *dir, const char *name, const SimNode *target)
-{
+SimNode *node_link(SimNode *dir, const char *name, const SimNode *target) {
         SimNode *n = node_new(dir, name, NODE_LINK, 0777);
 
         n->target = relative_path(dir, target);
         return n;
 }
 
-static void
-node_kill(SimNode *node)
-{
+static void node_kill(SimNode *node) {
         node->dead = true;
         if (node->type == NODE_DIR)
                 for (guint i = 0; i < node->order->len; i++)
                         node_kill(node->order->pdata[i]);
 }
 
-void
-node_remove(SimNode *node)
-{
+void node_remove(SimNode *node) {
         SimNode *parent = node->parent;
 
         if (!parent)
@@ -184,9 +160,7 @@ node_remove(SimNode *node)
         g_ptr_array_add(graveyard, node);
 }
 
-static void
-node_free(SimNode *n)
-{
+static void node_free(SimNode *n) {
         if (n->type == NODE_DIR) {
                 for (guint i = 0; i < n->order->len; i++)
                         node_free(n->order->pdata[i]);
@@ -199,9 +173,7 @@ node_free(SimNode *n)
         g_free(n);
 }
 
-void
-node_free_all(SimNode *root)
-{
+void node_free_all(SimNode *root) {
         node_free(root);
         if (graveyard) {
                 for (guint i = 0; i < graveyard->len; i++)
@@ -211,18 +183,14 @@ node_free_all(SimNode *root)
         }
 }
 
-void
-node_remove_child(SimNode *dir, const char *name)
-{
+void node_remove_child(SimNode *dir, const char *name) {
         SimNode *n = node_child(dir, name);
 
         if (n)
                 node_remove(n);
 }
 
-SimNode *
-node_lookup(SimNode *root, const char *path)
-{
+SimNode *node_lookup(SimNode *root, const char *path) {
         SimNode *n = root;
         const char *p = path;
 

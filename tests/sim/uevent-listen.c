@@ -18,17 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *
-or_dash(const char *s)
-{
+static const char *or_dash(const char *s) {
         return s && *s ? s : "-";
 }
 
-int
-main(int argc, char **argv)
-{
-        static const char *const default_subsystems[] = { "pci", "net", "block", NULL };
-        const char *const *subsystems = argc > 1 ? (const char *const *)argv + 1 : default_subsystems;
+int main(int argc, char **argv) {
+        static const char *const default_subsystems[] = {"pci", "net", "block", NULL};
+        const char *const *subsystems = argc > 1 ? (const char *const *) argv + 1 : default_subsystems;
         struct udev *udev = udev_new();
         struct udev_monitor *mon;
         struct pollfd pfd;
@@ -54,7 +50,7 @@ main(int argc, char **argv)
         printf("ready\n");
         fflush(stdout);
 
-        pfd = (struct pollfd){ .fd = udev_monitor_get_fd(mon), .events = POLLIN };
+        pfd = (struct pollfd){.fd = udev_monitor_get_fd(mon), .events = POLLIN};
         for (;;) {
                 struct udev_device *dev;
 

@@ -13,8 +13,8 @@ test_valid_forms (void)
 {
   static const ValidCase cases[] = {
     { "0000:03:00.0", "0000:03:00.0" },
-    { "03:00.0", "0000:03:00.0" },         /* short form: domain 0000 */
-    { "0000:0A:1F.7", "0000:0a:1f.7" },     /* upper case */
+    { "03:00.0", "0000:03:00.0" },      /* short form: domain 0000 */
+    { "0000:0A:1F.7", "0000:0a:1f.7" }, /* upper case */
     { "0000:0a:1f.7", "0000:0a:1f.7" },
     { "ff:1f.7", "0000:ff:1f.7" },
     { "10000:00:02.0", "10000:00:02.0" },   /* Intel VMD domain, 5 digits */
@@ -45,26 +45,26 @@ test_malformed (void)
     "../../../etc",
     "0000:03:00.0/",
     "0000:03:00.0/../../x",
-    "0000:03:00.0 ",       /* trailing blank */
-    " 0000:03:00.0",       /* leading blank */
+    "0000:03:00.0 ", /* trailing blank */
+    " 0000:03:00.0", /* leading blank */
     "0000:03:00.0\n",
-    "0000:03:00.08",       /* trailing junk */
-    "0000:03:00.8",        /* function above 7 */
-    "0000:03:20.0",        /* slot above 1f */
-    "000:03:00.0",         /* domain of 3 digits */
-    "000000000:03:00.0",   /* domain of 9 digits */
-    "0000:003:00.0",       /* bus of 3 digits */
-    "0000:3:00.0",         /* bus of 1 digit */
-    "0000:03:0.0",         /* slot of 1 digit */
-    "0000:03:00.",         /* no function */
-    "0000:03:00",          /* no function at all */
+    "0000:03:00.08",     /* trailing junk */
+    "0000:03:00.8",      /* function above 7 */
+    "0000:03:20.0",      /* slot above 1f */
+    "000:03:00.0",       /* domain of 3 digits */
+    "000000000:03:00.0", /* domain of 9 digits */
+    "0000:003:00.0",     /* bus of 3 digits */
+    "0000:3:00.0",       /* bus of 1 digit */
+    "0000:03:0.0",       /* slot of 1 digit */
+    "0000:03:00.",       /* no function */
+    "0000:03:00",        /* no function at all */
     "0000:03.00.0",
     "0000-03:00.0",
     "0x00:03:00.0",
     "+000:03:00.0",
-    "0000:0g:00.0",        /* not hex */
+    "0000:0g:00.0", /* not hex */
     "0000:03:00:0",
-    "0000:0000:03:00.0",   /* three colons */
+    "0000:0000:03:00.0", /* three colons */
     "03:00.0.0",
     "pci0000:00",
   };

@@ -32,14 +32,14 @@ test_states (void)
     { 0x020000, "vfio-pci", VFIOD_STATE_VFIO, FALSE },
     { 0x020000, "pci-stub", VFIOD_STATE_STUB, FALSE },
     { 0x020000, NULL, VFIOD_STATE_NONE, FALSE },
-    { 0x060400, "pcieport", VFIOD_STATE_BRIDGE, TRUE },   /* root port */
-    { 0x060400, NULL, VFIOD_STATE_BRIDGE, TRUE },         /* PCIe-to-PCI */
-    { 0x060401, NULL, VFIOD_STATE_BRIDGE, TRUE },         /* subtractive decode */
-    { 0x060000, NULL, VFIOD_STATE_BRIDGE, TRUE },         /* host bridge */
+    { 0x060400, "pcieport", VFIOD_STATE_BRIDGE, TRUE }, /* root port */
+    { 0x060400, NULL, VFIOD_STATE_BRIDGE, TRUE },       /* PCIe-to-PCI */
+    { 0x060401, NULL, VFIOD_STATE_BRIDGE, TRUE },       /* subtractive decode */
+    { 0x060000, NULL, VFIOD_STATE_BRIDGE, TRUE },       /* host bridge */
     { 0x060700, "yenta_cardbus", VFIOD_STATE_BRIDGE, TRUE },
     { 0x060900, NULL, VFIOD_STATE_BRIDGE, TRUE },
-    { 0x060100, "lpc_ich", VFIOD_STATE_HOST, FALSE },     /* ISA/LPC: an endpoint */
-    { 0x068000, NULL, VFIOD_STATE_NONE, FALSE },          /* "other" bridge */
+    { 0x060100, "lpc_ich", VFIOD_STATE_HOST, FALSE }, /* ISA/LPC: an endpoint */
+    { 0x068000, NULL, VFIOD_STATE_NONE, FALSE },      /* "other" bridge */
     { 0x030000, "vfio-pci", VFIOD_STATE_VFIO, FALSE },
   };
 
@@ -83,10 +83,10 @@ static void
 test_uevent_malformed (void)
 {
   static const char *const cases[] = {
-    "",                                                  /* no ids at all */
-    "PCI_CLASS=20000\n",                                 /* no PCI_ID */
-    "PCI_ID=8086:10D3\n",                                /* no class */
-    "PCI_CLASS=2000000\nPCI_ID=8086:10D3\n",             /* class too long */
+    "",                                      /* no ids at all */
+    "PCI_CLASS=20000\n",                     /* no PCI_ID */
+    "PCI_ID=8086:10D3\n",                    /* no class */
+    "PCI_CLASS=2000000\nPCI_ID=8086:10D3\n", /* class too long */
     "PCI_CLASS=zz\nPCI_ID=8086:10D3\n",
     "PCI_CLASS=20000\nPCI_ID=8086-10D3\n",
     "PCI_CLASS=20000\nPCI_ID=80860:10D3\n",
@@ -119,12 +119,21 @@ test_driver_names (void)
   g_autofree char *longest = g_strnfill (255, 'x');
   g_autofree char *too_long = g_strnfill (256, 'x');
   static const char *const good[] = {
-    "e1000e", "vfio-pci", "snd_hda_intel", "has space", " leading", "trailing ",
-    "dots.in.it", "...", ".hidden", "ünïcödé", "semi;colon", "a=b",
+    "e1000e",     "vfio-pci", "snd_hda_intel", "has space", " leading",   "trailing ",
+    "dots.in.it", "...",      ".hidden",       "ünïcödé",   "semi;colon", "a=b",
   };
   static const char *const bad[] = {
-    "", ".", "..", "a/b", "/", "../evil", "new\nline", "tab\there", "esc\033[31m",
-    "del\177", "c1\302\233control", /* U+009B, CSI */
+    "",
+    ".",
+    "..",
+    "a/b",
+    "/",
+    "../evil",
+    "new\nline",
+    "tab\there",
+    "esc\033[31m",
+    "del\177",
+    "c1\302\233control", /* U+009B, CSI */
     "bad\377utf8",
   };
 
@@ -147,7 +156,8 @@ test_uevent_odd_drivers (void)
 {
   g_autoptr (Device) d = make ("0000:03:00.0", 0, NULL);
   g_autofree char *long_name = g_strnfill (70, 'd');
-  g_autofree char *text = g_strdup_printf ("DRIVER=%s\nPCI_CLASS=20000\nPCI_ID=8086:10D3\n", long_name);
+  g_autofree char *text =
+      g_strdup_printf ("DRIVER=%s\nPCI_CLASS=20000\nPCI_ID=8086:10D3\n", long_name);
 
   g_assert_true (device_parse_uevent (d, text));
   g_assert_cmpstr (d->driver, ==, long_name);
@@ -160,8 +170,10 @@ test_uevent_odd_drivers (void)
 static void
 test_resolve_link (void)
 {
-  g_autofree char *a = sysfs_resolve_devices_link ("../../../devices/pci0000:00/0000:00:1c.0/0000:03:00.0");
-  g_autofree char *b = sysfs_resolve_devices_link ("../../devices/pci0000:00/0000:00:02.0/block/vda");
+  g_autofree char *a =
+      sysfs_resolve_devices_link ("../../../devices/pci0000:00/0000:00:1c.0/0000:03:00.0");
+  g_autofree char *b =
+      sysfs_resolve_devices_link ("../../devices/pci0000:00/0000:00:02.0/block/vda");
 
   g_assert_cmpstr (a, ==, "/sys/devices/pci0000:00/0000:00:1c.0/0000:03:00.0");
   g_assert_cmpstr (b, ==, "/sys/devices/pci0000:00/0000:00:02.0/block/vda");
@@ -186,13 +198,18 @@ test_in_use_join (void)
   device_add_in_use (d, "mounted: / (nvme0n1p2); swap: /dev/nvme0n1p3");
   g_assert_cmpstr (d->in_use, ==, "mounted: / (nvme0n1p2); swap: /dev/nvme0n1p3");
   device_add_in_use (d, "swap: /dev/nvme0n1p");
-  g_assert_cmpstr (d->in_use, ==, "mounted: / (nvme0n1p2); swap: /dev/nvme0n1p3; swap: /dev/nvme0n1p");
+  g_assert_cmpstr (d->in_use, ==,
+                   "mounted: / (nvme0n1p2); swap: /dev/nvme0n1p3; swap: /dev/nvme0n1p");
 
-  device_add_in_use_doubt (d, "cannot tell whether it is in use: /proc/swaps could not be read (Is a directory)");
-  device_add_in_use_doubt (d, "cannot tell whether it is in use: /proc/swaps could not be read (Is a directory)");
+  device_add_in_use_doubt (
+      d, "cannot tell whether it is in use: /proc/swaps could not be read (Is a directory)");
+  device_add_in_use_doubt (
+      d, "cannot tell whether it is in use: /proc/swaps could not be read (Is a directory)");
   g_assert_true (d->in_use_doubt);
-  g_assert_cmpstr (d->in_use, ==, "mounted: / (nvme0n1p2); swap: /dev/nvme0n1p3; swap: /dev/nvme0n1p; "
-                                  "cannot tell whether it is in use: /proc/swaps could not be read (Is a directory)");
+  g_assert_cmpstr (
+      d->in_use, ==,
+      "mounted: / (nvme0n1p2); swap: /dev/nvme0n1p3; swap: /dev/nvme0n1p; "
+      "cannot tell whether it is in use: /proc/swaps could not be read (Is a directory)");
 }
 
 /* The one hex parser: uevent ids, records and sysfs attributes. */
@@ -215,7 +232,7 @@ test_hexnum (void)
   g_assert_false (hexnum_parse ("-1", 2, 1, 4, &v));
   g_assert_false (hexnum_parse (" 1", 2, 1, 4, &v));
   g_assert_false (hexnum_parse ("123456789", 9, 1, 9, &v));
-  g_assert_cmpuint (v, ==, 7);  /* untouched on failure */
+  g_assert_cmpuint (v, ==, 7); /* untouched on failure */
 
   g_assert_true (hexnum_parse_prefixed ("0x020000", 1, 6, &v));
   g_assert_cmphex (v, ==, 0x020000);

@@ -36,14 +36,14 @@ test_parse_hostile (void)
 {
   static const char *const bad[] = {
     "[grant 1]\npath=/etc/shadow\ngroup=5\nuid=1000\n",
-    "[grant 1]\npath=/dev/vfio/6\ngroup=5\nuid=1000\n",          /* another group's node */
+    "[grant 1]\npath=/dev/vfio/6\ngroup=5\nuid=1000\n", /* another group's node */
     "[grant 1]\npath=/dev/vfio/5/../../sda\ngroup=5\nuid=1000\n",
     "[grant 1]\npath=/dev/vfio/05\ngroup=5\nuid=1000\n",
     "[grant 1]\npath=/dev/vfio/devices/vfio01\ngroup=5\nuid=1000\n",
     "[grant 1]\npath=/dev/vfio/devices/vfio1x\ngroup=5\nuid=1000\n",
     "[grant 1]\npath=/dev/vfio/devices/../5\ngroup=5\nuid=1000\n",
     "[grant 1]\npath=/dev/vfio/5\ngroup=-5\nuid=1000\n",
-    "[grant 1]\npath=/dev/vfio/5\ngroup=5\nuid=4294967295\n",    /* (uid_t) -1 */
+    "[grant 1]\npath=/dev/vfio/5\ngroup=5\nuid=4294967295\n", /* (uid_t) -1 */
     "[grant 1]\npath=/dev/vfio/5\ngroup=5\nuid=-1\n",
     "[grant 1]\npath=/dev/vfio/5\ngroup=5\n",
     "[grant 1]\npath=/dev/vfio/5\ngroup=5\nuid=1\nrevoking=yes\n",

@@ -101,7 +101,8 @@ test_group_mode (void)
   g_autoptr (Plan) plan = NULL;
   g_autofree char *moved = NULL;
 
-  g_assert_cmpint (group_plan_detach (plugin_nic_group (), 7, &nic, VFIOD_FLAG_GROUP, &plan, &error), ==, 0);
+  g_assert_cmpint (
+      group_plan_detach (plugin_nic_group (), 7, &nic, VFIOD_FLAG_GROUP, &plan, &error), ==, 0);
   g_assert_cmpuint (plan_count_moves (plan), ==, 3);
   g_assert_true (plan_moves_others (plan));
   moved = plan_moved_addresses (plan);
@@ -114,7 +115,8 @@ test_group_mode (void)
   g_assert_cmpstr (step_of (plan, "0000:00:17.0")->to, ==, "vfio-pci");
   /* steps come sorted by address, one per device */
   g_assert_cmpuint (plan->steps->len, ==, 4);
-  g_assert_cmpstr (((PlanStep *) g_ptr_array_index (plan->steps, 0))->device->name, ==, "0000:00:14.0");
+  g_assert_cmpstr (((PlanStep *) g_ptr_array_index (plan->steps, 0))->device->name, ==,
+                   "0000:00:14.0");
 }
 
 static void
@@ -178,7 +180,9 @@ test_in_use_and_force (void)
   g_autoptr (Plan) plan = NULL;
 
   find (devices, "0000:00:17.0")->in_use = g_strdup ("mounted: / (sda2)");
-  g_assert_cmpint (group_plan_detach (g_ptr_array_ref (devices), 7, &nic, VFIOD_FLAG_GROUP, &plan, &error), <, 0);
+  g_assert_cmpint (
+      group_plan_detach (g_ptr_array_ref (devices), 7, &nic, VFIOD_FLAG_GROUP, &plan, &error), <,
+      0);
   g_assert_cmpint (error.kind, ==, REFUSAL_IN_USE);
   g_assert_false (error.doubt);
   g_assert_cmpuint (error.devices->len, ==, 1);
@@ -186,8 +190,9 @@ test_in_use_and_force (void)
                    "0000:00:17.0 is in use by the host: mounted: / (sda2)");
   plan_refusal_clear (&error);
 
-  g_assert_cmpint (group_plan_detach (devices, 7, &nic, VFIOD_FLAG_GROUP | VFIOD_FLAG_FORCE,
-                                      &plan, &error), ==, 0);
+  g_assert_cmpint (
+      group_plan_detach (devices, 7, &nic, VFIOD_FLAG_GROUP | VFIOD_FLAG_FORCE, &plan, &error), ==,
+      0);
   g_assert_true (plan_moves_in_use (plan));
 }
 
@@ -202,9 +207,12 @@ test_in_use_doubt (void)
   g_autoptr (Plan) plan = NULL;
   g_autoptr (Plan) forced = NULL;
 
-  device_add_in_use_doubt (find (devices, "0000:00:17.0"),
-                           "cannot tell whether it is in use: /proc/swaps could not be read (Is a directory)");
-  g_assert_cmpint (group_plan_detach (g_ptr_array_ref (devices), 7, &nic, VFIOD_FLAG_GROUP, &plan, &error), <, 0);
+  device_add_in_use_doubt (
+      find (devices, "0000:00:17.0"),
+      "cannot tell whether it is in use: /proc/swaps could not be read (Is a directory)");
+  g_assert_cmpint (
+      group_plan_detach (g_ptr_array_ref (devices), 7, &nic, VFIOD_FLAG_GROUP, &plan, &error), <,
+      0);
   g_assert_cmpint (error.kind, ==, REFUSAL_IN_USE);
   g_assert_true (error.doubt);
   g_assert_cmpstr (g_ptr_array_index (error.devices, 0), ==,
@@ -217,13 +225,15 @@ test_in_use_doubt (void)
   g_assert_cmpint (error.kind, ==, REFUSAL_NOT_VIABLE);
   plan_refusal_clear (&error);
 
-  g_assert_cmpint (group_plan_detach (g_ptr_array_ref (devices), 7, &nic, VFIOD_FLAG_GROUP | VFIOD_FLAG_FORCE,
-                                      &forced, &error), ==, 0);
+  g_assert_cmpint (group_plan_detach (g_ptr_array_ref (devices), 7, &nic,
+                                      VFIOD_FLAG_GROUP | VFIOD_FLAG_FORCE, &forced, &error),
+                   ==, 0);
   g_assert_true (plan_moves_in_use (forced));
 
   /* authorized without the doubt, in doubt now: not covered */
   g_ptr_array_unref (devices);
-  g_assert_cmpint (group_plan_detach (plugin_nic_group (), 7, &nic, VFIOD_FLAG_GROUP, &plan, &error), ==, 0);
+  g_assert_cmpint (
+      group_plan_detach (plugin_nic_group (), 7, &nic, VFIOD_FLAG_GROUP, &plan, &error), ==, 0);
   g_assert_false (plan_covered_by (forced, plan));
   g_assert_true (plan_covered_by (plan, forced));
 }
@@ -260,7 +270,8 @@ test_reattach (void)
   Plan *plan = NULL;
 
   /* not detached */
-  g_assert_cmpint (group_plan_reattach (g_ptr_array_ref (devices), 7, &nic, 0, originals, &plan, &error), <, 0);
+  g_assert_cmpint (
+      group_plan_reattach (g_ptr_array_ref (devices), 7, &nic, 0, originals, &plan, &error), <, 0);
   g_assert_cmpint (error.kind, ==, REFUSAL_NOT_DETACHED);
   g_assert_cmpstr (error.target, ==, "0000:03:00.0");
   plan_refusal_clear (&error);
@@ -277,12 +288,14 @@ test_reattach (void)
   g_hash_table_insert (originals, (gpointer) "0000:03:00.0", (gpointer) "e1000e");
   g_hash_table_insert (originals, (gpointer) "0000:00:17.0", (gpointer) "ahci");
 
-  g_assert_cmpint (group_plan_reattach (g_ptr_array_ref (devices), 7, &nic, 0, originals, &plan, &error), ==, 0);
+  g_assert_cmpint (
+      group_plan_reattach (g_ptr_array_ref (devices), 7, &nic, 0, originals, &plan, &error), ==, 0);
   g_assert_cmpuint (plan_count_moves (plan), ==, 1);
   g_assert_cmpstr (step_of (plan, "0000:03:00.0")->to, ==, "e1000e");
   plan_free (plan);
 
-  g_assert_cmpint (group_plan_reattach (devices, 7, &nic, VFIOD_FLAG_GROUP, originals, &plan, &error), ==, 0);
+  g_assert_cmpint (
+      group_plan_reattach (devices, 7, &nic, VFIOD_FLAG_GROUP, originals, &plan, &error), ==, 0);
   g_assert_cmpuint (plan_count_moves (plan), ==, 3);
   g_assert_cmpstr (step_of (plan, "0000:00:17.0")->to, ==, "ahci");
   /* USB was detached by somebody else: the kernel will pick */
@@ -305,8 +318,10 @@ test_covered_by (void)
   find (devices, "0000:00:14.0")->driver = g_strdup ("pci-stub");
   g_clear_pointer (&find (devices, "0000:00:17.0")->driver, g_free);
   g_assert_cmpint (group_plan_detach (devices, 7, &nic, VFIOD_FLAG_GROUP, &single, &error), ==, 0);
-  g_assert_cmpint (group_plan_detach (plugin_nic_group (), 7, &nic, VFIOD_FLAG_GROUP, &whole, &error), ==, 0);
-  g_assert_cmpint (group_plan_detach (plugin_nic_group (), 7, &nic, VFIOD_FLAG_GROUP, &again, &error), ==, 0);
+  g_assert_cmpint (
+      group_plan_detach (plugin_nic_group (), 7, &nic, VFIOD_FLAG_GROUP, &whole, &error), ==, 0);
+  g_assert_cmpint (
+      group_plan_detach (plugin_nic_group (), 7, &nic, VFIOD_FLAG_GROUP, &again, &error), ==, 0);
 
   g_assert_true (plan_covered_by (again, whole));
   /* more devices move now than were authorized */

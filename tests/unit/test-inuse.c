@@ -6,19 +6,19 @@
 #include "inuse.h"
 
 static const char mountinfo[] =
-  "22 1 8:2 / / rw,relatime shared:1 - ext4 /dev/sda2 rw\n"
-  "23 22 0:21 / /proc rw,nosuid shared:12 - proc proc rw\n"
-  "24 22 259:1 / /home/with\\040space rw,relatime shared:2 - ext4 /dev/nvme0n1p1 rw\n"
-  "25 22 0:45 / /srv rw,relatime - btrfs /dev/sdb1 rw,space_cache\n"
-  "26 22 8:2 /var /var rw shared:1 - ext4 /dev/sda2 rw\n"
-  "malformed line\n"
-  "27 22 x:y / /bad rw - ext4 /dev/sdz rw\n"
-  "28 22 0:33 / /e2e/hostroot ro,relatime - 9p hostroot ro,trans=virtio\n";
+    "22 1 8:2 / / rw,relatime shared:1 - ext4 /dev/sda2 rw\n"
+    "23 22 0:21 / /proc rw,nosuid shared:12 - proc proc rw\n"
+    "24 22 259:1 / /home/with\\040space rw,relatime shared:2 - ext4 /dev/nvme0n1p1 rw\n"
+    "25 22 0:45 / /srv rw,relatime - btrfs /dev/sdb1 rw,space_cache\n"
+    "26 22 8:2 /var /var rw shared:1 - ext4 /dev/sda2 rw\n"
+    "malformed line\n"
+    "27 22 x:y / /bad rw - ext4 /dev/sdz rw\n"
+    "28 22 0:33 / /e2e/hostroot ro,relatime - 9p hostroot ro,trans=virtio\n";
 
 static const char swaps[] =
-  "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
-  "/dev/nvme0n1p3                          partition\t8388604\t\t0\t\t-2\n"
-  "/swap\\040file                           file\t\t1048572\t\t0\t\t-3\n";
+    "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+    "/dev/nvme0n1p3                          partition\t8388604\t\t0\t\t-2\n"
+    "/swap\\040file                           file\t\t1048572\t\t0\t\t-3\n";
 
 static InUseFacts *
 facts_fixture (void)
@@ -71,12 +71,12 @@ test_block_reasons (void)
   g_autofree char *disk = inuse_block_reason (f, "sda", makedev (8, 0), NULL);
   g_autofree char *free_part = inuse_block_reason (f, "sdd1", makedev (8, 49), NULL);
 
-  g_assert_cmpstr (root, ==, "mounted: / (sda2)");        /* first mount of it */
+  g_assert_cmpstr (root, ==, "mounted: / (sda2)"); /* first mount of it */
   g_assert_cmpstr (home, ==, "mounted: /home/with space (nvme0n1p1)");
-  g_assert_cmpstr (btrfs, ==, "mounted: /srv (sdb1)");    /* 0:N: by source */
+  g_assert_cmpstr (btrfs, ==, "mounted: /srv (sdb1)"); /* 0:N: by source */
   g_assert_cmpstr (swap, ==, "swap: /dev/nvme0n1p3");
   g_assert_cmpstr (held, ==, "held by dm-0 (sdc1)");
-  g_assert_null (disk);                                   /* whole disk: partitions say it */
+  g_assert_null (disk); /* whole disk: partitions say it */
   g_assert_null (free_part);
 }
 
@@ -100,7 +100,8 @@ test_doubts (void)
 {
   g_autoptr (InUseFacts) f = inuse_facts_new ();
   g_autoptr (InUseFacts) fine = inuse_facts_new ();
-  g_autofree char *block = NULL, *net = NULL, *tag = NULL, *block2 = NULL, *tag2 = NULL, *net2 = NULL;
+  g_autofree char *block = NULL, *net = NULL, *tag = NULL, *block2 = NULL, *tag2 = NULL,
+                  *net2 = NULL;
   g_autofree char *swap_reason = NULL;
 
   inuse_parse_mountinfo (fine, "22 1 8:2 / / rw shared:1 - ext4 /dev/sda2 rw\n");
@@ -115,20 +116,23 @@ test_doubts (void)
   block = inuse_block_doubt (f);
   net = inuse_net_doubt (f);
   tag = inuse_tag_doubt (f);
-  g_assert_cmpstr (block, ==, "cannot tell whether it is in use: "
-                              "/proc/self/mountinfo has lines vfiod does not understand, "
-                              "/proc/swaps could not be read (Is a directory)");
+  g_assert_cmpstr (block, ==,
+                   "cannot tell whether it is in use: "
+                   "/proc/self/mountinfo has lines vfiod does not understand, "
+                   "/proc/swaps could not be read (Is a directory)");
   g_assert_null (net);
-  g_assert_cmpstr (tag, ==, "cannot tell whether it is in use: "
-                            "/proc/self/mountinfo has lines vfiod does not understand");
+  g_assert_cmpstr (tag, ==,
+                   "cannot tell whether it is in use: "
+                   "/proc/self/mountinfo has lines vfiod does not understand");
   /* what was read still gives its reasons */
   swap_reason = inuse_block_reason (f, "sda2", makedev (8, 2), NULL);
   g_assert_cmpstr (swap_reason, ==, "mounted: / (sda2)");
 
   inuse_facts_set_unreadable (fine, INUSE_SOURCE_INTERFACES, "the network interfaces", EMFILE);
   net2 = inuse_net_doubt (fine);
-  g_assert_cmpstr (net2, ==, "cannot tell whether it is in use: the network interfaces could not "
-                             "be read (Too many open files)");
+  g_assert_cmpstr (net2, ==,
+                   "cannot tell whether it is in use: the network interfaces could not "
+                   "be read (Too many open files)");
   block2 = inuse_block_doubt (fine);
   tag2 = inuse_tag_doubt (fine);
   g_assert_null (block2);
@@ -147,7 +151,8 @@ test_swaps_malformed (void)
   g_assert_null (ok->unreadable[INUSE_SOURCE_SWAPS]);
   inuse_parse_swaps (f, "Filename Type Size Used Priority\nsda3 partition 1 0 -2\n");
   g_assert_cmpuint (f->swaps->len, ==, 0);
-  g_assert_cmpstr (f->unreadable[INUSE_SOURCE_SWAPS], ==, "/proc/swaps has lines vfiod does not understand");
+  g_assert_cmpstr (f->unreadable[INUSE_SOURCE_SWAPS], ==,
+                   "/proc/swaps has lines vfiod does not understand");
 }
 
 static void

@@ -55,12 +55,13 @@ test_hand_edited (void)
   PersistRecord r;
   char why[128] = "";
   /* comments anywhere, upper-case hex, members in any order, no header */
-  const char *text = "address=0000:03:00.0\n"
-                     "# the NIC\n"
-                     "\n"
-                     "vendor=0x8086\ndevice=0x10D3\nsubsystem_vendor=0x8086\nsubsystem_device=0xA01F\n"
-                     "class=0x20000\n"
-                     "group=0000:03:00.0 0000:00:1c.0\n";
+  const char *text =
+      "address=0000:03:00.0\n"
+      "# the NIC\n"
+      "\n"
+      "vendor=0x8086\ndevice=0x10D3\nsubsystem_vendor=0x8086\nsubsystem_device=0xA01F\n"
+      "class=0x20000\n"
+      "group=0000:03:00.0 0000:00:1c.0\n";
 
   g_assert_cmpint (parse (text, &r, why), ==, 0);
   g_assert_cmphex (r.device_id, ==, 0x10d3);
@@ -73,13 +74,16 @@ test_hand_edited (void)
 static void
 test_refused (void)
 {
-  static const struct { const char *text; const char *why; } bad[] = {
+  static const struct {
+    const char *text;
+    const char *why;
+  } bad[] = {
     { "", "newline" },
-    { "address=0000:03:00.0", "newline" },                              /* truncated */
-    { "address=0000:03:00.0\nvendor=0x8086\n", "no 'device'" },          /* keys lost */
+    { "address=0000:03:00.0", "newline" },                      /* truncated */
+    { "address=0000:03:00.0\nvendor=0x8086\n", "no 'device'" }, /* keys lost */
     { "address=0000:03:00.0\nvendr=0x8086\n", "unknown key" },
     { "address=0000:03:00.0\naddress=0000:04:00.0\n", "given twice" },
-    { "address=3:0.0\n", "not a PCI address" },                          /* not normalised */
+    { "address=3:0.0\n", "not a PCI address" }, /* not normalised */
     { "address=0000:03:00.0/../x\n", "not a PCI address" },
     { "address 0000:03:00.0\n", "not key=value" },
     { "vendor=8086\n", "not 0x" },
@@ -126,7 +130,8 @@ test_refused_whole (void)
   for (int i = 0; i < PERSIST_MAX_MEMBERS + 1; i++)
     g_string_append_printf (many, "%s0000:%02x:%02x.%d", i ? " " : "", i / 32, i % 32, 0);
   g_string_append_c (many, '\n');
-  g_assert_cmpint (persist_record_parse (many->str, many->len, &out, why, sizeof why), ==, -EBADMSG);
+  g_assert_cmpint (persist_record_parse (many->str, many->len, &out, why, sizeof why), ==,
+                   -EBADMSG);
   g_assert_nonnull (strstr (why, "more than"));
 
   /* a NUL inside, and too large */
@@ -135,8 +140,10 @@ test_refused_whole (void)
     nul = g_strdup (formatted);
     free (formatted);
   }
-  g_assert_cmpint (persist_record_parse (nul, strlen (nul) + 1, &out, why, sizeof why), ==, -EBADMSG);
-  g_assert_cmpint (persist_record_parse (nul, PERSIST_MAX_SIZE + 1, &out, why, sizeof why), ==, -EBADMSG);
+  g_assert_cmpint (persist_record_parse (nul, strlen (nul) + 1, &out, why, sizeof why), ==,
+                   -EBADMSG);
+  g_assert_cmpint (persist_record_parse (nul, PERSIST_MAX_SIZE + 1, &out, why, sizeof why), ==,
+                   -EBADMSG);
 }
 
 static void
@@ -145,13 +152,18 @@ test_identity (void)
   PersistRecord r = nic_record ();
   char why[256] = "";
 
-  g_assert_true (persist_identity_matches (&r, 0x8086, 0x10d3, 0x8086, 0xa01f, 0x020000, why, sizeof why));
-  g_assert_false (persist_identity_matches (&r, 0x10ec, 0x8168, 0x1043, 0x8677, 0x020000, why, sizeof why));
-  g_assert_cmpstr (why, ==, "8086:10d3 (subsystem 8086:a01f, class 0x020000) recorded, "
-                            "10ec:8168 (subsystem 1043:8677, class 0x020000) found");
+  g_assert_true (
+      persist_identity_matches (&r, 0x8086, 0x10d3, 0x8086, 0xa01f, 0x020000, why, sizeof why));
+  g_assert_false (
+      persist_identity_matches (&r, 0x10ec, 0x8168, 0x1043, 0x8677, 0x020000, why, sizeof why));
+  g_assert_cmpstr (why, ==,
+                   "8086:10d3 (subsystem 8086:a01f, class 0x020000) recorded, "
+                   "10ec:8168 (subsystem 1043:8677, class 0x020000) found");
   /* a subsystem or a class alone differing is another device too */
-  g_assert_false (persist_identity_matches (&r, 0x8086, 0x10d3, 0x8086, 0x0000, 0x020000, why, sizeof why));
-  g_assert_false (persist_identity_matches (&r, 0x8086, 0x10d3, 0x8086, 0xa01f, 0x020001, why, sizeof why));
+  g_assert_false (
+      persist_identity_matches (&r, 0x8086, 0x10d3, 0x8086, 0x0000, 0x020000, why, sizeof why));
+  g_assert_false (
+      persist_identity_matches (&r, 0x8086, 0x10d3, 0x8086, 0xa01f, 0x020001, why, sizeof why));
 }
 
 /* vfiod.persistent on the kernel command line: only a clear "on" (or its
@@ -176,8 +188,8 @@ test_cmdline (void)
     { "vfiod.persistent=1 vfiod.persistent=0", 0 },
     { "\"vfiod.persistent=0\"", 0 },
     { "acpi_osi=\"Windows 2015\" vfiod.persistent=0", 0 },
-    { "foo=\"a vfiod.persistent=0 b\"", 1 },  /* inside another's value */
-    { "vfiod.persistentx=0", 1 },               /* another parameter */
+    { "foo=\"a vfiod.persistent=0 b\"", 1 }, /* inside another's value */
+    { "vfiod.persistentx=0", 1 },            /* another parameter */
     { "xvfiod.persistent=0", 1 },
     { "vfiod.persistent=", -EINVAL },
     { "vfiod.persistent=maybe", -EINVAL },

@@ -20,11 +20,11 @@ member (const StateTransaction *t, guint i)
 }
 
 static const char *const TWO_DETACHED =
-  "[0000:00:14.0]\ngroup=5\nknown=true\ndriver=xhci_hcd\noverride=\n\n"
-  "[0000:00:17.0]\ngroup=5\nknown=true\ndriver=ahci\noverride=\n\n"
-  "[0000:02:00.0]\ngroup=5\nknown=true\ndriver=a driver with spaces\noverride=e1000e\n\n"
-  "[transaction 4]\nstatus=pending\noperation=detach\ngroup=5\n"
-  "devices=0000:02:00.0;0000:00:14.0;\ncount=2\n";
+    "[0000:00:14.0]\ngroup=5\nknown=true\ndriver=xhci_hcd\noverride=\n\n"
+    "[0000:00:17.0]\ngroup=5\nknown=true\ndriver=ahci\noverride=\n\n"
+    "[0000:02:00.0]\ngroup=5\nknown=true\ndriver=a driver with spaces\noverride=e1000e\n\n"
+    "[transaction 4]\nstatus=pending\noperation=detach\ngroup=5\n"
+    "devices=0000:02:00.0;0000:00:14.0;\ncount=2\n";
 
 static void
 test_round_trip (void)
@@ -62,9 +62,9 @@ static void
 test_old_format (void)
 {
   g_autoptr (StateContents) c =
-    parse ("[0000:00:14.0]\ngroup=5\nknown=true\ndriver=xhci_hcd\noverride=\npending=detach\n\n"
-           "[0000:00:17.0]\ngroup=5\nknown=true\ndriver=ahci\noverride=\n\n"
-           "[0000:00:1f.3]\ngroup=8\nknown=false\npending=reattach\n");
+      parse ("[0000:00:14.0]\ngroup=5\nknown=true\ndriver=xhci_hcd\noverride=\npending=detach\n\n"
+             "[0000:00:17.0]\ngroup=5\nknown=true\ndriver=ahci\noverride=\n\n"
+             "[0000:00:1f.3]\ngroup=8\nknown=false\npending=reattach\n");
   g_autofree char *data = NULL;
 
   g_assert_cmpuint (c->records->len, ==, 3);
@@ -131,8 +131,10 @@ test_hostile (void)
     g_autoptr (StateContents) c = NULL;
 
     c = parse ("[0000:00:14.0]\ngroup=5\nknown=false\n\n"
-               "[transaction 1]\nstatus=pending\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\ncount=1\n\n"
-               "[transaction 2]\nstatus=pending\noperation=reattach\ngroup=5\ndevices=0000:00:14.0;\ncount=1\n");
+               "[transaction "
+               "1]\nstatus=pending\noperation=detach\ngroup=5\ndevices=0000:00:14.0;\ncount=1\n\n"
+               "[transaction "
+               "2]\nstatus=pending\noperation=reattach\ngroup=5\ndevices=0000:00:14.0;\ncount=1\n");
     g_assert_cmpuint (c->transactions->len, ==, 1);
   }
 }
@@ -142,7 +144,8 @@ test_begin_end (void)
 {
   g_autofree char *dir = g_dir_make_tmp ("vfiod-state-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "transactions.state", NULL);
-  g_autoptr (GPtrArray) members = g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
+  g_autoptr (GPtrArray) members =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
   g_autoptr (StateTransaction) t = NULL;
   g_autoptr (GPtrArray) pending = NULL;
   g_autoptr (GHashTable) originals = NULL;

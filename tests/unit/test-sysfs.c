@@ -43,8 +43,8 @@ test_read_attr_sizes (void)
   char buf[8];
 
   write_file (dir, "short", "abc\n");
-  write_file (dir, "exact", "abcdef\n");   /* 7 bytes: size - 1, fits */
-  write_file (dir, "over", "abcdefg\n");   /* 8 bytes: does not */
+  write_file (dir, "exact", "abcdef\n"); /* 7 bytes: size - 1, fits */
+  write_file (dir, "over", "abcdefg\n"); /* 8 bytes: does not */
   write_file (dir, "empty", "");
 
   g_assert_cmpint (sysfs_read_attr (dfd, "short", buf, sizeof buf), ==, 4);
@@ -57,7 +57,8 @@ test_read_attr_sizes (void)
   g_assert_cmpint (sysfs_read_attr (dfd, "missing", buf, sizeof buf), ==, -ENOENT);
   g_assert_cmpint (sysfs_read_attr (dfd, ".", buf, sizeof buf), ==, -EISDIR);
 
-  for (const char *const *n = (const char *const[]) { "short", "exact", "over", "empty", NULL }; *n; n++)
+  for (const char *const *n = (const char *const[]){ "short", "exact", "over", "empty", NULL }; *n;
+       n++)
     g_assert_cmpint (unlinkat (dfd, *n, 0), ==, 0);
   close (dfd);
   g_assert_cmpint (g_rmdir (dir), ==, 0);
@@ -88,7 +89,8 @@ read_facts (const char *address, const char *syspath, uint32_t class_code)
 static void
 test_facts_store_after_invalidation (void)
 {
-  g_autoptr (Device) old = read_facts ("0000:02:00.0", "/sys/devices/pci0000:00/0000:00:1c.0/0000:02:00.0", 0x020000);
+  g_autoptr (Device) old =
+      read_facts ("0000:02:00.0", "/sys/devices/pci0000:00/0000:00:1c.0/0000:02:00.0", 0x020000);
   g_autoptr (Device) lookup = device_at ("0000:02:00.0");
   g_autoptr (SysfsCache) cache = sysfs_cache_new ();
   guint generation;
@@ -128,8 +130,10 @@ static void
 test_cache_forget (void)
 {
   g_autoptr (SysfsCache) cache = sysfs_cache_new ();
-  g_autoptr (Device) a = read_facts ("0000:02:00.0", "/sys/devices/pci0000:00/0000:02:00.0", 0x020000);
-  g_autoptr (Device) b = read_facts ("0000:03:00.0", "/sys/devices/pci0000:00/0000:03:00.0", 0x010802);
+  g_autoptr (Device) a =
+      read_facts ("0000:02:00.0", "/sys/devices/pci0000:00/0000:02:00.0", 0x020000);
+  g_autoptr (Device) b =
+      read_facts ("0000:03:00.0", "/sys/devices/pci0000:00/0000:03:00.0", 0x010802);
   g_autoptr (Device) lookup_a = device_at ("0000:02:00.0");
   g_autoptr (Device) lookup_b = device_at ("0000:03:00.0");
   guint generation;
