@@ -191,6 +191,45 @@ class TestBind(BootTest):
         self.assert_drivers({NIC: None})
 
 
+class TestWriteFailures(BootTest):
+    """The kernel refusing each of the helper's writes, one at a time (all
+    three are enumerated): it stops there, says which, and exits 1; what
+    it wrote before stays as the kernel has it, and the daemon reports
+    the assignment as not carried out."""
+
+    def setUp(self):
+        self.start()
+        self.write_record(NIC)
+
+    def test_override_write_fails(self):
+        self.sim.fail('/driver_override', 'EIO', count=1)
+        said = self.run_helper(NIC, expect=1)
+        self.assertIn('writing', said)
+        self.assertIn('driver_override failed', said)
+        self.assert_audit([override_write(NIC, 'vfio-pci', result='EIO')])
+        self.assert_drivers({NIC: 'e1000e'})
+
+    def test_unbind_fails(self):
+        self.sim.fail('/e1000e/unbind', 'EBUSY', count=1)
+        said = self.run_helper(NIC, expect=1)
+        self.assertIn('unbinding it from e1000e failed', said)
+        self.assert_audit([override_write(NIC, 'vfio-pci'), ('/sys/bus/pci/drivers/e1000e/unbind', NIC, 'EBUSY')])
+        # still the host's; its override sends it to vfio-pci on the next probe
+        self.assert_drivers({NIC: 'e1000e'})
+        self.assertEqual(self.sim.override_of(NIC), 'vfio-pci')
+
+    def test_probe_fails(self):
+        self.sim.fail('/drivers_probe', 'ENOMEM', count=1)
+        said = self.run_helper(NIC, expect=1)
+        self.assertIn('did not bind to vfio-pci', said)
+        self.assert_audit(detach_writes(NIC, 'e1000e')[:-1] + [probe_write(NIC, result='ENOMEM')])
+        self.assert_drivers({NIC: None})
+        # the daemon says the assignment holds but did not happen
+        self.stack.restart_daemon()
+        with open(os.path.join(self.stack.tmp, 'vfiod.log'), errors='replace') as f:
+            self.assertIn('Persistent assignment of %s holds, but the device is on no driver' % NIC, f.read())
+
+
 class TestNothing(BootTest):
     """Every way the helper must leave a device alone: no writes."""
 
