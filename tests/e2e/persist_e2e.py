@@ -15,7 +15,8 @@ guest script persist_guest.py in the phase the boot is for:
      reported as a mismatch; the other group still bound.
   4. vfiod.persistent=0 on the kernel command line: nothing bound; then everything reattached.
 
-Stops at the first boot that fails; its exit status is this program's.
+Stops at the first boot that fails; its exit status is this program's. --timeout bounds the
+whole run (the install build and every boot): each boot gets what is left of it.
 """
 
 import argparse
@@ -59,11 +60,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build-dir", required=True)
-    ap.add_argument("--timeout", type=float, default=300, help="per boot, s")
+    ap.add_argument("--timeout", type=float, default=600,
+                    help="the whole run, install build and four boots, s (default 600)")
     args = ap.parse_args()
     build = os.path.realpath(args.build_dir)
 
     t0 = time.monotonic()
+    deadline = t0 + args.timeout
     ib = install_build(build)
     log(f"install build ready in {time.monotonic() - t0:.1f} s: {ib}")
 
@@ -79,9 +82,13 @@ def main():
     script = os.path.join(HERE, "persist_guest.py")
     for phase, extra in BOOTS:
         t = time.monotonic()
+        left = deadline - t
+        if left < 60:
+            log(f"FAILED: {left:.0f} s of the {args.timeout:.0f} s left for boot {phase}")
+            return 1
         results = os.path.join(build, "tests", "e2e", "results", f"persist-{phase}")
         cmd = [sys.executable, os.path.join(HERE, "run-e2e.py"), "--build-dir", build,
-               "--results", results, "--timeout", str(args.timeout), "--persist-disk", disk,
+               "--results", results, "--timeout", str(int(left)), "--persist-disk", disk,
                "--coldplug", "--env", f"E2E_PHASE={phase}", "--env", f"E2E_INSTALL_BUILD={ib}",
                ] + extra + [script]
         log(f"boot {phase}: {' '.join(extra) or 'the machine as recorded'}")
@@ -89,7 +96,8 @@ def main():
         log(f"boot {phase}: exit {rc} in {time.monotonic() - t:.1f} s")
         if rc != 0:
             return rc
-    log(f"all {len(BOOTS)} boots passed in {time.monotonic() - t0:.1f} s")
+    log(f"all {len(BOOTS)} boots passed in {time.monotonic() - t0:.1f} s "
+        f"(the limit: {args.timeout:.0f} s)")
     return 0
 
 
