@@ -20,6 +20,12 @@ VFIOCTL = "/usr/bin/vfioctl"
 HELPER = "/usr/libexec/vfiod-boot-bind"
 RULE = "/usr/lib/udev/rules.d/40-vfiod-persistent.rules"
 RECORDS = "/etc/vfiod/persistent"
+UPPER = "/e2e/rw/upper"                          # the overlay's upper layer: the persistent disk
+# The test's own notes, on the persistent disk like everything the guest writes: which boots
+# ran, and every PCI device's driver after boot 1's coldplug (before any record existed).
+NOTES = "/var/lib/vfiod-e2e"
+BASELINE = os.path.join(NOTES, "baseline.json")
+BOOTS = os.path.join(NOTES, "boots")
 
 PAIR = ["0000:00:05.0", "0000:00:05.1"]          # multifunction e1000 pair: one group
 ACS_PORT = "0000:00:03.0"                        # root port with ACS: its endpoint alone
@@ -27,6 +33,10 @@ NOACS_PORT = "0000:00:02.0"                      # another e1000e, never recorde
 ENDPOINT = L.children(ACS_PORT)[0] if L.children(ACS_PORT) else None
 OTHER_E1000E = L.children(NOACS_PORT)[0] if L.children(NOACS_PORT) else None
 RECORDED = [ENDPOINT] + PAIR
+BRIDGE_PORT = "0000:00:04.0"                     # root port -> PCIe-to-PCI bridge -> e1000 + rtl8139
+BRIDGE = L.children(BRIDGE_PORT)[0] if L.children(BRIDGE_PORT) else None
+BRIDGE_E1000 = next((a for a in (L.children(BRIDGE) if BRIDGE else [])
+                     if L.read_attr(a, "device") == "0x100e"), None)
 
 
 def dmesg():
@@ -39,6 +49,59 @@ def dmesg():
 def probed_by(log, drv, addr):
     """Kernel log lines of driver @drv about device @addr (a probe prints them)."""
     return [line for line in log.splitlines() if re.search(rf"\b{re.escape(drv)} {re.escape(addr)}\b", line)]
+
+
+def drivers_now():
+    """Every PCI device's driver, from the kernel. 8139cp and 8139too both claim QEMU's rtl8139
+    (revision 0x20): whichever module loads first binds, so they count as one."""
+    out = {}
+    for a in L.pci_devices():
+        d = L.driver(a)
+        out[a] = "8139cp" if d == "8139too" else d
+    return out
+
+
+def load_baseline():
+    with open(BASELINE) as f:
+        return json.load(f)
+
+
+def check_disk():
+    """The disk carries every earlier boot's writes: each boot appends its number to the notes;
+    from boot 2 the installed files are the upper layer's (boot 1's meson install)."""
+    try:
+        with open(BOOTS) as f:
+            seen = [int(x) for x in f.read().split()]
+    except FileNotFoundError:
+        seen = []
+    C.check("the disk is fresh" if PHASE == 1 else f"the disk has the notes of boots 1..{PHASE - 1}",
+            seen == list(range(1, PHASE)), seen)
+    os.makedirs(NOTES, exist_ok=True)
+    with open(BOOTS, "a") as f:
+        f.write(f"{PHASE}\n")
+    for path in (VFIOD, VFIOCTL, HELPER, RULE) if PHASE > 1 else ():
+        C.check(f"{path} is on the disk (the overlay's upper layer) since boot 1",
+                os.path.isfile(UPPER + path))
+
+
+def check_others(base, moved, what):
+    """Every device but @moved has the driver it had after boot 1's coldplug."""
+    now = drivers_now()
+    C.check("the same PCI devices as in boot 1", sorted(now) == sorted(base),
+            sorted(set(now) ^ set(base)))
+    diff = {a: (base.get(a), now.get(a)) for a in now if a not in moved and now[a] != base.get(a)}
+    C.check(f"{what}: every other device has its boot-1 driver "
+            f"({len([a for a in now if a not in moved])} devices)", not diff, diff)
+
+
+def check_nothing_on_vfio():
+    on = [a for a in L.pci_devices() if L.driver(a) == "vfio-pci"]
+    C.check("no PCI device is on vfio-pci", on == [], on)
+    ov = {a: L.read_attr(a, "driver_override") for a in L.pci_devices()
+          if L.read_attr(a, "driver_override") != "(null)"}
+    C.check("no PCI device has a driver_override", ov == {}, ov)
+    nodes = sorted(os.listdir("/dev/vfio")) if os.path.isdir("/dev/vfio") else []
+    C.check("no VFIO group node", [n for n in nodes if n != "vfio"] == [], nodes)
 
 
 def vfioctl(*args):
@@ -97,6 +160,14 @@ def detach_persistent():
         st = os.stat(os.path.join(RECORDS, a + ".conf"))
         C.check(f"{a}'s record is root's, 0644", (st.st_uid, st.st_mode & 0o777) == (0, 0o644),
                 oct(st.st_mode))
+        with open(os.path.join(RECORDS, a + ".conf")) as f:
+            kv = dict(line.split("=", 1) for line in f.read().splitlines()
+                      if "=" in line and not line.startswith("#"))
+        want = {"address": a, "vendor": L.read_attr(a, "vendor"),
+                "device": L.read_attr(a, "device"), "class": L.read_attr(a, "class")}
+        got = {k: kv.get(k) for k in want}
+        C.check(f"{a}'s record names its address and the ids sysfs shows", got == want,
+                {"record": got, "sysfs": want})
     listed = {a["address"]: a["persistent"] for a in vfioctl_json("persistent")["assignments"]}
     C.check("vfioctl persistent: all active", listed == {a: "active" for a in RECORDED}, listed)
 
@@ -114,6 +185,17 @@ def reattach_all():
 
 def phase1():
     check_topology()
+    check_disk()
+    base = drivers_now()
+    want = {ENDPOINT: "e1000e", OTHER_E1000E: "e1000e", PAIR[0]: "e1000", PAIR[1]: "e1000",
+            BRIDGE_E1000: "e1000"}
+    got = {a: base.get(a) for a in want}
+    C.check("coldplug gave the NICs their host drivers", got == want, got)
+    C.check("coldplug left nothing on vfio-pci", "vfio-pci" not in base.values(), base)
+    with open(BASELINE, "w") as f:
+        json.dump(base, f, indent=1)
+    with open(os.path.join(L.RESULTS, "baseline.json"), "w") as f:
+        json.dump(base, f, indent=1)
     r = subprocess.run(["meson", "install", "-C", INSTALL_BUILD, "--no-rebuild", "--quiet"],
                        capture_output=True, text=True)
     C.check("meson install into the guest's root", r.returncode == 0, r.stdout + r.stderr)
@@ -123,9 +205,6 @@ def phase1():
     with open(RULE) as f:
         rule = f.read()
     C.check("the rule runs the installed helper", f'RUN+="{HELPER} $kernel"' in rule, rule)
-    # coldplug ran before the install: everything on its host driver
-    C.check("before any record: the endpoint on e1000e", L.driver(ENDPOINT) == "e1000e",
-            L.driver(ENDPOINT))
     daemons, _ = start_stack()
     detach_persistent()
     stop_stack(daemons)
@@ -133,7 +212,10 @@ def phase1():
 
 def phase2():
     check_topology()
+    check_disk()
+    base = load_baseline()
     log = dmesg()
+    check_others(base, RECORDED, "after coldplug with records")
     # right after coldplug, before anything of ours ran
     for a in RECORDED:
         C.check(f"{a} came up on vfio-pci", L.driver(a) == "vfio-pci", L.driver(a))
@@ -146,7 +228,13 @@ def phase2():
     C.check("no recorded device was unbound from a host driver", "bound it first" not in log)
     C.check("the other e1000e has its host driver", L.driver(OTHER_E1000E) == "e1000e",
             L.driver(OTHER_E1000E))
+    # the probe lines the checks above look for, where a probe did happen
     C.check("e1000e probed the other one", probed_by(log, "e1000e", OTHER_E1000E) != [])
+    C.check(f"e1000 probed {BRIDGE_E1000}, behind the bridge",
+            probed_by(log, "e1000", BRIDGE_E1000) != [])
+    nodes = sorted(os.listdir("/dev/vfio"))
+    want = sorted(["vfio"] + [str(L.group_of(a)) for a in (ENDPOINT, PAIR[0])])
+    C.check("/dev/vfio: the recorded groups' nodes only", nodes == want, nodes)
     for target in (ENDPOINT, PAIR[0]):
         st = C.step(f"VFIO_GROUP_GET_STATUS of {target}'s group", L.vfio_group_status,
                     L.group_of(target))
@@ -169,7 +257,10 @@ def phase2():
 
 def phase3():
     check_topology()
+    check_disk()
+    base = load_baseline()
     log = dmesg()
+    check_others(base, RECORDED, "with a replaced device")
     vendor = L.read_attr(ENDPOINT, "vendor")
     C.check("the recorded address now has another device (rtl8139)", vendor == "0x10ec", vendor)
     C.check("it has its host driver", L.driver(ENDPOINT) in ("8139cp", "8139too"), L.driver(ENDPOINT))
@@ -178,6 +269,11 @@ def phase3():
     C.check("the kernel log says why", f"vfiod-boot-bind: {ENDPOINT}: not the device recorded" in log)
     for a in PAIR:
         C.check(f"{a} (still matching) came up on vfio-pci", L.driver(a) == "vfio-pci", L.driver(a))
+        C.check(f"e1000 never probed {a}", probed_by(log, "e1000", a) == [], probed_by(log, "e1000", a))
+    st = C.step("VFIO_GROUP_GET_STATUS of the pair's group", L.vfio_group_status, L.group_of(PAIR[0]))
+    C.check("the pair's group is viable", bool(st and st["viable"]), st)
+    C.check(f"vfio-pci has not got {ENDPOINT}: no group node for it",
+            not os.path.exists(f"/dev/vfio/{L.group_of(ENDPOINT)}"))
     daemons, vlog = start_stack()
     keys = persistent_keys(ENDPOINT)
     C.check("the daemon reports the mismatch", keys.get(ENDPOINT, "").startswith("mismatch: "), keys)
@@ -194,7 +290,11 @@ def phase3():
 
 def phase4():
     check_topology()
+    check_disk()
+    base = load_baseline()
     log = dmesg()
+    check_others(base, [], "with vfiod.persistent=0")
+    check_nothing_on_vfio()
     C.check("vfiod.persistent=0 is on the command line", "vfiod.persistent=0" in open("/proc/cmdline").read())
     for a, drv in ((ENDPOINT, "e1000e"), (PAIR[0], "e1000"), (PAIR[1], "e1000")):
         C.check(f"{a} stayed on {drv}", L.driver(a) == drv, L.driver(a))
