@@ -384,7 +384,10 @@ class TestHostChanges(ModelTest):
         mounted = True
         try:
             w.wait(lambda: w.changes(path, 'InUse') == ['mounted: /tmp/vfiod-mnt (sdq2)'], 'InUse mounted')
-            self.assertEqual(w.prop(group_path(4), GROUP_IFACE, 'InUse'), 'mounted: /tmp/vfiod-mnt (sdq2)')
+            # the group's PropertiesChanged is a second signal, emitted after
+            # the device's: it may not have reached us yet
+            w.wait(lambda: w.prop(group_path(4), GROUP_IFACE, 'InUse') == 'mounted: /tmp/vfiod-mnt (sdq2)',
+                   'group InUse mounted')
             subprocess.check_call(['umount', '/tmp/vfiod-mnt'])
             mounted = False
             w.wait(lambda: w.changes(path, 'InUse') == ['mounted: /tmp/vfiod-mnt (sdq2)', ''], 'InUse unmounted')
