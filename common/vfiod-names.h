@@ -29,6 +29,8 @@
 #define VFIOD_METHOD_SET_LOCKED_MEMORY_LIMIT "SetLockedMemoryLimit"
 /* Persistent assignments (DetachDevice with PERSISTENT). */
 #define VFIOD_METHOD_LIST_PERSISTENT "ListPersistentAssignments"
+/* Why a device shares its IOMMU group (no authorization needed). */
+#define VFIOD_METHOD_EXPLAIN_GROUP "ExplainGroup"
 
 /* ---- Live model --------------------------------------------------- */
 /* The service's objects, published through org.freedesktop.DBus.ObjectManager
@@ -56,10 +58,14 @@
 #define VFIOD_PROP_STATE               "State"             /* s */
 #define VFIOD_PROP_BRIDGE              "Bridge"            /* b */
 #define VFIOD_PROP_PERSISTENT          "Persistent"        /* s, as the key "persistent" */
+#define VFIOD_PROP_RESET_METHODS       "ResetMethods"      /* as, as the key "reset_methods" */
 /* Properties of a Group. */
 #define VFIOD_PROP_NUMBER  "Number"  /* u */
 #define VFIOD_PROP_DEVICES "Devices" /* ao, sorted by address */
 #define VFIOD_PROP_VIABLE  "Viable"  /* b */
+#define VFIOD_PROP_CAUSE        "Cause"       /* s, a VFIOD_CAUSE_* */
+#define VFIOD_PROP_CAUSE_DEVICE "CauseDevice" /* s, an address or "" */
+#define VFIOD_PROP_EXPLANATION  "Explanation" /* s, for people */
 /* Of both. */
 #define VFIOD_PROP_IN_USE "InUse" /* s */
 
@@ -139,6 +145,15 @@
 #define VFIOD_KEY_IN_USE              "in_use"
 #define VFIOD_KEY_GRANTED_UIDS        "granted_uids" /* au */
 #define VFIOD_KEY_PERSISTENT          "persistent"   /* s, below */
+#define VFIOD_KEY_RESET_METHODS       "reset_methods" /* as, below */
+
+/* Values in "reset_methods": the kernel's own names (sysfs reset_method),
+ * strongest first; without that file (kernels before 5.15) what config
+ * space offers.  Empty: the device cannot be reset. */
+#define VFIOD_RESET_FLR    "flr"
+#define VFIOD_RESET_AF_FLR "af_flr"
+#define VFIOD_RESET_PM     "pm"
+#define VFIOD_RESET_BUS    "bus"
 
 /* Values of "persistent": no record for the address, a record the device
  * there matches, or "mismatch: " and what differs (the boot helper leaves
@@ -152,6 +167,27 @@
  * (the check now), and: */
 #define VFIOD_KEY_MEMBERS "members" /* as: the group when recorded */
 #define VFIOD_KEY_RECORD  "record"  /* s: the record's file */
+
+/* ---- explanation dictionary (ExplainGroup) ----------------------------
+ * "group" (u), and the device's "reset_methods" (as), and: */
+#define VFIOD_KEY_CAUSE         "cause"         /* s, as Group.Cause */
+#define VFIOD_KEY_CAUSE_DEVICE  "cause_device"  /* s, as Group.CauseDevice */
+#define VFIOD_KEY_EXPLANATION   "explanation"   /* s, as Group.Explanation */
+#define VFIOD_KEY_ADVICE        "advice"        /* s: what would isolate it */
+#define VFIOD_KEY_RESET_WARNING "reset_warning" /* s: "" or why its reset reaches other groups */
+#define VFIOD_KEY_ISOLATING_SLOTS "isolating_slots" /* aa{sv}: slots whose devices get a
+                                                     * group of their own, below */
+#define VFIOD_KEY_SLOT     "slot"     /* s: the slot's name (/sys/bus/pci/slots/NAME) */
+#define VFIOD_KEY_PORT     "port"     /* s: the bridge above the slot */
+#define VFIOD_KEY_OCCUPANT "occupant" /* as: devices in the slot now, empty when free */
+
+/* Values of Cause and "cause". */
+#define VFIOD_CAUSE_ISOLATED           "isolated"           /* one endpoint, bridges at most */
+#define VFIOD_CAUSE_MULTIFUNCTION      "multifunction"      /* functions without ACS between */
+#define VFIOD_CAUSE_BRIDGE_WITHOUT_ACS "bridge-without-acs" /* a port above lacks ACS */
+#define VFIOD_CAUSE_PCI_BRIDGE         "pci-bridge"         /* conventional PCI below a bridge */
+#define VFIOD_CAUSE_ALIAS              "alias"              /* a DMA alias quirk */
+#define VFIOD_CAUSE_UNKNOWN            "unknown"            /* the rules do not reproduce it */
 
 /* ---- node dictionary (GrantAccess, RevokeAccess) ------------------- */
 #define VFIOD_KEY_PATH "path" /* s: the device node, e.g. /dev/vfio/12 */
