@@ -18,6 +18,8 @@ typedef struct {
   PciAddress address;
   int parent;           /* index of the bridge whose secondary bus it is on,
                          * -1 on a root bus */
+  int alias_of;         /* index of the device whose requester id its DMA
+                         * carries (Intel VMD for the domain it hosts), -1 */
   PciConfig config;     /* parsed config space (ids, type, ACS, multifunction) */
   int64_t kernel_group; /* the kernel's group number, -1 when it has none */
 } AcsNode;
@@ -50,6 +52,11 @@ int acs_node_isolates (const AcsNode *nodes, size_t n, size_t i);
  * to another node (ACS_CAUSE_ISOLATED when none) and the node
  * responsible (@culprit, -1). */
 void acs_compute (const AcsNode *nodes, size_t n, int *rep, AcsCause *why, int *culprit);
+
+/* Explains every kernel group at once (one pass of the rules): @out has
+ * @n entries, each node's the explanation of its group (ACS_CAUSE_UNKNOWN
+ * for nodes without one).  0, or -1 when out of memory. */
+int acs_explain_all (const AcsNode *nodes, size_t n, AcsExplanation *out);
 
 /* Explains kernel group @group: its cause and the device responsible,
  * ACS_CAUSE_UNKNOWN when the rules do not give exactly its members. */

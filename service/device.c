@@ -30,6 +30,7 @@ device_free (Device *device)
   g_free (device->driver);
   g_free (device->in_use);
   g_free (device->persistent);
+  g_strfreev (device->reset_methods);
   g_free (device);
 }
 
@@ -238,4 +239,82 @@ device_leaves_dma_to_vfio (const Device *device)
   return device->driver == NULL || strcmp (device->driver, VFIOD_DRIVER_VFIO_PCI) == 0 ||
          strcmp (device->driver, VFIOD_DRIVER_PCI_STUB) == 0 ||
          strcmp (device->driver, VFIOD_DRIVER_PCIEPORT) == 0;
+}
+
+char **
+device_parse_reset_methods (const char *text)
+{
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func (g_free);
+  const char *p = text;
+
+  while (*p)
+    {
+      size_t len = 0;
+
+      if (*p == ' ')
+        {
+          p++;
+          continue;
+        }
+      if (*p == '\n' && p[1] == '\0')
+        break;
+      while ((p[len] >= 'a' && p[len] <= 'z') || (p[len] >= '0' && p[len] <= '9') || p[len] == '_')
+        len++;
+      if (len == 0 || len > 31 || (p[len] != ' ' && p[len] != '\n' && p[len] != '\0') ||
+          out->len >= 16)
+        return NULL;
+      g_ptr_array_add (out, g_strndup (p, len));
+      p += len;
+    }
+  g_ptr_array_add (out, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+}
+
+char **
+device_reset_methods_from_config (const PciConfig *config, bool below_bridge)
+{
+  GPtrArray *out = g_ptr_array_new ();
+
+  if (config->malformed == NULL && config->caps_read)
+    {
+      if (config->flr)
+        g_ptr_array_add (out, g_strdup (VFIOD_RESET_FLR));
+      if (config->pm && !config->pm_no_soft_reset)
+        g_ptr_array_add (out, g_strdup (VFIOD_RESET_PM));
+      if (below_bridge && !config->multifunction && config->port_type != PCICONFIG_NOT_PCIE &&
+          config->header_type == 0)
+        g_ptr_array_add (out, g_strdup (VFIOD_RESET_BUS));
+    }
+  g_ptr_array_add (out, NULL);
+  return (char **) g_ptr_array_free (out, FALSE);
+}
+
+char *
+device_parent_from_syspath (const char *syspath, bool *through_domain)
+{
+  g_autofree char *dir = g_path_get_dirname (syspath);
+  g_autofree char *base = g_path_get_basename (dir);
+  PciAddress address;
+
+  *through_domain = false;
+  if (address_parse (base, &address))
+    {
+      char name[ADDRESS_STRLEN];
+      return g_strdup (address_format (&address, name));
+    }
+  /* a root bus, "pci0000:00": below a device only when that device hosts
+   * the domain (VMD); the host's own root buses sit in /sys/devices */
+  if (!g_str_has_prefix (base, "pci"))
+    return NULL;
+  g_free (base);
+  base = g_path_get_dirname (dir);
+  g_free (dir);
+  dir = g_path_get_basename (base);
+  if (address_parse (dir, &address))
+    {
+      char name[ADDRESS_STRLEN];
+      *through_domain = true;
+      return g_strdup (address_format (&address, name));
+    }
+  return NULL;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "address.h"
+#include "pciconfig.h"
 
 typedef enum {
   DEVICE_STATE_HOST,   /* bound to a host driver */
@@ -38,6 +39,10 @@ typedef struct {
   bool in_use_doubt;  /* some of in_use is a doubt */
   char *persistent;   /* NULL without a persistent assignment;
                                    * "active" or "mismatch: ..." (records.h) */
+  PciConfig config;     /* what its config space says of isolation and
+                         * reset; config.malformed when it could not be read */
+  char **reset_methods; /* the kernel's names, strongest first; never NULL
+                         * once read (empty: it cannot be reset) */
 } Device;
 
 Device *device_new (const PciAddress *address);
@@ -72,6 +77,24 @@ bool device_driver_name_valid (const char *name);
  * false if the text is malformed, or names another device in its
  * PCI_SLOT_NAME; @device is then unchanged. */
 bool device_parse_uevent (Device *device, const char *text);
+
+/* The reset methods in the text of a reset_method attribute ("flr bus\n"):
+ * names of 1 to 31 lower-case letters, digits or '_', separated by
+ * spaces, at most 16.  NULL when the text is anything else. */
+char **device_parse_reset_methods (const char *text);
+
+/* What config space offers when the kernel has no reset_method file
+ * (before 5.15): "flr" (PCIe or Advanced Features FLR), "pm" (a D3hot
+ * round trip that resets: PM without No_Soft_Reset), "bus" (a PCIe
+ * single-function device below a bridge: the kernel resets the link
+ * only when nothing else is on it).  Empty for a malformed space. */
+char **device_reset_methods_from_config (const PciConfig *config, bool below_bridge);
+
+/* The name of the PCI device above @syspath's device in the tree (its
+ * bridge, or the device that hosts its domain, like Intel VMD), or NULL
+ * on a root bus of the host.  *@through_domain tells which: TRUE when a
+ * "pciDDDD:BB" root bus lies between them.  Pure (the path's text). */
+char *device_parent_from_syspath (const char *syspath, bool *through_domain);
 
 /* Sort helper for GPtrArray of Device*. */
 gint device_compare_by_address (gconstpointer a, gconstpointer b);

@@ -13,6 +13,7 @@
 #define VFIOD_SYSFS_PCI_DRIVERS   "/sys/bus/pci/drivers"
 #define VFIOD_SYSFS_DRIVERS_PROBE "/sys/bus/pci/drivers_probe"
 #define VFIOD_SYSFS_IOMMU_GROUPS  "/sys/kernel/iommu_groups"
+#define VFIOD_SYSFS_PCI_SLOTS     "/sys/bus/pci/slots" /* NAME/address: "dddd:bb:ss" */
 #define VFIOD_SYSFS_CLASS_BLOCK   "/sys/class/block"
 #define VFIOD_SYSFS_CLASS_NET     "/sys/class/net"
 #define VFIOD_SYSFS_BUS_VIRTIO    "/sys/bus/virtio/devices"
@@ -25,6 +26,8 @@
 #define VFIOD_ATTR_SUBSYSTEM_DEVICE "subsystem_device"
 #define VFIOD_ATTR_REVISION         "revision"
 #define VFIOD_ATTR_CONFIG           "config"
+#define VFIOD_ATTR_RESET_METHOD     "reset_method" /* kernel >= 5.15 */
+#define VFIOD_ATTR_SLOT_ADDRESS     "address"      /* of a slot */
 #define VFIOD_ATTR_DRIVER           "driver" /* link */
 #define VFIOD_ATTR_DRIVER_OVERRIDE  "driver_override"
 #define VFIOD_ATTR_IOMMU_GROUP      "iommu_group" /* link */

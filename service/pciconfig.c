@@ -11,6 +11,7 @@
 #define CFG_STATUS_CAPLIST 0x10
 #define CFG_HEADER_TYPE    0x0e
 #define CFG_CAP_PTR        0x34
+#define CFG_SECONDARY_BUS  0x19 /* bridges, CardBus bridges */
 #define CFG_CAP_PTR_CB     0x14 /* CardBus bridges */
 #define CFG_STD_SIZE       0x40
 #define CFG_EXT_START      0x100
@@ -129,6 +130,8 @@ parse_ext_caps (const uint8_t *d, size_t size, PciConfig *out)
           out->acs = true;
           out->acs_capability = get16 (d, ptr + 4);
           out->acs_control = get16 (d, ptr + 6);
+          if (ptr + 12 <= size)
+            out->acs_control_spt = get32 (d, ptr + 8);
         }
       ptr = (header >> 20) & ~3u;
       if (ptr == 0)
@@ -155,6 +158,8 @@ pciconfig_parse (const uint8_t *data, size_t size, PciConfig *out)
   out->multifunction = (data[CFG_HEADER_TYPE] & 0x80) != 0;
   if (out->header_type > 2)
     return malformed (out, "an unknown header type");
+  if (out->header_type != 0)
+    out->secondary_bus = data[CFG_SECONDARY_BUS];
   if (size < CFG_EXT_START)
     return 0; /* the header only: what it says, and nothing of the capabilities */
   out->caps_read = true;

@@ -44,6 +44,7 @@ typedef struct {
   uint16_t vendor_id, device_id;
   uint8_t header_type; /* 0 endpoint, 1 PCI-to-PCI bridge, 2 CardBus */
   bool multifunction;
+  uint8_t secondary_bus; /* bridges: the bus behind it */
   PciConfigPortType port_type;
   bool caps_read;          /* the 256-byte space was given: the capabilities
                                 * are known (the 64 bytes non-root readers get
@@ -52,6 +53,9 @@ typedef struct {
   bool acs;                /* an ACS capability was found */
   uint16_t acs_capability; /* PCICONFIG_ACS_* it supports */
   uint16_t acs_control;    /* PCICONFIG_ACS_* enabled */
+  uint32_t acs_control_spt; /* the dword at the capability + 8, where Intel
+                             * Sunrise/Union Point PCH root ports keep
+                             * their control bits (0 when past the end) */
   bool flr;                /* PCIe Device Capabilities FLR, or AF FLR */
   bool pm;                 /* a PM capability */
   bool pm_no_soft_reset;   /* PMCSR No_Soft_Reset: D3hot->D0 keeps state */

@@ -96,6 +96,8 @@ typedef struct {
   uint16_t vendor_id, device_id, subsystem_vendor_id, subsystem_device_id;
   uint32_t class_code;
   gboolean boot_vga;
+  PciConfig config;
+  char **reset_methods;
 } Facts;
 
 /* Locking rule: every field below is read and written only with @lock
@@ -114,6 +116,7 @@ static void
 facts_free (Facts *f)
 {
   g_free (f->syspath);
+  g_strfreev (f->reset_methods);
   g_free (f);
 }
 
@@ -217,6 +220,9 @@ sysfs_facts_lookup (SysfsCache *self, Device *device)
       device->subsystem_device_id = f->subsystem_device_id;
       device->class_code = f->class_code;
       device->boot_vga = f->boot_vga;
+      device->config = f->config;
+      g_strfreev (device->reset_methods);
+      device->reset_methods = g_strdupv (f->reset_methods);
     }
   g_mutex_unlock (&self->lock);
   return f != NULL;
@@ -259,6 +265,8 @@ sysfs_facts_store (SysfsCache *self, const Device *device, guint generation)
   f->subsystem_device_id = device->subsystem_device_id;
   f->class_code = device->class_code;
   f->boot_vga = device->boot_vga;
+  f->config = device->config;
+  f->reset_methods = g_strdupv (device->reset_methods);
   g_hash_table_replace (self->facts, g_strdup (device->name), f);
   g_mutex_unlock (&self->lock);
 }
@@ -289,6 +297,81 @@ read_group (const char *name, int64_t *group)
     return -EBADMSG;
   *group = (int64_t) number;
   return 0;
+}
+
+/* Config space, all of it that root may read (4 KiB; 256 bytes for
+ * conventional PCI): what the grouping rules need.  Never fails the
+ * device: a space that cannot be read is malformed, and the rules say
+ * "unknown" for its group. */
+static void
+read_config (Device *device)
+{
+  g_autofree uint8_t *data = g_malloc (4096);
+  char path[PATH_MAX];
+  size_t size = 0;
+  int fd;
+
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_CONFIG, device->name);
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  while (fd >= 0 && size < 4096)
+    {
+      ssize_t n = pread (fd, data + size, 4096 - size, (off_t) size);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          if (n < 0)
+            size = 0;
+          break;
+        }
+      size += (size_t) n;
+    }
+  if (fd < 0 || size == 0)
+    {
+      g_debug ("Cannot read the config space of %s: %s", device->name,
+               fd < 0 ? g_strerror (errno) : "empty");
+      memset (&device->config, 0, sizeof device->config);
+      device->config.port_type = PCICONFIG_NOT_PCIE;
+      device->config.malformed = "its config space cannot be read";
+    }
+  else if (pciconfig_parse (data, size, &device->config) < 0)
+    g_debug ("The config space of %s is malformed: %s", device->name, device->config.malformed);
+  if (fd >= 0)
+    close (fd);
+}
+
+/* The kernel's reset methods (reset_method), or config space's before
+ * kernel 5.15 (no such file).  A file vfiod cannot parse means none. */
+static void
+read_reset_methods (Device *device)
+{
+  char path[PATH_MAX], buf[ATTR_MAX];
+  ssize_t n;
+
+  g_clear_pointer (&device->reset_methods, g_strfreev);
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_RESET_METHOD,
+            device->name);
+  n = sysfs_read_attr (AT_FDCWD, path, buf, sizeof buf);
+  if (n >= 0)
+    {
+      device->reset_methods = device_parse_reset_methods (buf);
+      if (device->reset_methods == NULL)
+        {
+          g_debug ("%s: cannot parse its reset methods", device->name);
+          device->reset_methods = g_new0 (char *, 1);
+        }
+      return;
+    }
+  if (n == -ENOENT)
+    {
+      bool through_domain;
+      g_autofree char *parent = device_parent_from_syspath (device->syspath, &through_domain);
+      device->reset_methods =
+          device_reset_methods_from_config (&device->config, parent != NULL && !through_domain);
+      return;
+    }
+  g_debug ("%s: cannot read its reset methods: %s", device->name, g_strerror ((int) -n));
+  device->reset_methods = g_new0 (char *, 1);
 }
 
 /* Everything, from sysfs: where it is, its uevent (driver, ids, class:
@@ -333,6 +416,8 @@ read_device_uncached (SysfsCache *cache, Device *device)
       device->boot_vga = n > 0 && buf[0] == '1';
     }
 
+  read_config (device);
+  read_reset_methods (device);
   sysfs_facts_store (cache, device, generation);
   return 0;
 }

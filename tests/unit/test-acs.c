@@ -17,6 +17,7 @@ node (const char *addr, int parent, PciConfigPortType type, gboolean mf, uint16_
   memset (&n, 0, sizeof n);
   g_assert_true (address_parse (addr, &n.address));
   n.parent = parent;
+  n.alias_of = -1;
   n.config.vendor_id = 0x1b36; /* QEMU: no quirk */
   n.config.device_id = 0x000c;
   n.config.port_type = type;
@@ -130,8 +131,10 @@ test_pci_bridge (void)
   assert_cause (t, G_N_ELEMENTS (t), 10, ACS_CAUSE_PCI_BRIDGE, 1);
 }
 
-/* Intel PCH root ports isolate by a chipset register the kernel sets
- * (its ACS quirk), without an ACS capability. */
+/* Intel PCH root ports: the older ones isolate by a chipset register
+ * the kernel sets, without an ACS capability; Sunrise/Union Point ones
+ * have the capability with the control bits in a dword at +8, and
+ * without it do not isolate. */
 static void
 test_quirk (void)
 {
@@ -142,12 +145,33 @@ test_quirk (void)
     node ("03:00.0", 1, PCICONFIG_ENDPOINT, FALSE, 0, FALSE, 4),
   };
 
+  /* Lynx Point: the chipset register */
   t[0].config.vendor_id = t[1].config.vendor_id = 0x8086;
-  t[0].config.device_id = 0xa290;
-  t[1].config.device_id = 0xa294;
+  t[0].config.device_id = 0x8c10;
+  t[1].config.device_id = 0x8c12;
   g_assert_true (acs_node_isolates (t, G_N_ELEMENTS (t), 0));
   for (int64_t g = 1; g <= 4; g++)
     assert_cause (t, G_N_ELEMENTS (t), g, ACS_CAUSE_ISOLATED, -1);
+
+  /* Union Point without the capability: no isolation */
+  t[0].config.device_id = 0xa290;
+  t[1].config.device_id = 0xa294;
+  g_assert_false (acs_node_isolates (t, G_N_ELEMENTS (t), 0));
+  /* with it, the standard control register is not what counts */
+  t[0].config.acs = TRUE;
+  t[0].config.acs_capability = ACS_ALL;
+  t[0].config.acs_control = ACS_ALL;
+  t[0].config.acs_control_spt = 0;
+  g_assert_false (acs_node_isolates (t, G_N_ELEMENTS (t), 0));
+  t[0].config.acs_control = 0;
+  t[0].config.acs_control_spt = ACS_ALL;
+  g_assert_true (acs_node_isolates (t, G_N_ELEMENTS (t), 0));
+  /* bits the capability does not implement count as on */
+  t[0].config.acs_capability = PCICONFIG_ACS_SV;
+  t[0].config.acs_control_spt = PCICONFIG_ACS_SV;
+  g_assert_true (acs_node_isolates (t, G_N_ELEMENTS (t), 0));
+  t[0].config.acs_control_spt = 0;
+  g_assert_false (acs_node_isolates (t, G_N_ELEMENTS (t), 0));
 
   /* an AMD southbridge port: no isolation, whatever its config says */
   t[0].config.vendor_id = 0x1002;
@@ -155,6 +179,24 @@ test_quirk (void)
   t[0].config.acs = TRUE;
   t[0].config.acs_capability = t[0].config.acs_control = ACS_ALL;
   g_assert_false (acs_node_isolates (t, G_N_ELEMENTS (t), 0));
+}
+
+/* Intel VMD: the devices of the domain it hosts reach the IOMMU with its
+ * requester id, so they are in its group whatever their ports' ACS. */
+static void
+test_alias (void)
+{
+  AcsNode t[] = {
+    node ("5d:05.5", -1, PCICONFIG_RC_INTEGRATED_ENDPOINT, FALSE, 0, FALSE, 30),
+    node ("10000:00:00.0", -1, PCICONFIG_ROOT_PORT, FALSE, ACS_ALL, TRUE, 30),
+    node ("10000:01:00.0", 1, PCICONFIG_ENDPOINT, FALSE, 0, FALSE, 30),
+    node ("5d:00.0", -1, PCICONFIG_ROOT_PORT, FALSE, ACS_ALL, TRUE, 29),
+  };
+
+  t[1].alias_of = 0;
+  t[2].alias_of = 0;
+  assert_cause (t, G_N_ELEMENTS (t), 30, ACS_CAUSE_ALIAS, 0);
+  assert_cause (t, G_N_ELEMENTS (t), 29, ACS_CAUSE_ISOLATED, -1);
 }
 
 static void
@@ -190,5 +232,6 @@ main (int argc, char **argv)
   g_test_add_func ("/acs/pci-bridge", test_pci_bridge);
   g_test_add_func ("/acs/quirk", test_quirk);
   g_test_add_func ("/acs/unknown", test_unknown);
+  g_test_add_func ("/acs/alias", test_alias);
   return g_test_run ();
 }
