@@ -60,9 +60,9 @@
 #define VFIOD_PROP_PERSISTENT          "Persistent"        /* s, as the key "persistent" */
 #define VFIOD_PROP_RESET_METHODS       "ResetMethods"      /* as, as the key "reset_methods" */
 /* Properties of a Group. */
-#define VFIOD_PROP_NUMBER  "Number"  /* u */
-#define VFIOD_PROP_DEVICES "Devices" /* ao, sorted by address */
-#define VFIOD_PROP_VIABLE  "Viable"  /* b */
+#define VFIOD_PROP_NUMBER       "Number"      /* u */
+#define VFIOD_PROP_DEVICES      "Devices"     /* ao, sorted by address */
+#define VFIOD_PROP_VIABLE       "Viable"      /* b */
 #define VFIOD_PROP_CAUSE        "Cause"       /* s, a VFIOD_CAUSE_* */
 #define VFIOD_PROP_CAUSE_DEVICE "CauseDevice" /* s, an address or "" */
 #define VFIOD_PROP_EXPLANATION  "Explanation" /* s, for people */
@@ -143,8 +143,8 @@
 #define VFIOD_KEY_STATE               "state"
 #define VFIOD_KEY_BRIDGE              "bridge"
 #define VFIOD_KEY_IN_USE              "in_use"
-#define VFIOD_KEY_GRANTED_UIDS        "granted_uids" /* au */
-#define VFIOD_KEY_PERSISTENT          "persistent"   /* s, below */
+#define VFIOD_KEY_GRANTED_UIDS        "granted_uids"  /* au */
+#define VFIOD_KEY_PERSISTENT          "persistent"    /* s, below */
 #define VFIOD_KEY_RESET_METHODS       "reset_methods" /* as, below */
 
 /* Values in "reset_methods": the kernel's own names (sysfs reset_method),
@@ -175,7 +175,8 @@
 #define VFIOD_KEY_EXPLANATION   "explanation"   /* s, as Group.Explanation */
 #define VFIOD_KEY_ADVICE        "advice"        /* s: what would isolate it */
 #define VFIOD_KEY_RESET_WARNING "reset_warning" /* s: "" or why its reset reaches other groups */
-#define VFIOD_KEY_ISOLATING_SLOTS "isolating_slots" /* aa{sv}: slots whose devices get a
+#define VFIOD_KEY_ISOLATING_SLOTS \
+  "isolating_slots"                   /* aa{sv}: slots whose devices get a
                                                      * group of their own, below */
 #define VFIOD_KEY_SLOT     "slot"     /* s: the slot's name (/sys/bus/pci/slots/NAME) */
 #define VFIOD_KEY_PORT     "port"     /* s: the bridge above the slot */

@@ -95,6 +95,12 @@ acs_node_isolates (const AcsNode *nodes, size_t n, size_t i)
   return pciconfig_acs_enabled (c, PCICONFIG_ACS_REQUIRED);
 }
 
+int
+acs_node_has_quirk (const AcsNode *nodes, size_t n, size_t i)
+{
+  return quirk_of (&nodes[i].config) != QUIRK_NONE;
+}
+
 /* pci_acs_path_enabled(node, NULL): it and every bridge above it. */
 static bool
 path_isolates (const AcsNode *nodes, size_t n, int i)
@@ -103,6 +109,12 @@ path_isolates (const AcsNode *nodes, size_t n, int i)
     if (!acs_node_isolates (nodes, n, (size_t) i))
       return false;
   return true;
+}
+
+int
+acs_path_isolates (const AcsNode *nodes, size_t n, size_t i)
+{
+  return path_isolates (nodes, n, (int) i);
 }
 
 static int
@@ -227,9 +239,8 @@ explain_members (const AcsNode *nodes, int *rep, const AcsCause *why, const int 
         int i = members[k], c = culprit[i];
         if (why[i] != order[o])
           continue;
-        if (e.cause == ACS_CAUSE_UNKNOWN ||
-            (c >= 0 && e.cause_device >= 0 && nodes[c].parent < 0 &&
-             nodes[e.cause_device].parent >= 0))
+        if (e.cause == ACS_CAUSE_UNKNOWN || (c >= 0 && e.cause_device >= 0 && nodes[c].parent < 0 &&
+                                             nodes[e.cause_device].parent >= 0))
           e.cause_device = c;
         e.cause = order[o];
       }

@@ -47,6 +47,15 @@ const char *acs_cause_to_string (AcsCause cause);
  * quirk by id if it has one, else pciconfig_acs_enabled(). */
 int acs_node_isolates (const AcsNode *nodes, size_t n, size_t i);
 
+/* Whether node @i and every bridge above it isolate (the kernel's
+ * pci_acs_path_enabled): what a device plugged below @i needs for a
+ * group of its own. */
+int acs_path_isolates (const AcsNode *nodes, size_t n, size_t i);
+
+/* Whether the kernel decides node @i's isolation by a quirk for its id
+ * rather than by its ACS capability alone. */
+int acs_node_has_quirk (const AcsNode *nodes, size_t n, size_t i);
+
 /* For each node, the index of a representative of the group the rules
  * put it in (@rep has @n entries), and for each the cause that joined it
  * to another node (ACS_CAUSE_ISOLATED when none) and the node

@@ -32,12 +32,12 @@ typedef struct {
   uint32_t class_code; /* 0xCCSSPP */
   char *driver;        /* NULL when unbound */
   bool boot_vga;
-  const char *vendor; /* hwdb, interned; "" when unknown */
-  const char *model;  /* hwdb, interned; "" when unknown */
-  char *in_use;       /* NULL, or why the host needs it, or
+  const char *vendor;   /* hwdb, interned; "" when unknown */
+  const char *model;    /* hwdb, interned; "" when unknown */
+  char *in_use;         /* NULL, or why the host needs it, or
                                    * why vfiod cannot tell (a doubt) */
-  bool in_use_doubt;  /* some of in_use is a doubt */
-  char *persistent;   /* NULL without a persistent assignment;
+  bool in_use_doubt;    /* some of in_use is a doubt */
+  char *persistent;     /* NULL without a persistent assignment;
                                    * "active" or "mismatch: ..." (records.h) */
   PciConfig config;     /* what its config space says of isolation and
                          * reset; config.malformed when it could not be read */

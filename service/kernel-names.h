@@ -28,7 +28,7 @@
 #define VFIOD_ATTR_CONFIG           "config"
 #define VFIOD_ATTR_RESET_METHOD     "reset_method" /* kernel >= 5.15 */
 #define VFIOD_ATTR_SLOT_ADDRESS     "address"      /* of a slot */
-#define VFIOD_ATTR_DRIVER           "driver" /* link */
+#define VFIOD_ATTR_DRIVER           "driver"       /* link */
 #define VFIOD_ATTR_DRIVER_OVERRIDE  "driver_override"
 #define VFIOD_ATTR_IOMMU_GROUP      "iommu_group" /* link */
 #define VFIOD_ATTR_BOOT_VGA         "boot_vga"

@@ -16,6 +16,7 @@
 #include "group.h"
 #include "access.h"
 #include "grants.h"
+#include "isolation.h"
 #include "model.h"
 #include "monitor.h"
 #include "records.h"
@@ -51,6 +52,26 @@ struct Manager {
 /* ---- device dictionaries --------------------------------------------- */
 
 /* @grants: Grant*, all of them (grants_list (-1)) */
+/* {"key": <as>} */
+static int
+append_strv_entry (sd_bus_message *m, const char *key, char **strv)
+{
+  static char *none[] = { NULL };
+  int r = sd_bus_message_open_container (m, 'e', "sv");
+
+  if (r >= 0)
+    r = sd_bus_message_append_basic (m, 's', key);
+  if (r >= 0)
+    r = sd_bus_message_open_container (m, 'v', "as");
+  if (r >= 0)
+    r = sd_bus_message_append_strv (m, strv ? strv : none);
+  if (r >= 0)
+    r = sd_bus_message_close_container (m);
+  if (r >= 0)
+    r = sd_bus_message_close_container (m);
+  return r;
+}
+
 static int
 append_device (sd_bus_message *m, const Device *d, GPtrArray *grants)
 {
@@ -88,6 +109,9 @@ append_device (sd_bus_message *m, const Device *d, GPtrArray *grants)
   if (d->persistent)
     ENTRY (VFIOD_KEY_PERSISTENT, "s", d->persistent);
 #undef ENTRY
+  r = append_strv_entry (m, VFIOD_KEY_RESET_METHODS, d->reset_methods);
+  if (r < 0)
+    return r;
 
   /* who may open its group by path (GrantAccess): only when somebody may
    * (almost never; the entry costs a ListDevices of thousands of devices) */
@@ -267,6 +291,94 @@ method_list_devices (sd_bus_message *m, void *userdata, sd_bus_error *error)
   g_clear_pointer (&reply, sd_bus_message_unref);
   g_clear_pointer (&devices, g_ptr_array_unref);
   malloc_trim (0);
+  return r;
+}
+
+static int
+append_isolating (sd_bus_message *m, GPtrArray *places)
+{
+  int r = sd_bus_message_open_container (m, 'e', "sv");
+
+  if (r >= 0)
+    r = sd_bus_message_append_basic (m, 's', VFIOD_KEY_ISOLATING_SLOTS);
+  if (r >= 0)
+    r = sd_bus_message_open_container (m, 'v', "aa{sv}");
+  if (r >= 0)
+    r = sd_bus_message_open_container (m, 'a', "a{sv}");
+  for (guint i = 0; r >= 0 && i < places->len; i++)
+    {
+      const IsolatingSlot *p = g_ptr_array_index (places, i);
+      r = sd_bus_message_open_container (m, 'a', "{sv}");
+      if (r >= 0)
+        r = sd_bus_message_append (m, "{sv}", VFIOD_KEY_SLOT, "s", p->slot);
+      if (r >= 0)
+        r = sd_bus_message_append (m, "{sv}", VFIOD_KEY_PORT, "s", p->port);
+      if (r >= 0)
+        r = append_strv_entry (m, VFIOD_KEY_OCCUPANT, p->occupants);
+      if (r >= 0)
+        r = sd_bus_message_close_container (m);
+    }
+  for (int k = 0; r >= 0 && k < 3; k++)
+    r = sd_bus_message_close_container (m);
+  return r;
+}
+
+static int
+method_explain_group (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  Manager *self = userdata;
+  g_autoptr (GPtrArray) devices = NULL;
+  g_autoptr (GPtrArray) slots = NULL;
+  g_autoptr (Isolation) isolation = NULL;
+  g_autoptr (IsolationAdvice) advice = NULL;
+  g_autofree char *unreadable = NULL;
+  _cleanup_ (sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+  const Device *device = NULL;
+  const GroupCause *cause;
+  PciAddress address;
+  char name[ADDRESS_STRLEN];
+  int r;
+
+  r = read_address_arg (m, &address, error);
+  if (r < 0)
+    return r;
+  address_format (&address, name);
+
+  /* the rules need the whole tree: ports above, functions beside */
+  r = model_read_devices (self->model, &devices, &unreadable);
+  if (r < 0)
+    return error_from_sysfs (error, unreadable ? unreadable : name, r);
+  for (guint i = 0; i < devices->len && device == NULL; i++)
+    if (strcmp (((Device *) g_ptr_array_index (devices, i))->name, name) == 0)
+      device = g_ptr_array_index (devices, i);
+  if (device == NULL)
+    return error_from_sysfs (error, name, -ENOENT);
+  if (device->group == DEVICE_NO_GROUP)
+    return error_no_group (error, name);
+
+  isolation = isolation_new (devices);
+  slots = sysfs_list_slots ();
+  advice = isolation_advise (isolation, name, slots);
+  cause = isolation_group (isolation, (uint32_t) device->group);
+  g_assert (advice && cause);
+
+  r = sd_bus_message_new_method_return (m, &reply);
+  if (r >= 0)
+    r = sd_bus_message_open_container (reply, 'a', "{sv}");
+  if (r >= 0)
+    r = sd_bus_message_append (
+        reply, "{sv}{sv}{sv}{sv}{sv}{sv}", VFIOD_KEY_GROUP, "u", (uint32_t) device->group,
+        VFIOD_KEY_CAUSE, "s", cause->cause, VFIOD_KEY_CAUSE_DEVICE, "s", cause->cause_device,
+        VFIOD_KEY_EXPLANATION, "s", cause->explanation, VFIOD_KEY_ADVICE, "s", advice->advice,
+        VFIOD_KEY_RESET_WARNING, "s", advice->reset_warning);
+  if (r >= 0)
+    r = append_strv_entry (reply, VFIOD_KEY_RESET_METHODS, device->reset_methods);
+  if (r >= 0)
+    r = append_isolating (reply, advice->isolating);
+  if (r >= 0)
+    r = sd_bus_message_close_container (reply);
+  if (r >= 0)
+    r = sd_bus_send (NULL, reply, NULL);
   return r;
 }
 
@@ -1757,6 +1869,9 @@ static const sd_bus_vtable manager_vtable[] = {
   SD_BUS_VTABLE_START (0),
   SD_BUS_PROPERTY (VFIOD_PROPERTY_VERSION, "s", property_get_version, 0,
                    SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_EXPLAIN_GROUP, SD_BUS_ARGS ("s", device),
+                           SD_BUS_RESULT ("a{sv}", explanation), method_explain_group,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_GET_GROUP, SD_BUS_ARGS ("s", device),
                            SD_BUS_RESULT ("u", group, "aa{sv}", devices), method_get_group,
                            SD_BUS_VTABLE_UNPRIVILEGED),

@@ -166,6 +166,11 @@ GETTER (device_get)
     return sd_bus_message_append (reply, "s", d->in_use ? d->in_use : "");
   if (strcmp (property, VFIOD_PROP_PERSISTENT) == 0)
     return sd_bus_message_append (reply, "s", d->persistent ? d->persistent : "");
+  if (strcmp (property, VFIOD_PROP_RESET_METHODS) == 0)
+    {
+      static char *none[] = { NULL };
+      return sd_bus_message_append_strv (reply, d->reset_methods ? d->reset_methods : none);
+    }
   return -ENOENT;
 }
 
@@ -180,6 +185,12 @@ GETTER (group_get)
     return sd_bus_message_append (reply, "b", (int) g->viable);
   if (strcmp (property, VFIOD_PROP_IN_USE) == 0)
     return sd_bus_message_append (reply, "s", g->in_use);
+  if (strcmp (property, VFIOD_PROP_CAUSE) == 0)
+    return sd_bus_message_append (reply, "s", g->cause->cause);
+  if (strcmp (property, VFIOD_PROP_CAUSE_DEVICE) == 0)
+    return sd_bus_message_append (reply, "s", g->cause->cause_device);
+  if (strcmp (property, VFIOD_PROP_EXPLANATION) == 0)
+    return sd_bus_message_append (reply, "s", g->cause->explanation);
   if (strcmp (property, VFIOD_PROP_DEVICES) != 0)
     return -ENOENT;
   r = sd_bus_message_open_container (reply, 'a', "o");
@@ -215,6 +226,7 @@ static const sd_bus_vtable device_vtable[] = {
   SD_BUS_PROPERTY (VFIOD_PROP_BRIDGE, "b", device_get, 0, CHANGES),
   SD_BUS_PROPERTY (VFIOD_PROP_IN_USE, "s", device_get, 0, CHANGES),
   SD_BUS_PROPERTY (VFIOD_PROP_PERSISTENT, "s", device_get, 0, CHANGES),
+  SD_BUS_PROPERTY (VFIOD_PROP_RESET_METHODS, "as", device_get, 0, CHANGES),
   SD_BUS_VTABLE_END,
 };
 
@@ -224,6 +236,9 @@ static const sd_bus_vtable group_vtable[] = {
   SD_BUS_PROPERTY (VFIOD_PROP_DEVICES, "ao", group_get, 0, CHANGES),
   SD_BUS_PROPERTY (VFIOD_PROP_VIABLE, "b", group_get, 0, CHANGES),
   SD_BUS_PROPERTY (VFIOD_PROP_IN_USE, "s", group_get, 0, CHANGES),
+  SD_BUS_PROPERTY (VFIOD_PROP_CAUSE, "s", group_get, 0, CHANGES),
+  SD_BUS_PROPERTY (VFIOD_PROP_CAUSE_DEVICE, "s", group_get, 0, CHANGES),
+  SD_BUS_PROPERTY (VFIOD_PROP_EXPLANATION, "s", group_get, 0, CHANGES),
   SD_BUS_VTABLE_END,
 };
 
@@ -321,8 +336,10 @@ read_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   GError *error = NULL;
   GPtrArray *devices = read_view_devices (task_data, &error);
 
+  /* the view runs the grouping rules over the whole machine: here, not
+   * on the main loop */
   if (devices)
-    g_task_return_pointer (task, devices, (GDestroyNotify) g_ptr_array_unref);
+    g_task_return_pointer (task, view_new (devices), (GDestroyNotify) view_free);
   else
     g_task_return_error (task, error);
 }
@@ -334,12 +351,12 @@ read_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Model *self = user_data;
   g_autoptr (GError) error = NULL;
-  GPtrArray *devices = g_task_propagate_pointer (G_TASK (result), &error);
+  View *view = g_task_propagate_pointer (G_TASK (result), &error);
 
   self->reading = FALSE;
   self->reads++;
-  if (devices)
-    publish (self, view_new (devices));
+  if (view)
+    publish (self, view);
   else
     g_warning ("%s", error->message);
   /* what was read for the view and the signals is garbage now */

@@ -46,20 +46,20 @@ typedef struct {
   bool multifunction;
   uint8_t secondary_bus; /* bridges: the bus behind it */
   PciConfigPortType port_type;
-  bool caps_read;          /* the 256-byte space was given: the capabilities
+  bool caps_read;           /* the 256-byte space was given: the capabilities
                                 * are known (the 64 bytes non-root readers get
                                 * tell nothing of them) */
-  bool has_extended;       /* the extended space (>= 260 bytes) was given */
-  bool acs;                /* an ACS capability was found */
-  uint16_t acs_capability; /* PCICONFIG_ACS_* it supports */
-  uint16_t acs_control;    /* PCICONFIG_ACS_* enabled */
+  bool has_extended;        /* the extended space (>= 260 bytes) was given */
+  bool acs;                 /* an ACS capability was found */
+  uint16_t acs_capability;  /* PCICONFIG_ACS_* it supports */
+  uint16_t acs_control;     /* PCICONFIG_ACS_* enabled */
   uint32_t acs_control_spt; /* the dword at the capability + 8, where Intel
                              * Sunrise/Union Point PCH root ports keep
                              * their control bits (0 when past the end) */
-  bool flr;                /* PCIe Device Capabilities FLR, or AF FLR */
-  bool pm;                 /* a PM capability */
-  bool pm_no_soft_reset;   /* PMCSR No_Soft_Reset: D3hot->D0 keeps state */
-  const char *malformed;   /* NULL, or why the space cannot be trusted */
+  bool flr;                 /* PCIe Device Capabilities FLR, or AF FLR */
+  bool pm;                  /* a PM capability */
+  bool pm_no_soft_reset;    /* PMCSR No_Soft_Reset: D3hot->D0 keeps state */
+  const char *malformed;    /* NULL, or why the space cannot be trusted */
 } PciConfig;
 
 /* Parses @size bytes of config space into @out (always filled; see

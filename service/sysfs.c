@@ -11,6 +11,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "isolation.h"
 #include "util.h"
 #include "names.h"
 
@@ -540,6 +541,55 @@ read_bound_drivers (void)
       return NULL;
     }
   return g_steal_pointer (&drivers);
+}
+
+static gint
+slot_compare (gconstpointer a, gconstpointer b)
+{
+  return strcmp ((*(PciSlot **) a)->name, (*(PciSlot **) b)->name);
+}
+
+/* A slot name vfiod repeats to callers: printable ASCII, 1 to 64 bytes.
+ * Platforms name slots by number ("4"), firmware label or "N-1". */
+static gboolean
+slot_name_valid (const char *name)
+{
+  size_t len = strlen (name);
+
+  if (len == 0 || len > 64)
+    return FALSE;
+  for (const char *p = name; *p; p++)
+    if (*p < 0x20 || *p > 0x7e)
+      return FALSE;
+  return TRUE;
+}
+
+GPtrArray *
+sysfs_list_slots (void)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) pci_slot_free);
+  DIR *dir = opendir (VFIOD_SYSFS_PCI_SLOTS);
+  struct dirent *de;
+
+  while (dir && (de = readdir (dir)) != NULL)
+    {
+      char path[PATH_MAX], buf[ATTR_MAX];
+      PciSlot slot = { 0 };
+
+      if (de->d_name[0] == '.' || !slot_name_valid (de->d_name))
+        continue;
+      snprintf (path, sizeof path, VFIOD_SYSFS_PCI_SLOTS "/%s/" VFIOD_ATTR_SLOT_ADDRESS,
+                de->d_name);
+      if (sysfs_read_attr (AT_FDCWD, path, buf, sizeof buf) < 0 ||
+          !pci_slot_parse_address (buf, &slot))
+        continue;
+      slot.name = g_strdup (de->d_name);
+      g_ptr_array_add (out, g_memdup2 (&slot, sizeof slot));
+    }
+  if (dir)
+    closedir (dir);
+  g_ptr_array_sort (out, slot_compare);
+  return out;
 }
 
 int

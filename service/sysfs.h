@@ -83,6 +83,11 @@ ssize_t sysfs_read_attr (int dirfd, const char *path, char *buf, size_t size);
  * or -errno (-ENAMETOOLONG when it does not fit). */
 ssize_t sysfs_readlink_at (int dirfd, const char *path, char *buf, size_t size);
 
+/* The machine's PCI slots (/sys/bus/pci/slots/NAME/address): PciSlot*
+ * (isolation.h), sorted by name.  Slots whose name or address vfiod does
+ * not take are left out; no slots directory is no slots. */
+GPtrArray *sysfs_list_slots (void);
+
 /* ---- writes: the only place vfiod changes /sys --------------------------
  * Each returns 0 or -errno.  They block as long as the kernel does (an
  * unbind waits for the driver to let go): call them off the main loop. */

@@ -10,6 +10,7 @@ static void
 view_group_free (ViewGroup *g)
 {
   g_ptr_array_unref (g->members);
+  group_cause_free (g->cause);
   g_free (g);
 }
 
@@ -54,9 +55,18 @@ view_new (GPtrArray *devices)
 
   GHashTableIter iter;
   ViewGroup *g;
+  g_autoptr (Isolation) isolation = isolation_new (devices);
   g_hash_table_iter_init (&iter, self->groups);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &g))
-    g->viable = group_viable (g->members);
+    {
+      const GroupCause *cause = isolation_group (isolation, g->number);
+      g->viable = group_viable (g->members);
+      g->cause = g_new0 (GroupCause, 1);
+      g->cause->group = g->number;
+      g->cause->cause = cause ? cause->cause : VFIOD_CAUSE_UNKNOWN;
+      g->cause->cause_device = g_strdup (cause ? cause->cause_device : "");
+      g->cause->explanation = g_strdup (cause ? cause->explanation : "");
+    }
   return self;
 }
 
@@ -180,6 +190,14 @@ add_change (GPtrArray *out, ViewChangeKind kind, char *path /* owned */, const c
 }
 
 static gboolean
+strv_equal (char **a, char **b)
+{
+  static char *none[] = { NULL };
+
+  return g_strv_equal ((const char *const *) (a ? a : none), (const char *const *) (b ? b : none));
+}
+
+static gboolean
 str_differ (const char *a, const char *b)
 {
   return g_strcmp0 (a ? a : "", b ? b : "") != 0;
@@ -207,6 +225,7 @@ device_changes (const Device *a, const Device *b)
   CHANGED (device_is_bridge (a) != device_is_bridge (b), VFIOD_PROP_BRIDGE);
   CHANGED (str_differ (a->in_use, b->in_use), VFIOD_PROP_IN_USE);
   CHANGED (str_differ (a->persistent, b->persistent), VFIOD_PROP_PERSISTENT);
+  CHANGED (!strv_equal (a->reset_methods, b->reset_methods), VFIOD_PROP_RESET_METHODS);
 #undef CHANGED
   return names;
 }
@@ -234,6 +253,12 @@ group_changes (const ViewGroup *a, const ViewGroup *b)
     g_ptr_array_add (names, g_strdup (VFIOD_PROP_VIABLE));
   if (strcmp (a->in_use, b->in_use) != 0)
     g_ptr_array_add (names, g_strdup (VFIOD_PROP_IN_USE));
+  if (strcmp (a->cause->cause, b->cause->cause) != 0)
+    g_ptr_array_add (names, g_strdup (VFIOD_PROP_CAUSE));
+  if (strcmp (a->cause->cause_device, b->cause->cause_device) != 0)
+    g_ptr_array_add (names, g_strdup (VFIOD_PROP_CAUSE_DEVICE));
+  if (strcmp (a->cause->explanation, b->cause->explanation) != 0)
+    g_ptr_array_add (names, g_strdup (VFIOD_PROP_EXPLANATION));
   return names;
 }
 

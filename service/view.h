@@ -9,12 +9,14 @@
 #include <stdint.h>
 
 #include "device.h"
+#include "isolation.h"
 
 typedef struct {
   uint32_t number;
   GPtrArray *members; /* Device*, borrowed from the view, by address */
   bool viable;        /* group_viable() */
   const char *in_use; /* the first member's in-use reason, or "" */
+  GroupCause *cause;  /* why these members (isolation.h), owned */
 } ViewGroup;
 
 typedef struct {
@@ -23,7 +25,8 @@ typedef struct {
   GHashTable *groups;  /* GUINT_TO_POINTER (number) → ViewGroup* */
 } View;
 
-/* Consumes @devices (Device*, described: names and in_use set). */
+/* Consumes @devices (Device*, described: names and in_use set).  Runs
+ * the grouping rules over all of them: build it on a worker. */
 View *view_new (GPtrArray *devices);
 View *view_new_empty (void);
 void view_free (View *view);

@@ -14,7 +14,7 @@ from harness import (ERROR, MANAGER, NOBODY, SRCDIR, TOPOLOGIES, Stack, by_addre
 
 DEVICE_KEYS = {'address', 'group', 'vendor_id', 'device_id', 'subsystem_vendor_id',
                'subsystem_device_id', 'class', 'vendor', 'name', 'driver', 'state',
-               'bridge', 'in_use', 'granted_uids'}
+               'bridge', 'in_use', 'granted_uids', 'reset_methods'}
 
 MALFORMED = ['', ':', '..', '/', '../../../etc/passwd', '0000:03:00.0/', '0000:03:00.0 ',
              ' 03:00.0', '0000:03:00.8', '0000:03:20.0', '000:03:00.0', '000000000:03:00.0',
