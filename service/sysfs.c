@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "isolation.h"
@@ -341,6 +342,25 @@ read_config (Device *device)
     close (fd);
 }
 
+/* Whether the running kernel has reset_method files (5.15 and later). */
+static gboolean
+kernel_has_reset_method (void)
+{
+  static gsize once = 0;
+  static gboolean has;
+
+  if (g_once_init_enter (&once))
+    {
+      struct utsname u;
+      unsigned major = 0, minor = 0;
+
+      has = uname (&u) < 0 || sscanf (u.release, "%u.%u", &major, &minor) != 2 || major > 5 ||
+            (major == 5 && minor >= 15);
+      g_once_init_leave (&once, 1);
+    }
+  return has;
+}
+
 /* The kernel's reset methods (reset_method), or config space's before
  * kernel 5.15 (no such file).  A file vfiod cannot parse means none. */
 static void
@@ -361,6 +381,12 @@ read_reset_methods (Device *device)
           g_debug ("%s: cannot parse its reset methods", device->name);
           device->reset_methods = g_new0 (char *, 1);
         }
+      return;
+    }
+  if (n == -ENOENT && kernel_has_reset_method ())
+    {
+      /* the kernel hides the file of a device it cannot reset */
+      device->reset_methods = g_new0 (char *, 1);
       return;
     }
   if (n == -ENOENT)

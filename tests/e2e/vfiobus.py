@@ -41,11 +41,11 @@ GROUP, DRY_RUN, FORCE = 0x1, 0x2, 0x4
 
 SIGNATURES = {"GetGroup": "(s)", "ListDevices": "()", "DetachDevice": "(st)",
               "ReattachDevice": "(st)", "OpenGroup": "(st)", "GrantAccess": "(st)",
-              "RevokeAccess": "(st)", "SetLockedMemoryLimit": "(ht)"}
+              "RevokeAccess": "(st)", "SetLockedMemoryLimit": "(ht)", "ExplainGroup": "(s)"}
 REPLY_TYPES = {"GetGroup": "(uaa{sv})", "ListDevices": "(aa{sv})",
                "DetachDevice": "(aa{sv})", "ReattachDevice": "(aa{sv})",
                "OpenGroup": "(uh)", "GrantAccess": "(aa{sv})", "RevokeAccess": "(aa{sv})",
-               "SetLockedMemoryLimit": "()"}
+               "SetLockedMemoryLimit": "()", "ExplainGroup": "(a{sv})"}
 # An argument of type h given as this string: a pidfd of the calling process itself.
 SELF_PIDFD = "self-pidfd"
 

@@ -240,7 +240,10 @@ def expected_dict(a):
             "device_id": int(L.read_attr(a, "device"), 16),
             "subsystem_vendor_id": int(L.read_attr(a, "subsystem_vendor"), 16),
             "subsystem_device_id": int(L.read_attr(a, "subsystem_device"), 16),
-            "class": int(L.read_attr(a, "class"), 16)}
+            "class": int(L.read_attr(a, "class"), 16),
+            # the kernel's own list (6.1 has reset_method; absent: no method)
+            "reset_methods": (L.read_attr(a, "reset_method") or "").split()
+            if os.path.exists(f"/sys/bus/pci/devices/{a}/reset_method") else []}
 
 
 def compare(d):
@@ -272,6 +275,32 @@ C.check("GetGroup covered every kernel group", sorted(groups_seen) == sorted(kgr
         sorted(groups_seen))
 r = root.get_group("05:00.7")
 expect_error("GetGroup on an absent device -> NoSuchDevice", r, E + "NoSuchDevice")
+
+# Why grouped: the rules vfiod copies from the kernel, on the kernel's own groups.
+explained = {}
+for g, devs in kgroups.items():
+    r = root.call("ExplainGroup", devs[0]["address"])
+    explained[g] = r.value if r.ok else show(r)
+C.data["explained"] = explained
+want_cause = {"pair": ("multifunction", [pair[0]]),
+              "rp_noacs": ("bridge-without-acs", rp_ports),
+              "pcibridge": ("pci-bridge", [bridge]),
+              "rp_acs": ("isolated", [""])}
+got_cause = {k: (explained[G[k]].get("cause"), explained[G[k]].get("cause_device"))
+             if isinstance(explained.get(G[k]), dict) else explained.get(G[k]) for k in want_cause}
+C.check("ExplainGroup: the multifunction pair, the root ports without ACS, the PCIe-to-PCI "
+        "bridge and the endpoint below a root port with ACS have the causes the kernel's rules give",
+        all(isinstance(got_cause[k], tuple) and got_cause[k][0] == c and got_cause[k][1] in who
+            for k, (c, who) in want_cause.items()), got_cause)
+unknown = {g: e for g, e in explained.items() if not isinstance(e, dict) or e["cause"] == "unknown"}
+C.check(f"ExplainGroup: the rules reproduce every one of the kernel's {len(kgroups)} groups "
+        "(no \"unknown\")", not unknown, unknown or None)
+acs_place = [p for p in explained[G["rp_noacs"]].get("isolating_slots", [])
+             if p.get("port") == TOPO["rp_acs"]["ports"][0]] \
+    if isinstance(explained.get(G["rp_noacs"]), dict) else []
+C.check("ExplainGroup's advice for the group behind the ports without ACS names the root port "
+        "with ACS as a place that isolates, occupied by its endpoint",
+        acs_place and acs_place[0].get("occupant") == [acs_ep], explained.get(G["rp_noacs"]))
 
 in_use = {a: d.get("in_use", "") for a, d in listed.items()}
 C.data["in_use"] = {a: u for a, u in in_use.items() if u}
