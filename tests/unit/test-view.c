@@ -179,7 +179,7 @@ test_diff_hotplug (void)
   g_autoptr (View) b = NULL;
   g_autoptr (GPtrArray) changes = NULL;
   const ViewChange *c;
-  const char *const members[] = { VFIOD_PROP_DEVICES, NULL };
+  const char *const members[] = { VFIOD_PROP_DEVICES, VFIOD_PROP_EXPLANATION, NULL };
 
   g_ptr_array_remove_index (after, 0); /* the NIC */
   g_ptr_array_remove_index (after, 2); /* the GPU, alone in group 2 */
@@ -202,6 +202,7 @@ test_diff_hotplug (void)
 #undef AT
   c = find (changes, "/org/freedesktop/vfio1/group/5");
   g_assert_cmpint (c->kind, ==, VIEW_CHANGED);
+  /* its members, and the sentence that names them */
   g_assert_true (g_strv_equal ((const char *const *) c->properties, members));
 }
 
