@@ -50,6 +50,8 @@ static const Field device_fields[] = {
         {VFIOD_KEY_GRANTED_UIDS, FIELD_UINT32_ARRAY, offsetof(VfiodDevice, granted_uids), -1,
          offsetof(VfiodDevice, n_granted_uids), true},
         {VFIOD_KEY_PERSISTENT, FIELD_STRING, offsetof(VfiodDevice, persistent), -1, 0, true},
+        {VFIOD_KEY_RESET_METHODS, FIELD_STRING_ARRAY, offsetof(VfiodDevice, reset_methods), -1,
+         offsetof(VfiodDevice, n_reset_methods)},
 };
 
 static const Field assignment_fields[] = {
@@ -280,9 +282,16 @@ static int dict_read(sd_bus_message *m, const Field *fields, size_t n_fields, vo
         return 1;
 }
 
-/* Missing string keys become "", so callers never see NULL. */
+/* Missing string keys become "" and missing string lists empty ones, so
+ * callers never see NULL. */
 static int dict_fill_strings(const Field *fields, size_t n_fields, void *object, VfiodError *error) {
         for (size_t i = 0; i < n_fields; i++) {
+                if (fields[i].type == FIELD_STRING_ARRAY) {
+                        char ***list = (char ***) (void *) ((char *) object + fields[i].offset);
+                        if (!*list && !(*list = calloc(1, sizeof(char *))))
+                                return error_set_local(error, ENOMEM, "Out of memory");
+                        continue;
+                }
                 if (fields[i].type != FIELD_STRING)
                         continue;
                 char **target = (char **) (void *) ((char *) object + fields[i].offset);
@@ -458,6 +467,7 @@ static void device_free(void *p) {
         free(d->in_use);
         free(d->granted_uids);
         free(d->persistent);
+        strv_free(d->reset_methods);
         free(d);
 }
 

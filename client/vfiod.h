@@ -81,6 +81,10 @@ typedef struct VfiodDevice {
         char *persistent;       /* its persistent assignment: "" none,
                                         * VFIOD_PERSISTENT_ACTIVE, or
                                         * VFIOD_PERSISTENT_MISMATCH "what differs" */
+        size_t n_reset_methods; /* how the kernel can reset it, strongest */
+        char **reset_methods;   /*   first (VFIOD_RESET_*...); NULL-terminated,
+                                        *   empty when it cannot be (or an older
+                                        *   service did not say) */
 } VfiodDevice;
 
 typedef struct VfiodDeviceList {
