@@ -80,7 +80,7 @@ class TestTopologies(unittest.TestCase):
                         self.assertEqual(g['CauseDevice'], '')
                     else:
                         self.assertIn(g['CauseDevice'] + ' ', g['Explanation'] + ' ')
-        self.assertGreater(checked, 1000)
+        self.assertGreaterEqual(checked, 1000)  # large.json alone has 950
 
 
 class TestExplain(ExplainTest):
@@ -125,6 +125,37 @@ class TestExplain(ExplainTest):
         name, message = self.stack.call_error('ExplainGroup', 's', '0000:07:00.0')
         self.assertEqual(name, ERROR + 'NoSuchDevice')
         self.assertIn('0000:07:00.0', message)
+
+
+class TestPciBridge(ExplainTest):
+    topology = 'pcie-to-pci-bridge.json'
+
+    def test_conventional_pci_and_a_slot_that_isolates(self):
+        e = self.explain('0000:04:01.0')
+        self.assertEqual((e['group'], e['cause'], e['cause_device']), (9, 'pci-bridge', '0000:03:00.0'))
+        self.assertIn('PCIe-to-PCI bridge', e['explanation'])
+        # the Union Point root port's ACS (control at +8) isolates: slot 4
+        self.assertEqual(e['isolating_slots'],
+                         [{'slot': '4', 'port': '0000:00:1c.4', 'occupant': ['0000:03:00.0']}])
+        self.assertIn('slot 4 (port 0000:00:1c.4, now holding 0000:03:00.0)', e['advice'])
+        self.assertEqual((e['reset_methods'], e['reset_warning']), (['pm'], ''))
+
+
+class TestVmd(ExplainTest):
+    topology = 'two-domains.json'
+
+    def test_vmd_domain_is_an_alias(self):
+        # the simulator nests the VMD's domain below it, as the kernel does
+        self.assertEqual(os.path.realpath('/sys/bus/pci/devices/10000:01:00.0'),
+                         '/sys/devices/pci0000:5d/0000:5d:05.5/pci10000:00/10000:00:00.0/10000:01:00.0')
+        e = self.explain('10000:01:00.0')
+        self.assertEqual((e['group'], e['cause'], e['cause_device']), (30, 'alias', '0000:5d:05.5'))
+        self.assertIn('Intel VMD', e['explanation'])
+        self.assertIn('turning VMD off', e['advice'])
+        # functions with ACS between them: a group each
+        for a in ('0000:5e:00.0', '0000:5e:00.1'):
+            e = self.explain(a)
+            self.assertEqual((e['cause'], e['reset_methods'], e['reset_warning']), ('isolated', ['flr'], ''))
 
 
 class TestNoIommu(ExplainTest):

@@ -9,6 +9,7 @@
 #define SIM_ATTR_BOOT_VGA "boot_vga"
 #define SIM_ATTR_CLASS "class"
 #define SIM_ATTR_CONFIG "config"
+#define SIM_ATTR_RESET_METHOD "reset_method"
 #define SIM_ATTR_DEV "dev"
 #define SIM_ATTR_DEVICE "device"
 #define SIM_ATTR_DRIVER "driver"

@@ -335,6 +335,28 @@ static SimDevice *load_device(Loader *l, JsonObject *o) {
                             "bridge %s needs \"secondary_bus\"", dev->address);
                 goto fail;
         }
+        dev->acs_cap = (int) get_int_or(l, o, "acs_cap", -1);
+        dev->acs_ctrl = (int) get_int_or(l, o, "acs_ctrl", dev->acs_cap >= 0 ? (dev->acs_cap & 0x1d) : 0);
+        {
+                g_autofree char *layout = get_str(l, o, "acs_layout");
+                if (layout && !g_str_equal(layout, "standard") && !g_str_equal(layout, "intel-spt")) {
+                        g_set_error(l->error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                                    "device %s: acs_layout is \"standard\" or \"intel-spt\"", dev->address);
+                        goto fail;
+                }
+                dev->acs_spt = layout && g_str_equal(layout, "intel-spt");
+        }
+        dev->flr = get_int_or(l, o, "flr", 0) != 0;
+        {
+                g_autofree char *pm = get_str(l, o, "pm");
+                dev->pm = pm && g_str_equal(pm, "no-soft-reset") ? 2 : get_int_or(l, o, "pm", 0) ? 1 : 0;
+        }
+        dev->reset_method = get_str(l, o, "reset_method");
+        dev->slot_name = get_str(l, o, "slot");
+        {
+                g_autofree char *domain = get_str(l, o, "child_domain");
+                dev->child_domain = domain ? strtoll(domain, NULL, 16) : -1;
+        }
         dev->multifunction = get_int_or(l, o, "multifunction", -1);
         dev->pcie = get_int_or(l, o, "pcie", -1);
         dev->port_type = -1;
@@ -665,6 +687,15 @@ static void device_build(Sim *sim, SimDevice *dev) {
         } else {
                 SimNode *devices = node_child(sim->root, "devices");
 
+                /* a domain a VMD hosts: its root buses sit below the VMD */
+                for (guint i = 0; i < sim->devices->len; i++) {
+                        SimDevice *host = sim->devices->pdata[i];
+                        if (host != dev && host->child_domain == (long long) dev->domain) {
+                                device_build(sim, host);
+                                devices = host->dir;
+                                break;
+                        }
+                }
                 snprintf(rootname, sizeof(rootname), "pci%04x:%02x", dev->domain, dev->bus);
                 parent_dir = node_child(devices, rootname);
                 if (!parent_dir) {
@@ -693,6 +724,14 @@ static void device_build(Sim *sim, SimDevice *dev) {
         node_text(d, "dma_mask_bits", 0444, "64\n");
         if (dev->boot_vga >= 0)
                 node_attr(d, SIM_ATTR_BOOT_VGA, 0444, ATTR_BOOT_VGA, dev, NULL);
+        if (dev->reset_method)
+                node_attr(d, SIM_ATTR_RESET_METHOD, 0644, ATTR_RESET_METHOD, dev, NULL);
+        if (dev->slot_name && dev->bridge) {
+                SimNode *slot = node_dir(node_lookup(sim->root, "/bus/pci/slots"), dev->slot_name);
+                g_autofree char *address =
+                        g_strdup_printf("%04x:%02x:00\n", dev->domain, dev->secondary_bus);
+                node_text(slot, "address", 0444, address);
+        }
         node_link(d, SIM_ATTR_SUBSYSTEM, node_lookup(sim->root, "/bus/pci"));
         node_link(node_lookup(sim->root, "/bus/pci/devices"), dev->address, d);
         if (dev->iommu_group >= 0) {
@@ -964,9 +1003,22 @@ static GByteArray *config_space(const SimDevice *dev) {
         if (dev->bridge) {
                 /* Bridges carry their subsystem IDs in a capability. */
                 c[cap] = 0x0d;
-                c[cap + 1] = dev->pcie ? cap + 0x10 : 0;
+                c[cap + 1] = dev->pcie || dev->pm ? cap + 0x10 : 0;
                 W16(cap + 4, dev->subsystem_vendor);
                 W16(cap + 6, dev->subsystem_device);
+                cap += 0x10;
+        }
+        if (dev->pm && !dev->bridge && !dev->pcie) {
+                /* conventional PCI: the capability list starts here */
+                W16(0x06, 0x0010);
+                c[0x34] = cap;
+        }
+        if (dev->pm) {
+                /* PM capability; PMCSR bit 3: No_Soft_Reset */
+                c[cap] = 0x01;
+                c[cap + 1] = dev->pcie ? cap + 0x10 : 0;
+                W16(cap + 2, 0x0003);
+                W16(cap + 4, dev->pm == 2 ? 0x0008 : 0x0000);
                 cap += 0x10;
         }
         if (dev->pcie) {
@@ -977,6 +1029,20 @@ static GByteArray *config_space(const SimDevice *dev) {
                 c[cap] = 0x10;
                 c[cap + 1] = 0;
                 W16(cap + 2, flags);
+                if (dev->flr) /* Device Capabilities bit 28 */
+                        c[cap + 7] |= 0x10;
+        }
+        if (dev->pcie && dev->acs_cap >= 0) {
+                /* ACS extended capability at 0x100, the only one: id 0x000d,
+                 * version 1, next 0 */
+                W16(0x100, 0x000d);
+                W16(0x102, 0x0001);
+                W16(0x104, dev->acs_cap);
+                if (dev->acs_spt) {
+                        W16(0x108, dev->acs_ctrl);
+                } else {
+                        W16(0x106, dev->acs_ctrl);
+                }
         }
 #undef W16
         return b;
@@ -1047,6 +1113,7 @@ GByteArray *sim_read(Sim *sim, SimNode *node) {
                 break;
         case ATTR_ENABLE: text = g_strdup_printf("%d\n", d->enabled ? 1 : 0); break;
         case ATTR_BOOT_VGA: text = g_strdup_printf("%d\n", d->boot_vga); break;
+        case ATTR_RESET_METHOD: text = g_strdup_printf("%s\n", d->reset_method); break;
         case ATTR_SRIOV_NUMVFS: text = g_strdup_printf("%u\n", vfs_present(d)); break;
         default: text = g_strdup(""); break;
         }
@@ -1423,6 +1490,8 @@ static void device_free(gpointer p) {
         g_ptr_array_unref(d->vfs);
         g_ptr_array_unref(d->blocks);
         g_strfreev(d->nets);
+        g_free(d->reset_method);
+        g_free(d->slot_name);
         g_free(d);
 }
 

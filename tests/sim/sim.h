@@ -43,6 +43,7 @@ typedef enum {
         ATTR_DRIVER_OVERRIDE,
         ATTR_ENABLE,
         ATTR_BOOT_VGA,
+        ATTR_RESET_METHOD,
         ATTR_SRIOV_NUMVFS,
         ATTR_REMOVE, /* <device>/remove: hot removal */
         ATTR_DRV_BIND,
@@ -125,6 +126,15 @@ struct SimDevice {
         bool removed;
         int vf_index;   /* VFs: N of the PF's virtfnN */
         int vfio_minor; /* vfio-dev/vfio<N> while on vfio-pci (cdev on), else -1 */
+        /* isolation and reset (config space, reset_method, slots) */
+        int acs_cap;            /* ACS capability bits, -1: no ACS capability */
+        int acs_ctrl;           /* ACS control bits */
+        bool acs_spt;           /* control as a dword at cap + 8 (Intel SPT PCH) */
+        bool flr;               /* PCIe Device Capabilities FLR */
+        int pm;                 /* 0 none, 1 PM capability, 2 with No_Soft_Reset */
+        char *reset_method;     /* the reset_method file's text, NULL: no file */
+        char *slot_name;        /* bridges: the name of the slot behind it */
+        long long child_domain; /* VMD: the PCI domain it hosts, -1 */
 };
 
 typedef struct {

@@ -114,7 +114,8 @@ test_causes (void)
   g_assert_nonnull (c);
   g_assert_cmpstr (c->cause, ==, VFIOD_CAUSE_BRIDGE_WITHOUT_ACS);
   g_assert_cmpstr (c->cause_device, ==, "0000:00:1c.0");
-  g_assert_nonnull (strstr (c->explanation, "0000:00:1c.0 (Root Port #1), a root port, has no ACS"));
+  g_assert_nonnull (
+      strstr (c->explanation, "0000:00:1c.0 (Root Port #1), a root port, has no ACS"));
   g_assert_nonnull (
       strstr (c->explanation, "0000:02:00.0 (82574L) and 0000:02:00.1 share IOMMU group 5"));
 
@@ -210,9 +211,9 @@ test_parsers (void)
   g_assert_cmpuint (s.bus, ==, 2);
   g_assert_true (pci_slot_parse_address ("10000:01", &s));
   g_assert_cmpuint (s.domain, ==, 0x10000);
-  for (const char *const *bad = (const char *const[]){ "", "0000", "0000:2:00", "0000:02:20",
-                                                       "0000:02:00:00", "00:02:00", "zzzz:02",
-                                                       "0000:02:00 x", NULL };
+  for (const char *const *bad =
+           (const char *const[]){ "", "0000", "0000:2:00", "0000:02:20", "0000:02:00:00",
+                                  "00:02:00", "zzzz:02", "0000:02:00 x", NULL };
        *bad; bad++)
     g_assert_false (pci_slot_parse_address (*bad, &s));
 
