@@ -3,6 +3,7 @@
  * vfioctl: the command line client of vfiod, built on libvfiod only.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <langinfo.h>
 #include <locale.h>
@@ -42,6 +43,7 @@ DEFINE_FREEP(VfiodDeviceList, vfiod_device_list_free)
 DEFINE_FREEP(VfiodPlan, vfiod_plan_free)
 DEFINE_FREEP(VfiodNodeList, vfiod_node_list_free)
 DEFINE_FREEP(VfiodAssignmentList, vfiod_assignment_list_free)
+DEFINE_FREEP(VfiodExplanation, vfiod_explanation_free)
 #define _cleanup_client_ _cleanup_(vfiod_client_freep)
 #define _cleanup_error_ _cleanup_(vfiod_error_clear)
 
@@ -390,6 +392,7 @@ static int verb_list(const Options *options, char **args, size_t n_args) {
 static int verb_group(const Options *options, char **args, size_t n_args) {
         _cleanup_error_ VfiodError error = VFIOD_ERROR_INIT;
         _cleanup_(vfiod_device_list_freep) VfiodDeviceList *list = NULL;
+        _cleanup_(vfiod_explanation_freep) VfiodExplanation *why = NULL;
         _cleanup_client_ VfiodClient *client = NULL;
         uint32_t group = 0;
         int r, ret;
@@ -400,8 +403,89 @@ static int verb_group(const Options *options, char **args, size_t n_args) {
         r = vfiod_client_get_group(client, args[0], &group, &list, &error);
         if (r < 0)
                 return fail(&error, args[0]);
-        r = options->json ? json_devices(list, true, group) : table_devices(list);
+        if (options->json) {
+                r = json_devices(list, true, group);
+                return r < 0 ? fail_output(r) : EXIT_SUCCESS;
+        }
+        /* the cause above the table; a service without ExplainGroup (older)
+         * or a group that changed meanwhile just has no such line */
+        vfiod_error_clear(&error);
+        if (vfiod_client_explain_group(client, args[0], &why, &error) >= 0 && why->group == group) {
+                if (*why->cause_device)
+                        printf("Cause: %s (%s): %s\n", why->cause, why->cause_device, why->explanation);
+                else
+                        printf("Cause: %s: %s\n", why->cause, why->explanation);
+        }
+        r = table_devices(list);
         return r < 0 ? fail_output(r) : EXIT_SUCCESS;
+}
+
+static int json_explanation(const VfiodExplanation *e) {
+        JsonWriter w;
+
+        json_writer_init(&w, stdout, out.tty);
+        json_writer_begin_object(&w);
+        vfiod_explanation_foreach_field(e, json_field, &w);
+        json_writer_key(&w, VFIOD_KEY_ISOLATING_SLOTS);
+        json_writer_begin_array(&w);
+        for (size_t i = 0; i < e->n_isolating_slots; i++) {
+                json_writer_begin_object(&w);
+                vfiod_isolating_slot_foreach_field(e->isolating_slots[i], json_field, &w);
+                json_writer_end_object(&w);
+        }
+        json_writer_end_array(&w);
+        json_writer_end_object(&w);
+        return json_writer_finish(&w);
+}
+
+/* "a, b" and a newline, or @none */
+static void print_items(char *const *items, const char *none) {
+        if (!items || !items[0])
+                printf("%s", none);
+        for (size_t i = 0; items && items[i]; i++)
+                printf("%s%s", i ? ", " : "", items[i]);
+        printf("\n");
+}
+
+static int verb_explain(const Options *options, char **args, size_t n_args) {
+        _cleanup_error_ VfiodError error = VFIOD_ERROR_INIT;
+        _cleanup_(vfiod_explanation_freep) VfiodExplanation *e = NULL;
+        _cleanup_client_ VfiodClient *client = NULL;
+        int r, ret;
+
+        ret = client_open(&client);
+        if (ret != 0)
+                return ret;
+        r = vfiod_client_explain_group(client, args[0], &e, &error);
+        if (r < 0)
+                return fail(&error, args[0]);
+        if (options->json) {
+                r = json_explanation(e);
+                return r < 0 ? fail_output(r) : EXIT_SUCCESS;
+        }
+        printf("%-14s%" PRIu32 "\n", "Group:", e->group);
+        if (*e->cause_device)
+                printf("%-14s%s (%s)\n", "Cause:", e->cause, e->cause_device);
+        else
+                printf("%-14s%s\n", "Cause:", e->cause);
+        printf("%-14s%s\n", "Why:", e->explanation);
+        printf("%-14s%s\n", "Advice:", e->advice);
+        for (size_t i = 0; i < e->n_isolating_slots; i++) {
+                const VfiodIsolatingSlot *p = e->isolating_slots[i];
+                char label[64];
+
+                if (*p->slot)
+                        snprintf(label, sizeof(label), "  slot %s", p->slot);
+                else
+                        snprintf(label, sizeof(label), "  port");
+                printf("%-14s%s: ", label, p->port);
+                print_items(p->occupants, "free");
+        }
+        printf("%-14s", "Reset:");
+        print_items(e->reset_methods, "none");
+        if (*e->reset_warning)
+                printf("%-14s%s\n", "Warning:", e->reset_warning);
+        return EXIT_SUCCESS;
 }
 
 static uint64_t options_flags(const Options *options) {
@@ -896,6 +980,9 @@ static int verb_help(const Options *options, char **args, size_t n_args);
 static const Verb verbs[] = {
         {"list", NULL, "List every PCI device (the default)", 0, 0, 0, true, verb_list},
         {"group", "DEVICE", "List the devices of the IOMMU group of DEVICE", 1, 1, 0, false, verb_group},
+        {"explain", "DEVICE",
+         "Why DEVICE shares its IOMMU group, what would isolate it, how it can be reset", 1, 1, 0, false,
+         verb_explain},
         {"detach", "DEVICE", "Bind DEVICE (with --group: its whole group) to vfio-pci", 1, 1,
          VERB_OPTION_GROUP | VERB_OPTION_DRY_RUN | VERB_OPTION_FORCE | VERB_OPTION_PERSISTENT, false,
          verb_detach},

@@ -40,6 +40,8 @@ int reply_read_device_list(sd_bus_message *m, VfiodDeviceList **ret, VfiodError 
 int reply_read_plan(sd_bus_message *m, VfiodPlan **ret, VfiodError *error);
 /* Reads an aa{sv} of persistent assignments (ListPersistentAssignments). */
 int reply_read_assignment_list(sd_bus_message *m, VfiodAssignmentList **ret, VfiodError *error);
+/* Reads the a{sv} of ExplainGroup. */
+int reply_read_explanation(sd_bus_message *m, VfiodExplanation **ret, VfiodError *error);
 /* Reads an aa{sv} of nodes (GrantAccess, RevokeAccess). */
 int reply_read_node_list(sd_bus_message *m, VfiodNodeList **ret, VfiodError *error);
 

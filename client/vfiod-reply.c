@@ -86,6 +86,24 @@ static const Field node_fields[] = {
         {VFIOD_KEY_UID, FIELD_UINT32, offsetof(VfiodNode, uid), -1},
 };
 
+static const Field explanation_fields[] = {
+        {VFIOD_KEY_GROUP, FIELD_UINT32, offsetof(VfiodExplanation, group), -1},
+        {VFIOD_KEY_CAUSE, FIELD_STRING, offsetof(VfiodExplanation, cause), -1},
+        {VFIOD_KEY_CAUSE_DEVICE, FIELD_STRING, offsetof(VfiodExplanation, cause_device), -1},
+        {VFIOD_KEY_EXPLANATION, FIELD_STRING, offsetof(VfiodExplanation, explanation), -1},
+        {VFIOD_KEY_ADVICE, FIELD_STRING, offsetof(VfiodExplanation, advice), -1},
+        {VFIOD_KEY_RESET_METHODS, FIELD_STRING_ARRAY, offsetof(VfiodExplanation, reset_methods), -1,
+         offsetof(VfiodExplanation, n_reset_methods)},
+        {VFIOD_KEY_RESET_WARNING, FIELD_STRING, offsetof(VfiodExplanation, reset_warning), -1},
+};
+
+static const Field slot_fields[] = {
+        {VFIOD_KEY_PORT, FIELD_STRING, offsetof(VfiodIsolatingSlot, port), -1},
+        {VFIOD_KEY_SLOT, FIELD_STRING, offsetof(VfiodIsolatingSlot, slot), -1},
+        {VFIOD_KEY_OCCUPANT, FIELD_STRING_ARRAY, offsetof(VfiodIsolatingSlot, occupants), -1,
+         offsetof(VfiodIsolatingSlot, n_occupants)},
+};
+
 #define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *field_signature(FieldType type) {
@@ -625,4 +643,144 @@ int reply_read_plan(sd_bus_message *m, VfiodPlan **ret, VfiodError *error) {
         plan->n_entries = n;
         *ret = plan;
         return 0;
+}
+
+/* ---- ExplainGroup ----------------------------------------------------- */
+
+static void slot_free(void *p) {
+        VfiodIsolatingSlot *s = p;
+        if (!s)
+                return;
+        free(s->port);
+        free(s->slot);
+        strv_free(s->occupants);
+        free(s);
+}
+
+VFIOD_EXPORT void vfiod_explanation_free(VfiodExplanation *e) {
+        if (!e)
+                return;
+        free(e->cause);
+        free(e->cause_device);
+        free(e->explanation);
+        free(e->advice);
+        free(e->reset_warning);
+        strv_free(e->reset_methods);
+        for (size_t i = 0; i < e->n_isolating_slots; i++)
+                slot_free(e->isolating_slots[i]);
+        free(e->isolating_slots);
+        free(e);
+}
+
+VFIOD_EXPORT void vfiod_explanation_foreach_field(const VfiodExplanation *e, VfiodFieldFunc func,
+                                                  void *userdata) {
+        if (e && func)
+                dict_foreach(explanation_fields, N_ELEMENTS(explanation_fields), e, func, userdata);
+}
+
+VFIOD_EXPORT void vfiod_isolating_slot_foreach_field(const VfiodIsolatingSlot *s, VfiodFieldFunc func,
+                                                     void *userdata) {
+        if (s && func)
+                dict_foreach(slot_fields, N_ELEMENTS(slot_fields), s, func, userdata);
+}
+
+/* The a{sv}: the plain keys by the table, "isolating_slots" (aa{sv}) by
+ * the slot table; unknown keys skipped, a known one of another type is
+ * -EBADMSG. */
+int reply_read_explanation(sd_bus_message *m, VfiodExplanation **ret, VfiodError *error) {
+        VfiodExplanation *e = calloc(1, sizeof(*e));
+        bool has_group = false, has_cause = false;
+        int r;
+
+        if (!e)
+                return error_set_local(error, ENOMEM, "Out of memory");
+        r = sd_bus_message_enter_container(m, SD_BUS_TYPE_ARRAY, "{sv}");
+        if (r <= 0) {
+                r = reply_error(error, r < 0 ? r : -EBADMSG, "explanation", 0);
+                goto fail;
+        }
+        for (;;) {
+                const char *key;
+
+                r = sd_bus_message_enter_container(m, SD_BUS_TYPE_DICT_ENTRY, "sv");
+                if (r < 0) {
+                        r = reply_error(error, r, "explanation", 0);
+                        goto fail;
+                }
+                if (r == 0)
+                        break;
+                r = sd_bus_message_read_basic(m, SD_BUS_TYPE_STRING, &key);
+                if (r < 0) {
+                        r = reply_error(error, r, "explanation", 0);
+                        goto fail;
+                }
+                if (strcmp(key, VFIOD_KEY_ISOLATING_SLOTS) == 0) {
+                        void **items = NULL;
+                        size_t n = 0;
+                        r = sd_bus_message_enter_container(m, SD_BUS_TYPE_VARIANT, "aa{sv}");
+                        if (r <= 0) {
+                                r = error_set_local(error, EBADMSG,
+                                                    "Unexpected reply from the vfio service: key '%s' "
+                                                    "of the explanation is not of type 'aa{sv}'",
+                                                    key);
+                                goto fail;
+                        }
+                        r = dict_array_read(m, slot_fields, N_ELEMENTS(slot_fields),
+                                            sizeof(VfiodIsolatingSlot), slot_free, "isolating slot", &items,
+                                            &n, error);
+                        if (r < 0)
+                                goto fail;
+                        for (size_t i = 0; i < e->n_isolating_slots; i++) /* a repeated key */
+                                slot_free(e->isolating_slots[i]);
+                        free(e->isolating_slots);
+                        e->isolating_slots = (VfiodIsolatingSlot **) items;
+                        e->n_isolating_slots = n;
+                        r = sd_bus_message_exit_container(m);
+                        if (r < 0) {
+                                r = reply_error(error, r, "explanation", 0);
+                                goto fail;
+                        }
+                } else {
+                        const Field *f = field_find(explanation_fields, N_ELEMENTS(explanation_fields), key);
+                        if (f) {
+                                r = field_read(m, f, e, "explanation", 0, error); /* sets error */
+                                if (r < 0)
+                                        goto fail;
+                                has_group = has_group || strcmp(key, VFIOD_KEY_GROUP) == 0;
+                                has_cause = has_cause || strcmp(key, VFIOD_KEY_CAUSE) == 0;
+                        } else if ((r = sd_bus_message_skip(m, "v")) < 0) {
+                                r = reply_error(error, r, "explanation", 0);
+                                goto fail;
+                        }
+                }
+                r = sd_bus_message_exit_container(m);
+                if (r < 0) {
+                        r = reply_error(error, r, "explanation", 0);
+                        goto fail;
+                }
+        }
+        r = sd_bus_message_exit_container(m);
+        if (r < 0) {
+                r = reply_error(error, r, "explanation", 0);
+                goto fail;
+        }
+        if (!has_group || !has_cause) {
+                r = error_set_local(error, EBADMSG,
+                                    "Unexpected reply from the vfio service: the explanation has no "
+                                    "'%s' or '%s'",
+                                    VFIOD_KEY_GROUP, VFIOD_KEY_CAUSE);
+                goto fail;
+        }
+        r = dict_fill_strings(explanation_fields, N_ELEMENTS(explanation_fields), e, error);
+        if (r < 0)
+                goto fail;
+        if (!e->isolating_slots && !(e->isolating_slots = calloc(1, sizeof(*e->isolating_slots)))) {
+                r = error_set_local(error, ENOMEM, "Out of memory");
+                goto fail;
+        }
+        *ret = e;
+        return 0;
+fail:
+        vfiod_explanation_free(e);
+        return r;
 }

@@ -245,6 +245,22 @@ VFIOD_EXPORT int vfiod_client_list_devices(VfiodClient *client, VfiodDeviceList 
         return r;
 }
 
+VFIOD_EXPORT int vfiod_client_explain_group(VfiodClient *client, const char *device,
+                                            VfiodExplanation **ret_explanation, VfiodError *error) {
+        sd_bus_message *reply = NULL;
+        int r;
+
+        if (!device || !ret_explanation)
+                return error_set_local(error, EINVAL, "Invalid arguments");
+
+        r = client_call(client, VFIOD_METHOD_EXPLAIN_GROUP, 0, &reply, error, "s", device);
+        if (r < 0)
+                return r;
+        r = reply_read_explanation(reply, ret_explanation, error);
+        sd_bus_message_unref(reply);
+        return r;
+}
+
 VFIOD_EXPORT int vfiod_client_list_persistent_assignments(VfiodClient *client,
                                                           VfiodAssignmentList **ret_assignments,
                                                           VfiodError *error) {

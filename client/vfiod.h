@@ -120,6 +120,39 @@ typedef struct VfiodField {
 /* Called once per key, valid during the call only. */
 typedef void (*VfiodFieldFunc)(const VfiodField *field, void *userdata);
 
+/* ---- why grouped (ExplainGroup) --------------------------------- */
+
+/* A root or switch downstream port below which a device gets an IOMMU
+ * group of its own (its path to the root has ACS). */
+typedef struct VfiodIsolatingSlot {
+        char *port;         /* the port's address */
+        char *slot;         /* the slot's name in /sys/bus/pci/slots, "" when none */
+        size_t n_occupants; /* the devices behind it now, 0: free */
+        char **occupants;   /*   NULL-terminated */
+} VfiodIsolatingSlot;
+
+/* Why a device shares its group (see ExplainGroup in the Manager XML). */
+typedef struct VfiodExplanation {
+        uint32_t group;
+        char *cause;         /* VFIOD_CAUSE_* (or a newer value) */
+        char *cause_device;  /* "" for isolated and unknown */
+        char *explanation;   /* sentences for people */
+        char *advice;        /* what would isolate it */
+        char *reset_warning; /* "" or why its reset is a problem */
+        size_t n_reset_methods;
+        char **reset_methods; /* NULL-terminated, VFIOD_RESET_*... */
+        size_t n_isolating_slots;
+        VfiodIsolatingSlot **isolating_slots;
+} VfiodExplanation;
+
+void vfiod_explanation_free(VfiodExplanation *explanation);
+
+/* The explanation's keys, typed, in the contract's order ("isolating_slots"
+ * is left out: see vfiod_isolating_slot_foreach_field()). */
+void vfiod_explanation_foreach_field(const VfiodExplanation *explanation, VfiodFieldFunc func,
+                                     void *userdata);
+void vfiod_isolating_slot_foreach_field(const VfiodIsolatingSlot *slot, VfiodFieldFunc func, void *userdata);
+
 /* ---- persistent assignments (ListPersistentAssignments) ----------- */
 
 /* One record of DetachDevice with VFIOD_FLAG_PERSISTENT. */
@@ -224,6 +257,11 @@ int vfiod_client_detach_device(VfiodClient *client, const char *device, uint64_t
                                VfiodError *error);
 int vfiod_client_reattach_device(VfiodClient *client, const char *device, uint64_t flags,
                                  VfiodPlan **ret_plan, VfiodError *error);
+
+/* ExplainGroup: why @device shares its IOMMU group, what would isolate
+ * it, and whether its reset reaches other groups.  No authorization. */
+int vfiod_client_explain_group(VfiodClient *client, const char *device, VfiodExplanation **ret_explanation,
+                               VfiodError *error);
 
 /* ListPersistentAssignments: every persistent assignment, checked
  * against the device now at its address.  No authorization needed. */

@@ -38,7 +38,7 @@ class TestCompletion(StackTest):
 
     def test_commands(self):
         self.assertEqual(self.complete('vfioctl '),
-                         sorted('list group detach reattach persistent monitor grant revoke run help'.split()))
+                         sorted('list group explain detach reattach persistent monitor grant revoke run help'.split()))
         self.assertEqual(self.complete('vfioctl re'), ['reattach', 'revoke'])
         self.assertEqual(self.complete('vfioctl --json gr'), ['grant', 'group'])
 
@@ -56,6 +56,7 @@ class TestCompletion(StackTest):
         self.assertEqual(self.complete('vfioctl detach '), every)
         # bash replaces only what follows the word's last ':' (a word break)
         self.assertEqual(self.complete('vfioctl group 0000:02'), ['02:00.0'])
+        self.assertEqual(self.complete('vfioctl explain '), every)
         # only detached devices can be reattached or granted
         self.assertEqual(self.complete('vfioctl reattach '), [])
         self.stack.call('DetachDevice', 'st', NIC, GROUP)

@@ -158,6 +158,38 @@ class TestVmd(ExplainTest):
             self.assertEqual((e['cause'], e['reset_methods'], e['reset_warning']), ('isolated', ['flr'], ''))
 
 
+class TestCli(ExplainTest):
+    topology = 'pcie-to-pci-bridge.json'
+
+    def test_explain_text_and_json(self):
+        e = self.explain('04:01.0')
+        self.assertEqual(self.stack.vfioctl_json('explain', '04:01.0'), e)
+        out = self.stack.vfioctl('explain', '04:01.0', check=0).stdout
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split(), ['Group:', '9'])
+        self.assertEqual(lines[1].split(), ['Cause:', 'pci-bridge', '(0000:03:00.0)'])
+        self.assertIn('%-14s%s' % ('Why:', e['explanation']), lines)
+        self.assertIn('%-14s%s' % ('Advice:', e['advice']), lines)
+        self.assertIn('%-14s%s' % ('  slot 4', '0000:00:1c.4: 0000:03:00.0'), lines)
+        self.assertIn('%-14s%s' % ('Reset:', 'pm'), lines)
+        self.assertNotIn('Warning:', out)
+        # as anybody
+        self.assertEqual(self.stack.vfioctl('explain', '04:01.0', uid=NOBODY, check=0).stdout, out)
+
+    def test_group_says_why(self):
+        out = self.stack.vfioctl('group', '04:01.0', check=0).stdout
+        e = self.explain('04:01.0')
+        self.assertEqual(out.splitlines()[0], 'Cause: pci-bridge (0000:03:00.0): ' + e['explanation'])
+        # --json stays the group's devices
+        self.assertEqual(set(self.stack.vfioctl_json('group', '04:01.0')), {'group', 'devices'})
+
+    def test_errors(self):
+        proc = self.stack.vfioctl('explain', '0000:07:00.0', check=1)
+        self.assertIn('0000:07:00.0', proc.stderr)
+        self.assertEqual(proc.stdout, '')
+        self.stack.vfioctl('explain', check=2)
+
+
 class TestNoIommu(ExplainTest):
     topology = 'no-iommu.json'
 

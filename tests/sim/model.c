@@ -726,7 +726,8 @@ static void device_build(Sim *sim, SimDevice *dev) {
                 node_attr(d, SIM_ATTR_BOOT_VGA, 0444, ATTR_BOOT_VGA, dev, NULL);
         if (dev->reset_method)
                 node_attr(d, SIM_ATTR_RESET_METHOD, 0644, ATTR_RESET_METHOD, dev, NULL);
-        if (dev->slot_name && dev->bridge) {
+        if (dev->slot_name && dev->bridge &&
+            !node_child(node_lookup(sim->root, "/bus/pci/slots"), dev->slot_name)) {
                 SimNode *slot = node_dir(node_lookup(sim->root, "/bus/pci/slots"), dev->slot_name);
                 g_autofree char *address =
                         g_strdup_printf("%04x:%02x:00\n", dev->domain, dev->secondary_bus);
@@ -1355,6 +1356,9 @@ static void device_del(Sim *sim, SimDevice *dev) {
                         device_del(sim, c);
         }
         node_remove_child(node_lookup(sim->root, "/bus/pci/devices"), dev->address);
+        /* its hotplug slot goes with the port (pci_destroy_slot) */
+        if (dev->slot_name && dev->bridge)
+                node_remove_child(node_lookup(sim->root, "/bus/pci/slots"), dev->slot_name);
         if (dev->iommu_group >= 0) {
                 SimNode *g = group_dir(sim, dev->iommu_group, false);
 
