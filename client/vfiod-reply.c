@@ -50,8 +50,8 @@ static const Field device_fields[] = {
         {VFIOD_KEY_GRANTED_UIDS, FIELD_UINT32_ARRAY, offsetof(VfiodDevice, granted_uids), -1,
          offsetof(VfiodDevice, n_granted_uids), true},
         {VFIOD_KEY_PERSISTENT, FIELD_STRING, offsetof(VfiodDevice, persistent), -1, 0, true},
-        {VFIOD_KEY_RESET_METHODS, FIELD_STRING_ARRAY, offsetof(VfiodDevice, reset_methods), -1,
-         offsetof(VfiodDevice, n_reset_methods)},
+        {VFIOD_KEY_RESET_METHODS, FIELD_STRING_ARRAY, offsetof(VfiodDevice, reset_methods),
+         offsetof(VfiodDevice, has_reset_methods), offsetof(VfiodDevice, n_reset_methods)},
 };
 
 static const Field assignment_fields[] = {

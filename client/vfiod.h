@@ -85,6 +85,7 @@ typedef struct VfiodDevice {
         char **reset_methods;   /*   first (VFIOD_RESET_*...); NULL-terminated,
                                         *   empty when it cannot be (or an older
                                         *   service did not say) */
+        bool has_reset_methods; /* the service said ("reset_methods" present) */
 } VfiodDevice;
 
 typedef struct VfiodDeviceList {

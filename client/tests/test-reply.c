@@ -437,6 +437,78 @@ static void test_error_local(void) {
 }
 
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+/* ExplainGroup's a{sv}: the plain keys, the slots (aa{sv}), an unknown
+ * key skipped; reset methods read; a slot with a key of the wrong type,
+ * or no "cause", is -EBADMSG and nothing is returned. */
+static void append_explanation(sd_bus_message *m, bool bad_slot, bool with_cause) {
+        const char *occupants[] = {"0000:03:00.0", NULL};
+        const char *resets[] = {"flr", "bus", NULL};
+
+        g_assert_cmpint(sd_bus_message_open_container(m, 'a', "{sv}"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "{sv}{sv}{sv}{sv}", VFIOD_KEY_GROUP, "u", 9u,
+                                              VFIOD_KEY_CAUSE_DEVICE, "s", "0000:03:00.0",
+                                              VFIOD_KEY_EXPLANATION, "s", "why", "future", "s", "ignored"),
+                        >=, 0);
+        if (with_cause)
+                g_assert_cmpint(sd_bus_message_append(m, "{sv}", VFIOD_KEY_CAUSE, "s", "pci-bridge"), >=, 0);
+        g_assert_cmpint(sd_bus_message_open_container(m, 'e', "sv"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "s", VFIOD_KEY_RESET_METHODS), >=, 0);
+        g_assert_cmpint(sd_bus_message_open_container(m, 'v', "as"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append_strv(m, (char **) resets), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+        g_assert_cmpint(sd_bus_message_open_container(m, 'e', "sv"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "s", VFIOD_KEY_ISOLATING_SLOTS), >=, 0);
+        g_assert_cmpint(sd_bus_message_open_container(m, 'v', "aa{sv}"), >=, 0);
+        g_assert_cmpint(sd_bus_message_open_container(m, 'a', "a{sv}"), >=, 0);
+        g_assert_cmpint(sd_bus_message_open_container(m, 'a', "{sv}"), >=, 0);
+        if (bad_slot)
+                g_assert_cmpint(sd_bus_message_append(m, "{sv}", VFIOD_KEY_SLOT, "u", 4u), >=, 0);
+        else
+                g_assert_cmpint(sd_bus_message_append(m, "{sv}", VFIOD_KEY_SLOT, "s", "4"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "{sv}", VFIOD_KEY_PORT, "s", "0000:00:1c.4"), >=, 0);
+        g_assert_cmpint(sd_bus_message_open_container(m, 'e', "sv"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "s", VFIOD_KEY_OCCUPANT), >=, 0);
+        g_assert_cmpint(sd_bus_message_open_container(m, 'v', "as"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append_strv(m, (char **) occupants), >=, 0);
+        for (int i = 0; i < 6; i++)
+                g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+}
+
+static void test_explanation(Fixture *f, gconstpointer data) {
+        VfiodExplanation *e = NULL;
+        g_autoptr(GString) keys = g_string_new(NULL);
+
+        append_explanation(f->m, false, true);
+        fixture_seal(f);
+        g_assert_cmpint(reply_read_explanation(f->m, &e, &f->error), ==, 0);
+        g_assert_cmpuint(e->group, ==, 9);
+        g_assert_cmpstr(e->cause, ==, "pci-bridge");
+        g_assert_cmpstr(e->advice, ==, ""); /* absent: "" */
+        g_assert_cmpuint(e->n_reset_methods, ==, 2);
+        g_assert_cmpstr(e->reset_methods[1], ==, "bus");
+        g_assert_cmpuint(e->n_isolating_slots, ==, 1);
+        g_assert_cmpstr(e->isolating_slots[0]->slot, ==, "4");
+        g_assert_cmpstr(e->isolating_slots[0]->port, ==, "0000:00:1c.4");
+        g_assert_cmpstr(e->isolating_slots[0]->occupants[0], ==, "0000:03:00.0");
+        vfiod_explanation_foreach_field(e, collect_key, keys);
+        g_assert_cmpstr(keys->str, ==,
+                        "group cause cause_device explanation advice reset_methods reset_warning");
+        vfiod_explanation_free(e);
+}
+
+static void test_explanation_bad(Fixture *f, gconstpointer data) {
+        VfiodExplanation *e = NULL;
+        bool bad_slot = GPOINTER_TO_INT(data);
+
+        append_explanation(f->m, bad_slot, bad_slot); /* the bad slot has a cause */
+        fixture_seal(f);
+        g_assert_cmpint(reply_read_explanation(f->m, &e, &f->error), ==, -EBADMSG);
+        g_assert_null(e);
+        g_assert_nonnull(strstr(f->error.message, bad_slot ? "'slot'" : "'cause'"));
+}
+
 #define ADD_DATA(path, data, fn) g_test_add(path, Fixture, data, fixture_setup, fn, fixture_teardown)
 
 int main(int argc, char *argv[]) {
@@ -456,6 +528,9 @@ int main(int argc, char *argv[]) {
         ADD("/reply/assignments/full", test_assignments);
         ADD("/reply/assignments/wrong-type", test_assignments_wrong_type);
         ADD("/reply/plan/full", test_plan_full);
+        ADD("/reply/explanation/full", test_explanation);
+        ADD_DATA("/reply/explanation/bad-slot", GINT_TO_POINTER(1), test_explanation_bad);
+        ADD_DATA("/reply/explanation/no-cause", GINT_TO_POINTER(0), test_explanation_bad);
         ADD("/reply/plan/wrong-type", test_plan_wrong_type);
         g_test_add_func("/reply/error/names", test_error_names);
         g_test_add_func("/reply/error/from-bus", test_error_from_bus);
