@@ -496,9 +496,12 @@ reset_warning (Isolation *self, int d)
   for (guint k = 0; k < outside->len; k++)
     {
       int64_t g = self->nodes[g_array_index (outside, int, k)].kernel_group;
-      g_autofree char *one = g >= 0 ? g_strdup_printf ("%" G_GINT64_FORMAT, g) : NULL;
-      if (one && !strstr (groups->str, one))
-        g_string_append_printf (groups, "%s%s", groups->len ? ", " : "", one);
+      gboolean said = g < 0;
+      /* each group once ("1" is not said by "12") */
+      for (guint e = 0; e < k && !said; e++)
+        said = self->nodes[g_array_index (outside, int, e)].kernel_group == g;
+      if (!said)
+        g_string_append_printf (groups, "%s%" G_GINT64_FORMAT, groups->len ? ", " : "", g);
     }
   named = describe_list (self, (int *) outside->data, outside->len);
   return g_strdup_printf ("%s can only be reset by resetting its bus, which also resets %s: QEMU "

@@ -360,7 +360,13 @@ method_explain_group (sd_bus_message *m, void *userdata, sd_bus_error *error)
   slots = sysfs_list_slots ();
   advice = isolation_advise (isolation, name, slots);
   cause = isolation_group (isolation, (uint32_t) device->group);
-  g_assert (advice && cause);
+  /* the reading explains every group of its devices: never NULL, but a
+   * caller gets an error rather than a crash if that ever breaks */
+  if (advice == NULL || cause == NULL)
+    return sd_bus_error_setf (error, VFIOD_ERROR_FAILED,
+                              "Cannot explain the IOMMU group of %s: it changed while it was "
+                              "read; try again",
+                              name);
 
   r = sd_bus_message_new_method_return (m, &reply);
   if (r >= 0)

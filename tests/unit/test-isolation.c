@@ -196,6 +196,29 @@ test_bus_reset (void)
   g_assert_nonnull (strstr (vmd->reset_warning, "has no reset method"));
 }
 
+/* Each other group once: "1" is named even after "12". */
+static void
+test_bus_reset_groups (void)
+{
+  g_autoptr (GPtrArray) all = g_ptr_array_new_with_free_func ((GDestroyNotify) device_free);
+  g_autoptr (Isolation) iso = NULL;
+  g_autoptr (IsolationAdvice) f0 = NULL;
+  const char *fns[] = { "0000:04:00.0", "0000:04:00.1", "0000:04:00.2", "0000:04:00.3" };
+  const int64_t groups[] = { 2, 12, 1, 12 };
+
+  dev (all, "0000:00:1d.0", ROOT "0000:00:1d.0", 20, PCICONFIG_ROOT_PORT, TRUE, "")
+      ->config.secondary_bus = 4;
+  for (int i = 0; i < 4; i++)
+    {
+      g_autofree char *path = g_strdup_printf (ROOT "0000:00:1d.0/%s", fns[i]);
+      dev (all, fns[i], path, groups[i], PCICONFIG_ENDPOINT, TRUE, "bus")->config.multifunction =
+          TRUE;
+    }
+  iso = isolation_new (all);
+  f0 = isolation_advise (iso, "0000:04:00.0", NULL);
+  g_assert_nonnull (strstr (f0->reset_warning, "depends on group 12, 1 which is not owned"));
+}
+
 static void
 test_parsers (void)
 {
@@ -270,6 +293,7 @@ main (int argc, char **argv)
   g_test_add_func ("/isolation/advice", test_advice);
   g_test_add_func ("/isolation/cannot-isolate", test_cannot_isolate);
   g_test_add_func ("/isolation/bus-reset", test_bus_reset);
+  g_test_add_func ("/isolation/bus-reset-groups", test_bus_reset_groups);
   g_test_add_func ("/isolation/parsers", test_parsers);
   return g_test_run ();
 }
