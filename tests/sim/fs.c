@@ -25,6 +25,7 @@ typedef enum {
         RULE_BLOCK,
         RULE_FAIL_READ,
         RULE_DIVERT,
+        RULE_BLOCK_READ,
 } RuleType;
 
 typedef struct {
@@ -208,6 +209,8 @@ static void control_line(const char *line, int lineno) {
         } else if (g_str_equal(t[0], "block") && n >= 2 && n <= 3) {
                 r->type = RULE_BLOCK;
                 r->data = n == 3 ? g_strdup(t[2]) : NULL;
+        } else if (g_str_equal(t[0], "block-read") && n == 2) {
+                r->type = RULE_BLOCK_READ;
         } else if (g_str_equal(t[0], "remove-on-write") && n >= 3 && n <= 4) {
                 r->type = RULE_REMOVE_ON_WRITE;
                 r->address = g_strdup(t[2]);
@@ -309,11 +312,18 @@ static void append_escaped(GString *s, const char *data, size_t size) {
         }
 }
 
+static void block_write(const char *path, const char *data, size_t size);
+
 /* A "fail-read" rule for @path (canonical, no leading '/'): its errno, or 0.
- * Model lock held. */
+ * A "block-read" rule holds the read first, as "block" holds a write (the
+ * model lock is let go while it waits).  Model lock held. */
 static int read_fault(const char *path) {
-        Rule *r = rule_find(RULE_FAIL_READ, path, "", 0);
+        Rule *r;
         int err;
+
+        if (rule_find(RULE_BLOCK_READ, path, "", 0))
+                block_write(path, "", 0);
+        r = rule_find(RULE_FAIL_READ, path, "", 0);
 
         if (!r)
                 return 0;
@@ -375,7 +385,8 @@ static void release_blocked(const char *suffix) {
         for (guint i = fs.rules->len; i > 0; i--) {
                 Rule *r = fs.rules->pdata[i - 1];
 
-                if (r->type == RULE_BLOCK && (!suffix || suffix_matches(suffix, r->suffix)))
+                if ((r->type == RULE_BLOCK || r->type == RULE_BLOCK_READ) &&
+                    (!suffix || suffix_matches(suffix, r->suffix)))
                         g_ptr_array_remove_index(fs.rules, i - 1);
         }
         if (changed) {
@@ -384,7 +395,7 @@ static void release_blocked(const char *suffix) {
         }
 }
 
-/* Hold the calling write (model lock held on entry, released while waiting)
+/* Hold the calling write, or read (@size 0) (model lock held on entry, released while waiting)
  * until a "release" or the end of the session: a stopping server lets every
  * blocked write go on, or the FUSE loop could never join its workers. */
 static void block_write(const char *path, const char *data, size_t size) {

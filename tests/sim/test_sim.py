@@ -493,6 +493,56 @@ def fault_fail_read(sim):
     eq(sim.audit(), [(NIC_DIR + '/driver_override', 'vfio-pci', 0)], 'reads are not audited')
 
 
+class Reader(threading.Thread):
+    """One read in a thread of its own (it may block in the simulator)."""
+
+    def __init__(self, fn, *args):
+        super().__init__(daemon=True)
+        self.fn, self.args, self.got, self.err = fn, args, None, None
+        self.start()
+
+    def run(self):
+        try:
+            self.got = self.fn(*self.args)
+        except OSError as e:
+            self.err = e.errno
+
+
+@case()
+def fault_block_read(sim):
+    sim.block_read(NIC + '/vendor')
+    sim.block_read(NIC + '/driver')
+    sim.block_read('iommu_groups/5/devices')
+    attr = Reader(read, NIC_DIR + '/vendor')
+    eq(sim.wait_blocked(), [(NIC_DIR + '/vendor', '')], 'blocked read of an attribute')
+    link = Reader(os.readlink, NIC_DIR + '/driver')
+    listing = Reader(os.listdir, '/sys/kernel/iommu_groups/5/devices')
+    deadline = time.monotonic() + 10
+    while len(sim.blocked()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    eq(sorted(p for p, _ in sim.blocked()),
+       sorted([NIC_DIR + '/vendor', NIC_DIR + '/driver', '/sys/kernel/iommu_groups/5/devices']),
+       'a link and a directory are held too')
+    # nothing else waits: other files, other devices, and writes
+    eq(read(NIC_DIR + '/device'), '0x10d3\n', 'another attribute of the device')
+    eq(sim.driver_of(SATA), 'ahci', 'another device\'s driver link')
+    expect_write(NIC_DIR + '/driver_override', 'vfio-pci')
+    check(attr.is_alive() and link.is_alive() and listing.is_alive(), 'a blocked read returned')
+    sim.release(NIC + '/vendor')
+    attr.join(10)
+    check(not attr.is_alive(), 'released read still blocked')
+    eq((attr.got, attr.err), ('0x8086\n', None), 'released read')
+    check(link.is_alive(), 'the other reads stay blocked')
+    eq(read(NIC_DIR + '/vendor'), '0x8086\n', 'the released rule is gone')
+    sim.release()
+    link.join(10)
+    listing.join(10)
+    eq((link.got, link.err), ('../../../../bus/pci/drivers/e1000e', None), 'released readlink')
+    eq(sorted(listing.got), [USB, SATA, RP, NIC], 'released readdir')
+    eq(sim.blocked(), [], 'nothing blocked after release()')
+    eq(sim.audit(), [(NIC_DIR + '/driver_override', 'vfio-pci', 0)], 'reads are not audited')
+
+
 @case()
 def fault_divert(sim):
     expect_write(DEV + NIC + '/driver_override', 'vfio-pci')

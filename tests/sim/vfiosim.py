@@ -385,6 +385,14 @@ class Sim:
         remove().  Then they act normally."""
         self.control('block %s%s' % (_word(path_suffix), self._data(data)))
 
+    def block_read(self, path_suffix):
+        """Reads of a path ending in path_suffix (read() of an attribute,
+        readlink() of a link, readdir() of a directory) wait, without holding
+        anything else up, until release(): a kernel read that sleeps (a
+        config space read waking a suspended device).  They show in
+        blocked() with empty data."""
+        self.control('block-read %s' % _word(path_suffix))
+
     def release(self, path_suffix=None):
         """Lets the blocked writes (those to path_suffix) go on, and drops
         the block rules (those matching path_suffix)."""
