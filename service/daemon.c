@@ -34,6 +34,13 @@ on_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+static gboolean
+on_grace_over (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
 /* Called by the bus source when the connection fails. */
 static gboolean
 on_bus_lost (gpointer user_data)
@@ -130,15 +137,33 @@ daemon_run (void)
   while (manager_is_working (manager))
     g_main_context_iteration (NULL, TRUE);
 
-  if (manager_count_stuck (manager) > 0)
+  /* reads change nothing: their callers are answered if they end soon,
+   * and one stuck in the kernel does not hold the stop */
+  if (manager_is_reading (manager))
     {
-      /* A worker is blocked in a sysfs write that may never return, and
-       * still uses the manager and the state: free nothing, leave now.
-       * Its transaction is recorded pending, so the next start-up rolls
-       * it back. */
-      g_warning ("Exiting with %u operation(s) stuck in the kernel; the next start will "
-                 "roll back what they left pending",
-                 manager_count_stuck (manager));
+      gboolean late = FALSE;
+      guint timer = g_timeout_add (VFIOD_STOP_READ_GRACE_MS, on_grace_over, &late);
+
+      while (manager_is_reading (manager) && !late)
+        g_main_context_iteration (NULL, TRUE);
+      if (!late)
+        g_source_remove (timer);
+    }
+
+  if (manager_count_stuck (manager) > 0 || manager_is_reading (manager))
+    {
+      /* A worker is blocked in a sysfs write that may never return, or a
+       * reader in a read, and still uses the manager and the state: free
+       * nothing, leave now.  A stuck transaction is recorded pending, so
+       * the next start-up rolls it back. */
+      if (manager_count_stuck (manager) > 0)
+        g_warning ("Exiting with %u operation(s) stuck in the kernel; the next start will "
+                   "roll back what they left pending",
+                   manager_count_stuck (manager));
+      else
+        g_warning ("Exiting with a read of sysfs that has not returned for %u ms (its caller "
+                   "gets no answer; nothing was changed)",
+                   VFIOD_STOP_READ_GRACE_MS);
       sd_bus_flush (bus);
       _exit (r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
     }

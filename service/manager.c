@@ -39,6 +39,7 @@ struct Manager {
   GMutex locks_lock;
   GHashTable *group_locks; /* group → GMutex*: one operation per group at a time */
   guint write_timeout_ms;  /* a sysfs write taking longer is stuck */
+  GThreadPool *readers;    /* where the methods' reads run (see manager_read) */
   /* main thread only: */
   GHashTable *authorizing; /* sender → calls of it waiting for polkit */
   GPtrArray *waiting;      /* Call* waiting for polkit (withdrawn on quit) */
@@ -46,6 +47,7 @@ struct Manager {
   GHashTable *stuck;       /* group → Call* whose sysfs write does not return */
   guint working;           /* running calls whose caller still waits */
   guint abandoned;         /* running calls whose caller was answered early */
+  guint reading;           /* read jobs queued or running, not done yet */
   gboolean quitting;       /* no new work: moving calls get ShuttingDown */
 };
 
@@ -223,75 +225,230 @@ read_address_arg (sd_bus_message *m, PciAddress *address, sd_bus_error *error)
   return 1;
 }
 
-/* ---- methods ------------------------------------------------------------ */
+/* ---- reading off the main loop ------------------------------------------ */
 
-static int
-method_get_group (sd_bus_message *m, void *userdata, sd_bus_error *error)
+/* Nothing that touches sd-bus may run off the main thread: the bus's
+ * reference count is not atomic. */
+static void
+assert_main_thread (void)
 {
-  Manager *self = userdata;
-  g_autoptr (GPtrArray) devices = NULL;
-  g_autofree char *unreadable = NULL;
-  _cleanup_ (sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-  PciAddress address;
+  g_assert (g_main_context_is_owner (g_main_context_default ()));
+}
+
+/* Every method reads sysfs (and /proc, and the records) before it answers
+ * or asks polkit, and such a read can sleep in the kernel: reading a
+ * config space resumes a suspended device, a driver can hold an attribute.
+ * So the reads run on a pool of VFIOD_READERS reader threads while the main
+ * loop goes on answering everybody else; what they read comes back to the
+ * main thread, which alone builds and sends replies.  More reads than
+ * readers wait in the pool's queue: a crowd of callers costs a queue entry
+ * each, not a reading of the whole machine each at once.
+ *
+ * Threads: a job's data belongs to the main thread, except while a reader
+ * runs @read, which writes only the data's results and never touches
+ * sd-bus; the main thread looks at those in @done, after the reader
+ * returned (the idle source that carries the job back orders the two). */
+typedef void (*ReadFunc) (gpointer data);
+
+typedef struct {
+  Manager *manager;
+  ReadFunc read; /* on a reader */
+  ReadFunc done; /* then on the main thread */
+  gpointer data;
+} ReadJob;
+
+static gboolean
+read_job_done (gpointer user_data)
+{
+  ReadJob *job = user_data;
+
+  assert_main_thread ();
+  job->manager->reading--;
+  job->done (job->data);
+  g_free (job);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+reader_run (gpointer data, gpointer pool_data)
+{
+  ReadJob *job = data;
+
+  job->read (job->data);
+  g_idle_add_full (G_PRIORITY_DEFAULT, read_job_done, job, NULL);
+}
+
+/* Runs @read on a reader, then @done on the main thread. */
+static void
+manager_read (Manager *self, ReadFunc read, ReadFunc done, gpointer data)
+{
+  ReadJob *job = g_new (ReadJob, 1);
+  g_autoptr (GError) error = NULL;
+
+  assert_main_thread ();
+  *job = (ReadJob){ .manager = self, .read = read, .done = done, .data = data };
+  self->reading++;
+  /* queued even when no new thread could be made: a running reader takes it */
+  if (!g_thread_pool_push (self->readers, job, &error))
+    g_warning ("Cannot start a reader thread (%s): the read waits for a running one",
+               error->message);
+}
+
+/* ---- the read-only methods ---------------------------------------------- */
+
+typedef enum {
+  QUERY_GET_GROUP,
+  QUERY_LIST_DEVICES,
+  QUERY_EXPLAIN_GROUP,
+  QUERY_LIST_PERSISTENT,
+} QueryKind;
+
+/* One call of a read-only method.  The reader fills the results (or
+ * @error); the main thread then replies from them. */
+typedef struct {
+  Manager *manager;
+  QueryKind kind;
+  sd_bus_message *message; /* main thread only */
+  PciAddress address;      /* the device asked about, if any */
   char name[ADDRESS_STRLEN];
+  /* the reader's results: */
+  sd_bus_error error;
+  uint32_t group;
+  GPtrArray *devices;      /* Device*: the group's, or the machine's */
+  const Device *device;    /* explain: the one asked about, in @devices */
+  GPtrArray *slots;        /* explain: PciSlot* */
+  Isolation *isolation;    /* explain */
+  IsolationAdvice *advice; /* explain */
+  const GroupCause *cause; /* explain: in @isolation */
+  GPtrArray *entries;      /* list-persistent: RecordEntry* */
+} Query;
+
+static void
+query_free (Query *q)
+{
+  assert_main_thread ();
+  sd_bus_message_unref (q->message);
+  sd_bus_error_free (&q->error);
+  g_clear_pointer (&q->advice, isolation_advice_free);
+  g_clear_pointer (&q->isolation, isolation_free);
+  g_clear_pointer (&q->slots, g_ptr_array_unref);
+  g_clear_pointer (&q->devices, g_ptr_array_unref);
+  g_clear_pointer (&q->entries, g_ptr_array_unref);
+  g_free (q);
+}
+
+/* Reader: GetGroup. */
+static void
+query_read_group (Query *q)
+{
+  g_autofree char *unreadable = NULL;
   int64_t group;
   int r;
 
-  r = read_address_arg (m, &address, error);
+  r = sysfs_device_group (&q->address, &group);
   if (r < 0)
-    return r;
-  address_format (&address, name);
-
-  r = sysfs_device_group (&address, &group);
-  if (r < 0)
-    return error_from_sysfs (error, name, r);
+    {
+      error_from_sysfs (&q->error, q->name, r);
+      return;
+    }
   if (group == DEVICE_NO_GROUP)
-    return error_no_group (error, name);
-
-  r = model_read_group (self->model, (uint32_t) group, &devices, &unreadable);
-  if (r < 0 || devices->len == 0)
-    return error_from_sysfs (error, unreadable ? unreadable : name, r < 0 ? r : -ENOENT);
-
-  r = sd_bus_message_new_method_return (m, &reply);
-  if (r >= 0)
-    r = sd_bus_message_append (reply, "u", (uint32_t) group);
-  if (r >= 0)
-    r = append_devices (reply, devices, self->grants);
-  if (r >= 0)
-    r = sd_bus_send (NULL, reply, NULL);
-  return r;
+    {
+      error_no_group (&q->error, q->name);
+      return;
+    }
+  q->group = (uint32_t) group;
+  r = model_read_group (q->manager->model, q->group, &q->devices, &unreadable);
+  if (r < 0 || q->devices->len == 0)
+    error_from_sysfs (&q->error, unreadable ? unreadable : q->name, r < 0 ? r : -ENOENT);
 }
 
-static int
-method_list_devices (sd_bus_message *m, void *userdata, sd_bus_error *error)
+/* Reader: ListDevices. */
+static void
+query_read_devices (Query *q)
 {
-  Manager *self = userdata;
-  g_autoptr (GPtrArray) devices = NULL;
   g_autofree char *unreadable = NULL;
-  _cleanup_ (sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+  int r = model_read_devices (q->manager->model, &q->devices, &unreadable);
+
+  if (r < 0 && unreadable)
+    error_from_sysfs (&q->error, unreadable, r);
+  else if (r < 0)
+    sd_bus_error_setf (&q->error, VFIOD_ERROR_FAILED,
+                       "Cannot list PCI devices in " VFIOD_SYSFS_PCI_DEVICES
+                       ": %s; is /sys mounted?",
+                       g_strerror (-r));
+}
+
+/* Reader: ExplainGroup.  The rules need the whole tree: the ports above
+ * the device, the functions beside it. */
+static void
+query_read_explanation (Query *q)
+{
+  g_autofree char *unreadable = NULL;
+  int r = model_read_devices (q->manager->model, &q->devices, &unreadable);
+
+  if (r < 0)
+    {
+      error_from_sysfs (&q->error, unreadable ? unreadable : q->name, r);
+      return;
+    }
+  for (guint i = 0; i < q->devices->len && q->device == NULL; i++)
+    if (strcmp (((Device *) g_ptr_array_index (q->devices, i))->name, q->name) == 0)
+      q->device = g_ptr_array_index (q->devices, i);
+  if (q->device == NULL)
+    {
+      error_from_sysfs (&q->error, q->name, -ENOENT);
+      return;
+    }
+  if (q->device->group == DEVICE_NO_GROUP)
+    {
+      error_no_group (&q->error, q->name);
+      return;
+    }
+  q->group = (uint32_t) q->device->group;
+  q->isolation = isolation_new (q->devices);
+  q->slots = sysfs_list_slots ();
+  q->advice = isolation_advise (q->isolation, q->name, q->slots);
+  q->cause = isolation_group (q->isolation, q->group);
+  /* the reading explains every group of its devices: never NULL, but a
+   * caller gets an error rather than a crash if that ever breaks */
+  if (q->advice == NULL || q->cause == NULL)
+    sd_bus_error_setf (&q->error, VFIOD_ERROR_FAILED,
+                       "Cannot explain the IOMMU group of %s: it changed while it was "
+                       "read; try again",
+                       q->name);
+}
+
+/* Reader: ListPersistentAssignments.  The records directory (a few small
+ * files), matched with the devices as ListDevices reads them (through the
+ * model's cache), so a listing right after a DetachDevice shows the
+ * drivers it left. */
+static void
+query_read_persistent (Query *q)
+{
+  g_autofree char *unreadable = NULL;
   int r;
 
-  r = model_read_devices (self->model, &devices, &unreadable);
-  if (r < 0 && unreadable)
-    return error_from_sysfs (error, unreadable, r);
+  q->entries = records_list (q->manager->records);
+  r = model_read_devices (q->manager->model, &q->devices, &unreadable);
   if (r < 0)
-    return sd_bus_error_setf (error, VFIOD_ERROR_FAILED,
-                              "Cannot list PCI devices in " VFIOD_SYSFS_PCI_DEVICES
-                              ": %s; is /sys mounted?",
-                              g_strerror (-r));
+    sd_bus_error_setf (&q->error, VFIOD_ERROR_FAILED,
+                       "Cannot check the persistent assignments against the PCI "
+                       "devices: reading %s failed: %s; is /sys mounted?",
+                       unreadable ? unreadable : VFIOD_SYSFS_PCI_DEVICES, g_strerror (-r));
+}
 
-  r = sd_bus_message_new_method_return (m, &reply);
-  if (r >= 0)
-    r = append_devices (reply, devices, self->grants);
-  if (r >= 0)
-    r = sd_bus_send (NULL, reply, NULL);
+static void
+query_read (gpointer data)
+{
+  Query *q = data;
 
-  /* A reply for thousands of devices is megabytes the allocator would
-   * otherwise keep: an idle daemon should be small. */
-  g_clear_pointer (&reply, sd_bus_message_unref);
-  g_clear_pointer (&devices, g_ptr_array_unref);
-  malloc_trim (0);
-  return r;
+  switch (q->kind)
+    {
+    case QUERY_GET_GROUP: query_read_group (q); break;
+    case QUERY_LIST_DEVICES: query_read_devices (q); break;
+    case QUERY_EXPLAIN_GROUP: query_read_explanation (q); break;
+    case QUERY_LIST_PERSISTENT: query_read_persistent (q); break;
+    }
 }
 
 static int
@@ -324,68 +481,139 @@ append_isolating (sd_bus_message *m, GPtrArray *places)
 }
 
 static int
-method_explain_group (sd_bus_message *m, void *userdata, sd_bus_error *error)
+append_explanation (sd_bus_message *m, const Query *q)
 {
-  Manager *self = userdata;
-  g_autoptr (GPtrArray) devices = NULL;
-  g_autoptr (GPtrArray) slots = NULL;
-  g_autoptr (Isolation) isolation = NULL;
-  g_autoptr (IsolationAdvice) advice = NULL;
-  g_autofree char *unreadable = NULL;
-  _cleanup_ (sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-  const Device *device = NULL;
-  const GroupCause *cause;
-  PciAddress address;
-  char name[ADDRESS_STRLEN];
+  int r = sd_bus_message_open_container (m, 'a', "{sv}");
+
+  if (r >= 0)
+    r = sd_bus_message_append (m, "{sv}{sv}{sv}{sv}{sv}{sv}", VFIOD_KEY_GROUP, "u", q->group,
+                               VFIOD_KEY_CAUSE, "s", q->cause->cause, VFIOD_KEY_CAUSE_DEVICE, "s",
+                               q->cause->cause_device, VFIOD_KEY_EXPLANATION, "s",
+                               q->cause->explanation, VFIOD_KEY_ADVICE, "s", q->advice->advice,
+                               VFIOD_KEY_RESET_WARNING, "s", q->advice->reset_warning);
+  if (r >= 0)
+    r = append_strv_entry (m, VFIOD_KEY_RESET_METHODS, q->device->reset_methods);
+  if (r >= 0)
+    r = append_isolating (m, q->advice->isolating);
+  if (r >= 0)
+    r = sd_bus_message_close_container (m);
+  return r;
+}
+
+static int append_assignment (sd_bus_message *m, const RecordEntry *e, const Device *d);
+
+static int
+append_assignments (sd_bus_message *m, const Query *q)
+{
+  g_autoptr (GHashTable) by_name = g_hash_table_new (g_str_hash, g_str_equal);
   int r;
 
-  r = read_address_arg (m, &address, error);
-  if (r < 0)
-    return r;
-  address_format (&address, name);
-
-  /* the rules need the whole tree: ports above, functions beside */
-  r = model_read_devices (self->model, &devices, &unreadable);
-  if (r < 0)
-    return error_from_sysfs (error, unreadable ? unreadable : name, r);
-  for (guint i = 0; i < devices->len && device == NULL; i++)
-    if (strcmp (((Device *) g_ptr_array_index (devices, i))->name, name) == 0)
-      device = g_ptr_array_index (devices, i);
-  if (device == NULL)
-    return error_from_sysfs (error, name, -ENOENT);
-  if (device->group == DEVICE_NO_GROUP)
-    return error_no_group (error, name);
-
-  isolation = isolation_new (devices);
-  slots = sysfs_list_slots ();
-  advice = isolation_advise (isolation, name, slots);
-  cause = isolation_group (isolation, (uint32_t) device->group);
-  /* the reading explains every group of its devices: never NULL, but a
-   * caller gets an error rather than a crash if that ever breaks */
-  if (advice == NULL || cause == NULL)
-    return sd_bus_error_setf (error, VFIOD_ERROR_FAILED,
-                              "Cannot explain the IOMMU group of %s: it changed while it was "
-                              "read; try again",
-                              name);
-
-  r = sd_bus_message_new_method_return (m, &reply);
+  for (guint i = 0; i < q->devices->len; i++)
+    {
+      Device *d = g_ptr_array_index (q->devices, i);
+      g_hash_table_insert (by_name, d->name, d);
+    }
+  r = sd_bus_message_open_container (m, 'a', "a{sv}");
+  for (guint i = 0; r >= 0 && i < q->entries->len; i++)
+    {
+      const RecordEntry *e = g_ptr_array_index (q->entries, i);
+      r = append_assignment (m, e, g_hash_table_lookup (by_name, e->address));
+    }
   if (r >= 0)
-    r = sd_bus_message_open_container (reply, 'a', "{sv}");
-  if (r >= 0)
-    r = sd_bus_message_append (
-        reply, "{sv}{sv}{sv}{sv}{sv}{sv}", VFIOD_KEY_GROUP, "u", (uint32_t) device->group,
-        VFIOD_KEY_CAUSE, "s", cause->cause, VFIOD_KEY_CAUSE_DEVICE, "s", cause->cause_device,
-        VFIOD_KEY_EXPLANATION, "s", cause->explanation, VFIOD_KEY_ADVICE, "s", advice->advice,
-        VFIOD_KEY_RESET_WARNING, "s", advice->reset_warning);
-  if (r >= 0)
-    r = append_strv_entry (reply, VFIOD_KEY_RESET_METHODS, device->reset_methods);
-  if (r >= 0)
-    r = append_isolating (reply, advice->isolating);
-  if (r >= 0)
-    r = sd_bus_message_close_container (reply);
-  if (r >= 0)
-    r = sd_bus_send (NULL, reply, NULL);
+    r = sd_bus_message_close_container (m);
   return r;
+}
+
+/* Main thread: the reply, from what the reader read. */
+static void
+query_done (gpointer data)
+{
+  Query *q = data;
+  Manager *self = q->manager;
+  _cleanup_ (sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+  gboolean large = q->kind != QUERY_GET_GROUP;
+  int r;
+
+  if (sd_bus_error_is_set (&q->error))
+    r = sd_bus_reply_method_error (q->message, &q->error);
+  else
+    {
+      r = sd_bus_message_new_method_return (q->message, &reply);
+      if (r >= 0)
+        switch (q->kind)
+          {
+          case QUERY_GET_GROUP:
+            r = sd_bus_message_append (reply, "u", q->group);
+            if (r >= 0)
+              r = append_devices (reply, q->devices, self->grants);
+            break;
+          case QUERY_LIST_DEVICES: r = append_devices (reply, q->devices, self->grants); break;
+          case QUERY_EXPLAIN_GROUP: r = append_explanation (reply, q); break;
+          case QUERY_LIST_PERSISTENT: r = append_assignments (reply, q); break;
+          }
+      if (r >= 0)
+        r = sd_bus_send (NULL, reply, NULL);
+      if (r < 0)
+        r = sd_bus_reply_method_errno (q->message, r, NULL);
+    }
+  if (r < 0)
+    g_warning ("Cannot reply to %s: %s", sd_bus_message_get_member (q->message), g_strerror (-r));
+
+  g_clear_pointer (&reply, sd_bus_message_unref);
+  query_free (q);
+  /* a reading of the whole machine and its reply are megabytes the
+   * allocator would otherwise keep: an idle daemon should be small */
+  if (large)
+    malloc_trim (0);
+}
+
+/* Answers @m from a reading: the reply comes later, from the main loop. */
+static int
+query_start (Manager *self, QueryKind kind, sd_bus_message *m, const PciAddress *address)
+{
+  Query *q = g_new0 (Query, 1);
+
+  q->manager = self;
+  q->kind = kind;
+  q->message = sd_bus_message_ref (m);
+  q->error = SD_BUS_ERROR_NULL;
+  if (address)
+    {
+      q->address = *address;
+      address_format (address, q->name);
+    }
+  manager_read (self, query_read, query_done, q);
+  return 1;
+}
+
+static int
+method_get_group (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  PciAddress address;
+  int r = read_address_arg (m, &address, error);
+
+  return r < 0 ? r : query_start (userdata, QUERY_GET_GROUP, m, &address);
+}
+
+static int
+method_list_devices (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  return query_start (userdata, QUERY_LIST_DEVICES, m, NULL);
+}
+
+static int
+method_explain_group (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  PciAddress address;
+  int r = read_address_arg (m, &address, error);
+
+  return r < 0 ? r : query_start (userdata, QUERY_EXPLAIN_GROUP, m, &address);
+}
+
+static int
+method_list_persistent (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  return query_start (userdata, QUERY_LIST_PERSISTENT, m, NULL);
 }
 
 /* ---- detach and reattach ----------------------------------------------- */
@@ -414,14 +642,17 @@ manager_group_lock (Manager *self, uint32_t group)
   return lock;
 }
 
-/* One DetachDevice or ReattachDevice call, from parsing to reply.
+/* One call that may need polkit (a detach or reattach, a use call), from
+ * parsing to reply.
  *
  * Threads: a Call is created, authorized, replied to and freed on the
  * main thread, which alone touches its message, its caller tracking and
- * the Manager's tables.  While a worker carries it out (call_work), the
- * worker reads the fields set before it started and writes only @plan and
- * @error; the main thread reads those only in call_done(), after the
- * worker returned. */
+ * the Manager's tables.  Before polkit, a reader prepares it (the
+ * *_prepare functions: group, plan or checks, @settled, @error); after
+ * polkit, a worker carries it out (call_work), reading the fields set
+ * before it started and writing only @plan, @error and what a use call
+ * hands out.  The main thread reads what either wrote only once it
+ * returned (in *_prepared and call_done). */
 typedef enum {
   CALL_CHANGE, /* DetachDevice, ReattachDevice */
   CALL_OPEN_GROUP,
@@ -459,15 +690,8 @@ typedef struct {
   uint64_t bytes;   /* lock-memory: the limit asked for */
   int fd;           /* open-group/device: to pass on; -1 otherwise */
   GPtrArray *nodes; /* grant/revoke: Grant* done */
+  gboolean settled; /* prepared: answered without polkit (nothing to do, dry run) */
 } Call;
-
-/* Nothing that touches sd-bus may run off the main thread: the bus's
- * reference count is not atomic. */
-static void
-assert_main_thread (void)
-{
-  g_assert (g_main_context_is_owner (g_main_context_default ()));
-}
 
 static void
 call_stop_authorizing (Call *call)
@@ -779,8 +1003,8 @@ error_from_refusal (sd_bus_error *error, const PlanRefusal *r)
 }
 
 /* Reads the group of @call->target and plans: 0, or <0 with @error set.
- * Runs on the main loop (reads only) and again, under the group's lock,
- * on the worker. */
+ * Runs on a reader before polkit (reads only) and again, under the
+ * group's lock, on the worker. */
 static int
 call_plan (Call *call, Plan **out, sd_bus_error *error)
 {
@@ -1335,15 +1559,124 @@ reattach_action (Manager *self, const Plan *plan, uint64_t flags)
   return VFIOD_ACTION_REATTACH_DEVICE;
 }
 
+/* Answers @call's caller with @error (taken), or errno @r when @error is
+ * not set, and frees the call. */
+static void
+call_refuse (Call *call, sd_bus_error *error, int r)
+{
+  if (sd_bus_error_is_set (error))
+    r = sd_bus_reply_method_error (call->message, error);
+  else
+    r = sd_bus_reply_method_errno (call->message, r, NULL);
+  if (r < 0)
+    g_warning ("Cannot reply to %s: %s", sd_bus_message_get_member (call->message),
+               g_strerror (-r));
+  sd_bus_error_free (error);
+  call_free (call);
+}
+
+/* Reader: plans, and says whether the call is settled without polkit
+ * (refused, nothing to do, or only asked what would be done). */
+static void
+change_prepare (gpointer data)
+{
+  Call *call = data;
+
+  if (call_plan (call, &call->plan, &call->error) < 0)
+    return;
+  call->settled =
+      (plan_count_moves (call->plan) == 0 && !call_has_record_work (call, call->plan)) ||
+      (call->flags & VFIOD_FLAG_DRY_RUN);
+  if (!call->settled && call->reattach)
+    call->actions[0] = reattach_action (call->manager, call->plan, call->flags);
+}
+
+/* Main thread: answers a settled call, or asks polkit. */
+static void
+change_prepared (gpointer data)
+{
+  Call *call = data;
+  Manager *self = call->manager;
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  const Plan *plan = call->plan;
+  char name[ADDRESS_STRLEN];
+  Call *stuck;
+  int r;
+
+  if (sd_bus_error_is_set (&call->error))
+    {
+      error = call->error;
+      call->error = SD_BUS_ERROR_NULL;
+      call_refuse (call, &error, -EIO);
+      return;
+    }
+  if (call->settled)
+    {
+      r = reply_plan (call->message, plan);
+      if (r < 0)
+        call_refuse (call, &error, r);
+      else
+        call_free (call);
+      return;
+    }
+
+  address_format (&call->target, name);
+  {
+    g_autoptr (GPtrArray) persist = persist_devices (plan, call->flags);
+    gboolean others = plan_moves_others (plan);
+
+    for (guint i = 0; i < persist->len; i++)
+      others = others || !is_target (plan, g_ptr_array_index (persist, i));
+    call->what = g_strdup_printf ("%s %s%s%s", call->reattach ? "reattach" : "detach", name,
+                                  others ? " and the rest of its IOMMU group" : "",
+                                  (call->flags & VFIOD_FLAG_PERSISTENT) ? " persistently" : "");
+    if (!call->reattach)
+      call->actions[0] = others ? VFIOD_ACTION_DETACH_GROUP : VFIOD_ACTION_DETACH_DEVICE;
+  }
+  if (self->quitting)
+    {
+      call_refuse (call, &error, error_shutting_down (&error, call->what));
+      return;
+    }
+  stuck = g_hash_table_lookup (self->stuck, GUINT_TO_POINTER (call->group));
+  if (stuck)
+    {
+      call_refuse (call, &error, error_group_busy (&error, stuck, call->what));
+      return;
+    }
+
+  call_detail (call, 0, VFIOD_DETAIL_DEVICE, g_strdup (name));
+  call_detail (call, 1, VFIOD_DETAIL_GROUP, g_strdup_printf ("%u", call->group));
+  call_detail (call, 2, VFIOD_DETAIL_DEVICES, plan_moved_addresses (plan));
+  if (!call->reattach)
+    {
+      /* the dialog says when the devices stay the VMs' at every boot */
+      call_detail (call, 3, VFIOD_DETAIL_PERSISTENT,
+                   g_strdup ((call->flags & VFIOD_FLAG_PERSISTENT) ? "yes" : "no"));
+      /* FORCE on a device the host uses: the strongest say, on top */
+      if (plan_moves_in_use (plan))
+        call->actions[1] = VFIOD_ACTION_DETACH_IN_USE;
+    }
+
+  r = call_start_authorizing (call, &error);
+  if (r < 0)
+    {
+      call_refuse (call, &error, r);
+      return;
+    }
+  call_authorize_next (call);
+}
+
+/* Checks the arguments here; the plan is read on a reader
+ * (change_prepare), and the answer or polkit comes after it. */
 static int
 method_change (sd_bus_message *m, Manager *self, gboolean reattach, sd_bus_error *error)
 {
   uint64_t allowed_flags = reattach ? VFIOD_REATTACH_FLAGS_ALL : VFIOD_DETACH_FLAGS_ALL;
-  g_autoptr (Plan) plan = NULL;
-  Call *call, *stuck;
+  PciAddress target;
   const char *text;
-  char name[ADDRESS_STRLEN];
   uint64_t flags;
+  Call *call;
   int r;
 
   r = sd_bus_message_read (m, "st", &text, &flags);
@@ -1356,80 +1689,14 @@ method_change (sd_bus_message *m, Manager *self, gboolean reattach, sd_bus_error
                               flags & ~allowed_flags,
                               reattach ? VFIOD_METHOD_REATTACH_DEVICE : VFIOD_METHOD_DETACH_DEVICE,
                               reattach ? "" : ", FORCE (0x4) and PERSISTENT (0x8)");
+  if (!address_parse (text, &target))
+    return error_invalid_address (error, text);
 
   call = call_new (self, CALL_CHANGE, m);
   call->reattach = reattach;
   call->flags = flags;
-
-  if (!address_parse (text, &call->target))
-    {
-      call_free (call);
-      return error_invalid_address (error, text);
-    }
-  address_format (&call->target, name);
-
-  r = call_plan (call, &plan, error);
-  if (r < 0 || (plan_count_moves (plan) == 0 && !call_has_record_work (call, plan)) ||
-      (flags & VFIOD_FLAG_DRY_RUN))
-    {
-      /* refused, nothing to do, or only asked what would be done: no
-       * authorization needed for any of them */
-      if (r >= 0)
-        r = reply_plan (m, plan);
-      call_free (call);
-      return r < 0 ? r : 1;
-    }
-
-  {
-    g_autoptr (GPtrArray) persist = persist_devices (plan, flags);
-    gboolean others = plan_moves_others (plan);
-
-    for (guint i = 0; i < persist->len; i++)
-      others = others || !is_target (plan, g_ptr_array_index (persist, i));
-    call->what = g_strdup_printf ("%s %s%s%s", reattach ? "reattach" : "detach", name,
-                                  others ? " and the rest of its IOMMU group" : "",
-                                  (flags & VFIOD_FLAG_PERSISTENT) ? " persistently" : "");
-    if (!reattach)
-      call->actions[0] = others ? VFIOD_ACTION_DETACH_GROUP : VFIOD_ACTION_DETACH_DEVICE;
-  }
-  if (self->quitting)
-    {
-      r = error_shutting_down (error, call->what);
-      call_free (call);
-      return r;
-    }
-  stuck = g_hash_table_lookup (self->stuck, GUINT_TO_POINTER (call->group));
-  if (stuck)
-    {
-      r = error_group_busy (error, stuck, call->what);
-      call_free (call);
-      return r;
-    }
-
-  call_detail (call, 0, VFIOD_DETAIL_DEVICE, g_strdup (name));
-  call_detail (call, 1, VFIOD_DETAIL_GROUP, g_strdup_printf ("%u", call->group));
-  call_detail (call, 2, VFIOD_DETAIL_DEVICES, plan_moved_addresses (plan));
-
-  if (reattach)
-    call->actions[0] = reattach_action (self, plan, flags);
-  else
-    {
-      /* the dialog says when the devices stay the VMs' at every boot */
-      call_detail (call, 3, VFIOD_DETAIL_PERSISTENT,
-                   g_strdup ((flags & VFIOD_FLAG_PERSISTENT) ? "yes" : "no"));
-      /* FORCE on a device the host uses: the strongest say, on top */
-      if (plan_moves_in_use (plan))
-        call->actions[1] = VFIOD_ACTION_DETACH_IN_USE;
-    }
-  call->plan = g_steal_pointer (&plan);
-
-  r = call_start_authorizing (call, error);
-  if (r < 0)
-    {
-      call_free (call);
-      return r;
-    }
-  call_authorize_next (call);
+  call->target = target;
+  manager_read (self, change_prepare, change_prepared, call);
   return 1;
 }
 
@@ -1549,15 +1816,111 @@ call_submit (Call *call, sd_bus_error *error)
   return 1;
 }
 
+/* Reader: what cannot work is refused before anybody is asked for a
+ * password (and checked again once authorized). */
+static void
+use_prepare (gpointer data)
+{
+  Call *call = data;
+  Manager *self = call->manager;
+  g_autoptr (GPtrArray) members = NULL;
+  g_autofree char *unreadable = NULL;
+  char name[ADDRESS_STRLEN];
+  int64_t group;
+  int r;
+
+  address_format (&call->target, name);
+  r = sysfs_device_group (&call->target, &group);
+  if (r < 0)
+    {
+      error_from_sysfs (&call->error, name, r);
+      return;
+    }
+  if (group == DEVICE_NO_GROUP)
+    {
+      error_no_group (&call->error, name);
+      return;
+    }
+  call->group = (uint32_t) group;
+
+  if (call->kind == CALL_REVOKE)
+    {
+      g_autoptr (GPtrArray) held = grants_list (self->grants, call->group);
+      gboolean any = FALSE;
+
+      for (guint i = 0; i < held->len; i++)
+        any = any || call->uid == 0 || ((Grant *) g_ptr_array_index (held, i))->uid == call->uid;
+      /* nothing to take back: nothing to authorize */
+      call->settled = !any;
+      if (call->settled)
+        call->nodes = g_ptr_array_new_with_free_func ((GDestroyNotify) grant_free);
+      return;
+    }
+
+  r = model_read_group (self->model, call->group, &members, &unreadable);
+  if (r < 0)
+    r = error_from_sysfs (&call->error, unreadable ? unreadable : name, r);
+  else
+    r = use_check (members, name, call->group, &call->error);
+  if (r >= 0 && call->kind == CALL_OPEN_DEVICE)
+    {
+      g_autofree char *cdev = access_device_cdev (name);
+      if (cdev == NULL)
+        use_open_device (name, &call->fd, &call->error); /* says NotSupported */
+    }
+}
+
+/* Main thread: answers a settled call, or asks polkit. */
+static void
+use_prepared (gpointer data)
+{
+  Call *call = data;
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  char name[ADDRESS_STRLEN];
+  int r;
+
+  if (sd_bus_error_is_set (&call->error))
+    {
+      error = call->error;
+      call->error = SD_BUS_ERROR_NULL;
+      call_refuse (call, &error, -EIO);
+      return;
+    }
+  if (call->settled)
+    {
+      r = call_reply (call);
+      if (r < 0)
+        call_refuse (call, &error, r);
+      else
+        call_free (call);
+      return;
+    }
+
+  address_format (&call->target, name);
+  call->what = g_strdup_printf ("%s %s (IOMMU group %u)",
+                                call->kind == CALL_OPEN_GROUP    ? "open the IOMMU group of"
+                                : call->kind == CALL_OPEN_DEVICE ? "open the VFIO device of"
+                                : call->kind == CALL_GRANT       ? "grant access to"
+                                                                 : "revoke access to",
+                                name, call->group);
+  call_detail (call, 0, VFIOD_DETAIL_DEVICE, g_strdup (name));
+  call_detail (call, 1, VFIOD_DETAIL_GROUP, g_strdup_printf ("%u", call->group));
+  call_detail (call, 2, VFIOD_DETAIL_UID, g_strdup_printf ("%u", (unsigned) call->uid));
+  call->actions[0] = VFIOD_ACTION_USE_DEVICE;
+  r = call_submit (call, &error);
+  if (r < 0)
+    call_refuse (call, &error, r);
+}
+
+/* Checks the arguments and the caller here; the group is read on a
+ * reader (use_prepare), and the answer or polkit comes after it. */
 static int
 method_use (sd_bus_message *m, Manager *self, CallKind kind, sd_bus_error *error)
 {
-  g_autoptr (GPtrArray) members = NULL;
-  g_autofree char *unreadable = NULL;
+  PciAddress target;
   const char *text;
-  char name[ADDRESS_STRLEN];
   uint64_t flags;
-  int64_t group;
+  uid_t uid;
   Call *call;
   int r;
 
@@ -1568,82 +1931,17 @@ method_use (sd_bus_message *m, Manager *self, CallKind kind, sd_bus_error *error
     return sd_bus_error_setf (error, SD_BUS_ERROR_INVALID_ARGS,
                               "Unknown flags 0x%" PRIx64 ": %s takes none (0)", flags,
                               use_method_name (kind));
+  if (!address_parse (text, &target))
+    return error_invalid_address (error, text);
+  r = caller_uid (m, &uid, error);
+  if (r < 0)
+    return r;
+
   call = call_new (self, kind, m);
-  if (!address_parse (text, &call->target))
-    {
-      call_free (call);
-      return error_invalid_address (error, text);
-    }
-  address_format (&call->target, name);
-
-  r = caller_uid (m, &call->uid, error);
-  if (r >= 0)
-    {
-      r = sysfs_device_group (&call->target, &group);
-      if (r < 0)
-        r = error_from_sysfs (error, name, r);
-      else if (group == DEVICE_NO_GROUP)
-        r = error_no_group (error, name);
-    }
-  if (r < 0)
-    {
-      call_free (call);
-      return r;
-    }
-  call->group = (uint32_t) group;
-
-  /* what cannot work is refused before anybody is asked for a password
-   * (and checked again once authorized) */
-  if (kind == CALL_REVOKE)
-    {
-      g_autoptr (GPtrArray) held = grants_list (self->grants, call->group);
-      gboolean any = FALSE;
-
-      for (guint i = 0; i < held->len; i++)
-        any = any || call->uid == 0 || ((Grant *) g_ptr_array_index (held, i))->uid == call->uid;
-      if (!any)
-        {
-          /* nothing to take back: nothing to authorize */
-          call->nodes = g_ptr_array_new_with_free_func ((GDestroyNotify) grant_free);
-          r = call_reply (call);
-          call_free (call);
-          return r < 0 ? r : 1;
-        }
-    }
-  else
-    {
-      r = model_read_group (self->model, call->group, &members, &unreadable);
-      if (r < 0)
-        r = error_from_sysfs (error, unreadable ? unreadable : name, r);
-      else
-        r = use_check (members, name, call->group, error);
-      if (r >= 0 && kind == CALL_OPEN_DEVICE)
-        {
-          g_autofree char *cdev = access_device_cdev (name);
-          if (cdev == NULL)
-            r = use_open_device (name, &call->fd, error); /* says NotSupported */
-        }
-      if (r < 0)
-        {
-          call_free (call);
-          return r;
-        }
-    }
-
-  call->what = g_strdup_printf ("%s %s (IOMMU group %u)",
-                                kind == CALL_OPEN_GROUP    ? "open the IOMMU group of"
-                                : kind == CALL_OPEN_DEVICE ? "open the VFIO device of"
-                                : kind == CALL_GRANT       ? "grant access to"
-                                                           : "revoke access to",
-                                name, call->group);
-  call_detail (call, 0, VFIOD_DETAIL_DEVICE, g_strdup (name));
-  call_detail (call, 1, VFIOD_DETAIL_GROUP, g_strdup_printf ("%u", call->group));
-  call_detail (call, 2, VFIOD_DETAIL_UID, g_strdup_printf ("%u", (unsigned) call->uid));
-  call->actions[0] = VFIOD_ACTION_USE_DEVICE;
-  r = call_submit (call, error);
-  if (r < 0)
-    call_free (call);
-  return r;
+  call->target = target;
+  call->uid = uid;
+  manager_read (self, use_prepare, use_prepared, call);
+  return 1;
 }
 
 static int
@@ -1823,47 +2121,6 @@ append_assignment (sd_bus_message *m, const RecordEntry *e, const Device *d)
   return sd_bus_message_close_container (m);
 }
 
-/* Reads the records directory (a few small files) and matches them with
- * the devices as ListDevices reads them (through the model's cache), so a
- * listing right after a DetachDevice shows the drivers it left. */
-static int
-method_list_persistent (sd_bus_message *m, void *userdata, sd_bus_error *error)
-{
-  Manager *self = userdata;
-  g_autoptr (GPtrArray) entries = records_list (self->records);
-  g_autoptr (GPtrArray) devices = NULL;
-  g_autoptr (GHashTable) by_name = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autofree char *unreadable = NULL;
-  _cleanup_ (sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-  int r;
-
-  r = model_read_devices (self->model, &devices, &unreadable);
-  if (r < 0)
-    return sd_bus_error_setf (error, VFIOD_ERROR_FAILED,
-                              "Cannot check the persistent assignments against the PCI "
-                              "devices: reading %s failed: %s; is /sys mounted?",
-                              unreadable ? unreadable : VFIOD_SYSFS_PCI_DEVICES, g_strerror (-r));
-  for (guint i = 0; i < devices->len; i++)
-    {
-      Device *d = g_ptr_array_index (devices, i);
-      g_hash_table_insert (by_name, d->name, d);
-    }
-
-  r = sd_bus_message_new_method_return (m, &reply);
-  if (r >= 0)
-    r = sd_bus_message_open_container (reply, 'a', "a{sv}");
-  for (guint i = 0; r >= 0 && i < entries->len; i++)
-    {
-      const RecordEntry *e = g_ptr_array_index (entries, i);
-      r = append_assignment (reply, e, g_hash_table_lookup (by_name, e->address));
-    }
-  if (r >= 0)
-    r = sd_bus_message_close_container (reply);
-  if (r >= 0)
-    r = sd_bus_send (NULL, reply, NULL);
-  return r;
-}
-
 static int
 property_get_version (sd_bus *bus, const char *path, const char *interface, const char *property,
                       sd_bus_message *reply, void *userdata, sd_bus_error *error)
@@ -1942,6 +2199,7 @@ manager_new (sd_bus *bus, State *state, Grants *grants, Records *records)
   self->running = g_ptr_array_new ();
   self->stuck = g_hash_table_new (NULL, NULL);
   self->write_timeout_ms = env_ms (VFIOD_ENV_WRITE_TIMEOUT_MS, VFIOD_WRITE_TIMEOUT_MS);
+  self->readers = g_thread_pool_new (reader_run, NULL, VFIOD_READERS, FALSE, NULL);
   r = sd_bus_add_object_vtable (bus, &self->slot, VFIOD_DBUS_PATH, VFIOD_DBUS_MANAGER_INTERFACE,
                                 manager_vtable, self);
   if (r >= 0)
@@ -1983,6 +2241,12 @@ manager_is_working (Manager *self)
   return self->working > 0 || self->waiting->len > 0;
 }
 
+gboolean
+manager_is_reading (Manager *self)
+{
+  return self->reading > 0;
+}
+
 guint
 manager_count_stuck (Manager *self)
 {
@@ -1995,6 +2259,10 @@ manager_free (Manager *self)
   if (self == NULL)
     return;
   sd_bus_slot_unref (self->slot);
+  /* nothing is reading by now (the daemon waited, or left without freeing) */
+  g_assert (self->reading == 0);
+  if (self->readers)
+    g_thread_pool_free (self->readers, FALSE, TRUE);
   monitor_free (self->monitor);
   model_free (self->model);
   authz_free (self->authz);

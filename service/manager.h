@@ -17,15 +17,21 @@ typedef struct Manager Manager;
 Manager *manager_new (sd_bus *bus, State *state, Grants *grants, Records *records);
 void manager_free (Manager *manager);
 
-/* The daemon is stopping: from now on, calls that would move devices are
- * refused with ShuttingDown (reads are still answered), and calls
- * waiting for polkit are withdrawn and answered so. */
+/* The daemon is stopping: from now on, calls that would move devices or
+ * hand them out are refused with ShuttingDown (reads are still answered),
+ * and calls waiting for polkit are withdrawn and answered so. */
 void manager_quit (Manager *manager);
 
 /* Whether a detach or reattach is being carried out, or a caller still
  * waits for an answer: stopping now would leave the work to the next
  * start-up's recovery, so the daemon waits. */
 gboolean manager_is_working (Manager *manager);
+
+/* Whether a method's read of the machine is queued or under way on a
+ * reader thread (the caller gets its answer when it ends).  Reads change
+ * nothing: a stop may leave without them, but must not free the manager
+ * they use. */
+gboolean manager_is_reading (Manager *manager);
 
 /* Operations whose caller was answered early because a sysfs write did
  * not return (a driver stuck in its remove): their workers still use the

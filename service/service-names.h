@@ -27,6 +27,12 @@
 /* How long one sysfs write (an unbind waiting for a driver's remove) may
  * take before the caller is told it is stuck. */
 #define VFIOD_WRITE_TIMEOUT_MS (30 * 1000)
+/* Threads that read sysfs for the methods, so the main loop never waits
+ * on a read; more reads wait in a queue. */
+#define VFIOD_READERS 4
+/* At a stop, how long reads under way may take to be answered: they
+ * change nothing, so one stuck in the kernel does not hold the stop. */
+#define VFIOD_STOP_READ_GRACE_MS (3 * 1000)
 
 /* ---- environment the daemon reads (tests shorten the limits) -------- */
 #define VFIOD_ENV_AUTHZ_TIMEOUT_MS "VFIOD_AUTHZ_TIMEOUT_MS"

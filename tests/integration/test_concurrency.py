@@ -79,6 +79,10 @@ class ConcurrencyTest(StackTest):
                 self.fail('timed out waiting for ' + what)
             time.sleep(0.01)
 
+    def daemon_log(self):
+        with open(os.path.join(self.stack.tmp, 'vfiod.log'), errors='replace') as f:
+            return f.read()
+
     def caller_as_nobody(self, method, *args):
         """A caller as uid 65534 in the background (caller.py); returns the Popen."""
         proc = subprocess.Popen(['setpriv', '--reuid=%d' % NOBODY, '--regid=%d' % NOBODY, '--clear-groups',
@@ -239,10 +243,6 @@ class TestShutdown(ConcurrencyTest):
         self.assert_audit(group5_detach_writes())
         self.assert_drivers({HECI: ORIGINAL[HECI]})
 
-    def daemon_log(self):
-        with open(os.path.join(self.stack.tmp, 'vfiod.log'), errors='replace') as f:
-            return f.read()
-
 
 class TestStuckUnbind(ConcurrencyTest):
     """A driver that never lets go in its remove (some GPU drivers) stops
@@ -255,10 +255,6 @@ class TestStuckUnbind(ConcurrencyTest):
         self.finished = []
         self.sim.block('xhci_hcd/unbind', data=USB)
         self.addCleanup(self.sim.release)
-
-    def daemon_log(self):
-        with open(os.path.join(self.stack.tmp, 'vfiod.log'), errors='replace') as f:
-            return f.read()
 
     def detach_stuck(self):
         detach = self.call('detach', 'DetachDevice', 'st', NIC, GROUP)
@@ -335,6 +331,127 @@ class TestMainThread(ConcurrencyTest):
             self.reattach(HECI)
         self.assert_drivers({HECI: ORIGINAL[HECI]})
         self.assertEqual(self.stack.stop_daemon(), 0)
+
+
+class TestReadsOffTheMainLoop(ConcurrencyTest):
+    """Every method reads sysfs before it answers or asks polkit, and a
+    sysfs read can sleep in the kernel (a config space read resumes a
+    suspended device).  Those reads run on reader threads: while one is
+    held, the main loop answers everybody else, and the held call gets its
+    right answer once the read returns.  A daemon reading on its main loop
+    fails each case here: nothing else is answered while the read is held."""
+
+    NIC_GROUP_LINK = NIC + '/iommu_group'   # what a call about the NIC reads first
+    DEVICE_LIST = 'bus/pci/devices'         # what a reading of every device lists
+
+    def hold(self, suffix, method, signature=None, *args):
+        """@method held in a read of @suffix; returns its Call."""
+        self.sim.block_read(suffix)
+        call = self.call('%s-%d' % (method, len(self.finished)), method, signature, *args)
+        blocked = self.sim.wait_blocked()
+        self.assertTrue(any(p.endswith(suffix) for p, _ in blocked), blocked)
+        return call
+
+    def assert_answering_while_held(self, held):
+        # no reads at all: a property
+        version = self.stack.call('Get', 'ss', MANAGER, 'Version', interface='org.freedesktop.DBus.Properties',
+                                  timeout_ms=5000)[0]
+        self.assertTrue(version)
+        # a read of another group: another reader takes it
+        group, members = self.stack.call('GetGroup', 's', HECI, timeout_ms=5000)
+        self.assertEqual((group, [d['address'] for d in members]), (3, [HECI]))
+        self.assertTrue(held.is_alive(), 'the held call was answered before its read returned')
+        self.assertNotIn(held.name, self.finished)
+
+    def release(self, held):
+        self.sim.release()
+        held.join(30)
+        self.assertFalse(held.is_alive())
+        self.assertIsNone(held.error, held.error)
+        return held.result
+
+    def test_get_group(self):
+        held = self.hold(self.NIC_GROUP_LINK, 'GetGroup', 's', NIC)
+        self.assert_answering_while_held(held)
+        group, members = self.release(held)
+        self.assertEqual((group, [d['address'] for d in members]), (5, GROUP5))
+
+    def test_list_devices(self):
+        held = self.hold(self.DEVICE_LIST, 'ListDevices')
+        self.assert_answering_while_held(held)
+        devices = self.release(held)[0]
+        self.assertEqual(sorted(d['address'] for d in devices),
+                         sorted(d['address'] for d in self.stack.list_devices()))
+
+    def test_explain_group(self):
+        held = self.hold(self.DEVICE_LIST, 'ExplainGroup', 's', NIC)
+        self.assert_answering_while_held(held)
+        self.assertEqual(self.release(held)[0]['group'], 5)
+
+    def test_list_persistent_assignments(self):
+        held = self.hold(self.DEVICE_LIST, 'ListPersistentAssignments')
+        self.assert_answering_while_held(held)
+        self.assertEqual(self.release(held), ([],))
+
+    def test_detach_plans_on_a_reader(self):
+        # the dry run's plan, and a real detach's first plan (before polkit)
+        held = self.hold(self.NIC_GROUP_LINK, 'DetachDevice', 'st', NIC, GROUP | 0x2)
+        self.assert_answering_while_held(held)
+        self.assertEqual([e['address'] for e in self.release(held)[0]], GROUP5)
+        self.assert_nothing_written()
+        held = self.hold(self.NIC_GROUP_LINK, 'DetachDevice', 'st', NIC, GROUP)
+        self.assert_answering_while_held(held)
+        self.assertEqual(self.sim.audit(), [], 'written before its plan was read')
+        self.release(held)
+        self.assert_audit(group5_detach_writes())
+
+    def test_refusal_after_the_read(self):
+        # the plan refuses once it is read: the error comes from there
+        held = self.hold(self.NIC_GROUP_LINK, 'DetachDevice', 'st', NIC, 0)
+        self.assert_answering_while_held(held)
+        self.sim.release()
+        held.join(30)
+        self.assertEqual(held.error[0], ERROR + 'GroupNotViable', held.error)
+        self.assertIn(NIC, held.error[1])
+        self.assert_nothing_written()
+
+    def test_use_calls_check_on_a_reader(self):
+        # GrantAccess reads the group before polkit is asked; here it then
+        # refuses (the NIC is on its host driver)
+        held = self.hold(self.NIC_GROUP_LINK, 'GrantAccess', 'st', NIC, 0)
+        self.assert_answering_while_held(held)
+        self.sim.release()
+        held.join(30)
+        self.assertEqual(held.error[0], ERROR + 'NotDetached', held.error)
+        self.assertIn(NIC, held.error[1])
+        self.assertEqual(self.stack.polkit_calls(), [])
+
+    def test_stop_does_not_wait_for_a_stuck_read(self):
+        held = self.hold(self.DEVICE_LIST, 'ListDevices')
+        self.stack.daemon.send_signal(signal.SIGTERM)
+        # reads change nothing: the stop gives them a grace, then leaves
+        self.wait_until(lambda: 'Exiting with a read of sysfs that has not returned' in self.daemon_log(),
+                        'the daemon to give up on the read')
+        # (the kernel ends the process only once its thread's read returns:
+        # a FUSE read already sent waits for its answer, as a sysfs read
+        # sleeping in a driver would)
+        self.sim.release()
+        self.assertEqual(self.stack.daemon.wait(timeout=30), 0)
+        held.join(30)
+        self.assertIsNotNone(held.error)
+        self.stack.stop_daemon()
+        self.assert_nothing_written()
+
+    def test_stop_answers_a_read_that_returns(self):
+        held = self.hold(self.NIC_GROUP_LINK, 'GetGroup', 's', NIC)
+        self.stack.daemon.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        self.sim.release()
+        self.assertEqual(self.stack.daemon.wait(timeout=30), 0)
+        held.join(30)
+        self.assertIsNone(held.error, held.error)
+        self.assertEqual(held.result[0], 5)
+        self.stack.stop_daemon()
 
 
 class TestSlowPolkit(ConcurrencyTest):
