@@ -1093,6 +1093,127 @@ def children(sim):
     check(not os.path.lexists('/sys/dev/block/254:7'), 'dev/block link left after removal')
 
 
+# ---- isolation and reset: ACS, FLR, PM, reset_method, slots ----
+
+def u16(c, off):
+    return c[off] | c[off + 1] << 8
+
+
+def u32(c, off):
+    return u16(c, off) | u16(c, off + 2) << 16
+
+
+def std_caps(c):
+    """The standard capability list: [(id, offset)], checked to end."""
+    caps = []
+    if not u16(c, 0x06) & 0x0010:
+        return caps
+    ptr = c[0x34]
+    while ptr:
+        check(0x40 <= ptr < 0x100 and len(caps) < 48, 'capability list runs wild at %#x' % ptr)
+        caps.append((c[ptr], ptr))
+        ptr = c[ptr + 1]
+    return caps
+
+
+def cap_offset(c, cap_id):
+    offs = [off for i, off in std_caps(c) if i == cap_id]
+    eq(len(offs), 1, 'capability %#x present once' % cap_id)
+    return offs[0]
+
+
+def config_of(address):
+    return read(DEV + address + '/config', 'rb')
+
+
+@case('rootport-endpoint')
+def acs_capability(sim):
+    """acs_cap at 0x100 (capability 0x104, control 0x106), flr, pm,
+    reset_method and slots, as the kernel shows them."""
+    for rp in ('0000:00:02.0', '0000:00:02.1'):
+        c = config_of(rp)
+        eq(len(c), 4096, rp + ' PCIe config size')
+        eq(u32(c, 0x100), 0x0001000d, rp + ' ACS header: id 0x000d, version 1, nothing next')
+        eq(u16(c, 0x104), 0x001f, rp + ' ACS capability')
+        eq(u16(c, 0x106), 0x001d, rp + ' ACS control: the default, capability & SV|RR|CR|UF')
+        eq((u16(c, cap_offset(c, 0x10) + 2) >> 4) & 0xf, 0x4, rp + ' root port')
+    nic, nvme = config_of('0000:01:00.0'), config_of('0000:02:00.0')
+    eq(u32(nic, 0x100), 0, 'no extended capability without acs_cap')
+    check(u32(nic, cap_offset(nic, 0x10) + 4) & (1 << 28), 'e1000e: FLR in Device Capabilities')
+    eq(u16(nic, cap_offset(nic, 0x01) + 4) & 0x0008, 0, 'e1000e: PM without No_Soft_Reset')
+    check(u32(nvme, cap_offset(nvme, 0x10) + 4) & (1 << 28), 'NVMe: FLR')
+    check(0x01 not in [i for i, _ in std_caps(nvme)], 'NVMe: no PM capability without pm')
+    rp = config_of('0000:00:02.0')
+    eq(u32(rp, cap_offset(rp, 0x10) + 4) & (1 << 28), 0, 'no FLR without flr')
+    # reset_method: the topology's text, not writable here; no file without the key
+    eq(read(DEV + '0000:02:00.0/reset_method'), 'flr bus\n', 'NVMe reset_method')
+    eq(read(DEV + '0000:01:00.0/reset_method'), 'flr pm bus\n', 'e1000e reset_method')
+    check(not os.path.exists(DEV + '0000:00:02.0/reset_method'), 'reset_method without the key')
+    # slots: <domain>:<secondary bus>:00 of the port
+    eq(sorted(os.listdir('/sys/bus/pci/slots')), ['1', '2'], 'slots')
+    eq(read('/sys/bus/pci/slots/1/address'), '0000:01:00\n', 'slot 1')
+    eq(read('/sys/bus/pci/slots/2/address'), '0000:02:00\n', 'slot 2')
+    # the slot goes with its port and comes back with it
+    sim.remove('0000:00:02.1')
+    eq(os.listdir('/sys/bus/pci/slots'), ['1'], 'slot 2 removed with its port')
+    sim.add('0000:00:02.1')
+    eq(read('/sys/bus/pci/slots/2/address'), '0000:02:00\n', 'slot 2 back')
+
+
+@case('pcie-to-pci-bridge')
+def acs_intel_spt(sim):
+    """acs_layout intel-spt: the control bits in a dword at capability + 8
+    (the kernel's pci_quirk_intel_spt_pch_acs), 0x106 left 0."""
+    c = config_of('0000:00:1c.4')
+    eq(u32(c, 0x100), 0x0001000d, 'ACS header')
+    eq(u16(c, 0x104), 0x005f, 'ACS capability')
+    eq(u16(c, 0x106), 0, 'standard control register left 0')
+    eq(u32(c, 0x108), 0x0000001d, 'the SPT control dword')
+    eq(read('/sys/bus/pci/slots/4/address'), '0000:03:00\n', 'slot 4')
+    nic = config_of('0000:04:01.0')
+    eq(len(nic), 256, 'conventional config size')
+    eq([i for i, _ in std_caps(nic)], [0x01], 'conventional NIC: PM only')
+    eq(read(DEV + '0000:04:01.0/reset_method'), 'pm\n', 'reset_method')
+
+
+ISOLATION_KEYS = {
+    'devices': [
+        {'address': '0000:00:1c.0', 'vendor': '0x8086', 'device': '0xa190', 'class': '0x060400',
+         'driver': 'pcieport', 'iommu_group': 1, 'header_type': 'bridge', 'secondary_bus': 1,
+         'acs_cap': '0x007f', 'acs_ctrl': '0x0015', 'slot': 'CPU SLOT6'},
+        {'address': '0000:01:00.0', 'vendor': '0x8086', 'device': '0x1563', 'class': '0x020000',
+         'driver': None, 'iommu_group': 2, 'pm': 'no-soft-reset'},
+    ]}
+
+
+@case(ISOLATION_KEYS)
+def acs_keys(sim):
+    """acs_ctrl as given, a slot name with a blank, PM with No_Soft_Reset."""
+    c = config_of('0000:00:1c.0')
+    eq((u16(c, 0x104), u16(c, 0x106)), (0x007f, 0x0015), 'acs_cap and acs_ctrl as given')
+    eq(read('/sys/bus/pci/slots/CPU SLOT6/address'), '0000:01:00\n', 'slot with a blank')
+    f = config_of('0000:01:00.0')
+    eq(u16(f, cap_offset(f, 0x01) + 4) & 0x0008, 0x0008, 'PMCSR No_Soft_Reset')
+    eq(u32(f, cap_offset(f, 0x10) + 4) & (1 << 28), 0, 'no FLR')
+    check(not os.path.exists(DEV + '0000:01:00.0/reset_method'), 'no reset_method without the key')
+
+
+@case('large')
+def vmd_domain(sim):
+    """child_domain: the VMD's domain nested below the VMD device, and its
+    devices reachable through every link."""
+    vmd = '0000:0a:05.5'
+    vmd_dir = os.path.realpath(DEV + vmd)
+    domains = [n for n in os.listdir(vmd_dir) if n.startswith('pci10000:')]
+    eq(domains, ['pci10000:00'], 'the hosted domain below the VMD')
+    check(not os.path.exists('/sys/devices/pci10000:00'), 'VMD domain at the top level')
+    hosted = [a for a in os.listdir(DEV) if a.startswith('10000:')]
+    check(hosted, 'no device in the VMD domain')
+    for a in hosted:
+        check(os.path.realpath(DEV + a).startswith(vmd_dir + '/pci10000:00/'), a + ' not below the VMD')
+        check(os.path.exists(DEV + a + '/iommu_group'), a + ' has no iommu_group link')
+
+
 @case('large')
 def sriov(sim):
     vfs = [d for d in os.listdir('/sys/bus/pci/devices')
