@@ -6,15 +6,31 @@ data.  No read-only call may write anything to /sys."""
 
 import json
 import os
+import re
 import subprocess
 import unittest
 import xml.etree.ElementTree as ET
 
-from harness import (ERROR, MANAGER, NOBODY, SRCDIR, TOPOLOGIES, Stack, by_address, main)
+from harness import (BUS_NAME, ERROR, MANAGER, NOBODY, OBJECT_PATH, SRCDIR, TOPOLOGIES, Stack,
+                     by_address, main)
+from gi.repository import Gio  # noqa: E402
 
-DEVICE_KEYS = {'address', 'group', 'vendor_id', 'device_id', 'subsystem_vendor_id',
-               'subsystem_device_id', 'class', 'vendor', 'name', 'driver', 'state',
-               'bridge', 'in_use', 'granted_uids', 'reset_methods'}
+
+def documented_device_keys():
+    """The device dictionary's keys and their D-Bus types, as the Manager's
+    XML documents them ("    key  type  text"): a key the service adds is
+    documented there, and this test then expects it, with its type."""
+    with open(os.path.join(SRCDIR, 'interfaces', 'org.freedesktop.vfio1.Manager.xml')) as f:
+        text = f.read()
+    block = text.split('Device dictionary (a{sv})', 1)[1].split('\n\n', 1)[0]
+    keys = dict(re.findall(r'^    ([a-z_]+) +([a-z{}()]+) ', block, re.M))
+    assert {'address', 'driver', 'reset_methods'} <= set(keys), keys
+    return keys
+
+
+DEVICE_KEYS = documented_device_keys()
+# present only when they apply (the XML says when)
+OPTIONAL_KEYS = {'group', 'granted_uids', 'persistent'}
 
 MALFORMED = ['', ':', '..', '/', '../../../etc/passwd', '0000:03:00.0/', '0000:03:00.0 ',
              ' 03:00.0', '0000:03:00.8', '0000:03:20.0', '000:03:00.0', '000000000:03:00.0',
@@ -58,9 +74,11 @@ class ReadTest(unittest.TestCase):
         self.assertEqual(self.stack.sim.audit(), [], 'a read-only call wrote to /sys')
 
     def assert_matches_topology(self, got, want):
-        # "granted_uids": only when somebody was granted access (test_use)
-        self.assertEqual(set(got) - {'group', 'granted_uids'}, DEVICE_KEYS - {'group', 'granted_uids'})
+        # "granted_uids": only when somebody was granted access (test_use);
+        # "persistent": only with a persistent assignment (test_persistent)
+        self.assertEqual(set(got) - OPTIONAL_KEYS, set(DEVICE_KEYS) - OPTIONAL_KEYS)
         self.assertNotIn('granted_uids', got)
+        self.assertNotIn('persistent', got)
         self.assertEqual(got['address'], want['address'].lower())
         if want.get('iommu_group') is None:
             self.assertNotIn('group', got)
@@ -98,6 +116,22 @@ class TestContract(ReadTest):
         doc = members(ET.parse(os.path.join(SRCDIR, 'interfaces', 'org.freedesktop.vfio1.Manager.xml')).getroot())
         self.assertTrue(doc)
         self.assertEqual(live, doc)
+
+    def test_device_keys_have_the_documented_types(self):
+        reply = self.stack.conn.call_sync(BUS_NAME, OBJECT_PATH, MANAGER, 'ListDevices', None, None,
+                                          Gio.DBusCallFlags.NONE, 30000, None)
+        devices = reply.get_child_value(0)
+        self.assertGreater(devices.n_children(), 0)
+        seen = set()
+        for i in range(devices.n_children()):
+            device = devices.get_child_value(i)
+            for j in range(device.n_children()):
+                key = device.get_child_value(j).get_child_value(0).get_string()
+                value = device.get_child_value(j).get_child_value(1).get_variant()
+                self.assertIn(key, DEVICE_KEYS, 'undocumented key')
+                self.assertEqual(value.get_type_string(), DEVICE_KEYS[key], key)
+                seen.add(key)
+        self.assertEqual(set(DEVICE_KEYS) - OPTIONAL_KEYS - seen, set())
 
     def test_version(self):
         version = self.stack.call('Get', '(ss)'[1:-1], MANAGER, 'Version',
