@@ -22,9 +22,10 @@ void manager_free (Manager *manager);
  * and calls waiting for polkit are withdrawn and answered so. */
 void manager_quit (Manager *manager);
 
-/* Whether a detach or reattach is being carried out, or a caller still
- * waits for an answer: stopping now would leave the work to the next
- * start-up's recovery, so the daemon waits. */
+/* Whether a call is being carried out (a detach, a reattach, a grant...)
+ * or waits for polkit: stopping now would leave the work to the next
+ * start-up's recovery, or a caller without an answer, so the daemon
+ * waits.  Reads are counted apart (manager_is_reading). */
 gboolean manager_is_working (Manager *manager);
 
 /* Whether a method's read of the machine is queued or under way on a
