@@ -1575,6 +1575,31 @@ call_refuse (Call *call, sd_bus_error *error, int r)
   call_free (call);
 }
 
+/* Main thread, after a reader prepared @call: answers and frees it when
+ * it is refused or settled (TRUE); FALSE when polkit must be asked. */
+static gboolean
+call_answer_prepared (Call *call)
+{
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  int r;
+
+  if (sd_bus_error_is_set (&call->error))
+    {
+      error = call->error;
+      call->error = SD_BUS_ERROR_NULL;
+      call_refuse (call, &error, -EIO);
+      return TRUE;
+    }
+  if (!call->settled)
+    return FALSE;
+  r = call_reply (call);
+  if (r < 0)
+    call_refuse (call, &error, r);
+  else
+    call_free (call);
+  return TRUE;
+}
+
 /* Reader: plans, and says whether the call is settled without polkit
  * (refused, nothing to do, or only asked what would be done). */
 static void
@@ -1603,22 +1628,8 @@ change_prepared (gpointer data)
   Call *stuck;
   int r;
 
-  if (sd_bus_error_is_set (&call->error))
-    {
-      error = call->error;
-      call->error = SD_BUS_ERROR_NULL;
-      call_refuse (call, &error, -EIO);
-      return;
-    }
-  if (call->settled)
-    {
-      r = reply_plan (call->message, plan);
-      if (r < 0)
-        call_refuse (call, &error, r);
-      else
-        call_free (call);
-      return;
-    }
+  if (call_answer_prepared (call))
+    return;
 
   address_format (&call->target, name);
   {
@@ -1879,22 +1890,8 @@ use_prepared (gpointer data)
   char name[ADDRESS_STRLEN];
   int r;
 
-  if (sd_bus_error_is_set (&call->error))
-    {
-      error = call->error;
-      call->error = SD_BUS_ERROR_NULL;
-      call_refuse (call, &error, -EIO);
-      return;
-    }
-  if (call->settled)
-    {
-      r = call_reply (call);
-      if (r < 0)
-        call_refuse (call, &error, r);
-      else
-        call_free (call);
-      return;
-    }
+  if (call_answer_prepared (call))
+    return;
 
   address_format (&call->target, name);
   call->what = g_strdup_printf ("%s %s (IOMMU group %u)",

@@ -373,6 +373,16 @@ class TestReadsOffTheMainLoop(ConcurrencyTest):
         self.assertIsNone(held.error, held.error)
         return held.result
 
+    def assert_refused_after_the_read(self, error, method, signature, device, flags):
+        """@method on @device, held in its read while others are answered,
+        then refused with @error naming the device."""
+        held = self.hold(self.NIC_GROUP_DIR, method, signature, device, flags)
+        self.assert_answering_while_held(held)
+        self.sim.release()
+        held.join(30)
+        self.assertEqual(held.error[0], ERROR + error, held.error)
+        self.assertIn(device, held.error[1])
+
     def test_get_group(self):
         held = self.hold(self.NIC_GROUP_DIR, 'GetGroup', 's', NIC)
         self.assert_answering_while_held(held)
@@ -410,23 +420,13 @@ class TestReadsOffTheMainLoop(ConcurrencyTest):
 
     def test_refusal_after_the_read(self):
         # the plan refuses once it is read: the error comes from there
-        held = self.hold(self.NIC_GROUP_DIR, 'DetachDevice', 'st', NIC, 0)
-        self.assert_answering_while_held(held)
-        self.sim.release()
-        held.join(30)
-        self.assertEqual(held.error[0], ERROR + 'GroupNotViable', held.error)
-        self.assertIn(NIC, held.error[1])
+        self.assert_refused_after_the_read('GroupNotViable', 'DetachDevice', 'st', NIC, 0)
         self.assert_nothing_written()
 
     def test_use_calls_check_on_a_reader(self):
         # GrantAccess reads the group before polkit is asked; here it then
         # refuses (the NIC is on its host driver)
-        held = self.hold(self.NIC_GROUP_DIR, 'GrantAccess', 'st', NIC, 0)
-        self.assert_answering_while_held(held)
-        self.sim.release()
-        held.join(30)
-        self.assertEqual(held.error[0], ERROR + 'NotDetached', held.error)
-        self.assertIn(NIC, held.error[1])
+        self.assert_refused_after_the_read('NotDetached', 'GrantAccess', 'st', NIC, 0)
         self.assertEqual(self.stack.polkit_calls(), [])
 
     def test_stop_does_not_wait_for_a_stuck_read(self):
