@@ -1153,11 +1153,10 @@ call_work (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
       goto out;
     }
 
-  /* the host takes the group back: nobody may open it by path any more */
-  if (plan_count_moves (plan) > 0 && call->reattach &&
-      use_revoke (self->grants, call->group, (uid_t) -1, call->what, NULL, &call->error) < 0)
-    goto out;
-
+  /* A reattach checks before it changes anything: holders first (an
+   * unbind under an open device fd waits in the kernel, uninterruptibly),
+   * then the grants, then sysfs.  A refused reattach leaves the VM owner's
+   * ACL entries as they were. */
   if (plan_count_moves (plan) > 0 && call->reattach)
     {
       g_autofree char *holders = vfio_group_holders (call->group);
@@ -1171,6 +1170,11 @@ call_work (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
           goto out;
         }
     }
+
+  /* the host takes the group back: nobody may open it by path any more */
+  if (plan_count_moves (plan) > 0 && call->reattach &&
+      use_revoke (self->grants, call->group, (uid_t) -1, call->what, NULL, &call->error) < 0)
+    goto out;
 
   if (plan_count_moves (plan) > 0 && !call->reattach)
     {

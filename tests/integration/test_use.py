@@ -137,6 +137,29 @@ class TestGroupBusy(UseTest):
         self.assertNotIn('fds', out)
 
 
+    def test_refused_reattach_keeps_grants(self):
+        # issue 18, point 4: the holder check comes before the grants are
+        # taken back, so a refused reattach ("nothing was touched") leaves
+        # the VM owner's ACL entries and records as they were
+        self.detach_group()
+        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        out = self.as_nobody('GrantAccess', NIC, 0)
+        self.assertNotIn('error', out, out)
+        self.assertEqual(acl_users('/dev/vfio/5'), [NOBODY])
+        recorded = self.grants_file()
+        holder = open('/dev/vfio/5', 'r+')
+        self.addCleanup(holder.close)
+        for flags in (0, GROUP):
+            out = self.stack.call_as(0, 'ReattachDevice', 'st', NIC, flags)
+            self.assertEqual(out.get('error'), ERROR + 'GroupBusy', out)
+            self.assertIn('nothing was touched', out['message'])
+            self.assertEqual(acl_users('/dev/vfio/5'), [NOBODY])
+            self.assertEqual(self.grants_file(), recorded)
+            devices = {d['address']: d for d in self.stack.list_devices()}
+            self.assertEqual(devices[NIC]['driver'], 'vfio-pci')
+            self.assertEqual(devices[NIC]['granted_uids'], [NOBODY])
+
+
 class TestOpenDevice(UseTest):
     def setUp(self):
         self.start(topology_variant('plugin-nic.json', vfio_device_cdev=True))
