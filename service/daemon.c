@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <systemd/sd-bus.h>
 
+#include "bootid.h"
 #include "bus-source.h"
 #include "config.h"
 #include "records.h"
@@ -77,7 +78,7 @@ daemon_run (void)
   if (r < 0)
     goto out;
 
-  state = state_open (state_default_dir (), &error);
+  state = state_open (state_default_dir (), boot_id_current (), &error);
   if (state == NULL)
     {
       g_warning ("%s", error->message);

@@ -59,6 +59,7 @@
 #define VFIOD_PROC_MOUNTINFO "/proc/self/mountinfo"
 #define VFIOD_PROC_SWAPS     "/proc/swaps"
 #define VFIOD_PROC_CMDLINE   "/proc/cmdline"
+#define VFIOD_PROC_BOOT_ID   "/proc/sys/kernel/random/boot_id"
 /* udevd runs (its control socket exists): listen to its events, which
  * come once its rules ran, instead of the kernel's */
 #define VFIOD_UDEV_CONTROL         "/run/udev/control"

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "address.h"
+#include "bootid.h"
 #include "device.h"
 #include "names.h"
 
@@ -18,11 +19,13 @@
  *   known=true
  *   driver=xhci_hcd           "" when it had none
  *   override=                 "" when unset
+ *   boot=6f0c...-...          the kernel's boot id when it was recorded
  *
  *   [transaction 7]           a transaction under way
  *   status=pending
  *   operation=detach          or reattach
  *   group=5
+ *   boot=6f0c...-...          the boot it began in
  *   devices=0000:00:14.0;0000:00:17.0;0000:02:00.0   (step order; each has a record)
  *   count=3                   (last: a truncated file is not a smaller transaction)
  *
@@ -40,6 +43,7 @@
 #define KEY_DEVICES        "devices"
 #define KEY_COUNT          "count"
 #define KEY_PERSISTENT     "persistent" /* "true", or absent */
+#define KEY_BOOT           "boot"       /* a boot id; absent in earlier formats */
 #define STATUS_PENDING     "pending"
 #define TRANSACTION_PREFIX "transaction "
 #define FILE_HEADER                                                              \
@@ -49,6 +53,7 @@
 struct State {
   GMutex lock;
   char *path;
+  char *boot;              /* this boot's id, NULL if unknown */
   StateContents *contents; /* replaced whole on every change */
   guint64 next_id;
 };
@@ -77,13 +82,17 @@ state_record_free (StateRecord *record)
   g_free (record->device);
   g_free (record->driver);
   g_free (record->override);
+  g_free (record->boot);
   g_free (record);
 }
 
 static StateRecord *
 record_copy (const StateRecord *r)
 {
-  return state_record_new (r->device, r->group, r->known, r->driver, r->override);
+  StateRecord *copy = state_record_new (r->device, r->group, r->known, r->driver, r->override);
+
+  copy->boot = g_strdup (r->boot);
+  return copy;
 }
 
 void
@@ -92,6 +101,7 @@ state_transaction_free (StateTransaction *t)
   if (t == NULL)
     return;
   g_ptr_array_unref (t->members);
+  g_free (t->boot);
   g_free (t);
 }
 
@@ -113,6 +123,7 @@ transaction_copy (const StateTransaction *t)
   StateTransaction *copy = transaction_new (t->id, t->op, t->group);
 
   copy->persistent = t->persistent;
+  copy->boot = g_strdup (t->boot);
 
   for (guint i = 0; i < t->members->len; i++)
     g_ptr_array_add (copy->members, record_copy (g_ptr_array_index (t->members, i)));
@@ -261,6 +272,23 @@ read_driver (GKeyFile *kf, const char *group, const char *key, char **out)
   return TRUE;
 }
 
+/* The boot id of section @name into *@out: absent is NULL (an earlier
+ * format), anything but a boot id makes the section invalid. */
+static gboolean
+read_boot (GKeyFile *kf, const char *name, char **out)
+{
+  g_autofree char *value = NULL;
+
+  *out = NULL;
+  if (!g_key_file_has_key (kf, name, KEY_BOOT, NULL))
+    return TRUE;
+  value = g_key_file_get_string (kf, name, KEY_BOOT, NULL);
+  if (!boot_id_valid (value))
+    return FALSE;
+  *out = g_steal_pointer (&value);
+  return TRUE;
+}
+
 /* A device record; *@pending gets the earlier format's pending operation. */
 static StateRecord *
 record_from_keyfile (GKeyFile *kf, const char *name, StateOp *pending)
@@ -285,6 +313,9 @@ record_from_keyfile (GKeyFile *kf, const char *name, StateOp *pending)
         return NULL;
     }
   else if (g_strcmp0 (known, "false") != 0)
+    return NULL;
+
+  if (!read_boot (kf, name, &r->boot))
     return NULL;
 
   op = g_key_file_get_string (kf, name, KEY_PENDING, NULL);
@@ -330,6 +361,8 @@ transaction_from_keyfile (GKeyFile *kf, const char *name, const StateContents *c
     g_autofree char *persistent = g_key_file_get_string (kf, name, KEY_PERSISTENT, NULL);
     t->persistent = persistent != NULL && op == STATE_OP_DETACH;
   }
+  if (!read_boot (kf, name, &t->boot))
+    return NULL;
   for (char **d = devices; *d; d++)
     {
       const StateRecord *r = contents_find (c, *d, NULL);
@@ -479,6 +512,8 @@ state_contents_to_data (const StateContents *c, gsize *length)
           g_key_file_set_string (kf, r->device, KEY_DRIVER, r->driver ? r->driver : "");
           g_key_file_set_string (kf, r->device, KEY_OVERRIDE, r->override ? r->override : "");
         }
+      if (r->boot)
+        g_key_file_set_string (kf, r->device, KEY_BOOT, r->boot);
     }
   for (guint i = 0; i < transactions->len; i++)
     {
@@ -491,6 +526,8 @@ state_contents_to_data (const StateContents *c, gsize *length)
       g_key_file_set_string (kf, name, KEY_STATUS, STATUS_PENDING);
       g_key_file_set_string (kf, name, KEY_OPERATION, op_to_string (t->op));
       g_key_file_set_uint64 (kf, name, KEY_GROUP, t->group);
+      if (t->boot)
+        g_key_file_set_string (kf, name, KEY_BOOT, t->boot);
       g_key_file_set_string_list (kf, name, KEY_DEVICES, devices, t->members->len);
       if (t->persistent)
         g_key_file_set_string (kf, name, KEY_PERSISTENT, "true");
@@ -523,7 +560,7 @@ state_default_dir (void)
 }
 
 State *
-state_open (const char *dir, GError **error)
+state_open (const char *dir, const char *boot, GError **error)
 {
   State *self;
   g_autofree char *text = NULL;
@@ -535,6 +572,7 @@ state_open (const char *dir, GError **error)
   self = g_new0 (State, 1);
   g_mutex_init (&self->lock);
   self->path = g_build_filename (dir, VFIOD_STATE_FILE, NULL);
+  self->boot = boot_id_valid (boot) ? g_strdup (boot) : NULL;
 
   text = statefile_read (self->path, &length, "no records");
   self->contents = text ? state_contents_parse (text, length) : contents_new ();
@@ -554,6 +592,7 @@ state_free (State *self)
     return;
   state_contents_free (self->contents);
   g_free (self->path);
+  g_free (self->boot);
   g_mutex_clear (&self->lock);
   g_free (self);
 }
@@ -602,8 +641,14 @@ state_list_pending (State *self)
   return out;
 }
 
+gboolean
+state_is_this_boot (State *self, const char *boot)
+{
+  return boot_id_same (boot, self->boot);
+}
+
 GHashTable *
-state_originals (State *self)
+state_originals (State *self, gboolean this_boot_only)
 {
   GHashTable *out = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 
@@ -611,7 +656,7 @@ state_originals (State *self)
   for (guint i = 0; i < self->contents->records->len; i++)
     {
       const StateRecord *r = g_ptr_array_index (self->contents->records, i);
-      if (r->known)
+      if (r->known && (!this_boot_only || boot_id_same (r->boot, self->boot)))
         g_hash_table_insert (out, g_strdup (r->device), g_strdup (r->driver ? r->driver : ""));
     }
   g_mutex_unlock (&self->lock);
@@ -632,6 +677,7 @@ state_begin (State *self, StateOp op, uint32_t group, gboolean persistent, GPtrA
   next = contents_copy (self->contents);
   t = transaction_new (self->next_id, op, group);
   t->persistent = persistent && op == STATE_OP_DETACH;
+  t->boot = g_strdup (self->boot);
   for (guint i = 0; i < members->len; i++)
     {
       const StateRecord *m = g_ptr_array_index (members, i);
@@ -642,6 +688,8 @@ state_begin (State *self, StateOp op, uint32_t group, gboolean persistent, GPtrA
         r = state_record_new (m->device, group, TRUE, had->driver, had->override);
       else
         r = state_record_new (m->device, group, m->known, m->driver, m->override);
+      /* recorded now: this boot's, whatever an older record said */
+      r->boot = g_strdup (self->boot);
       g_ptr_array_add (t->members, record_copy (r));
       contents_put (next, r);
     }

@@ -10,7 +10,13 @@
  * Every change is one atomic write (temp file, fsync, rename) made before
  * sysfs is touched, and a transaction's records change state together:
  * a crash leaves either no transaction or a whole pending one, never a
- * group half recorded.  Thread-safe (one internal lock). */
+ * group half recorded.  Thread-safe (one internal lock).
+ *
+ * Every record and transaction names the boot it was written in (the
+ * kernel's boot id): drivers, group numbers and the devices at an address
+ * may all differ in another boot, so a transaction of another boot is
+ * never rolled back in sysfs, and a record of another boot never counts
+ * as "vfiod detached this" for authorization. */
 #pragma once
 
 #include <glib.h>
@@ -28,6 +34,7 @@ typedef struct {
   gboolean known; /* the original driver and override are known */
   char *driver;   /* original host driver; NULL when it had none */
   char *override; /* original driver_override; NULL when unset */
+  char *boot;     /* the boot it was recorded in; NULL: not said (earlier format) */
 } StateRecord;
 
 /* A transaction under way (or left pending by a killed run). */
@@ -38,6 +45,7 @@ typedef struct {
   GPtrArray *members;  /* StateRecord*, in step order, originals as recorded */
   gboolean persistent; /* a detach that records its devices as persistent
                         * assignments: rolling it back removes them */
+  char *boot;          /* the boot it began in; NULL: not said (earlier format) */
 } StateTransaction;
 
 /* What became of a member when its transaction ended. */
@@ -51,8 +59,10 @@ typedef struct State State;
 /* Loads @dir/transactions.state (creating @dir).  Records and
  * transactions that do not validate are logged and dropped: vfiod never
  * acts on them.  The format of earlier versions (pending=detach on each
- * device record) is read as one-member transactions. */
-State *state_open (const char *dir, GError **error);
+ * device record) is read as one-member transactions.  @boot is this
+ * boot's id (boot_id_current()); NULL when unknown: then nothing recorded
+ * counts as this boot's. */
+State *state_open (const char *dir, const char *boot, GError **error);
 void state_free (State *state);
 
 /* $STATE_DIRECTORY (its first entry) or the built-in default. */
@@ -72,8 +82,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (StateTransaction, state_transaction_free)
 /* Copies of every pending transaction, oldest first (for recovery). */
 GPtrArray *state_list_pending (State *state);
 
-/* address → original driver ("" for none), for planning reattach. */
-GHashTable *state_originals (State *state);
+/* address → original driver ("" for none), for planning reattach; with
+ * @this_boot_only, only the records written in this boot (what vfiod
+ * detached since the machine started). */
+GHashTable *state_originals (State *state, gboolean this_boot_only);
+
+/* Whether @boot (a record's or a transaction's) is this boot. */
+gboolean state_is_this_boot (State *state, const char *boot);
 
 /* Before the first sysfs write of a transaction: in one write, records
  * @members (StateRecord*, step order; for a detach their originals, for a

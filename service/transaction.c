@@ -584,6 +584,49 @@ transaction_run (State *state, Records *records, Plan *plan, GPtrArray *persist,
   return r;
 }
 
+/* A transaction left pending by an earlier boot: the machine has booted
+ * since, so its devices are where this boot's drivers, udev rules and
+ * admin put them, and the address may even hold another device.  Rolling
+ * it back would unbind what the host now uses (a reattach rolled back
+ * unbinds the host driver; a detach rolled back unbinds whatever is
+ * there): it is ended without a single write to sysfs, and said.  Its
+ * records go with it; so do the persistent assignments an unfinished
+ * detach had begun to write (they were never committed: at the next boot
+ * they must not bind anything). */
+static void
+transaction_forget (State *state, Records *records, const StateTransaction *t)
+{
+  g_autofree StateFate *fates = g_new0 (StateFate, t->members->len);
+  g_autoptr (GString) devices = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < t->members->len; i++)
+    {
+      const StateRecord *rec = g_ptr_array_index (t->members, i);
+      g_autoptr (GError) gerror = NULL;
+
+      fates[i] = STATE_FATE_ON_HOST; /* "its record goes": nothing is moved */
+      g_string_append_printf (devices, "%s%s", devices->len ? ", " : "", rec->device);
+      if (t->persistent && !records_remove (records, rec->device, &gerror))
+        {
+          g_warning ("%s", gerror->message);
+          g_warning ("Transaction %" G_GUINT64_FORMAT " stays recorded: vfiod tries again at its "
+                     "next start",
+                     t->id);
+          return;
+        }
+    }
+  g_warning ("Transaction %" G_GUINT64_FORMAT " (%s of IOMMU group %u: %s) was under way in %s: "
+             "not rolled back, nothing written to sysfs. The devices are as this boot "
+             "left them: check them with 'vfioctl group %s'",
+             t->id, t->op == STATE_OP_DETACH ? "detach" : "reattach", t->group, devices->str,
+             t->boot ? "an earlier boot" : "a run that did not record its boot (an older vfiod)",
+             ((StateRecord *) g_ptr_array_index (t->members, 0))->device);
+  if (!state_end (state, t, fates, &error))
+    g_warning ("Could not record the end of transaction %" G_GUINT64_FORMAT ": %s", t->id,
+               error->message);
+}
+
 void
 transaction_recover (State *state, Records *records)
 {
@@ -591,13 +634,18 @@ transaction_recover (State *state, Records *records)
 
   if (pending->len == 0)
     return;
-  g_message ("Found %u transaction(s) left under way by an earlier run: rolling back",
-             pending->len);
+  g_message ("Found %u transaction(s) left under way by an earlier run", pending->len);
   /* newest transaction first, each newest step first */
   for (guint i = pending->len; i-- > 0;)
     {
       const StateTransaction *t = g_ptr_array_index (pending, i);
       g_autoptr (GString) report = g_string_new (NULL);
+
+      if (!state_is_this_boot (state, t->boot))
+        {
+          transaction_forget (state, records, t);
+          continue;
+        }
 
       for (guint j = t->members->len; j-- > 0;)
         g_message ("Rolling back the %s of %s", t->op == STATE_OP_DETACH ? "detach" : "reattach",

@@ -178,6 +178,50 @@ class TestReattachAction(AuthzTest):
         self.assert_drivers({SATA: 'ahci', USB: 'vfio-pci', NIC: 'vfio-pci'})
 
 
+
+class TestReattachActionEarlierBoot(AuthzTest):
+    """Issue 18, point 3: a record says vfiod detached the HECI, but in
+    another boot (or an older vfiod's record, which does not say which):
+    since then the admin's boot configuration bound it, so giving it back
+    still needs reattach-group, as for a device vfiod never detached."""
+    topology = topology_variant('plugin-nic.json', {HECI: {'driver': 'vfio-pci', 'host_driver': 'mei_me'}})
+
+    def setUp(self):
+        pass
+
+    def check(self, boot_line):
+        def write(stack):
+            os.makedirs(stack.state_directory, exist_ok=True)
+            with open(os.path.join(stack.state_directory, 'transactions.state'), 'w') as f:
+                f.write('[%s]\ngroup=3\nknown=true\ndriver=mei_me\noverride=\n%s' % (HECI, boot_line))
+        self.start(before_daemon=write)
+        self.stack.polkit_mock('SetAllowed', 'as', [ACTION_REATTACH])
+        result = self.stack.call_as(NOBODY, 'ReattachDevice', 'st', HECI, 0)
+        self.assertEqual(result.get('error'), ACCESS_DENIED, result)
+        self.assertIn(ACTION_REATTACH_GROUP, result['message'])
+        self.assert_nothing_written()
+        self.assert_drivers({HECI: 'vfio-pci'})
+
+    def test_record_of_another_boot(self):
+        self.check('boot=7d3a1c5e-2b4f-4e6a-9c8d-1f0e2d3c4b5a\n')
+
+    def test_record_that_names_no_boot(self):
+        self.check('')
+
+    def test_record_of_this_boot_lowers_it(self):
+        # the control: the same record, written in this boot
+        with open('/proc/sys/kernel/random/boot_id') as f:
+            boot = f.read().strip()
+        def write(stack):
+            os.makedirs(stack.state_directory, exist_ok=True)
+            with open(os.path.join(stack.state_directory, 'transactions.state'), 'w') as f:
+                f.write('[%s]\ngroup=3\nknown=true\ndriver=mei_me\noverride=\nboot=%s\n' % (HECI, boot))
+        self.start(before_daemon=write)
+        self.stack.polkit_mock('SetAllowed', 'as', [ACTION_REATTACH])
+        result = self.stack.call_as(NOBODY, 'ReattachDevice', 'st', HECI, 0)
+        self.assertNotIn('error', result, result.get('message'))
+        self.assert_drivers({HECI: 'mei_me'})
+
 class TestCallerLifetime(AuthzTest):
     """An authorization never outlives its caller, never waits forever for
     polkit, and one caller cannot pile up checks."""

@@ -338,5 +338,62 @@ class TestHostileStateFile(FaultTest):
         self.assertIn('Ignoring the state file', self.daemon_log())
 
 
+
+def this_boot():
+    with open('/proc/sys/kernel/random/boot_id') as f:
+        return f.read().strip()
+
+
+OTHER_BOOT = '7d3a1c5e-2b4f-4e6a-9c8d-1f0e2d3c4b5a'
+
+
+def pending_reattach(boot_line):
+    """A reattach of group 5 killed half-way: USB and SATA already back on
+    their host drivers, which is where the machine has them now."""
+    records = ''.join('[%s]\ngroup=5\nknown=true\ndriver=%s\noverride=\n%s\n' % (a, ORIGINAL[a], boot_line)
+                      for a in (USB, SATA, NIC))
+    return (records + '[transaction 9]\nstatus=pending\noperation=reattach\ngroup=5\n%s'
+            'devices=%s;%s;%s;\ncount=3\n' % (boot_line, USB, SATA, NIC))
+
+
+class TestEarlierBoot(FaultTest):
+    """Issue 18, point 3: a transaction left pending by an earlier boot is
+    never rolled back: rolling back that reattach would unbind ahci under
+    whatever this boot mounted on it.  It is ended, without one write to
+    sysfs, and the log says so; the same transaction of this boot is still
+    rolled back (the control)."""
+
+    setUp = TestHostileStateFile.setUp
+    start_with_state = TestHostileStateFile.start_with_state
+
+    def check_forgotten(self, boot_line, words):
+        self.start_with_state(pending_reattach(boot_line).encode())
+        self.assert_nothing_written()
+        self.assert_drivers({a: ORIGINAL[a] for a in GROUP5})
+        self.assert_nothing_pending()
+        log = self.daemon_log()
+        self.assertIn('Transaction 9 (reattach of IOMMU group 5', log)
+        self.assertIn(words + ': not rolled back, nothing written to sysfs', log)
+        # ended for good: a restart does not find it again
+        self.assertEqual(self.stack.restart_daemon(), 0)
+        self.assert_nothing_written()
+        self.assertNotIn('Transaction 9', self.daemon_log().split(log, 1)[-1])
+        # and the daemon works from there
+        self.detach(NIC, GROUP)
+        self.reattach(NIC, GROUP)
+        self.assert_back_as_before()
+
+    def test_transaction_of_another_boot(self):
+        self.check_forgotten('boot=%s\n' % OTHER_BOOT, 'in an earlier boot')
+
+    def test_transaction_that_names_no_boot(self):
+        self.check_forgotten('', 'a run that did not record its boot (an older vfiod)')
+
+    def test_transaction_of_this_boot_is_rolled_back(self):
+        self.start_with_state(pending_reattach('boot=%s\n' % this_boot()).encode())
+        self.assertNotEqual(self.sim.audit(), [])
+        self.assert_drivers(GROUP5_ON_VFIO)
+        self.assert_nothing_pending()
+
 if __name__ == '__main__':
     main()

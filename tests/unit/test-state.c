@@ -7,6 +7,10 @@
 
 #include "state.h"
 
+#define BOOT_A     "0b6e6d2a-9f1c-4c55-8a47-3e1f0d2c9b10"
+#define BOOT_B     "7d3a1c5e-2b4f-4e6a-9c8d-1f0e2d3c4b5a"
+#define BOOT_UPPER "0B6E6D2A-9F1C-4C55-8A47-3E1F0D2C9B10"
+
 static StateContents *
 parse (const char *text)
 {
@@ -151,7 +155,7 @@ test_begin_end (void)
   g_autoptr (GHashTable) originals = NULL;
   g_autoptr (GError) error = NULL;
   StateFate fates[2] = { STATE_FATE_ON_VFIO, STATE_FATE_ON_HOST };
-  State *state = state_open (dir, &error);
+  State *state = state_open (dir, BOOT_A, &error);
   g_autofree char *text = NULL;
 
   g_assert_no_error (error);
@@ -164,25 +168,102 @@ test_begin_end (void)
   g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
   g_assert_nonnull (strstr (text, "status=pending"));
   g_assert_nonnull (strstr (text, "devices=0000:00:14.0;0000:00:17.0;"));
+  /* the transaction and each record say which boot wrote them */
+  g_assert_nonnull (strstr (text, "boot=" BOOT_A));
+  g_assert_cmpstr (t->boot, ==, BOOT_A);
   state_free (state);
 
-  /* a restart sees the whole transaction */
-  state = state_open (dir, &error);
+  /* a restart sees the whole transaction, as this boot's */
+  state = state_open (dir, BOOT_A, &error);
   pending = state_list_pending (state);
   g_assert_cmpuint (pending->len, ==, 1);
   g_assert_cmpuint (((StateTransaction *) g_ptr_array_index (pending, 0))->members->len, ==, 2);
+  g_assert_true (
+      state_is_this_boot (state, ((StateTransaction *) g_ptr_array_index (pending, 0))->boot));
+  g_assert_cmpstr (((StateRecord *) g_ptr_array_index (
+                        ((StateTransaction *) g_ptr_array_index (pending, 0))->members, 1))
+                       ->boot,
+                   ==, BOOT_A);
 
   g_assert_true (state_end (state, t, fates, &error));
   g_clear_pointer (&text, g_free);
   g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
   g_assert_null (strstr (text, "pending"));
-  originals = state_originals (state);
+  originals = state_originals (state, TRUE);
   g_assert_cmpstr (g_hash_table_lookup (originals, "0000:00:14.0"), ==, "xhci_hcd");
   g_assert_false (g_hash_table_contains (originals, "0000:00:17.0"));
-
   state_free (state);
+
+  /* another boot: the record still gives the original driver for a
+   * reattach's plan, but is not "detached by vfiod in this boot", and
+   * nothing of the last boot is this boot's */
+  state = state_open (dir, BOOT_B, &error);
+  g_clear_pointer (&originals, g_hash_table_unref);
+  originals = state_originals (state, FALSE);
+  g_assert_cmpstr (g_hash_table_lookup (originals, "0000:00:14.0"), ==, "xhci_hcd");
+  g_clear_pointer (&originals, g_hash_table_unref);
+  originals = state_originals (state, TRUE);
+  g_assert_cmpuint (g_hash_table_size (originals), ==, 0);
+  g_assert_false (state_is_this_boot (state, BOOT_A));
+  g_assert_false (state_is_this_boot (state, NULL));
+  state_free (state);
+
+  /* boot unknown (unreadable): nothing recorded is this boot's */
+  state = state_open (dir, NULL, &error);
+  g_assert_false (state_is_this_boot (state, BOOT_A));
+  g_assert_false (state_is_this_boot (state, NULL));
+  state_free (state);
+
   g_unlink (path);
   g_rmdir (dir);
+}
+
+static void
+test_boot_key (void)
+{
+  /* a record or transaction whose boot is not a boot id is not valid: it
+   * is dropped (never acted on); absent is the earlier format (NULL) */
+  static const char *const bad[] = {
+    "[0000:00:14.0]\ngroup=5\nknown=false\nboot=\n",
+    "[0000:00:14.0]\ngroup=5\nknown=false\nboot=" BOOT_UPPER "\n",
+    "[0000:00:14.0]\ngroup=5\nknown=false\nboot=../../etc/passwd\n",
+    "[0000:00:14.0]\ngroup=5\nknown=false\nboot=" BOOT_A "x\n",
+  };
+  g_autoptr (StateContents) good = NULL;
+  g_autoptr (StateContents) old = NULL;
+  g_autoptr (StateContents) transaction = NULL;
+  g_autoptr (StateContents) again = NULL;
+  g_autofree char *data = NULL;
+  const char *text;
+
+  /* each is logged ("Ignoring the state file's ..."): expected here */
+  g_log_set_always_fatal (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (StateContents) c = state_contents_parse (bad[i], strlen (bad[i]));
+      g_assert_cmpuint (c->records->len, ==, 0);
+    }
+  text = "[0000:00:14.0]\ngroup=5\nknown=false\nboot=" BOOT_A "\n";
+  good = state_contents_parse (text, strlen (text));
+  g_assert_cmpuint (good->records->len, ==, 1);
+  g_assert_cmpstr (((StateRecord *) g_ptr_array_index (good->records, 0))->boot, ==, BOOT_A);
+  text = "[0000:00:14.0]\ngroup=5\nknown=false\n";
+  old = state_contents_parse (text, strlen (text));
+  g_assert_cmpuint (old->records->len, ==, 1);
+  g_assert_null (((StateRecord *) g_ptr_array_index (old->records, 0))->boot);
+
+  text = "[0000:00:14.0]\ngroup=5\nknown=false\nboot=" BOOT_A "\n"
+         "[transaction 3]\nstatus=pending\noperation=reattach\ngroup=5\nboot=" BOOT_B
+         "\ndevices=0000:00:14.0;\ncount=1\n";
+  transaction = state_contents_parse (text, strlen (text));
+  g_assert_cmpuint (transaction->transactions->len, ==, 1);
+  g_assert_cmpstr (((StateTransaction *) g_ptr_array_index (transaction->transactions, 0))->boot,
+                   ==, BOOT_B);
+  data = state_contents_to_data (transaction, NULL);
+  again = state_contents_parse (data, strlen (data));
+  g_assert_cmpstr (((StateTransaction *) g_ptr_array_index (again->transactions, 0))->boot, ==,
+                   BOOT_B);
+  g_assert_cmpstr (((StateRecord *) g_ptr_array_index (again->records, 0))->boot, ==, BOOT_A);
 }
 
 int
@@ -193,5 +274,6 @@ main (int argc, char **argv)
   g_test_add_func ("/state/old-format", test_old_format);
   g_test_add_func ("/state/hostile", test_hostile);
   g_test_add_func ("/state/begin-end", test_begin_end);
+  g_test_add_func ("/state/boot-key", test_boot_key);
   return g_test_run ();
 }
