@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "probe.h"
 #include "sysfs.h"
 #include "vfio.h"
 #include "names.h"
@@ -627,6 +628,52 @@ transaction_forget (State *state, Records *records, const StateTransaction *t)
                error->message);
 }
 
+/* What a recovery's rollback of @t would take from the host: each member
+ * it would unbind from a host driver (a reattach rolled back moves the
+ * device to vfio-pci again; a detach rolled back unbinds whatever is not
+ * its recorded driver), when the host now uses it (mounted, swap, an up
+ * interface...) or vfiod cannot tell.  NULL when nothing is.  The rollback
+ * after a failed step runs within the call that checked the group; at
+ * start-up the host had all the time in the world to start using it. */
+static char *
+recover_in_use (const StateTransaction *t)
+{
+  g_autoptr (SysfsCache) cache = sysfs_cache_new ();
+  g_autoptr (GPtrArray) devices = NULL;
+  g_autoptr (GString) out = g_string_new (NULL);
+  g_autofree char *unreadable = NULL;
+  int r = sysfs_list_group_full (cache, t->group, &devices, &unreadable);
+
+  if (r == -ENOENT)
+    return NULL; /* the group is gone: each member's restore says so */
+  if (r < 0)
+    return g_strdup_printf ("cannot tell whether its devices are in use: reading IOMMU group %u "
+                            "failed (%s%s%s)",
+                            t->group, unreadable ? unreadable : "", unreadable ? ": " : "",
+                            g_strerror (-r));
+  probe_mark_in_use (cache, devices);
+  for (guint i = 0; i < t->members->len; i++)
+    {
+      const StateRecord *rec = g_ptr_array_index (t->members, i);
+
+      for (guint j = 0; j < devices->len; j++)
+        {
+          const Device *d = g_ptr_array_index (devices, j);
+          gboolean unbinds;
+
+          if (strcmp (d->name, rec->device) != 0 || d->driver == NULL || d->in_use == NULL)
+            continue;
+          unbinds = t->op == STATE_OP_REATTACH
+                        ? strcmp (d->driver, VFIOD_DRIVER_VFIO_PCI) != 0
+                        : !rec->known || g_strcmp0 (d->driver, rec->driver) != 0;
+          if (unbinds)
+            g_string_append_printf (out, "%s%s on %s is in use (%s)", out->len ? "; " : "", d->name,
+                                    d->driver, d->in_use);
+        }
+    }
+  return out->len ? g_string_free (g_steal_pointer (&out), FALSE) : NULL;
+}
+
 void
 transaction_recover (State *state, Records *records)
 {
@@ -641,9 +688,20 @@ transaction_recover (State *state, Records *records)
       const StateTransaction *t = g_ptr_array_index (pending, i);
       g_autoptr (GString) report = g_string_new (NULL);
 
+      g_autofree char *in_use = NULL;
+
       if (!state_is_this_boot (state, t->boot))
         {
           transaction_forget (state, records, t);
+          continue;
+        }
+      in_use = recover_in_use (t);
+      if (in_use)
+        {
+          g_warning ("Not rolling back the %s of IOMMU group %u (transaction %" G_GUINT64_FORMAT
+                     "): %s. Nothing was written to sysfs; the transaction stays recorded and "
+                     "vfiod tries again at its next start, once the host no longer uses it",
+                     t->op == STATE_OP_DETACH ? "detach" : "reattach", t->group, t->id, in_use);
           continue;
         }
 

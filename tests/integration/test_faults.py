@@ -395,5 +395,36 @@ class TestEarlierBoot(FaultTest):
         self.assert_drivers(GROUP5_ON_VFIO)
         self.assert_nothing_pending()
 
+    def start_in_use(self, swaps):
+        # in-use.json: group 1 is a root port and an NVMe whose partition
+        # may be swap; a reattach of the NVMe was killed in this boot
+        nvme = '0000:01:00.0'
+        text = ('[%s]\ngroup=1\nknown=true\ndriver=nvme\noverride=\nboot=%s\n'
+                '[transaction 4]\nstatus=pending\noperation=reattach\ngroup=1\nboot=%s\n'
+                'devices=%s;\ncount=1\n' % (nvme, this_boot(), this_boot(), nvme))
+
+        def write(stack):
+            os.makedirs(stack.state_directory)
+            with open(os.path.join(stack.state_directory, 'transactions.state'), 'w') as f:
+                f.write(text)
+        self.start('in-use.json', swaps=swaps, before_daemon=write)
+        return nvme
+
+    def test_rollback_refused_while_the_host_uses_it(self):
+        # issue 18, point 3: since the kill, the host swaps on it: rolling
+        # the reattach back would unbind nvme under the swap
+        nvme = self.start_in_use('/dev/nvme0n1p3                          partition\t8388604\t0\t-2\n')
+        self.assert_nothing_written()
+        self.assert_drivers({nvme: 'nvme'})
+        self.assertIn('status=pending', self.state_text())
+        self.assertIn('Not rolling back the reattach of IOMMU group 1 (transaction 4): %s on nvme is in use '
+                      '(swap: /dev/nvme0n1p3)' % nvme, self.daemon_log())
+
+    def test_rollback_of_a_device_nobody_uses(self):
+        # the control: no swap, the rollback puts it back on vfio-pci
+        nvme = self.start_in_use('')
+        self.assert_drivers({nvme: 'vfio-pci'})
+        self.assert_nothing_pending()
+
 if __name__ == '__main__':
     main()
