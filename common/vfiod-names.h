@@ -113,21 +113,22 @@
 #define VFIOD_REATTACH_FLAGS_ALL (VFIOD_FLAG_GROUP | VFIOD_FLAG_DRY_RUN)
 
 /* ---- polkit actions and their details ----------------------------- */
-#define VFIOD_ACTION_DETACH_DEVICE   "org.freedesktop.vfio1.detach-device"
-#define VFIOD_ACTION_DETACH_GROUP    "org.freedesktop.vfio1.detach-group"
-#define VFIOD_ACTION_REATTACH_DEVICE "org.freedesktop.vfio1.reattach-device"
-#define VFIOD_ACTION_REATTACH_GROUP  "org.freedesktop.vfio1.reattach-group"
-#define VFIOD_ACTION_DETACH_IN_USE   "org.freedesktop.vfio1.detach-in-use"
-#define VFIOD_ACTION_USE_DEVICE      "org.freedesktop.vfio1.use-device"
-#define VFIOD_ACTION_LOCK_MEMORY     "org.freedesktop.vfio1.lock-memory"
-#define VFIOD_DETAIL_DEVICE          "device"
-#define VFIOD_DETAIL_GROUP           "group"
-#define VFIOD_DETAIL_DEVICES         "devices"
-#define VFIOD_DETAIL_UID             "uid"   /* use-device, lock-memory: the caller's */
-#define VFIOD_DETAIL_PID             "pid"   /* lock-memory: the process to raise */
-#define VFIOD_DETAIL_BYTES           "bytes" /* lock-memory: the new limit */
-#define VFIOD_DETAIL_SIZE            "size"  /* lock-memory: the same, for humans ("8.0 GiB") */
-#define VFIOD_DETAIL_PERSISTENT      "persistent" /* detach-*: "yes" or "no" */
+#define VFIOD_ACTION_DETACH_DEVICE     "org.freedesktop.vfio1.detach-device"
+#define VFIOD_ACTION_DETACH_GROUP      "org.freedesktop.vfio1.detach-group"
+#define VFIOD_ACTION_REATTACH_DEVICE   "org.freedesktop.vfio1.reattach-device"
+#define VFIOD_ACTION_REATTACH_GROUP    "org.freedesktop.vfio1.reattach-group"
+#define VFIOD_ACTION_DETACH_IN_USE     "org.freedesktop.vfio1.detach-in-use"
+#define VFIOD_ACTION_DETACH_PERSISTENT "org.freedesktop.vfio1.detach-persistent"
+#define VFIOD_ACTION_USE_DEVICE        "org.freedesktop.vfio1.use-device"
+#define VFIOD_ACTION_LOCK_MEMORY       "org.freedesktop.vfio1.lock-memory"
+#define VFIOD_DETAIL_DEVICE            "device"
+#define VFIOD_DETAIL_GROUP             "group"
+#define VFIOD_DETAIL_DEVICES           "devices"
+#define VFIOD_DETAIL_UID               "uid"   /* use-device, lock-memory: the caller's */
+#define VFIOD_DETAIL_PID               "pid"   /* lock-memory: the process to raise */
+#define VFIOD_DETAIL_BYTES             "bytes" /* lock-memory: the new limit */
+#define VFIOD_DETAIL_SIZE              "size"  /* lock-memory: the same, for humans ("8.0 GiB") */
+#define VFIOD_DETAIL_PERSISTENT        "persistent" /* detach-*: "yes" or "no" */
 
 /* ---- device dictionary (GetGroup, ListDevices) -------------------- */
 #define VFIOD_KEY_ADDRESS             "address"

@@ -679,7 +679,7 @@ typedef struct {
   gboolean answered;             /* the caller was answered before the worker ended */
   Plan *plan;                    /* as planned (and authorized), then as done */
   gboolean records_changed;      /* the worker wrote or removed persistent assignments */
-  const char *actions[2];        /* polkit actions still to check */
+  const char *actions[3];        /* polkit actions still to check, NULL holes skipped */
   char *details[11];             /* polkit details: key, value pairs, NULL after the last */
   char *what;                    /* "detach 0000:03:00.0", for messages */
   sd_bus_error error;
@@ -1670,9 +1670,14 @@ change_prepared (gpointer data)
       /* the dialog says when the devices stay the VMs' at every boot */
       call_detail (call, 3, VFIOD_DETAIL_PERSISTENT,
                    g_strdup ((call->flags & VFIOD_FLAG_PERSISTENT) ? "yes" : "no"));
+      /* PERSISTENT takes the devices from the host at every boot, in the
+       * initramfs too: an action of its own on top, so a rule that lets
+       * users detach for a VM does not let them do that */
+      if (call->flags & VFIOD_FLAG_PERSISTENT)
+        call->actions[1] = VFIOD_ACTION_DETACH_PERSISTENT;
       /* FORCE on a device the host uses: the strongest say, on top */
       if (plan_moves_in_use (plan))
-        call->actions[1] = VFIOD_ACTION_DETACH_IN_USE;
+        call->actions[2] = VFIOD_ACTION_DETACH_IN_USE;
     }
 
   r = call_start_authorizing (call, &error);

@@ -33,9 +33,10 @@ GROUP, DRY_RUN, FORCE = 0x1, 0x2, 0x4
 ACTION_DEVICE = 'org.freedesktop.vfio1.detach-device'
 ACTION_GROUP = 'org.freedesktop.vfio1.detach-group'
 ACTION_IN_USE = 'org.freedesktop.vfio1.detach-in-use'
+ACTION_PERSISTENT = 'org.freedesktop.vfio1.detach-persistent'
 ACTION_REATTACH = 'org.freedesktop.vfio1.reattach-device'
 ACTION_REATTACH_GROUP = 'org.freedesktop.vfio1.reattach-group'
-ALL_ACTIONS = [ACTION_DEVICE, ACTION_GROUP, ACTION_IN_USE, ACTION_REATTACH, ACTION_REATTACH_GROUP]
+ALL_ACTIONS = [ACTION_DEVICE, ACTION_GROUP, ACTION_IN_USE, ACTION_PERSISTENT, ACTION_REATTACH, ACTION_REATTACH_GROUP]
 
 
 def device_dir(address):

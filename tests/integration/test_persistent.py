@@ -13,7 +13,7 @@ import stat
 from gi.repository import Gio, GLib
 
 from harness import ERROR, NOBODY, main
-from detachlib import (ACTION_DEVICE, ACTION_GROUP, ACTION_REATTACH, ACTION_REATTACH_GROUP, ALL_ACTIONS, DRY_RUN,
+from detachlib import (ACTION_DEVICE, ACTION_GROUP, ACTION_PERSISTENT, ACTION_REATTACH, ACTION_REATTACH_GROUP, ALL_ACTIONS, DRY_RUN,
                        GROUP, GROUP5, HECI, NIC, ORIGINAL, SATA, USB, StackTest)
 import test_crash
 from test_crash import DETACHED, HOST, MOVED
@@ -182,10 +182,29 @@ class TestAuthorization(PersistTest):
         result = self.stack.call_as(NOBODY, 'DetachDevice', 'st', NIC, GROUP | PERSISTENT)
         self.assertNotIn('error', result, result.get('message'))
         calls = self.stack.polkit_calls()
-        self.assertEqual([c['action'] for c in calls], [ACTION_GROUP])
-        self.assertEqual(calls[0]['details'], {'device': NIC, 'group': '5', 'devices': ' '.join([USB, SATA, NIC]),
+        self.assertEqual([c['action'] for c in calls], [ACTION_GROUP, ACTION_PERSISTENT])
+        for call in calls:
+            self.assertEqual(call['details'], {'device': NIC, 'group': '5', 'devices': ' '.join([USB, SATA, NIC]),
                                                'persistent': 'yes'})
         self.assertEqual(self.recorded(), [USB, SATA, NIC])
+
+    def test_persistent_needs_its_own_action(self):
+        # issue 18, point 6: a rule that lets users detach a device for a VM
+        # does not let them take it from the host at every boot
+        for allowed, flags, device in (([ACTION_DEVICE], PERSISTENT, HECI),
+                                       ([ACTION_GROUP, ACTION_DEVICE], GROUP | PERSISTENT, NIC)):
+            self.stack.polkit_mock('ClearCalls')
+            self.stack.polkit_mock('SetAllowed', 'as', allowed)
+            result = self.stack.call_as(NOBODY, 'DetachDevice', 'st', device, flags)
+            self.assertEqual(result.get('error'), ACCESS_DENIED, result)
+            self.assertIn(ACTION_PERSISTENT, result['message'])
+            self.assertEqual([c['action'] for c in self.stack.polkit_calls()][-1], ACTION_PERSISTENT)
+            self.assert_nothing_written()
+            self.assertEqual(self.recorded(), [])
+        # the same rule still lets them detach for this boot only
+        result = self.stack.call_as(NOBODY, 'DetachDevice', 'st', HECI, 0)
+        self.assertNotIn('error', result, result.get('message'))
+        self.assertEqual(self.recorded(), [])
 
     def test_recording_only_needs_authorization_too(self):
         self.detach(HECI)
