@@ -331,14 +331,73 @@ def install_project_files():
     return out
 
 
-def start_vfiod(env=None, log=None, state_dir="/var/lib/vfiod"):
-    """The built daemon on the guest's system bus; returns a Daemon once it owns its name."""
+UNIT = "dbus-1/vfiod.service"          # the unit the build generates, below BUILD_DIR
+
+
+def unit_capabilities(unit=None):
+    """The CapabilityBoundingSet= of the generated unit (BUILD_DIR/dbus-1/vfiod.service), as
+    written there: ["CAP_SYS_ADMIN", ...]. Every CapabilityBoundingSet= line counts (systemd
+    adds them up); a "~" set or an empty assignment is not what this unit has, so it raises."""
+    path = unit or os.path.join(BUILD_DIR, UNIT)
+    caps = []
+    with open(path) as f:
+        for line in f:
+            if not line.startswith("CapabilityBoundingSet="):
+                continue
+            value = line.split("=", 1)[1].split()
+            if not value or value[0].startswith("~"):
+                raise ValueError(f"{path}: {line.strip()}: not a list of capabilities")
+            caps += [c for c in value if c not in caps]
+    if not caps:
+        raise ValueError(f"{path} has no CapabilityBoundingSet=")
+    return caps
+
+
+def capability_numbers():
+    """{"CAP_X": bit} from the kernel headers (/usr/include/linux/capability.h, linux-libc-dev:
+    the host's, seen through the guest's root)."""
+    import re
+    with open("/usr/include/linux/capability.h") as f:
+        return {m.group(1): int(m.group(2))
+                for m in re.finditer(r"^#define (CAP_[A-Z_]+)\s+(\d+)\s*$", f.read(), re.M)}
+
+
+def process_capabilities(pid):
+    """The effective, permitted, inheritable, bounding and ambient sets of `pid` as sorted lists
+    of names, from /proc/PID/status."""
+    names = {bit: name for name, bit in capability_numbers().items()}
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"):
+                mask = int(value, 16)
+                out[key] = sorted(names.get(b, f"cap_{b}") for b in range(64) if mask >> b & 1)
+    return out
+
+
+def start_vfiod(env=None, log=None, state_dir="/var/lib/vfiod", caps=None):
+    """The built daemon on the guest's system bus; returns a Daemon once it owns its name.
+
+    caps: None runs it as plain root, with every capability; "unit" with the capability
+    bounding set of the unit the build generates (unit_capabilities()), what it has when
+    systemd starts it: `setpriv --bounding-set=-all,+x,... --inh-caps=-all --ambient-caps=-all
+    --no-new-privs`, so root's exec gets exactly that set as permitted and effective, and
+    nothing it runs (modprobe) gets more. A list of "CAP_X" names does the same with that set.
+    The Daemon's `caps` is the list used (None for plain root)."""
     os.makedirs(state_dir, exist_ok=True)
     e = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=SYSTEM_BUS_ADDRESS, STATE_DIRECTORY=state_dir,
              G_MESSAGES_DEBUG="all")
     e.update(env or {})
-    d = Daemon("vfiod", [os.path.join(BUILD_DIR, "service", "vfiod")],
-               log or os.path.join(RESULTS, "vfiod.log"), env=e)
+    argv = [os.path.join(BUILD_DIR, "service", "vfiod")]
+    if caps == "unit":
+        caps = unit_capabilities()
+    if caps is not None:
+        keep = "".join(f",+{c.lower().removeprefix('cap_')}" for c in caps)
+        argv = ["setpriv", f"--bounding-set=-all{keep}", "--inh-caps=-all", "--ambient-caps=-all",
+                "--no-new-privs", "--"] + argv
+    d = Daemon("vfiod", argv, log or os.path.join(RESULTS, "vfiod.log"), env=e)
+    d.caps = caps
     wait_for(lambda: name_has_owner(VFIOD_NAME) or not d.alive(), 30, VFIOD_NAME)
     if not d.alive():
         raise RuntimeError(f"vfiod exited ({d.proc.returncode}), see {d.logpath}")
