@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <string.h>
 
+#include "bootid.h"
+#include "device.h"
+#include "hexnum.h"
 #include "statefile.h"
 #include "names.h"
 
@@ -19,6 +22,9 @@ grant_free (Grant *g)
   if (g == NULL)
     return;
   g_free (g->path);
+  g_free (g->boot_id);
+  if (g->members)
+    g_array_unref (g->members);
   g_free (g);
 }
 
@@ -32,6 +38,168 @@ grant_new (const char *path, uint32_t group, uid_t uid, bool revoking)
   g->uid = uid;
   g->revoking = revoking;
   return g;
+}
+
+static GArray *
+members_copy (GArray *members)
+{
+  GArray *out = g_array_sized_new (FALSE, FALSE, sizeof (GrantMember), members->len);
+
+  g_array_append_vals (out, members->data, members->len);
+  return out;
+}
+
+Grant *
+grant_copy (const Grant *grant)
+{
+  Grant *g = grant_new (grant->path, grant->group, grant->uid, grant->revoking);
+
+  g->boot_id = g_strdup (grant->boot_id);
+  g->members = grant->members ? members_copy (grant->members) : NULL;
+  return g;
+}
+
+static gint
+member_compare (gconstpointer a, gconstpointer b)
+{
+  return address_compare (&((const GrantMember *) a)->address, &((const GrantMember *) b)->address);
+}
+
+GArray *
+grant_members_from_devices (GPtrArray *devices)
+{
+  GArray *out = g_array_sized_new (FALSE, FALSE, sizeof (GrantMember), devices->len);
+
+  for (guint i = 0; i < devices->len; i++)
+    {
+      const Device *d = g_ptr_array_index (devices, i);
+      GrantMember m = {
+        .address = d->address,
+        .vendor_id = d->vendor_id,
+        .device_id = d->device_id,
+        .subsystem_vendor_id = d->subsystem_vendor_id,
+        .subsystem_device_id = d->subsystem_device_id,
+      };
+      g_array_append_val (out, m);
+    }
+  g_array_sort (out, member_compare);
+  return out;
+}
+
+gboolean
+grant_members_match (const Grant *grant, GPtrArray *devices, char **why)
+{
+  g_autoptr (GArray) now = grant_members_from_devices (devices);
+  char a[ADDRESS_STRLEN], b[ADDRESS_STRLEN];
+
+  if (grant->members == NULL)
+    {
+      if (why)
+        *why = g_strdup ("the record names no members");
+      return FALSE;
+    }
+  if (now->len != grant->members->len)
+    {
+      if (why)
+        *why = g_strdup_printf ("%u members recorded, %u now", grant->members->len, now->len);
+      return FALSE;
+    }
+  for (guint i = 0; i < now->len; i++)
+    {
+      const GrantMember *r = &g_array_index (grant->members, GrantMember, i);
+      const GrantMember *n = &g_array_index (now, GrantMember, i);
+
+      if (!address_equal (&r->address, &n->address))
+        {
+          if (why)
+            *why = g_strdup_printf ("member %s recorded, %s now", address_format (&r->address, a),
+                                    address_format (&n->address, b));
+          return FALSE;
+        }
+      if (r->vendor_id != n->vendor_id || r->device_id != n->device_id ||
+          r->subsystem_vendor_id != n->subsystem_vendor_id ||
+          r->subsystem_device_id != n->subsystem_device_id)
+        {
+          if (why)
+            *why = g_strdup_printf ("%s: 0x%04x:0x%04x (subsystem 0x%04x:0x%04x) recorded, "
+                                    "0x%04x:0x%04x (subsystem 0x%04x:0x%04x) now",
+                                    address_format (&r->address, a), r->vendor_id, r->device_id,
+                                    r->subsystem_vendor_id, r->subsystem_device_id, n->vendor_id,
+                                    n->device_id, n->subsystem_vendor_id, n->subsystem_device_id);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+gboolean
+grant_of_boot (const Grant *grant, const char *boot_id)
+{
+  return grant->boot_id != NULL && boot_id != NULL && strcmp (grant->boot_id, boot_id) == 0;
+}
+
+/* One member as written: "<address> 0xVVVV 0xDDDD 0xSVSV 0xSDSD", the
+ * address as the kernel spells it, each id as persist.h's records
+ * (exactly four hex digits here: vfiod wrote it). */
+static gboolean
+member_parse (const char *text, GrantMember *out)
+{
+  g_auto (GStrv) words = g_strsplit (text, " ", -1);
+  uint16_t *ids[] = { &out->vendor_id, &out->device_id, &out->subsystem_vendor_id,
+                      &out->subsystem_device_id };
+  char name[ADDRESS_STRLEN];
+
+  if (g_strv_length (words) != 5 || !address_parse (words[0], &out->address) ||
+      strcmp (address_format (&out->address, name), words[0]) != 0)
+    return FALSE;
+  for (int i = 0; i < 4; i++)
+    {
+      uint32_t v;
+      if (strlen (words[i + 1]) != 6 || !hexnum_parse_prefixed (words[i + 1], 4, 4, &v))
+        return FALSE;
+      *ids[i] = (uint16_t) v;
+    }
+  return TRUE;
+}
+
+/* "m1;m2;...": not empty, at most GRANT_MAX_MEMBERS, by address without
+ * repeats (as written).  NULL when anything is off. */
+static GArray *
+members_parse (const char *text)
+{
+  g_auto (GStrv) items = g_strsplit (text, ";", -1);
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (GrantMember));
+  guint n = g_strv_length (items);
+
+  if (n == 0 || n > GRANT_MAX_MEMBERS)
+    return NULL;
+  for (guint i = 0; i < n; i++)
+    {
+      GrantMember m = { 0 };
+      if (!member_parse (items[i], &m))
+        return NULL;
+      if (i > 0 &&
+          address_compare (&g_array_index (out, GrantMember, i - 1).address, &m.address) >= 0)
+        return NULL;
+      g_array_append_val (out, m);
+    }
+  return g_steal_pointer (&out);
+}
+
+static char *
+members_format (GArray *members)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; i < members->len; i++)
+    {
+      const GrantMember *m = &g_array_index (members, GrantMember, i);
+      char name[ADDRESS_STRLEN];
+      g_string_append_printf (s, "%s%s 0x%04x 0x%04x 0x%04x 0x%04x", i ? ";" : "",
+                              address_format (&m->address, name), m->vendor_id, m->device_id,
+                              m->subsystem_vendor_id, m->subsystem_device_id);
+    }
+  return g_string_free (s, FALSE);
 }
 
 static gint
@@ -82,19 +250,29 @@ grants_parse (const char *text, gsize length)
       g_autofree char *group = g_key_file_get_string (kf, *s, "group", NULL);
       g_autofree char *uid = g_key_file_get_string (kf, *s, "uid", NULL);
       g_autofree char *revoking = g_key_file_get_string (kf, *s, "revoking", NULL);
+      g_autofree char *boot_id = g_key_file_get_string (kf, *s, "boot_id", NULL);
+      g_autofree char *members_text = g_key_file_get_string (kf, *s, "members", NULL);
+      g_autoptr (GArray) members = members_text ? members_parse (members_text) : NULL;
+      Grant *grant;
       guint64 g, u;
 
       if (!g_str_has_prefix (*s, "grant ") || path == NULL || group == NULL || uid == NULL ||
           !g_ascii_string_to_unsigned (group, 10, 0, G_MAXUINT32, &g, NULL) ||
           /* (uid_t) -1 is "no user" */
           !g_ascii_string_to_unsigned (uid, 10, 0, G_MAXUINT32 - 1, &u, NULL) ||
-          !node_path_valid (path, (uint32_t) g) || (revoking && strcmp (revoking, "true") != 0))
+          !node_path_valid (path, (uint32_t) g) || (revoking && strcmp (revoking, "true") != 0) ||
+          /* both or, in a record of an older vfiod, neither */
+          (boot_id == NULL) != (members_text == NULL) || (boot_id && !boot_id_valid (boot_id)) ||
+          (members_text && members == NULL))
         {
           g_autofree char *shown = g_strescape (*s, NULL);
           g_warning ("Ignoring a malformed entry of the grants record: [%s]", shown);
           continue;
         }
-      g_ptr_array_add (out, grant_new (path, (uint32_t) g, (uid_t) u, revoking != NULL));
+      grant = grant_new (path, (uint32_t) g, (uid_t) u, revoking != NULL);
+      grant->boot_id = g_steal_pointer (&boot_id);
+      grant->members = g_steal_pointer (&members);
+      g_ptr_array_add (out, grant);
     }
   g_ptr_array_sort (out, grant_compare);
   return out;
@@ -115,6 +293,12 @@ grants_to_data (GPtrArray *grants, gsize *length)
       g_key_file_set_uint64 (kf, section, "uid", g->uid);
       if (g->revoking)
         g_key_file_set_string (kf, section, "revoking", "true");
+      if (g->boot_id && g->members)
+        {
+          g_autofree char *members = members_format (g->members);
+          g_key_file_set_string (kf, section, "boot_id", g->boot_id);
+          g_key_file_set_string (kf, section, "members", members);
+        }
     }
   return g_key_file_to_data (kf, length, NULL);
 }
@@ -178,21 +362,29 @@ copy_where (GPtrArray *grants, const char *skip_path, uid_t skip_uid, int64_t gr
         continue;
       if (group >= 0 && g->group != group)
         continue;
-      g_ptr_array_add (out, grant_new (g->path, g->group, g->uid, g->revoking));
+      g_ptr_array_add (out, grant_copy (g));
     }
   return out;
 }
 
 gboolean
-grants_add (Grants *self, const char *path, uint32_t group, uid_t uid, GError **error)
+grants_add (Grants *self, const char *path, uint32_t group, uid_t uid, const char *boot_id,
+            GArray *members, GError **error)
 {
   GPtrArray *next;
+  Grant *grant;
   gboolean ok;
 
   g_return_val_if_fail (node_path_valid (path, group), FALSE);
+  g_return_val_if_fail (boot_id_valid (boot_id), FALSE);
+  g_return_val_if_fail (members && members->len > 0 && members->len <= GRANT_MAX_MEMBERS, FALSE);
+  grant = grant_new (path, group, uid, false);
+  grant->boot_id = g_strdup (boot_id);
+  grant->members = members_copy (members);
+  g_array_sort (grant->members, member_compare);
   g_mutex_lock (&self->lock);
   next = copy_where (self->grants, path, uid, -1);
-  g_ptr_array_add (next, grant_new (path, group, uid, false));
+  g_ptr_array_add (next, grant);
   g_ptr_array_sort (next, grant_compare);
   ok = commit (self, next, error);
   g_mutex_unlock (&self->lock);
@@ -230,7 +422,9 @@ grants_mark_revoking (Grants *self, const char *path, uid_t uid, GError **error)
       if (strcmp (g->path, path) == 0 && g->uid == uid && !g->revoking)
         {
           GPtrArray *next = copy_where (self->grants, path, uid, -1);
-          g_ptr_array_add (next, grant_new (path, g->group, uid, true));
+          Grant *marked = grant_copy (g);
+          marked->revoking = true;
+          g_ptr_array_add (next, marked);
           g_ptr_array_sort (next, grant_compare);
           ok = commit (self, next, error);
           break;

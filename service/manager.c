@@ -15,6 +15,7 @@
 #include "errors.h"
 #include "group.h"
 #include "access.h"
+#include "bootid.h"
 #include "grants.h"
 #include "isolation.h"
 #include "model.h"
@@ -1736,49 +1737,147 @@ method_reattach_device (sd_bus_message *m, void *userdata, sd_bus_error *error)
 
 /* ---- using a detached group without root -------------------------------- */
 
+typedef enum {
+  GRANT_KEEP,      /* nothing to do (yet) */
+  GRANT_FORGOTTEN, /* its record is gone, no ACL touched */
+  GRANT_REAPPLY,   /* its entry is to be added again */
+  GRANT_REVOKE,    /* to be taken back */
+} GrantVerdict;
+
+/* At start: a grant is given again only when it is of this boot, its
+ * node is one the group has now, and the group's members now are the
+ * devices it was granted on.  @read caches each group's [members, nodes].
+ * Reads sysfs (the group, its members' cdevs): at start only, before the
+ * main loop runs, as model_load() does. */
+static GrantVerdict
+reconcile_grant_at_start (Manager *self, const Grant *g, const char *boot_id, GHashTable *read)
+{
+  GPtrArray *pair, *members, *nodes;
+  g_autofree char *why = NULL;
+
+  if (!grant_of_boot (g, boot_id))
+    {
+      /* the numbers of another boot name nothing of this one: the old
+       * node went with that boot, and the same path may be another
+       * device's now */
+      use_forget_stale (self->grants, g,
+                        g->boot_id ? "granted in another boot"
+                                   : "recorded without a boot id, by an older vfiod");
+      return GRANT_FORGOTTEN;
+    }
+  pair = g_hash_table_lookup (read, GUINT_TO_POINTER (g->group));
+  if (pair == NULL)
+    {
+      GPtrArray *m = NULL, *n = NULL;
+      int r = use_current_nodes (g->group, &m, &n);
+
+      if (r < 0)
+        g_warning ("Cannot read IOMMU group %u to check its grants: %s; none is given again",
+                   g->group, g_strerror (-r));
+      pair = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
+      g_ptr_array_add (pair, r < 0 ? NULL : m);
+      g_ptr_array_add (pair, r < 0 ? NULL : n);
+      g_hash_table_insert (read, GUINT_TO_POINTER (g->group), pair);
+    }
+  members = g_ptr_array_index (pair, 0);
+  nodes = g_ptr_array_index (pair, 1);
+  if (nodes == NULL)
+    return GRANT_KEEP; /* unreadable: the record stays, for a later revoke */
+  if (!use_nodes_have (nodes, g->path))
+    {
+      use_forget_stale (self->grants, g, "not a node of the group's members now");
+      return GRANT_FORGOTTEN;
+    }
+  if (g->revoking || !model_group_usable (self->model, g->group))
+    return GRANT_REVOKE;
+  if (!grant_members_match (g, members, &why))
+    {
+      g_message ("IOMMU group %u is not what uid %u was granted (%s): not giving %s back", g->group,
+                 (unsigned) g->uid, why, g->path);
+      return GRANT_REVOKE;
+    }
+  return GRANT_REAPPLY;
+}
+
 /* Puts the grants in order with the machine as the objects show it now:
  * takes back every grant whose group a virtual machine can no longer use
  * (reattached by anybody, hot removed, a member back on a host driver)
  * and finishes every revoke a crash interrupted.  At start (@reapply),
- * also adds again the entries of the grants that hold: a crash after a
- * grant was recorded may have come before its entry was added.  Main
- * thread: the ACL changes are a few setxattr() calls on device nodes,
- * which do not block. */
+ * first forgets the grants of another boot (touching nothing: their
+ * numbers name other nodes now) and those of nodes the group does not
+ * have now, takes back those of a group whose members are not the
+ * devices granted, and adds again the entries of the grants that hold
+ * (a crash after a grant was recorded may have come before its entry was
+ * added).  Taking back acts only on the nodes the group has now
+ * (use_revoke), and a user's grants on a group are taken back whole
+ * before any is given again.  Main thread: the ACL changes are a few
+ * setxattr() calls on device nodes, which do not block. */
 static void
 reconcile_grants (Manager *self, gboolean reapply)
 {
   g_autoptr (GPtrArray) all = grants_list (self->grants, -1);
-  g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
+  g_autoptr (GPtrArray) again = g_ptr_array_new ();
+  /* "group:uid" to take back, "group:all" for everybody's, in order */
+  g_autoptr (GHashTable) revoke = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GPtrArray) revoke_order = g_ptr_array_new ();
+  g_autoptr (GHashTable) read =
+      g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_ptr_array_unref);
+  const char *boot_id = boot_id_current ();
+
+  if (reapply && all->len > 0 && boot_id == NULL)
+    g_warning ("Cannot tell whether the grants recorded are of this boot: none is given again");
 
   for (guint i = 0; i < all->len; i++)
     {
       const Grant *g = g_ptr_array_index (all, i);
-      _cleanup_ (sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-      g_autofree char *what = NULL;
       gboolean usable = model_group_usable (self->model, g->group);
+      GrantVerdict verdict;
 
-      if (usable && !g->revoking)
+      if (reapply && boot_id != NULL)
+        verdict = reconcile_grant_at_start (self, g, boot_id, read);
+      else
+        verdict = usable && !g->revoking ? GRANT_KEEP : GRANT_REVOKE;
+      if (verdict == GRANT_REAPPLY)
+        g_ptr_array_add (again, (gpointer) g);
+      if (verdict == GRANT_REVOKE)
         {
-          int r = reapply ? access_acl_grant (g->path, g->uid) : 0;
-          if (r < 0 && r != -ENOENT)
-            g_warning ("Cannot give uid %u's access to %s back after a restart: %s",
-                       (unsigned) g->uid, g->path, g_strerror (-r));
-          continue;
+          /* a group no longer usable: everybody's */
+          char *key = usable ? g_strdup_printf ("%u:%u", g->group, (unsigned) g->uid)
+                             : g_strdup_printf ("%u:all", g->group);
+          if (g_hash_table_add (revoke, key))
+            g_ptr_array_add (revoke_order, (gpointer) g);
         }
-      /* one revoke per group takes all of its grants back */
-      if (!g_hash_table_add (seen, GUINT_TO_POINTER (g->group)))
-        continue;
-      what = g_strdup_printf ("IOMMU group %u", g->group);
+    }
+
+  for (guint i = 0; i < revoke_order->len; i++)
+    {
+      const Grant *g = g_ptr_array_index (revoke_order, i);
+      _cleanup_ (sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+      gboolean usable = model_group_usable (self->model, g->group);
+      g_autofree char *what = g_strdup_printf ("IOMMU group %u", g->group);
+
       if (usable)
-        g_message ("Finishing taking back grants on IOMMU group %u", g->group);
+        g_message ("Taking back uid %u's grants on IOMMU group %u", (unsigned) g->uid, g->group);
       else
         g_message ("IOMMU group %u is no longer detached and viable: taking back its grants",
                    g->group);
-      /* usable: only the interrupted revokes (uid of each); not usable: all */
       if (use_revoke (self->grants, g->group, usable ? g->uid : (uid_t) -1, what, NULL, &error) < 0)
         g_warning ("%s", error.message);
-      if (usable)
-        g_hash_table_remove (seen, GUINT_TO_POINTER (g->group));
+    }
+
+  for (guint i = 0; i < again->len; i++)
+    {
+      const Grant *g = g_ptr_array_index (again, i);
+      g_autofree char *mine = g_strdup_printf ("%u:%u", g->group, (unsigned) g->uid);
+      g_autofree char *everybody = g_strdup_printf ("%u:all", g->group);
+      int r;
+
+      if (g_hash_table_contains (revoke, mine) || g_hash_table_contains (revoke, everybody))
+        continue;
+      r = access_acl_grant (g->path, g->uid);
+      if (r < 0 && r != -ENOENT)
+        g_warning ("Cannot give uid %u's access to %s back after a restart: %s", (unsigned) g->uid,
+                   g->path, g_strerror (-r));
     }
 }
 

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "bootid.h"
 #include "device.h"
+#include "sysfs.h"
 #include "vfio.h"
 #include "names.h"
 
@@ -128,8 +130,17 @@ use_grant (Grants *grants, GPtrArray *members, uint32_t group, uid_t uid, const 
 {
   g_autoptr (GPtrArray) nodes = use_group_nodes (members, group);
   g_autoptr (GPtrArray) done = g_ptr_array_new_with_free_func ((GDestroyNotify) grant_free);
+  g_autoptr (GArray) identities = grant_members_from_devices (members);
+  const char *boot_id = boot_id_current ();
   bool viable = false;
   int fd = -1;
+
+  /* without it a restart could not tell this boot's nodes from another's */
+  if (boot_id == NULL)
+    return sd_bus_error_setf (error, VFIOD_ERROR_FAILED,
+                              "Cannot tell which boot this is (/proc/sys/kernel/random/boot_id "
+                              "is unreadable): nothing was granted for %s; is /proc mounted?",
+                              target);
 
   /* the kernel's verdict, as OpenGroup asks it; a group somebody has open
    * (EBUSY: a VM already runs) cannot be asked, and vfiod's own check of
@@ -154,7 +165,7 @@ use_grant (Grants *grants, GPtrArray *members, uint32_t group, uid_t uid, const 
 
       /* recorded first: a crash after the entry is added leaves a record
        * the next start takes back */
-      if (!grants_add (grants, path, group, uid, &local))
+      if (!grants_add (grants, path, group, uid, boot_id, identities, &local))
         {
           sd_bus_error_setf (error, VFIOD_ERROR_FAILED,
                              "Cannot record the access to %s for uid %u: %s; nothing was granted",
@@ -199,21 +210,90 @@ undo:
   return -EIO;
 }
 
+gboolean
+use_nodes_have (GPtrArray *nodes, const char *path)
+{
+  for (guint i = 0; i < nodes->len; i++)
+    if (strcmp (g_ptr_array_index (nodes, i), path) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+int
+use_current_nodes (uint32_t group, GPtrArray **members, GPtrArray **nodes)
+{
+  SysfsCache *cache = sysfs_cache_new (); /* not enabled: reads everything */
+  GPtrArray *devices = NULL;
+  int r = sysfs_list_group (cache, group, &devices);
+
+  sysfs_cache_free (cache);
+  /* the group is gone: only its number is left, and no member's cdev */
+  if (r == -ENOENT)
+    {
+      devices = g_ptr_array_new_with_free_func ((GDestroyNotify) device_free);
+      r = 0;
+    }
+  if (r < 0)
+    return r;
+  *nodes = use_group_nodes (devices, group);
+  if (members)
+    *members = devices;
+  else
+    g_ptr_array_unref (devices);
+  return 0;
+}
+
+void
+use_forget_stale (Grants *grants, const Grant *g, const char *why)
+{
+  g_autoptr (GError) local = NULL;
+
+  g_message ("Forgetting uid %u's grant on %s (IOMMU group %u): %s; its ACL entry, if any, is "
+             "left alone",
+             (unsigned) g->uid, g->path, g->group, why);
+  if (!grants_remove (grants, g->path, g->uid, &local))
+    g_warning ("Cannot forget uid %u's grant on %s: %s", (unsigned) g->uid, g->path,
+               local->message);
+}
+
 int
 use_revoke (Grants *grants, uint32_t group, uid_t uid, const char *what, GPtrArray **revoked,
             sd_bus_error *error)
 {
   g_autoptr (GPtrArray) list = grants_list (grants, group);
   g_autoptr (GPtrArray) done = g_ptr_array_new_with_free_func ((GDestroyNotify) grant_free);
+  g_autoptr (GPtrArray) nodes = NULL;
+  gboolean any = FALSE;
+  int r;
+
+  for (guint i = 0; i < list->len; i++)
+    any = any || uid == (uid_t) -1 || ((Grant *) g_ptr_array_index (list, i))->uid == uid;
+  if (!any)
+    {
+      if (revoked)
+        *revoked = g_steal_pointer (&done);
+      return 0;
+    }
+  /* the nodes the group has now, never the record's word for them */
+  r = use_current_nodes (group, NULL, &nodes);
+  if (r < 0)
+    return sd_bus_error_setf (error, VFIOD_ERROR_FAILED,
+                              "Cannot read the members of IOMMU group %u to find its nodes: %s; "
+                              "nothing was done to %s",
+                              group, g_strerror (-r), what);
 
   for (guint i = 0; i < list->len; i++)
     {
       const Grant *g = g_ptr_array_index (list, i);
       g_autoptr (GError) local = NULL;
-      int r;
 
       if (uid != (uid_t) -1 && g->uid != uid)
         continue;
+      if (!use_nodes_have (nodes, g->path))
+        {
+          use_forget_stale (grants, g, "no longer a node of the group");
+          continue;
+        }
       /* marked first: a crash after the entry went must not give it back */
       if (!grants_mark_revoking (grants, g->path, g->uid, &local))
         return sd_bus_error_setf (error, VFIOD_ERROR_FAILED,

@@ -38,9 +38,23 @@ GPtrArray *use_group_nodes (GPtrArray *members, uint32_t group);
 int use_grant (Grants *grants, GPtrArray *members, uint32_t group, uid_t uid, const char *target,
                GPtrArray **granted, sd_bus_error *error);
 
+/* The nodes @group has now (use_group_nodes() of its members as sysfs
+ * lists them; a group that is gone has only its number's node): 0 and
+ * *@nodes (char*), and *@members (Device*) if not NULL; or -errno when a
+ * member cannot be read.  Reads sysfs. */
+int use_current_nodes (uint32_t group, GPtrArray **members, GPtrArray **nodes);
+gboolean use_nodes_have (GPtrArray *nodes, const char *path);
+
+/* Forgets @g without touching any ACL (its node is not the one it was
+ * granted on), logging @why. */
+void use_forget_stale (Grants *grants, const Grant *g, const char *why);
+
 /* Takes back the grants of @group: @uid's, or everybody's when @uid is
- * (uid_t) -1.  0 and *@revoked (Grant*, may be NULL), or <0 with @error
- * set naming the node that kept its entry (its record is kept too, so a
- * later revoke or restart tries again). */
+ * (uid_t) -1.  The nodes are those the group has now
+ * (use_current_nodes()): a record naming another node is forgotten, its
+ * node never touched (after a rebind or hotplug that number can be
+ * another device's).  0 and *@revoked (Grant*, may be NULL), or <0 with
+ * @error set naming the node that kept its entry (its record is kept too,
+ * so a later revoke or restart tries again). */
 int use_revoke (Grants *grants, uint32_t group, uid_t uid, const char *what, GPtrArray **revoked,
                 sd_bus_error *error);
