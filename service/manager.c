@@ -1744,6 +1744,13 @@ typedef enum {
   GRANT_REVOKE,    /* to be taken back */
 } GrantVerdict;
 
+static void
+array_unref_maybe (gpointer array)
+{
+  if (array)
+    g_ptr_array_unref (array);
+}
+
 /* At start: a grant is given again only when it is of this boot, its
  * node is one the group has now, and the group's members now are the
  * devices it was granted on.  @read caches each group's [members, nodes].
@@ -1774,7 +1781,7 @@ reconcile_grant_at_start (Manager *self, const Grant *g, const char *boot_id, GH
       if (r < 0)
         g_warning ("Cannot read IOMMU group %u to check its grants: %s; none is given again",
                    g->group, g_strerror (-r));
-      pair = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
+      pair = g_ptr_array_new_with_free_func (array_unref_maybe);
       g_ptr_array_add (pair, r < 0 ? NULL : m);
       g_ptr_array_add (pair, r < 0 ? NULL : n);
       g_hash_table_insert (read, GUINT_TO_POINTER (g->group), pair);
