@@ -189,14 +189,19 @@ class TestReattachActionEarlierBoot(AuthzTest):
     def setUp(self):
         pass
 
-    def check(self, boot_line):
+    def reattach_with_record(self, boot_line):
+        """Starts the daemon with a record of the HECI ending in
+        @boot_line; uid 65534, allowed reattach-device only, reattaches it."""
         def write(stack):
             os.makedirs(stack.state_directory, exist_ok=True)
             with open(os.path.join(stack.state_directory, 'transactions.state'), 'w') as f:
                 f.write('[%s]\ngroup=3\nknown=true\ndriver=mei_me\noverride=\n%s' % (HECI, boot_line))
         self.start(before_daemon=write)
         self.stack.polkit_mock('SetAllowed', 'as', [ACTION_REATTACH])
-        result = self.stack.call_as(NOBODY, 'ReattachDevice', 'st', HECI, 0)
+        return self.stack.call_as(NOBODY, 'ReattachDevice', 'st', HECI, 0)
+
+    def check(self, boot_line):
+        result = self.reattach_with_record(boot_line)
         self.assertEqual(result.get('error'), ACCESS_DENIED, result)
         self.assertIn(ACTION_REATTACH_GROUP, result['message'])
         self.assert_nothing_written()
@@ -212,15 +217,10 @@ class TestReattachActionEarlierBoot(AuthzTest):
         # the control: the same record, written in this boot
         with open('/proc/sys/kernel/random/boot_id') as f:
             boot = f.read().strip()
-        def write(stack):
-            os.makedirs(stack.state_directory, exist_ok=True)
-            with open(os.path.join(stack.state_directory, 'transactions.state'), 'w') as f:
-                f.write('[%s]\ngroup=3\nknown=true\ndriver=mei_me\noverride=\nboot=%s\n' % (HECI, boot))
-        self.start(before_daemon=write)
-        self.stack.polkit_mock('SetAllowed', 'as', [ACTION_REATTACH])
-        result = self.stack.call_as(NOBODY, 'ReattachDevice', 'st', HECI, 0)
+        result = self.reattach_with_record('boot=%s\n' % boot)
         self.assertNotIn('error', result, result.get('message'))
         self.assert_drivers({HECI: 'mei_me'})
+
 
 class TestCallerLifetime(AuthzTest):
     """An authorization never outlives its caller, never waits forever for
