@@ -17,6 +17,10 @@ GROUPS = "/sys/kernel/iommu_groups"
 RESULTS = os.environ.get("E2E_RESULTS", "/e2e/results")
 BUILD_DIR = os.environ.get("E2E_BUILD_DIR", "")
 SOURCE_DIR = os.environ.get("E2E_SOURCE_DIR", "")
+# The boot's kind (run-e2e.py --systemd, --install): systemd is PID 1, and the project was
+# installed into the guest's root by `meson install` (prefix /usr) before the script started.
+SYSTEMD = os.path.isdir("/run/systemd/system")
+INSTALLED = bool(os.environ.get("E2E_INSTALL"))
 
 # <linux/vfio.h>: VFIO_TYPE is ';', VFIO_BASE 100; VFIO_GROUP_GET_STATUS = _IO(';', 103).
 VFIO_GROUP_GET_STATUS = (ord(";") << 8) | 103          # 0x3b67
@@ -247,6 +251,10 @@ class Daemon:
     def alive(self):
         return self.proc.poll() is None
 
+    @property
+    def pid(self):
+        return self.proc.pid
+
     def stop(self, sig=15, timeout=10):
         if self.alive():
             self.proc.send_signal(sig)
@@ -259,8 +267,56 @@ class Daemon:
         return self.proc.returncode
 
 
+def systemctl(*args, check=True):
+    return subprocess.run(["systemctl", "--no-pager"] + list(args), capture_output=True,
+                          text=True, check=check)
+
+
+class Unit:
+    """A service of the guest's systemd, with the interface of Daemon: alive(), stop(), pid,
+    logpath (the unit's journal, written there by log(); or the file a drop-in sends its
+    output to)."""
+
+    def __init__(self, name, logpath=None):
+        self.name = name
+        self.logpath = logpath or os.path.join(RESULTS, f"{name}.log")
+        self.journal = logpath is None
+
+    def show(self, prop):
+        return systemctl("show", "-p", prop, "--value", self.name).stdout.strip()
+
+    @property
+    def pid(self):
+        return int(self.show("MainPID") or 0)
+
+    def alive(self):
+        return self.show("ActiveState") == "active" and self.pid > 0
+
+    def log(self):
+        if self.journal:
+            with open(self.logpath, "w") as f:
+                subprocess.run(["journalctl", "-b", "--no-pager", "-o", "short-monotonic",
+                                "-u", self.name], stdout=f, stderr=subprocess.STDOUT)
+        return self.logpath
+
+    def stop(self, sig=None, timeout=None):
+        # the system bus of a systemd system is never stopped: systemd and every service
+        # are on it
+        if self.name != "dbus.service":
+            systemctl("stop", self.name, check=False)
+        self.log()
+        return 0
+
+
 def start_system_bus(log=None):
-    """A real dbus-daemon as the system bus at the standard socket. Returns a Daemon."""
+    """A real dbus-daemon as the system bus at the standard socket. Returns a Daemon; under
+    systemd the bus is Debian's own dbus.service (its system.conf, socket-activated by
+    dbus.socket), and this returns it as a Unit once it answers."""
+    if SYSTEMD:
+        systemctl("start", "dbus.service")
+        os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = SYSTEM_BUS_ADDRESS
+        wait_for(lambda: name_has_owner("org.freedesktop.DBus"), 20, "the system bus")
+        return Unit("dbus.service")
     os.makedirs("/run/dbus", exist_ok=True)
     os.makedirs("/etc/dbus-1", exist_ok=True)
     conf = "/etc/dbus-1/e2e-system.conf"
@@ -277,7 +333,13 @@ def start_system_bus(log=None):
 
 def start_polkitd(log=None):
     """Debian's real polkitd (drops to the polkitd user itself). Returns a Daemon once it owns
-    org.freedesktop.PolicyKit1."""
+    org.freedesktop.PolicyKit1. Under systemd: Debian's polkit.service, started (Type=dbus:
+    systemctl returns once it owns its name) and returned as a Unit; stop() stops the unit."""
+    if SYSTEMD:
+        systemctl("start", "polkit.service")
+        wait_for(lambda: name_has_owner("org.freedesktop.PolicyKit1"), 60,
+                 "org.freedesktop.PolicyKit1")
+        return Unit("polkit.service")
     d = Daemon("polkitd", ["/usr/lib/polkit-1/polkitd", "--no-debug"],
                log or os.path.join(RESULTS, "polkitd.log"))
     wait_for(lambda: name_has_owner("org.freedesktop.PolicyKit1") or not d.alive(), 60,
@@ -317,10 +379,25 @@ VFIOD_PATH = "/org/freedesktop/vfio1"
 VFIOD_IFACE = "org.freedesktop.vfio1.Manager"
 
 
+# What `meson install` puts where the bus and polkitd look (prefix /usr).
+INSTALLED_POLICY = "/usr/share/dbus-1/system.d/org.freedesktop.vfio1.conf"
+INSTALLED_ACTIONS = "/usr/share/polkit-1/actions/org.freedesktop.vfio1.policy"
+INSTALLED_UNIT = "/usr/lib/systemd/system/vfiod.service"
+INSTALLED_BUS_SERVICE = "/usr/share/dbus-1/system-services/org.freedesktop.vfio1.service"
+VFIOCTL = "/usr/bin/vfioctl" if INSTALLED else os.path.join(BUILD_DIR, "client", "vfioctl")
+
+
 def install_project_files():
     """Install what `meson install` would put where the bus and polkitd look: the D-Bus policy
     and the polkit actions, into the guest's overlay. Call before start_system_bus/start_polkitd.
-    Returns the installed paths."""
+    Returns the installed paths. In an --install boot meson install did it: this checks that
+    it did (the policy, the actions, the unit and the bus's service file)."""
+    if INSTALLED:
+        paths = [INSTALLED_POLICY, INSTALLED_ACTIONS, INSTALLED_UNIT, INSTALLED_BUS_SERVICE]
+        missing = [p for p in paths if not os.path.isfile(p)]
+        if missing:
+            raise FileNotFoundError(f"meson install did not install {', '.join(missing)}")
+        return paths
     out = []
     for src, dst in (("dbus-1/org.freedesktop.vfio1.conf",
                       "/etc/dbus-1/system.d/org.freedesktop.vfio1.conf"),
@@ -338,7 +415,7 @@ def unit_capabilities(unit=None):
     """The CapabilityBoundingSet= of the generated unit (BUILD_DIR/dbus-1/vfiod.service), as
     written there: ["CAP_SYS_ADMIN", ...]. Every CapabilityBoundingSet= line counts (systemd
     adds them up); a "~" set or an empty assignment is not what this unit has, so it raises."""
-    path = unit or os.path.join(BUILD_DIR, UNIT)
+    path = unit or (INSTALLED_UNIT if INSTALLED else os.path.join(BUILD_DIR, UNIT))
     caps = []
     with open(path) as f:
         for line in f:
@@ -376,37 +453,43 @@ def process_capabilities(pid):
     return out
 
 
-def start_vfiod(env=None, log=None, state_dir="/var/lib/vfiod", caps=None):
-    """The built daemon on the guest's system bus; returns a Daemon once it owns its name.
+# The one thing an e2e boot adds to the installed unit: where its output goes and how much of
+# it (G_MESSAGES_DEBUG=all: the live-model checks read vfiod's debug lines). A runtime drop-in,
+# so the installed files stay as meson installed them.
+VFIOD_DROPIN = "/run/systemd/system/vfiod.service.d/50-e2e-log.conf"
 
-    caps: None runs it as plain root, with every capability; "unit" with the capability
-    bounding set of the unit the build generates (unit_capabilities()), what it has when
-    systemd starts it: `setpriv --bounding-set=-all,+x,... --inh-caps=-all --ambient-caps=-all
-    --no-new-privs`, so root's exec gets exactly that set as permitted and effective, and
-    nothing it runs (modprobe) gets more. A list of "CAP_X" names does the same with that set.
-    The Daemon's `caps` is the list used (None for plain root)."""
-    os.makedirs(state_dir, exist_ok=True)
-    e = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=SYSTEM_BUS_ADDRESS, STATE_DIRECTORY=state_dir,
-             G_MESSAGES_DEBUG="all")
-    e.update(env or {})
-    argv = [os.path.join(BUILD_DIR, "service", "vfiod")]
-    if caps == "unit":
-        caps = unit_capabilities()
-    if caps is not None:
-        keep = "".join(f",+{c.lower().removeprefix('cap_')}" for c in caps)
-        argv = ["setpriv", f"--bounding-set=-all{keep}", "--inh-caps=-all", "--ambient-caps=-all",
-                "--no-new-privs", "--"] + argv
-    d = Daemon("vfiod", argv, log or os.path.join(RESULTS, "vfiod.log"), env=e)
-    d.caps = caps
-    wait_for(lambda: name_has_owner(VFIOD_NAME) or not d.alive(), 30, VFIOD_NAME)
-    if not d.alive():
-        raise RuntimeError(f"vfiod exited ({d.proc.returncode}), see {d.logpath}")
-    return d
+
+def activate_vfiod(log=None):
+    """vfiod as shipped: started by the bus (org.freedesktop.vfio1.service names
+    SystemdService=vfiod.service) under the installed unit, on the first call to its name.
+    Returns a Unit once vfiod.service runs and owns the name."""
+    if not os.path.isfile(INSTALLED_UNIT):
+        raise FileNotFoundError(f"{INSTALLED_UNIT}: not installed (run-e2e.py --install)")
+    logpath = log or os.path.join(RESULTS, "vfiod.log")
+    os.makedirs(os.path.dirname(VFIOD_DROPIN), exist_ok=True)
+    with open(VFIOD_DROPIN, "w") as f:
+        f.write("# e2e: vfiod's output to the results share, with its debug messages\n"
+                "[Service]\nEnvironment=G_MESSAGES_DEBUG=all\n"
+                f"StandardOutput=append:{logpath}\nStandardError=inherit\n")
+    systemctl("daemon-reload")
+    systemctl("reset-failed", "vfiod.service", check=False)
+    if systemctl("is-active", "-q", "dbus.service", check=False).returncode == 0:
+        systemctl("reload", "dbus.service")    # a policy installed since the bus started
+    r = subprocess.run(["dbus-send", "--system", "--print-reply", "--reply-timeout=60000",
+                        f"--dest={VFIOD_NAME}", VFIOD_PATH, "org.freedesktop.DBus.Peer.Ping"],
+                       capture_output=True, text=True,
+                       env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=SYSTEM_BUS_ADDRESS))
+    u = Unit("vfiod.service", logpath)
+    u.caps = unit_capabilities(INSTALLED_UNIT)
+    if r.returncode != 0 or not u.alive():
+        st = systemctl("status", "vfiod.service", check=False).stdout
+        raise RuntimeError(f"bus activation of {VFIOD_NAME} failed: {r.stderr.strip()}\n{st}")
+    return u
 
 
 def vfioctl(*args, uid=None, timeout=60):
     """Run the built vfioctl (as `uid` through setpriv if given); returns CompletedProcess."""
-    cmd = [os.path.join(BUILD_DIR, "client", "vfioctl")] + list(args)
+    cmd = [VFIOCTL] + list(args)
     if uid is not None:
         cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"] + cmd
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,

@@ -25,6 +25,8 @@ import subprocess
 import sys
 import time
 
+from installbuild import install_build
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(os.path.dirname(HERE))
 
@@ -39,21 +41,6 @@ BOOTS = [
 
 def log(msg):
     print(f"e2e-persist: {msg}", flush=True)
-
-
-def install_build(build):
-    """The project configured as a distribution would (prefix /usr, sysconfdir /etc), built
-    on the host; the guest runs its `meson install`."""
-    ib = os.path.join(build, "tests", "e2e", "install-build")
-    opts = ["--prefix=/usr", "--buildtype=debugoptimized", "-Dtests=disabled"]
-    if os.path.exists(os.path.join(ib, "build.ninja")):
-        subprocess.run(["meson", "setup", "--reconfigure", ib, SOURCE_DIR] + opts, check=True,
-                       stdout=subprocess.DEVNULL)
-    else:
-        subprocess.run(["meson", "setup", ib, SOURCE_DIR] + opts, check=True,
-                       stdout=subprocess.DEVNULL)
-    subprocess.run(["ninja", "-C", ib], check=True, stdout=subprocess.DEVNULL)
-    return ib
 
 
 def main():
@@ -89,7 +76,7 @@ def main():
         results = os.path.join(build, "tests", "e2e", "results", f"persist-{phase}")
         cmd = [sys.executable, os.path.join(HERE, "run-e2e.py"), "--build-dir", build,
                "--results", results, "--timeout", str(int(left)), "--persist-disk", disk,
-               "--coldplug", "--env", f"E2E_PHASE={phase}", "--env", f"E2E_INSTALL_BUILD={ib}",
+               "--systemd", "--coldplug", "--env", f"E2E_PHASE={phase}", "--env", f"E2E_INSTALL_BUILD={ib}",
                ] + extra + [script]
         log(f"boot {phase}: {' '.join(extra) or 'the machine as recorded'}")
         rc = subprocess.run(cmd).returncode

@@ -394,6 +394,12 @@ def main():
                     "installed udev rules run) instead of modprobe passes")
     ap.add_argument("--variant", choices=sorted(VARIANTS), help="change the topology: "
                     + "; ".join(f"{k}: {v}" for k, v in VARIANTS.items()))
+    ap.add_argument("--systemd", action="store_true",
+                    help="the host's systemd as PID 1 (stage 2 and the script run as "
+                    "e2e.service of e2e.target): the installed units run as on a real system")
+    ap.add_argument("--install", action="store_true",
+                    help="build the project with --prefix=/usr (BUILD/tests/e2e/install-build) "
+                    "and `meson install` it in the guest before the script (E2E_INSTALL_BUILD)")
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                     help="exported to the guest script (E2E_* names only)")
     args = ap.parse_args()
@@ -445,6 +451,17 @@ def main():
         initrd = ensure_initramfs(tree, kver, workdir)
         timings["initramfs_s"] = round(time.monotonic() - t, 2)
 
+    install_dir = ""
+    if args.install:
+        # one install build per build dir: under the lock, like the initramfs
+        with open(os.path.join(workdir, ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            t = time.monotonic()
+            sys.path.insert(0, HERE)
+            from installbuild import install_build
+            install_dir = install_build(build)
+            timings["install_build_s"] = round(time.monotonic() - t, 2)
+
     name = os.path.basename(results)
     disk = os.path.join(workdir, f"ahci-disk-{name}.img")
     with open(disk, "wb") as fp:
@@ -461,7 +478,11 @@ def main():
         "E2E_PERSIST_DEV": "/dev/vda" if args.persist_disk else "",
         "E2E_COLDPLUG": "1" if args.coldplug else "",
         "E2E_VARIANT": args.variant or "",
+        "E2E_SYSTEMD": "1" if args.systemd else "",
+        "E2E_INSTALL": "1" if args.install else "",
     }
+    if install_dir:
+        config["E2E_INSTALL_BUILD"] = install_dir
     for kv in args.env:
         k, sep, v = kv.partition("=")
         if not sep or not re.match(r"^E2E_[A-Z0-9_]+$", k) or k in config:
@@ -550,6 +571,12 @@ def main():
             stage2.update(json.load(open(os.path.join(results, f))))
         except (OSError, ValueError):
             pass
+    for k in ("uptime_stage2_start", "uptime_ready"):
+        if k in stage2:
+            timings[f"guest_{k}_s"] = stage2[k]
+    if "uptime_installed" in stage2 or "uptime_install_start" in stage2:
+        timings["guest_install_s"] = round(stage2.get("uptime_script_start", 0) -
+                                           stage2.get("uptime_install_start", 0), 2)
     if "uptime_script_start" in stage2:
         timings["guest_uptime_script_start_s"] = stage2["uptime_script_start"]
     if "uptime_script_end" in stage2:

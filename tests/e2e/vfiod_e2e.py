@@ -1,11 +1,12 @@
 #!/usr/bin/python3
-"""vfiod end to end (guest script): the built vfiod and vfioctl on a real kernel.
+"""vfiod end to end (guest script): vfiod and vfioctl as installed, on a real kernel.
 
-Runs inside the QEMU guest of run-e2e.py, as root, with the real stack: dbus-daemon as the
-system bus with the project's bus policy, Debian's polkitd with the project's actions (and test
-rules in /etc/polkit-1/rules.d), BUILD/service/vfiod as root with the capability bounding set of
-the unit the build generates (what systemd would give it: a method that needs more fails here),
-BUILD/client/vfioctl. No mocks.
+Runs inside the QEMU guest of run-e2e.py --systemd --install, as root in e2e.service, with the
+real stack of a Debian system: the host's systemd as PID 1, the project installed by
+`meson install` (prefix /usr), Debian's dbus.service as the system bus with the project's bus
+policy, polkit.service with the project's actions (and test rules in /etc/polkit-1/rules.d),
+vfiod started only by bus activation of the installed vfiod.service, under its own sandbox (a
+method the unit takes something from fails here), /usr/bin/vfioctl. No mocks.
 
 Every assertion compares what the service says or does with what the kernel itself shows:
 the driver links in /sys/bus/pci/devices, /sys/kernel/iommu_groups, and VFIO_GROUP_GET_STATUS
@@ -116,6 +117,11 @@ def members(g):
     return sorted(os.listdir(f"{L.GROUPS}/{g}/devices"))
 
 
+if not (L.SYSTEMD and L.INSTALLED):
+    C.check("booted with systemd as PID 1 and the project installed (run-e2e.py --systemd "
+            "--install)", False, {"systemd": L.SYSTEMD, "installed": L.INSTALLED})
+    sys.exit(C.write())
+
 # ---------------------------------------------------------------------------------------------
 section("the harness (smoke.py, in this boot: its own checks in smoke.json)")
 # The checks that prove the machine and the stack are what the rest relies on ran as a boot of
@@ -187,13 +193,15 @@ with open("/etc/group", "a") as f:
 C.check(f"uid {USER_UID} ({user}) is in group {USER_GROUP} (overlay /etc/group)",
         USER_GROUP in [g.gr_name for g in grp.getgrall() if user in g.gr_mem])
 
-C.step("bus policy and polkit actions installed into the overlay", L.install_project_files)
+C.step("meson install put the bus policy, the polkit actions, vfiod.service and the bus's "
+       "service file where Debian's bus, polkitd and systemd read them", L.install_project_files)
 RULES = "/etc/polkit-1/rules.d/50-vfiod-e2e.rules"
 if os.path.exists(RULES):
     os.unlink(RULES)
 t = time.monotonic()
-bus = C.step("dbus-daemon is the system bus", L.start_system_bus)
-pk = C.step("Debian's polkitd owns org.freedesktop.PolicyKit1 (no vfiod rules)", L.start_polkitd)
+bus = C.step("Debian's dbus.service is the system bus", L.start_system_bus)
+pk = C.step("Debian's polkit.service owns org.freedesktop.PolicyKit1 (no vfiod rules)",
+            L.start_polkitd)
 # udevd before vfiod: vfiod picks udev's netlink group when /run/udev/control exists at its
 # start, so the live model below hears the kernel through udev's rules, as on a real host.
 t_udev = time.monotonic()
@@ -202,12 +210,14 @@ udevd = C.step("Debian's systemd-udevd runs (/run/udev/control exists, udevadm s
 C.data["udevd_start_s"] = round(time.monotonic() - t_udev, 2)
 unit_caps = L.unit_capabilities()
 C.data["unit_capabilities"] = unit_caps
-vf = C.step("the built vfiod (root with the unit's CapabilityBoundingSet=, through setpriv; "
-            "STATE_DIRECTORY on tmpfs) owns org.freedesktop.vfio1",
-            lambda: L.start_vfiod(caps="unit"))
+vf = C.step("vfiod.service, started by bus activation (the first call to "
+            "org.freedesktop.vfio1), runs /usr/libexec/vfiod and owns the name", L.activate_vfiod)
 C.data["stack_start_s"] = round(time.monotonic() - t, 2)
 if vf:
-    have = L.process_capabilities(vf.proc.pid)
+    have = L.process_capabilities(vf.pid)
+    C.check("vfiod.service's main process is /usr/libexec/vfiod",
+            os.readlink(f"/proc/{vf.pid}/exe") == "/usr/libexec/vfiod",
+            os.readlink(f"/proc/{vf.pid}/exe"))
     C.data["vfiod_capabilities"] = have
     C.check(f"vfiod runs with exactly the unit's capabilities ({' '.join(unit_caps)}): its "
             "effective, permitted and bounding sets, no inheritable or ambient ones",
@@ -317,7 +327,7 @@ C.check("ExplainGroup's advice for the group behind the ports without ACS names 
 # /sys/bus/pci/devices/*/config without CAP_SYS_ADMIN only its first 64 bytes: no capability
 # list, so no PCIe port type and no ACS (an extended capability, at 0x100 or above) on the root
 # port, and the ACS endpoint could not come out "isolated". First the kernel's own answer to the
-# unit's set (a reader under the same setpriv as vfiod), then the daemon's.
+# unit's set (a reader under setpriv with that bounding set), then the daemon's (under the unit).
 def config_bytes(addr, caps):
     keep = "".join(f",+{c.lower().removeprefix('cap_')}" for c in caps)
     r = subprocess.run(["setpriv", f"--bounding-set=-all{keep}", "--inh-caps=-all", "--",

@@ -91,7 +91,7 @@ def as_user(uid, argv, timeout=180):
 
 
 def vfioctl_path():
-    return os.path.join(L.BUILD_DIR, "client", "vfioctl")
+    return L.VFIOCTL
 
 
 def vfio_dma_path():

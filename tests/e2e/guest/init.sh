@@ -62,5 +62,65 @@ for d in proc sys dev; do
 done
 
 [ -r "/newroot$E2E_STAGE2" ] || fail "stage 2 not found: $E2E_STAGE2"
+
+# The kernel's modules, from the extracted package (the host's /lib/modules belongs to the
+# host's kernel): a bind mount into the overlay, before anything of the real root runs, so
+# modprobe just works there (systemd-modules-load and modprobe@ units included).
+mkdir -p "/newroot/lib/modules/$E2E_KVER" || fail "mkdir modules"
+mount --bind "/newroot$E2E_KTREE/lib/modules/$E2E_KVER" "/newroot/lib/modules/$E2E_KVER" \
+	|| fail "bind modules"
+
+if [ -n "$E2E_SYSTEMD" ]; then
+	# --systemd: the host's systemd as PID 1 (README.md, "systemd as PID 1"). The boot's
+	# own units go into the overlay's /etc: e2e.target, which starts e2e.service (stage 2 and
+	# the guest script) after sysinit.target and basic.target, as any service of the system
+	# would; a transient machine id; and masks for what a VM of this kind has no use for.
+	S=/newroot/etc/systemd/system
+	mkdir -p "$S" || fail "mkdir $S"
+	cat > "$S/e2e.target" <<-EOF
+		[Unit]
+		Description=vfiod e2e: the guest script, then power off
+		Requires=basic.target
+		After=basic.target
+		Wants=e2e.service
+		AllowIsolate=yes
+	EOF
+	cat > "$S/e2e.service" <<-EOF
+		[Unit]
+		Description=vfiod e2e: stage 2 and $E2E_GUEST_SCRIPT
+		After=dbus.socket systemd-udev-trigger.service
+		[Service]
+		Type=oneshot
+		TimeoutStartSec=infinity
+		ExecStart=/bin/bash $E2E_STAGE2
+		StandardOutput=journal+console
+		StandardError=inherit
+	EOF
+	MASK="systemd-logind.service systemd-timesyncd.service systemd-pstore.service
+		systemd-firstboot.service systemd-repart.service systemd-pcrphase.service
+		systemd-pcrphase-sysinit.service systemd-binfmt.service
+		proc-sys-fs-binfmt_misc.automount systemd-remount-fs.service
+		postgresql.service e2scrub_reap.service apt-daily.timer apt-daily-upgrade.timer
+		dpkg-db-backup.timer e2scrub_all.timer fstrim.timer man-db.timer"
+	if [ -z "$E2E_COLDPLUG" ]; then
+		# no coldplug: stage 2 loads the drivers, and a guest script starts udevd itself
+		MASK="$MASK systemd-udevd.service systemd-udev-trigger.service
+			systemd-udevd-control.socket systemd-udevd-kernel.socket"
+	fi
+	for u in $MASK; do
+		ln -sf /dev/null "$S/$u" || fail "mask $u"
+	done
+	# Not a container: the host's /.dockerenv (when the host is one) would make systemd
+	# detect docker and skip what a VM runs (ConditionVirtualization=).
+	rm -f /newroot/.dockerenv
+	# /tmp is the overlay's and shows the host's /tmp, where a CI checkout may live:
+	# tmpfiles' boot-time clean of /tmp (tmp.conf, "D /tmp") would hide it.
+	mkdir -p /newroot/etc/tmpfiles.d && ln -sf /dev/null /newroot/etc/tmpfiles.d/tmp.conf \
+		|| fail "mask tmp.conf"
+	# an empty machine id: systemd makes a transient one for this boot
+	rm -f /newroot/etc/machine-id && : > /newroot/etc/machine-id || fail "machine-id"
+	echo "e2e-init: switching root to systemd (uptime $(cut -d' ' -f1 /newroot/proc/uptime))"
+	exec switch_root /newroot /lib/systemd/systemd --unit=e2e.target --log-target=kmsg
+fi
 echo "e2e-init: switching root (uptime $(cut -d' ' -f1 /newroot/proc/uptime))"
 exec switch_root /newroot /bin/bash "$E2E_STAGE2"

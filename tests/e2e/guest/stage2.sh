@@ -18,6 +18,11 @@ log() { echo "e2e-stage2: $* (uptime $(uptime_s))"; }
 
 finish() {
 	local rc=$1
+	if [ -n "${E2E_SYSTEMD:-}" ]; then
+		# the whole boot's journal, for the reader of a failure
+		journalctl -b --no-pager -o short-monotonic > "$R/journal.txt" 2>&1
+		systemctl --no-pager --failed > "$R/failed-units.txt" 2>&1
+	fi
 	echo "$rc" > "$R/exit-code.tmp" && mv "$R/exit-code.tmp" "$R/exit-code"
 	sync
 	log "exit code $rc, powering off"
@@ -27,32 +32,36 @@ finish() {
 }
 die() { echo "E2E-STAGE2-FAILED: $*"; finish 99; }
 
-mountpoint -q /dev/pts || { mkdir -p /dev/pts && mount -t devpts -o mode=620,ptmxmode=666 devpts /dev/pts; }
-mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-mount -t tmpfs -o mode=0755 tmpfs /run
+if [ -z "${E2E_SYSTEMD:-}" ]; then
+	# PID 1 here: the mounts and links systemd would make
+	mountpoint -q /dev/pts || { mkdir -p /dev/pts && mount -t devpts -o mode=620,ptmxmode=666 devpts /dev/pts; }
+	mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+	mount -t tmpfs -o mode=0755 tmpfs /run
+	ln -sf /proc/self/fd /dev/fd 2>/dev/null
+	ln -sf /proc/self/fd/0 /dev/stdin; ln -sf /proc/self/fd/1 /dev/stdout; ln -sf /proc/self/fd/2 /dev/stderr
+	: > /etc/machine-id.e2e && mv /etc/machine-id.e2e /etc/machine-id
+fi
 # /tmp stays the overlay's (writes land in tmpfs anyway): a checkout or build dir under the
 # host's /tmp, as some CI systems use, stays visible in the guest.
 mkdir -p /run/lock /run/e2e
-ln -sf /proc/self/fd /dev/fd 2>/dev/null
-ln -sf /proc/self/fd/0 /dev/stdin; ln -sf /proc/self/fd/1 /dev/stdout; ln -sf /proc/self/fd/2 /dev/stderr
 hostname e2e-guest
 echo "127.0.0.1 localhost e2e-guest" > /etc/hosts
-: > /etc/machine-id.e2e && mv /etc/machine-id.e2e /etc/machine-id
-
-# The kernel's modules, from the extracted package in the build dir (the host's /lib/modules
-# belongs to the host's kernel). A bind mount into the overlay: modprobe then just works.
-mkdir -p "/lib/modules/$E2E_KVER" || die "mkdir modules"
-mount --bind "$E2E_KTREE/lib/modules/$E2E_KVER" "/lib/modules/$E2E_KVER" || die "bind modules"
+# (the kernel's modules: init.sh bound them into /lib/modules/$E2E_KVER)
 ip link set lo up
 
 if [ -n "${E2E_COLDPLUG:-}" ]; then
 	# --coldplug: drivers the way a booting system loads them, so the installed udev rules
 	# (vfiod's persistent assignments) run before the rules that load modules. Stays running.
 	# No vfio-pci loaded by hand: the boot checks of e2e-persist look at what coldplug did.
-	log "coldplug with systemd-udevd"
-	/lib/systemd/systemd-udevd --daemon || die "systemd-udevd"
-	udevadm trigger --type=subsystems --action=add || die "udevadm trigger subsystems"
-	udevadm trigger --type=devices --action=add || die "udevadm trigger devices"
+	if [ -n "${E2E_SYSTEMD:-}" ]; then
+		# systemd-udevd.service and systemd-udev-trigger.service did it, as at any boot
+		log "coldplug by systemd-udev-trigger.service; waiting for udev"
+	else
+		log "coldplug with systemd-udevd"
+		/lib/systemd/systemd-udevd --daemon || die "systemd-udevd"
+		udevadm trigger --type=subsystems --action=add || die "udevadm trigger subsystems"
+		udevadm trigger --type=devices --action=add || die "udevadm trigger devices"
+	fi
 	udevadm settle --timeout=240 || die "udevadm settle"
 else
 	# Drivers: two passes over the modaliases (the second catches devices that appeared because
@@ -106,12 +115,30 @@ export E2E_TOPOLOGY=$R/topology.json
 export PYTHONPATH=$E2E_SOURCE_DIR/tests/e2e
 EOF
 # the boot's kind and --env values, for the script
-grep -E "^export E2E_(PERSIST_DEV|COLDPLUG|VARIANT|PHASE|INSTALL_BUILD)=" "$R/.e2e/config.sh" >> /run/e2e/env
+grep -E "^export E2E_(PERSIST_DEV|COLDPLUG|VARIANT|PHASE|INSTALL_BUILD|SYSTEMD|INSTALL)=" "$R/.e2e/config.sh" >> /run/e2e/env
 . /run/e2e/env
+
+T_INSTALL=$(uptime_s)
+if [ -n "${E2E_INSTALL:-}" ]; then
+	# --install: the project as a distribution installs it (run-e2e.py built it with
+	# --prefix=/usr in E2E_INSTALL_BUILD), into the overlay; then systemd and the bus read
+	# the new unit, bus service file and policy, as a package's triggers make them.
+	log "meson install from $E2E_INSTALL_BUILD"
+	meson install --no-rebuild --quiet -C "$E2E_INSTALL_BUILD" > "$R/meson-install.log" 2>&1 \
+		|| die "meson install (see meson-install.log)"
+	if [ -n "${E2E_SYSTEMD:-}" ]; then
+		systemctl daemon-reload || die "systemctl daemon-reload"
+		if systemctl -q is-active dbus.service; then
+			systemctl reload dbus.service || die "systemctl reload dbus"
+		fi
+	fi
+fi
+T_INSTALLED=$(uptime_s)
 
 cat > "$R/stage2.json" <<EOF
 {"kernel": "$(uname -r)", "uptime_stage2_start": $T_STAGE2, "uptime_drivers_loaded": $T_DRIVERS,
- "uptime_script_start": $T_READY, "disk": "$DISK", "up_iface": "$UP_IFACE"}
+ "uptime_ready": $T_READY, "uptime_install_start": $T_INSTALL, "uptime_script_start": $T_INSTALLED,
+ "systemd": "${E2E_SYSTEMD:-}", "disk": "$DISK", "up_iface": "$UP_IFACE"}
 EOF
 
 log "running $E2E_GUEST_SCRIPT"
