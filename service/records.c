@@ -226,6 +226,23 @@ records_up_to_date (Records *self, const Device *device, GPtrArray *members)
                                    device->class_code, NULL, 0);
 }
 
+/* The records directory, mode 0755 whatever the umask (the unit's is
+ * 0077); one that exists is left as the administrator made it. */
+static gboolean
+records_make_dir (const char *dir, GError **error)
+{
+  int e;
+
+  if (g_file_test (dir, G_FILE_TEST_IS_DIR))
+    return TRUE;
+  if (g_mkdir_with_parents (dir, 0755) == 0 && chmod (dir, 0755) == 0)
+    return TRUE;
+  e = errno;
+  g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e),
+               "Cannot create the records directory %s: %s", dir, g_strerror (e));
+  return FALSE;
+}
+
 gboolean
 records_write (Records *self, const Device *device, GPtrArray *members, GError **error)
 {
@@ -249,18 +266,23 @@ records_write (Records *self, const Device *device, GPtrArray *members, GError *
       return FALSE;
     }
   g_mutex_lock (&self->lock);
-  if (g_mkdir_with_parents (self->dir, 0755) < 0)
+  ok = records_make_dir (self->dir, error);
+  /* configuration anybody may read; only root writes (the boot helper
+   * ignores a record others could have written).  The unit's UMask=0077
+   * takes the others' bits from the file g_file_set_contents_full()
+   * creates, so the mode is set again once it is in place; a crash in
+   * between leaves a record of mode 0600, which the helper reads all the
+   * same. */
+  if (ok)
+    ok = g_file_set_contents_full (
+        path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0644, error);
+  if (ok && chmod (path, 0644) < 0)
     {
       int e = errno;
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e),
-                   "Cannot create the records directory %s: %s", self->dir, g_strerror (e));
+                   "Cannot make the record %s readable (mode 0644): %s", path, g_strerror (e));
       ok = FALSE;
     }
-  else
-    /* configuration anybody may read; only root writes (the boot
-     * helper ignores a record others could have written) */
-    ok = g_file_set_contents_full (
-        path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0644, error);
   g_mutex_unlock (&self->lock);
   free (text);
   return ok;

@@ -25,6 +25,18 @@ from gi.repository import Gio, GLib  # noqa: E402
 SRCDIR = os.environ.get('VFIOD_SOURCE_DIR',
                         os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BUILDDIR = os.environ.get('VFIOD_BUILD_DIR', os.path.join(SRCDIR, 'build'))
+
+
+def _unit_umask():
+    """UMask= of the unit the build generates (BUILDDIR/dbus-1/vfiod.service)."""
+    with open(os.path.join(BUILDDIR, 'dbus-1', 'vfiod.service')) as f:
+        for line in f:
+            if line.startswith('UMask='):
+                return int(line.split('=', 1)[1], 8)
+    raise RuntimeError('the generated vfiod.service has no UMask=')
+
+
+UNIT_UMASK = _unit_umask()
 TOPOLOGIES = os.path.join(SRCDIR, 'tests', 'topologies')
 sys.path.insert(0, os.path.join(SRCDIR, 'tests', 'sim'))
 
@@ -173,7 +185,9 @@ class Stack:
             argv = ['valgrind', '--quiet', '--leak-check=full', '--show-leak-kinds=definite',
                     '--errors-for-leak-kinds=definite', '--error-exitcode=66',
                     '--suppressions=' + os.path.join(SRCDIR, 'tests', 'valgrind.supp')] + argv
-        self.daemon = self._spawn('vfiod', argv, env=env, mode='a')
+        # the umask of its unit (UMask=0077 in dbus-1/vfiod.service.in): a file vfiod means
+        # others to read must say so itself, whatever umask it runs under
+        self.daemon = self._spawn('vfiod', argv, env=env, mode='a', umask=UNIT_UMASK)
         self._wait(lambda: self._has_owner(BUS_NAME), 'vfiod on the bus', proc=self.daemon,
                    timeout=60 if os.environ.get('VFIOD_VALGRIND') else 20)
 
@@ -235,7 +249,7 @@ class Stack:
                 if text.strip():
                     sys.stderr.write('---- %s ----\n%s\n' % (name, text[-6000:]))
 
-    def _spawn(self, name, argv, env=None, address_pipe=False, mode='w'):
+    def _spawn(self, name, argv, env=None, address_pipe=False, mode='w', umask=-1):
         log = open(os.path.join(self.tmp, name + '.log'), mode)
         if address_pipe:
             rfd, wfd = os.pipe()
@@ -245,7 +259,8 @@ class Stack:
             os.close(wfd)
             proc.address_file = os.fdopen(rfd)
         else:
-            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env or os.environ)
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env or os.environ,
+                                    umask=umask)
         proc.log = log
         self.procs.append(proc)
         return proc

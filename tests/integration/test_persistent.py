@@ -69,6 +69,9 @@ class TestRecord(PersistTest):
         self.assertEqual([e['address'] for e in plan if e['action'] == 'detach'], [USB, SATA, NIC])
         # the bridge stays on pcieport and is not recorded
         self.assertEqual(self.recorded(), [USB, SATA, NIC])
+        # the directory vfiod made for them, readable whatever the daemon's umask
+        st = os.stat(os.path.dirname(self.record_path(NIC)))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o755)
         for address in (USB, SATA, NIC):
             path = self.record_path(address)
             st = os.stat(path)
