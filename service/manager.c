@@ -1184,8 +1184,9 @@ call_work (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
         {
           sd_bus_error_setf (&call->error, VFIOD_ERROR_VFIO_UNAVAILABLE,
                              "Cannot detach %s: the vfio-pci driver is not available (%s). "
-                             "Install the kernel's VFIO modules (CONFIG_VFIO_PCI) and check "
-                             "dmesg; nothing was changed",
+                             "vfiod.service loads it at start (modprobe@vfio_pci.service): "
+                             "install the kernel's VFIO modules (CONFIG_VFIO_PCI), check "
+                             "dmesg, then restart vfiod.service; nothing was changed",
                              name, message);
           goto out;
         }

@@ -123,6 +123,25 @@ if not (L.SYSTEMD and L.INSTALLED):
     sys.exit(C.write())
 
 # ---------------------------------------------------------------------------------------------
+section("vfiod.service loads vfio-pci itself (modprobe@vfio_pci.service), with no CAP_SYS_MODULE")
+# Stage 2 loaded every other driver and not vfio-pci: the first activation of vfiod must bring
+# it, through the unit's Wants=, since vfiod may load no module. Then vfiod stops again, and the
+# harness's checks run on a machine with vfio-pci loaded, as before.
+VFIO_PCI_DRIVER = "/sys/bus/pci/drivers/vfio-pci"
+C.check("before vfiod ever ran, vfio-pci is not loaded", not os.path.exists(VFIO_PCI_DRIVER))
+first = C.step("the first call to org.freedesktop.vfio1 starts vfiod.service", L.activate_vfiod,
+               os.path.join(L.RESULTS, "vfiod-first.log"))
+if first:
+    C.check("vfio-pci is loaded now (modprobe@vfio_pci.service, pulled in by vfiod.service)",
+            os.path.exists(VFIO_PCI_DRIVER),
+            L.systemctl("status", "modprobe@vfio_pci.service", check=False).stdout)
+    caps = L.process_capabilities(first.pid)
+    C.check("vfiod has no CAP_SYS_MODULE in any set", not any(
+        "CAP_SYS_MODULE" in v for v in caps.values()), caps)
+    first.stop()
+    C.check("vfiod.service stopped", not first.alive())
+
+# ---------------------------------------------------------------------------------------------
 section("the harness (smoke.py, in this boot: its own checks in smoke.json)")
 # The checks that prove the machine and the stack are what the rest relies on ran as a boot of
 # their own; one boot fewer, and nothing of theirs is lost.
