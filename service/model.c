@@ -27,7 +27,6 @@ struct Model {
   gboolean closing; /* no new reads */
   ModelChangedFunc changed;
   gpointer changed_data;
-  guint reads;
 };
 
 /* ---- reading, any thread ------------------------------------------- */
@@ -354,7 +353,6 @@ read_done (GObject *source, GAsyncResult *result, gpointer user_data)
   View *view = g_task_propagate_pointer (G_TASK (result), &error);
 
   self->reading = FALSE;
-  self->reads++;
   if (view)
     publish (self, view);
   else
@@ -450,12 +448,6 @@ model_set_changed_callback (Model *self, ModelChangedFunc callback, gpointer use
 {
   self->changed = callback;
   self->changed_data = user_data;
-}
-
-guint
-model_count_reads (Model *self)
-{
-  return self->reads;
 }
 
 /* ---- life ------------------------------------------------------------------ */

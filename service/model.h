@@ -73,8 +73,3 @@ const Device *model_device (Model *model, const char *name);
 /* @callback runs on the main thread after the objects changed. */
 typedef void (*ModelChangedFunc) (gpointer user_data);
 void model_set_changed_callback (Model *model, ModelChangedFunc callback, gpointer user_data);
-
-/* ---- for tests and tools_bench ---------------------------------------- */
-
-/* How many times the machine was read for the published view. */
-guint model_count_reads (Model *model);

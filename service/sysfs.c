@@ -733,12 +733,6 @@ sysfs_list_devices_full (SysfsCache *cache, GPtrArray **out, char **unreadable)
 }
 
 int
-sysfs_list_devices (SysfsCache *cache, GPtrArray **out)
-{
-  return sysfs_list_devices_full (cache, out, NULL);
-}
-
-int
 sysfs_list_group_full (SysfsCache *cache, uint32_t group, GPtrArray **out, char **unreadable)
 {
   char path[PATH_MAX];

@@ -39,7 +39,6 @@ int sysfs_list_devices_full (SysfsCache *cache, GPtrArray **out, char **unreadab
 int sysfs_list_group_full (SysfsCache *cache, uint32_t group, GPtrArray **out, char **unreadable);
 
 /* The same, without the name of the device that could not be read. */
-int sysfs_list_devices (SysfsCache *cache, GPtrArray **out);
 int sysfs_list_group (SysfsCache *cache, uint32_t group, GPtrArray **out);
 
 /* Keeps (or stops keeping, dropping everything) what never changes.
