@@ -457,6 +457,10 @@ def process_capabilities(pid):
 # it (G_MESSAGES_DEBUG=all: the live-model checks read vfiod's debug lines). A runtime drop-in,
 # so the installed files stay as meson installed them.
 VFIOD_DROPIN = "/run/systemd/system/vfiod.service.d/50-e2e-log.conf"
+# A run that takes something from the unit, to see which checks fail without it:
+#   run-e2e.py ... --env 'E2E_UNIT_EXTRA=CapabilityBoundingSet=~CAP_SYS_ADMIN'
+# (settings separated by ";", appended to that drop-in). Never set by the tests themselves.
+UNIT_EXTRA = [x.strip() for x in os.environ.get("E2E_UNIT_EXTRA", "").split(";") if x.strip()]
 
 
 def activate_vfiod(log=None):
@@ -470,7 +474,8 @@ def activate_vfiod(log=None):
     with open(VFIOD_DROPIN, "w") as f:
         f.write("# e2e: vfiod's output to the results share, with its debug messages\n"
                 "[Service]\nEnvironment=G_MESSAGES_DEBUG=all\n"
-                f"StandardOutput=append:{logpath}\nStandardError=inherit\n")
+                f"StandardOutput=append:{logpath}\nStandardError=inherit\n"
+                + "".join(f"{x}\n" for x in UNIT_EXTRA))
     systemctl("daemon-reload")
     systemctl("reset-failed", "vfiod.service", check=False)
     if systemctl("is-active", "-q", "dbus.service", check=False).returncode == 0:

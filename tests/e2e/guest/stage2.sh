@@ -119,7 +119,7 @@ export E2E_TOPOLOGY=$R/topology.json
 export PYTHONPATH=$E2E_SOURCE_DIR/tests/e2e
 EOF
 # the boot's kind and --env values, for the script
-grep -E "^export E2E_(PERSIST_DEV|COLDPLUG|VARIANT|PHASE|INSTALL_BUILD|SYSTEMD|INSTALL)=" "$R/.e2e/config.sh" >> /run/e2e/env
+grep -E "^export E2E_(PERSIST_DEV|COLDPLUG|VARIANT|PHASE|INSTALL_BUILD|SYSTEMD|INSTALL|UNIT_EXTRA)=" "$R/.e2e/config.sh" >> /run/e2e/env
 . /run/e2e/env
 
 T_INSTALL=$(uptime_s)
