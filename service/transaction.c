@@ -751,6 +751,17 @@ recover_refusal (State *state, const StateTransaction *t)
         replaced, first, t->id, state_path (state));
   if (r == -ENOENT)
     return NULL; /* the group is gone, with every member: each restore says so */
+  if (t->op == STATE_OP_DETACH)
+    {
+      /* a detach rolled back unbinds vfio-pci from the members it
+       * reached, and the kernel's unbind waits for whoever holds a
+       * device open (a cdev needs no viable group to be opened) */
+      g_autofree char *holders = vfio_group_holders (t->group);
+      if (holders)
+        return g_strdup_printf ("IOMMU group %u is open by %s. vfiod tries again at its next "
+                                "start, once it is closed",
+                                t->group, holders);
+    }
   in_use = recover_in_use (t, cache, devices);
   if (in_use)
     return g_strdup_printf ("%s. vfiod tries again at its next start, once the host no longer "
