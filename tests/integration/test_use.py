@@ -206,6 +206,27 @@ class TestCdevHolder(UseTest):
             self.assert_nothing_written()
             self.assert_drivers({NIC: 'vfio-pci', SATA: 'vfio-pci', USB: 'vfio-pci'})
 
+    def test_recovery_does_not_unbind_under_a_holder(self):
+        # a detach of this boot killed after its last move: the rollback
+        # at start would unbind vfio-pci under the open cdev, so it waits
+        self.stack.stop_daemon()
+        path = os.path.join(self.stack.state_directory, 'transactions.state')
+        with open(path) as f:
+            text = f.read()
+        with open('/proc/sys/kernel/random/boot_id') as f:
+            boot = f.read().strip()
+        with open(path, 'w') as f:
+            f.write(text + '\n[transaction 50]\nstatus=pending\noperation=detach\ngroup=5\nboot=%s\n'
+                    'devices=%s;%s;%s;\ncount=3\n' % (boot, USB, SATA, NIC))
+        self.stack.start_daemon()
+        self.assert_nothing_written()
+        self.assert_drivers({NIC: 'vfio-pci', SATA: 'vfio-pci', USB: 'vfio-pci'})
+        with open(path) as f:
+            self.assertIn('[transaction 50]', f.read())
+        with open(os.path.join(self.stack.tmp, 'vfiod.log'), errors='replace') as f:
+            self.assertIn('IOMMU group 5 is open by pid %d (python3, uid 0) through /dev/vfio/devices/%s'
+                          % (self.holder.pid, self.cdev), f.read())
+
     def test_reattach_once_it_is_closed(self):
         # the control: once the holder lets go, the same reattach goes on
         self.holder.stdin.close()
