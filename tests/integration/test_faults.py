@@ -477,6 +477,18 @@ class TestReplacedWhileDown(FaultTest):
         self.assertIn('[transaction 9]', self.state_text())
         self.assertIn('%s is not the device recorded: its ids were not recorded' % SATA, self.daemon_log())
 
+    def test_hostile_ids_are_never_acted_on(self):
+        # ids that are not exactly what vfiod writes make the record
+        # invalid, and the transaction naming it is not acted on at all
+        for ids in ('ids=0x8086 0x10d3 0x8086 0xa01f 0x020000 0x0\n', 'ids=0x8086 0x10D3 0x8086 0xa01f 0x020000\n',
+                    'ids=0x8086 0x10d3 0x8086 0xa01f\n', 'ids=../../bind\n', 'ids=\n'):
+            with self.subTest(ids=ids):
+                self.start_with_state(pending_reattach('boot=%s\n' % this_boot(), {NIC: ids}))
+                self.assert_nothing_written()
+                self.assert_drivers({USB: 'xhci_hcd', SATA: 'ahci', NIC: 'e1000e'})
+                self.assertIn("Ignoring the state file's record [%s]" % NIC, self.daemon_log())
+                self.stack.stop()
+
     def test_same_devices_are_rolled_back(self):
         # the control: the same machine, nothing swapped
         self.start_with_state(pending_reattach('boot=%s\n' % this_boot()))
