@@ -17,6 +17,7 @@
 #define VFIOD_SYSFS_CLASS_BLOCK   "/sys/class/block"
 #define VFIOD_SYSFS_CLASS_NET     "/sys/class/net"
 #define VFIOD_SYSFS_BUS_VIRTIO    "/sys/bus/virtio/devices"
+#define VFIOD_SYSFS_CLASS_VFIO    "/sys/class/vfio" /* N/dev: a group node's "major:minor" */
 /* Per PCI device (relative to /sys/bus/pci/devices/<address>/). */
 #define VFIOD_ATTR_UEVENT           "uevent"
 #define VFIOD_ATTR_VENDOR           "vendor"

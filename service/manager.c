@@ -1043,7 +1043,7 @@ call_plan (Call *call, Plan **out, sd_bus_error *error)
                               "; only its persistent assignment is removed");
       return 0;
     }
-  originals = state_originals (self->state, FALSE);
+  originals = state_originals (self->state, devices, FALSE);
   r = group_plan_reattach (g_steal_pointer (&devices), call->group, &call->target, call->flags,
                            originals, out, &refusal);
   return r < 0 ? error_from_refusal (error, &refusal) : 0;
@@ -1557,7 +1557,7 @@ reattach_action (Manager *self, const Plan *plan, uint64_t flags)
     return VFIOD_ACTION_REATTACH_GROUP;
   /* what vfiod detached in this boot: a record of an earlier one may
    * cover what the admin's boot configuration bound since */
-  originals = state_originals (self->state, TRUE);
+  originals = state_originals (self->state, plan->devices, TRUE);
   for (guint i = 0; i < plan->steps->len; i++)
     {
       const PlanStep *s = g_ptr_array_index (plan->steps, i);

@@ -20,6 +20,11 @@
  *   driver=xhci_hcd           "" when it had none
  *   override=                 "" when unset
  *   boot=6f0c...-...          the kernel's boot id when it was recorded
+ *   ids=0x8086 0xa2af 0x1043 0x8694 0x0c0330
+ *                             the device at that address when recorded:
+ *                             vendor, device, subsystem vendor and device,
+ *                             class (absent in earlier formats: matches
+ *                             no device)
  *
  *   [transaction 7]           a transaction under way
  *   status=pending
@@ -44,6 +49,7 @@
 #define KEY_COUNT          "count"
 #define KEY_PERSISTENT     "persistent" /* "true", or absent */
 #define KEY_BOOT           "boot"       /* a boot id; absent in earlier formats */
+#define KEY_IDS            "ids"        /* an identity; absent in earlier formats */
 #define STATUS_PENDING     "pending"
 #define TRANSACTION_PREFIX "transaction "
 #define FILE_HEADER                                                              \
@@ -92,7 +98,102 @@ record_copy (const StateRecord *r)
   StateRecord *copy = state_record_new (r->device, r->group, r->known, r->driver, r->override);
 
   copy->boot = g_strdup (r->boot);
+  copy->identity = r->identity;
   return copy;
+}
+
+/* ---- identities ---------------------------------------------------------- */
+
+void
+state_identity_from_device (StateIdentity *id, const Device *d)
+{
+  id->known = TRUE;
+  id->vendor_id = d->vendor_id;
+  id->device_id = d->device_id;
+  id->subsystem_vendor_id = d->subsystem_vendor_id;
+  id->subsystem_device_id = d->subsystem_device_id;
+  id->class_code = d->class_code & 0xffffff;
+}
+
+char *
+state_identity_format (const StateIdentity *id)
+{
+  if (!id->known)
+    return g_strdup ("not recorded");
+  return g_strdup_printf ("0x%04x 0x%04x 0x%04x 0x%04x 0x%06x", id->vendor_id, id->device_id,
+                          id->subsystem_vendor_id, id->subsystem_device_id, id->class_code);
+}
+
+gboolean
+state_identity_matches (const StateIdentity *recorded, const StateIdentity *found, char **why)
+{
+  g_autofree char *was = NULL, *is = NULL;
+
+  if (recorded->known && found->known && recorded->vendor_id == found->vendor_id &&
+      recorded->device_id == found->device_id &&
+      recorded->subsystem_vendor_id == found->subsystem_vendor_id &&
+      recorded->subsystem_device_id == found->subsystem_device_id &&
+      recorded->class_code == found->class_code)
+    return TRUE;
+  if (why)
+    {
+      was = state_identity_format (recorded);
+      is = state_identity_format (found);
+      *why = recorded->known
+                 ? g_strdup_printf ("ids %s recorded (vendor device subsystem class), %s found",
+                                    was, is)
+                 : g_strdup_printf ("its ids were not recorded (an earlier vfiod wrote the "
+                                    "record), so vfiod cannot tell it is the same device; %s "
+                                    "found",
+                                    is);
+    }
+  return FALSE;
+}
+
+/* Exactly "0x" and @digits lower-case hex digits, then @end. */
+static const char *
+parse_hex_field (const char *p, int digits, char end, uint32_t *out)
+{
+  uint32_t v = 0;
+
+  if (p[0] != '0' || p[1] != 'x')
+    return NULL;
+  p += 2;
+  for (int i = 0; i < digits; i++, p++)
+    {
+      if (*p >= '0' && *p <= '9')
+        v = v * 16 + (uint32_t) (*p - '0');
+      else if (*p >= 'a' && *p <= 'f')
+        v = v * 16 + (uint32_t) (*p - 'a' + 10);
+      else
+        return NULL;
+    }
+  if (*p != end)
+    return NULL;
+  *out = v;
+  return end ? p + 1 : p;
+}
+
+/* The text state_identity_format() writes, and nothing else. */
+static gboolean
+identity_parse (const char *text, StateIdentity *out)
+{
+  uint32_t v[5];
+  const char *p = text;
+
+  for (int i = 0; i < 4 && p; i++)
+    p = parse_hex_field (p, 4, ' ', &v[i]);
+  if (p)
+    p = parse_hex_field (p, 6, '\0', &v[4]);
+  if (p == NULL)
+    return FALSE;
+  out->known = TRUE;
+  out->vendor_id = (uint16_t) v[0];
+  out->device_id = (uint16_t) v[1];
+  out->subsystem_vendor_id = (uint16_t) v[2];
+  out->subsystem_device_id = (uint16_t) v[3];
+  out->class_code = v[4];
+  return TRUE;
 }
 
 void
@@ -318,6 +419,16 @@ record_from_keyfile (GKeyFile *kf, const char *name, StateOp *pending)
   if (!read_boot (kf, name, &r->boot))
     return NULL;
 
+  /* absent: an earlier format, which matches no device; anything but
+   * what vfiod writes makes the record invalid */
+  if (g_key_file_has_key (kf, name, KEY_IDS, NULL))
+    {
+      g_autofree char *ids = g_key_file_get_value (kf, name, KEY_IDS, NULL);
+
+      if (ids == NULL || !identity_parse (ids, &r->identity))
+        return NULL;
+    }
+
   op = g_key_file_get_string (kf, name, KEY_PENDING, NULL);
   *pending = STATE_OP_NONE;
   if (op != NULL && *op != '\0' && !op_from_string (op, pending))
@@ -514,6 +625,11 @@ state_contents_to_data (const StateContents *c, gsize *length)
         }
       if (r->boot)
         g_key_file_set_string (kf, r->device, KEY_BOOT, r->boot);
+      if (r->identity.known)
+        {
+          g_autofree char *ids = state_identity_format (&r->identity);
+          g_key_file_set_string (kf, r->device, KEY_IDS, ids);
+        }
     }
   for (guint i = 0; i < transactions->len; i++)
     {
@@ -647,16 +763,27 @@ state_is_this_boot (State *self, const char *boot)
   return boot_id_same (boot, self->boot);
 }
 
+const char *
+state_path (State *self)
+{
+  return self->path;
+}
+
 GHashTable *
-state_originals (State *self, gboolean this_boot_only)
+state_originals (State *self, GPtrArray *devices, gboolean this_boot_only)
 {
   GHashTable *out = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 
   g_mutex_lock (&self->lock);
-  for (guint i = 0; i < self->contents->records->len; i++)
+  for (guint i = 0; i < devices->len; i++)
     {
-      const StateRecord *r = g_ptr_array_index (self->contents->records, i);
-      if (r->known && (!this_boot_only || boot_id_same (r->boot, self->boot)))
+      const Device *d = g_ptr_array_index (devices, i);
+      const StateRecord *r = contents_find (self->contents, d->name, NULL);
+      StateIdentity now;
+
+      state_identity_from_device (&now, d);
+      if (r && r->known && (!this_boot_only || boot_id_same (r->boot, self->boot)) &&
+          state_identity_matches (&r->identity, &now, NULL))
         g_hash_table_insert (out, g_strdup (r->device), g_strdup (r->driver ? r->driver : ""));
     }
   g_mutex_unlock (&self->lock);
@@ -684,12 +811,16 @@ state_begin (State *self, StateOp op, uint32_t group, gboolean persistent, GPtrA
       const StateRecord *had = contents_find (next, m->device, NULL);
       StateRecord *r;
 
-      if (op == STATE_OP_REATTACH && had && had->known)
+      /* what is recorded of another device at that address is no record */
+      if (op == STATE_OP_REATTACH && had && had->known &&
+          state_identity_matches (&had->identity, &m->identity, NULL))
         r = state_record_new (m->device, group, TRUE, had->driver, had->override);
       else
         r = state_record_new (m->device, group, m->known, m->driver, m->override);
-      /* recorded now: this boot's, whatever an older record said */
+      /* recorded now: this boot's and this device's, whatever an older
+       * record said */
       r->boot = g_strdup (self->boot);
+      r->identity = m->identity;
       g_ptr_array_add (t->members, record_copy (r));
       contents_put (next, r);
     }

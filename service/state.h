@@ -22,19 +22,32 @@
 #include <glib.h>
 #include <stdint.h>
 
+#include "device.h"
+
 typedef enum {
   STATE_OP_NONE,
   STATE_OP_DETACH,
   STATE_OP_REATTACH,
 } StateOp;
 
+/* Which device was at an address: its ids and class, read from sysfs
+ * when the record was written.  The same address can hold another
+ * device after a hotplug or a card swap while vfiod was not running, and
+ * nothing recorded of one device may be acted on for another. */
+typedef struct {
+  gboolean known; /* FALSE: not recorded (an earlier vfiod): matches nothing */
+  uint16_t vendor_id, device_id, subsystem_vendor_id, subsystem_device_id;
+  uint32_t class_code; /* 0xCCSSPP */
+} StateIdentity;
+
 typedef struct {
   char *device; /* normalised address */
   uint32_t group;
-  gboolean known; /* the original driver and override are known */
-  char *driver;   /* original host driver; NULL when it had none */
-  char *override; /* original driver_override; NULL when unset */
-  char *boot;     /* the boot it was recorded in; NULL: not said (earlier format) */
+  gboolean known;         /* the original driver and override are known */
+  char *driver;           /* original host driver; NULL when it had none */
+  char *override;         /* original driver_override; NULL when unset */
+  char *boot;             /* the boot it was recorded in; NULL: not said (earlier format) */
+  StateIdentity identity; /* the device at that address when recorded */
 } StateRecord;
 
 /* A transaction under way (or left pending by a killed run). */
@@ -76,24 +89,44 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (StateRecord, state_record_free)
 StateRecord *state_record_new (const char *device, uint32_t group, gboolean known,
                                const char *driver, const char *override);
 
+/* The identity of @device, as read from sysfs. */
+void state_identity_from_device (StateIdentity *identity, const Device *device);
+/* "0x8086 0x10d3 0x8086 0xa01f 0x020000" (vendor, device, subsystem
+ * vendor and device, class), as the file spells it; "not recorded" when
+ * unknown.  Newly allocated. */
+char *state_identity_format (const StateIdentity *identity);
+/* Whether @found (known: read now) is the device @recorded names.  An
+ * identity not recorded matches nothing: vfiod cannot tell.  FALSE with
+ * *@why (if not NULL) saying what differs: "ids 0x8086 0x10d3 ... recorded,
+ * 0x10ec 0x8168 ... found". */
+gboolean state_identity_matches (const StateIdentity *recorded, const StateIdentity *found,
+                                 char **why);
+
 void state_transaction_free (StateTransaction *transaction);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StateTransaction, state_transaction_free)
 
 /* Copies of every pending transaction, oldest first (for recovery). */
 GPtrArray *state_list_pending (State *state);
 
-/* address → original driver ("" for none), for planning reattach; with
- * @this_boot_only, only the records written in this boot (what vfiod
- * detached since the machine started). */
-GHashTable *state_originals (State *state, gboolean this_boot_only);
+/* address → original driver ("" for none), for planning reattach, of the
+ * records whose identity matches the device at their address in
+ * @devices (Device*, the group's members as read now): a record of
+ * another device is no record.  With @this_boot_only, only the records
+ * written in this boot (what vfiod detached since the machine started). */
+GHashTable *state_originals (State *state, GPtrArray *devices, gboolean this_boot_only);
+
+/* The state file's path, for messages. */
+const char *state_path (State *state);
 
 /* Whether @boot (a record's or a transaction's) is this boot. */
 gboolean state_is_this_boot (State *state, const char *boot);
 
 /* Before the first sysfs write of a transaction: in one write, records
  * @members (StateRecord*, step order; for a detach their originals, for a
- * reattach as state_lookup() gave them or with known FALSE) and marks the
- * transaction pending.  Returns a copy of the transaction, or NULL. */
+ * reattach as state_lookup() gave them or with known FALSE; each with the
+ * identity of the device now, whose record it becomes) and marks the
+ * transaction pending.  A reattach keeps a member's recorded originals
+ * only when its recorded identity matches.  Returns a copy of the transaction, or NULL. */
 StateTransaction *state_begin (State *state, StateOp op, uint32_t group, gboolean persistent,
                                GPtrArray *members, GError **error);
 

@@ -447,10 +447,15 @@ members_prepare (State *state, const Plan *plan, GPtrArray *steps, GPtrArray *me
     {
       PlanStep *step = g_ptr_array_index (plan->steps, i);
       const char *device = step->device->name;
+      StateIdentity now;
+      StateRecord *rec;
 
       if (step->action == PLAN_KEEP)
         continue;
       g_ptr_array_add (steps, step);
+      /* the device now at the address, as the plan read it under the
+       * group's lock: what a restart checks before it acts on the record */
+      state_identity_from_device (&now, step->device);
       if (step->action == PLAN_DETACH)
         {
           g_autofree char *override = NULL;
@@ -458,15 +463,27 @@ members_prepare (State *state, const Plan *plan, GPtrArray *steps, GPtrArray *me
 
           if (r < 0)
             return fail (f, device, r, NULL, "reading its driver_override");
-          g_ptr_array_add (members, state_record_new (device, plan->group, TRUE,
-                                                      step->device->driver, override));
+          rec = state_record_new (device, plan->group, TRUE, step->device->driver, override);
         }
       else
         {
-          StateRecord *rec = state_lookup (state, device);
-          g_ptr_array_add (members,
-                           rec ? rec : state_record_new (device, plan->group, FALSE, NULL, NULL));
+          g_autofree char *why = NULL;
+
+          rec = state_lookup (state, device);
+          if (rec && !state_identity_matches (&rec->identity, &now, &why))
+            {
+              /* a record of another device (replaced while vfiod was not
+               * running): its driver is not this one's */
+              g_message ("The record of %s is not of the device there now (%s): not used; the "
+                         "kernel picks the driver it goes back to",
+                         device, why);
+              g_clear_pointer (&rec, state_record_free);
+            }
+          if (rec == NULL)
+            rec = state_record_new (device, plan->group, FALSE, NULL, NULL);
         }
+      rec->identity = now;
+      g_ptr_array_add (members, rec);
     }
   return 0;
 }
@@ -628,6 +645,46 @@ transaction_forget (State *state, Records *records, const StateTransaction *t)
                error->message);
 }
 
+/* Whether every member of @t is still the device recorded at its address
+ * (@devices: the group as read now): NULL when each is, or has left the
+ * machine (its restore says so and writes nothing), else what differs.
+ * A member not recorded with an identity (an earlier vfiod) differs:
+ * vfiod cannot tell. */
+static char *
+recover_replaced (const StateTransaction *t, GPtrArray *devices)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+
+  for (guint i = 0; i < t->members->len; i++)
+    {
+      const StateRecord *rec = g_ptr_array_index (t->members, i);
+      const Device *found = NULL;
+      g_autofree char *why = NULL;
+      StateIdentity now = { 0 };
+
+      for (guint j = 0; devices && j < devices->len && !found; j++)
+        if (strcmp (((Device *) g_ptr_array_index (devices, j))->name, rec->device) == 0)
+          found = g_ptr_array_index (devices, j);
+      if (found == NULL)
+        {
+          PciAddress address;
+          int64_t group;
+
+          if (address_parse (rec->device, &address) &&
+              sysfs_device_group (&address, &group) == -ENOENT)
+            continue; /* gone: nothing to put back */
+          g_string_append_printf (out, "%s%s is no longer in IOMMU group %u", out->len ? "; " : "",
+                                  rec->device, t->group);
+          continue;
+        }
+      state_identity_from_device (&now, found);
+      if (!state_identity_matches (&rec->identity, &now, &why))
+        g_string_append_printf (out, "%s%s is not the device recorded: %s", out->len ? "; " : "",
+                                rec->device, why);
+    }
+  return out->len ? g_string_free (g_steal_pointer (&out), FALSE) : NULL;
+}
+
 /* What a recovery's rollback of @t would take from the host: each member
  * it would unbind from a host driver (a reattach rolled back moves the
  * device to vfio-pci again; a detach rolled back unbinds whatever is not
@@ -636,21 +693,10 @@ transaction_forget (State *state, Records *records, const StateTransaction *t)
  * after a failed step runs within the call that checked the group; at
  * start-up the host had all the time in the world to start using it. */
 static char *
-recover_in_use (const StateTransaction *t)
+recover_in_use (const StateTransaction *t, SysfsCache *cache, GPtrArray *devices)
 {
-  g_autoptr (SysfsCache) cache = sysfs_cache_new ();
-  g_autoptr (GPtrArray) devices = NULL;
   g_autoptr (GString) out = g_string_new (NULL);
-  g_autofree char *unreadable = NULL;
-  int r = sysfs_list_group_full (cache, t->group, &devices, &unreadable);
 
-  if (r == -ENOENT)
-    return NULL; /* the group is gone: each member's restore says so */
-  if (r < 0)
-    return g_strdup_printf ("cannot tell whether its devices are in use: reading IOMMU group %u "
-                            "failed (%s%s%s)",
-                            t->group, unreadable ? unreadable : "", unreadable ? ": " : "",
-                            g_strerror (-r));
   probe_mark_in_use (cache, devices);
   for (guint i = 0; i < t->members->len; i++)
     {
@@ -674,6 +720,56 @@ recover_in_use (const StateTransaction *t)
   return out->len ? g_string_free (g_steal_pointer (&out), FALSE) : NULL;
 }
 
+/* Why recovery must not roll @t back, in the journal's words (with what
+ * the admin should do), or NULL when it may.  Reads the group once, fresh
+ * from sysfs: first whether each member is still the device recorded (a
+ * hotplug or a card swap while vfiod was down), then whether the host
+ * uses what the rollback would take. */
+static char *
+recover_refusal (State *state, const StateTransaction *t)
+{
+  g_autoptr (SysfsCache) cache = sysfs_cache_new ();
+  g_autoptr (GPtrArray) devices = NULL;
+  g_autofree char *unreadable = NULL, *replaced = NULL, *in_use = NULL;
+  const char *first = ((StateRecord *) g_ptr_array_index (t->members, 0))->device;
+  int r = sysfs_list_group_full (cache, t->group, &devices, &unreadable);
+
+  if (r < 0 && r != -ENOENT)
+    return g_strdup_printf ("vfiod cannot tell whether its devices are the ones recorded nor "
+                            "whether they are in use: reading IOMMU group %u failed (%s%s%s). "
+                            "vfiod tries again at its next start",
+                            t->group, unreadable ? unreadable : "", unreadable ? ": " : "",
+                            g_strerror (-r));
+  replaced = recover_replaced (t, r == -ENOENT ? NULL : devices);
+  if (replaced)
+    return g_strdup_printf (
+        "%s. The machine changed while vfiod was not running (a hotplug or a card swap), so "
+        "what was recorded does not apply to the device there now. Check the group with "
+        "'vfioctl group %s'; if the recorded device comes back, vfiod rolls back at its next "
+        "start; if the change is meant to stay, stop vfiod, delete [transaction %" G_GUINT64_FORMAT
+        "] and the records of its devices from %s, and start it again",
+        replaced, first, t->id, state_path (state));
+  if (r == -ENOENT)
+    return NULL; /* the group is gone, with every member: each restore says so */
+  if (t->op == STATE_OP_DETACH)
+    {
+      /* a detach rolled back unbinds vfio-pci from the members it
+       * reached, and the kernel's unbind waits for whoever holds a
+       * device open (a cdev needs no viable group to be opened) */
+      g_autofree char *holders = vfio_group_holders (t->group);
+      if (holders)
+        return g_strdup_printf ("IOMMU group %u is open by %s. vfiod tries again at its next "
+                                "start, once it is closed",
+                                t->group, holders);
+    }
+  in_use = recover_in_use (t, cache, devices);
+  if (in_use)
+    return g_strdup_printf ("%s. vfiod tries again at its next start, once the host no longer "
+                            "uses it",
+                            in_use);
+  return NULL;
+}
+
 void
 transaction_recover (State *state, Records *records)
 {
@@ -688,20 +784,20 @@ transaction_recover (State *state, Records *records)
       const StateTransaction *t = g_ptr_array_index (pending, i);
       g_autoptr (GString) report = g_string_new (NULL);
 
-      g_autofree char *in_use = NULL;
+      g_autofree char *refusal = NULL;
 
       if (!state_is_this_boot (state, t->boot))
         {
           transaction_forget (state, records, t);
           continue;
         }
-      in_use = recover_in_use (t);
-      if (in_use)
+      refusal = recover_refusal (state, t);
+      if (refusal)
         {
           g_warning ("Not rolling back the %s of IOMMU group %u (transaction %" G_GUINT64_FORMAT
-                     "): %s. Nothing was written to sysfs; the transaction stays recorded and "
-                     "vfiod tries again at its next start, once the host no longer uses it",
-                     t->op == STATE_OP_DETACH ? "detach" : "reattach", t->group, t->id, in_use);
+                     "): nothing was written to sysfs and the transaction stays recorded (the "
+                     "group answers GroupBusy meanwhile): %s",
+                     t->op == STATE_OP_DETACH ? "detach" : "reattach", t->group, t->id, refusal);
           continue;
         }
 

@@ -9,6 +9,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "sysfs.h"
@@ -49,6 +51,65 @@ vfio_load (char **message)
   return TRUE;
 }
 
+/* A node through which a process can hold a group, and how to know an
+ * open file of it when another process has one: by the device number it
+ * is (the node's st_rdev, and the kernel's own "major:minor" in sysfs),
+ * never by its path, so an opener in another mount namespace (a
+ * container's own /dev, a node made with mknod anywhere) counts too; and
+ * by the node's inode, for a node that is not a character device (the
+ * tests' stand-ins). */
+typedef struct {
+  char *path;
+  dev_t rdev[2]; /* 0: unknown */
+  dev_t st_dev;
+  ino_t st_ino;
+  gboolean have_inode;
+} Node;
+
+static void
+node_free (Node *node)
+{
+  g_free (node->path);
+  g_free (node);
+}
+
+/* "major:minor\n" (a sysfs dev attribute) at @path into *@out. */
+static gboolean
+read_devnum (const char *path, dev_t *out)
+{
+  char buf[32];
+  unsigned major, minor;
+  char end;
+  ssize_t n = sysfs_read_attr (AT_FDCWD, path, buf, sizeof buf);
+
+  if (n <= 0 || sscanf (buf, "%u:%u%c", &major, &minor, &end) != 3 || end != '\n')
+    return FALSE;
+  *out = makedev (major, minor);
+  return *out != 0;
+}
+
+/* @path, known by what stat() says of it and by @sysfs_dev (the sysfs
+ * attribute giving its number, NULL for none). */
+static Node *
+node_new (char *path, const char *sysfs_dev)
+{
+  Node *node = g_new0 (Node, 1);
+  struct stat st;
+
+  node->path = path;
+  if (stat (path, &st) == 0)
+    {
+      if (S_ISCHR (st.st_mode))
+        node->rdev[0] = st.st_rdev;
+      node->st_dev = st.st_dev;
+      node->st_ino = st.st_ino;
+      node->have_inode = TRUE;
+    }
+  if (sysfs_dev && read_devnum (sysfs_dev, &node->rdev[1]) && node->rdev[1] == node->rdev[0])
+    node->rdev[1] = 0;
+  return node;
+}
+
 /* Every node through which a process can hold IOMMU group @group: the
  * group's /dev/vfio/N, then each member's device cdev.
  *
@@ -58,47 +119,95 @@ vfio_load (char **message)
 static GPtrArray *
 group_nodes (uint32_t group)
 {
-  GPtrArray *nodes = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *nodes = g_ptr_array_new_with_free_func ((GDestroyNotify) node_free);
   char path[PATH_MAX];
   g_autoptr (GDir) dir = NULL;
   const char *entry;
 
-  g_ptr_array_add (nodes, g_strdup_printf (VFIOD_DEV_VFIO_DIR "/%u", group));
+  snprintf (path, sizeof path, VFIOD_SYSFS_CLASS_VFIO "/%u/" VFIOD_ATTR_DEV, group);
+  g_ptr_array_add (nodes, node_new (g_strdup_printf (VFIOD_DEV_VFIO_DIR "/%u", group), path));
   snprintf (path, sizeof path, VFIOD_SYSFS_IOMMU_GROUPS "/%u/devices", group);
   dir = g_dir_open (path, 0, NULL);
   while (dir && (entry = g_dir_read_name (dir)) != NULL)
     {
       PciAddress address;
-      char name[ADDRESS_STRLEN];
+      char name[ADDRESS_STRLEN], dev[PATH_MAX];
       char *cdev;
 
       if (!address_parse (entry, &address) || strcmp (address_format (&address, name), entry) != 0)
         continue;
       cdev = access_device_cdev (name);
-      if (cdev)
-        g_ptr_array_add (nodes, cdev);
+      if (cdev == NULL)
+        continue;
+      snprintf (dev, sizeof dev,
+                VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_VFIO_DEV "/%s/" VFIOD_ATTR_DEV, name,
+                strrchr (cdev, '/') + 1);
+      g_ptr_array_add (nodes, node_new (cdev, dev));
     }
   return nodes;
 }
 
+/* The node of @nodes that the open file @st (fstat of /proc/PID/fd/N) is,
+ * or NULL. */
+static const Node *
+node_of_file (GPtrArray *nodes, const struct statx *st)
+{
+  for (guint i = 0; i < nodes->len; i++)
+    {
+      const Node *node = g_ptr_array_index (nodes, i);
+
+      if (S_ISCHR (st->stx_mode))
+        {
+          dev_t rdev = makedev (st->stx_rdev_major, st->stx_rdev_minor);
+          if ((node->rdev[0] && node->rdev[0] == rdev) || (node->rdev[1] && node->rdev[1] == rdev))
+            return node;
+        }
+      if (node->have_inode && node->st_ino == st->stx_ino &&
+          node->st_dev == makedev (st->stx_dev_major, st->stx_dev_minor))
+        return node;
+    }
+  return NULL;
+}
+
+/* The real uid of process @pid ("/proc/PID/status"), or -1. */
+static gint64
+process_uid (const char *pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/status", pid);
+  g_autofree char *text = NULL;
+  g_autofree char *field = NULL;
+  const char *line;
+  guint64 uid;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return -1;
+  line = strstr (text, "\nUid:\t");
+  if (line == NULL)
+    return -1;
+  field = g_strndup (line + 6, strcspn (line + 6, "\t\n"));
+  if (!g_ascii_string_to_unsigned (field, 10, 0, G_MAXUINT32, &uid, NULL))
+    return -1;
+  return (gint64) uid;
+}
+
 /* Processes with a file descriptor on one of @nodes, from /proc, into
- * @out.  Returns whether some processes could not be looked into
- * (another user's, once vfiod has no CAP_SYS_PTRACE). */
-static gboolean
+ * @out.  Returns how many processes could not be looked into (their fd
+ * directory refused: an LSM, or vfiod run without CAP_SYS_PTRACE). */
+static guint
 find_holders (GPtrArray *nodes, GString *out)
 {
   DIR *proc = opendir ("/proc");
   struct dirent *de;
-  gboolean blind = FALSE;
+  guint blind = 0;
 
   if (proc == NULL)
-    return TRUE;
+    return 1;
   while ((de = readdir (proc)) != NULL)
     {
-      char fddir[PATH_MAX], target[PATH_MAX];
+      char fddir[PATH_MAX];
       DIR *fds;
       struct dirent *fd;
-      const char *held = NULL;
+      const Node *held = NULL;
 
       if (!g_ascii_isdigit (de->d_name[0]) || (pid_t) atoi (de->d_name) == getpid ())
         continue;
@@ -107,20 +216,22 @@ find_holders (GPtrArray *nodes, GString *out)
       if (fds == NULL)
         {
           /* ENOENT: it exited meanwhile */
-          blind = blind || errno != ENOENT;
+          blind += errno != ENOENT;
           continue;
         }
       while (!held && (fd = readdir (fds)) != NULL)
         {
-          ssize_t n;
+          struct statx st;
 
-          n = readlinkat (dirfd (fds), fd->d_name, target, sizeof target - 1);
-          if (n <= 0)
+          if (fd->d_name[0] == '.')
             continue;
-          target[n] = '\0';
-          for (guint i = 0; i < nodes->len && !held; i++)
-            if (strcmp (target, g_ptr_array_index (nodes, i)) == 0)
-              held = g_ptr_array_index (nodes, i);
+          /* the open file itself, through its magic link: whatever its
+           * path in the holder's mount namespace.  AT_STATX_DONT_SYNC:
+           * never wait on a network or FUSE file system for attributes
+           * of a file that is no node of ours anyway */
+          if (statx (dirfd (fds), fd->d_name, AT_STATX_DONT_SYNC, STATX_TYPE | STATX_INO, &st) < 0)
+            continue;
+          held = node_of_file (nodes, &st);
         }
       closedir (fds);
 
@@ -128,15 +239,19 @@ find_holders (GPtrArray *nodes, GString *out)
         {
           g_autofree char *comm = NULL;
           char comm_path[PATH_MAX];
+          gint64 uid = process_uid (de->d_name);
 
           snprintf (comm_path, sizeof comm_path, "/proc/%s/comm", de->d_name);
           if (g_file_get_contents (comm_path, &comm, NULL, NULL))
             g_strchomp (comm);
-          g_string_append_printf (out, "%spid %s (%s)", out->len ? ", " : "", de->d_name,
+          g_string_append_printf (out, "%spid %s (%s", out->len ? ", " : "", de->d_name,
                                   comm ? comm : "?");
+          if (uid >= 0)
+            g_string_append_printf (out, ", uid %" G_GINT64_FORMAT, uid);
+          g_string_append_c (out, ')');
           /* the group file is the usual one: name only the others */
           if (held != g_ptr_array_index (nodes, 0))
-            g_string_append_printf (out, " through %s", held);
+            g_string_append_printf (out, " through %s", held->path);
         }
     }
   closedir (proc);
@@ -148,28 +263,34 @@ vfio_group_holders (uint32_t group)
 {
   g_autoptr (GString) out = g_string_new (NULL);
   g_autoptr (GPtrArray) nodes = group_nodes (group);
-  const char *group_node = g_ptr_array_index (nodes, 0);
-  g_autofree char *all = NULL;
+  const char *group_node = ((Node *) g_ptr_array_index (nodes, 0))->path;
+  g_autoptr (GString) all = g_string_new (NULL);
   _cleanup_fd_ int fd = -1;
-  gboolean blind;
+  guint blind;
 
   blind = find_holders (nodes, out);
   if (out->len)
     return g_string_free (g_steal_pointer (&out), FALSE);
 
-  /* The kernel is the authority: it lets one opener at a time have a
-   * group, and refuses the group's open (EBUSY) while any device of it is
-   * open through its cdev too.  O_NONBLOCK: never wait on the group. */
+  /* The kernel is the authority on the group: it lets one opener at a
+   * time have it, and refuses the group's open (EBUSY) while a device of
+   * it is bound to an iommufd through its cdev.  It has no such answer
+   * for a cdev open but not bound (docs/safety.md): only the scan above
+   * sees that one.  O_NONBLOCK: never wait on the group. */
   fd = open (group_node, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd >= 0 || errno != EBUSY)
     return NULL;
 
-  g_ptr_array_add (nodes, NULL);
-  all = g_strjoinv (" ", (char **) nodes->pdata);
-  return g_strdup_printf ("a process vfiod cannot name (%s; as root, fuser -v %s shows "
-                          "which)",
-                          blind ? "vfiod cannot look into other users' processes: it runs "
-                                  "without CAP_SYS_PTRACE"
-                                : "it runs in another PID namespace, e.g. a container",
-                          all);
+  for (guint i = 0; i < nodes->len; i++)
+    g_string_append_printf (all, " %s", ((Node *) g_ptr_array_index (nodes, i))->path);
+  if (blind)
+    return g_strdup_printf ("a process vfiod cannot name: the kernel says the group is held, "
+                            "and the open files of %u process(es) were refused to vfiod (an "
+                            "LSM, or vfiod running without CAP_SYS_PTRACE); as root, fuser -v%s "
+                            "shows which",
+                            blind, all->str);
+  return g_strdup_printf ("a process vfiod cannot see (another PID namespace, e.g. a container "
+                          "whose /proc is not the host's): the kernel says the group is held; "
+                          "as root in that namespace, fuser -v%s shows which",
+                          all->str);
 }

@@ -12,9 +12,11 @@
 gboolean vfio_load (char **message);
 
 /* Who holds IOMMU group @group, through /dev/vfio/@group or the VFIO
- * device cdev of a member (/dev/vfio/devices/vfioN): NULL when nobody,
- * else a description ("pid 4242 (qemu-system-x86)", "pid 4242 (qemu)
- * through /dev/vfio/devices/vfio0", or, when only the kernel knows (the
- * group's open fails EBUSY), "a process vfiod cannot name (why; how to
- * find it)").  Never blocks on the group. */
+ * device cdev of a member (/dev/vfio/devices/vfioN), bound to an iommufd
+ * or not: NULL when nobody, else a description ("pid 4242 (qemu-system-x86,
+ * uid 1000)", "pid 4242 (qemu, uid 0) through /dev/vfio/devices/vfio0",
+ * or, when only the kernel knows (the group's open fails EBUSY), "a
+ * process vfiod cannot see (another PID namespace...)").  Open files are
+ * matched by device number, not path: openers in other mount namespaces
+ * count.  Never blocks on the group. */
 char *vfio_group_holders (uint32_t group);

@@ -97,6 +97,20 @@ def plan_entry(address, action, from_, to, reason=''):
     return {'address': address, 'action': action, 'from': from_, 'to': to, 'reason': reason}
 
 
+def ids_line(address, topology='plugin-nic.json', change=None):
+    """The "ids=" line of a state record of @address, as vfiod writes it
+    from sysfs: vendor, device, subsystem vendor and device, class, from
+    @topology (tests/topologies/ name or a path), with @change ({key:
+    int}) applied: a record of another device at that address."""
+    path = topology if os.path.isabs(topology) else os.path.join(TOPOLOGIES, topology)
+    with open(path) as f:
+        device = next(d for d in json.load(f)['devices'] if d['address'] == address)
+    keys = ('vendor', 'device', 'subsystem_vendor', 'subsystem_device', 'class')
+    ids = {k: int(str(device[k]), 0) for k in keys}
+    ids.update(change or {})
+    return 'ids=0x%04x 0x%04x 0x%04x 0x%04x 0x%06x\n' % tuple(ids[k] for k in keys)
+
+
 def topology_variant(base, devices=None, **top):
     """A copy of tests/topologies/@base with per-device changes
     ({address: {key: value}}) and top-level keys; returns its path (a

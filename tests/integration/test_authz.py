@@ -15,7 +15,7 @@ import time
 from harness import ERROR, HERE, NOBODY, main
 from detachlib import (ACTION_DEVICE, ACTION_GROUP, ACTION_IN_USE, ACTION_REATTACH, ACTION_REATTACH_GROUP,
                        ALL_ACTIONS, DRY_RUN, FORCE, GROUP, GROUP5, HECI, IGPU, NIC, ORIGINAL, SATA, USB, StackTest,
-                       detach_writes, topology_variant)
+                       detach_writes, ids_line, topology_variant)
 
 ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied'
 INTERACTIVE_REQUIRED = 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired'
@@ -189,19 +189,21 @@ class TestReattachActionEarlierBoot(AuthzTest):
     def setUp(self):
         pass
 
-    def reattach_with_record(self, boot_line):
+    def reattach_with_record(self, boot_line, ids=None):
         """Starts the daemon with a record of the HECI ending in
-        @boot_line; uid 65534, allowed reattach-device only, reattaches it."""
+        @boot_line and @ids (default: the HECI's own); uid 65534, allowed
+        reattach-device only, reattaches it."""
         def write(stack):
             os.makedirs(stack.state_directory, exist_ok=True)
             with open(os.path.join(stack.state_directory, 'transactions.state'), 'w') as f:
-                f.write('[%s]\ngroup=3\nknown=true\ndriver=mei_me\noverride=\n%s' % (HECI, boot_line))
+                f.write('[%s]\ngroup=3\nknown=true\ndriver=mei_me\noverride=\n%s%s' % (
+                    HECI, boot_line, ids if ids is not None else ids_line(HECI)))
         self.start(before_daemon=write)
         self.stack.polkit_mock('SetAllowed', 'as', [ACTION_REATTACH])
         return self.stack.call_as(NOBODY, 'ReattachDevice', 'st', HECI, 0)
 
-    def check(self, boot_line):
-        result = self.reattach_with_record(boot_line)
+    def check(self, boot_line, ids=None):
+        result = self.reattach_with_record(boot_line, ids)
         self.assertEqual(result.get('error'), ACCESS_DENIED, result)
         self.assertIn(ACTION_REATTACH_GROUP, result['message'])
         self.assert_nothing_written()
@@ -215,11 +217,24 @@ class TestReattachActionEarlierBoot(AuthzTest):
 
     def test_record_of_this_boot_lowers_it(self):
         # the control: the same record, written in this boot
-        with open('/proc/sys/kernel/random/boot_id') as f:
-            boot = f.read().strip()
-        result = self.reattach_with_record('boot=%s\n' % boot)
+        result = self.reattach_with_record('boot=%s\n' % this_boot())
         self.assertNotIn('error', result, result.get('message'))
         self.assert_drivers({HECI: 'mei_me'})
+
+    def test_record_of_another_device(self):
+        # issue 18, point 3: a record of this boot, but of the card that
+        # was at that address before a swap: vfiod did not detach this one
+        self.check('boot=%s\n' % this_boot(), ids_line(HECI, change={'device': 0x15b7}))
+
+    def test_record_without_ids(self):
+        # an earlier vfiod's record of this boot: vfiod cannot tell it is
+        # the same device, so it is not "vfiod detached this"
+        self.check('boot=%s\n' % this_boot(), '')
+
+
+def this_boot():
+    with open('/proc/sys/kernel/random/boot_id') as f:
+        return f.read().strip()
 
 
 class TestCallerLifetime(AuthzTest):

@@ -18,7 +18,7 @@ import signal
 from gi.repository import Gio, GLib
 
 from harness import BUILDDIR, ERROR, main
-from detachlib import GROUP, GROUP5, NIC, ORIGINAL, SATA, USB, StackTest
+from detachlib import GROUP, GROUP5, NIC, ORIGINAL, SATA, USB, StackTest, ids_line
 
 CRASHPOINT = os.path.join(BUILDDIR, 'tests', 'integration', 'crashpoint.so')
 STATE_FILE = 'transactions.state'
@@ -261,6 +261,97 @@ class CrashTest(CrashCampaign):
             order = self.recovery_order(self.sim.audit())
             self.assertEqual(order, [a for a in reversed(MOVED) if a in order], at)
         self.fail('recovery never completed within %d mutations' % MAX_MUTATIONS)
+
+
+class CrashForgetTest(CrashCampaign):
+    """A transaction of an earlier boot is ended without a sysfs write
+    (transaction_forget): for a persistent detach, first each member's
+    persistent assignment is removed (one unlink each), then the state file
+    drops the transaction and its records (one rename).  Killed after each
+    of those steps, the next start finishes the job: still no sysfs write,
+    no assignment left that could bind a device at the next boot, no
+    record left or written twice, nothing pending."""
+
+    OTHER_BOOT = '7d3a1c5e-2b4f-4e6a-9c8d-1f0e2d3c4b5a'
+
+    def write_leftovers(self):
+        """What a persistent detach of group 5 killed in an earlier boot
+        left: its pending transaction, the members' records, and the
+        persistent assignments it had written."""
+        from test_persistent import IDS, record_text
+        records = ''.join('[%s]\ngroup=5\nknown=true\ndriver=%s\noverride=\nboot=%s\n%s\n' % (
+            a, ORIGINAL[a], self.OTHER_BOOT, ids_line(a)) for a in MOVED)
+        with open(os.path.join(self.stack.state_directory, STATE_FILE), 'w') as f:
+            f.write(records + '[transaction 9]\nstatus=pending\noperation=detach\ngroup=5\nboot=%s\n'
+                    'devices=%s;\npersistent=true\ncount=%d\n' % (self.OTHER_BOOT, ';'.join(MOVED), len(MOVED)))
+        os.makedirs(self.stack.persist_dir, exist_ok=True)
+        for a in MOVED:
+            with open(os.path.join(self.stack.persist_dir, a + '.conf'), 'w') as f:
+                f.write(record_text(a, IDS[a], sorted(GROUP5)))
+
+    def assignments(self):
+        d = self.stack.persist_dir
+        return sorted(n for n in os.listdir(d) if n.endswith('.conf')) if os.path.isdir(d) else []
+
+    def test_crash_inside_forget(self):
+        labels = {}
+        for n in range(1, MAX_MUTATIONS + 1):
+            self.stack.stop_daemon()
+            self.write_leftovers()
+            self.sim.clear_audit()
+            quiet, self.stack.dump_logs = self.stack.dump_logs, lambda: None
+            try:
+                self.start_crashing(n)
+                survived = True
+            except AssertionError:
+                survived = False
+            finally:
+                self.stack.dump_logs = quiet
+            done = self.mutations()
+            self.assert_nothing_written()
+            if survived:
+                # n is past the last step: it all ran in one start
+                self.assertEqual(len(done), n - 1, '\n'.join(done))
+                steps = [m.split(' ', 2)[1:] for m in done]
+                self.assertEqual(steps, [['unlink', os.path.join(self.stack.persist_dir, a + '.conf')]
+                                         for a in MOVED] +
+                                 [['rename', os.path.join(self.stack.state_directory, STATE_FILE)]])
+                # the checks' own calls without the preload
+                self.stack.stop_daemon()
+                self.start_plain()
+                self.check_ended('uninterrupted')
+                print('forget: %d steps, a crash after each was finished at the next start' % (n - 1))
+                for k in sorted(labels):
+                    print('  N=%d: %s' % (k, labels[k]))
+                return
+            self.assertEqual(self.stack.daemon.wait(timeout=20), -signal.SIGKILL, 'N=%d' % n)
+            self.assertEqual(len(done), n, '\n'.join(done))
+            labels[n] = done[-1].split(' ', 1)[1]
+            self.stack.daemon.log.close()
+            self.stack.daemon = None
+            # what the kill left: the transaction still pending until the
+            # last step, every assignment removed up to the kill
+            if n <= len(MOVED):
+                self.assertIn('status=pending', self.state_text(), labels[n])
+            self.start_plain()
+            self.assert_nothing_written()
+            self.check_ended('killed after %s' % labels[n])
+        self.fail('transaction_forget never completed within %d steps' % MAX_MUTATIONS)
+
+    def check_ended(self, at):
+        self.assertNotIn('pending', self.state_text(), at)
+        self.assertNotIn('[transaction', self.state_text(), at)
+        # its records went with it, once each: none is left to count as
+        # "vfiod detached this", nor any assignment to bind it at boot
+        self.assertEqual(self.records(), {}, at)
+        self.assertEqual(self.assignments(), [], at)
+        self.assertEqual(self.group_state(), HOST, at)
+        self.stack.get_group(NIC)
+        # and the daemon works from there
+        self.detach(NIC, GROUP)
+        self.reattach(NIC, GROUP)
+        self.assertEqual(self.group_state(), HOST, at)
+        self.sim.clear_audit()
 
 
 if __name__ == '__main__':

@@ -398,7 +398,7 @@ class TestGroupBusy(StackTest):
                 name, message = self.reattach_error(NIC, flags)
                 self.assertLess(time.monotonic() - started, 5, 'GroupBusy must not wait on the group')
                 self.assertEqual(name, ERROR + 'GroupBusy')
-                self.assertIn('pid %d (%s)' % (os.getpid(), comm), message)
+                self.assertIn('pid %d (%s, uid %d)' % (os.getpid(), comm, os.getuid()), message)
                 self.assertIn('IOMMU group 5', message)
             self.assert_nothing_written()
             self.assert_drivers(GROUP5_ON_VFIO)

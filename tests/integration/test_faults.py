@@ -13,7 +13,7 @@ import time
 
 from harness import ERROR, HERE, main
 from detachlib import (AUDIO, GROUP, GROUP5, GROUP8, NIC, ORIGINAL, ROOT_PORT, SATA, USB, StackTest, detach_writes,
-                       override_write, restore_in_place_writes, probe_write, reattach_writes, topology_variant, unbind_write)
+                       ids_line, override_write, restore_in_place_writes, probe_write, reattach_writes, topology_variant, unbind_write)
 
 FAILED = ERROR + 'Failed'
 GROUP5_ORIGINAL = {a: ORIGINAL[a] for a in GROUP5}
@@ -347,11 +347,13 @@ def this_boot():
 OTHER_BOOT = '7d3a1c5e-2b4f-4e6a-9c8d-1f0e2d3c4b5a'
 
 
-def pending_reattach(boot_line):
+def pending_reattach(boot_line, ids=None):
     """A reattach of group 5 killed half-way: USB and SATA already back on
-    their host drivers, which is where the machine has them now."""
-    records = ''.join('[%s]\ngroup=5\nknown=true\ndriver=%s\noverride=\n%s\n' % (a, ORIGINAL[a], boot_line)
-                      for a in (USB, SATA, NIC))
+    their host drivers, which is where the machine has them now.  @ids:
+    {address: its records's "ids=" line}, default each device's own."""
+    ids = dict({a: ids_line(a) for a in (USB, SATA, NIC)}, **(ids or {}))
+    records = ''.join('[%s]\ngroup=5\nknown=true\ndriver=%s\noverride=\n%s%s\n' % (
+        a, ORIGINAL[a], boot_line, ids[a]) for a in (USB, SATA, NIC))
     return (records + '[transaction 9]\nstatus=pending\noperation=reattach\ngroup=5\n%s'
             'devices=%s;%s;%s;\ncount=3\n' % (boot_line, USB, SATA, NIC))
 
@@ -399,9 +401,9 @@ class TestEarlierBoot(FaultTest):
         # in-use.json: group 1 is a root port and an NVMe whose partition
         # may be swap; a reattach of the NVMe was killed in this boot
         nvme = '0000:01:00.0'
-        text = ('[%s]\ngroup=1\nknown=true\ndriver=nvme\noverride=\nboot=%s\n'
+        text = ('[%s]\ngroup=1\nknown=true\ndriver=nvme\noverride=\nboot=%s\n%s'
                 '[transaction 4]\nstatus=pending\noperation=reattach\ngroup=1\nboot=%s\n'
-                'devices=%s;\ncount=1\n' % (nvme, this_boot(), this_boot(), nvme))
+                'devices=%s;\ncount=1\n' % (nvme, this_boot(), ids_line(nvme, 'in-use.json'), this_boot(), nvme))
 
         def write(stack):
             os.makedirs(stack.state_directory)
@@ -417,14 +419,97 @@ class TestEarlierBoot(FaultTest):
         self.assert_nothing_written()
         self.assert_drivers({nvme: 'nvme'})
         self.assertIn('status=pending', self.state_text())
-        self.assertIn('Not rolling back the reattach of IOMMU group 1 (transaction 4): %s on nvme is in use '
-                      '(swap: /dev/nvme0n1p3)' % nvme, self.daemon_log())
+        self.assertIn('Not rolling back the reattach of IOMMU group 1 (transaction 4)', self.daemon_log())
+        self.assertIn('%s on nvme is in use (swap: /dev/nvme0n1p3)' % nvme, self.daemon_log())
 
     def test_rollback_of_a_device_nobody_uses(self):
         # the control: no swap, the rollback puts it back on vfio-pci
         nvme = self.start_in_use('')
         self.assert_drivers({nvme: 'vfio-pci'})
         self.assert_nothing_pending()
+
+class TestReplacedWhileDown(FaultTest):
+    """Issue 18, point 3: a reattach of group 5 was killed in this boot;
+    while vfiod was down the NIC (an Intel e1000e) was swapped for a
+    Realtek card on r8169 at the same address.  Rolling the reattach back
+    would unbind r8169 and hand a device nobody detached to vfio-pci: what
+    was recorded was of the other card.  The rollback is refused whole,
+    nothing is written, the transaction stays recorded and the log names
+    the device, both identities and what to do."""
+
+    REALTEK = {'vendor': '0x10ec', 'device': '0x8168', 'subsystem_vendor': '0x1043',
+               'subsystem_device': '0x8677', 'class': '0x020000', 'driver': 'r8169'}
+
+    setUp = TestHostileStateFile.setUp
+
+    def start_with_state(self, content, topology=None):
+        def write(stack):
+            os.makedirs(stack.state_directory)
+            with open(os.path.join(stack.state_directory, 'transactions.state'), 'w') as f:
+                f.write(content)
+        self.start(topology, before_daemon=write)
+
+    def test_replaced_member_is_not_rolled_back(self):
+        swapped = topology_variant('plugin-nic.json', {NIC: self.REALTEK})
+        self.start_with_state(pending_reattach('boot=%s\n' % this_boot()), swapped)
+        self.assert_nothing_written()
+        self.assert_drivers({USB: 'xhci_hcd', SATA: 'ahci', ROOT_PORT: 'pcieport', NIC: 'r8169'})
+        self.assertIn('[transaction 9]', self.state_text())
+        log = self.daemon_log()
+        self.assertIn('Not rolling back the reattach of IOMMU group 5 (transaction 9): nothing was written to '
+                      'sysfs and the transaction stays recorded', log)
+        self.assertIn('%s is not the device recorded: ids 0x8086 0x10d3 0x8086 0xa01f 0x020000 recorded '
+                      '(vendor device subsystem class), 0x10ec 0x8168 0x1043 0x8677 0x020000 found' % NIC, log)
+        self.assertIn('delete [transaction 9]', log)
+        # the group is busy until the admin settles it; nothing moves
+        name, message = self.detach_error(NIC, GROUP)
+        self.assertEqual(name, ERROR + 'GroupBusy', message)
+        # and a restart does not roll it back either
+        self.assertEqual(self.stack.restart_daemon(), 0)
+        self.assert_nothing_written()
+        self.assert_drivers({NIC: 'r8169'})
+
+    def test_member_recorded_without_ids_is_not_rolled_back(self):
+        # an earlier vfiod of this boot did not record ids: vfiod cannot
+        # tell the device is the same, so it does not act (fail closed)
+        self.start_with_state(pending_reattach('boot=%s\n' % this_boot(), {SATA: ''}))
+        self.assert_nothing_written()
+        self.assertIn('[transaction 9]', self.state_text())
+        self.assertIn('%s is not the device recorded: its ids were not recorded' % SATA, self.daemon_log())
+
+    def test_hostile_ids_are_never_acted_on(self):
+        # ids that are not exactly what vfiod writes make the record
+        # invalid, and the transaction naming it is not acted on at all
+        for ids in ('ids=0x8086 0x10d3 0x8086 0xa01f 0x020000 0x0\n', 'ids=0x8086 0x10D3 0x8086 0xa01f 0x020000\n',
+                    'ids=0x8086 0x10d3 0x8086 0xa01f\n', 'ids=../../bind\n', 'ids=\n'):
+            with self.subTest(ids=ids):
+                self.start_with_state(pending_reattach('boot=%s\n' % this_boot(), {NIC: ids}))
+                self.assert_nothing_written()
+                self.assert_drivers({USB: 'xhci_hcd', SATA: 'ahci', NIC: 'e1000e'})
+                self.assertIn("Ignoring the state file's record [%s]" % NIC, self.daemon_log())
+                self.stack.stop()
+
+    def test_same_devices_are_rolled_back(self):
+        # the control: the same machine, nothing swapped
+        self.start_with_state(pending_reattach('boot=%s\n' % this_boot()))
+        self.assert_drivers(GROUP5_ON_VFIO)
+        self.assert_nothing_pending()
+
+    def test_reattach_ignores_the_record_of_another_card(self):
+        # not pending: the NIC's record says e1000e, but the card on
+        # vfio-pci now is the Realtek (an admin's boot configuration bound
+        # it): it goes back to whatever the kernel picks, not to e1000e
+        swapped = topology_variant('plugin-nic.json', {NIC: dict(self.REALTEK, driver='vfio-pci',
+                                                                 host_driver='r8169')})
+        self.start_with_state('[%s]\ngroup=5\nknown=true\ndriver=e1000e\noverride=\nboot=%s\n%s' % (
+            NIC, this_boot(), ids_line(NIC)), swapped)
+        plan = self.reattach(NIC)
+        step = next(e for e in plan if e['address'] == NIC)
+        self.assertEqual(step['action'], 'reattach')
+        self.assertEqual(self.sim.driver_of(NIC), 'r8169')
+        self.assertNotIn('e1000e', [data for _, data, _ in self.sim.audit()])
+        self.assertIn('The record of %s is not of the device there now' % NIC, self.daemon_log())
+
 
 if __name__ == '__main__':
     main()

@@ -233,7 +233,8 @@ class TestCdevHolder(StackTest):
             for flags in (0, GROUP):
                 name, message = self.reattach_error(NIC, flags)
                 self.assertEqual(name, ERROR + 'GroupBusy')
-                self.assertIn('pid %d (%s) through /dev/vfio/devices/%s' % (os.getpid(), comm, cdev), message)
+                self.assertIn('pid %d (%s, uid %d) through /dev/vfio/devices/%s' % (os.getpid(), comm, os.getuid(), cdev),
+                              message)
             self.assert_nothing_written()
         self.reattach(NIC, GROUP)
         self.assert_drivers({a: ORIGINAL[a] for a in GROUP5})

@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import signal
+import stat
 import subprocess
 import time
 
@@ -158,6 +159,105 @@ class TestGroupBusy(UseTest):
             devices = {d['address']: d for d in self.stack.list_devices()}
             self.assertEqual(devices[NIC]['driver'], 'vfio-pci')
             self.assertEqual(devices[NIC]['granted_uids'], [NOBODY])
+
+
+class TestCdevHolder(UseTest):
+    """Issue 18, point 4: a process with a member's VFIO device cdev open,
+    but not bound to an iommufd, makes the kernel's unbind of vfio-pci
+    wait until it lets go, and the kernel's EBUSY on the group's open does
+    not see it (that counts bound cdevs only).  So the reattach looks for
+    it in /proc by device number, not path: the holder here runs in
+    another mount namespace and has the node open under another name (a
+    pty stands in for the cdev: its number is given to the node at
+    /dev/vfio/devices/vfioN).  Refused up front, naming pid, comm and uid;
+    nothing is written."""
+
+    def setUp(self):
+        # before the private /dev: the pty's own node stays the host's
+        master, slave = os.openpty()
+        self.addCleanup(os.close, master)
+        self.rdev = os.fstat(slave).st_rdev
+        self.start(topology_variant('plugin-nic.json', vfio_device_cdev=True))
+        self.dev = self.enterContext(private_dev_vfio(self.stack.tmp))
+        with open(os.path.join(self.dev, '5'), 'w'):
+            pass
+        self.detach_group()
+        self.cdev = self.sim.vfio_cdev_of(SATA)
+        os.makedirs(os.path.join(self.dev, 'devices'))
+        os.mknod(os.path.join(self.dev, 'devices', self.cdev), 0o600 | stat.S_IFCHR, self.rdev)
+        # the holder: another mount namespace, the node by another path
+        self.holder = subprocess.Popen(
+            ['unshare', '--mount', '--propagation', 'private', '/usr/bin/python3', '-c',
+             'import os, sys; os.fstat(%d); print("ready", flush=True); sys.stdin.read()' % slave],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, pass_fds=(slave,))
+        os.close(slave)
+        self.addCleanup(self.holder.wait)
+        self.addCleanup(self.holder.stdin.close)
+        self.assertEqual(self.holder.stdout.readline(), 'ready\n')
+        self.sim.clear_audit()
+
+    def test_reattach_refused_while_a_cdev_is_open(self):
+        for flags in (0, GROUP):
+            name, message = self.reattach_error(NIC, flags)
+            self.assertEqual(name, ERROR + 'GroupBusy', message)
+            self.assertIn('nothing was touched', message)
+            self.assertIn('pid %d (python3, uid 0) through /dev/vfio/devices/%s' % (self.holder.pid, self.cdev),
+                          message)
+            self.assert_nothing_written()
+            self.assert_drivers({NIC: 'vfio-pci', SATA: 'vfio-pci', USB: 'vfio-pci'})
+
+    def test_recovery_does_not_unbind_under_a_holder(self):
+        # a detach of this boot killed after its last move: the rollback
+        # at start would unbind vfio-pci under the open cdev, so it waits
+        self.stack.stop_daemon()
+        path = os.path.join(self.stack.state_directory, 'transactions.state')
+        with open(path) as f:
+            text = f.read()
+        with open('/proc/sys/kernel/random/boot_id') as f:
+            boot = f.read().strip()
+        with open(path, 'w') as f:
+            f.write(text + '\n[transaction 50]\nstatus=pending\noperation=detach\ngroup=5\nboot=%s\n'
+                    'devices=%s;%s;%s;\ncount=3\n' % (boot, USB, SATA, NIC))
+        self.stack.start_daemon()
+        self.assert_nothing_written()
+        self.assert_drivers({NIC: 'vfio-pci', SATA: 'vfio-pci', USB: 'vfio-pci'})
+        with open(path) as f:
+            self.assertIn('[transaction 50]', f.read())
+        with open(os.path.join(self.stack.tmp, 'vfiod.log'), errors='replace') as f:
+            self.assertIn('IOMMU group 5 is open by pid %d (python3, uid 0) through /dev/vfio/devices/%s'
+                          % (self.holder.pid, self.cdev), f.read())
+
+    def test_reattach_once_it_is_closed(self):
+        # the control: once the holder lets go, the same reattach goes on
+        self.holder.stdin.close()
+        self.holder.wait()
+        self.reattach(NIC, GROUP)
+        self.assert_drivers({NIC: 'e1000e', SATA: 'ahci', USB: 'xhci_hcd'})
+
+
+class TestHolderOutOfSight(UseTest):
+    """When only the kernel knows (the group's open fails EBUSY, through
+    openfail.so, and no process vfiod can see has a node open), the
+    reattach is refused all the same, and says why vfiod cannot name the
+    holder: it is not that vfiod lacks CAP_SYS_PTRACE (the unit grants it)."""
+
+    def setUp(self):
+        asan = os.environ.get('ASAN_OPTIONS') or 'detect_leaks=1'
+        self.start(daemon_env={'LD_PRELOAD': os.path.join(BUILDDIR, 'tests', 'integration', 'openfail.so'),
+                               'VFIOD_TEST_OPEN_FAIL': '/dev/vfio/5:%d' % errno.EBUSY,
+                               'ASAN_OPTIONS': asan + ':verify_asan_link_order=0'})
+        self.dev = self.enterContext(private_dev_vfio(self.stack.tmp))
+        with open(os.path.join(self.dev, '5'), 'w'):
+            pass
+
+    def test_held_by_a_process_vfiod_cannot_see(self):
+        self.detach_group()
+        self.sim.clear_audit()
+        name, message = self.reattach_error(NIC, GROUP)
+        self.assertEqual(name, ERROR + 'GroupBusy', message)
+        self.assertIn('a process vfiod cannot see (another PID namespace', message)
+        self.assertNotIn('without CAP_SYS_PTRACE', message)
+        self.assert_nothing_written()
 
 
 class TestOpenDevice(UseTest):

@@ -5,6 +5,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "address.h"
 #include "state.h"
 
 #define BOOT_A     "0b6e6d2a-9f1c-4c55-8a47-3e1f0d2c9b10"
@@ -21,6 +22,44 @@ static const StateRecord *
 member (const StateTransaction *t, guint i)
 {
   return g_ptr_array_index (t->members, i);
+}
+
+/* A device as read from sysfs: @name with ids (vendor 0x8086, @device_id). */
+static Device *
+device_at (const char *name, uint16_t device_id)
+{
+  PciAddress address;
+  Device *d;
+
+  g_assert_true (address_parse (name, &address));
+  d = device_new (&address);
+  d->vendor_id = 0x8086;
+  d->device_id = device_id;
+  d->subsystem_vendor_id = 0x1043;
+  d->subsystem_device_id = 0x8694;
+  d->class_code = 0x0c0330;
+  return d;
+}
+
+/* The group now: USB and SATA as recorded below. */
+static GPtrArray *
+group_now (uint16_t usb_device_id)
+{
+  GPtrArray *devices = g_ptr_array_new_with_free_func ((GDestroyNotify) device_free);
+
+  g_ptr_array_add (devices, device_at ("0000:00:14.0", usb_device_id));
+  g_ptr_array_add (devices, device_at ("0000:00:17.0", 0xa282));
+  return devices;
+}
+
+static StateRecord *
+member_now (GPtrArray *devices, guint i, gboolean known, const char *driver, const char *override)
+{
+  const Device *d = g_ptr_array_index (devices, i);
+  StateRecord *r = state_record_new (d->name, 5, known, driver, override);
+
+  state_identity_from_device (&r->identity, d);
+  return r;
 }
 
 static const char *const TWO_DETACHED =
@@ -153,14 +192,15 @@ test_begin_end (void)
   g_autoptr (StateTransaction) t = NULL;
   g_autoptr (GPtrArray) pending = NULL;
   g_autoptr (GHashTable) originals = NULL;
+  g_autoptr (GPtrArray) devices = group_now (0xa2af);
   g_autoptr (GError) error = NULL;
   StateFate fates[2] = { STATE_FATE_ON_VFIO, STATE_FATE_ON_HOST };
   State *state = state_open (dir, BOOT_A, &error);
   g_autofree char *text = NULL;
 
   g_assert_no_error (error);
-  g_ptr_array_add (members, state_record_new ("0000:00:14.0", 5, TRUE, "xhci_hcd", NULL));
-  g_ptr_array_add (members, state_record_new ("0000:00:17.0", 5, TRUE, "ahci", "ahci"));
+  g_ptr_array_add (members, member_now (devices, 0, TRUE, "xhci_hcd", NULL));
+  g_ptr_array_add (members, member_now (devices, 1, TRUE, "ahci", "ahci"));
   t = state_begin (state, STATE_OP_DETACH, 5, FALSE, members, &error);
   g_assert_no_error (error);
 
@@ -170,6 +210,8 @@ test_begin_end (void)
   g_assert_nonnull (strstr (text, "devices=0000:00:14.0;0000:00:17.0;"));
   /* the transaction and each record say which boot wrote them */
   g_assert_nonnull (strstr (text, "boot=" BOOT_A));
+  /* and which device was at each address */
+  g_assert_nonnull (strstr (text, "ids=0x8086 0xa2af 0x1043 0x8694 0x0c0330"));
   g_assert_cmpstr (t->boot, ==, BOOT_A);
   state_free (state);
 
@@ -189,7 +231,7 @@ test_begin_end (void)
   g_clear_pointer (&text, g_free);
   g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
   g_assert_null (strstr (text, "pending"));
-  originals = state_originals (state, TRUE);
+  originals = state_originals (state, devices, TRUE);
   g_assert_cmpstr (g_hash_table_lookup (originals, "0000:00:14.0"), ==, "xhci_hcd");
   g_assert_false (g_hash_table_contains (originals, "0000:00:17.0"));
   state_free (state);
@@ -199,10 +241,10 @@ test_begin_end (void)
    * nothing of the last boot is this boot's */
   state = state_open (dir, BOOT_B, &error);
   g_clear_pointer (&originals, g_hash_table_unref);
-  originals = state_originals (state, FALSE);
+  originals = state_originals (state, devices, FALSE);
   g_assert_cmpstr (g_hash_table_lookup (originals, "0000:00:14.0"), ==, "xhci_hcd");
   g_clear_pointer (&originals, g_hash_table_unref);
-  originals = state_originals (state, TRUE);
+  originals = state_originals (state, devices, TRUE);
   g_assert_cmpuint (g_hash_table_size (originals), ==, 0);
   g_assert_false (state_is_this_boot (state, BOOT_A));
   g_assert_false (state_is_this_boot (state, NULL));
@@ -266,6 +308,137 @@ test_boot_key (void)
   g_assert_cmpstr (((StateRecord *) g_ptr_array_index (again->records, 0))->boot, ==, BOOT_A);
 }
 
+static void
+test_identity (void)
+{
+  /* what vfiod writes, and nothing else: a record whose ids are anything
+   * else is not valid (dropped, never acted on) */
+  static const char *const bad[] = {
+    "",
+    "0x8086 0xa2af 0x1043 0x8694",
+    "0x8086 0xa2af 0x1043 0x8694 0x0c0330 0x1",
+    "0x8086 0xa2af 0x1043 0x8694 0x0c03300",
+    "0x8086 0xa2af 0x1043 0x8694 0xc0330",
+    "0x8086  0xa2af 0x1043 0x8694 0x0c0330",
+    "0x8086 0xA2AF 0x1043 0x8694 0x0c0330",
+    "8086 a2af 1043 8694 0c0330",
+    "0x8086 0xa2af 0x1043 0x8694 0x0c033g",
+    "0x80860 0xa2af 0x1043 0x8694 0x0c0330",
+    "0x8086\\s0xa2af 0x1043 0x8694 0x0c0330",
+    "0x8086 0xa2af 0x1043 0x8694 0x0c0330;",
+    "-0x808 0xa2af 0x1043 0x8694 0x0c0330",
+  };
+  g_autoptr (StateContents) good = NULL;
+  g_autoptr (StateContents) old = NULL;
+  g_autoptr (StateContents) again = NULL;
+  g_autoptr (GPtrArray) devices = group_now (0xa2af);
+  g_autoptr (GPtrArray) replaced = group_now (0x15b7);
+  g_autofree char *data = NULL, *why = NULL, *text = NULL;
+  const StateRecord *r;
+  StateIdentity now;
+
+  g_log_set_always_fatal (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *t = g_strdup_printf (
+          "[0000:00:14.0]\ngroup=5\nknown=false\nboot=" BOOT_A "\nids=%s\n\n"
+          "[transaction 1]\nstatus=pending\noperation=detach\ngroup=5\nboot=" BOOT_A
+          "\ndevices=0000:00:14.0;\ncount=1\n",
+          bad[i]);
+      g_autoptr (StateContents) c = state_contents_parse (t, strlen (t));
+
+      g_assert_cmpuint (c->records->len, ==, 0);
+      /* and the transaction naming it goes with it */
+      g_assert_cmpuint (c->transactions->len, ==, 0);
+    }
+
+  text = g_strdup ("[0000:00:14.0]\ngroup=5\nknown=true\ndriver=xhci_hcd\noverride=\nboot=" BOOT_A
+                   "\nids=0x8086 0xa2af 0x1043 0x8694 0x0c0330\n");
+  good = state_contents_parse (text, strlen (text));
+  g_assert_cmpuint (good->records->len, ==, 1);
+  r = g_ptr_array_index (good->records, 0);
+  g_assert_true (r->identity.known);
+  g_assert_cmphex (r->identity.vendor_id, ==, 0x8086);
+  g_assert_cmphex (r->identity.device_id, ==, 0xa2af);
+  g_assert_cmphex (r->identity.subsystem_vendor_id, ==, 0x1043);
+  g_assert_cmphex (r->identity.subsystem_device_id, ==, 0x8694);
+  g_assert_cmphex (r->identity.class_code, ==, 0x0c0330);
+  data = state_contents_to_data (good, NULL);
+  g_assert_nonnull (strstr (data, "ids=0x8086 0xa2af 0x1043 0x8694 0x0c0330\n"));
+  again = state_contents_parse (data, strlen (data));
+  g_assert_true (((StateRecord *) g_ptr_array_index (again->records, 0))->identity.known);
+
+  /* the same device matches; another one, or any device against a record
+   * without ids (an earlier vfiod), does not, and says why */
+  state_identity_from_device (&now, g_ptr_array_index (devices, 0));
+  g_assert_true (state_identity_matches (&r->identity, &now, NULL));
+  state_identity_from_device (&now, g_ptr_array_index (replaced, 0));
+  g_assert_false (state_identity_matches (&r->identity, &now, &why));
+  g_assert_cmpstr (why, ==,
+                   "ids 0x8086 0xa2af 0x1043 0x8694 0x0c0330 recorded (vendor device subsystem "
+                   "class), 0x8086 0x15b7 0x1043 0x8694 0x0c0330 found");
+  g_clear_pointer (&why, g_free);
+
+  g_clear_pointer (&text, g_free);
+  text = g_strdup ("[0000:00:14.0]\ngroup=5\nknown=true\ndriver=xhci_hcd\noverride=\nboot=" BOOT_A
+                   "\n");
+  old = state_contents_parse (text, strlen (text));
+  g_assert_cmpuint (old->records->len, ==, 1);
+  g_assert_false (((StateRecord *) g_ptr_array_index (old->records, 0))->identity.known);
+  state_identity_from_device (&now, g_ptr_array_index (devices, 0));
+  g_assert_false (state_identity_matches (
+      &((StateRecord *) g_ptr_array_index (old->records, 0))->identity, &now, &why));
+  g_assert_nonnull (strstr (why, "not recorded"));
+}
+
+/* A record of another device is no record: a reattach plans, authorizes
+ * and records as if there were none. */
+static void
+test_identity_reattach (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("vfiod-state-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "transactions.state", NULL);
+  g_autoptr (GPtrArray) devices = group_now (0xa2af);
+  g_autoptr (GPtrArray) replaced = group_now (0x15b7);
+  g_autoptr (GPtrArray) members =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
+  g_autoptr (GPtrArray) reattach =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
+  g_autoptr (StateTransaction) t = NULL, back = NULL;
+  g_autoptr (GHashTable) originals = NULL;
+  g_autoptr (GError) error = NULL;
+  StateFate fates[2] = { STATE_FATE_ON_VFIO, STATE_FATE_ON_VFIO };
+  State *state = state_open (dir, BOOT_A, &error);
+
+  g_assert_no_error (error);
+  g_ptr_array_add (members, member_now (devices, 0, TRUE, "xhci_hcd", NULL));
+  g_ptr_array_add (members, member_now (devices, 1, TRUE, "ahci", NULL));
+  t = state_begin (state, STATE_OP_DETACH, 5, FALSE, members, &error);
+  g_assert_no_error (error);
+  g_assert_true (state_end (state, t, fates, &error));
+
+  originals = state_originals (state, devices, TRUE);
+  g_assert_cmpuint (g_hash_table_size (originals), ==, 2);
+  g_clear_pointer (&originals, g_hash_table_unref);
+  /* USB was swapped for another card: only SATA's record counts */
+  originals = state_originals (state, replaced, FALSE);
+  g_assert_false (g_hash_table_contains (originals, "0000:00:14.0"));
+  g_assert_cmpstr (g_hash_table_lookup (originals, "0000:00:17.0"), ==, "ahci");
+
+  /* a reattach of the new card: its transaction does not take the old
+   * record's driver, and records the device there now */
+  g_ptr_array_add (reattach, member_now (replaced, 0, FALSE, NULL, NULL));
+  back = state_begin (state, STATE_OP_REATTACH, 5, FALSE, reattach, &error);
+  g_assert_no_error (error);
+  g_assert_false (((StateRecord *) g_ptr_array_index (back->members, 0))->known);
+  g_assert_cmphex (((StateRecord *) g_ptr_array_index (back->members, 0))->identity.device_id, ==,
+                   0x15b7);
+  state_free (state);
+
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -275,5 +448,7 @@ main (int argc, char **argv)
   g_test_add_func ("/state/hostile", test_hostile);
   g_test_add_func ("/state/begin-end", test_begin_end);
   g_test_add_func ("/state/boot-key", test_boot_key);
+  g_test_add_func ("/state/identity", test_identity);
+  g_test_add_func ("/state/identity-reattach", test_identity_reattach);
   return g_test_run ();
 }
