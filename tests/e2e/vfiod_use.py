@@ -277,6 +277,20 @@ def run(C, root, pk, dev, section):
     p, rep = dma(USER, group, dev)
     C.check(f"uid {USER}: vfio-dma after the revoke -> EACCES again",
             failed_at(rep, "open_group", "EACCES"), brief(p, rep))
+
+    # A node another owner has: what a udev rule or libvirt does (libvirt-qemu:kvm, 0660).
+    # Setting its ACL takes the owner or CAP_FOWNER: this is the check that fails when the
+    # unit loses CAP_FOWNER.
+    os.chown(node, 64055, kvm_gid)
+    os.chmod(node, 0o660)
+    p = vfioctl_as(USER, "grant", dev)
+    C.check(f"{node} re-owned to 64055:{KVM} 0660 (as libvirt does): uid {USER} `vfioctl grant` "
+            "-> exit 0", p.returncode == 0, show(p))
+    check_acl("after the grant on the re-owned node", {USER: "rw-"})
+    p = vfioctl_as(USER, "revoke", dev)
+    C.check(f"uid {USER}: `vfioctl revoke {dev}` on the re-owned node -> exit 0",
+            p.returncode == 0, show(p))
+    check_acl("after the revoke on the re-owned node", {})
     r = root.reattach(dev, 0)
     C.check(f"root: ReattachDevice {dev} -> {host_drv}, {node} gone",
             r.ok and L.driver(dev) == host_drv and not os.path.exists(node), r.error)
