@@ -20,6 +20,7 @@
  *   driver=xhci_hcd           "" when it had none
  *   override=                 "" when unset
  *   boot=6f0c...-...          the kernel's boot id when it was recorded
+ *   owner=1000                who detached it (absent: not known)
  *
  *   [transaction 7]           a transaction under way
  *   status=pending
@@ -44,6 +45,7 @@
 #define KEY_COUNT          "count"
 #define KEY_PERSISTENT     "persistent" /* "true", or absent */
 #define KEY_BOOT           "boot"       /* a boot id; absent in earlier formats */
+#define KEY_OWNER          "owner"      /* a uid; absent in earlier formats */
 #define STATUS_PENDING     "pending"
 #define TRANSACTION_PREFIX "transaction "
 #define FILE_HEADER                                                              \
@@ -92,6 +94,8 @@ record_copy (const StateRecord *r)
   StateRecord *copy = state_record_new (r->device, r->group, r->known, r->driver, r->override);
 
   copy->boot = g_strdup (r->boot);
+  copy->has_owner = r->has_owner;
+  copy->owner = r->owner;
   return copy;
 }
 
@@ -289,6 +293,34 @@ read_boot (GKeyFile *kf, const char *name, char **out)
   return TRUE;
 }
 
+/* The owner of record @name: a uid in decimal, as vfiod writes it (not
+ * (uid_t) -1, which no user has).  Anything else is ignored, said, and
+ * the record kept without an owner: it still tells a reattach which
+ * driver to give back, and a group nobody owns is only root's to use
+ * (fail closed). */
+static void
+read_owner (GKeyFile *kf, const char *name, StateRecord *r)
+{
+  g_autofree char *value = NULL;
+  guint64 uid;
+
+  r->has_owner = FALSE;
+  if (!g_key_file_has_key (kf, name, KEY_OWNER, NULL))
+    return;
+  value = g_key_file_get_string (kf, name, KEY_OWNER, NULL);
+  if (value == NULL || !g_ascii_isdigit (value[0]) || (value[0] == '0' && value[1] != '\0') ||
+      !g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT32 - 1, &uid, NULL))
+    {
+      g_autofree char *quoted = g_strescape (name, NULL);
+      g_warning ("Ignoring the owner of the state file's record [%s]: it is not a uid, so the "
+                 "device counts as nobody's (only root may use it without use-device-other)",
+                 quoted);
+      return;
+    }
+  r->has_owner = TRUE;
+  r->owner = (uid_t) uid;
+}
+
 /* A device record; *@pending gets the earlier format's pending operation. */
 static StateRecord *
 record_from_keyfile (GKeyFile *kf, const char *name, StateOp *pending)
@@ -317,6 +349,7 @@ record_from_keyfile (GKeyFile *kf, const char *name, StateOp *pending)
 
   if (!read_boot (kf, name, &r->boot))
     return NULL;
+  read_owner (kf, name, r);
 
   op = g_key_file_get_string (kf, name, KEY_PENDING, NULL);
   *pending = STATE_OP_NONE;
@@ -514,6 +547,8 @@ state_contents_to_data (const StateContents *c, gsize *length)
         }
       if (r->boot)
         g_key_file_set_string (kf, r->device, KEY_BOOT, r->boot);
+      if (r->has_owner)
+        g_key_file_set_uint64 (kf, r->device, KEY_OWNER, r->owner);
     }
   for (guint i = 0; i < transactions->len; i++)
     {
@@ -663,6 +698,44 @@ state_originals (State *self, gboolean this_boot_only)
   return out;
 }
 
+GHashTable *
+state_owners (State *self)
+{
+  GHashTable *out = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->contents->records->len; i++)
+    {
+      const StateRecord *r = g_ptr_array_index (self->contents->records, i);
+      if (r->has_owner && boot_id_same (r->boot, self->boot))
+        g_hash_table_insert (out, g_strdup (r->device), GUINT_TO_POINTER ((guint) r->owner));
+    }
+  g_mutex_unlock (&self->lock);
+  return out;
+}
+
+gboolean
+state_set_owner (State *self, const char *const *devices, uid_t owner, GError **error)
+{
+  StateContents *next;
+  gboolean ok;
+
+  g_mutex_lock (&self->lock);
+  next = contents_copy (self->contents);
+  for (const char *const *d = devices; *d; d++)
+    {
+      StateRecord *r = contents_find (next, *d, NULL);
+      if (r && boot_id_same (r->boot, self->boot))
+        {
+          r->has_owner = TRUE;
+          r->owner = owner;
+        }
+    }
+  ok = state_commit (self, next, error);
+  g_mutex_unlock (&self->lock);
+  return ok;
+}
+
 StateTransaction *
 state_begin (State *self, StateOp op, uint32_t group, gboolean persistent, GPtrArray *members,
              GError **error)
@@ -688,6 +761,13 @@ state_begin (State *self, StateOp op, uint32_t group, gboolean persistent, GPtrA
         r = state_record_new (m->device, group, TRUE, had->driver, had->override);
       else
         r = state_record_new (m->device, group, m->known, m->driver, m->override);
+      /* a reattach rolled back leaves it with whoever detached it (in
+       * this boot: an owner of another boot is nobody's now) */
+      if (op == STATE_OP_REATTACH && had && had->has_owner && boot_id_same (had->boot, self->boot))
+        {
+          r->has_owner = TRUE;
+          r->owner = had->owner;
+        }
       /* recorded now: this boot's, whatever an older record said */
       r->boot = g_strdup (self->boot);
       g_ptr_array_add (t->members, record_copy (r));

@@ -21,6 +21,7 @@
 
 #include <glib.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 typedef enum {
   STATE_OP_NONE,
@@ -31,10 +32,14 @@ typedef enum {
 typedef struct {
   char *device; /* normalised address */
   uint32_t group;
-  gboolean known; /* the original driver and override are known */
-  char *driver;   /* original host driver; NULL when it had none */
-  char *override; /* original driver_override; NULL when unset */
-  char *boot;     /* the boot it was recorded in; NULL: not said (earlier format) */
+  gboolean known;     /* the original driver and override are known */
+  char *driver;       /* original host driver; NULL when it had none */
+  char *override;     /* original driver_override; NULL when unset */
+  char *boot;         /* the boot it was recorded in; NULL: not said (earlier format) */
+  gboolean has_owner; /* @owner is known */
+  uid_t owner;        /* who detached it (the caller of DetachDevice that moved
+                       * it to vfio-pci); unknown for a record written before
+                       * vfiod kept owners, or whose owner did not validate */
 } StateRecord;
 
 /* A transaction under way (or left pending by a killed run). */
@@ -86,6 +91,17 @@ GPtrArray *state_list_pending (State *state);
  * @this_boot_only, only the records written in this boot (what vfiod
  * detached since the machine started). */
 GHashTable *state_originals (State *state, gboolean this_boot_only);
+
+/* address → owner uid (GUINT_TO_POINTER: look up with
+ * g_hash_table_lookup_extended(), uid 0 is root) of every device record
+ * of this boot that says who detached it. */
+GHashTable *state_owners (State *state);
+
+/* After a detach moved @devices (addresses) to vfio-pci for @owner: records
+ * @owner on their records of this boot, in one write.  FALSE with @error
+ * set when it could not be saved: then they stay without an owner (only
+ * root, or use-device-other, may use them). */
+gboolean state_set_owner (State *state, const char *const *devices, uid_t owner, GError **error);
 
 /* Whether @boot (a record's or a transaction's) is this boot. */
 gboolean state_is_this_boot (State *state, const char *boot);
