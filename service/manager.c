@@ -21,6 +21,7 @@
 #include "model.h"
 #include "monitor.h"
 #include "records.h"
+#include "settings.h"
 #include "sysfs.h"
 #include "transaction.h"
 #include "use.h"
@@ -37,6 +38,7 @@ struct Manager {
   Grants *grants;   /* ACL entries given out (thread-safe) */
   Records *records; /* persistent assignments (thread-safe) */
   Authz *authz;
+  Settings settings; /* the configuration file, read at start */
   GMutex locks_lock;
   GHashTable *group_locks; /* group → GMutex*: one operation per group at a time */
   guint write_timeout_ms;  /* a sysfs write taking longer is stuck */
@@ -2216,6 +2218,21 @@ method_set_locked_memory_limit (sd_bus_message *m, void *userdata, sd_bus_error 
                               "%" PRIu64 " bytes (%s) is more than this machine's memory (%s): "
                               "give at most the guest's memory plus a little",
                               bytes, size, total);
+  if (bytes > self->settings.max_locked_memory)
+    {
+      g_autofree char *cap = access_format_size (self->settings.max_locked_memory);
+      return sd_bus_error_setf (
+          error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+          "%" PRIu64 " bytes (%s) is more than vfiod lets one process lock: %" PRIu64
+          " bytes (%s, %s). Nothing was changed. Give a smaller guest, or raise the cap "
+          "with " VFIOD_CONFIG_MAX_LOCKED_MEMORY "= in [" VFIOD_CONFIG_GROUP_LIMITS "] of %s "
+          "and restart vfiod",
+          bytes, size, self->settings.max_locked_memory, cap,
+          self->settings.max_locked_memory_default ? "the default: the machine's memory less a "
+                                                     "reserve for the host"
+                                                   : "as configured",
+          settings_default_path ());
+    }
 
   call = call_new (self, CALL_LOCK_MEMORY, m);
   call->bytes = bytes;
@@ -2396,6 +2413,8 @@ env_ms (const char *name, guint fallback)
   return (guint) value;
 }
 
+static uint64_t physical_memory (void);
+
 Manager *
 manager_new (sd_bus *bus, State *state, Grants *grants, Records *records)
 {
@@ -2415,6 +2434,10 @@ manager_new (sd_bus *bus, State *state, Grants *grants, Records *records)
   self->running = g_ptr_array_new ();
   self->stuck = g_hash_table_new (NULL, NULL);
   self->write_timeout_ms = env_ms (VFIOD_ENV_WRITE_TIMEOUT_MS, VFIOD_WRITE_TIMEOUT_MS);
+  settings_load (&self->settings, settings_default_path (), physical_memory ());
+  g_message ("SetLockedMemoryLimit gives one process at most %" G_GUINT64_FORMAT " bytes (%s)",
+             self->settings.max_locked_memory,
+             self->settings.max_locked_memory_default ? "the default" : settings_default_path ());
   self->readers = g_thread_pool_new (reader_run, NULL, VFIOD_READERS, FALSE, NULL);
   r = sd_bus_add_object_vtable (bus, &self->slot, VFIOD_DBUS_PATH, VFIOD_DBUS_MANAGER_INTERFACE,
                                 manager_vtable, self);

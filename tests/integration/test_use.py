@@ -655,6 +655,86 @@ class TestLockMemory(UseTest):
 
 
 
+class LockedMemoryCapTest(UseTest):
+    """SetLockedMemoryLimit is capped (issue 18, point 6): one call may
+    give one process at most MaxLockedMemory= of [Limits] in vfiod.conf,
+    by default the machine's memory less a reserve of max(1 GiB, 10 %).
+    A request above the cap is refused before polkit is asked, naming the
+    request, the cap and the file; nothing changes.  A file that does not
+    validate gives the default cap, never a larger one."""
+
+    CONFIG = None
+    spawn_as = TestLockMemory.spawn_as
+
+    def setUp(self):
+        def write_config(stack):
+            if self.CONFIG is not None:
+                with open(stack.config_file, 'w') as f:
+                    f.write(self.CONFIG)
+        self.start(before_daemon=write_config)
+
+    def memory(self):
+        return os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGESIZE')
+
+    def request(self, nbytes):
+        proc = self.spawn_as(NOBODY)
+        before = memlock(proc.pid)
+        self.stack.polkit_mock('ClearCalls')
+        out = self.as_nobody('SetLockedMemoryLimit', '@pidfd', nbytes, signature='ht', pidfd_of=proc.pid)
+        return out, before, memlock(proc.pid)
+
+    def assert_refused(self, nbytes, cap, why):
+        self.stack.polkit_mock('SetAllowed', 'as', [LOCK])
+        out, before, after = self.request(nbytes)
+        self.assertEqual(out.get('error'), 'org.freedesktop.DBus.Error.LimitsExceeded', out)
+        self.assertIn('%d bytes' % nbytes, out['message'])
+        self.assertIn('%d bytes' % cap, out['message'])
+        self.assertIn(why, out['message'])
+        self.assertIn('MaxLockedMemory= in [Limits] of %s' % self.stack.config_file, out['message'])
+        self.assertIn('Nothing was changed', out['message'])
+        self.assertEqual(after, before)
+        # refused before anybody was asked for a password
+        self.assertEqual(self.stack.polkit_calls(), [])
+
+    def assert_reaches_polkit(self, nbytes):
+        self.stack.polkit_mock('SetAllowed', 'as', [])
+        out, before, after = self.request(nbytes)
+        self.assertEqual(out.get('error'), 'org.freedesktop.DBus.Error.AccessDenied', out)
+        self.assertEqual([c['action'] for c in self.stack.polkit_calls()], [LOCK])
+
+
+class TestLockedMemoryCap(LockedMemoryCapTest):
+    def test_default_cap(self):
+        memory = self.memory()
+        reserve = min(max(1 << 30, memory // 10), memory // 2)
+        cap = memory - reserve
+        self.assert_refused(cap + 1, cap, "the default: the machine's memory less a reserve")
+        self.assert_reaches_polkit(cap)
+
+
+class TestLockedMemoryCapConfigured(LockedMemoryCapTest):
+    CONFIG = '# a site that runs small guests\n[Limits]\nMaxLockedMemory=256M\n'
+
+    def test_configured_cap(self):
+        self.assert_refused((256 << 20) + 4096, 256 << 20, 'as configured')
+        self.assert_reaches_polkit(256 << 20)
+        with open(os.path.join(self.stack.tmp, 'vfiod.log')) as f:
+            self.assertIn('SetLockedMemoryLimit gives one process at most %d bytes (%s)'
+                          % (256 << 20, self.stack.config_file), f.read())
+
+
+class TestLockedMemoryCapBadConfig(LockedMemoryCapTest):
+    CONFIG = '[Limits]\nMaxLockedMemory=lots\n'
+
+    def test_bad_config_gives_the_default(self):
+        with open(os.path.join(self.stack.tmp, 'vfiod.log')) as f:
+            self.assertIn('Ignoring MaxLockedMemory=lots in %s' % self.stack.config_file, f.read())
+        memory = self.memory()
+        cap = memory - min(max(1 << 30, memory // 10), memory // 2)
+        self.assert_refused(cap + 1, cap, "the default")
+        self.assert_reaches_polkit(1 << 20)
+
+
 class TestCli(UseTest):
     """vfioctl grant, revoke and run, as a user whom polkit lets."""
 
