@@ -1154,29 +1154,6 @@ call_use (Call *call, const char *name)
     }
 }
 
-/* Worker, after a detach moved devices to vfio-pci: they are the
- * caller's (use-device-other guards them from other users).  A failure
- * leaves them nobody's, which only root may use: said, not undone. */
-static void
-call_record_owner (Call *call, const Plan *plan)
-{
-  g_autoptr (GPtrArray) moved = g_ptr_array_new ();
-  g_autoptr (GError) error = NULL;
-
-  for (guint i = 0; i < plan->steps->len; i++)
-    {
-      const PlanStep *s = g_ptr_array_index (plan->steps, i);
-      if (s->action == PLAN_DETACH)
-        g_ptr_array_add (moved, s->device->name);
-    }
-  g_ptr_array_add (moved, NULL);
-  if (!state_set_owner (call->manager->state, (const char *const *) moved->pdata, call->uid,
-                        &error))
-    g_warning ("Cannot record uid %u as the owner of what the %s moved (%s): only root may use "
-               "those devices until they are reattached",
-               (unsigned) call->uid, call->what, error->message);
-}
-
 /* The worker: under the group's lock, plan again (things may have moved
  * while polkit asked), check that the new plan is what was authorized,
  * then carry it out. */
@@ -1265,14 +1242,19 @@ call_work (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
 
   {
     g_autoptr (GPtrArray) persist = call->reattach ? NULL : persist_devices (plan, call->flags);
+    int r = 0;
 
     if (plan_count_moves (plan) == 0 && persist && call_write_records (call, plan, persist) < 0)
       goto out;
-    if (plan_count_moves (plan) > 0 && transaction_run (self->state, self->records, plan, persist,
-                                                        call->progress, &call->error) < 0)
+    /* what a detach moves is its caller's: recorded with the originals */
+    if (!call->reattach)
+      state_expect_owner (self->state, call->group, call->uid);
+    if (plan_count_moves (plan) > 0)
+      r = transaction_run (self->state, self->records, plan, persist, call->progress, &call->error);
+    if (!call->reattach)
+      state_clear_owner (self->state, call->group);
+    if (r < 0)
       goto out;
-    if (plan_count_moves (plan) > 0 && !call->reattach)
-      call_record_owner (call, plan);
     if (plan_count_moves (plan) > 0 && persist && persist->len > 0)
       call->records_changed = TRUE;
   }

@@ -58,6 +58,7 @@ struct State {
   char *boot;              /* this boot's id, NULL if unknown */
   StateContents *contents; /* replaced whole on every change */
   guint64 next_id;
+  GHashTable *owners_next; /* group → owner uid of its next detach */
 };
 
 /* ---- records and transactions ----------------------------------------- */
@@ -608,6 +609,7 @@ state_open (const char *dir, const char *boot, GError **error)
   g_mutex_init (&self->lock);
   self->path = g_build_filename (dir, VFIOD_STATE_FILE, NULL);
   self->boot = boot_id_valid (boot) ? g_strdup (boot) : NULL;
+  self->owners_next = g_hash_table_new (NULL, NULL);
 
   text = statefile_read (self->path, &length, "no records");
   self->contents = text ? state_contents_parse (text, length) : contents_new ();
@@ -626,6 +628,7 @@ state_free (State *self)
   if (self == NULL)
     return;
   state_contents_free (self->contents);
+  g_hash_table_unref (self->owners_next);
   g_free (self->path);
   g_free (self->boot);
   g_mutex_clear (&self->lock);
@@ -714,26 +717,21 @@ state_owners (State *self)
   return out;
 }
 
-gboolean
-state_set_owner (State *self, const char *const *devices, uid_t owner, GError **error)
+void
+state_expect_owner (State *self, uint32_t group, uid_t owner)
 {
-  StateContents *next;
-  gboolean ok;
-
   g_mutex_lock (&self->lock);
-  next = contents_copy (self->contents);
-  for (const char *const *d = devices; *d; d++)
-    {
-      StateRecord *r = contents_find (next, *d, NULL);
-      if (r && boot_id_same (r->boot, self->boot))
-        {
-          r->has_owner = TRUE;
-          r->owner = owner;
-        }
-    }
-  ok = state_commit (self, next, error);
+  g_hash_table_insert (self->owners_next, GUINT_TO_POINTER (group),
+                       GUINT_TO_POINTER ((guint) owner));
   g_mutex_unlock (&self->lock);
-  return ok;
+}
+
+void
+state_clear_owner (State *self, uint32_t group)
+{
+  g_mutex_lock (&self->lock);
+  g_hash_table_remove (self->owners_next, GUINT_TO_POINTER (group));
+  g_mutex_unlock (&self->lock);
 }
 
 StateTransaction *
@@ -742,11 +740,15 @@ state_begin (State *self, StateOp op, uint32_t group, gboolean persistent, GPtrA
 {
   g_autoptr (StateTransaction) t = NULL;
   StateContents *next;
+  gpointer owner = NULL;
+  gboolean owner_known;
 
   g_return_val_if_fail (op == STATE_OP_DETACH || op == STATE_OP_REATTACH, NULL);
   g_return_val_if_fail (members->len > 0, NULL);
 
   g_mutex_lock (&self->lock);
+  owner_known =
+      g_hash_table_lookup_extended (self->owners_next, GUINT_TO_POINTER (group), NULL, &owner);
   next = contents_copy (self->contents);
   t = transaction_new (self->next_id, op, group);
   t->persistent = persistent && op == STATE_OP_DETACH;
@@ -761,8 +763,14 @@ state_begin (State *self, StateOp op, uint32_t group, gboolean persistent, GPtrA
         r = state_record_new (m->device, group, TRUE, had->driver, had->override);
       else
         r = state_record_new (m->device, group, m->known, m->driver, m->override);
-      /* a reattach rolled back leaves it with whoever detached it (in
-       * this boot: an owner of another boot is nobody's now) */
+      /* a detach's devices are its caller's; a reattach rolled back
+       * leaves them with whoever detached them (in this boot: an owner of
+       * another boot is nobody's now) */
+      if (op == STATE_OP_DETACH && owner_known)
+        {
+          r->has_owner = TRUE;
+          r->owner = (uid_t) GPOINTER_TO_UINT (owner);
+        }
       if (op == STATE_OP_REATTACH && had && had->has_owner && boot_id_same (had->boot, self->boot))
         {
           r->has_owner = TRUE;

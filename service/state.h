@@ -97,11 +97,12 @@ GHashTable *state_originals (State *state, gboolean this_boot_only);
  * of this boot that says who detached it. */
 GHashTable *state_owners (State *state);
 
-/* After a detach moved @devices (addresses) to vfio-pci for @owner: records
- * @owner on their records of this boot, in one write.  FALSE with @error
- * set when it could not be saved: then they stay without an owner (only
- * root, or use-device-other, may use them). */
-gboolean state_set_owner (State *state, const char *const *devices, uid_t owner, GError **error);
+/* The detaches of @group begun (state_begin()) until state_clear_owner()
+ * record @owner as the owner of the devices they move, in their first
+ * write: no crash leaves a device vfiod moved without its owner.  The
+ * caller holds the group's lock around the three. */
+void state_expect_owner (State *state, uint32_t group, uid_t owner);
+void state_clear_owner (State *state, uint32_t group);
 
 /* Whether @boot (a record's or a transaction's) is this boot. */
 gboolean state_is_this_boot (State *state, const char *boot);

@@ -302,7 +302,6 @@ test_owner_key (void)
   g_autoptr (GHashTable) owners = NULL;
   g_autofree char *path = NULL;
   StateFate fates[] = { STATE_FATE_ON_VFIO };
-  static const char *const moved[] = { "0000:00:14.0", NULL };
   gpointer value;
   State *state;
 
@@ -336,17 +335,24 @@ test_owner_key (void)
     g_assert_true (record (again, 0)->has_owner);
   }
 
-  /* recorded after a detach, of this boot only */
+  /* recorded by a detach's first write, for the group expected only */
   state = state_open (dir, BOOT_A, &error);
   g_assert_no_error (error);
   g_ptr_array_add (members, state_record_new ("0000:00:14.0", 5, TRUE, "xhci_hcd", NULL));
+  state_expect_owner (state, 6, 1001);
   t = state_begin (state, STATE_OP_DETACH, 5, FALSE, members, &error);
   g_assert_nonnull (t);
-  g_assert_true (state_end (state, t, fates, &error));
   owners = state_owners (state);
   g_assert_cmpuint (g_hash_table_size (owners), ==, 0);
   g_clear_pointer (&owners, g_hash_table_unref);
-  g_assert_true (state_set_owner (state, moved, 1000, &error));
+  g_assert_true (state_end (state, t, fates, &error));
+  g_clear_pointer (&t, state_transaction_free);
+  state_expect_owner (state, 5, 1000);
+  t = state_begin (state, STATE_OP_DETACH, 5, FALSE, members, &error);
+  state_clear_owner (state, 5);
+  state_clear_owner (state, 6);
+  g_assert_true (member (t, 0)->has_owner);
+  g_assert_true (state_end (state, t, fates, &error));
   owners = state_owners (state);
   g_assert_true (g_hash_table_lookup_extended (owners, "0000:00:14.0", NULL, &value));
   g_assert_cmpuint (GPOINTER_TO_UINT (value), ==, 1000);
