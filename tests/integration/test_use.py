@@ -343,6 +343,10 @@ class TestOwner(UseTest):
         listed = {d['address']: d for d in self.stack.vfioctl_json('list')['devices']}
         self.assertEqual(listed[NIC]['owner_uid'], NOBODY)
         self.assertNotIn('owner_uid', listed[HECI])
+        # the table's OWNER column (nothing is granted: the uid is the owner's)
+        table = self.stack.vfioctl('list').stdout
+        self.assertIn(' %d ' % NOBODY, next(line for line in table.splitlines() if NIC in line))
+        self.assertNotIn(' %d ' % NOBODY, next(line for line in table.splitlines() if HECI in line))
         # kept across a restart (same boot)
         self.stack.restart_daemon()
         devices = {d['address']: d for d in self.stack.list_devices()}
