@@ -59,6 +59,8 @@
 #define VFIOD_PROP_BRIDGE              "Bridge"            /* b */
 #define VFIOD_PROP_PERSISTENT          "Persistent"        /* s, as the key "persistent" */
 #define VFIOD_PROP_RESET_METHODS       "ResetMethods"      /* as, as the key "reset_methods" */
+#define VFIOD_PROP_OWNER_UID           "OwnerUid"          /* u, as "owner_uid", or: */
+#define VFIOD_OWNER_UID_NONE           4294967295u         /* (uid_t) -1: nobody vfiod knows of */
 /* Properties of a Group. */
 #define VFIOD_PROP_NUMBER       "Number"      /* u */
 #define VFIOD_PROP_DEVICES      "Devices"     /* ao, sorted by address */

@@ -2425,7 +2425,7 @@ manager_new (sd_bus *bus, State *state, Grants *grants, Records *records)
                                 manager_vtable, self);
   if (r >= 0)
     {
-      self->model = model_new (bus, records);
+      self->model = model_new (bus, records, state);
       r = self->model ? 0 : -errno;
     }
   if (r < 0)

@@ -16,12 +16,15 @@ import signal
 import subprocess
 import time
 
+from gi.repository import Gio, GLib
+
 from harness import BUILDDIR, ERROR, NOBODY, Stack, main
 from detachlib import (GROUP, NIC, SATA, USB, StackTest, private_dev_vfio, topology_variant)
 
 USE = 'org.freedesktop.vfio1.use-device'
 USE_OTHER = 'org.freedesktop.vfio1.use-device-other'
 DETACH_GROUP = 'org.freedesktop.vfio1.detach-group'
+NO_OWNER = 4294967295   # Device.OwnerUid when vfiod knows of nobody
 LOCK = 'org.freedesktop.vfio1.lock-memory'
 HECI = '0000:00:16.0'   # alone in group 3
 
@@ -329,7 +332,22 @@ class TestOwner(UseTest):
         with open(os.path.join(self.stack.state_directory, 'transactions.state')) as f:
             return f.read()
 
+    def owner_property(self, address):
+        """The Device object's OwnerUid."""
+        path = '/org/freedesktop/vfio1/device/' + address.replace(':', '_').replace('.', '_')
+        reply = self.stack.conn.call_sync('org.freedesktop.vfio1', path, 'org.freedesktop.DBus.Properties',
+                                          'Get', GLib.Variant('(ss)', ('org.freedesktop.vfio1.Device', 'OwnerUid')),
+                                          None, Gio.DBusCallFlags.NONE, 10000, None)
+        return reply.unpack()[0]
+
+    def wait_owner_property(self, address, want):
+        deadline = time.monotonic() + 10
+        while self.owner_property(address) != want and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.owner_property(address), want, address)
+
     def test_owner_recorded_and_shown(self):
+        self.wait_owner_property(NIC, NO_OWNER)
         self.detach_group(NOBODY)
         self.assertIn('owner=%d\n' % NOBODY, self.state_file())
         devices = {d['address']: d for d in self.stack.list_devices()}
@@ -343,6 +361,9 @@ class TestOwner(UseTest):
         listed = {d['address']: d for d in self.stack.vfioctl_json('list')['devices']}
         self.assertEqual(listed[NIC]['owner_uid'], NOBODY)
         self.assertNotIn('owner_uid', listed[HECI])
+        # the Device objects (what a panel watches) say it too
+        self.wait_owner_property(NIC, NOBODY)
+        self.wait_owner_property(HECI, NO_OWNER)
         # the table's OWNER column (nothing is granted: the uid is the owner's)
         table = self.stack.vfioctl('list').stdout
         self.assertIn(' %d ' % NOBODY, next(line for line in table.splitlines() if NIC in line))
@@ -352,9 +373,11 @@ class TestOwner(UseTest):
         devices = {d['address']: d for d in self.stack.list_devices()}
         self.assertEqual(devices[NIC]['owner_uid'], NOBODY)
         # and gone with the devices
+        self.wait_owner_property(NIC, NOBODY)
         self.stack.call('ReattachDevice', 'st', NIC, GROUP)
         devices = {d['address']: d for d in self.stack.list_devices()}
         self.assertNotIn('owner_uid', devices[NIC])
+        self.wait_owner_property(NIC, NO_OWNER)
 
     def test_owner_uses_with_use_device(self):
         self.detach_group(NOBODY)
