@@ -211,6 +211,7 @@ enum {
         DEVICE_COLUMN_NAME,
         DEVICE_COLUMN_DRIVER,
         DEVICE_COLUMN_STATE,
+        DEVICE_COLUMN_OWNER,
         DEVICE_COLUMN_GRANTED,
         DEVICE_COLUMN_PERSISTENT,
         DEVICE_COLUMN_IN_USE,
@@ -233,7 +234,8 @@ static bool persistent_mismatch(const char *persistent) {
 
 static int table_devices(const VfiodDeviceList *list) {
         static const char *const headers[_DEVICE_COLUMN_MAX] = {
-                "GROUP", "ADDRESS", "IDS", "NAME", "DRIVER", "STATE", "GRANTED", "PERSISTENT", "IN USE",
+                "GROUP", "ADDRESS", "IDS",     "NAME",       "DRIVER",
+                "STATE", "OWNER",   "GRANTED", "PERSISTENT", "IN USE",
         };
         Table *t;
         int r = 0;
@@ -246,10 +248,13 @@ static int table_devices(const VfiodDeviceList *list) {
 
         for (size_t i = 0; i < list->n_devices && r >= 0; i++) {
                 const VfiodDevice *d = list->devices[i];
-                char group[16] = "-", ids[16], *name = NULL, granted[64] = "-";
+                char group[16] = "-", ids[16], *name = NULL, granted[64] = "-", owner[16] = "-";
 
                 if (d->has_group)
                         snprintf(group, sizeof(group), "%u", (unsigned) d->group);
+                /* who detached it (DetachDevice's caller, this boot), when vfiod knows */
+                if (d->has_owner_uid)
+                        snprintf(owner, sizeof(owner), "%u", (unsigned) d->owner_uid);
                 /* the users who may open its group by path: "1000,1001", "3 users" */
                 if (d->n_granted_uids > 0 && d->n_granted_uids <= 3) {
                         size_t len = 0;
@@ -271,6 +276,7 @@ static int table_devices(const VfiodDeviceList *list) {
                         [DEVICE_COLUMN_NAME] = *name ? name : "-",
                         [DEVICE_COLUMN_DRIVER] = *d->driver ? d->driver : "-",
                         [DEVICE_COLUMN_STATE] = d->state,
+                        [DEVICE_COLUMN_OWNER] = owner,
                         [DEVICE_COLUMN_GRANTED] = granted,
                         [DEVICE_COLUMN_PERSISTENT] = persistent_marker(d->persistent),
                         [DEVICE_COLUMN_IN_USE] = *d->in_use ? d->in_use : "-",

@@ -52,6 +52,8 @@ static const Field device_fields[] = {
         {VFIOD_KEY_PERSISTENT, FIELD_STRING, offsetof(VfiodDevice, persistent), -1, 0, true},
         {VFIOD_KEY_RESET_METHODS, FIELD_STRING_ARRAY, offsetof(VfiodDevice, reset_methods),
          offsetof(VfiodDevice, has_reset_methods), offsetof(VfiodDevice, n_reset_methods)},
+        {VFIOD_KEY_OWNER_UID, FIELD_UINT32, offsetof(VfiodDevice, owner_uid),
+         offsetof(VfiodDevice, has_owner_uid)},
 };
 
 static const Field assignment_fields[] = {

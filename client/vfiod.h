@@ -86,6 +86,10 @@ typedef struct VfiodDevice {
                                         *   empty when it cannot be (or an older
                                         *   service did not say) */
         bool has_reset_methods; /* the service said ("reset_methods" present) */
+        bool has_owner_uid;     /* the service knows who detached it ... */
+        uint32_t owner_uid;     /*   ... this uid (DetachDevice's caller,
+                                        *   in this boot): using its group as
+                                        *   another uid needs use-device-other */
 } VfiodDevice;
 
 typedef struct VfiodDeviceList {

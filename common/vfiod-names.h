@@ -59,6 +59,8 @@
 #define VFIOD_PROP_BRIDGE              "Bridge"            /* b */
 #define VFIOD_PROP_PERSISTENT          "Persistent"        /* s, as the key "persistent" */
 #define VFIOD_PROP_RESET_METHODS       "ResetMethods"      /* as, as the key "reset_methods" */
+#define VFIOD_PROP_OWNER_UID           "OwnerUid"          /* u, as "owner_uid", or: */
+#define VFIOD_OWNER_UID_NONE           4294967295u         /* (uid_t) -1: nobody vfiod knows of */
 /* Properties of a Group. */
 #define VFIOD_PROP_NUMBER       "Number"      /* u */
 #define VFIOD_PROP_DEVICES      "Devices"     /* ao, sorted by address */
@@ -120,6 +122,7 @@
 #define VFIOD_ACTION_DETACH_IN_USE     "org.freedesktop.vfio1.detach-in-use"
 #define VFIOD_ACTION_DETACH_PERSISTENT "org.freedesktop.vfio1.detach-persistent"
 #define VFIOD_ACTION_USE_DEVICE        "org.freedesktop.vfio1.use-device"
+#define VFIOD_ACTION_USE_DEVICE_OTHER  "org.freedesktop.vfio1.use-device-other" /* on top, below */
 #define VFIOD_ACTION_LOCK_MEMORY       "org.freedesktop.vfio1.lock-memory"
 #define VFIOD_DETAIL_DEVICE            "device"
 #define VFIOD_DETAIL_GROUP             "group"
@@ -129,6 +132,13 @@
 #define VFIOD_DETAIL_BYTES             "bytes" /* lock-memory: the new limit */
 #define VFIOD_DETAIL_SIZE              "size"  /* lock-memory: the same, for humans ("8.0 GiB") */
 #define VFIOD_DETAIL_PERSISTENT        "persistent" /* detach-*: "yes" or "no" */
+#define VFIOD_DETAIL_OWNER_UID         "owner_uid"  /* use-device*, reattach-*: below */
+#define VFIOD_OWNER_NONE               "none"
+/* use-device-other is checked on top of use-device when the caller (not
+ * root) is not the group's owner: the uid whose DetachDevice moved its
+ * devices to vfio-pci in this boot, the "owner_uid" detail (in decimal;
+ * VFIOD_OWNER_NONE when vfiod knows of nobody: bound by hand, at boot, in
+ * an earlier boot, by an older vfiod). */
 
 /* ---- device dictionary (GetGroup, ListDevices) -------------------- */
 #define VFIOD_KEY_ADDRESS             "address"
@@ -145,6 +155,7 @@
 #define VFIOD_KEY_BRIDGE              "bridge"
 #define VFIOD_KEY_IN_USE              "in_use"
 #define VFIOD_KEY_GRANTED_UIDS        "granted_uids"  /* au */
+#define VFIOD_KEY_OWNER_UID           "owner_uid"     /* u: who detached it, when known */
 #define VFIOD_KEY_PERSISTENT          "persistent"    /* s, below */
 #define VFIOD_KEY_RESET_METHODS       "reset_methods" /* as, below */
 

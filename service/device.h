@@ -39,6 +39,8 @@ typedef struct {
   bool in_use_doubt;    /* some of in_use is a doubt */
   char *persistent;     /* NULL without a persistent assignment;
                                    * "active" or "mismatch: ..." (records.h) */
+  bool has_owner;       /* who detached it is known (state.h, this boot) ... */
+  uint32_t owner_uid;   /* ... this uid */
   PciConfig config;     /* what its config space says of isolation and
                          * reset; config.malformed when it could not be read */
   char **reset_methods; /* the kernel's names, strongest first; never NULL

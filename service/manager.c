@@ -21,6 +21,7 @@
 #include "model.h"
 #include "monitor.h"
 #include "records.h"
+#include "settings.h"
 #include "sysfs.h"
 #include "transaction.h"
 #include "use.h"
@@ -37,6 +38,7 @@ struct Manager {
   Grants *grants;   /* ACL entries given out (thread-safe) */
   Records *records; /* persistent assignments (thread-safe) */
   Authz *authz;
+  Settings settings; /* the configuration file, read at start */
   GMutex locks_lock;
   GHashTable *group_locks; /* group → GMutex*: one operation per group at a time */
   guint write_timeout_ms;  /* a sysfs write taking longer is stuck */
@@ -75,9 +77,11 @@ append_strv_entry (sd_bus_message *m, const char *key, char **strv)
   return r;
 }
 
+/* @owners: state_owners() */
 static int
-append_device (sd_bus_message *m, const Device *d, GPtrArray *grants)
+append_device (sd_bus_message *m, const Device *d, GPtrArray *grants, GHashTable *owners)
 {
+  gpointer owner;
   int r;
 
   r = sd_bus_message_open_container (m, 'a', "{sv}");
@@ -111,6 +115,9 @@ append_device (sd_bus_message *m, const Device *d, GPtrArray *grants)
    * per device costs a ListDevices of thousands of devices */
   if (d->persistent)
     ENTRY (VFIOD_KEY_PERSISTENT, "s", d->persistent);
+  /* who detached it, when vfiod knows (in this boot) */
+  if (g_hash_table_lookup_extended (owners, d->name, NULL, &owner))
+    ENTRY (VFIOD_KEY_OWNER_UID, "u", (uint32_t) GPOINTER_TO_UINT (owner));
 #undef ENTRY
   r = append_strv_entry (m, VFIOD_KEY_RESET_METHODS, d->reset_methods);
   if (r < 0)
@@ -155,13 +162,14 @@ append_device (sd_bus_message *m, const Device *d, GPtrArray *grants)
 }
 
 static int
-append_devices (sd_bus_message *m, GPtrArray *devices, Grants *grants)
+append_devices (sd_bus_message *m, GPtrArray *devices, Grants *grants, State *state)
 {
   g_autoptr (GPtrArray) all = grants_list (grants, -1);
+  g_autoptr (GHashTable) owners = state_owners (state);
   int r = sd_bus_message_open_container (m, 'a', "a{sv}");
 
   for (guint i = 0; r >= 0 && i < devices->len; i++)
-    r = append_device (m, g_ptr_array_index (devices, i), all);
+    r = append_device (m, g_ptr_array_index (devices, i), all, owners);
   if (r < 0)
     return r;
   return sd_bus_message_close_container (m);
@@ -546,9 +554,11 @@ query_done (gpointer data)
           case QUERY_GET_GROUP:
             r = sd_bus_message_append (reply, "u", q->group);
             if (r >= 0)
-              r = append_devices (reply, q->devices, self->grants);
+              r = append_devices (reply, q->devices, self->grants, self->state);
             break;
-          case QUERY_LIST_DEVICES: r = append_devices (reply, q->devices, self->grants); break;
+          case QUERY_LIST_DEVICES:
+            r = append_devices (reply, q->devices, self->grants, self->state);
+            break;
           case QUERY_EXPLAIN_GROUP: r = append_explanation (reply, q); break;
           case QUERY_LIST_PERSISTENT: r = append_assignments (reply, q); break;
           }
@@ -684,8 +694,11 @@ typedef struct {
   char *details[11];             /* polkit details: key, value pairs, NULL after the last */
   char *what;                    /* "detach 0000:03:00.0", for messages */
   sd_bus_error error;
+  uid_t uid;            /* the caller's (euid) */
+  gboolean has_owner;   /* the group has an owner (use_group_owner()) ... */
+  uid_t owner;          /* ... who detached it */
+  gboolean other_asked; /* use-device-other was among the actions checked */
   /* the use calls: */
-  uid_t uid;        /* the caller's (euid) */
   int pidfd;        /* lock-memory: our duplicate; -1 otherwise */
   pid_t pid;        /* lock-memory: the pidfd's process */
   uint64_t bytes;   /* lock-memory: the limit asked for */
@@ -749,6 +762,22 @@ call_new (Manager *self, CallKind kind, sd_bus_message *m)
   call->fd = -1;
   call->pidfd = -1;
   return call;
+}
+
+/* The owner_uid detail: the owner's uid, or "none". */
+static char *
+owner_detail (const Call *call)
+{
+  return call->has_owner ? g_strdup_printf ("%u", (unsigned) call->owner)
+                         : g_strdup (VFIOD_OWNER_NONE);
+}
+
+/* Whether the caller uses another's group: it is not root and not the
+ * group's owner (a group nobody owns is another's). */
+static gboolean
+call_uses_other (const Call *call)
+{
+  return call->uid != 0 && (!call->has_owner || call->owner != call->uid);
 }
 
 /* Sets detail pair @i (0..4) of @call: @key and @value (taken). */
@@ -1097,6 +1126,23 @@ call_use (Call *call, const char *name)
     }
   if (use_check (members, name, call->group, &call->error) < 0)
     return;
+  {
+    /* the owner may have changed while polkit asked (reattached, then
+     * detached by another user) */
+    g_autoptr (GHashTable) owners = state_owners (self->state);
+
+    call->has_owner = use_group_owner (members, owners, &call->owner);
+    if (call_uses_other (call) && !call->other_asked)
+      {
+        sd_bus_error_setf (&call->error, SD_BUS_ERROR_ACCESS_DENIED,
+                           "Cannot %s: IOMMU group %u was detached by %s while this was being "
+                           "authorized, so using it now needs " VFIOD_ACTION_USE_DEVICE_OTHER
+                           "; nothing was done",
+                           call->what, call->group,
+                           call->has_owner ? "another user" : "somebody vfiod does not know");
+        return;
+      }
+  }
   switch (call->kind)
     {
     case CALL_OPEN_GROUP: use_open_group (call->group, name, &call->fd, &call->error); break;
@@ -1197,11 +1243,18 @@ call_work (GTask *task, gpointer source, gpointer task_data, GCancellable *cance
 
   {
     g_autoptr (GPtrArray) persist = call->reattach ? NULL : persist_devices (plan, call->flags);
+    int r = 0;
 
     if (plan_count_moves (plan) == 0 && persist && call_write_records (call, plan, persist) < 0)
       goto out;
-    if (plan_count_moves (plan) > 0 && transaction_run (self->state, self->records, plan, persist,
-                                                        call->progress, &call->error) < 0)
+    /* what a detach moves is its caller's: recorded with the originals */
+    if (!call->reattach)
+      state_expect_owner (self->state, call->group, call->uid);
+    if (plan_count_moves (plan) > 0)
+      r = transaction_run (self->state, self->records, plan, persist, call->progress, &call->error);
+    if (!call->reattach)
+      state_clear_owner (self->state, call->group);
+    if (r < 0)
       goto out;
     if (plan_count_moves (plan) > 0 && persist && persist->len > 0)
       call->records_changed = TRUE;
@@ -1621,7 +1674,12 @@ change_prepare (gpointer data)
       (plan_count_moves (call->plan) == 0 && !call_has_record_work (call, call->plan)) ||
       (call->flags & VFIOD_FLAG_DRY_RUN);
   if (!call->settled && call->reattach)
-    call->actions[0] = reattach_action (call->manager, call->plan, call->flags);
+    {
+      g_autoptr (GHashTable) owners = state_owners (call->manager->state);
+
+      call->actions[0] = reattach_action (call->manager, call->plan, call->flags);
+      call->has_owner = use_group_owner (call->plan->devices, owners, &call->owner);
+    }
 }
 
 /* Main thread: answers a settled call, or asks polkit. */
@@ -1667,6 +1725,9 @@ change_prepared (gpointer data)
   call_detail (call, 0, VFIOD_DETAIL_DEVICE, g_strdup (name));
   call_detail (call, 1, VFIOD_DETAIL_GROUP, g_strdup_printf ("%u", call->group));
   call_detail (call, 2, VFIOD_DETAIL_DEVICES, plan_moved_addresses (plan));
+  /* a rule may let users give back what they detached themselves */
+  if (call->reattach)
+    call_detail (call, 3, VFIOD_DETAIL_OWNER_UID, owner_detail (call));
   if (!call->reattach)
     {
       /* the dialog says when the devices stay the VMs' at every boot */
@@ -1690,6 +1751,8 @@ change_prepared (gpointer data)
     }
   call_authorize_next (call);
 }
+
+static int caller_uid (sd_bus_message *m, uid_t *uid, sd_bus_error *error);
 
 /* Checks the arguments here; the plan is read on a reader
  * (change_prepare), and the answer or polkit comes after it. */
@@ -1720,6 +1783,13 @@ method_change (sd_bus_message *m, Manager *self, gboolean reattach, sd_bus_error
   call->reattach = reattach;
   call->flags = flags;
   call->target = target;
+  /* a detach records who made it (the devices' owner) */
+  r = caller_uid (m, &call->uid, error);
+  if (r < 0)
+    {
+      call_free (call);
+      return r;
+    }
   manager_read (self, change_prepare, change_prepared, call);
   return 1;
 }
@@ -1991,6 +2061,11 @@ use_prepare (gpointer data)
     r = error_from_sysfs (&call->error, unreadable ? unreadable : name, r);
   else
     r = use_check (members, name, call->group, &call->error);
+  if (r >= 0)
+    {
+      g_autoptr (GHashTable) owners = state_owners (self->state);
+      call->has_owner = use_group_owner (members, owners, &call->owner);
+    }
   if (r >= 0 && call->kind == CALL_OPEN_DEVICE)
     {
       g_autofree char *cdev = access_device_cdev (name);
@@ -2022,6 +2097,17 @@ use_prepared (gpointer data)
   call_detail (call, 1, VFIOD_DETAIL_GROUP, g_strdup_printf ("%u", call->group));
   call_detail (call, 2, VFIOD_DETAIL_UID, g_strdup_printf ("%u", (unsigned) call->uid));
   call->actions[0] = VFIOD_ACTION_USE_DEVICE;
+  /* taking back one's own grants needs no more; using a group another
+   * user detached (or nobody vfiod knows of) needs the stronger action */
+  if (call->kind != CALL_REVOKE)
+    {
+      call_detail (call, 3, VFIOD_DETAIL_OWNER_UID, owner_detail (call));
+      if (call_uses_other (call))
+        {
+          call->actions[1] = VFIOD_ACTION_USE_DEVICE_OTHER;
+          call->other_asked = TRUE;
+        }
+    }
   r = call_submit (call, &error);
   if (r < 0)
     call_refuse (call, &error, r);
@@ -2115,6 +2201,21 @@ method_set_locked_memory_limit (sd_bus_message *m, void *userdata, sd_bus_error 
                               "%" PRIu64 " bytes (%s) is more than this machine's memory (%s): "
                               "give at most the guest's memory plus a little",
                               bytes, size, total);
+  if (bytes > self->settings.max_locked_memory)
+    {
+      g_autofree char *cap = access_format_size (self->settings.max_locked_memory);
+      return sd_bus_error_setf (
+          error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+          "%" PRIu64 " bytes (%s) is more than vfiod lets one process lock: %" PRIu64
+          " bytes (%s, %s). Nothing was changed. Give a smaller guest, or raise the cap "
+          "with " VFIOD_CONFIG_MAX_LOCKED_MEMORY "= in [" VFIOD_CONFIG_GROUP_LIMITS "] of %s "
+          "and restart vfiod",
+          bytes, size, self->settings.max_locked_memory, cap,
+          self->settings.max_locked_memory_default ? "the default: the machine's memory less a "
+                                                     "reserve for the host"
+                                                   : "as configured",
+          settings_default_path ());
+    }
 
   call = call_new (self, CALL_LOCK_MEMORY, m);
   call->bytes = bytes;
@@ -2295,6 +2396,8 @@ env_ms (const char *name, guint fallback)
   return (guint) value;
 }
 
+static uint64_t physical_memory (void);
+
 Manager *
 manager_new (sd_bus *bus, State *state, Grants *grants, Records *records)
 {
@@ -2314,12 +2417,16 @@ manager_new (sd_bus *bus, State *state, Grants *grants, Records *records)
   self->running = g_ptr_array_new ();
   self->stuck = g_hash_table_new (NULL, NULL);
   self->write_timeout_ms = env_ms (VFIOD_ENV_WRITE_TIMEOUT_MS, VFIOD_WRITE_TIMEOUT_MS);
+  settings_load (&self->settings, settings_default_path (), physical_memory ());
+  g_message ("SetLockedMemoryLimit gives one process at most %" G_GUINT64_FORMAT " bytes (%s)",
+             self->settings.max_locked_memory,
+             self->settings.max_locked_memory_default ? "the default" : settings_default_path ());
   self->readers = g_thread_pool_new (reader_run, NULL, VFIOD_READERS, FALSE, NULL);
   r = sd_bus_add_object_vtable (bus, &self->slot, VFIOD_DBUS_PATH, VFIOD_DBUS_MANAGER_INTERFACE,
                                 manager_vtable, self);
   if (r >= 0)
     {
-      self->model = model_new (bus, records);
+      self->model = model_new (bus, records, state);
       r = self->model ? 0 : -errno;
     }
   if (r < 0)

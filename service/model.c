@@ -18,6 +18,7 @@ struct Model {
   SysfsCache *cache;
   Hwdb *hwdb;
   Records *records; /* the manager's */
+  State *state;     /* the manager's (thread-safe); NULL: no owners */
   /* main thread only */
   sd_bus *bus; /* NULL: nothing published */
   sd_bus_slot *slots[5];
@@ -39,6 +40,19 @@ describe (Model *self, GPtrArray *devices)
   hwdb_release (self->hwdb);
   probe_mark_in_use (self->cache, devices);
   records_annotate (self->records, devices);
+  if (self->state)
+    {
+      g_autoptr (GHashTable) owners = state_owners (self->state);
+
+      for (guint i = 0; i < devices->len; i++)
+        {
+          Device *d = g_ptr_array_index (devices, i);
+          gpointer owner;
+
+          d->has_owner = g_hash_table_lookup_extended (owners, d->name, NULL, &owner);
+          d->owner_uid = d->has_owner ? GPOINTER_TO_UINT (owner) : 0;
+        }
+    }
 }
 
 int
@@ -165,6 +179,8 @@ GETTER (device_get)
     return sd_bus_message_append (reply, "s", d->in_use ? d->in_use : "");
   if (strcmp (property, VFIOD_PROP_PERSISTENT) == 0)
     return sd_bus_message_append (reply, "s", d->persistent ? d->persistent : "");
+  if (strcmp (property, VFIOD_PROP_OWNER_UID) == 0)
+    return sd_bus_message_append (reply, "u", d->has_owner ? d->owner_uid : VFIOD_OWNER_UID_NONE);
   if (strcmp (property, VFIOD_PROP_RESET_METHODS) == 0)
     {
       static char *none[] = { NULL };
@@ -225,6 +241,7 @@ static const sd_bus_vtable device_vtable[] = {
   SD_BUS_PROPERTY (VFIOD_PROP_BRIDGE, "b", device_get, 0, CHANGES),
   SD_BUS_PROPERTY (VFIOD_PROP_IN_USE, "s", device_get, 0, CHANGES),
   SD_BUS_PROPERTY (VFIOD_PROP_PERSISTENT, "s", device_get, 0, CHANGES),
+  SD_BUS_PROPERTY (VFIOD_PROP_OWNER_UID, "u", device_get, 0, CHANGES),
   SD_BUS_PROPERTY (VFIOD_PROP_RESET_METHODS, "as", device_get, 0, CHANGES),
   SD_BUS_VTABLE_END,
 };
@@ -470,7 +487,7 @@ model_load (Model *self)
 }
 
 Model *
-model_new (sd_bus *bus, Records *records)
+model_new (sd_bus *bus, Records *records, State *state)
 {
   Model *self = g_new0 (Model, 1);
   int r;
@@ -478,6 +495,7 @@ model_new (sd_bus *bus, Records *records)
   self->cache = sysfs_cache_new ();
   self->hwdb = hwdb_new ();
   self->records = records;
+  self->state = state;
   self->view = view_new_empty ();
   if (bus)
     {

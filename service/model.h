@@ -22,14 +22,16 @@
 #include <systemd/sd-bus.h>
 
 #include "records.h"
+#include "state.h"
 #include "sysfs.h"
 
 typedef struct Model Model;
 
 /* Exports the objects on @bus (if not NULL), empty until model_load().
- * @records (the persistent assignments, kept by the caller) annotate the
- * devices.  NULL with errno set when exporting failed. */
-Model *model_new (sd_bus *bus, Records *records);
+ * @records (the persistent assignments) and @state (who detached what;
+ * nullable), kept by the caller, annotate the devices.  NULL with errno
+ * set when exporting failed. */
+Model *model_new (sd_bus *bus, Records *records, State *state);
 /* Reads the machine for the objects, blocking: called once, after the
  * monitor listens (so news of what changes meanwhile is not lost, and
  * what is read is kept) and before the bus name is taken.  A machine
@@ -42,8 +44,8 @@ void model_free (Model *model);
 /* ---- readers, any thread ------------------------------------------ */
 
 /* As sysfs_list_devices_full() / sysfs_list_group_full(), through the
- * model's cache, and described: hwdb names, in-use reasons and
- * persistent assignments set. */
+ * model's cache, and described: hwdb names, in-use reasons,
+ * persistent assignments and owners set. */
 int model_read_devices (Model *model, GPtrArray **out, char **unreadable);
 int model_read_group (Model *model, uint32_t group, GPtrArray **out, char **unreadable);
 

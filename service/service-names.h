@@ -11,6 +11,10 @@
  * "<address>.conf", in VFIOD_PERSIST_DIR (config.h, from sysconfdir:
  * /etc/vfiod/persistent). */
 #define VFIOD_PERSIST_SUFFIX ".conf"
+/* The daemon's configuration (settings.h): VFIOD_CONFIG_FILE (config.h,
+ * from sysconfdir: /etc/vfiod/vfiod.conf), its section and keys. */
+#define VFIOD_CONFIG_GROUP_LIMITS      "Limits"
+#define VFIOD_CONFIG_MAX_LOCKED_MEMORY "MaxLockedMemory"
 
 /* ---- the boot-time helper (udev runs it on "add" of a recorded device) */
 #define VFIOD_BOOT_HELPER "vfiod-boot-bind"
@@ -39,6 +43,8 @@
 #define VFIOD_ENV_WRITE_TIMEOUT_MS "VFIOD_WRITE_TIMEOUT_MS"
 /* Where the persistent assignments are (default VFIOD_PERSIST_DIR). */
 #define VFIOD_ENV_PERSIST_DIR "VFIOD_PERSIST_DIR"
+/* The configuration file (default VFIOD_CONFIG_FILE). */
+#define VFIOD_ENV_CONFIG_FILE "VFIOD_CONFIG_FILE"
 /* The program that loads vfio_pci (default: modprobe). */
 #define VFIOD_ENV_MODPROBE "VFIOD_MODPROBE"
 /* systemd's StateDirectory= (default VFIOD_STATE_DIR_DEFAULT). */

@@ -25,6 +25,7 @@
  *                             vendor, device, subsystem vendor and device,
  *                             class (absent in earlier formats: matches
  *                             no device)
+ *   owner=1000                who detached it (absent: not known)
  *
  *   [transaction 7]           a transaction under way
  *   status=pending
@@ -50,6 +51,7 @@
 #define KEY_PERSISTENT     "persistent" /* "true", or absent */
 #define KEY_BOOT           "boot"       /* a boot id; absent in earlier formats */
 #define KEY_IDS            "ids"        /* an identity; absent in earlier formats */
+#define KEY_OWNER          "owner"      /* a uid; absent in earlier formats */
 #define STATUS_PENDING     "pending"
 #define TRANSACTION_PREFIX "transaction "
 #define FILE_HEADER                                                              \
@@ -62,6 +64,7 @@ struct State {
   char *boot;              /* this boot's id, NULL if unknown */
   StateContents *contents; /* replaced whole on every change */
   guint64 next_id;
+  GHashTable *owners_next; /* group → owner uid of its next detach */
 };
 
 /* ---- records and transactions ----------------------------------------- */
@@ -99,6 +102,8 @@ record_copy (const StateRecord *r)
 
   copy->boot = g_strdup (r->boot);
   copy->identity = r->identity;
+  copy->has_owner = r->has_owner;
+  copy->owner = r->owner;
   return copy;
 }
 
@@ -390,6 +395,34 @@ read_boot (GKeyFile *kf, const char *name, char **out)
   return TRUE;
 }
 
+/* The owner of record @name: a uid in decimal, as vfiod writes it (not
+ * (uid_t) -1, which no user has).  Anything else is ignored, said, and
+ * the record kept without an owner: it still tells a reattach which
+ * driver to give back, and a group nobody owns is only root's to use
+ * (fail closed). */
+static void
+read_owner (GKeyFile *kf, const char *name, StateRecord *r)
+{
+  g_autofree char *value = NULL;
+  guint64 uid;
+
+  r->has_owner = FALSE;
+  if (!g_key_file_has_key (kf, name, KEY_OWNER, NULL))
+    return;
+  value = g_key_file_get_string (kf, name, KEY_OWNER, NULL);
+  if (value == NULL || !g_ascii_isdigit (value[0]) || (value[0] == '0' && value[1] != '\0') ||
+      !g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT32 - 1, &uid, NULL))
+    {
+      g_autofree char *quoted = g_strescape (name, NULL);
+      g_warning ("Ignoring the owner of the state file's record [%s]: it is not a uid, so the "
+                 "device counts as nobody's (only root may use it without use-device-other)",
+                 quoted);
+      return;
+    }
+  r->has_owner = TRUE;
+  r->owner = (uid_t) uid;
+}
+
 /* A device record; *@pending gets the earlier format's pending operation. */
 static StateRecord *
 record_from_keyfile (GKeyFile *kf, const char *name, StateOp *pending)
@@ -418,6 +451,7 @@ record_from_keyfile (GKeyFile *kf, const char *name, StateOp *pending)
 
   if (!read_boot (kf, name, &r->boot))
     return NULL;
+  read_owner (kf, name, r);
 
   /* absent: an earlier format, which matches no device; anything but
    * what vfiod writes makes the record invalid */
@@ -630,6 +664,8 @@ state_contents_to_data (const StateContents *c, gsize *length)
           g_autofree char *ids = state_identity_format (&r->identity);
           g_key_file_set_string (kf, r->device, KEY_IDS, ids);
         }
+      if (r->has_owner)
+        g_key_file_set_uint64 (kf, r->device, KEY_OWNER, r->owner);
     }
   for (guint i = 0; i < transactions->len; i++)
     {
@@ -689,6 +725,7 @@ state_open (const char *dir, const char *boot, GError **error)
   g_mutex_init (&self->lock);
   self->path = g_build_filename (dir, VFIOD_STATE_FILE, NULL);
   self->boot = boot_id_valid (boot) ? g_strdup (boot) : NULL;
+  self->owners_next = g_hash_table_new (NULL, NULL);
 
   text = statefile_read (self->path, &length, "no records");
   self->contents = text ? state_contents_parse (text, length) : contents_new ();
@@ -707,6 +744,7 @@ state_free (State *self)
   if (self == NULL)
     return;
   state_contents_free (self->contents);
+  g_hash_table_unref (self->owners_next);
   g_free (self->path);
   g_free (self->boot);
   g_mutex_clear (&self->lock);
@@ -790,17 +828,54 @@ state_originals (State *self, GPtrArray *devices, gboolean this_boot_only)
   return out;
 }
 
+GHashTable *
+state_owners (State *self)
+{
+  GHashTable *out = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->contents->records->len; i++)
+    {
+      const StateRecord *r = g_ptr_array_index (self->contents->records, i);
+      if (r->has_owner && boot_id_same (r->boot, self->boot))
+        g_hash_table_insert (out, g_strdup (r->device), GUINT_TO_POINTER ((guint) r->owner));
+    }
+  g_mutex_unlock (&self->lock);
+  return out;
+}
+
+void
+state_expect_owner (State *self, uint32_t group, uid_t owner)
+{
+  g_mutex_lock (&self->lock);
+  g_hash_table_insert (self->owners_next, GUINT_TO_POINTER (group),
+                       GUINT_TO_POINTER ((guint) owner));
+  g_mutex_unlock (&self->lock);
+}
+
+void
+state_clear_owner (State *self, uint32_t group)
+{
+  g_mutex_lock (&self->lock);
+  g_hash_table_remove (self->owners_next, GUINT_TO_POINTER (group));
+  g_mutex_unlock (&self->lock);
+}
+
 StateTransaction *
 state_begin (State *self, StateOp op, uint32_t group, gboolean persistent, GPtrArray *members,
              GError **error)
 {
   g_autoptr (StateTransaction) t = NULL;
   StateContents *next;
+  gpointer owner = NULL;
+  gboolean owner_known;
 
   g_return_val_if_fail (op == STATE_OP_DETACH || op == STATE_OP_REATTACH, NULL);
   g_return_val_if_fail (members->len > 0, NULL);
 
   g_mutex_lock (&self->lock);
+  owner_known =
+      g_hash_table_lookup_extended (self->owners_next, GUINT_TO_POINTER (group), NULL, &owner);
   next = contents_copy (self->contents);
   t = transaction_new (self->next_id, op, group);
   t->persistent = persistent && op == STATE_OP_DETACH;
@@ -817,6 +892,19 @@ state_begin (State *self, StateOp op, uint32_t group, gboolean persistent, GPtrA
         r = state_record_new (m->device, group, TRUE, had->driver, had->override);
       else
         r = state_record_new (m->device, group, m->known, m->driver, m->override);
+      /* a detach's devices are its caller's; a reattach rolled back
+       * leaves them with whoever detached them (in this boot: an owner of
+       * another boot is nobody's now) */
+      if (op == STATE_OP_DETACH && owner_known)
+        {
+          r->has_owner = TRUE;
+          r->owner = (uid_t) GPOINTER_TO_UINT (owner);
+        }
+      if (op == STATE_OP_REATTACH && had && had->has_owner && boot_id_same (had->boot, self->boot))
+        {
+          r->has_owner = TRUE;
+          r->owner = had->owner;
+        }
       /* recorded now: this boot's and this device's, whatever an older
        * record said */
       r->boot = g_strdup (self->boot);

@@ -21,6 +21,7 @@
 
 #include <glib.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "device.h"
 
@@ -48,6 +49,10 @@ typedef struct {
   char *override;         /* original driver_override; NULL when unset */
   char *boot;             /* the boot it was recorded in; NULL: not said (earlier format) */
   StateIdentity identity; /* the device at that address when recorded */
+  gboolean has_owner;     /* @owner is known */
+  uid_t owner;            /* who detached it (the caller of DetachDevice that moved
+                           * it to vfio-pci); unknown for a record written before
+                           * vfiod kept owners, or whose owner did not validate */
 } StateRecord;
 
 /* A transaction under way (or left pending by a killed run). */
@@ -117,6 +122,18 @@ GHashTable *state_originals (State *state, GPtrArray *devices, gboolean this_boo
 
 /* The state file's path, for messages. */
 const char *state_path (State *state);
+
+/* address → owner uid (GUINT_TO_POINTER: look up with
+ * g_hash_table_lookup_extended(), uid 0 is root) of every device record
+ * of this boot that says who detached it. */
+GHashTable *state_owners (State *state);
+
+/* The detaches of @group begun (state_begin()) until state_clear_owner()
+ * record @owner as the owner of the devices they move, in their first
+ * write: no crash leaves a device vfiod moved without its owner.  The
+ * caller holds the group's lock around the three. */
+void state_expect_owner (State *state, uint32_t group, uid_t owner);
+void state_clear_owner (State *state, uint32_t group);
 
 /* Whether @boot (a record's or a transaction's) is this boot. */
 gboolean state_is_this_boot (State *state, const char *boot);

@@ -47,6 +47,31 @@ use_check (GPtrArray *members, const char *target, uint32_t group, sd_bus_error 
   return 0;
 }
 
+gboolean
+use_group_owner (GPtrArray *members, GHashTable *owners, uid_t *owner)
+{
+  gboolean found = FALSE;
+  uid_t first = 0;
+
+  for (guint i = 0; i < members->len; i++)
+    {
+      const Device *d = g_ptr_array_index (members, i);
+      gpointer value;
+
+      if (g_strcmp0 (d->driver, VFIOD_DRIVER_VFIO_PCI) != 0)
+        continue;
+      if (!g_hash_table_lookup_extended (owners, d->name, NULL, &value))
+        return FALSE;
+      if (found && (uid_t) GPOINTER_TO_UINT (value) != first)
+        return FALSE;
+      first = (uid_t) GPOINTER_TO_UINT (value);
+      found = TRUE;
+    }
+  if (found)
+    *owner = first;
+  return found;
+}
+
 int
 use_open_group (uint32_t group, const char *target, int *fd, sd_bus_error *error)
 {

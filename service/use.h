@@ -19,6 +19,15 @@
  * members the host still has. */
 int use_check (GPtrArray *members, const char *target, uint32_t group, sd_bus_error *error);
 
+/* The group's owner: whoever detached every member of @members (Device*)
+ * that is on vfio-pci, by @owners (state_owners(): address → uid, of this
+ * boot).  TRUE and *@owner when there is one; FALSE when a member on
+ * vfio-pci has no owner vfiod knows of (bound by hand, at boot, by an
+ * earlier boot or an older vfiod), when two members have different
+ * owners, or when none is on vfio-pci: then the group is nobody's, and
+ * using it is "using another's" (fail closed). */
+gboolean use_group_owner (GPtrArray *members, GHashTable *owners, uid_t *owner);
+
 /* Opens the group's node for the caller, refusing a group the kernel
  * does not call viable (GroupNotViable) and one another process has open
  * (GroupBusy, naming it).  0 and *@fd, or <0 with @error set. */

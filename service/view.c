@@ -225,6 +225,7 @@ device_changes (const Device *a, const Device *b)
   CHANGED (device_is_bridge (a) != device_is_bridge (b), VFIOD_PROP_BRIDGE);
   CHANGED (str_differ (a->in_use, b->in_use), VFIOD_PROP_IN_USE);
   CHANGED (str_differ (a->persistent, b->persistent), VFIOD_PROP_PERSISTENT);
+  CHANGED (a->has_owner != b->has_owner || a->owner_uid != b->owner_uid, VFIOD_PROP_OWNER_UID);
   CHANGED (!strv_equal (a->reset_methods, b->reset_methods), VFIOD_PROP_RESET_METHODS);
 #undef CHANGED
   return names;

@@ -110,6 +110,7 @@ static void test_devices_full(Fixture *f, gconstpointer data) {
         g_assert_cmpstr(d->in_use, ==, "");
         g_assert_cmpstr(d->persistent, ==, "");
         g_assert_cmpuint(d->vendor_id, ==, 0);
+        g_assert_false(d->has_owner_uid);
 
         vfiod_device_list_free(list);
 }
@@ -117,14 +118,18 @@ static void test_devices_full(Fixture *f, gconstpointer data) {
 static void test_devices_persistent(Fixture *f, gconstpointer data) {
         VfiodDeviceList *list = NULL;
 
-        g_assert_cmpint(sd_bus_message_append(f->m, "aa{sv}", 1, 2, VFIOD_KEY_ADDRESS, "s", "0000:03:00.0",
+        g_assert_cmpint(sd_bus_message_append(f->m, "aa{sv}", 1, 3, VFIOD_KEY_ADDRESS, "s", "0000:03:00.0",
                                               VFIOD_KEY_PERSISTENT, "s",
                                               VFIOD_PERSISTENT_MISMATCH
-                                              "8086:10d3 recorded, 10ec:8139 found"),
+                                              "8086:10d3 recorded, 10ec:8139 found",
+                                              VFIOD_KEY_OWNER_UID, "u", 1000),
                         >=, 0);
         fixture_seal(f);
         g_assert_cmpint(reply_read_device_list(f->m, &list, &f->error), ==, 0);
         g_assert_cmpstr(list->devices[0]->persistent, ==, "mismatch: 8086:10d3 recorded, 10ec:8139 found");
+        /* who detached it, when the service says */
+        g_assert_true(list->devices[0]->has_owner_uid);
+        g_assert_cmpuint(list->devices[0]->owner_uid, ==, 1000);
         vfiod_device_list_free(list);
 }
 

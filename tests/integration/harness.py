@@ -108,6 +108,9 @@ class Stack:
         # persistent assignments: never the machine's /etc/vfiod (made by
         # the daemon with its first record)
         self.persist_dir = os.path.join(self.tmp, 'persistent')
+        # the daemon's configuration: never the machine's /etc/vfiod/vfiod.conf
+        # (absent unless a test writes it: the defaults)
+        self.config_file = os.path.join(self.tmp, 'vfiod.conf')
         self.procs = []
         self.sim = None
         self.daemon = None
@@ -173,6 +176,7 @@ class Stack:
                    SYSTEMD_DEVICE_VERIFY_SYSFS='0',
                    STATE_DIRECTORY=os.path.join(self.tmp, 'state'),
                    VFIOD_PERSIST_DIR=self.persist_dir,
+                   VFIOD_CONFIG_FILE=self.config_file,
                    G_MESSAGES_DEBUG='all',
                    ASAN_OPTIONS=os.environ.get('ASAN_OPTIONS', '') or 'detect_leaks=1')
         env.update(self.daemon_env)

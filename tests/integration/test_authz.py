@@ -33,12 +33,13 @@ SCENARIOS = {
     # FORCE on the boot display: the device action, then the in-use one
     'detach_in_use': ('DetachDevice', IGPU, FORCE, [ACTION_DEVICE, ACTION_IN_USE],
                       {'device': IGPU, 'group': '2', 'devices': IGPU, 'persistent': 'no'}, [IGPU]),
-    # the group detached by root first; giving a whole group back is the
-    # stronger action
+    # the group detached by root first (so root is its owner_uid); giving
+    # a whole group back is the stronger action
     'reattach': ('ReattachDevice', NIC, GROUP, [ACTION_REATTACH_GROUP],
-                 {'device': NIC, 'group': '5', 'devices': ' '.join([USB, SATA, NIC])}, [USB, SATA, NIC]),
+                 {'device': NIC, 'group': '5', 'devices': ' '.join([USB, SATA, NIC]), 'owner_uid': '0'},
+                 [USB, SATA, NIC]),
     'reattach_device': ('ReattachDevice', SATA, 0, [ACTION_REATTACH],
-                        {'device': SATA, 'group': '5', 'devices': SATA}, [SATA]),
+                        {'device': SATA, 'group': '5', 'devices': SATA, 'owner_uid': '0'}, [SATA]),
 }
 
 
@@ -160,7 +161,7 @@ class TestReattachAction(AuthzTest):
         self.assertEqual(result.get('error'), ACCESS_DENIED, result)
         self.assertIn(ACTION_REATTACH_GROUP, result['message'])
         self.assert_checks(self.stack.polkit_calls(), result['sender'], [ACTION_REATTACH_GROUP],
-                           {'device': HECI, 'group': '3', 'devices': HECI}, False)
+                           {'device': HECI, 'group': '3', 'devices': HECI, 'owner_uid': 'none'}, False)
         self.assert_nothing_written()
         self.assert_drivers({HECI: 'vfio-pci'})
 

@@ -18,6 +18,7 @@ from harness import NOBODY, main
 from detachlib import GROUP, HECI, NIC, StackTest, private_dev_vfio, topology_variant
 
 USE = 'org.freedesktop.vfio1.use-device'
+USE_OTHER = 'org.freedesktop.vfio1.use-device-other'
 
 
 def acl_users(path):
@@ -206,7 +207,8 @@ class TestSameBoot(GrantsBootTest):
         (a crash before they were added looks the same), restarted: every
         node of the group has its entry again, and the record says this
         boot and the group's members."""
-        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        # root detached the group (setUp): another's, for uid NOBODY
+        self.stack.polkit_mock('SetAllowed', 'as', [USE, USE_OTHER])
         out = self.stack.call_as(NOBODY, 'GrantAccess', 'st', NIC, 0)
         self.assertNotIn('error', out, out)
         nodes = sorted(n['path'] for n in out['reply'][0])

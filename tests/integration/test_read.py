@@ -30,7 +30,7 @@ def documented_device_keys():
 
 DEVICE_KEYS = documented_device_keys()
 # present only when they apply (the XML says when)
-OPTIONAL_KEYS = {'group', 'granted_uids', 'persistent'}
+OPTIONAL_KEYS = {'group', 'granted_uids', 'owner_uid', 'persistent'}
 
 MALFORMED = ['', ':', '..', '/', '../../../etc/passwd', '0000:03:00.0/', '0000:03:00.0 ',
              ' 03:00.0', '0000:03:00.8', '0000:03:20.0', '000:03:00.0', '000000000:03:00.0',

@@ -17,10 +17,15 @@ import stat
 import subprocess
 import time
 
+from gi.repository import Gio, GLib
+
 from harness import BUILDDIR, ERROR, NOBODY, Stack, main
 from detachlib import (GROUP, NIC, SATA, USB, StackTest, private_dev_vfio, topology_variant)
 
 USE = 'org.freedesktop.vfio1.use-device'
+USE_OTHER = 'org.freedesktop.vfio1.use-device-other'
+DETACH_GROUP = 'org.freedesktop.vfio1.detach-group'
+NO_OWNER = 4294967295   # Device.OwnerUid when vfiod knows of nobody
 LOCK = 'org.freedesktop.vfio1.lock-memory'
 HECI = '0000:00:16.0'   # alone in group 3
 
@@ -48,8 +53,16 @@ class UseTest(StackTest):
                 pass
             os.chmod(os.path.join(self.dev, str(group)), 0o600)
 
-    def detach_group(self):
-        self.stack.call('DetachDevice', 'st', NIC, GROUP)
+    def detach_group(self, uid=NOBODY):
+        """Group 5 detached by @uid (by default the user who then uses it:
+        the group is theirs, so use-device is enough)."""
+        if uid == 0:
+            self.stack.call('DetachDevice', 'st', NIC, GROUP)
+            return
+        self.stack.polkit_mock('SetAllowed', 'as', [DETACH_GROUP])
+        out = self.stack.call_as(uid, 'DetachDevice', 'st', NIC, GROUP)
+        self.assertNotIn('error', out, out)
+        self.stack.polkit_mock('SetAllowed', 'as', [])
 
     def grants_file(self):
         path = os.path.join(self.stack.state_directory, 'grants.state')
@@ -379,7 +392,8 @@ class TestGrant(UseTest):
 
     def test_device_going_away(self):
         self.stack.call('DetachDevice', 'st', HECI, 0)
-        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        # root detached it: another's, for uid NOBODY
+        self.stack.polkit_mock('SetAllowed', 'as', [USE, USE_OTHER])
         out = self.as_nobody('GrantAccess', HECI, 0)
         self.assertEqual(out['reply'][0], [{'path': '/dev/vfio/3', 'uid': NOBODY}])
         self.sim.remove(HECI)   # no uevents here: the next reading sees it gone
@@ -402,6 +416,200 @@ class TestGrant(UseTest):
         self.stack.start_daemon()
         # never acted on: not a node vfiod grants
         self.assertEqual(acl_users(victim), [NOBODY])
+
+
+class TestOwner(UseTest):
+    """Whose group is whose (issue 18, point 6): DetachDevice records its
+    caller as the owner of the devices it moved; the read API shows it;
+    polkit gets it (owner_uid) on the use calls and on a reattach; and a
+    user (not root) who uses a group they are not the owner of, or that
+    nobody vfiod knows of detached, needs use-device-other on top of
+    use-device."""
+
+    OTHER = 2   # bin: a uid the bus knows, not NOBODY
+
+    def state_file(self):
+        with open(os.path.join(self.stack.state_directory, 'transactions.state')) as f:
+            return f.read()
+
+    def owner_property(self, address):
+        """The Device object's OwnerUid."""
+        path = '/org/freedesktop/vfio1/device/' + address.replace(':', '_').replace('.', '_')
+        reply = self.stack.conn.call_sync('org.freedesktop.vfio1', path, 'org.freedesktop.DBus.Properties',
+                                          'Get', GLib.Variant('(ss)', ('org.freedesktop.vfio1.Device', 'OwnerUid')),
+                                          None, Gio.DBusCallFlags.NONE, 10000, None)
+        return reply.unpack()[0]
+
+    def wait_owner_property(self, address, want):
+        deadline = time.monotonic() + 10
+        while self.owner_property(address) != want and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.owner_property(address), want, address)
+
+    def test_owner_recorded_and_shown(self):
+        self.wait_owner_property(NIC, NO_OWNER)
+        self.detach_group(NOBODY)
+        self.assertIn('owner=%d\n' % NOBODY, self.state_file())
+        devices = {d['address']: d for d in self.stack.list_devices()}
+        for moved in (NIC, SATA, USB):
+            self.assertEqual(devices[moved]['owner_uid'], NOBODY, moved)
+        # what it did not move (the root port stays on pcieport) has none
+        self.assertNotIn('owner_uid', devices['0000:00:1c.0'])
+        self.assertNotIn('owner_uid', devices[HECI])
+        group = {d['address']: d for d in self.stack.get_group(NIC)[1]}
+        self.assertEqual(group[NIC]['owner_uid'], NOBODY)
+        listed = {d['address']: d for d in self.stack.vfioctl_json('list')['devices']}
+        self.assertEqual(listed[NIC]['owner_uid'], NOBODY)
+        self.assertNotIn('owner_uid', listed[HECI])
+        # the Device objects (what a panel watches) say it too
+        self.wait_owner_property(NIC, NOBODY)
+        self.wait_owner_property(HECI, NO_OWNER)
+        # the table's OWNER column (nothing is granted: the uid is the owner's)
+        table = self.stack.vfioctl('list').stdout
+        self.assertIn(' %d ' % NOBODY, next(line for line in table.splitlines() if NIC in line))
+        self.assertNotIn(' %d ' % NOBODY, next(line for line in table.splitlines() if HECI in line))
+        # kept across a restart (same boot)
+        self.stack.restart_daemon()
+        devices = {d['address']: d for d in self.stack.list_devices()}
+        self.assertEqual(devices[NIC]['owner_uid'], NOBODY)
+        # and gone with the devices
+        self.wait_owner_property(NIC, NOBODY)
+        self.stack.call('ReattachDevice', 'st', NIC, GROUP)
+        devices = {d['address']: d for d in self.stack.list_devices()}
+        self.assertNotIn('owner_uid', devices[NIC])
+        self.wait_owner_property(NIC, NO_OWNER)
+
+    def test_owner_uses_with_use_device(self):
+        self.detach_group(NOBODY)
+        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        self.stack.polkit_mock('ClearCalls')
+        out = self.as_nobody('GrantAccess', NIC, 0)
+        self.assertNotIn('error', out, out)
+        calls = self.stack.polkit_calls()
+        self.assertEqual([c['action'] for c in calls], [USE])
+        self.assertEqual(calls[0]['details']['owner_uid'], str(NOBODY))
+        self.assertEqual(acl_users('/dev/vfio/5'), [NOBODY])
+
+    def test_other_users_group_needs_use_device_other(self):
+        self.detach_group(self.OTHER)
+        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        self.stack.polkit_mock('ClearCalls')
+        for method in ('GrantAccess', 'OpenGroup'):
+            out = self.as_nobody(method, NIC, 0)
+            self.assertEqual(out.get('error'), 'org.freedesktop.DBus.Error.AccessDenied', (method, out))
+            self.assertNotIn('fds', out)
+        calls = self.stack.polkit_calls()
+        self.assertEqual([c['action'] for c in calls], [USE, USE_OTHER] * 2)
+        for call in calls:
+            self.assertEqual(call['details']['owner_uid'], str(self.OTHER))
+            self.assertEqual(call['details']['uid'], str(NOBODY))
+        self.assertEqual(acl_users('/dev/vfio/5'), [])
+        self.assertEqual(self.grants_file().strip(), '')
+        # the owner needs no more than use-device
+        out = self.stack.call_as(self.OTHER, 'GrantAccess', 'st', NIC, 0)
+        self.assertNotIn('error', out, out)
+        self.assertEqual(acl_users('/dev/vfio/5'), [self.OTHER])
+        # root needs neither; a rule that grants use-device-other lets the other user
+        out = self.stack.call_as(0, 'OpenGroup', 'st', NIC, 0)
+        self.assertNotIn('error', out, out)
+        self.stack.polkit_mock('SetAllowed', 'as', [USE, USE_OTHER])
+        out = self.as_nobody('GrantAccess', NIC, 0)
+        self.assertNotIn('error', out, out)
+        self.assertEqual(acl_users('/dev/vfio/5'), sorted([NOBODY, self.OTHER]))
+        # the CLI says which action refused it
+        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        out = self.stack.vfioctl('--no-ask-password', 'grant', NIC, uid=NOBODY, check=1)
+        self.assertIn('use-device-other', out.stderr)
+
+    def test_root_detached_group_is_another_users(self):
+        self.detach_group(0)
+        self.assertEqual({d['address']: d for d in self.stack.list_devices()}[NIC]['owner_uid'], 0)
+        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        out = self.as_nobody('GrantAccess', NIC, 0)
+        self.assertEqual(out.get('error'), 'org.freedesktop.DBus.Error.AccessDenied', out)
+        self.assertEqual(self.stack.polkit_calls()[-1]['details']['owner_uid'], '0')
+        self.assertEqual(acl_users('/dev/vfio/5'), [])
+
+    def test_nobodys_group_fails_closed(self):
+        # HECI (alone in group 3) bound to vfio-pci by hand: vfiod knows of no owner
+        with open('/sys/bus/pci/devices/%s/driver_override' % HECI, 'w') as f:
+            f.write('vfio-pci')
+        with open('/sys/bus/pci/drivers/mei_me/unbind', 'w') as f:
+            f.write(HECI)
+        with open('/sys/bus/pci/drivers_probe', 'w') as f:
+            f.write(HECI)
+        self.assertEqual(self.sim.driver_of(HECI), 'vfio-pci')
+        self.assertNotIn('owner_uid', {d['address']: d for d in self.stack.list_devices()}[HECI])
+        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        out = self.as_nobody('GrantAccess', HECI, 0)
+        self.assertEqual(out.get('error'), 'org.freedesktop.DBus.Error.AccessDenied', out)
+        call = self.stack.polkit_calls()[-1]
+        self.assertEqual(call['action'], USE_OTHER)
+        self.assertEqual(call['details']['owner_uid'], 'none')
+        self.assertEqual(acl_users('/dev/vfio/3'), [])
+        # root may
+        out = self.stack.call_as(0, 'GrantAccess', 'st', HECI, 0)
+        self.assertNotIn('error', out, out)
+
+    def test_reattach_passes_owner(self):
+        self.detach_group(NOBODY)
+        self.stack.polkit_mock('SetAllowed', 'as', [])
+        self.stack.polkit_mock('ClearCalls')
+        out = self.as_nobody('ReattachDevice', NIC, 0)
+        self.assertEqual(out.get('error'), 'org.freedesktop.DBus.Error.AccessDenied', out)
+        call = self.stack.polkit_calls()[-1]
+        self.assertEqual(call['action'], 'org.freedesktop.vfio1.reattach-device')
+        self.assertEqual(call['details']['owner_uid'], str(NOBODY))
+        self.assertEqual(self.sim.driver_of(NIC), 'vfio-pci')
+
+    def write_owner(self, value, boot=None):
+        """Stops the daemon, sets every device record's owner to @value
+        (and boot, when given), starts it again."""
+        self.stack.stop_daemon()
+        path = os.path.join(self.stack.state_directory, 'transactions.state')
+        lines = []
+        with open(path) as f:
+            for line in f:
+                if line.startswith('owner='):
+                    line = 'owner=%s\n' % value
+                elif boot and line.startswith('boot='):
+                    line = 'boot=%s\n' % boot
+                lines.append(line)
+        with open(path, 'w') as f:
+            f.writelines(lines)
+        self.stack.start_daemon()
+
+    def test_hostile_owner_is_ignored(self):
+        """The state file is untrusted: an owner that is not a uid is
+        ignored (logged), the records kept (a reattach still gives the
+        drivers back), and the devices count as nobody's."""
+        self.detach_group(NOBODY)
+        for value in ('-1', '4294967295', '99999999999999999999', 'root', '0x0', '65534;0', '',
+                      '\\x00', '1' * 5000):
+            self.write_owner(value)
+            self.assertTrue(self.stack.daemon.poll() is None, value)
+            devices = {d['address']: d for d in self.stack.list_devices()}
+            self.assertNotIn('owner_uid', devices[NIC], value)
+            self.assertEqual(devices[NIC]['driver'], 'vfio-pci')
+            self.stack.polkit_mock('SetAllowed', 'as', [USE])
+            out = self.as_nobody('GrantAccess', NIC, 0)
+            self.assertEqual(out.get('error'), 'org.freedesktop.DBus.Error.AccessDenied', (value, out))
+        with open(os.path.join(self.stack.tmp, 'vfiod.log')) as f:
+            self.assertIn('Ignoring the owner of the state file', f.read())
+        self.assertEqual(acl_users('/dev/vfio/5'), [])
+        # the records still give the drivers back
+        self.stack.call('ReattachDevice', 'st', NIC, GROUP)
+        self.assertEqual(self.sim.driver_of(NIC), 'e1000e')
+        self.assertEqual(self.sim.driver_of(SATA), 'ahci')
+
+    def test_owner_of_another_boot_is_nobody(self):
+        self.detach_group(NOBODY)
+        self.write_owner(str(NOBODY), boot='7d3a1c5e-2b4f-4e6a-9c8d-1f0e2d3c4b5a')
+        devices = {d['address']: d for d in self.stack.list_devices()}
+        self.assertNotIn('owner_uid', devices[NIC])
+        self.stack.polkit_mock('SetAllowed', 'as', [USE])
+        out = self.as_nobody('GrantAccess', NIC, 0)
+        self.assertEqual(out.get('error'), 'org.freedesktop.DBus.Error.AccessDenied', out)
 
 
 class TestPolkitAbsent(StackTest):
@@ -572,6 +780,86 @@ class TestLockMemory(UseTest):
         self.assertEqual(out['error'], 'org.freedesktop.DBus.Error.AccessDenied', out)
         self.assertEqual(memlock(proc.pid), before)
 
+
+
+class LockedMemoryCapTest(UseTest):
+    """SetLockedMemoryLimit is capped (issue 18, point 6): one call may
+    give one process at most MaxLockedMemory= of [Limits] in vfiod.conf,
+    by default the machine's memory less a reserve of max(1 GiB, 10 %).
+    A request above the cap is refused before polkit is asked, naming the
+    request, the cap and the file; nothing changes.  A file that does not
+    validate gives the default cap, never a larger one."""
+
+    CONFIG = None
+    spawn_as = TestLockMemory.spawn_as
+
+    def setUp(self):
+        def write_config(stack):
+            if self.CONFIG is not None:
+                with open(stack.config_file, 'w') as f:
+                    f.write(self.CONFIG)
+        self.start(before_daemon=write_config)
+
+    def memory(self):
+        return os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGESIZE')
+
+    def request(self, nbytes):
+        proc = self.spawn_as(NOBODY)
+        before = memlock(proc.pid)
+        self.stack.polkit_mock('ClearCalls')
+        out = self.as_nobody('SetLockedMemoryLimit', '@pidfd', nbytes, signature='ht', pidfd_of=proc.pid)
+        return out, before, memlock(proc.pid)
+
+    def assert_refused(self, nbytes, cap, why):
+        self.stack.polkit_mock('SetAllowed', 'as', [LOCK])
+        out, before, after = self.request(nbytes)
+        self.assertEqual(out.get('error'), 'org.freedesktop.DBus.Error.LimitsExceeded', out)
+        self.assertIn('%d bytes' % nbytes, out['message'])
+        self.assertIn('%d bytes' % cap, out['message'])
+        self.assertIn(why, out['message'])
+        self.assertIn('MaxLockedMemory= in [Limits] of %s' % self.stack.config_file, out['message'])
+        self.assertIn('Nothing was changed', out['message'])
+        self.assertEqual(after, before)
+        # refused before anybody was asked for a password
+        self.assertEqual(self.stack.polkit_calls(), [])
+
+    def assert_reaches_polkit(self, nbytes):
+        self.stack.polkit_mock('SetAllowed', 'as', [])
+        out, before, after = self.request(nbytes)
+        self.assertEqual(out.get('error'), 'org.freedesktop.DBus.Error.AccessDenied', out)
+        self.assertEqual([c['action'] for c in self.stack.polkit_calls()], [LOCK])
+
+
+class TestLockedMemoryCap(LockedMemoryCapTest):
+    def test_default_cap(self):
+        memory = self.memory()
+        reserve = min(max(1 << 30, memory // 10), memory // 2)
+        cap = memory - reserve
+        self.assert_refused(cap + 1, cap, "the default: the machine's memory less a reserve")
+        self.assert_reaches_polkit(cap)
+
+
+class TestLockedMemoryCapConfigured(LockedMemoryCapTest):
+    CONFIG = '# a site that runs small guests\n[Limits]\nMaxLockedMemory=256M\n'
+
+    def test_configured_cap(self):
+        self.assert_refused((256 << 20) + 4096, 256 << 20, 'as configured')
+        self.assert_reaches_polkit(256 << 20)
+        with open(os.path.join(self.stack.tmp, 'vfiod.log')) as f:
+            self.assertIn('SetLockedMemoryLimit gives one process at most %d bytes (%s)'
+                          % (256 << 20, self.stack.config_file), f.read())
+
+
+class TestLockedMemoryCapBadConfig(LockedMemoryCapTest):
+    CONFIG = '[Limits]\nMaxLockedMemory=lots\n'
+
+    def test_bad_config_gives_the_default(self):
+        with open(os.path.join(self.stack.tmp, 'vfiod.log')) as f:
+            self.assertIn('Ignoring MaxLockedMemory=lots in %s' % self.stack.config_file, f.read())
+        memory = self.memory()
+        cap = memory - min(max(1 << 30, memory // 10), memory // 2)
+        self.assert_refused(cap + 1, cap, "the default")
+        self.assert_reaches_polkit(1 << 20)
 
 
 class TestCli(UseTest):

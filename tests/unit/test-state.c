@@ -439,6 +439,115 @@ test_identity_reattach (void)
   g_rmdir (dir);
 }
 
+static const StateRecord *
+record (const StateContents *c, guint i)
+{
+  return g_ptr_array_index (c->records, i);
+}
+
+static void
+test_owner_key (void)
+{
+  /* the owner is untrusted too: anything but a uid as vfiod writes it is
+   * ignored (logged), the record kept without an owner, so it still says
+   * which driver to give back and the device is nobody's to use */
+  static const char *const bad[] = {
+    "",
+    "-1",
+    "+5",
+    "5 ",
+    "05",
+    "abc",
+    "1e3",
+    "0x10",
+    "4294967295",
+    "4294967296",
+    "99999999999999999999999",
+    "1000;1001",
+    "1000\\n",
+    "1000\\s",
+  };
+  g_autofree char *dir = g_dir_make_tmp ("vfiod-owner-XXXXXX", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) members =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
+  g_autoptr (StateTransaction) t = NULL;
+  g_autoptr (GHashTable) owners = NULL;
+  g_autofree char *path = NULL;
+  StateFate fates[] = { STATE_FATE_ON_VFIO };
+  gpointer value;
+  State *state;
+
+  g_log_set_always_fatal (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *text =
+          g_strdup_printf ("[0000:00:14.0]\ngroup=5\nknown=true\n"
+                           "driver=xhci_hcd\noverride=\nboot=" BOOT_A "\nowner=%s\n",
+                           bad[i]);
+      g_autoptr (StateContents) c = parse (text);
+
+      g_assert_cmpuint (c->records->len, ==, 1);
+      g_assert_false (record (c, 0)->has_owner);
+      g_assert_cmpstr (record (c, 0)->driver, ==, "xhci_hcd");
+    }
+  {
+    g_autoptr (StateContents) c = parse ("[0000:00:14.0]\ngroup=5\nknown=false\nboot=" BOOT_A
+                                         "\nowner=0\n[0000:00:17.0]\ngroup=5\nknown=false\n"
+                                         "owner=4294967294\n");
+    g_autoptr (StateContents) again = NULL;
+    g_autofree char *data = NULL;
+
+    g_assert_true (record (c, 0)->has_owner);
+    g_assert_cmpuint (record (c, 0)->owner, ==, 0);
+    g_assert_true (record (c, 1)->has_owner);
+    g_assert_cmpuint (record (c, 1)->owner, ==, 4294967294u);
+    data = state_contents_to_data (c, NULL);
+    again = parse (data);
+    g_assert_cmpuint (record (again, 1)->owner, ==, 4294967294u);
+    g_assert_true (record (again, 0)->has_owner);
+  }
+
+  /* recorded by a detach's first write, for the group expected only */
+  state = state_open (dir, BOOT_A, &error);
+  g_assert_no_error (error);
+  g_ptr_array_add (members, state_record_new ("0000:00:14.0", 5, TRUE, "xhci_hcd", NULL));
+  state_expect_owner (state, 6, 1001);
+  t = state_begin (state, STATE_OP_DETACH, 5, FALSE, members, &error);
+  g_assert_nonnull (t);
+  owners = state_owners (state);
+  g_assert_cmpuint (g_hash_table_size (owners), ==, 0);
+  g_clear_pointer (&owners, g_hash_table_unref);
+  g_assert_true (state_end (state, t, fates, &error));
+  g_clear_pointer (&t, state_transaction_free);
+  state_expect_owner (state, 5, 1000);
+  t = state_begin (state, STATE_OP_DETACH, 5, FALSE, members, &error);
+  state_clear_owner (state, 5);
+  state_clear_owner (state, 6);
+  g_assert_true (member (t, 0)->has_owner);
+  g_assert_true (state_end (state, t, fates, &error));
+  owners = state_owners (state);
+  g_assert_true (g_hash_table_lookup_extended (owners, "0000:00:14.0", NULL, &value));
+  g_assert_cmpuint (GPOINTER_TO_UINT (value), ==, 1000);
+  g_clear_pointer (&owners, g_hash_table_unref);
+  state_free (state);
+  /* kept across a restart; another boot's owner is nobody's */
+  state = state_open (dir, BOOT_A, &error);
+  owners = state_owners (state);
+  g_assert_cmpuint (g_hash_table_size (owners), ==, 1);
+  g_clear_pointer (&owners, g_hash_table_unref);
+  state_free (state);
+  state = state_open (dir, BOOT_B, &error);
+  owners = state_owners (state);
+  g_assert_cmpuint (g_hash_table_size (owners), ==, 0);
+  g_clear_pointer (&owners, g_hash_table_unref);
+  state_free (state);
+
+  path = g_build_filename (dir, "transactions.state", NULL);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -450,5 +559,6 @@ main (int argc, char **argv)
   g_test_add_func ("/state/boot-key", test_boot_key);
   g_test_add_func ("/state/identity", test_identity);
   g_test_add_func ("/state/identity-reattach", test_identity_reattach);
+  g_test_add_func ("/state/owner-key", test_owner_key);
   return g_test_run ();
 }
