@@ -257,8 +257,23 @@ def run(C, root, pk, dev, section):
     if not pk:
         return pk
 
+    # root detached it: the group is root's, and using another's group is use-device-other,
+    # which the example rules do not grant
+    p = vfioctl_as(USER, "--no-ask-password", "grant", dev)
+    C.check(f"root detached {dev}: uid {USER} `vfioctl --no-ask-password grant` -> exit 1, "
+            "not authorized: the group is another's (polkit action use-device-other)",
+            p.returncode == 1 and "use-device-other" in p.stderr, show(p))
+    check_acl("after the refusal of root's group", {})
+    r = root.reattach(dev, 0)
+    C.check(f"root: ReattachDevice {dev} -> {host_drv}", r.ok and L.driver(dev) == host_drv,
+            r.error)
+    p = vfioctl_as(USER, "detach", dev)
+    C.check(f"uid {USER}: `vfioctl detach {dev}` -> exit 0 (detach-device), on vfio-pci: "
+            "the group is uid {USER}'s now".replace("{USER}", str(USER)),
+            p.returncode == 0 and L.driver(dev) == "vfio-pci", show(p))
+
     p = vfioctl_as(USER, "grant", dev)
-    C.check(f"uid {USER}: `vfioctl grant {dev}` -> exit 0, names {node}",
+    C.check(f"uid {USER}: `vfioctl grant {dev}` of its own group -> exit 0, names {node}",
             p.returncode == 0 and node in p.stdout, show(p))
     check_acl("after the grant", {USER: "rw-"})
     g = granted()
