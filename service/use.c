@@ -209,11 +209,18 @@ use_grant (Grants *grants, GPtrArray *members, uint32_t group, uid_t uid, const 
       if (r < 0)
         {
           grants_remove (grants, path, uid, NULL);
+          /* what to do next depends on why: EPERM is vfiod's own lack of
+           * CAP_FOWNER on a node another owner has, EOPNOTSUPP a /dev
+           * without ACLs */
           sd_bus_error_setf (error, VFIOD_ERROR_FAILED,
                              "Cannot give uid %u access to %s (IOMMU group %u of %s): %s; "
-                             "nothing was granted. Does the file system of /dev support POSIX "
-                             "ACLs?",
-                             (unsigned) uid, path, group, target, g_strerror (-r));
+                             "nothing was granted. %s",
+                             (unsigned) uid, path, group, target, g_strerror (-r),
+                             r == -EPERM || r == -EACCES
+                                 ? "vfiod may not change the ACL of a node another owner has "
+                                   "(it needs CAP_FOWNER, which its unit grants: check "
+                                   "CapabilityBoundingSet= of vfiod.service and its drop-ins)"
+                                 : "Check that the file system of /dev supports POSIX ACLs");
           goto undo;
         }
       g_ptr_array_add (done, grant_new (path, group, uid, false));
