@@ -96,6 +96,8 @@ class Stack:
         # persistent assignments: never the machine's /etc/vfiod (made by
         # the daemon with its first record)
         self.persist_dir = os.path.join(self.tmp, 'persistent')
+        # the boot helper's notes of this boot: never the machine's /run/vfiod
+        self.notes_dir = os.path.join(self.tmp, 'run', 'vfiod', 'boot-bound')
         self.procs = []
         self.sim = None
         self.daemon = None
@@ -161,6 +163,7 @@ class Stack:
                    SYSTEMD_DEVICE_VERIFY_SYSFS='0',
                    STATE_DIRECTORY=os.path.join(self.tmp, 'state'),
                    VFIOD_PERSIST_DIR=self.persist_dir,
+                   VFIOD_BOOT_NOTES_DIR=self.notes_dir,
                    G_MESSAGES_DEBUG='all',
                    ASAN_OPTIONS=os.environ.get('ASAN_OPTIONS', '') or 'detect_leaks=1')
         env.update(self.daemon_env)
