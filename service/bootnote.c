@@ -11,9 +11,8 @@
 #include "names.h"
 
 static const char *const states[BOOT_NOTE_N_STATES] = {
-  [BOOT_NOTE_INITRAMFS] = "initramfs", [BOOT_NOTE_ROOT] = "root",
-  [BOOT_NOTE_KEPT] = "kept",           [BOOT_NOTE_GIVEN_BACK] = "given-back",
-  [BOOT_NOTE_HELD] = "held",           [BOOT_NOTE_FAILED] = "failed",
+  [BOOT_NOTE_INITRAMFS] = "initramfs",   [BOOT_NOTE_ROOT] = "root", [BOOT_NOTE_KEPT] = "kept",
+  [BOOT_NOTE_GIVEN_BACK] = "given-back", [BOOT_NOTE_HELD] = "held", [BOOT_NOTE_FAILED] = "failed",
 };
 
 const char *
@@ -136,8 +135,8 @@ parse_line (char *line, unsigned lineno, bool *seen, BootNote *n, char *why, siz
       return 0;
     case KEY_CLASS:
       if (!hexnum_parse_prefixed (value, 1, 6, &v))
-        return refuse (why, why_size, "line %u: class '%.32s' is not 0x and 1-6 hex digits",
-                       lineno, value);
+        return refuse (why, why_size, "line %u: class '%.32s' is not 0x and 1-6 hex digits", lineno,
+                       value);
       n->class_code = v;
       return 0;
     default:

@@ -84,8 +84,9 @@ test_refused (void)
     {
       g_test_message ("%s", cases[i].what);
       why[0] = '\0';
-      g_assert_cmpint (boot_note_parse (cases[i].text, strlen (cases[i].text), &out, why, sizeof why),
-                       ==, -EBADMSG);
+      g_assert_cmpint (
+          boot_note_parse (cases[i].text, strlen (cases[i].text), &out, why, sizeof why), ==,
+          -EBADMSG);
       g_assert_cmpstr (why, !=, "");
     }
   /* a key twice, a NUL byte, a driver where the state has none, too large */
