@@ -218,13 +218,18 @@ enum {
         _DEVICE_COLUMN_MAX,
 };
 
-/* The persistence marker of a device: "-", "yes", or "mismatch" (what
- * differs is in `vfioctl persistent`). */
+/* The persistence marker of a device: "-", "yes", "mismatch" (what
+ * differs is in `vfioctl persistent`), or "stale" (the initramfs's
+ * out-of-date copy of the records bound it this boot: --json says what
+ * the real root did with it). */
 static const char *persistent_marker(const char *persistent) {
         if (!*persistent)
                 return "-";
         if (strcmp(persistent, VFIOD_PERSISTENT_ACTIVE) == 0)
                 return "yes";
+        if (strncmp(persistent, VFIOD_PERSISTENT_STALE_INITRAMFS,
+                    strlen(VFIOD_PERSISTENT_STALE_INITRAMFS)) == 0)
+                return "stale";
         return "mismatch";
 }
 

@@ -168,11 +168,15 @@
 #define VFIOD_RESET_BUS    "bus"
 
 /* Values of "persistent": no record for the address, a record the device
- * there matches, or "mismatch: " and what differs (the boot helper leaves
- * such a device to its host driver). */
-#define VFIOD_PERSISTENT_NONE     ""
-#define VFIOD_PERSISTENT_ACTIVE   "active"
-#define VFIOD_PERSISTENT_MISMATCH "mismatch: "
+ * there matches, "mismatch: " and what differs (the boot helper leaves
+ * such a device to its host driver), or "stale-initramfs: " and what the
+ * real root did with a device only the initramfs's out-of-date copy of
+ * the records bound this boot ("given back to e1000e", "left on vfio-pci:
+ * its group 5 is in use", "giving it back failed"). */
+#define VFIOD_PERSISTENT_NONE            ""
+#define VFIOD_PERSISTENT_ACTIVE          "active"
+#define VFIOD_PERSISTENT_MISMATCH        "mismatch: "
+#define VFIOD_PERSISTENT_STALE_INITRAMFS "stale-initramfs: "
 
 /* ---- persistent assignment dictionary (ListPersistentAssignments) ---
  * address, the ids and class as recorded (keys as above), "persistent"

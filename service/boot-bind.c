@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "address.h"
+#include "bootnote.h"
 #include "config.h"
 #include "hexnum.h"
 #include "persist.h"
@@ -48,7 +49,10 @@ typedef struct {
   const char *records;  /* directory of the records */
   const char *cmdline;  /* the kernel command line file */
   const char *modprobe; /* program that loads vfio-pci */
+  const char *notes;    /* directory of the notes of this boot (bootnote.h) */
+  const char *marker;   /* NULL: the built-in initramfs markers; else only this file */
   bool kmsg;            /* log to /dev/kmsg too */
+  bool initramfs;       /* running in the initramfs, not the real root */
   char name[ADDRESS_STRLEN];
 } Options;
 
@@ -290,12 +294,11 @@ load_record (const char *name, bool loud, PersistRecord *out, char *path, size_t
   return 1;
 }
 
-/* Whether the hardware at device @name's address is the one recorded
- * (said why not when @loud). */
-static bool
-identity_matches (const char *name, bool loud, const PersistRecord *record, const char *path)
+/* Device @name's vendor, device, subsystem ids and class into @v:
+ * 0, or -errno (said which when @loud). */
+static int
+read_ids (const char *name, bool loud, uint32_t v[5])
 {
-  uint32_t v[5];
   static const struct {
     const char *attr;
     size_t digits;
@@ -306,7 +309,6 @@ identity_matches (const char *name, bool loud, const PersistRecord *record, cons
     { VFIOD_ATTR_SUBSYSTEM_DEVICE, 4 },
     { VFIOD_ATTR_CLASS, 6 },
   };
-  char why[256];
 
   for (size_t i = 0; i < 5; i++)
     {
@@ -316,9 +318,22 @@ identity_matches (const char *name, bool loud, const PersistRecord *record, cons
           if (loud)
             say (LOG_WARNING, "%s: cannot read its %s (%s); the device is left alone", name,
                  attrs[i].attr, strerror (-r));
-          return false;
+          return r;
         }
     }
+  return 0;
+}
+
+/* Whether the hardware at device @name's address is the one recorded
+ * (said why not when @loud). */
+static bool
+identity_matches (const char *name, bool loud, const PersistRecord *record, const char *path)
+{
+  uint32_t v[5];
+  char why[256];
+
+  if (read_ids (name, loud, v) < 0)
+    return false;
   if (!persist_identity_matches (record, (uint16_t) v[0], (uint16_t) v[1], (uint16_t) v[2],
                                  (uint16_t) v[3], v[4], why, sizeof why))
     {
@@ -330,6 +345,207 @@ identity_matches (const char *name, bool loud, const PersistRecord *record, cons
       return false;
     }
   return true;
+}
+
+/* ---- notes of this boot (bootnote.h) ---------------------------------- */
+
+/* The initramfs-tools hook and the dracut module ship a marker in the
+ * image; dracut and systemd's initrds also have /etc/initrd-release.
+ * The real root has neither. */
+static bool
+in_initramfs (void)
+{
+  if (opts.marker)
+    return access (opts.marker, F_OK) == 0;
+  return access (VFIOD_INITRAMFS_MARKER, F_OK) == 0 || access (VFIOD_INITRD_RELEASE, F_OK) == 0;
+}
+
+/* Whether the open file or directory @fd is root's and only root may
+ * write it. */
+static bool
+roots_only (int fd, mode_t type, off_t max_size)
+{
+  struct stat st;
+
+  return fstat (fd, &st) == 0 && (st.st_mode & S_IFMT) == type && st.st_uid == 0 &&
+         !(st.st_mode & (S_IWGRP | S_IWOTH)) && (max_size < 0 || st.st_size <= max_size);
+}
+
+/* The notes directory, made when @create (its parent too): a descriptor,
+ * or -1 (said why, unless it is only absent and not to be made). */
+static int
+notes_open (bool create)
+{
+  int fd;
+
+  if (create)
+    {
+      char parent[PATH_MAX], *slash;
+
+      snprintf (parent, sizeof parent, "%s", opts.notes);
+      slash = strrchr (parent, '/');
+      if (slash && slash != parent)
+        {
+          *slash = '\0';
+          if (mkdir (parent, 0755) < 0 && errno != EEXIST)
+            {
+              say (LOG_WARNING, "%s: cannot make %s (%s); what was done is not noted", opts.name,
+                   parent, strerror (errno));
+              return -1;
+            }
+        }
+      if (mkdir (opts.notes, 0755) < 0 && errno != EEXIST)
+        {
+          say (LOG_WARNING, "%s: cannot make %s (%s); what was done is not noted", opts.name,
+               opts.notes, strerror (errno));
+          return -1;
+        }
+    }
+  fd = open (opts.notes, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    {
+      if (errno != ENOENT || create)
+        say (LOG_WARNING, "%s: cannot open %s (%s); its notes are not used", opts.name, opts.notes,
+             strerror (errno));
+      return -1;
+    }
+  if (!roots_only (fd, S_IFDIR, -1))
+    {
+      say (LOG_WARNING,
+           "%s: %s is not a directory of root's that only root may write; its notes are "
+           "not used",
+           opts.name, opts.notes);
+      close (fd);
+      return -1;
+    }
+  return fd;
+}
+
+/* This device's note: 1 and @out, 0 when there is none, -1 when there
+ * is one not to trust (said why): that counts as none. */
+static int
+note_read (BootNote *out)
+{
+  char buf[BOOT_NOTE_MAX_SIZE + 1], why[256];
+  ssize_t n;
+  size_t len = 0;
+  int dir = notes_open (false), fd;
+
+  if (dir < 0)
+    return 0;
+  fd = openat (dir, opts.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+  close (dir);
+  if (fd < 0 && errno == ENOENT)
+    return 0;
+  if (fd < 0)
+    {
+      say (LOG_WARNING, "%s: its note in %s cannot be opened (%s); it is not used", opts.name,
+           opts.notes, strerror (errno));
+      return -1;
+    }
+  if (!roots_only (fd, S_IFREG, BOOT_NOTE_MAX_SIZE))
+    {
+      say (LOG_WARNING,
+           "%s: its note in %s is not a regular file of root's that only root may write, of "
+           "at most %d bytes; it is not used",
+           opts.name, opts.notes, BOOT_NOTE_MAX_SIZE);
+      close (fd);
+      return -1;
+    }
+  while (len < sizeof buf && (n = read (fd, buf + len, sizeof buf - len)) != 0)
+    {
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          say (LOG_WARNING, "%s: its note cannot be read (%s); it is not used", opts.name,
+               strerror (errno));
+          close (fd);
+          return -1;
+        }
+      len += (size_t) n;
+    }
+  close (fd);
+  if (boot_note_parse (buf, len, out, why, sizeof why) < 0)
+    {
+      say (LOG_WARNING, "%s: its note in %s is not valid (%s); it is not used", opts.name,
+           opts.notes, why);
+      return -1;
+    }
+  {
+    char noted[ADDRESS_STRLEN];
+    if (strcmp (address_format (&out->address, noted), opts.name) != 0)
+      {
+        say (LOG_WARNING, "%s: its note in %s is about %s; it is not used", opts.name, opts.notes,
+             noted);
+        return -1;
+      }
+  }
+  return 1;
+}
+
+/* Writes this device's note: written whole and renamed over the old one. */
+static void
+note_write (const BootNote *note)
+{
+  char tmp[ADDRESS_STRLEN + 8];
+  char *text = boot_note_format (note);
+  int dir = text ? notes_open (true) : -1, fd = -1;
+  size_t len;
+  ssize_t n;
+
+  if (dir < 0)
+    {
+      free (text);
+      return;
+    }
+  snprintf (tmp, sizeof tmp, ".%s.tmp", opts.name);
+  (void) unlinkat (dir, tmp, 0); /* left by a run that died: udev runs one per device */
+  fd = openat (dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  len = strlen (text);
+  n = fd < 0 ? -1 : write (fd, text, len);
+  if (fd < 0 || n != (ssize_t) len || fchmod (fd, 0644) < 0 || close (fd) < 0 ||
+      renameat (dir, tmp, dir, opts.name) < 0)
+    {
+      say (LOG_WARNING, "%s: cannot write its note in %s (%s)", opts.name, opts.notes,
+           strerror (errno ? errno : EIO));
+      if (fd >= 0)
+        (void) unlinkat (dir, tmp, 0);
+    }
+  free (text);
+  close (dir);
+}
+
+static void
+note_remove (void)
+{
+  int dir = notes_open (false);
+
+  if (dir < 0)
+    return;
+  if (unlinkat (dir, opts.name, 0) < 0 && errno != ENOENT)
+    say (LOG_WARNING, "%s: cannot remove its note in %s (%s)", opts.name, opts.notes,
+         strerror (errno));
+  close (dir);
+}
+
+/* A note of @state about the device as it is now. */
+static void
+note_device (BootNoteState state)
+{
+  BootNote note;
+  uint32_t v[5];
+
+  memset (&note, 0, sizeof note);
+  if (!address_parse (opts.name, &note.address) || read_ids (opts.name, false, v) < 0)
+    return;
+  note.state = state;
+  note.vendor_id = (uint16_t) v[0];
+  note.device_id = (uint16_t) v[1];
+  note.subsystem_vendor_id = (uint16_t) v[2];
+  note.subsystem_device_id = (uint16_t) v[3];
+  note.class_code = v[4];
+  note_write (&note);
 }
 
 /* ---- is the host using it? -------------------------------------------- */
@@ -580,7 +796,15 @@ bind_device (const char *record_path)
       return 0;
     }
   if (strcmp (driver, VFIOD_DRIVER_VFIO_PCI) == 0)
-    return 0;
+    {
+      BootNote note;
+
+      /* the initramfs: another event's sweep gave it the override and
+       * vfio-pci's load took it; it is the initramfs's binding all the same */
+      if (opts.initramfs && note_read (&note) == 0)
+        note_device (BOOT_NOTE_INITRAMFS);
+      return 0;
+    }
   if (strcmp (driver, VFIOD_DRIVER_PCI_STUB) == 0)
     {
       say (LOG_NOTICE, "%s: already on %s, which also keeps it from the host; left there",
@@ -614,6 +838,10 @@ bind_device (const char *record_path)
            strerror (-r));
       return 1;
     }
+  /* from here on the device is the initramfs's: the real root gives it
+   * back if its own records do not want it */
+  if (opts.initramfs)
+    note_device (BOOT_NOTE_INITRAMFS);
   if (driver[0])
     {
       snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DRIVERS "/%s/" VFIOD_ATTR_UNBIND, driver);
@@ -652,8 +880,153 @@ bind_device (const char *record_path)
                        : "no driver");
       return 1;
     }
+  if (!opts.initramfs)
+    note_device (BOOT_NOTE_ROOT);
   say (LOG_INFO, "%s: bound to %s, as recorded in %s", opts.name, VFIOD_DRIVER_VFIO_PCI,
        record_path);
+  return 0;
+}
+
+/* ---- giving back what the initramfs bound -------------------------------- */
+
+/* Device @name's IOMMU group: 0 and @group, or -errno (-ENOENT: none). */
+static int
+read_group (const char *name, uint32_t *group)
+{
+  char path[PATH_MAX], target[PATH_MAX];
+  const char *base;
+  ssize_t n;
+
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_IOMMU_GROUP, name);
+  n = readlink (path, target, sizeof target - 1);
+  if (n < 0)
+    return -errno;
+  target[n] = '\0';
+  base = strrchr (target, '/');
+  base = base ? base + 1 : target;
+  if (!*base || strlen (base) > 9 || strspn (base, "0123456789") != strlen (base))
+    return -EBADMSG;
+  *group = (uint32_t) strtoul (base, NULL, 10);
+  return 0;
+}
+
+/* Whether a process holds the group of the device (on vfio-pci): the
+ * kernel lets an unbind through while only the group file is open, so
+ * ask as the daemon does: a second open of /dev/vfio/N is refused with
+ * EBUSY while another process has it.  Anything else that cannot tell
+ * counts as held. */
+static bool
+group_held (uint32_t group, char *why, size_t why_size)
+{
+  char node[64];
+  int fd;
+
+  snprintf (node, sizeof node, VFIOD_DEV_VFIO_DIR "/%u", (unsigned) group);
+  fd = open (node, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd >= 0)
+    {
+      close (fd);
+      return false;
+    }
+  if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
+    return false; /* no node: nobody can hold it */
+  if (errno == EBUSY)
+    snprintf (why, why_size, "%s is held by a process", node);
+  else
+    snprintf (why, why_size, "cannot tell whether %s is held: %s", node, strerror (errno));
+  return true;
+}
+
+/* The real root, for a device the initramfs bound (@note) that the real
+ * root's records do not want (@because says why): back to its host
+ * driver, unless its group is held; then left on vfio-pci.  Writes
+ * nothing for a device no longer on vfio-pci, or not the one noted.
+ * The note says what happened, for the daemon. */
+static int
+give_back (BootNote *note, const char *because)
+{
+  char path[PATH_MAX], driver[NAME_MAX + 1], override[64] = "", why[512];
+  bool on_vfio, overridden;
+  uint32_t v[5], group = 0;
+  int r;
+
+  r = read_driver (opts.name, driver, sizeof driver);
+  snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_DRIVER_OVERRIDE,
+            opts.name);
+  if (r < 0 || read_text (path, override, sizeof override) < 0 || read_ids (opts.name, true, v) < 0)
+    {
+      say (LOG_WARNING, "%s: cannot read it; the initramfs's binding is left as it is", opts.name);
+      return 0;
+    }
+  on_vfio = strcmp (driver, VFIOD_DRIVER_VFIO_PCI) == 0;
+  overridden = strcmp (override, VFIOD_DRIVER_VFIO_PCI "\n") == 0;
+  if (!on_vfio && !overridden)
+    {
+      /* somebody moved it already: nothing of the initramfs's is left */
+      note_remove ();
+      return 0;
+    }
+  if (note->vendor_id != v[0] || note->device_id != v[1] || note->subsystem_vendor_id != v[2] ||
+      note->subsystem_device_id != v[3] || note->class_code != v[4])
+    {
+      say (LOG_WARNING, "%s: not the device the initramfs bound (its ids differ); left alone",
+           opts.name);
+      note_remove ();
+      return 0;
+    }
+  if (on_vfio && read_group (opts.name, &group) == 0 && group_held (group, why, sizeof why))
+    {
+      note->state = BOOT_NOTE_HELD;
+      note->has_group = true;
+      note->group = group;
+      note_write (note);
+      say (LOG_WARNING,
+           "%s: the initramfs bound it to %s from its out-of-date copy of the records, but %s; "
+           "it is left on %s (vfioctl reattach %s once it is free). Rebuild the initramfs: "
+           "update-initramfs -u, or dracut -f",
+           opts.name, VFIOD_DRIVER_VFIO_PCI, why, VFIOD_DRIVER_VFIO_PCI, opts.name);
+      return 0;
+    }
+
+  /* the three writes of a reattach: the override cleared, vfio-pci's
+   * unbind, the probe that finds its host driver */
+  r = write_text (path, "\n");
+  if (r == 0 && on_vfio)
+    {
+      snprintf (path, sizeof path, VFIOD_SYSFS_PCI_DRIVERS "/" VFIOD_DRIVER_VFIO_PCI "/%s",
+                VFIOD_ATTR_UNBIND);
+      r = write_text (path, opts.name);
+      if (r == -ENODEV)
+        r = 0; /* gone from vfio-pci meanwhile */
+    }
+  if (r == 0)
+    {
+      snprintf (path, sizeof path, "%s", VFIOD_SYSFS_DRIVERS_PROBE);
+      r = write_text (path, opts.name);
+    }
+  if (r == 0)
+    r = read_driver (opts.name, driver, sizeof driver);
+  if (r < 0)
+    {
+      note->state = BOOT_NOTE_FAILED;
+      note_write (note);
+      say (LOG_ERR,
+           "%s: giving it back to the host (%s) failed: writing %s: %s. The initramfs bound it "
+           "from its out-of-date copy of the records; rebuild it: update-initramfs -u, or "
+           "dracut -f",
+           opts.name, because, path, strerror (-r));
+      return 1;
+    }
+  note->state = BOOT_NOTE_GIVEN_BACK;
+  if (strlen (driver) > BOOT_NOTE_DRIVER_MAX)
+    driver[0] = '\0';
+  memcpy (note->driver, driver, strlen (driver) + 1);
+  note_write (note);
+  say (LOG_NOTICE,
+       "%s: given back to %s: the initramfs bound it to %s from its out-of-date copy of the "
+       "records, and %s. Rebuild the initramfs: update-initramfs -u, or dracut -f",
+       opts.name, driver[0] ? driver : "the host (no driver took it)", VFIOD_DRIVER_VFIO_PCI,
+       because);
   return 0;
 }
 
@@ -722,18 +1095,29 @@ usage (FILE *f)
            "  --records=DIR   records directory (default %s)\n"
            "  --cmdline=FILE  kernel command line (default %s)\n"
            "  --modprobe=PROG program that loads vfio_pci (default %s)\n"
+           "  --notes=DIR     notes of what it did this boot (default %s)\n"
+           "  --initramfs-marker=FILE\n"
+           "                  in the initramfs when FILE exists (default: %s or %s)\n"
            "  --no-kmsg       log to stderr only, not to the kernel log\n",
-           VFIOD_PERSIST_DIR, VFIOD_PROC_CMDLINE, VFIOD_MODPROBE_PATH);
+           VFIOD_PERSIST_DIR, VFIOD_PROC_CMDLINE, VFIOD_MODPROBE_PATH, VFIOD_BOOT_NOTES_DIR,
+           VFIOD_INITRAMFS_MARKER, VFIOD_INITRD_RELEASE);
 }
 
 int
 main (int argc, char **argv)
 {
   static const struct option options[] = {
-    { "records", required_argument, NULL, 'r' },  { "cmdline", required_argument, NULL, 'c' },
-    { "modprobe", required_argument, NULL, 'm' }, { "no-kmsg", no_argument, NULL, 'k' },
-    { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
+    { "records", required_argument, NULL, 'r' },
+    { "cmdline", required_argument, NULL, 'c' },
+    { "modprobe", required_argument, NULL, 'm' },
+    { "no-kmsg", no_argument, NULL, 'k' },
+    { "notes", required_argument, NULL, 'n' },
+    { "initramfs-marker", required_argument, NULL, 'i' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
   };
+  BootNote note;
+  bool on, matched = false;
   char record_path[PATH_MAX];
   PersistRecord *record;
   PciAddress address;
@@ -743,6 +1127,7 @@ main (int argc, char **argv)
   opts.cmdline = VFIOD_PROC_CMDLINE;
   /* udev runs us without PATH: execlp() would look in /bin:/usr/bin only */
   opts.modprobe = VFIOD_MODPROBE_PATH;
+  opts.notes = VFIOD_BOOT_NOTES_DIR;
   opts.kmsg = true;
   while ((c = getopt_long (argc, argv, "h", options, NULL)) != -1)
     switch (c)
@@ -751,6 +1136,8 @@ main (int argc, char **argv)
       case 'c': opts.cmdline = optarg; break;
       case 'm': opts.modprobe = optarg; break;
       case 'k': opts.kmsg = false; break;
+      case 'n': opts.notes = optarg; break;
+      case 'i': opts.marker = optarg; break;
       case 'h': usage (stdout); return 0;
       default: usage (stderr); return 2;
       }
@@ -761,19 +1148,53 @@ main (int argc, char **argv)
     }
   address_format (&address, opts.name);
 
+  opts.initramfs = in_initramfs ();
+
   /* the fast path, for every device of a machine without records: the
    * rule runs us only when the directory exists, and it may be empty */
   record = malloc (sizeof *record);
   if (record == NULL)
     return 1;
   r = load_record (opts.name, true, record, record_path, sizeof record_path);
-  if (!enabled (r > 0))
+  on = enabled (r > 0);
+
+  /* the real root, for a device the initramfs bound and nobody has
+   * looked at since: kept if the records here want it, else given back.
+   * Only that note: a device bound by hand, by vfiod, or kept or given
+   * back by an earlier event of this boot is never touched again. */
+  if (!opts.initramfs && note_read (&note) == 1 && note.state == BOOT_NOTE_INITRAMFS)
+    {
+      const char *because = NULL;
+
+      if (r == 0)
+        because = "its record is gone from the real root's records";
+      else if (r < 0)
+        because = "the real root's record of it cannot be used";
+      else if (!on)
+        because = "the kernel command line turns persistent assignments off";
+      else if (!identity_matches (opts.name, true, record, record_path))
+        because = "the real root's record of it does not match it";
+      if (because == NULL)
+        {
+          note.state = BOOT_NOTE_KEPT;
+          note_write (&note);
+          matched = true;
+        }
+      else
+        {
+          if (on)
+            sweep ();
+          free (record);
+          return give_back (&note, because);
+        }
+    }
+  if (!on)
     {
       free (record);
       return 0;
     }
   sweep ();
-  if (r <= 0 || !identity_matches (opts.name, true, record, record_path))
+  if (r <= 0 || (!matched && !identity_matches (opts.name, true, record, record_path)))
     {
       free (record);
       return 0;

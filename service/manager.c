@@ -2439,6 +2439,7 @@ manager_new (sd_bus *bus, State *state, Grants *grants, Records *records)
   self->monitor = monitor_new (self->model);
   model_load (self->model);
   warn_records (self);
+  records_warn_notes ();
   /* grants recorded by an earlier run: those that no longer hold go, the
    * others are applied again */
   reconcile_grants (self, TRUE);

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "records.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bootnote.h"
 #include "config.h"
 #include "names.h"
 
@@ -346,15 +348,157 @@ records_check (const RecordEntry *e, const Device *device)
   return g_strdup (VFIOD_PERSISTENT_ACTIVE);
 }
 
+/* ---- the boot helper's notes of this boot (bootnote.h) ---------------- */
+
+const char *
+records_notes_dir (void)
+{
+  const char *env = g_getenv (VFIOD_ENV_BOOT_NOTES_DIR);
+
+  return env && *env ? env : VFIOD_BOOT_NOTES_DIR;
+}
+
+/* Reads one note as the helper does: root's, only root may write it,
+ * not a link, bounded, understood exactly, about its own address.  NULL
+ * (@error set, unless it is only absent) otherwise. */
+static BootNote *
+note_read (int dir, const char *name, char **error)
+{
+  g_autofree BootNote *note = g_new0 (BootNote, 1);
+  char text[BOOT_NOTE_MAX_SIZE + 1], why[256], noted[ADDRESS_STRLEN];
+  struct stat st;
+  ssize_t n;
+  int fd = openat (dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+  if (fd < 0)
+    {
+      *error = g_strdup_printf ("cannot open it: %s", g_strerror (errno));
+      return NULL;
+    }
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_uid != 0 ||
+      (st.st_mode & (S_IWGRP | S_IWOTH)) || st.st_size > BOOT_NOTE_MAX_SIZE)
+    {
+      close (fd);
+      *error = g_strdup_printf ("not a regular file of root's that only root may write, of at "
+                                "most %d bytes",
+                                BOOT_NOTE_MAX_SIZE);
+      return NULL;
+    }
+  do
+    n = read (fd, text, sizeof text);
+  while (n < 0 && errno == EINTR);
+  close (fd);
+  if (n < 0)
+    {
+      *error = g_strdup_printf ("cannot read it: %s", g_strerror (errno));
+      return NULL;
+    }
+  if (boot_note_parse (text, (size_t) n, note, why, sizeof why) < 0)
+    {
+      *error = g_strdup (why);
+      return NULL;
+    }
+  if (strcmp (address_format (&note->address, noted), name) != 0)
+    {
+      *error = g_strdup_printf ("it is about %s", noted);
+      return NULL;
+    }
+  return g_steal_pointer (&note);
+}
+
+GHashTable *
+records_read_notes (gboolean warn)
+{
+  GHashTable *notes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  const char *path = records_notes_dir ();
+  struct stat st;
+  DIR *dir;
+  struct dirent *de;
+  int fd = open (path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+  if (fd < 0)
+    {
+      if (errno != ENOENT && warn)
+        g_warning ("Cannot read the boot helper's notes in %s: %s", path, g_strerror (errno));
+      return notes;
+    }
+  if (fstat (fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+    {
+      if (warn)
+        g_warning ("The boot helper's notes in %s are not used: the directory is not root's, or "
+                   "others may write it",
+                   path);
+      close (fd);
+      return notes;
+    }
+  dir = fdopendir (fd);
+  if (dir == NULL)
+    {
+      close (fd);
+      return notes;
+    }
+  while ((de = readdir (dir)) != NULL)
+    {
+      g_autofree char *error = NULL;
+      PciAddress address;
+      char spelt[ADDRESS_STRLEN];
+      BootNote *note;
+
+      /* only names as the helper writes them; its temporary files start with '.' */
+      if (!address_parse (de->d_name, &address) ||
+          strcmp (address_format (&address, spelt), de->d_name) != 0)
+        continue;
+      note = note_read (dirfd (dir), de->d_name, &error);
+      if (note)
+        g_hash_table_insert (notes, g_strdup (de->d_name), note);
+      else if (warn)
+        g_warning ("The boot helper's note %s/%s is not used: %s", path, de->d_name, error);
+    }
+  closedir (dir);
+  return notes;
+}
+
+void
+records_warn_notes (void)
+{
+  g_autoptr (GHashTable) notes = records_read_notes (TRUE);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, notes);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      const BootNote *note = value;
+
+      if (note->state == BOOT_NOTE_GIVEN_BACK)
+        g_warning ("%s was bound to " VFIOD_DRIVER_VFIO_PCI " by the initramfs's stale copy of the "
+                   "records and given back to its host driver (%s); run update-initramfs -u / "
+                   "dracut -f",
+                   (char *) key, note->driver[0] ? note->driver : "none took it");
+      else if (note->state == BOOT_NOTE_HELD)
+        g_warning ("%s was bound to " VFIOD_DRIVER_VFIO_PCI " by the initramfs's stale copy of the "
+                   "records and left there: its group %u was in use when the real root would "
+                   "have given it back; vfioctl reattach %s, and run update-initramfs -u / "
+                   "dracut -f",
+                   (char *) key, (unsigned) note->group, (char *) key);
+      else if (note->state == BOOT_NOTE_FAILED)
+        g_warning ("%s was bound to " VFIOD_DRIVER_VFIO_PCI " by the initramfs's stale copy of the "
+                   "records, and giving it back to its host driver failed (see the kernel log); "
+                   "vfioctl reattach %s, and run update-initramfs -u / dracut -f",
+                   (char *) key, (char *) key);
+    }
+}
+
 void
 records_annotate (Records *self, GPtrArray *devices)
 {
   g_autoptr (GPtrArray) entries = records_list (self);
+  g_autoptr (GHashTable) notes = records_read_notes (FALSE);
   g_autoptr (GHashTable) by_name = NULL;
 
   for (guint i = 0; i < devices->len; i++)
     g_clear_pointer (&((Device *) g_ptr_array_index (devices, i))->persistent, g_free);
-  if (entries->len == 0)
+  if (entries->len == 0 && g_hash_table_size (notes) == 0)
     return;
   by_name = g_hash_table_new (g_str_hash, g_str_equal);
   for (guint i = 0; i < devices->len; i++)
@@ -370,4 +514,23 @@ records_annotate (Records *self, GPtrArray *devices)
       if (d)
         d->persistent = records_check (e, d);
     }
+  /* what the real root did with the initramfs's stale bindings, for the
+   * rest of the boot; a record that holds now says more */
+  {
+    GHashTableIter iter;
+    gpointer key, value;
+
+    g_hash_table_iter_init (&iter, notes);
+    while (g_hash_table_iter_next (&iter, &key, &value))
+      {
+        Device *d = g_hash_table_lookup (by_name, key);
+        char text[128];
+
+        if (d == NULL || g_strcmp0 (d->persistent, VFIOD_PERSISTENT_ACTIVE) == 0 ||
+            boot_note_describe (value, text, sizeof text) == NULL)
+          continue;
+        g_free (d->persistent);
+        d->persistent = g_strdup (text);
+      }
+  }
 }

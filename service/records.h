@@ -60,5 +60,20 @@ gboolean records_remove (Records *records, const char *address, GError **error);
  * allocated. */
 char *records_check (const RecordEntry *entry, const Device *device);
 
-/* Sets each device's persistent (NULL without a record). */
+/* The boot helper's notes of this boot (bootnote.h): $VFIOD_BOOT_NOTES_DIR
+ * or VFIOD_BOOT_NOTES_DIR. */
+const char *records_notes_dir (void);
+
+/* Every note that validates (BootNote*, by address); a note that does
+ * not is left out, with a warning when @warn. */
+GHashTable *records_read_notes (gboolean warn);
+
+/* At start: a warning for each device the initramfs's stale copy of the
+ * records bound this boot and the real root gave back (or could not). */
+void records_warn_notes (void);
+
+/* Sets each device's persistent (NULL without a record): the record's
+ * check, or what the real root did with a device only the initramfs's
+ * stale copy of the records bound ("stale-initramfs: given back to ..."),
+ * unless a record holds now. */
 void records_annotate (Records *records, GPtrArray *devices);

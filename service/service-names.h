@@ -20,6 +20,13 @@
 #define VFIOD_BOOT_HELPER "vfiod-boot-bind"
 /* Kernel command line: vfiod.persistent=0 turns the helper off for a boot. */
 #define VFIOD_CMDLINE_PERSISTENT "vfiod.persistent"
+/* Its notes of what it did this boot, one per device ("<address>",
+ * bootnote.h): /run survives the switch from the initramfs to the real
+ * root.  The daemon reads them. */
+#define VFIOD_BOOT_NOTES_DIR "/run/vfiod/boot-bound"
+/* systemd's convention for "this is an initramfs" (dracut ships it; the
+ * hook and the module also ship VFIOD_INITRAMFS_MARKER, config.h). */
+#define VFIOD_INITRD_RELEASE "/etc/initrd-release"
 
 /* ---- limits the daemon keeps ---------------------------------------- */
 /* Calls of one caller that may wait for polkit at the same time. */
@@ -45,6 +52,8 @@
 #define VFIOD_ENV_PERSIST_DIR "VFIOD_PERSIST_DIR"
 /* The configuration file (default VFIOD_CONFIG_FILE). */
 #define VFIOD_ENV_CONFIG_FILE "VFIOD_CONFIG_FILE"
+/* Where the boot helper's notes are (default VFIOD_BOOT_NOTES_DIR). */
+#define VFIOD_ENV_BOOT_NOTES_DIR "VFIOD_BOOT_NOTES_DIR"
 /* The program that loads vfio_pci (default: modprobe). */
 #define VFIOD_ENV_MODPROBE "VFIOD_MODPROBE"
 /* systemd's StateDirectory= (default VFIOD_STATE_DIR_DEFAULT). */

@@ -111,6 +111,8 @@ class Stack:
         # the daemon's configuration: never the machine's /etc/vfiod/vfiod.conf
         # (absent unless a test writes it: the defaults)
         self.config_file = os.path.join(self.tmp, 'vfiod.conf')
+        # the boot helper's notes of this boot: never the machine's /run/vfiod
+        self.notes_dir = os.path.join(self.tmp, 'run', 'vfiod', 'boot-bound')
         self.procs = []
         self.sim = None
         self.daemon = None
@@ -177,6 +179,7 @@ class Stack:
                    STATE_DIRECTORY=os.path.join(self.tmp, 'state'),
                    VFIOD_PERSIST_DIR=self.persist_dir,
                    VFIOD_CONFIG_FILE=self.config_file,
+                   VFIOD_BOOT_NOTES_DIR=self.notes_dir,
                    G_MESSAGES_DEBUG='all',
                    ASAN_OPTIONS=os.environ.get('ASAN_OPTIONS', '') or 'detect_leaks=1')
         env.update(self.daemon_env)

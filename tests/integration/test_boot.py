@@ -11,6 +11,7 @@ the daemon shows what the helper did.  The udev rule is checked with
 udevadm's own rule processing: it runs the helper only for recorded
 devices, before the rule that loads drivers."""
 
+import errno
 import json
 import os
 import re
@@ -20,7 +21,7 @@ import tempfile
 
 from harness import BUILDDIR, SRCDIR, main
 from detachlib import (FAKE_MODPROBE, GROUP5, HECI, IGPU, LPC, NIC, ORIGINAL, SATA, USB, StackTest,
-                       detach_writes, override_write, probe_write, topology_variant)
+                       detach_writes, override_write, probe_write, topology_variant, unbind_write)
 from test_persistent import IDS, record_text
 
 HELPER = os.path.join(BUILDDIR, 'service', 'vfiod-boot-bind')
@@ -51,11 +52,20 @@ class BootTest(StackTest):
         os.chmod(path, mode)
         return path
 
-    def run_helper(self, address, expect=0):
+    def run_helper(self, address, expect=0, initramfs=False, env=None):
+        """The helper as udev runs it: on the real root, or in the
+        initramfs (its marker there); its notes in the stack's /run."""
         env = dict(os.environ, FAKE_MODPROBE_LOG=self.modprobe_log,
-                   FAKE_MODPROBE_CONTROL=os.path.join(self.stack.tmp, 'sim', 'ctl'))
+                   FAKE_MODPROBE_CONTROL=os.path.join(self.stack.tmp, 'sim', 'ctl'), **(env or {}))
+        marker = os.path.join(self.stack.tmp, 'initramfs-marker')
+        if initramfs:
+            open(marker, 'w').close()
+        elif os.path.exists(marker):
+            os.unlink(marker)
+        os.makedirs(os.path.join(self.stack.tmp, 'run'), exist_ok=True)
         proc = subprocess.run([HELPER, '--no-kmsg', '--records', self.stack.persist_dir,
-                               '--cmdline', self.cmdline, '--modprobe', FAKE_MODPROBE, address],
+                               '--cmdline', self.cmdline, '--modprobe', FAKE_MODPROBE,
+                               '--notes', self.stack.notes_dir, '--initramfs-marker', marker, address],
                               capture_output=True, text=True, env=env, timeout=30)
         self.assertEqual(proc.returncode, expect, proc.stderr)
         self.assertEqual(proc.stdout, '')
@@ -376,9 +386,12 @@ class TestRule(BootTest):
         os.makedirs(rules)
         with open(os.path.join(BUILDDIR, 'boot', '40-vfiod-persistent.rules')) as f:
             rule = f.read()
-        # the installed rule, with the test's records directory
-        rule = re.sub(r'TEST=="[^"]*"', 'TEST=="%s"' % self.stack.persist_dir, rule)
+        # the installed rule, with the test's records and notes directories
+        rule = re.sub(r'TEST(==|!=)"[^"]*/persistent"', r'TEST\1"%s"' % self.stack.persist_dir, rule)
+        rule = rule.replace('TEST=="/run/vfiod/boot-bound"', 'TEST=="%s"' % self.stack.notes_dir)
         self.assertEqual(rule.count('TEST=="%s"' % self.stack.persist_dir), 1, rule)
+        self.assertEqual(rule.count('TEST!="%s"' % self.stack.persist_dir), 1, rule)
+        self.assertEqual(rule.count('TEST=="%s"' % self.stack.notes_dir), 1, rule)
         with open(os.path.join(rules, '40-vfiod-persistent.rules'), 'w') as f:
             f.write(rule)
         # udev reads /etc/udev/rules.d: ours there, next to the system's
@@ -387,6 +400,12 @@ class TestRule(BootTest):
         # no records directory: the helper is not even started
         out = self.udevadm_test(NIC)
         self.assertNotIn('vfiod-boot-bind', ''.join(re.findall(r"^run: '(.*)'$", out, re.M)), out)
+        # nor without records but with the initramfs's notes: it runs
+        # once, to give back what the initramfs bound
+        os.makedirs(self.stack.notes_dir)
+        out = self.udevadm_test(NIC)
+        self.assertEqual(''.join(re.findall(r"^run: '(.*)'$", out, re.M)).count('vfiod-boot-bind ' + NIC), 1, out)
+        shutil.rmtree(self.stack.notes_dir)
 
         self.write_record(NIC)
         out = self.udevadm_test(NIC)
@@ -403,12 +422,203 @@ class TestRule(BootTest):
         self.assertIn('vfiod-boot-bind ' + SATA, ''.join(re.findall(r"^run: '(.*)'$", out, re.M)), out)
 
 
+class TestGiveBack(BootTest):
+    """The initramfs binds from its copy of the records; on the real root
+    the helper gives back a device that copy bound and the real root's own
+    records do not want (the record removed since the image was built, no
+    longer matching, or persistent assignments off), noting it in /run for
+    the daemon; it never touches a device vfio-pci got any other way."""
+
+    def boot_initramfs(self, address=NIC):
+        """The initramfs pass: the record there (a copy), the device bound
+        and noted."""
+        self.start()
+        self.record = self.write_record(address)
+        said = self.run_helper(address, initramfs=True)
+        self.assertIn('bound to vfio-pci', said)
+        self.assert_drivers({address: 'vfio-pci'})
+        self.assertEqual(self.note(address)['state'], 'initramfs')
+        self.sim.clear_audit()
+
+    def note_path(self, address):
+        return os.path.join(self.stack.notes_dir, address)
+
+    def note(self, address):
+        with open(self.note_path(address)) as f:
+            return dict(line.split('=', 1) for line in f.read().splitlines() if not line.startswith('#'))
+
+    def daemon_log(self):
+        with open(os.path.join(self.stack.tmp, 'vfiod.log'), errors='replace') as f:
+            return f.read()
+
+    def persistent_of(self, address):
+        _, members = self.stack.get_group(address)
+        return next(d for d in members if d['address'] == address).get('persistent', '')
+
+    def group_of(self, address):
+        return int(os.path.basename(os.readlink('/sys/bus/pci/devices/%s/iommu_group' % address)))
+
+    def given_back_writes(self, address=NIC):
+        return [override_write(address, '\n'), unbind_write(address, 'vfio-pci'), probe_write(address)]
+
+    def test_record_gone_device_given_back(self):
+        self.boot_initramfs()
+        os.unlink(self.record)          # vfioctl reattach since the image was built
+        said = self.run_helper(NIC)     # the real root's coldplug
+        self.assertIn('%s: given back to e1000e' % NIC, said)
+        self.assertIn('update-initramfs -u', said)
+        self.assert_audit(self.given_back_writes())
+        self.assert_drivers({NIC: 'e1000e'})
+        self.assertEqual(self.sim.override_of(NIC), None)
+        note = self.note(NIC)
+        self.assertEqual((note['state'], note['driver'], note['vendor']), ('given-back', 'e1000e', '0x8086'))
+        # the daemon says so, in its log and where panels look
+        self.stack.restart_daemon()
+        self.assertIn('%s was bound to vfio-pci by the initramfs\'s stale copy of the records and given '
+                      'back to its host driver (e1000e); run update-initramfs -u / dracut -f' % NIC,
+                      self.daemon_log())
+        self.assertEqual(self.persistent_of(NIC), 'stale-initramfs: given back to e1000e')
+        out = self.stack.vfioctl('--json', 'list').stdout
+        self.assertIn('stale-initramfs: given back to e1000e', out)
+        # the user detaches it again this boot, and udev's add comes again:
+        # left on vfio-pci
+        self.detach(NIC, 0x1)  # GROUP
+        self.sim.clear_audit()
+        self.assertEqual(self.run_helper(NIC), '')
+        self.assert_nothing_written()
+        self.assert_drivers({NIC: 'vfio-pci'})
+
+    def test_records_directory_gone_rule_still_runs(self):
+        # the last record removed with the directory: the rule runs the
+        # helper while the notes directory exists
+        with open(os.path.join(BUILDDIR, 'boot', '40-vfiod-persistent.rules')) as f:
+            rule = f.read()
+        self.assertRegex(rule, r'TEST!="[^"]*persistent", TEST=="/run/vfiod/boot-bound", RUN\+=')
+        self.boot_initramfs()
+        shutil.rmtree(self.stack.persist_dir)
+        self.assertIn('given back to e1000e', self.run_helper(NIC))
+        self.assert_drivers({NIC: 'e1000e'})
+
+    def test_record_no_longer_matches_given_back(self):
+        self.boot_initramfs()
+        vendor, device, sv, sd, cls = IDS[NIC]
+        self.write_record(NIC, ids=(vendor, 0x10ea, sv, sd, cls))
+        said = self.run_helper(NIC)
+        self.assertIn('does not match it', said)
+        self.assert_audit(self.given_back_writes())
+        self.assert_drivers({NIC: 'e1000e'})
+
+    def test_turned_off_on_the_real_root_given_back(self):
+        self.boot_initramfs()
+        self.set_cmdline('quiet vfiod.persistent=0')
+        self.assertIn('turns persistent assignments off', self.run_helper(NIC))
+        self.assert_drivers({NIC: 'e1000e'})
+
+    def test_record_still_there_nothing_changes(self):
+        self.boot_initramfs()
+        self.assertEqual(self.run_helper(NIC), '')
+        self.assert_nothing_written()
+        self.assert_drivers({NIC: 'vfio-pci'})
+        self.assertEqual(self.note(NIC)['state'], 'kept')
+        self.stack.restart_daemon()
+        self.assertEqual(self.persistent_of(NIC), 'active')
+        self.assertNotIn('stale copy', self.daemon_log())
+        # then the user gives it back and takes it again for this boot
+        # only: a later add event leaves the user's detach alone
+        self.reattach(NIC)
+        self.detach(NIC, 0x1)  # GROUP
+        self.sim.clear_audit()
+        self.assertEqual(self.run_helper(NIC), '')
+        self.assert_nothing_written()
+        self.assert_drivers({NIC: 'vfio-pci'})
+
+    def test_detached_by_vfiod_this_boot_left_alone(self):
+        # no initramfs note: vfio-pci got it another way
+        self.start()
+        os.makedirs(self.stack.persist_dir)
+        self.detach(NIC, 0x1)  # GROUP
+        self.sim.clear_audit()
+        self.assertEqual(self.run_helper(NIC), '')
+        self.assert_nothing_written()
+        self.assert_drivers({NIC: 'vfio-pci'})
+        self.assertFalse(os.path.exists(self.note_path(NIC)))
+
+    def test_group_held_left_and_reported(self):
+        self.boot_initramfs()
+        os.unlink(self.record)
+        group = self.group_of(NIC)
+        said = self.run_helper(NIC, env={
+            'LD_PRELOAD': os.path.join(BUILDDIR, 'tests', 'integration', 'openfail.so'),
+            'VFIOD_TEST_OPEN_FAIL': '/dev/vfio/%d:%d' % (group, errno.EBUSY)})
+        self.assertIn('/dev/vfio/%d is held by a process; it is left on vfio-pci' % group, said)
+        self.assert_nothing_written()
+        self.assert_drivers({NIC: 'vfio-pci'})
+        note = self.note(NIC)
+        self.assertEqual((note['state'], note['group']), ('held', str(group)))
+        self.stack.restart_daemon()
+        self.assertEqual(self.persistent_of(NIC),
+                         'stale-initramfs: left on vfio-pci: its group %d is in use' % group)
+        self.assertIn('its group %d was in use' % group, self.daemon_log())
+        # not tried again later in the boot
+        self.assertEqual(self.run_helper(NIC), '')
+        self.assert_nothing_written()
+
+    def test_hostile_notes_ignored(self):
+        self.boot_initramfs()
+        os.unlink(self.record)
+        path = self.note_path(NIC)
+        with open(path) as f:
+            good = f.read()
+        elsewhere = os.path.join(self.stack.tmp, 'elsewhere')
+        with open(elsewhere, 'w') as f:
+            f.write(good)
+
+        def put(text=None, mode=0o644, uid=0, link=False):
+            os.unlink(path)
+            if link:
+                os.symlink(elsewhere, path)
+                return
+            with open(path, 'w') as f:
+                f.write(text if text is not None else good)
+            os.chmod(path, mode)
+            os.chown(path, uid, uid)
+
+        cases = {
+            'symlink': dict(link=True),
+            'not root\'s': dict(uid=65534),
+            'group-writable': dict(mode=0o664),
+            'garbage': dict(text='\x00\xff' * 100),
+            'unknown state': dict(text=good.replace('state=initramfs', 'state=bogus')),
+            'unknown key': dict(text=good + 'extra=1\n'),
+            'truncated': dict(text=good[:-1]),
+            'another device': dict(text=good.replace('address=' + NIC, 'address=' + SATA)),
+            'huge': dict(text='#' * 2000 + '\n' + good),
+        }
+        for what, kw in cases.items():
+            put(**kw)
+            said = self.run_helper(NIC)
+            self.assertIn('it is not used', said, what)
+            self.assert_nothing_written()
+            self.assert_drivers({NIC: 'vfio-pci'})
+            self.stack.restart_daemon()
+            self.assertEqual(self.persistent_of(NIC), '', what)
+        # the directory itself a link to one that holds a good note
+        put()
+        moved = os.path.join(self.stack.tmp, 'notes-elsewhere')
+        os.rename(self.stack.notes_dir, moved)
+        os.symlink(moved, self.stack.notes_dir)
+        self.assertIn('its notes are not used', self.run_helper(NIC))
+        self.assert_nothing_written()
+        self.assert_drivers({NIC: 'vfio-pci'})
+
+
 KVER = '6.1.0-99-test'
 # dracut's install functions standing in for dracut, which conflicts with
 # initramfs-tools on Debian: the module is run as dracut calls it
 DRACUT_STUB = '''
 inst_simple() { echo "inst_simple $1"; }
 instmods() { echo "instmods $* hostonly=[$hostonly]"; }
+initdir="$2"
 . "$1"
 check; echo "check $?"
 installkernel
@@ -501,6 +711,9 @@ class TestInitramfs(BootTest):
         for what in ('helper', 'rule'):
             self.assertIn(self.installed[what].lstrip('/'), files)
         self.assertIn(os.path.join(self.records, NIC + '.conf').lstrip('/'), files)
+        # the marker that tells the helper it runs in the initramfs: only there
+        self.assertIn(self.marker().lstrip('/'), files)
+        self.assertFalse(os.path.exists(self.marker()))
         # the helper runs there: its libraries came along (copy_exec)
         self.assertTrue(os.access(os.path.join(unpacked, self.installed['helper'].lstrip('/')), os.X_OK))
         self.assertTrue([f for f in files if f.endswith('/libc.so.6')], sorted(files))
@@ -508,8 +721,11 @@ class TestInitramfs(BootTest):
             self.assertIn('TEST=="%s"' % self.records, f.read())
 
     def test_dracut_module(self):
+        initdir = os.path.join(self.tmp, 'initdir')
+        os.makedirs(initdir)
+
         def run():
-            return subprocess.run(['bash', '-c', DRACUT_STUB, 'test', self.installed['dracut']],
+            return subprocess.run(['bash', '-c', DRACUT_STUB, 'test', self.installed['dracut'], initdir],
                                   capture_output=True, text=True, check=True).stdout.splitlines()
         self.assertEqual(run()[0], 'check 255')
         self.add_record()
@@ -517,6 +733,11 @@ class TestInitramfs(BootTest):
                                  'inst_simple ' + self.installed['helper'],
                                  'inst_simple ' + self.installed['rule'],
                                  'inst_simple ' + os.path.join(self.records, NIC + '.conf')])
+        # and the marker that tells the helper it runs in the initramfs
+        self.assertTrue(os.path.isfile(initdir + self.marker()))
+
+    def marker(self):
+        return os.path.join(os.path.dirname(self.records), 'initramfs')
 
 
 if __name__ == '__main__':
