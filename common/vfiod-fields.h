@@ -51,17 +51,17 @@
 
 /* org.freedesktop.vfio1.Group (no dictionary: GetGroup answers with the
  * number and the members' device dictionaries). */
-#define VFIOD_GROUP_FIELDS(X)                                                  \
-  X (NUMBER, VFIOD_PROP_NUMBER, "u", NULL, NULL, VFIOD_FIELD_ALWAYS)           \
-  X (DEVICES, VFIOD_PROP_DEVICES, "ao", NULL, NULL, VFIOD_FIELD_ALWAYS)        \
-  X (VIABLE, VFIOD_PROP_VIABLE, "b", NULL, NULL, VFIOD_FIELD_ALWAYS)           \
-  X (IN_USE, VFIOD_PROP_IN_USE, "s", NULL, NULL, VFIOD_FIELD_ALWAYS)           \
-  X (CAUSE, VFIOD_PROP_CAUSE, "s", NULL, NULL, VFIOD_FIELD_ALWAYS)             \
+#define VFIOD_GROUP_FIELDS(X)                                                    \
+  X (NUMBER, VFIOD_PROP_NUMBER, "u", NULL, NULL, VFIOD_FIELD_ALWAYS)             \
+  X (DEVICES, VFIOD_PROP_DEVICES, "ao", NULL, NULL, VFIOD_FIELD_ALWAYS)          \
+  X (VIABLE, VFIOD_PROP_VIABLE, "b", NULL, NULL, VFIOD_FIELD_ALWAYS)             \
+  X (IN_USE, VFIOD_PROP_IN_USE, "s", NULL, NULL, VFIOD_FIELD_ALWAYS)             \
+  X (CAUSE, VFIOD_PROP_CAUSE, "s", NULL, NULL, VFIOD_FIELD_ALWAYS)               \
   X (CAUSE_DEVICE, VFIOD_PROP_CAUSE_DEVICE, "s", NULL, NULL, VFIOD_FIELD_ALWAYS) \
   X (EXPLANATION, VFIOD_PROP_EXPLANATION, "s", NULL, NULL, VFIOD_FIELD_ALWAYS)
 
 /* A step of the plan DetachDevice and ReattachDevice answer with. */
-#define VFIOD_PLAN_STEP_FIELDS(X)                                  \
+#define VFIOD_PLAN_STEP_FIELDS(X)                                     \
   X (ADDRESS, NULL, NULL, VFIOD_KEY_ADDRESS, "s", VFIOD_FIELD_ALWAYS) \
   X (ACTION, NULL, NULL, VFIOD_KEY_ACTION, "s", VFIOD_FIELD_ALWAYS)   \
   X (FROM, NULL, NULL, VFIOD_KEY_FROM, "s", VFIOD_FIELD_ALWAYS)       \
@@ -80,27 +80,27 @@
   X (ISOLATING_SLOTS, NULL, NULL, VFIOD_KEY_ISOLATING_SLOTS, "aa{sv}", VFIOD_FIELD_ALWAYS)
 
 /* An entry of ExplainGroup's "isolating_slots". */
-#define VFIOD_SLOT_FIELDS(X)                                     \
-  X (SLOT, NULL, NULL, VFIOD_KEY_SLOT, "s", VFIOD_FIELD_ALWAYS)  \
-  X (PORT, NULL, NULL, VFIOD_KEY_PORT, "s", VFIOD_FIELD_ALWAYS)  \
+#define VFIOD_SLOT_FIELDS(X)                                    \
+  X (SLOT, NULL, NULL, VFIOD_KEY_SLOT, "s", VFIOD_FIELD_ALWAYS) \
+  X (PORT, NULL, NULL, VFIOD_KEY_PORT, "s", VFIOD_FIELD_ALWAYS) \
   X (OCCUPANT, NULL, NULL, VFIOD_KEY_OCCUPANT, "as", VFIOD_FIELD_ALWAYS)
 
 /* A persistent assignment of ListPersistentAssignments: the ids, class
  * and members only when the record could be read, the driver only when
  * the device is there and bound. */
-#define VFIOD_ASSIGNMENT_FIELDS(X)                                                             \
-  X (ADDRESS, NULL, NULL, VFIOD_KEY_ADDRESS, "s", VFIOD_FIELD_ALWAYS)                          \
-  X (RECORD, NULL, NULL, VFIOD_KEY_RECORD, "s", VFIOD_FIELD_ALWAYS)                            \
-  X (PERSISTENT, NULL, NULL, VFIOD_KEY_PERSISTENT, "s", VFIOD_FIELD_ALWAYS)                    \
-  X (VENDOR_ID, NULL, NULL, VFIOD_KEY_VENDOR_ID, "q", VFIOD_FIELD_SPARSE)                      \
-  X (DEVICE_ID, NULL, NULL, VFIOD_KEY_DEVICE_ID, "q", VFIOD_FIELD_SPARSE)                      \
-  X (SUBSYSTEM_VENDOR_ID, NULL, NULL, VFIOD_KEY_SUBSYSTEM_VENDOR_ID, "q", VFIOD_FIELD_SPARSE)  \
-  X (SUBSYSTEM_DEVICE_ID, NULL, NULL, VFIOD_KEY_SUBSYSTEM_DEVICE_ID, "q", VFIOD_FIELD_SPARSE)  \
-  X (CLASS, NULL, NULL, VFIOD_KEY_CLASS, "u", VFIOD_FIELD_SPARSE)                              \
-  X (MEMBERS, NULL, NULL, VFIOD_KEY_MEMBERS, "as", VFIOD_FIELD_SPARSE)                         \
+#define VFIOD_ASSIGNMENT_FIELDS(X)                                                            \
+  X (ADDRESS, NULL, NULL, VFIOD_KEY_ADDRESS, "s", VFIOD_FIELD_ALWAYS)                         \
+  X (RECORD, NULL, NULL, VFIOD_KEY_RECORD, "s", VFIOD_FIELD_ALWAYS)                           \
+  X (PERSISTENT, NULL, NULL, VFIOD_KEY_PERSISTENT, "s", VFIOD_FIELD_ALWAYS)                   \
+  X (VENDOR_ID, NULL, NULL, VFIOD_KEY_VENDOR_ID, "q", VFIOD_FIELD_SPARSE)                     \
+  X (DEVICE_ID, NULL, NULL, VFIOD_KEY_DEVICE_ID, "q", VFIOD_FIELD_SPARSE)                     \
+  X (SUBSYSTEM_VENDOR_ID, NULL, NULL, VFIOD_KEY_SUBSYSTEM_VENDOR_ID, "q", VFIOD_FIELD_SPARSE) \
+  X (SUBSYSTEM_DEVICE_ID, NULL, NULL, VFIOD_KEY_SUBSYSTEM_DEVICE_ID, "q", VFIOD_FIELD_SPARSE) \
+  X (CLASS, NULL, NULL, VFIOD_KEY_CLASS, "u", VFIOD_FIELD_SPARSE)                             \
+  X (MEMBERS, NULL, NULL, VFIOD_KEY_MEMBERS, "as", VFIOD_FIELD_SPARSE)                        \
   X (DRIVER, NULL, NULL, VFIOD_KEY_DRIVER, "s", VFIOD_FIELD_SPARSE)
 
 /* A device node of GrantAccess and RevokeAccess. */
-#define VFIOD_NODE_FIELDS(X)                                     \
-  X (PATH, NULL, NULL, VFIOD_KEY_PATH, "s", VFIOD_FIELD_ALWAYS)  \
+#define VFIOD_NODE_FIELDS(X)                                    \
+  X (PATH, NULL, NULL, VFIOD_KEY_PATH, "s", VFIOD_FIELD_ALWAYS) \
   X (UID, NULL, NULL, VFIOD_KEY_UID, "u", VFIOD_FIELD_ALWAYS)

@@ -4,8 +4,26 @@
 
 #include <systemd/sd-bus.h>
 
+#include "group.h"
+
 extern const sd_bus_error_map vfiod_error_map[];
 
 /* A printable, bounded rendering of untrusted text for error messages:
  * control characters escaped, cut at 64 characters.  Newly allocated. */
 char *errors_quote_untrusted (const char *text);
+
+/* The errors of the bus layer, worded once, for any client: the methods
+ * and flags of the bus API, never a command line.  Each sets @error and
+ * returns its negative errno, as sd_bus_error_setf() does. */
+
+/* @text is not a PCI address (quoted: it is untrusted). */
+int errors_invalid_address (sd_bus_error *error, const char *text);
+/* PCI device @device has no IOMMU group: the IOMMU is off. */
+int errors_no_group (sd_bus_error *error, const char *device);
+/* Reading PCI device @device from sysfs failed with @r (-errno):
+ * -ENOENT/-ENODEV no such device, -EBADMSG not understood, else unreadable. */
+int errors_from_sysfs (sd_bus_error *error, const char *device, int r);
+/* The planner's refusal (group.h). */
+int errors_from_refusal (sd_bus_error *error, const PlanRefusal *refusal);
+/* The daemon is stopping: nothing was done to @what. */
+int errors_shutting_down (sd_bus_error *error, const char *what);
