@@ -38,8 +38,8 @@ gboolean assignments_pending (Records *records, const Plan *plan, gboolean reatt
  * moves: a reattach that then fails leaves the devices detached until
  * the next boot, never the other way round).  *@changed set when one was
  * removed; FALSE with @error when a removal failed. */
-gboolean assignments_forget (Records *records, const Plan *plan, uint64_t flags,
-                             gboolean *changed, GError **error);
+gboolean assignments_forget (Records *records, const Plan *plan, uint64_t flags, gboolean *changed,
+                             GError **error);
 
 /* DetachDevice PERSISTENT that moves nothing (the devices are on vfio-pci
  * already): records @persist (Device* of @plan).  As above. */

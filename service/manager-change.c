@@ -350,8 +350,9 @@ change_reply (Call *call, sd_bus_message *m)
 
 const MethodSpec manager_changes[] = {
   {
-      .method = SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_DETACH_DEVICE, SD_BUS_ARGS ("s", device, "t", flags),
-                               SD_BUS_RESULT ("aa{sv}", plan), engine_method, SD_BUS_VTABLE_UNPRIVILEGED),
+      .method = SD_BUS_METHOD_WITH_ARGS (
+          VFIOD_METHOD_DETACH_DEVICE, SD_BUS_ARGS ("s", device, "t", flags),
+          SD_BUS_RESULT ("aa{sv}", plan), engine_method, SD_BUS_VTABLE_UNPRIVILEGED),
       .flags = METHOD_GROUP | METHOD_WATCHDOG,
       .parse = detach_parse,
       .prepare = change_prepare,
@@ -362,8 +363,9 @@ const MethodSpec manager_changes[] = {
       .free = change_free,
   },
   {
-      .method = SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_REATTACH_DEVICE, SD_BUS_ARGS ("s", device, "t", flags),
-                               SD_BUS_RESULT ("aa{sv}", plan), engine_method, SD_BUS_VTABLE_UNPRIVILEGED),
+      .method = SD_BUS_METHOD_WITH_ARGS (
+          VFIOD_METHOD_REATTACH_DEVICE, SD_BUS_ARGS ("s", device, "t", flags),
+          SD_BUS_RESULT ("aa{sv}", plan), engine_method, SD_BUS_VTABLE_UNPRIVILEGED),
       .flags = METHOD_GROUP | METHOD_WATCHDOG,
       .parse = reattach_parse,
       .prepare = change_prepare,

@@ -78,25 +78,25 @@ struct Call {
   Manager *manager;
   const MethodSpec *spec;
   sd_bus_message *message;
-  uid_t uid;        /* the caller's euid */
-  PciAddress target;                /* the device argument, parsed once ... */
-  char name[ADDRESS_STRLEN];        /* ... and its normalised text */
+  uid_t uid;                 /* the caller's euid */
+  PciAddress target;         /* the device argument, parsed once ... */
+  char name[ADDRESS_STRLEN]; /* ... and its normalised text */
   gboolean has_target;
-  uint32_t group;                   /* METHOD_GROUP: the target's, once prepared */
-  gboolean settled;                 /* prepared: answered without polkit */
-  sd_bus_error error;               /* set: the caller gets this */
-  char *what;                       /* "detach 0000:03:00.0", for messages */
-  const char *actions[3];           /* polkit actions to check, NULL holes skipped */
-  char *details[11];                /* polkit details: key, value, ..., NULL */
-  gpointer data;                    /* the method's own */
+  uint32_t group;         /* METHOD_GROUP: the target's, once prepared */
+  gboolean settled;       /* prepared: answered without polkit */
+  sd_bus_error error;     /* set: the caller gets this */
+  char *what;             /* "detach 0000:03:00.0", for messages */
+  const char *actions[3]; /* polkit actions to check, NULL holes skipped */
+  char *details[11];      /* polkit details: key, value, ..., NULL */
+  gpointer data;          /* the method's own */
   /* the engine's: */
-  sd_bus_track *caller;             /* while authorizing: tells when the caller leaves */
-  GCancellable *cancel;             /* the polkit check, withdrawn when it does */
+  sd_bus_track *caller; /* while authorizing: tells when the caller leaves */
+  GCancellable *cancel; /* the polkit check, withdrawn when it does */
   gboolean caller_gone;
-  char *sender;                     /* counted in manager->authorizing while set */
-  TransactionProgress *progress;    /* while working (thread-safe) */
-  guint watchdog;                   /* while working, METHOD_WATCHDOG */
-  gboolean answered;                /* the caller was answered before the work ended */
+  char *sender;                  /* counted in manager->authorizing while set */
+  TransactionProgress *progress; /* while working (thread-safe) */
+  guint watchdog;                /* while working, METHOD_WATCHDOG */
+  gboolean answered;             /* the caller was answered before the work ended */
 };
 
 struct Manager {
@@ -127,12 +127,15 @@ struct Manager {
 
 /* ---- the method families ------------------------------------------------ */
 
-extern const MethodSpec manager_reads[];  /* GetGroup, ListDevices, ExplainGroup, ... */
+extern const MethodSpec manager_reads[];   /* GetGroup, ListDevices, ExplainGroup, ... */
 extern const MethodSpec manager_changes[]; /* DetachDevice, ReattachDevice */
-extern const MethodSpec manager_uses[];   /* OpenGroup ... SetLockedMemoryLimit */
+extern const MethodSpec manager_uses[];    /* OpenGroup ... SetLockedMemoryLimit */
 /* each list ends with ENGINE_METHODS_END */
 
-#define ENGINE_METHODS_END { .method = SD_BUS_VTABLE_END }
+#define ENGINE_METHODS_END      \
+  {                             \
+    .method = SD_BUS_VTABLE_END \
+  }
 
 /* manager-use.c: the grants put in order with the machine (at start,
  * @reapply, and whenever the objects changed). */
@@ -142,7 +145,6 @@ void manager_reconcile_grants (Manager *manager, gboolean reapply);
 uint64_t manager_physical_memory (void);
 
 /* ---- the engine (manager-engine.c) --------------------------------------- */
-
 
 /* Appends a vtable row for each of @specs to @vtable (grown). */
 void engine_add_methods (GArray *vtable, const MethodSpec *specs);

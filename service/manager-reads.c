@@ -412,7 +412,8 @@ list_persistent_reply (Call *call, sd_bus_message *m)
 const MethodSpec manager_reads[] = {
   {
       .method = SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_EXPLAIN_GROUP, SD_BUS_ARGS ("s", device),
-                               SD_BUS_RESULT ("a{sv}", explanation), engine_method, SD_BUS_VTABLE_UNPRIVILEGED),
+                                         SD_BUS_RESULT ("a{sv}", explanation), engine_method,
+                                         SD_BUS_VTABLE_UNPRIVILEGED),
       .flags = METHOD_READ | METHOD_LARGE,
       .parse = parse_target,
       .prepare = explain_prepare,
@@ -421,7 +422,8 @@ const MethodSpec manager_reads[] = {
   },
   {
       .method = SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_GET_GROUP, SD_BUS_ARGS ("s", device),
-                               SD_BUS_RESULT ("u", group, "aa{sv}", devices), engine_method, SD_BUS_VTABLE_UNPRIVILEGED),
+                                         SD_BUS_RESULT ("u", group, "aa{sv}", devices),
+                                         engine_method, SD_BUS_VTABLE_UNPRIVILEGED),
       .flags = METHOD_READ,
       .parse = parse_target,
       .prepare = get_group_prepare,
@@ -430,7 +432,8 @@ const MethodSpec manager_reads[] = {
   },
   {
       .method = SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_LIST_DEVICES, SD_BUS_NO_ARGS,
-                               SD_BUS_RESULT ("aa{sv}", devices), engine_method, SD_BUS_VTABLE_UNPRIVILEGED),
+                                         SD_BUS_RESULT ("aa{sv}", devices), engine_method,
+                                         SD_BUS_VTABLE_UNPRIVILEGED),
       .flags = METHOD_READ | METHOD_LARGE,
       .parse = parse_none,
       .prepare = list_devices_prepare,
@@ -439,7 +442,8 @@ const MethodSpec manager_reads[] = {
   },
   {
       .method = SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_LIST_PERSISTENT, SD_BUS_NO_ARGS,
-                               SD_BUS_RESULT ("aa{sv}", assignments), engine_method, SD_BUS_VTABLE_UNPRIVILEGED),
+                                         SD_BUS_RESULT ("aa{sv}", assignments), engine_method,
+                                         SD_BUS_VTABLE_UNPRIVILEGED),
       .flags = METHOD_READ | METHOD_LARGE,
       .parse = parse_none,
       .prepare = list_persistent_prepare,

@@ -78,10 +78,10 @@ use_parse (Call *call, sd_bus_message *m, UseKind kind, sd_bus_error *error)
   return r;
 }
 
-#define USE_PARSE(fn, kind)                                               \
-  static int fn (Call *call, sd_bus_message *m, sd_bus_error *error)      \
-  {                                                                       \
-    return use_parse (call, m, kind, error);                              \
+#define USE_PARSE(fn, kind)                                          \
+  static int fn (Call *call, sd_bus_message *m, sd_bus_error *error) \
+  {                                                                  \
+    return use_parse (call, m, kind, error);                         \
   }
 USE_PARSE (open_group_parse, USE_OPEN_GROUP)
 USE_PARSE (open_device_parse, USE_OPEN_DEVICE)
@@ -200,12 +200,11 @@ use_work (Call *call)
   u->has_owner = use_group_owner (members, owners, &u->owner);
   if (uses_other (call, u) && !u->other_asked)
     {
-      sd_bus_error_setf (&call->error, SD_BUS_ERROR_ACCESS_DENIED,
-                         "Cannot %s: IOMMU group %u was detached by %s while this was being "
-                         "authorized, so using it now needs " VFIOD_ACTION_USE_DEVICE_OTHER
-                         "; nothing was done",
-                         call->what, call->group,
-                         u->has_owner ? "another user" : "somebody vfiod does not know");
+      sd_bus_error_setf (
+          &call->error, SD_BUS_ERROR_ACCESS_DENIED,
+          "Cannot %s: IOMMU group %u was detached by %s while this was being "
+          "authorized, so using it now needs " VFIOD_ACTION_USE_DEVICE_OTHER "; nothing was done",
+          call->what, call->group, u->has_owner ? "another user" : "somebody vfiod does not know");
       return;
     }
   switch (u->kind)
@@ -385,8 +384,8 @@ lock_memory_work (Call *call)
                        (int) l->pid);
   else if (r < 0)
     sd_bus_error_setf (&call->error, VFIOD_ERROR_FAILED,
-                       "Cannot raise the locked-memory limit of process %d to %s: %s",
-                       (int) l->pid, size, g_strerror (-r));
+                       "Cannot raise the locked-memory limit of process %d to %s: %s", (int) l->pid,
+                       size, g_strerror (-r));
   else
     g_message ("Locked-memory limit of process %d (uid %u): %" G_GUINT64_FORMAT
                " -> %" G_GUINT64_FORMAT " bytes",
@@ -546,13 +545,11 @@ manager_reconcile_grants (Manager *self, gboolean reapply)
     }
 }
 
-
-
 const MethodSpec manager_uses[] = {
   {
-      .method = SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_OPEN_GROUP, SD_BUS_ARGS ("s", device, "t", flags),
-                                         SD_BUS_RESULT ("u", group, "h", fd), engine_method,
-                                         SD_BUS_VTABLE_UNPRIVILEGED),
+      .method = SD_BUS_METHOD_WITH_ARGS (
+          VFIOD_METHOD_OPEN_GROUP, SD_BUS_ARGS ("s", device, "t", flags),
+          SD_BUS_RESULT ("u", group, "h", fd), engine_method, SD_BUS_VTABLE_UNPRIVILEGED),
       .flags = METHOD_GROUP,
       .parse = open_group_parse,
       .prepare = use_prepare,
@@ -562,9 +559,9 @@ const MethodSpec manager_uses[] = {
       .free = use_data_free,
   },
   {
-      .method = SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_OPEN_DEVICE, SD_BUS_ARGS ("s", device, "t", flags),
-                                         SD_BUS_RESULT ("h", fd), engine_method,
-                                         SD_BUS_VTABLE_UNPRIVILEGED),
+      .method = SD_BUS_METHOD_WITH_ARGS (
+          VFIOD_METHOD_OPEN_DEVICE, SD_BUS_ARGS ("s", device, "t", flags), SD_BUS_RESULT ("h", fd),
+          engine_method, SD_BUS_VTABLE_UNPRIVILEGED),
       .flags = METHOD_GROUP,
       .parse = open_device_parse,
       .prepare = use_prepare,
@@ -574,9 +571,9 @@ const MethodSpec manager_uses[] = {
       .free = use_data_free,
   },
   {
-      .method = SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_GRANT_ACCESS, SD_BUS_ARGS ("s", device, "t", flags),
-                                         SD_BUS_RESULT ("aa{sv}", nodes), engine_method,
-                                         SD_BUS_VTABLE_UNPRIVILEGED),
+      .method = SD_BUS_METHOD_WITH_ARGS (
+          VFIOD_METHOD_GRANT_ACCESS, SD_BUS_ARGS ("s", device, "t", flags),
+          SD_BUS_RESULT ("aa{sv}", nodes), engine_method, SD_BUS_VTABLE_UNPRIVILEGED),
       .flags = METHOD_GROUP,
       .parse = grant_parse,
       .prepare = use_prepare,
@@ -586,9 +583,9 @@ const MethodSpec manager_uses[] = {
       .free = use_data_free,
   },
   {
-      .method = SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_REVOKE_ACCESS, SD_BUS_ARGS ("s", device, "t", flags),
-                                         SD_BUS_RESULT ("aa{sv}", nodes), engine_method,
-                                         SD_BUS_VTABLE_UNPRIVILEGED),
+      .method = SD_BUS_METHOD_WITH_ARGS (
+          VFIOD_METHOD_REVOKE_ACCESS, SD_BUS_ARGS ("s", device, "t", flags),
+          SD_BUS_RESULT ("aa{sv}", nodes), engine_method, SD_BUS_VTABLE_UNPRIVILEGED),
       .flags = METHOD_GROUP,
       .parse = revoke_parse,
       .prepare = use_prepare,
@@ -599,7 +596,8 @@ const MethodSpec manager_uses[] = {
   },
   {
       .method = SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_SET_LOCKED_MEMORY_LIMIT,
-                               SD_BUS_ARGS ("h", pidfd, "t", bytes), SD_BUS_NO_RESULT, engine_method, SD_BUS_VTABLE_UNPRIVILEGED),
+                                         SD_BUS_ARGS ("h", pidfd, "t", bytes), SD_BUS_NO_RESULT,
+                                         engine_method, SD_BUS_VTABLE_UNPRIVILEGED),
       .parse = lock_memory_parse,
       .authorize = lock_memory_authorize,
       .work = lock_memory_work,

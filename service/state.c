@@ -69,11 +69,11 @@ struct State {
 
 /* ---- records and transactions ----------------------------------------- */
 
-StateRecord *
-state_record_new (const char *device, uint32_t group, gboolean known, const char *driver,
-                  const char *override)
+StateOriginal *
+state_original_new (const char *device, uint32_t group, gboolean known, const char *driver,
+                    const char *override)
 {
-  StateRecord *r = g_new0 (StateRecord, 1);
+  StateOriginal *r = g_new0 (StateOriginal, 1);
 
   r->device = g_strdup (device);
   r->group = group;
@@ -84,7 +84,7 @@ state_record_new (const char *device, uint32_t group, gboolean known, const char
 }
 
 void
-state_record_free (StateRecord *record)
+state_original_free (StateOriginal *record)
 {
   if (record == NULL)
     return;
@@ -95,10 +95,10 @@ state_record_free (StateRecord *record)
   g_free (record);
 }
 
-static StateRecord *
-record_copy (const StateRecord *r)
+static StateOriginal *
+record_copy (const StateOriginal *r)
 {
-  StateRecord *copy = state_record_new (r->device, r->group, r->known, r->driver, r->override);
+  StateOriginal *copy = state_original_new (r->device, r->group, r->known, r->driver, r->override);
 
   copy->boot = g_strdup (r->boot);
   copy->identity = r->identity;
@@ -219,7 +219,7 @@ transaction_new (guint64 id, StateOp op, uint32_t group)
   t->id = id;
   t->op = op;
   t->group = group;
-  t->members = g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
+  t->members = g_ptr_array_new_with_free_func ((GDestroyNotify) state_original_free);
   return t;
 }
 
@@ -241,7 +241,7 @@ contents_new (void)
 {
   StateContents *c = g_new0 (StateContents, 1);
 
-  c->records = g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
+  c->records = g_ptr_array_new_with_free_func ((GDestroyNotify) state_original_free);
   c->transactions = g_ptr_array_new_with_free_func ((GDestroyNotify) state_transaction_free);
   return c;
 }
@@ -268,12 +268,12 @@ contents_copy (const StateContents *c)
   return copy;
 }
 
-static StateRecord *
+static StateOriginal *
 contents_find (const StateContents *c, const char *device, guint *index)
 {
   for (guint i = 0; i < c->records->len; i++)
     {
-      StateRecord *r = g_ptr_array_index (c->records, i);
+      StateOriginal *r = g_ptr_array_index (c->records, i);
       if (strcmp (r->device, device) == 0)
         {
           if (index)
@@ -286,7 +286,7 @@ contents_find (const StateContents *c, const char *device, guint *index)
 
 /* Replaces (or adds) the record of @r->device; takes @r. */
 static void
-contents_put (StateContents *c, StateRecord *r)
+contents_put (StateContents *c, StateOriginal *r)
 {
   guint i;
 
@@ -307,7 +307,7 @@ contents_drop (StateContents *c, const char *device)
 static gint
 record_compare (gconstpointer a, gconstpointer b)
 {
-  return strcmp ((*(StateRecord *const *) a)->device, (*(StateRecord *const *) b)->device);
+  return strcmp ((*(StateOriginal *const *) a)->device, (*(StateOriginal *const *) b)->device);
 }
 
 static gint
@@ -401,7 +401,7 @@ read_boot (GKeyFile *kf, const char *name, char **out)
  * driver to give back, and a group nobody owns is only root's to use
  * (fail closed). */
 static void
-read_owner (GKeyFile *kf, const char *name, StateRecord *r)
+read_owner (GKeyFile *kf, const char *name, StateOriginal *r)
 {
   g_autofree char *value = NULL;
   guint64 uid;
@@ -424,10 +424,10 @@ read_owner (GKeyFile *kf, const char *name, StateRecord *r)
 }
 
 /* A device record; *@pending gets the earlier format's pending operation. */
-static StateRecord *
+static StateOriginal *
 record_from_keyfile (GKeyFile *kf, const char *name, StateOp *pending)
 {
-  g_autoptr (StateRecord) r = g_new0 (StateRecord, 1);
+  g_autoptr (StateOriginal) r = g_new0 (StateOriginal, 1);
   g_autofree char *group = NULL, *op = NULL, *known = NULL;
 
   if (!address_is_normal (name))
@@ -510,7 +510,7 @@ transaction_from_keyfile (GKeyFile *kf, const char *name, const StateContents *c
     return NULL;
   for (char **d = devices; *d; d++)
     {
-      const StateRecord *r = contents_find (c, *d, NULL);
+      const StateOriginal *r = contents_find (c, *d, NULL);
 
       if (r == NULL || r->group != group || g_hash_table_contains (taken, r->device))
         return NULL;
@@ -518,7 +518,7 @@ transaction_from_keyfile (GKeyFile *kf, const char *name, const StateContents *c
     }
   for (guint i = 0; i < t->members->len; i++)
     g_hash_table_add (taken,
-                      g_strdup (((StateRecord *) g_ptr_array_index (t->members, i))->device));
+                      g_strdup (((StateOriginal *) g_ptr_array_index (t->members, i))->device));
   return g_steal_pointer (&t);
 }
 
@@ -554,7 +554,7 @@ state_contents_parse (const char *text, gsize length)
   for (char **g = groups; *g; g++)
     {
       StateOp pending;
-      StateRecord *r;
+      StateOriginal *r;
 
       if (g_str_has_prefix (*g, TRANSACTION_PREFIX))
         continue;
@@ -562,7 +562,7 @@ state_contents_parse (const char *text, gsize length)
       if (r == NULL || contents_find (c, r->device, NULL))
         {
           warn_ignored ("record", *g);
-          state_record_free (r);
+          state_original_free (r);
           continue;
         }
       g_ptr_array_add (c->records, r);
@@ -604,7 +604,7 @@ state_contents_parse (const char *text, gsize length)
   for (guint i = 0; i < old_pending->len; i++)
     {
       StateTransaction *t = g_ptr_array_index (old_pending, i);
-      const char *device = ((StateRecord *) g_ptr_array_index (t->members, 0))->device;
+      const char *device = ((StateOriginal *) g_ptr_array_index (t->members, 0))->device;
 
       if (g_hash_table_contains (taken, device) || next_id == G_MAXUINT64)
         {
@@ -648,7 +648,7 @@ state_contents_to_data (const StateContents *c, gsize *length)
   g_ptr_array_sort (transactions, transaction_compare);
   for (guint i = 0; i < records->len; i++)
     {
-      const StateRecord *r = g_ptr_array_index (records, i);
+      const StateOriginal *r = g_ptr_array_index (records, i);
 
       g_key_file_set_uint64 (kf, r->device, KEY_GROUP, r->group);
       g_key_file_set_string (kf, r->device, KEY_KNOWN, r->known ? "true" : "false");
@@ -674,7 +674,7 @@ state_contents_to_data (const StateContents *c, gsize *length)
       g_autofree const char **devices = g_new0 (const char *, t->members->len + 1);
 
       for (guint j = 0; j < t->members->len; j++)
-        devices[j] = ((StateRecord *) g_ptr_array_index (t->members, j))->device;
+        devices[j] = ((StateOriginal *) g_ptr_array_index (t->members, j))->device;
       g_key_file_set_string (kf, name, KEY_STATUS, STATUS_PENDING);
       g_key_file_set_string (kf, name, KEY_OPERATION, op_to_string (t->op));
       g_key_file_set_uint64 (kf, name, KEY_GROUP, t->group);
@@ -770,10 +770,10 @@ state_commit (State *self, StateContents *next, GError **error)
   return TRUE;
 }
 
-StateRecord *
+StateOriginal *
 state_lookup (State *self, const char *device)
 {
-  StateRecord *r, *copy = NULL;
+  StateOriginal *r, *copy = NULL;
 
   g_mutex_lock (&self->lock);
   r = contents_find (self->contents, device, NULL);
@@ -816,7 +816,7 @@ state_originals (State *self, GPtrArray *devices, gboolean this_boot_only)
   for (guint i = 0; i < devices->len; i++)
     {
       const Device *d = g_ptr_array_index (devices, i);
-      const StateRecord *r = contents_find (self->contents, d->name, NULL);
+      const StateOriginal *r = contents_find (self->contents, d->name, NULL);
       StateIdentity now;
 
       state_identity_from_device (&now, d);
@@ -836,7 +836,7 @@ state_owners (State *self)
   g_mutex_lock (&self->lock);
   for (guint i = 0; i < self->contents->records->len; i++)
     {
-      const StateRecord *r = g_ptr_array_index (self->contents->records, i);
+      const StateOriginal *r = g_ptr_array_index (self->contents->records, i);
       if (r->has_owner && boot_id_same (r->boot, self->boot))
         g_hash_table_insert (out, g_strdup (r->device), GUINT_TO_POINTER ((guint) r->owner));
     }
@@ -882,16 +882,16 @@ state_begin (State *self, StateOp op, uint32_t group, gboolean persistent, GPtrA
   t->boot = g_strdup (self->boot);
   for (guint i = 0; i < members->len; i++)
     {
-      const StateRecord *m = g_ptr_array_index (members, i);
-      const StateRecord *had = contents_find (next, m->device, NULL);
-      StateRecord *r;
+      const StateOriginal *m = g_ptr_array_index (members, i);
+      const StateOriginal *had = contents_find (next, m->device, NULL);
+      StateOriginal *r;
 
       /* what is recorded of another device at that address is no record */
       if (op == STATE_OP_REATTACH && had && had->known &&
           state_identity_matches (&had->identity, &m->identity, NULL))
-        r = state_record_new (m->device, group, TRUE, had->driver, had->override);
+        r = state_original_new (m->device, group, TRUE, had->driver, had->override);
       else
-        r = state_record_new (m->device, group, m->known, m->driver, m->override);
+        r = state_original_new (m->device, group, m->known, m->driver, m->override);
       /* a detach's devices are its caller's; a reattach rolled back
        * leaves them with whoever detached them (in this boot: an owner of
        * another boot is nobody's now) */
@@ -939,7 +939,7 @@ state_end (State *self, const StateTransaction *t, const StateFate *fates, GErro
       }
   for (guint i = 0; i < t->members->len; i++)
     if (fates[i] == STATE_FATE_ON_HOST)
-      contents_drop (next, ((StateRecord *) g_ptr_array_index (t->members, i))->device);
+      contents_drop (next, ((StateOriginal *) g_ptr_array_index (t->members, i))->device);
   ok = state_commit (self, next, error);
   g_mutex_unlock (&self->lock);
   return ok;

@@ -53,14 +53,14 @@ typedef struct {
   uid_t owner;            /* who detached it (the caller of DetachDevice that moved
                            * it to vfio-pci); unknown for a record written before
                            * vfiod kept owners, or whose owner did not validate */
-} StateRecord;
+} StateOriginal;
 
 /* A transaction under way (or left pending by a killed run). */
 typedef struct {
   guint64 id;
   StateOp op;
   uint32_t group;
-  GPtrArray *members;  /* StateRecord*, in step order, originals as recorded */
+  GPtrArray *members;  /* StateOriginal*, in step order, originals as recorded */
   gboolean persistent; /* a detach that records its devices as persistent
                         * assignments: rolling it back removes them */
   char *boot;          /* the boot it began in; NULL: not said (earlier format) */
@@ -87,12 +87,12 @@ void state_free (State *state);
 const char *state_default_dir (void);
 
 /* A copy of the device record of @device, or NULL. */
-StateRecord *state_lookup (State *state, const char *device);
-void state_record_free (StateRecord *record);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (StateRecord, state_record_free)
+StateOriginal *state_lookup (State *state, const char *device);
+void state_original_free (StateOriginal *record);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StateOriginal, state_original_free)
 
-StateRecord *state_record_new (const char *device, uint32_t group, gboolean known,
-                               const char *driver, const char *override);
+StateOriginal *state_original_new (const char *device, uint32_t group, gboolean known,
+                                   const char *driver, const char *override);
 
 /* The identity of @device, as read from sysfs. */
 void state_identity_from_device (StateIdentity *identity, const Device *device);
@@ -139,7 +139,7 @@ void state_clear_owner (State *state, uint32_t group);
 gboolean state_is_this_boot (State *state, const char *boot);
 
 /* Before the first sysfs write of a transaction: in one write, records
- * @members (StateRecord*, step order; for a detach their originals, for a
+ * @members (StateOriginal*, step order; for a detach their originals, for a
  * reattach as state_lookup() gave them or with known FALSE; each with the
  * identity of the device now, whose record it becomes) and marks the
  * transaction pending.  A reattach keeps a member's recorded originals
@@ -156,7 +156,7 @@ gboolean state_end (State *state, const StateTransaction *transaction, const Sta
  * fuzzing): what state_open() would load.  Never fails, never crashes:
  * what does not validate is logged and left out. */
 typedef struct {
-  GPtrArray *records;      /* StateRecord*, by address */
+  GPtrArray *records;      /* StateOriginal*, by address */
   GPtrArray *transactions; /* StateTransaction*, pending, by id */
 } StateContents;
 

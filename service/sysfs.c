@@ -633,9 +633,8 @@ sysfs_device_group (const PciAddress *address, int64_t *group)
   return read_group (name, group);
 }
 
-/* Whether PCI device @name is gone (its bus link is). */
-static gboolean
-device_gone (const char *name)
+gboolean
+sysfs_device_gone (const char *name)
 {
   char path[PATH_MAX];
 
@@ -695,7 +694,7 @@ read_devices_listed_in (SysfsCache *cache, const char *list_path, gboolean group
           break;
         }
       r = read_device (cache, device, drivers);
-      if ((r == -ENOENT || r == -ENODEV) && device_gone (device->name))
+      if ((r == -ENOENT || r == -ENODEV) && sysfs_device_gone (device->name))
         {
           r = 0;
           continue; /* removed while we looked */

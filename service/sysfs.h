@@ -25,6 +25,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SysfsCache, sysfs_cache_free)
  * is no such device; *group = DEVICE_NO_GROUP when it has none. */
 int sysfs_device_group (const PciAddress *address, int64_t *group);
 
+/* Whether PCI device @name has left the machine: its link in
+ * /sys/bus/pci/devices is gone (hot removed, or removed while vfiod
+ * moved it). */
+gboolean sysfs_device_gone (const char *name);
+
 /* Every PCI device, sorted by address.  Devices that vanish while being
  * read (hot removal) are left out; a device that is there but cannot be
  * read fails the whole call (-errno) and *@unreadable (if not NULL) is

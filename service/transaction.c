@@ -284,7 +284,7 @@ device_move (const char *device, const char *current, const char *driver, const 
  * nothing to one already there (a member the transaction never reached).
  * Rollback must not stop half-way for an abandoned caller: no progress. */
 static int
-device_restore (const StateRecord *rec, StateOp op, Failure *f)
+device_restore (const StateOriginal *rec, StateOp op, Failure *f)
 {
   g_autofree char *current = NULL, *override = NULL;
   int r = sysfs_get_driver (rec->device, &current);
@@ -312,15 +312,6 @@ device_restore (const StateRecord *rec, StateOp op, Failure *f)
   return device_move (rec->device, current, rec->driver, rec->override, FALSE, NULL, f);
 }
 
-/* Whether @device has left the machine (its sysfs directory is gone). */
-static gboolean
-device_gone (const char *device)
-{
-  g_autofree char *driver = NULL;
-
-  return sysfs_get_driver (device, &driver) == -ENODEV;
-}
-
 /* Puts back the first @touched members of @t, newest first, then ends the
  * transaction in one write; if any member cannot be put back, the whole
  * transaction stays pending (the next start-up tries again).  Appends what
@@ -339,12 +330,12 @@ rollback (State *state, Records *records, const StateTransaction *t, guint touch
 
   for (guint i = touched; i-- > 0;)
     {
-      const StateRecord *rec = g_ptr_array_index (t->members, i);
+      const StateOriginal *rec = g_ptr_array_index (t->members, i);
       Failure f = { 0 };
       gboolean to_vfio = t->op == STATE_OP_REATTACH;
       int r = device_restore (rec, t->op, &f);
 
-      if (r < 0 && device_gone (rec->device))
+      if (r < 0 && sysfs_device_gone (rec->device))
         {
           /* hot-removed: the kernel dropped its driver and override with
            * it, so there is nothing to put back, nor to retry at start-up */
@@ -381,7 +372,7 @@ rollback (State *state, Records *records, const StateTransaction *t, guint touch
    * at all) must not bind these devices at the next boot */
   for (guint i = 0; t->persistent && i < t->members->len; i++)
     {
-      const StateRecord *rec = g_ptr_array_index (t->members, i);
+      const StateOriginal *rec = g_ptr_array_index (t->members, i);
       g_autoptr (GError) gerror = NULL;
 
       if (!records_remove (records, rec->device, &gerror))
@@ -416,7 +407,7 @@ static int
 step_run (const StateTransaction *t, guint index, PlanStep *step, TransactionProgress *p,
           Failure *f)
 {
-  const StateRecord *rec = g_ptr_array_index (t->members, index);
+  const StateOriginal *rec = g_ptr_array_index (t->members, index);
   const char *device = step->device->name;
   g_autofree char *now = NULL;
   int r;
@@ -448,7 +439,7 @@ members_prepare (State *state, const Plan *plan, GPtrArray *steps, GPtrArray *me
       PlanStep *step = g_ptr_array_index (plan->steps, i);
       const char *device = step->device->name;
       StateIdentity now;
-      StateRecord *rec;
+      StateOriginal *rec;
 
       if (step->action == PLAN_KEEP)
         continue;
@@ -463,7 +454,7 @@ members_prepare (State *state, const Plan *plan, GPtrArray *steps, GPtrArray *me
 
           if (r < 0)
             return fail (f, device, r, NULL, "reading its driver_override");
-          rec = state_record_new (device, plan->group, TRUE, step->device->driver, override);
+          rec = state_original_new (device, plan->group, TRUE, step->device->driver, override);
         }
       else
         {
@@ -477,10 +468,10 @@ members_prepare (State *state, const Plan *plan, GPtrArray *steps, GPtrArray *me
               g_message ("The record of %s is not of the device there now (%s): not used; the "
                          "kernel picks the driver it goes back to",
                          device, why);
-              g_clear_pointer (&rec, state_record_free);
+              g_clear_pointer (&rec, state_original_free);
             }
           if (rec == NULL)
-            rec = state_record_new (device, plan->group, FALSE, NULL, NULL);
+            rec = state_original_new (device, plan->group, FALSE, NULL, NULL);
         }
       rec->identity = now;
       g_ptr_array_add (members, rec);
@@ -494,7 +485,7 @@ transaction_run (State *state, Records *records, Plan *plan, GPtrArray *persist,
 {
   g_autoptr (GPtrArray) steps = g_ptr_array_new ();
   g_autoptr (GPtrArray) members =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
+      g_ptr_array_new_with_free_func ((GDestroyNotify) state_original_free);
   g_autoptr (StateTransaction) t = NULL;
   g_autoptr (GString) report = g_string_new (NULL);
   g_autoptr (GError) gerror = NULL;
@@ -528,7 +519,7 @@ transaction_run (State *state, Records *records, Plan *plan, GPtrArray *persist,
                                                                               : STATE_OP_REATTACH;
       t = state_begin (state, op, plan->group, persist && persist->len > 0, members, &gerror);
       if (t == NULL)
-        r = fail (&f, ((StateRecord *) g_ptr_array_index (members, 0))->device, -EIO,
+        r = fail (&f, ((StateOriginal *) g_ptr_array_index (members, 0))->device, -EIO,
                   gerror->message, "recording the original drivers");
     }
 
@@ -552,8 +543,8 @@ transaction_run (State *state, Records *records, Plan *plan, GPtrArray *persist,
     }
 
   if (t && r >= 0 && transaction_progress_abandoned (progress))
-    r = fail (&f, ((StateRecord *) g_ptr_array_index (t->members, touched - 1))->device, -ECANCELED,
-              "its caller was answered already (a write was stuck)", "finishing");
+    r = fail (&f, ((StateOriginal *) g_ptr_array_index (t->members, touched - 1))->device,
+              -ECANCELED, "its caller was answered already (a write was stuck)", "finishing");
 
   /* every device moved: now record them, still inside the transaction (a
    * failure or a crash from here rolls the moves back and removes the
@@ -576,7 +567,7 @@ transaction_run (State *state, Records *records, Plan *plan, GPtrArray *persist,
       if (state_end (state, t, fates, &gerror))
         return 0;
       /* what is on disk says "under way": make it true for the caller too */
-      r = fail (&f, ((StateRecord *) g_ptr_array_index (t->members, 0))->device, -EIO,
+      r = fail (&f, ((StateOriginal *) g_ptr_array_index (t->members, 0))->device, -EIO,
                 gerror->message, "recording the end of the transaction");
     }
 
@@ -620,7 +611,7 @@ transaction_forget (State *state, Records *records, const StateTransaction *t)
 
   for (guint i = 0; i < t->members->len; i++)
     {
-      const StateRecord *rec = g_ptr_array_index (t->members, i);
+      const StateOriginal *rec = g_ptr_array_index (t->members, i);
       g_autoptr (GError) gerror = NULL;
 
       fates[i] = STATE_FATE_ON_HOST; /* "its record goes": nothing is moved */
@@ -639,7 +630,7 @@ transaction_forget (State *state, Records *records, const StateTransaction *t)
              "left them: check them with 'vfioctl group %s'",
              t->id, t->op == STATE_OP_DETACH ? "detach" : "reattach", t->group, devices->str,
              t->boot ? "an earlier boot" : "a run that did not record its boot (an older vfiod)",
-             ((StateRecord *) g_ptr_array_index (t->members, 0))->device);
+             ((StateOriginal *) g_ptr_array_index (t->members, 0))->device);
   if (!state_end (state, t, fates, &error))
     g_warning ("Could not record the end of transaction %" G_GUINT64_FORMAT ": %s", t->id,
                error->message);
@@ -657,7 +648,7 @@ recover_replaced (const StateTransaction *t, GPtrArray *devices)
 
   for (guint i = 0; i < t->members->len; i++)
     {
-      const StateRecord *rec = g_ptr_array_index (t->members, i);
+      const StateOriginal *rec = g_ptr_array_index (t->members, i);
       const Device *found = NULL;
       g_autofree char *why = NULL;
       StateIdentity now = { 0 };
@@ -700,7 +691,7 @@ recover_in_use (const StateTransaction *t, SysfsCache *cache, GPtrArray *devices
   probe_mark_in_use (cache, devices);
   for (guint i = 0; i < t->members->len; i++)
     {
-      const StateRecord *rec = g_ptr_array_index (t->members, i);
+      const StateOriginal *rec = g_ptr_array_index (t->members, i);
 
       for (guint j = 0; j < devices->len; j++)
         {
@@ -731,7 +722,7 @@ recover_refusal (State *state, const StateTransaction *t)
   g_autoptr (SysfsCache) cache = sysfs_cache_new ();
   g_autoptr (GPtrArray) devices = NULL;
   g_autofree char *unreadable = NULL, *replaced = NULL, *in_use = NULL;
-  const char *first = ((StateRecord *) g_ptr_array_index (t->members, 0))->device;
+  const char *first = ((StateOriginal *) g_ptr_array_index (t->members, 0))->device;
   int r = sysfs_list_group_full (cache, t->group, &devices, &unreadable);
 
   if (r < 0 && r != -ENOENT)
@@ -803,7 +794,7 @@ transaction_recover (State *state, Records *records)
 
       for (guint j = t->members->len; j-- > 0;)
         g_message ("Rolling back the %s of %s", t->op == STATE_OP_DETACH ? "detach" : "reattach",
-                   ((StateRecord *) g_ptr_array_index (t->members, j))->device);
+                   ((StateOriginal *) g_ptr_array_index (t->members, j))->device);
       rollback (state, records, t, t->members->len, report);
       g_message ("Recovery of transaction %" G_GUINT64_FORMAT " (IOMMU group %u): %s", t->id,
                  t->group, report->str);

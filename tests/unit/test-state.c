@@ -18,7 +18,7 @@ parse (const char *text)
   return state_contents_parse (text, strlen (text));
 }
 
-static const StateRecord *
+static const StateOriginal *
 member (const StateTransaction *t, guint i)
 {
   return g_ptr_array_index (t->members, i);
@@ -52,11 +52,11 @@ group_now (uint16_t usb_device_id)
   return devices;
 }
 
-static StateRecord *
+static StateOriginal *
 member_now (GPtrArray *devices, guint i, gboolean known, const char *driver, const char *override)
 {
   const Device *d = g_ptr_array_index (devices, i);
-  StateRecord *r = state_record_new (d->name, 5, known, driver, override);
+  StateOriginal *r = state_original_new (d->name, 5, known, driver, override);
 
   state_identity_from_device (&r->identity, d);
   return r;
@@ -188,7 +188,7 @@ test_begin_end (void)
   g_autofree char *dir = g_dir_make_tmp ("vfiod-state-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "transactions.state", NULL);
   g_autoptr (GPtrArray) members =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
+      g_ptr_array_new_with_free_func ((GDestroyNotify) state_original_free);
   g_autoptr (StateTransaction) t = NULL;
   g_autoptr (GPtrArray) pending = NULL;
   g_autoptr (GHashTable) originals = NULL;
@@ -222,7 +222,7 @@ test_begin_end (void)
   g_assert_cmpuint (((StateTransaction *) g_ptr_array_index (pending, 0))->members->len, ==, 2);
   g_assert_true (
       state_is_this_boot (state, ((StateTransaction *) g_ptr_array_index (pending, 0))->boot));
-  g_assert_cmpstr (((StateRecord *) g_ptr_array_index (
+  g_assert_cmpstr (((StateOriginal *) g_ptr_array_index (
                         ((StateTransaction *) g_ptr_array_index (pending, 0))->members, 1))
                        ->boot,
                    ==, BOOT_A);
@@ -288,11 +288,11 @@ test_boot_key (void)
   text = "[0000:00:14.0]\ngroup=5\nknown=false\nboot=" BOOT_A "\n";
   good = state_contents_parse (text, strlen (text));
   g_assert_cmpuint (good->records->len, ==, 1);
-  g_assert_cmpstr (((StateRecord *) g_ptr_array_index (good->records, 0))->boot, ==, BOOT_A);
+  g_assert_cmpstr (((StateOriginal *) g_ptr_array_index (good->records, 0))->boot, ==, BOOT_A);
   text = "[0000:00:14.0]\ngroup=5\nknown=false\n";
   old = state_contents_parse (text, strlen (text));
   g_assert_cmpuint (old->records->len, ==, 1);
-  g_assert_null (((StateRecord *) g_ptr_array_index (old->records, 0))->boot);
+  g_assert_null (((StateOriginal *) g_ptr_array_index (old->records, 0))->boot);
 
   text = "[0000:00:14.0]\ngroup=5\nknown=false\nboot=" BOOT_A "\n"
          "[transaction 3]\nstatus=pending\noperation=reattach\ngroup=5\nboot=" BOOT_B
@@ -305,7 +305,7 @@ test_boot_key (void)
   again = state_contents_parse (data, strlen (data));
   g_assert_cmpstr (((StateTransaction *) g_ptr_array_index (again->transactions, 0))->boot, ==,
                    BOOT_B);
-  g_assert_cmpstr (((StateRecord *) g_ptr_array_index (again->records, 0))->boot, ==, BOOT_A);
+  g_assert_cmpstr (((StateOriginal *) g_ptr_array_index (again->records, 0))->boot, ==, BOOT_A);
 }
 
 static void
@@ -334,7 +334,7 @@ test_identity (void)
   g_autoptr (GPtrArray) devices = group_now (0xa2af);
   g_autoptr (GPtrArray) replaced = group_now (0x15b7);
   g_autofree char *data = NULL, *why = NULL, *text = NULL;
-  const StateRecord *r;
+  const StateOriginal *r;
   StateIdentity now;
 
   g_log_set_always_fatal (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL);
@@ -366,7 +366,7 @@ test_identity (void)
   data = state_contents_to_data (good, NULL);
   g_assert_nonnull (strstr (data, "ids=0x8086 0xa2af 0x1043 0x8694 0x0c0330\n"));
   again = state_contents_parse (data, strlen (data));
-  g_assert_true (((StateRecord *) g_ptr_array_index (again->records, 0))->identity.known);
+  g_assert_true (((StateOriginal *) g_ptr_array_index (again->records, 0))->identity.known);
 
   /* the same device matches; another one, or any device against a record
    * without ids (an earlier vfiod), does not, and says why */
@@ -384,10 +384,10 @@ test_identity (void)
                    "\n");
   old = state_contents_parse (text, strlen (text));
   g_assert_cmpuint (old->records->len, ==, 1);
-  g_assert_false (((StateRecord *) g_ptr_array_index (old->records, 0))->identity.known);
+  g_assert_false (((StateOriginal *) g_ptr_array_index (old->records, 0))->identity.known);
   state_identity_from_device (&now, g_ptr_array_index (devices, 0));
   g_assert_false (state_identity_matches (
-      &((StateRecord *) g_ptr_array_index (old->records, 0))->identity, &now, &why));
+      &((StateOriginal *) g_ptr_array_index (old->records, 0))->identity, &now, &why));
   g_assert_nonnull (strstr (why, "not recorded"));
 }
 
@@ -401,9 +401,9 @@ test_identity_reattach (void)
   g_autoptr (GPtrArray) devices = group_now (0xa2af);
   g_autoptr (GPtrArray) replaced = group_now (0x15b7);
   g_autoptr (GPtrArray) members =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
+      g_ptr_array_new_with_free_func ((GDestroyNotify) state_original_free);
   g_autoptr (GPtrArray) reattach =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
+      g_ptr_array_new_with_free_func ((GDestroyNotify) state_original_free);
   g_autoptr (StateTransaction) t = NULL, back = NULL;
   g_autoptr (GHashTable) originals = NULL;
   g_autoptr (GError) error = NULL;
@@ -430,8 +430,8 @@ test_identity_reattach (void)
   g_ptr_array_add (reattach, member_now (replaced, 0, FALSE, NULL, NULL));
   back = state_begin (state, STATE_OP_REATTACH, 5, FALSE, reattach, &error);
   g_assert_no_error (error);
-  g_assert_false (((StateRecord *) g_ptr_array_index (back->members, 0))->known);
-  g_assert_cmphex (((StateRecord *) g_ptr_array_index (back->members, 0))->identity.device_id, ==,
+  g_assert_false (((StateOriginal *) g_ptr_array_index (back->members, 0))->known);
+  g_assert_cmphex (((StateOriginal *) g_ptr_array_index (back->members, 0))->identity.device_id, ==,
                    0x15b7);
   state_free (state);
 
@@ -439,7 +439,7 @@ test_identity_reattach (void)
   g_rmdir (dir);
 }
 
-static const StateRecord *
+static const StateOriginal *
 record (const StateContents *c, guint i)
 {
   return g_ptr_array_index (c->records, i);
@@ -470,7 +470,7 @@ test_owner_key (void)
   g_autofree char *dir = g_dir_make_tmp ("vfiod-owner-XXXXXX", NULL);
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) members =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) state_record_free);
+      g_ptr_array_new_with_free_func ((GDestroyNotify) state_original_free);
   g_autoptr (StateTransaction) t = NULL;
   g_autoptr (GHashTable) owners = NULL;
   g_autofree char *path = NULL;
@@ -511,7 +511,7 @@ test_owner_key (void)
   /* recorded by a detach's first write, for the group expected only */
   state = state_open (dir, BOOT_A, &error);
   g_assert_no_error (error);
-  g_ptr_array_add (members, state_record_new ("0000:00:14.0", 5, TRUE, "xhci_hcd", NULL));
+  g_ptr_array_add (members, state_original_new ("0000:00:14.0", 5, TRUE, "xhci_hcd", NULL));
   state_expect_owner (state, 6, 1001);
   t = state_begin (state, STATE_OP_DETACH, 5, FALSE, members, &error);
   g_assert_nonnull (t);
