@@ -1,5 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* errors.h: the service's D-Bus errors and their errno mapping. */
+/* errors.h: the service's D-Bus errors and their errno mapping.
+ *
+ * The service's error convention, by layer:
+ *  - I/O (sysfs.c, access.c, probe.c, vfio.c...) returns -errno and names
+ *    nothing: its caller knows which device it asked about;
+ *  - the pure planner (group.c) returns a typed PlanRefusal;
+ *  - GLib's file and key-file helpers (records, grants, state) give a
+ *    GError, which the method family words;
+ *  - whatever reaches a caller is an sd_bus_error with a name of
+ *    vfiod-names.h (typed: clients branch on the name, never the text),
+ *    worded for any client (the bus API's methods and flags, never a
+ *    command line: vfioctl adds its own hints).  The errors every method
+ *    can give are worded here, once; an error only one method or module
+ *    gives is worded where the fact is known (transaction.c names the
+ *    write that failed, use.c the node). */
 #pragma once
 
 #include <systemd/sd-bus.h>
