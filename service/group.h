@@ -2,7 +2,7 @@
 /* group.h: planning detach and reattach over an IOMMU group.  Pure: works
  * on devices already read (and described: in_use set), decides what moves
  * where and why, or refuses: what, and which devices.  The wording for a
- * caller is the service's (manager.c), for any client. */
+ * caller is the service's (errors.c), for any client. */
 #pragma once
 
 #include <glib.h>
