@@ -90,6 +90,24 @@ def wakeups(before, after):
     return total, len(set(before) - set(after))
 
 
+def rollup_kib(pid):
+    """Private (USS) and proportional (PSS) memory: RSS counts every page of
+    the shared libraries, which on a desktop dozens of processes share."""
+    out = {}
+    with open('/proc/%d/smaps_rollup' % pid) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == 'kB':
+                out[parts[0].rstrip(':')] = int(parts[1])
+    return out.get('Private_Clean', 0) + out.get('Private_Dirty', 0), out.get('Pss', 0)
+
+
+def print_private(pid):
+    uss, pss = rollup_kib(pid)
+    print('private (USS)        %6.1f MiB   PSS %.1f MiB (the rest of RSS is pages of shared '
+          'libraries other processes map too)' % (uss / 1024, pss / 1024))
+
+
 def rss_kib(pid, field='VmRSS'):
     with open('/proc/%d/status' % pid) as f:
         for line in f:
@@ -141,6 +159,7 @@ def main():
         print('RSS after start      %6.1f MiB   (target <= 10 MiB)' % (rss_start / 1024))
         print('RSS after the calls  %6.1f MiB   (target <= 10 MiB): anonymous %.1f, files %.1f (shared libraries, hwdb)'
               % (rss_busy / 1024, rss_kib(pid, 'RssAnon') / 1024, rss_kib(pid, 'RssFile') / 1024))
+        print_private(pid)
         print('idle wake-ups        %6.2f /s    (context switches of all its threads over %d s; target 0;'
               ' %d idle worker thread(s) ended meanwhile)' % (switches / idle, idle, ended))
 
@@ -180,6 +199,7 @@ def small_rss(workdir, n=53):
         print('RSS after start      %6.1f MiB   (target <= 4 MiB)' % (rss_start / 1024))
         print('RSS after the calls  %6.1f MiB   (target <= 4 MiB): anonymous %.1f, files %.1f'
               % (rss_kib(pid) / 1024, rss_kib(pid, 'RssAnon') / 1024, rss_kib(pid, 'RssFile') / 1024))
+        print_private(pid)
 
 
 def percentile(values, p):
