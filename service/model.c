@@ -6,6 +6,7 @@
 #include <malloc.h>
 #include <string.h>
 
+#include "fields.h"
 #include "hwdb.h"
 #include "probe.h"
 #include "records.h"
@@ -137,131 +138,70 @@ group_enumerate (sd_bus *bus, const char *path, void *userdata, char ***nodes, s
   return 0;
 }
 
-#define GETTER(fn)                                                                           \
-  static int fn (sd_bus *bus, const char *path, const char *interface, const char *property, \
-                 sd_bus_message *reply, void *userdata, sd_bus_error *error)
-
-GETTER (device_get)
+/* One getter per interface: the row of the property says how. */
+static int
+device_get (sd_bus *bus, const char *path, const char *interface, const char *property,
+            sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
-  const Device *d = userdata;
+  const DeviceField *f = fields_device_by_property (property);
 
-  if (strcmp (property, VFIOD_PROP_ADDRESS) == 0)
-    return sd_bus_message_append (reply, "s", d->name);
-  if (strcmp (property, VFIOD_PROP_GROUP) == 0)
-    {
-      g_autofree char *group = NULL;
-      if (d->group == DEVICE_NO_GROUP)
-        return sd_bus_message_append (reply, "o", VFIOD_DBUS_NO_GROUP_PATH);
-      group = view_group_path ((uint32_t) d->group);
-      return sd_bus_message_append (reply, "o", group);
-    }
-  if (strcmp (property, VFIOD_PROP_VENDOR_ID) == 0)
-    return sd_bus_message_append (reply, "q", d->vendor_id);
-  if (strcmp (property, VFIOD_PROP_DEVICE_ID) == 0)
-    return sd_bus_message_append (reply, "q", d->device_id);
-  if (strcmp (property, VFIOD_PROP_SUBSYSTEM_VENDOR_ID) == 0)
-    return sd_bus_message_append (reply, "q", d->subsystem_vendor_id);
-  if (strcmp (property, VFIOD_PROP_SUBSYSTEM_DEVICE_ID) == 0)
-    return sd_bus_message_append (reply, "q", d->subsystem_device_id);
-  if (strcmp (property, VFIOD_PROP_CLASS) == 0)
-    return sd_bus_message_append (reply, "u", d->class_code);
-  if (strcmp (property, VFIOD_PROP_VENDOR) == 0)
-    return sd_bus_message_append (reply, "s", d->vendor ? d->vendor : "");
-  if (strcmp (property, VFIOD_PROP_NAME) == 0)
-    return sd_bus_message_append (reply, "s", d->model ? d->model : "");
-  if (strcmp (property, VFIOD_PROP_DRIVER) == 0)
-    return sd_bus_message_append (reply, "s", d->driver ? d->driver : "");
-  if (strcmp (property, VFIOD_PROP_STATE) == 0)
-    return sd_bus_message_append (reply, "s", device_state_to_string (device_state (d)));
-  if (strcmp (property, VFIOD_PROP_BRIDGE) == 0)
-    return sd_bus_message_append (reply, "b", (int) device_is_bridge (d));
-  if (strcmp (property, VFIOD_PROP_IN_USE) == 0)
-    return sd_bus_message_append (reply, "s", d->in_use ? d->in_use : "");
-  if (strcmp (property, VFIOD_PROP_PERSISTENT) == 0)
-    return sd_bus_message_append (reply, "s", d->persistent ? d->persistent : "");
-  if (strcmp (property, VFIOD_PROP_OWNER_UID) == 0)
-    return sd_bus_message_append (reply, "u", d->has_owner ? d->owner_uid : VFIOD_OWNER_UID_NONE);
-  if (strcmp (property, VFIOD_PROP_RESET_METHODS) == 0)
-    {
-      static char *none[] = { NULL };
-      return sd_bus_message_append_strv (reply, d->reset_methods ? d->reset_methods : none);
-    }
-  return -ENOENT;
+  return f ? f->append_property (reply, f, userdata) : -ENOENT;
 }
 
-GETTER (group_get)
+static int
+group_get (sd_bus *bus, const char *path, const char *interface, const char *property,
+           sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
-  const ViewGroup *g = userdata;
-  int r;
+  const GroupField *f = fields_group_by_property (property);
 
-  if (strcmp (property, VFIOD_PROP_NUMBER) == 0)
-    return sd_bus_message_append (reply, "u", g->number);
-  if (strcmp (property, VFIOD_PROP_VIABLE) == 0)
-    return sd_bus_message_append (reply, "b", (int) g->viable);
-  if (strcmp (property, VFIOD_PROP_IN_USE) == 0)
-    return sd_bus_message_append (reply, "s", g->in_use);
-  if (strcmp (property, VFIOD_PROP_CAUSE) == 0)
-    return sd_bus_message_append (reply, "s", g->cause->cause);
-  if (strcmp (property, VFIOD_PROP_CAUSE_DEVICE) == 0)
-    return sd_bus_message_append (reply, "s", g->cause->cause_device);
-  if (strcmp (property, VFIOD_PROP_EXPLANATION) == 0)
-    return sd_bus_message_append (reply, "s", g->cause->explanation);
-  if (strcmp (property, VFIOD_PROP_DEVICES) != 0)
-    return -ENOENT;
-  r = sd_bus_message_open_container (reply, 'a', "o");
-  for (guint i = 0; r >= 0 && i < g->members->len; i++)
-    {
-      g_autofree char *member =
-          view_device_path (((Device *) g_ptr_array_index (g->members, i))->name);
-      r = sd_bus_message_append (reply, "o", member);
-    }
-  if (r < 0)
-    return r;
-  return sd_bus_message_close_container (reply);
+  return f ? f->append_property (reply, f, userdata) : -ENOENT;
 }
 
-/* Address and Number name the object: they never change.  The rest is
- * signalled when it does (ids too: they are not the path). */
-#define CHANGES SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
-#define CONST   SD_BUS_VTABLE_PROPERTY_CONST
+/* The vtables, from the rows (fields.h), in their order.  A field that
+ * never changes (no differ: Address and Number name the object) is
+ * const; the rest is signalled when it does (ids too: they are not the
+ * path).  sd-bus keeps pointers into them: static, filled once. */
+static sd_bus_vtable device_vtable[DEVICE_FIELD_COUNT + 2];
+static sd_bus_vtable group_vtable[GROUP_FIELD_COUNT + 2];
 
-static const sd_bus_vtable device_vtable[] = {
-  SD_BUS_VTABLE_START (0),
-  SD_BUS_PROPERTY (VFIOD_PROP_ADDRESS, "s", device_get, 0, CONST),
-  SD_BUS_PROPERTY (VFIOD_PROP_GROUP, "o", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_VENDOR_ID, "q", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_DEVICE_ID, "q", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_SUBSYSTEM_VENDOR_ID, "q", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_SUBSYSTEM_DEVICE_ID, "q", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_CLASS, "u", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_VENDOR, "s", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_NAME, "s", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_DRIVER, "s", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_STATE, "s", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_BRIDGE, "b", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_IN_USE, "s", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_PERSISTENT, "s", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_OWNER_UID, "u", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_RESET_METHODS, "as", device_get, 0, CHANGES),
-  SD_BUS_VTABLE_END,
-};
+static void
+vtables_build (void)
+{
+  static gsize built;
+  gsize n;
 
-static const sd_bus_vtable group_vtable[] = {
-  SD_BUS_VTABLE_START (0),
-  SD_BUS_PROPERTY (VFIOD_PROP_NUMBER, "u", group_get, 0, CONST),
-  SD_BUS_PROPERTY (VFIOD_PROP_DEVICES, "ao", group_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_VIABLE, "b", group_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_IN_USE, "s", group_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_CAUSE, "s", group_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_CAUSE_DEVICE, "s", group_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_EXPLANATION, "s", group_get, 0, CHANGES),
-  SD_BUS_VTABLE_END,
-};
+  if (!g_once_init_enter (&built))
+    return;
+  n = 0;
+  device_vtable[n++] = (sd_bus_vtable) SD_BUS_VTABLE_START (0);
+  for (gsize i = 0; i < G_N_ELEMENTS (fields_device); i++)
+    {
+      const DeviceField *f = &fields_device[i];
+      if (f->property)
+        device_vtable[n++] = (sd_bus_vtable) SD_BUS_PROPERTY (
+            f->property, f->property_signature, device_get, 0,
+            f->differ ? SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE : SD_BUS_VTABLE_PROPERTY_CONST);
+    }
+  device_vtable[n] = (sd_bus_vtable) SD_BUS_VTABLE_END;
+  n = 0;
+  group_vtable[n++] = (sd_bus_vtable) SD_BUS_VTABLE_START (0);
+  for (gsize i = 0; i < G_N_ELEMENTS (fields_group); i++)
+    {
+      const GroupField *f = &fields_group[i];
+      if (f->property)
+        group_vtable[n++] = (sd_bus_vtable) SD_BUS_PROPERTY (
+            f->property, f->property_signature, group_get, 0,
+            f->differ ? SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE : SD_BUS_VTABLE_PROPERTY_CONST);
+    }
+  group_vtable[n] = (sd_bus_vtable) SD_BUS_VTABLE_END;
+  g_once_init_leave (&built, 1);
+}
 
 static int export(Model *self)
 {
   int r;
 
+  vtables_build ();
   r = sd_bus_add_object_manager (self->bus, &self->slots[0], VFIOD_DBUS_PATH);
   if (r >= 0)
     r = sd_bus_add_fallback_vtable (self->bus, &self->slots[1], VFIOD_DBUS_DEVICE_PATH_PREFIX,
