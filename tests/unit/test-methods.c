@@ -9,8 +9,8 @@
 
 static const MethodSpec *const families[] = { manager_reads, manager_changes, manager_uses };
 
-#define FOR_EACH_SPEC(s)                                     \
-  for (gsize f_ = 0; f_ < G_N_ELEMENTS (families); f_++)     \
+#define FOR_EACH_SPEC(s)                                 \
+  for (gsize f_ = 0; f_ < G_N_ELEMENTS (families); f_++) \
     for (const MethodSpec *s = families[f_]; s->method.type != _SD_BUS_VTABLE_END; s++)
 
 static const char *
@@ -59,10 +59,17 @@ static void
 test_every_method_once (void)
 {
   const char *contract[] = {
-    VFIOD_METHOD_GET_GROUP,    VFIOD_METHOD_LIST_DEVICES,   VFIOD_METHOD_EXPLAIN_GROUP,
-    VFIOD_METHOD_LIST_PERSISTENT, VFIOD_METHOD_DETACH_DEVICE, VFIOD_METHOD_REATTACH_DEVICE,
-    VFIOD_METHOD_OPEN_GROUP,   VFIOD_METHOD_OPEN_DEVICE,    VFIOD_METHOD_GRANT_ACCESS,
-    VFIOD_METHOD_REVOKE_ACCESS, VFIOD_METHOD_SET_LOCKED_MEMORY_LIMIT,
+    VFIOD_METHOD_GET_GROUP,
+    VFIOD_METHOD_LIST_DEVICES,
+    VFIOD_METHOD_EXPLAIN_GROUP,
+    VFIOD_METHOD_LIST_PERSISTENT,
+    VFIOD_METHOD_DETACH_DEVICE,
+    VFIOD_METHOD_REATTACH_DEVICE,
+    VFIOD_METHOD_OPEN_GROUP,
+    VFIOD_METHOD_OPEN_DEVICE,
+    VFIOD_METHOD_GRANT_ACCESS,
+    VFIOD_METHOD_REVOKE_ACCESS,
+    VFIOD_METHOD_SET_LOCKED_MEMORY_LIMIT,
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (contract); i++)
