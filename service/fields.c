@@ -59,25 +59,25 @@ entry_close (sd_bus_message *m)
 }
 
 /* An entry whose value is one basic value: 1 or <0. */
-#define ENTRY_RESULT(expr) \
-  do                       \
-    {                      \
-      int r_ = (expr);     \
+#define ENTRY_RESULT(expr)    \
+  do                          \
+    {                         \
+      int r_ = (expr);        \
       return r_ < 0 ? r_ : 1; \
-    }                      \
+    }                         \
   while (0)
 
 /* The three functions of a device row whose property and entry are the
  * same basic value, and differ when it does. */
-#define DEVICE_SIMPLE(id, value)                                                              \
+#define DEVICE_SIMPLE(id, value)                                                             \
   static int device_property_##id (sd_bus_message *m, const DeviceField *f, const Device *d) \
-  {                                                                                           \
-    return sd_bus_message_append (m, f->property_signature, value);                           \
-  }                                                                                           \
+  {                                                                                          \
+    return sd_bus_message_append (m, f->property_signature, value);                          \
+  }                                                                                          \
   static int device_entry_##id (sd_bus_message *m, const DeviceField *f, const Device *d,    \
-                                GPtrArray *grants)                                            \
-  {                                                                                           \
-    ENTRY_RESULT (ENTRY (m, f, value));                                                       \
+                                GPtrArray *grants)                                           \
+  {                                                                                          \
+    ENTRY_RESULT (ENTRY (m, f, value));                                                      \
   }
 
 /* ---- device rows ----------------------------------------------------------- */
@@ -111,18 +111,18 @@ device_differ_GROUP (const Device *a, const Device *b)
   return a->group != b->group;
 }
 
-#define DEVICE_NUMBER(id, member)                                 \
-  DEVICE_SIMPLE (id, d->member)                                   \
+#define DEVICE_NUMBER(id, member)                                   \
+  DEVICE_SIMPLE (id, d->member)                                     \
   static bool device_differ_##id (const Device *a, const Device *b) \
-  {                                                               \
-    return a->member != b->member;                                \
+  {                                                                 \
+    return a->member != b->member;                                  \
   }
 
-#define DEVICE_STRING(id, member)                                 \
-  DEVICE_SIMPLE (id, str (d->member))                             \
+#define DEVICE_STRING(id, member)                                   \
+  DEVICE_SIMPLE (id, str (d->member))                               \
   static bool device_differ_##id (const Device *a, const Device *b) \
-  {                                                               \
-    return str_differ (a->member, b->member);                     \
+  {                                                                 \
+    return str_differ (a->member, b->member);                       \
   }
 
 /* Ids are signalled too when they change: they are not the path. */
@@ -197,8 +197,7 @@ device_property_OWNER_UID (sd_bus_message *m, const DeviceField *f, const Device
 }
 
 static int
-device_entry_OWNER_UID (sd_bus_message *m, const DeviceField *f, const Device *d,
-                        GPtrArray *grants)
+device_entry_OWNER_UID (sd_bus_message *m, const DeviceField *f, const Device *d, GPtrArray *grants)
 {
   if (!d->has_owner)
     return 0;
@@ -260,35 +259,35 @@ device_differ_RESET_METHODS (const Device *a, const Device *b)
 }
 
 const DeviceField fields_device[DEVICE_FIELD_COUNT] = {
-#define X(ID, PROPERTY, PSIG, KEY, KSIG, PRESENCE)                                           \
-  [DEVICE_FIELD_##ID] = {                                                                    \
-    .id = #ID,                                                                               \
-    .property = PROPERTY,                                                                    \
-    .property_signature = PSIG,                                                              \
-    .key = KEY,                                                                              \
-    .key_signature = KSIG,                                                                   \
-    .presence = PRESENCE,                                                                    \
-    .append_property = device_property_##ID,                                                 \
-    .append_entry = device_entry_##ID,                                                       \
-    .differ = device_differ_##ID,                                                            \
+#define X(ID, PROPERTY, PSIG, KEY, KSIG, PRESENCE) \
+  [DEVICE_FIELD_##ID] = {                          \
+    .id = #ID,                                     \
+    .property = PROPERTY,                          \
+    .property_signature = PSIG,                    \
+    .key = KEY,                                    \
+    .key_signature = KSIG,                         \
+    .presence = PRESENCE,                          \
+    .append_property = device_property_##ID,       \
+    .append_entry = device_entry_##ID,             \
+    .differ = device_differ_##ID,                  \
   },
-    VFIOD_DEVICE_FIELDS (X)
+  VFIOD_DEVICE_FIELDS (X)
 #undef X
 };
 
 /* ---- group rows ------------------------------------------------------------ */
 
-#define GROUP_SIMPLE(id, value)                                                                \
+#define GROUP_SIMPLE(id, value)                                                               \
   static int group_property_##id (sd_bus_message *m, const GroupField *f, const ViewGroup *g) \
-  {                                                                                            \
-    return sd_bus_message_append (m, f->property_signature, value);                            \
+  {                                                                                           \
+    return sd_bus_message_append (m, f->property_signature, value);                           \
   }
 
-#define GROUP_STRING(id, expr)                                            \
-  GROUP_SIMPLE (id, expr (g))                                             \
+#define GROUP_STRING(id, expr)                                           \
+  GROUP_SIMPLE (id, expr (g))                                            \
   static bool group_differ_##id (const ViewGroup *a, const ViewGroup *b) \
-  {                                                                       \
-    return strcmp (expr (a), expr (b)) != 0;                              \
+  {                                                                      \
+    return strcmp (expr (a), expr (b)) != 0;                             \
   }
 
 /* Number names the object: never changes. */
@@ -338,15 +337,15 @@ GROUP_STRING (CAUSE_DEVICE, GROUP_CAUSE_DEVICE)
 GROUP_STRING (EXPLANATION, GROUP_EXPLANATION)
 
 const GroupField fields_group[GROUP_FIELD_COUNT] = {
-#define X(ID, PROPERTY, PSIG, KEY, KSIG, PRESENCE)                                           \
-  [GROUP_FIELD_##ID] = {                                                                     \
-    .id = #ID,                                                                               \
-    .property = PROPERTY,                                                                    \
-    .property_signature = PSIG,                                                              \
-    .append_property = group_property_##ID,                                                  \
-    .differ = group_differ_##ID,                                                             \
+#define X(ID, PROPERTY, PSIG, KEY, KSIG, PRESENCE) \
+  [GROUP_FIELD_##ID] = {                           \
+    .id = #ID,                                     \
+    .property = PROPERTY,                          \
+    .property_signature = PSIG,                    \
+    .append_property = group_property_##ID,        \
+    .differ = group_differ_##ID,                   \
   },
-    VFIOD_GROUP_FIELDS (X)
+  VFIOD_GROUP_FIELDS (X)
 #undef X
 };
 

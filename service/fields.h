@@ -48,8 +48,7 @@ struct DeviceField {
   /* The dictionary entry {sv}: 1 appended, 0 absent (a sparse key with
    * nothing to say; nothing appended), <0 an error.  @grants as for
    * fields_append_device().  NULL without a key. */
-  int (*append_entry) (sd_bus_message *m, const DeviceField *f, const Device *d,
-                       GPtrArray *grants);
+  int (*append_entry) (sd_bus_message *m, const DeviceField *f, const Device *d, GPtrArray *grants);
   /* Whether the property shows another value for @b than for @a (the
    * same device in two readings).  NULL: it never changes (the object's
    * name): its property is const. */

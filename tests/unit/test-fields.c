@@ -27,9 +27,9 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_assert_cmpint (sd_bus_set_fd (f->bus, fds[0], fds[0]), ==, 0);
   g_assert_cmpint (sd_bus_start (f->bus), >=, 0);
   close (fds[1]);
-  g_assert_cmpint (sd_bus_message_new_signal (f->bus, &f->m, VFIOD_DBUS_PATH, "org.example.Test",
-                                              "Test"),
-                   ==, 0);
+  g_assert_cmpint (
+      sd_bus_message_new_signal (f->bus, &f->m, VFIOD_DBUS_PATH, "org.example.Test", "Test"), ==,
+      0);
 }
 
 static void
@@ -198,23 +198,23 @@ test_rows (void)
 {
   gsize n = 0;
 
-#define X(ID, PROPERTY, PSIG, KEY, KSIG, PRESENCE)                              \
-  do                                                                            \
-    {                                                                           \
-      const DeviceField *f = &fields_device[DEVICE_FIELD_##ID];                 \
-      g_assert_cmpstr (f->id, ==, #ID);                                         \
-      g_assert_cmpstr (f->property, ==, PROPERTY);                              \
-      g_assert_cmpstr (f->property_signature, ==, PSIG);                        \
-      g_assert_cmpstr (f->key, ==, KEY);                                        \
-      g_assert_cmpstr (f->key_signature, ==, KSIG);                             \
-      g_assert_cmpint (f->presence, ==, PRESENCE);                              \
-      g_assert_true ((f->property != NULL) == (f->append_property != NULL));    \
-      g_assert_true ((f->key != NULL) == (f->append_entry != NULL));            \
-      g_assert_true (f->property != NULL || f->differ == NULL);                 \
-      if (f->property)                                                          \
-        g_assert_true (fields_device_by_property (f->property) == f);           \
-      n++;                                                                      \
-    }                                                                           \
+#define X(ID, PROPERTY, PSIG, KEY, KSIG, PRESENCE)                           \
+  do                                                                         \
+    {                                                                        \
+      const DeviceField *f = &fields_device[DEVICE_FIELD_##ID];              \
+      g_assert_cmpstr (f->id, ==, #ID);                                      \
+      g_assert_cmpstr (f->property, ==, PROPERTY);                           \
+      g_assert_cmpstr (f->property_signature, ==, PSIG);                     \
+      g_assert_cmpstr (f->key, ==, KEY);                                     \
+      g_assert_cmpstr (f->key_signature, ==, KSIG);                          \
+      g_assert_cmpint (f->presence, ==, PRESENCE);                           \
+      g_assert_true ((f->property != NULL) == (f->append_property != NULL)); \
+      g_assert_true ((f->key != NULL) == (f->append_entry != NULL));         \
+      g_assert_true (f->property != NULL || f->differ == NULL);              \
+      if (f->property)                                                       \
+        g_assert_true (fields_device_by_property (f->property) == f);        \
+      n++;                                                                   \
+    }                                                                        \
   while (0);
   VFIOD_DEVICE_FIELDS (X)
 #undef X
@@ -338,9 +338,9 @@ test_device_dictionary (Fixture *f, gconstpointer data)
   g_autofree char *got = NULL;
 
   g_ptr_array_add (grants, grant_new ("/dev/vfio/12", 12, 1000, false));
-  g_ptr_array_add (grants, grant_new ("/dev/vfio/12", 12, 1001, true));    /* revoking */
+  g_ptr_array_add (grants, grant_new ("/dev/vfio/12", 12, 1001, true));             /* revoking */
   g_ptr_array_add (grants, grant_new ("/dev/vfio/devices/vfio3", 12, 1002, false)); /* a cdev */
-  g_ptr_array_add (grants, grant_new ("/dev/vfio/7", 7, 1003, false));     /* another group */
+  g_ptr_array_add (grants, grant_new ("/dev/vfio/7", 7, 1003, false)); /* another group */
   g_ptr_array_add (grants, grant_new ("/dev/vfio/12", 12, 0, false));
   g_assert_cmpint (fields_append_device (f->m, d, grants), >=, 0);
   fixture_seal (f);
@@ -430,9 +430,9 @@ test_differ (void)
   b->driver = g_strdup ("e1000e");
   for (gsize i = 0; i < G_N_ELEMENTS (fields_device); i++)
     if (fields_device[i].differ)
-      g_assert_true (fields_device[i].differ (a, b) ==
-                     (i == DEVICE_FIELD_OWNER_UID || i == DEVICE_FIELD_DRIVER ||
-                      i == DEVICE_FIELD_STATE));
+      g_assert_true (
+          fields_device[i].differ (a, b) ==
+          (i == DEVICE_FIELD_OWNER_UID || i == DEVICE_FIELD_DRIVER || i == DEVICE_FIELD_STATE));
 }
 
 int
@@ -440,8 +440,8 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/fields/rows", test_rows);
-  g_test_add ("/fields/property-signatures", Fixture, NULL, fixture_setup,
-              test_property_signatures, fixture_teardown);
+  g_test_add ("/fields/property-signatures", Fixture, NULL, fixture_setup, test_property_signatures,
+              fixture_teardown);
   g_test_add ("/fields/device-dictionary", Fixture, NULL, fixture_setup, test_device_dictionary,
               fixture_teardown);
   g_test_add ("/fields/device-dictionary-sparse", Fixture, NULL, fixture_setup,
