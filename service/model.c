@@ -3,8 +3,11 @@
 
 #include <errno.h>
 #include <gio/gio.h>
+#include <glib-unix.h>
 #include <malloc.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include "fields.h"
 #include "hwdb.h"
@@ -35,6 +38,15 @@ struct Model {
   gpointer news_data;
   ModelChangedFunc changed;
   gpointer changed_data;
+  /* files that annotate the devices: the records directory and the boot
+   * helper's notes (edited by hand, written by the helper) */
+  int inotify_fd;
+  guint inotify_source;
+  struct {
+    char *path;
+    char *name; /* its name in its parent */
+    int parent; /* the parent's watch: the directory may come and go */
+  } watched[2];
 };
 
 /* A caller of model_when_current(). */
@@ -438,6 +450,102 @@ model_set_changed_callback (Model *self, ModelChangedFunc callback, gpointer use
   self->changed_data = user_data;
 }
 
+/* ---- files that are news ------------------------------------------------ */
+
+#define DIR_EVENTS                                                                    \
+  (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB | \
+   IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+#define PARENT_EVENTS (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR)
+
+static gboolean
+on_files_changed (gint fd, GIOCondition condition, gpointer user_data)
+{
+  Model *self = user_data;
+  char buf[4096] __attribute__ ((aligned (__alignof__(struct inotify_event))));
+  gboolean news = FALSE;
+  ssize_t n;
+
+  while ((n = read (fd, buf, sizeof buf)) > 0)
+    for (char *p = buf; p < buf + n;
+         p += sizeof (struct inotify_event) + ((struct inotify_event *) p)->len)
+      {
+        const struct inotify_event *e = (const struct inotify_event *) p;
+        gboolean parent = FALSE;
+
+        for (gsize i = 0; i < G_N_ELEMENTS (self->watched); i++)
+          if (self->watched[i].path && e->wd == self->watched[i].parent)
+            {
+              parent = TRUE;
+              /* the directory itself came or went: watch the new one */
+              if (e->len && strcmp (e->name, self->watched[i].name) == 0)
+                {
+                  inotify_add_watch (fd, self->watched[i].path, DIR_EVENTS);
+                  news = TRUE;
+                }
+            }
+        /* the parent's other entries (a log beside the records) are not news */
+        if (!parent && !(e->mask & IN_IGNORED))
+          news = TRUE;
+        if (e->mask & IN_Q_OVERFLOW)
+          news = TRUE;
+      }
+  if (news)
+    {
+      g_debug ("Persistent records or boot notes changed");
+      model_changed (self);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* Records edited by hand and notes the boot helper writes reach no
+ * monitor: they are news here (inotify queues the event before the
+ * writer's close or rename returns). */
+static void
+watch_files (Model *self)
+{
+  const char *paths[G_N_ELEMENTS (self->watched)] = {
+    self->records ? records_dir (self->records) : NULL,
+    records_notes_dir (),
+  };
+
+  self->inotify_fd = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
+  if (self->inotify_fd < 0)
+    {
+      g_warning ("Cannot watch the persistent records (%s): the objects show hand edits "
+                 "after the next other change",
+                 g_strerror (errno));
+      return;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autofree char *parent = NULL;
+
+      if (paths[i] == NULL)
+        continue;
+      parent = g_path_get_dirname (paths[i]);
+      self->watched[i].path = g_strdup (paths[i]);
+      self->watched[i].name = g_path_get_basename (paths[i]);
+      self->watched[i].parent = inotify_add_watch (self->inotify_fd, parent, PARENT_EVENTS);
+      /* absent until the first record, or after a boot without notes */
+      inotify_add_watch (self->inotify_fd, paths[i], DIR_EVENTS);
+    }
+  self->inotify_source = g_unix_fd_add (self->inotify_fd, G_IO_IN, on_files_changed, self);
+}
+
+static void
+unwatch_files (Model *self)
+{
+  g_clear_handle_id (&self->inotify_source, g_source_remove);
+  if (self->inotify_fd >= 0)
+    close (self->inotify_fd);
+  self->inotify_fd = -1;
+  for (gsize i = 0; i < G_N_ELEMENTS (self->watched); i++)
+    {
+      g_clear_pointer (&self->watched[i].path, g_free);
+      g_clear_pointer (&self->watched[i].name, g_free);
+    }
+}
+
 /* ---- reads from the objects ------------------------------------------------ */
 
 /* What the probe finds is news like any other: read again.  (A probe
@@ -610,6 +718,8 @@ model_new (sd_bus *bus, Records *records, State *state)
   self->view = view_new_empty ();
   self->wait_ms = 2000;
   g_queue_init (&self->waiters);
+  self->inotify_fd = -1;
+  watch_files (self);
   if (bus)
     {
       self->bus = sd_bus_ref (bus);
@@ -634,6 +744,7 @@ model_free (Model *self)
   while (self->reading)
     g_main_context_iteration (NULL, TRUE);
   waiters_finish (self, FALSE);
+  unwatch_files (self);
   for (gsize i = 0; i < G_N_ELEMENTS (self->slots); i++)
     sd_bus_slot_unref (self->slots[i]);
   if (self->bus)

@@ -167,6 +167,27 @@ test_timeout (Fixture *f, gconstpointer data)
   f->probes = 0;
 }
 
+/* A record written by hand is news: the callback comes after a read
+ * that sees it, not from the reading before it. */
+static void
+test_records_are_news (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = NULL;
+  GPtrArray *before;
+
+  if (f->dir == NULL)
+    return;
+  g_assert_true (model_is_current (f->model));
+  before = model_view_devices (f->model);
+  path = g_build_filename (f->dir, "0000:00:00.0.conf", NULL);
+  g_assert_true (g_file_set_contents (path, "garbage\n", -1, NULL));
+  model_when_current (f->model, on_current, f);
+  wait_for_calls (f, 1);
+  g_assert_true (f->current);
+  g_assert_true (model_view_devices (f->model) != before);
+  g_assert_cmpint (g_unlink (path), ==, 0);
+}
+
 /* Closing: whoever still waits is called, with FALSE, once. */
 static void
 test_closing (Fixture *f, gconstpointer data)
@@ -193,6 +214,8 @@ main (int argc, char **argv)
   g_test_add ("/model/news-waiting", Fixture, NULL, fixture_setup, test_news_waiting,
               fixture_teardown);
   g_test_add ("/model/timeout", Fixture, NULL, fixture_setup, test_timeout, fixture_teardown);
+  g_test_add ("/model/records-are-news", Fixture, NULL, fixture_setup, test_records_are_news,
+              fixture_teardown);
   g_test_add ("/model/closing", Fixture, NULL, fixture_setup, test_closing, fixture_teardown);
   return g_test_run ();
 }
