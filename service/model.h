@@ -81,9 +81,13 @@ void model_set_changed_callback (Model *model, ModelChangedFunc callback, gpoint
 
 /* Whether the objects show what a read of the machine would now: a
  * reading succeeded (the last one), no news came since (none waiting in
- * the news probe either, if one is set), no read is under way, the model
- * is not closing.  What is not news is not seen: a record written by
- * hand, an attribute changed without a uevent. */
+ * the news probe either, if one is set: news it finds starts a read, as
+ * any news does), no read is under way, the model is not closing.  News:
+ * uevents, mounts, swaps, links (the monitor), vfiod's own transactions
+ * (model_host_changed), the records directory and the boot helper's
+ * notes (watched here).  What is not news is not seen: a change of sysfs
+ * without a uevent (the integration tests' simulator without
+ * "uevents", a fault it injects), udevd's events still on their way. */
 gboolean model_is_current (Model *model);
 
 /* @current: the objects are current now; read them (model_view_*) before
