@@ -26,6 +26,7 @@ view_new (GPtrArray *devices)
 {
   View *self = g_new0 (View, 1);
 
+  self->ref_count = 1;
   self->devices = devices;
   g_ptr_array_sort (devices, device_compare_by_address);
   self->by_name = g_hash_table_new (g_str_hash, g_str_equal);
@@ -56,11 +57,11 @@ view_new (GPtrArray *devices)
 
   GHashTableIter iter;
   ViewGroup *g;
-  g_autoptr (Isolation) isolation = isolation_new (devices);
+  self->isolation = isolation_new (devices);
   g_hash_table_iter_init (&iter, self->groups);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &g))
     {
-      const GroupCause *cause = isolation_group (isolation, g->number);
+      const GroupCause *cause = isolation_group (self->isolation, g->number);
       g->viable = group_viable (g->members);
       g->cause = g_new0 (GroupCause, 1);
       g->cause->group = g->number;
@@ -71,11 +72,20 @@ view_new (GPtrArray *devices)
   return self;
 }
 
+View *
+view_ref (View *self)
+{
+  g_atomic_int_inc (&self->ref_count);
+  return self;
+}
+
 void
 view_free (View *self)
 {
-  if (self == NULL)
+  if (self == NULL || !g_atomic_int_dec_and_test (&self->ref_count))
     return;
+  /* it borrows the devices */
+  isolation_free (self->isolation);
   g_hash_table_unref (self->groups);
   g_hash_table_unref (self->by_name);
   g_ptr_array_unref (self->devices);
