@@ -839,6 +839,12 @@ static void json_value(JsonWriter *w, const VfiodValue *v) {
                         json_writer_string(w, v->items[i]);
                 json_writer_end_array(w);
                 break;
+        case VFIOD_VALUE_NUMBER_LIST:
+                json_writer_begin_array(w);
+                for (size_t i = 0; i < v->n_items; i++)
+                        json_writer_uint(w, v->numbers[i]);
+                json_writer_end_array(w);
+                break;
         }
 }
 
