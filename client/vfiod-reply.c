@@ -442,6 +442,11 @@ VFIOD_EXPORT void vfiod_isolating_slot_foreach_field(const VfiodIsolatingSlot *s
                 dict_foreach(&field_table_slot, s, func, userdata);
 }
 
+VFIOD_EXPORT void vfiod_node_foreach_field(const VfiodNode *node, VfiodFieldFunc func, void *userdata) {
+        if (node && func)
+                dict_foreach(&field_table_node, node, func, userdata);
+}
+
 /* ---- the lists ---------------------------------------------------------- */
 
 /* Each reply is an aa{sv} of one table's dictionaries: `list` is a struct

@@ -226,6 +226,7 @@ typedef struct VfiodNodeList {
 } VfiodNodeList;
 
 void vfiod_node_list_free(VfiodNodeList *list);
+void vfiod_node_foreach_field(const VfiodNode *node, VfiodFieldFunc func, void *userdata);
 
 /* ---- the client --------------------------------------------------- */
 
