@@ -213,17 +213,15 @@ static bool dict_has_required(const FieldTable *table, const void *object, uint6
 static int dict_fill_strings(const FieldTable *table, void *object, VfiodError *error) {
         for (size_t i = 0; i < table->n_rows; i++) {
                 const FieldRow *row = &table->rows[i];
-                if (!row->key || !row->binding->bound)
+                bool string = row->key && strcmp(row->key_signature, "s") == 0;
+                bool list = row->key && (strcmp(row->key_signature, "as") == 0 || row->binding->nested);
+
+                if (!row->binding->bound || !(string || list))
                         continue;
                 void **target = (void **) (void *) MEMBER(object, row->binding, offset);
                 if (*target)
                         continue;
-                if (strcmp(row->key_signature, "s") == 0)
-                        *target = strdup("");
-                else if (strcmp(row->key_signature, "as") == 0 || row->binding->nested)
-                        *target = calloc(1, sizeof(void *));
-                else
-                        continue;
+                *target = string ? (void *) strdup("") : calloc(1, sizeof(void *));
                 if (!*target)
                         return error_set_local(error, ENOMEM, "Out of memory");
         }
