@@ -34,6 +34,17 @@ typedef struct Options {
                                          * follows), or SIZE_MAX when none */
 } Options;
 
+/* What main() opens for a verb before running it. */
+typedef enum VerbFlag {
+        VERB_CLIENT = 1 << 0, /* a libvfiod client */
+        VERB_AGENT = 1 << 1,  /* and polkit may ask: interactive authorization
+                               * (unless --no-ask-password) and, on a
+                               * terminal, our text agent */
+} VerbFlag;
+
+/* The verbs' context (vfioctl.h). */
+typedef struct Vfioctl Vfioctl;
+
 typedef struct Verb {
         const char *name;
         const char *args; /* its arguments, e.g. "DEVICE", or NULL */
@@ -41,7 +52,11 @@ typedef struct Verb {
         size_t min_args, max_args; /* not counting the verb */
         unsigned verb_options;     /* VerbOption mask allowed */
         bool is_default;           /* run when no verb is given */
-        int (*run)(const Options *options, char **args, size_t n_args);
+        int (*run)(Vfioctl *ctx, char **args, size_t n_args);
+        unsigned flags; /* VerbFlag mask */
+        /* Usage checks of its own, before anything is opened: an exit
+         * status, or 0 to go on.  May be NULL. */
+        int (*check)(const Options *options, char **args, size_t n_args);
 } Verb;
 
 /* Parses argv (argv[0] is the program).  Options may appear anywhere;

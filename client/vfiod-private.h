@@ -45,7 +45,63 @@ int reply_read_explanation(sd_bus_message *m, VfiodExplanation **ret, VfiodError
 /* Reads an aa{sv} of nodes (GrantAccess, RevokeAccess). */
 int reply_read_node_list(sd_bus_message *m, VfiodNodeList **ret, VfiodError *error);
 
-/* ---- values of the live model (vfiod-value.c) ---------------------- */
+/* ---- the field tables (vfiod-fields.c) ----------------------------- */
+
+/* How a number reads for people (VfiodValue.text): ids and the class code
+ * in hex, as lspci shows them. */
+typedef enum FieldFormat {
+        FIELD_FORMAT_DECIMAL,
+        FIELD_FORMAT_HEX16, /* 0x%04x */
+        FIELD_FORMAT_HEX24, /* 0x%06x */
+} FieldFormat;
+
+struct FieldTable;
+
+/* Where a dictionary key goes in its public struct.  The member's C type
+ * follows from the key's signature: s char *, q uint16_t, u uint32_t,
+ * b bool, au uint32_t * (and a size_t count), as NULL-terminated char **
+ * (and a count), aa{sv} an array of structs of `nested` (and a count). */
+typedef struct FieldBinding {
+        bool bound; /* false: the row has no decoder (a test fails) */
+        size_t offset;
+        size_t size; /* sizeof the member, checked against the signature */
+        bool has_seen;
+        size_t seen_offset; /* of a bool set when the key was present */
+        bool has_count;
+        size_t count_offset; /* of the lists' size_t length */
+        bool required;       /* a reply without it is malformed */
+        bool omit_empty;     /* foreach leaves it out when "" or empty */
+        FieldFormat format;
+        const struct FieldTable *nested;
+} FieldBinding;
+
+/* One row of common/vfiod-fields.h. */
+typedef struct FieldRow {
+        const char *id;
+        const char *property; /* NULL: in the dictionaries only */
+        const char *property_signature;
+        const char *key; /* NULL: on the objects only */
+        const char *key_signature;
+        int presence; /* VFIOD_FIELD_ALWAYS or VFIOD_FIELD_SPARSE */
+        const FieldBinding *binding;
+} FieldRow;
+
+typedef struct FieldTable {
+        const char *what; /* for messages: "device", "plan entry"... */
+        const FieldRow *rows;
+        size_t n_rows;
+        size_t size; /* of the struct a dictionary is decoded into, 0: none */
+} FieldTable;
+
+extern const FieldTable field_table_device, field_table_group, field_table_plan, field_table_explanation,
+        field_table_slot, field_table_assignment, field_table_node;
+/* Every table, NULL-terminated. */
+extern const FieldTable *const field_tables[];
+
+const FieldRow *field_table_find_key(const FieldTable *table, const char *key);
+const FieldRow *field_table_find_property(const FieldTable *table, const char *property);
+
+/* ---- the value model (vfiod-value.c) ------------------------------- */
 
 /* Frees what a value holds and makes it VFIOD_VALUE_NULL with text NULL. */
 void value_clear(VfiodValue *v);
@@ -53,11 +109,27 @@ void value_clear(VfiodValue *v);
 /* Same type and same content. */
 bool value_equal(const VfiodValue *a, const VfiodValue *b);
 
-/* Reads the variant at the current position of m, the value of
- * `property`, into *ret.  Returns 1 when read, 0 when its type is none
- * the contract uses (the variant is skipped, *ret left NULL), -ENOMEM, or
- * another negative errno when m does not hold a variant there. */
+/* Whether value_read_variant() reads a variant of this signature. */
+bool value_signature_supported(const char *signature);
+
+/* Reads the variant at the current position of m into *ret, its numbers
+ * written as `format` says.  With `signature`, a variant of another type
+ * is -EBADMSG and *ret_contents (when not NULL) its signature, valid
+ * until m moves on; without, any supported type is read.  Returns 1 when
+ * read, 0 when its type is none the value model has (the variant is
+ * skipped, *ret left NULL), -ENOMEM, or another negative errno when m
+ * does not hold a variant there. */
+int value_read_variant(sd_bus_message *m, const char *signature, FieldFormat format, VfiodValue *ret,
+                       const char **ret_contents);
+
+/* The variant at the current position of m as the value of `property`
+ * (its format from the field tables), of whatever type it has: see
+ * value_read_variant(). */
 int value_read(sd_bus_message *m, const char *property, VfiodValue *ret);
+
+/* The text of a value (VfiodValue.text) from its typed part; *ret is
+ * freed with free(). */
+int value_format_text(const VfiodValue *v, FieldFormat format, char **ret);
 
 /* The kind and short name of a device or group object path:
  * ".../device/0000_03_00_0" is a device "0000:03:00.0", ".../group/12" a

@@ -56,37 +56,18 @@ struct VfiodWatch {
         VfiodError failure_error;
 };
 
-/* The contract's order, used for reporting a restart's differences. */
-static const char *const property_order[] = {
-        VFIOD_PROP_NUMBER,
-        VFIOD_PROP_ADDRESS,
-        VFIOD_PROP_GROUP,
-        VFIOD_PROP_VENDOR_ID,
-        VFIOD_PROP_DEVICE_ID,
-        VFIOD_PROP_SUBSYSTEM_VENDOR_ID,
-        VFIOD_PROP_SUBSYSTEM_DEVICE_ID,
-        VFIOD_PROP_CLASS,
-        VFIOD_PROP_VENDOR,
-        VFIOD_PROP_NAME,
-        VFIOD_PROP_DRIVER,
-        VFIOD_PROP_STATE,
-        VFIOD_PROP_BRIDGE,
-        VFIOD_PROP_DEVICES,
-        VFIOD_PROP_VIABLE,
-        VFIOD_PROP_IN_USE,
-};
-
-#define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
-
 static const VfiodValue value_null = {.type = VFIOD_VALUE_NULL, .text = (char *) ""};
 
 /* ---- the model ---------------------------------------------------- */
 
-static unsigned property_rank(const char *name) {
-        for (size_t i = 0; i < N_ELEMENTS(property_order); i++)
-                if (strcmp(property_order[i], name) == 0)
-                        return (unsigned) i;
-        return (unsigned) N_ELEMENTS(property_order);
+/* The position of a property in the contract's order (the field table
+ * of the object's interface), used for reporting a restart's
+ * differences; properties the contract does not name come last. */
+static unsigned property_rank(VfiodObjectKind kind, const char *name) {
+        const FieldTable *table = kind == VFIOD_OBJECT_DEVICE ? &field_table_device : &field_table_group;
+        const FieldRow *row = field_table_find_property(table, name);
+
+        return (unsigned) (row ? (size_t) (row - table->rows) : table->n_rows);
 }
 
 static int property_compare(const void *a, const void *b) {
@@ -200,7 +181,7 @@ static int object_set_property(VfiodWatch *w, Object *o, const char *name, Vfiod
                 }
                 o->properties[o->n_properties++] = (Property){
                         .name = copy,
-                        .rank = property_rank(name),
+                        .rank = property_rank(o->kind, name),
                         .value = *value,
                 };
                 *value = (VfiodValue){.type = VFIOD_VALUE_NULL};

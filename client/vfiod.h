@@ -120,6 +120,9 @@ typedef struct VfiodField {
         size_t n_items; /* the lists' length */
         const uint32_t *numbers;
         char *const *strings;
+        /* The same, in the value model of the live model's properties
+         * (VfiodValue, below): one printer serves both. */
+        const struct VfiodValue *value;
 } VfiodField;
 
 /* Called once per key, valid during the call only. */
@@ -223,6 +226,7 @@ typedef struct VfiodNodeList {
 } VfiodNodeList;
 
 void vfiod_node_list_free(VfiodNodeList *list);
+void vfiod_node_foreach_field(const VfiodNode *node, VfiodFieldFunc func, void *userdata);
 
 /* ---- the client --------------------------------------------------- */
 
@@ -302,24 +306,27 @@ typedef enum VfiodObjectKind {
 } VfiodObjectKind;
 
 typedef enum VfiodValueType {
-        VFIOD_VALUE_NULL,    /* nothing: Group "/" (no IOMMU group) */
-        VFIOD_VALUE_STRING,  /* s */
-        VFIOD_VALUE_NUMBER,  /* y q u t; a device's Group: the group number */
-        VFIOD_VALUE_BOOLEAN, /* b */
-        VFIOD_VALUE_LIST,    /* ao: the short names of the objects */
+        VFIOD_VALUE_NULL,        /* nothing: Group "/" (no IOMMU group) */
+        VFIOD_VALUE_STRING,      /* s */
+        VFIOD_VALUE_NUMBER,      /* y q u t; a device's Group: the group number */
+        VFIOD_VALUE_BOOLEAN,     /* b */
+        VFIOD_VALUE_LIST,        /* ao: the short names of the objects; as */
+        VFIOD_VALUE_NUMBER_LIST, /* au (dictionaries only, see VfiodField) */
 } VfiodValueType;
 
 /* A property value, typed for JSON and as text for people. */
 typedef struct VfiodValue {
         VfiodValueType type;
-        char *text;      /* never NULL: the string; a number in decimal
+        char *text;        /* never NULL: the string; a number in decimal
                                          * (ids and Class as 0x%04x / 0x%06x);
                                          * "true"/"false"; the list's names separated by
                                          * one space; "" for NULL */
-        uint64_t number; /* VFIOD_VALUE_NUMBER */
-        bool boolean;    /* VFIOD_VALUE_BOOLEAN */
-        size_t n_items;  /* VFIOD_VALUE_LIST */
-        char **items;    /* VFIOD_VALUE_LIST: e.g. "0000:03:00.0" */
+        uint64_t number;   /* VFIOD_VALUE_NUMBER */
+        bool boolean;      /* VFIOD_VALUE_BOOLEAN */
+        size_t n_items;    /* VFIOD_VALUE_LIST, VFIOD_VALUE_NUMBER_LIST */
+        char **items;      /* VFIOD_VALUE_LIST: e.g. "0000:03:00.0"
+                                         * (NULL-terminated) */
+        uint32_t *numbers; /* VFIOD_VALUE_NUMBER_LIST */
 } VfiodValue;
 
 /* One change, valid only during the call of the VfiodChangeFunc. */

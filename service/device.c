@@ -8,6 +8,36 @@
 
 #include "names.h"
 
+DeviceIds
+device_ids (const Device *d)
+{
+  return (DeviceIds){
+    .vendor_id = d->vendor_id,
+    .device_id = d->device_id,
+    .subsystem_vendor_id = d->subsystem_vendor_id,
+    .subsystem_device_id = d->subsystem_device_id,
+    .class_code = d->class_code,
+  };
+}
+
+void
+device_set_ids (Device *d, const DeviceIds *ids)
+{
+  d->vendor_id = ids->vendor_id;
+  d->device_id = ids->device_id;
+  d->subsystem_vendor_id = ids->subsystem_vendor_id;
+  d->subsystem_device_id = ids->subsystem_device_id;
+  d->class_code = ids->class_code;
+}
+
+bool
+device_ids_equal (const DeviceIds *a, const DeviceIds *b)
+{
+  return a->vendor_id == b->vendor_id && a->device_id == b->device_id &&
+         a->subsystem_vendor_id == b->subsystem_vendor_id &&
+         a->subsystem_device_id == b->subsystem_device_id && a->class_code == b->class_code;
+}
+
 Device *
 device_new (const PciAddress *address)
 {

@@ -47,6 +47,21 @@ typedef struct {
                          * once read (empty: it cannot be reset) */
 } Device;
 
+/* What says which device it is, besides its address: the ids and class
+ * code, kept and compared together (the cache of what never changes, the
+ * check that a device is still the one read, persistent records). */
+typedef struct {
+  uint16_t vendor_id;
+  uint16_t device_id;
+  uint16_t subsystem_vendor_id;
+  uint16_t subsystem_device_id;
+  uint32_t class_code;
+} DeviceIds;
+
+DeviceIds device_ids (const Device *device);
+void device_set_ids (Device *device, const DeviceIds *ids);
+bool device_ids_equal (const DeviceIds *a, const DeviceIds *b);
+
 Device *device_new (const PciAddress *address);
 void device_free (Device *device);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Device, device_free)

@@ -7,6 +7,7 @@
 
 #include "access.h"
 #include "errors.h"
+#include "fields.h"
 #include "isolation.h"
 #include "manager-private.h"
 #include "names.h"
@@ -55,7 +56,6 @@ parse_none (Call *call, sd_bus_message *m, sd_bus_error *error)
 
 /* ---- the device dictionary ---------------------------------------------- */
 
-/* @grants: Grant*, all of them (grants_list (-1)) */
 /* {"key": <as>} */
 static int
 append_strv_entry (sd_bus_message *m, const char *key, char **strv)
@@ -76,102 +76,13 @@ append_strv_entry (sd_bus_message *m, const char *key, char **strv)
   return r;
 }
 
-/* @owners: state_owners() */
+/* The device dictionaries (fields.c), with who may open each group now. */
 static int
-append_device (sd_bus_message *m, const Device *d, GPtrArray *grants, GHashTable *owners)
+append_devices (Call *call, sd_bus_message *m, GPtrArray *devices)
 {
-  gpointer owner;
-  int r;
+  g_autoptr (GPtrArray) grants = grants_list (call->manager->grants, -1);
 
-  r = sd_bus_message_open_container (m, 'a', "{sv}");
-  if (r < 0)
-    return r;
-
-#define ENTRY(key, sig, value)                                \
-  do                                                          \
-    {                                                         \
-      r = sd_bus_message_append (m, "{sv}", key, sig, value); \
-      if (r < 0)                                              \
-        return r;                                             \
-    }                                                         \
-  while (0)
-
-  ENTRY (VFIOD_KEY_ADDRESS, "s", d->name);
-  if (d->group != DEVICE_NO_GROUP)
-    ENTRY (VFIOD_KEY_GROUP, "u", (uint32_t) d->group);
-  ENTRY (VFIOD_KEY_VENDOR_ID, "q", d->vendor_id);
-  ENTRY (VFIOD_KEY_DEVICE_ID, "q", d->device_id);
-  ENTRY (VFIOD_KEY_SUBSYSTEM_VENDOR_ID, "q", d->subsystem_vendor_id);
-  ENTRY (VFIOD_KEY_SUBSYSTEM_DEVICE_ID, "q", d->subsystem_device_id);
-  ENTRY (VFIOD_KEY_CLASS, "u", d->class_code);
-  ENTRY (VFIOD_KEY_VENDOR, "s", d->vendor);
-  ENTRY (VFIOD_KEY_NAME, "s", d->model);
-  ENTRY (VFIOD_KEY_DRIVER, "s", d->driver ? d->driver : "");
-  ENTRY (VFIOD_KEY_STATE, "s", device_state_to_string (device_state (d)));
-  ENTRY (VFIOD_KEY_BRIDGE, "b", (int) device_is_bridge (d));
-  ENTRY (VFIOD_KEY_IN_USE, "s", d->in_use ? d->in_use : "");
-  /* like granted_uids, only where there is something to say: an entry
-   * per device costs a ListDevices of thousands of devices */
-  if (d->persistent)
-    ENTRY (VFIOD_KEY_PERSISTENT, "s", d->persistent);
-  /* who detached it, when vfiod knows (in this boot) */
-  if (g_hash_table_lookup_extended (owners, d->name, NULL, &owner))
-    ENTRY (VFIOD_KEY_OWNER_UID, "u", (uint32_t) GPOINTER_TO_UINT (owner));
-#undef ENTRY
-  r = append_strv_entry (m, VFIOD_KEY_RESET_METHODS, d->reset_methods);
-  if (r < 0)
-    return r;
-
-  /* who may open its group by path (GrantAccess): only when somebody may
-   * (almost never; the entry costs a ListDevices of thousands of devices) */
-  if (grants->len > 0)
-    {
-      g_autoptr (GArray) uids = g_array_new (FALSE, FALSE, sizeof (uint32_t));
-
-      for (guint i = 0; i < grants->len; i++)
-        {
-          const Grant *g = g_ptr_array_index (grants, i);
-          g_autofree char *node = NULL;
-          uint32_t uid = (uint32_t) g->uid;
-          if (g->revoking || d->group == DEVICE_NO_GROUP || g->group != (uint32_t) d->group)
-            continue;
-          node = access_group_node (g->group);
-          if (strcmp (g->path, node) == 0)
-            g_array_append_val (uids, uid);
-        }
-      if (uids->len > 0)
-        r = sd_bus_message_open_container (m, 'e', "sv");
-      if (r >= 0 && uids->len > 0)
-        {
-          r = sd_bus_message_append_basic (m, 's', VFIOD_KEY_GRANTED_UIDS);
-          if (r >= 0)
-            r = sd_bus_message_open_container (m, 'v', "au");
-          if (r >= 0)
-            r = sd_bus_message_append_array (m, 'u', uids->data, uids->len * sizeof (uint32_t));
-          if (r >= 0)
-            r = sd_bus_message_close_container (m);
-          if (r >= 0)
-            r = sd_bus_message_close_container (m);
-        }
-    }
-  if (r < 0)
-    return r;
-
-  return sd_bus_message_close_container (m);
-}
-
-static int
-append_devices (sd_bus_message *m, GPtrArray *devices, Grants *grants, State *state)
-{
-  g_autoptr (GPtrArray) all = grants_list (grants, -1);
-  g_autoptr (GHashTable) owners = state_owners (state);
-  int r = sd_bus_message_open_container (m, 'a', "a{sv}");
-
-  for (guint i = 0; r >= 0 && i < devices->len; i++)
-    r = append_device (m, g_ptr_array_index (devices, i), all, owners);
-  if (r < 0)
-    return r;
-  return sd_bus_message_close_container (m);
+  return fields_append_devices (m, devices, grants);
 }
 
 /* ---- GetGroup ------------------------------------------------------------ */
@@ -197,7 +108,7 @@ get_group_reply (Call *call, sd_bus_message *reply)
   int r = sd_bus_message_append (reply, "u", call->group);
 
   if (r >= 0)
-    r = append_devices (reply, q->devices, call->manager->grants, call->manager->state);
+    r = append_devices (call, reply, q->devices);
   return r;
 }
 
@@ -224,7 +135,7 @@ list_devices_reply (Call *call, sd_bus_message *reply)
 {
   Reading *q = call->data;
 
-  return append_devices (reply, q->devices, call->manager->grants, call->manager->state);
+  return append_devices (call, reply, q->devices);
 }
 
 /* ---- ExplainGroup ------------------------------------------------------------ */

@@ -3,9 +3,13 @@
 
 #include <errno.h>
 #include <gio/gio.h>
+#include <glib-unix.h>
 #include <malloc.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
+#include "fields.h"
 #include "hwdb.h"
 #include "probe.h"
 #include "records.h"
@@ -26,9 +30,36 @@ struct Model {
   gboolean reading; /* a worker reads the machine */
   gboolean stale;   /* news came since that read began */
   gboolean closing; /* no new reads */
+  gboolean loaded;  /* the view shows a successful reading ... */
+  gboolean failed;  /* ... but the last reading failed: it is older */
+  GQueue waiters;   /* Waiter*: model_when_current()'s callers */
+  guint wait_ms;    /* how long they wait for a read at most */
+  ModelNewsFunc news;
+  gpointer news_data;
   ModelChangedFunc changed;
   gpointer changed_data;
+  /* files that annotate the devices: the records directory and the boot
+   * helper's notes (edited by hand, written by the helper) */
+  int inotify_fd;
+  guint inotify_source;
+  struct {
+    char *path;
+    char *name; /* its name in its parent */
+    int parent; /* the parent's watch: the directory may come and go */
+  } watched[2];
 };
+
+/* A caller of model_when_current(). */
+typedef struct {
+  Model *model;
+  ModelCurrentFunc func;
+  gpointer data;
+  guint idle;    /* checking once the main loop has handed on what news it has */
+  guint timeout; /* waiting for a read */
+} Waiter;
+
+static void waiters_finish (Model *self, gboolean current);
+static gboolean news_waiting (Model *self);
 
 /* ---- reading, any thread ------------------------------------------- */
 
@@ -137,131 +168,70 @@ group_enumerate (sd_bus *bus, const char *path, void *userdata, char ***nodes, s
   return 0;
 }
 
-#define GETTER(fn)                                                                           \
-  static int fn (sd_bus *bus, const char *path, const char *interface, const char *property, \
-                 sd_bus_message *reply, void *userdata, sd_bus_error *error)
-
-GETTER (device_get)
+/* One getter per interface: the row of the property says how. */
+static int
+device_get (sd_bus *bus, const char *path, const char *interface, const char *property,
+            sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
-  const Device *d = userdata;
+  const DeviceField *f = fields_device_by_property (property);
 
-  if (strcmp (property, VFIOD_PROP_ADDRESS) == 0)
-    return sd_bus_message_append (reply, "s", d->name);
-  if (strcmp (property, VFIOD_PROP_GROUP) == 0)
-    {
-      g_autofree char *group = NULL;
-      if (d->group == DEVICE_NO_GROUP)
-        return sd_bus_message_append (reply, "o", VFIOD_DBUS_NO_GROUP_PATH);
-      group = view_group_path ((uint32_t) d->group);
-      return sd_bus_message_append (reply, "o", group);
-    }
-  if (strcmp (property, VFIOD_PROP_VENDOR_ID) == 0)
-    return sd_bus_message_append (reply, "q", d->vendor_id);
-  if (strcmp (property, VFIOD_PROP_DEVICE_ID) == 0)
-    return sd_bus_message_append (reply, "q", d->device_id);
-  if (strcmp (property, VFIOD_PROP_SUBSYSTEM_VENDOR_ID) == 0)
-    return sd_bus_message_append (reply, "q", d->subsystem_vendor_id);
-  if (strcmp (property, VFIOD_PROP_SUBSYSTEM_DEVICE_ID) == 0)
-    return sd_bus_message_append (reply, "q", d->subsystem_device_id);
-  if (strcmp (property, VFIOD_PROP_CLASS) == 0)
-    return sd_bus_message_append (reply, "u", d->class_code);
-  if (strcmp (property, VFIOD_PROP_VENDOR) == 0)
-    return sd_bus_message_append (reply, "s", d->vendor ? d->vendor : "");
-  if (strcmp (property, VFIOD_PROP_NAME) == 0)
-    return sd_bus_message_append (reply, "s", d->model ? d->model : "");
-  if (strcmp (property, VFIOD_PROP_DRIVER) == 0)
-    return sd_bus_message_append (reply, "s", d->driver ? d->driver : "");
-  if (strcmp (property, VFIOD_PROP_STATE) == 0)
-    return sd_bus_message_append (reply, "s", device_state_to_string (device_state (d)));
-  if (strcmp (property, VFIOD_PROP_BRIDGE) == 0)
-    return sd_bus_message_append (reply, "b", (int) device_is_bridge (d));
-  if (strcmp (property, VFIOD_PROP_IN_USE) == 0)
-    return sd_bus_message_append (reply, "s", d->in_use ? d->in_use : "");
-  if (strcmp (property, VFIOD_PROP_PERSISTENT) == 0)
-    return sd_bus_message_append (reply, "s", d->persistent ? d->persistent : "");
-  if (strcmp (property, VFIOD_PROP_OWNER_UID) == 0)
-    return sd_bus_message_append (reply, "u", d->has_owner ? d->owner_uid : VFIOD_OWNER_UID_NONE);
-  if (strcmp (property, VFIOD_PROP_RESET_METHODS) == 0)
-    {
-      static char *none[] = { NULL };
-      return sd_bus_message_append_strv (reply, d->reset_methods ? d->reset_methods : none);
-    }
-  return -ENOENT;
+  return f ? f->append_property (reply, f, userdata) : -ENOENT;
 }
 
-GETTER (group_get)
+static int
+group_get (sd_bus *bus, const char *path, const char *interface, const char *property,
+           sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
-  const ViewGroup *g = userdata;
-  int r;
+  const GroupField *f = fields_group_by_property (property);
 
-  if (strcmp (property, VFIOD_PROP_NUMBER) == 0)
-    return sd_bus_message_append (reply, "u", g->number);
-  if (strcmp (property, VFIOD_PROP_VIABLE) == 0)
-    return sd_bus_message_append (reply, "b", (int) g->viable);
-  if (strcmp (property, VFIOD_PROP_IN_USE) == 0)
-    return sd_bus_message_append (reply, "s", g->in_use);
-  if (strcmp (property, VFIOD_PROP_CAUSE) == 0)
-    return sd_bus_message_append (reply, "s", g->cause->cause);
-  if (strcmp (property, VFIOD_PROP_CAUSE_DEVICE) == 0)
-    return sd_bus_message_append (reply, "s", g->cause->cause_device);
-  if (strcmp (property, VFIOD_PROP_EXPLANATION) == 0)
-    return sd_bus_message_append (reply, "s", g->cause->explanation);
-  if (strcmp (property, VFIOD_PROP_DEVICES) != 0)
-    return -ENOENT;
-  r = sd_bus_message_open_container (reply, 'a', "o");
-  for (guint i = 0; r >= 0 && i < g->members->len; i++)
-    {
-      g_autofree char *member =
-          view_device_path (((Device *) g_ptr_array_index (g->members, i))->name);
-      r = sd_bus_message_append (reply, "o", member);
-    }
-  if (r < 0)
-    return r;
-  return sd_bus_message_close_container (reply);
+  return f ? f->append_property (reply, f, userdata) : -ENOENT;
 }
 
-/* Address and Number name the object: they never change.  The rest is
- * signalled when it does (ids too: they are not the path). */
-#define CHANGES SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
-#define CONST   SD_BUS_VTABLE_PROPERTY_CONST
+/* The vtables, from the rows (fields.h), in their order.  A field that
+ * never changes (no differ: Address and Number name the object) is
+ * const; the rest is signalled when it does (ids too: they are not the
+ * path).  sd-bus keeps pointers into them: static, filled once. */
+static sd_bus_vtable device_vtable[DEVICE_FIELD_COUNT + 2];
+static sd_bus_vtable group_vtable[GROUP_FIELD_COUNT + 2];
 
-static const sd_bus_vtable device_vtable[] = {
-  SD_BUS_VTABLE_START (0),
-  SD_BUS_PROPERTY (VFIOD_PROP_ADDRESS, "s", device_get, 0, CONST),
-  SD_BUS_PROPERTY (VFIOD_PROP_GROUP, "o", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_VENDOR_ID, "q", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_DEVICE_ID, "q", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_SUBSYSTEM_VENDOR_ID, "q", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_SUBSYSTEM_DEVICE_ID, "q", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_CLASS, "u", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_VENDOR, "s", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_NAME, "s", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_DRIVER, "s", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_STATE, "s", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_BRIDGE, "b", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_IN_USE, "s", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_PERSISTENT, "s", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_OWNER_UID, "u", device_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_RESET_METHODS, "as", device_get, 0, CHANGES),
-  SD_BUS_VTABLE_END,
-};
+static void
+vtables_build (void)
+{
+  static gsize built;
+  gsize n;
 
-static const sd_bus_vtable group_vtable[] = {
-  SD_BUS_VTABLE_START (0),
-  SD_BUS_PROPERTY (VFIOD_PROP_NUMBER, "u", group_get, 0, CONST),
-  SD_BUS_PROPERTY (VFIOD_PROP_DEVICES, "ao", group_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_VIABLE, "b", group_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_IN_USE, "s", group_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_CAUSE, "s", group_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_CAUSE_DEVICE, "s", group_get, 0, CHANGES),
-  SD_BUS_PROPERTY (VFIOD_PROP_EXPLANATION, "s", group_get, 0, CHANGES),
-  SD_BUS_VTABLE_END,
-};
+  if (!g_once_init_enter (&built))
+    return;
+  n = 0;
+  device_vtable[n++] = (sd_bus_vtable) SD_BUS_VTABLE_START (0);
+  for (gsize i = 0; i < G_N_ELEMENTS (fields_device); i++)
+    {
+      const DeviceField *f = &fields_device[i];
+      if (f->property)
+        device_vtable[n++] = (sd_bus_vtable) SD_BUS_PROPERTY (
+            f->property, f->property_signature, device_get, 0,
+            f->differ ? SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE : SD_BUS_VTABLE_PROPERTY_CONST);
+    }
+  device_vtable[n] = (sd_bus_vtable) SD_BUS_VTABLE_END;
+  n = 0;
+  group_vtable[n++] = (sd_bus_vtable) SD_BUS_VTABLE_START (0);
+  for (gsize i = 0; i < G_N_ELEMENTS (fields_group); i++)
+    {
+      const GroupField *f = &fields_group[i];
+      if (f->property)
+        group_vtable[n++] = (sd_bus_vtable) SD_BUS_PROPERTY (
+            f->property, f->property_signature, group_get, 0,
+            f->differ ? SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE : SD_BUS_VTABLE_PROPERTY_CONST);
+    }
+  group_vtable[n] = (sd_bus_vtable) SD_BUS_VTABLE_END;
+  g_once_init_leave (&built, 1);
+}
 
 static int export(Model *self)
 {
   int r;
 
+  vtables_build ();
   r = sd_bus_add_object_manager (self->bus, &self->slots[0], VFIOD_DBUS_PATH);
   if (r >= 0)
     r = sd_bus_add_fallback_vtable (self->bus, &self->slots[1], VFIOD_DBUS_DEVICE_PATH_PREFIX,
@@ -371,13 +341,26 @@ read_done (GObject *source, GAsyncResult *result, gpointer user_data)
 
   self->reading = FALSE;
   if (view)
-    publish (self, view);
+    {
+      publish (self, view);
+      self->loaded = TRUE;
+      self->failed = FALSE;
+    }
   else
-    g_warning ("%s", error->message);
+    {
+      g_warning ("%s", error->message);
+      self->failed = TRUE;
+    }
   /* what was read for the view and the signals is garbage now */
   malloc_trim (0);
-  if (self->stale && !self->closing)
+  if (self->closing)
+    return;
+  /* the waiters want what the machine is now: read again for news that
+   * came meanwhile, told or not yet */
+  if (self->stale)
     start_reading (self);
+  else if (!(view && news_waiting (self)))
+    waiters_finish (self, view != NULL && self->loaded);
 }
 
 static void
@@ -467,6 +450,239 @@ model_set_changed_callback (Model *self, ModelChangedFunc callback, gpointer use
   self->changed_data = user_data;
 }
 
+/* ---- files that are news ------------------------------------------------ */
+
+#define DIR_EVENTS                                                                    \
+  (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB | \
+   IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+#define PARENT_EVENTS (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR)
+
+static gboolean
+on_files_changed (gint fd, GIOCondition condition, gpointer user_data)
+{
+  Model *self = user_data;
+  char buf[4096] __attribute__ ((aligned (__alignof__(struct inotify_event))));
+  gboolean news = FALSE;
+  ssize_t n;
+
+  while ((n = read (fd, buf, sizeof buf)) > 0)
+    for (char *p = buf; p < buf + n;
+         p += sizeof (struct inotify_event) + ((struct inotify_event *) p)->len)
+      {
+        const struct inotify_event *e = (const struct inotify_event *) p;
+        gboolean parent = FALSE;
+
+        for (gsize i = 0; i < G_N_ELEMENTS (self->watched); i++)
+          if (self->watched[i].path && e->wd == self->watched[i].parent)
+            {
+              parent = TRUE;
+              /* the directory itself came or went: watch the new one */
+              if (e->len && strcmp (e->name, self->watched[i].name) == 0)
+                {
+                  inotify_add_watch (fd, self->watched[i].path, DIR_EVENTS);
+                  news = TRUE;
+                }
+            }
+        /* the parent's other entries (a log beside the records) are not news */
+        if (!parent && !(e->mask & IN_IGNORED))
+          news = TRUE;
+        if (e->mask & IN_Q_OVERFLOW)
+          news = TRUE;
+      }
+  if (news)
+    {
+      g_debug ("Persistent records or boot notes changed");
+      model_changed (self);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* Records edited by hand and notes the boot helper writes reach no
+ * monitor: they are news here (inotify queues the event before the
+ * writer's close or rename returns). */
+static void
+watch_files (Model *self)
+{
+  const char *paths[G_N_ELEMENTS (self->watched)] = {
+    self->records ? records_dir (self->records) : NULL,
+    records_notes_dir (),
+  };
+
+  self->inotify_fd = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
+  if (self->inotify_fd < 0)
+    {
+      g_warning ("Cannot watch the persistent records (%s): the objects show hand edits "
+                 "after the next other change",
+                 g_strerror (errno));
+      return;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autofree char *parent = NULL;
+
+      if (paths[i] == NULL)
+        continue;
+      parent = g_path_get_dirname (paths[i]);
+      self->watched[i].path = g_strdup (paths[i]);
+      self->watched[i].name = g_path_get_basename (paths[i]);
+      self->watched[i].parent = inotify_add_watch (self->inotify_fd, parent, PARENT_EVENTS);
+      /* absent until the first record, or after a boot without notes */
+      inotify_add_watch (self->inotify_fd, paths[i], DIR_EVENTS);
+    }
+  self->inotify_source = g_unix_fd_add (self->inotify_fd, G_IO_IN, on_files_changed, self);
+}
+
+static void
+unwatch_files (Model *self)
+{
+  g_clear_handle_id (&self->inotify_source, g_source_remove);
+  if (self->inotify_fd >= 0)
+    close (self->inotify_fd);
+  self->inotify_fd = -1;
+  for (gsize i = 0; i < G_N_ELEMENTS (self->watched); i++)
+    {
+      g_clear_pointer (&self->watched[i].path, g_free);
+      g_clear_pointer (&self->watched[i].name, g_free);
+    }
+}
+
+/* ---- reads from the objects ------------------------------------------------ */
+
+/* What the probe finds is news like any other: read again.  (A probe
+ * may take it: poll() on /proc/self/mountinfo marks a change seen.) */
+static gboolean
+news_waiting (Model *self)
+{
+  if (self->news == NULL || self->closing || !self->news (self->news_data))
+    return FALSE;
+  g_debug ("News is waiting: the objects are read again");
+  model_changed (self);
+  return TRUE;
+}
+
+gboolean
+model_is_current (Model *self)
+{
+  return self->loaded && !self->failed && !self->reading && !self->stale && !self->closing &&
+         !news_waiting (self);
+}
+
+static void
+waiter_finish (Waiter *w, gboolean current)
+{
+  g_queue_remove (&w->model->waiters, w);
+  g_clear_handle_id (&w->idle, g_source_remove);
+  g_clear_handle_id (&w->timeout, g_source_remove);
+  w->func (current, w->data);
+  g_free (w);
+}
+
+/* Every waiter: the objects are current (TRUE), or cannot be made so. */
+static void
+waiters_finish (Model *self, gboolean current)
+{
+  Waiter *w;
+
+  /* a callback may wait again: that one waits for the next read */
+  g_autoptr (GQueue) now = g_queue_copy (&self->waiters);
+  while ((w = g_queue_pop_head (now)))
+    waiter_finish (w, current);
+}
+
+static gboolean
+waiter_timed_out (gpointer data)
+{
+  Waiter *w = data;
+
+  w->timeout = 0;
+  g_debug ("The objects were not current after %u ms: a caller reads the machine",
+           w->model->wait_ms);
+  waiter_finish (w, FALSE);
+  return G_SOURCE_REMOVE;
+}
+
+/* @w waits for a read: the one under way, or one started now (news is
+ * waiting that nobody told the model yet, or no good reading yet). */
+static void
+waiter_wait (Waiter *w)
+{
+  Model *self = w->model;
+
+  if (!self->reading)
+    start_reading (self);
+  if (w->timeout == 0)
+    w->timeout = g_timeout_add (self->wait_ms, waiter_timed_out, w);
+}
+
+static gboolean
+waiter_check (gpointer data)
+{
+  Waiter *w = data;
+  Model *self = w->model;
+
+  w->idle = 0;
+  if (self->closing)
+    waiter_finish (w, FALSE);
+  else if (model_is_current (self))
+    waiter_finish (w, TRUE);
+  else
+    waiter_wait (w);
+  return G_SOURCE_REMOVE;
+}
+
+void
+model_when_current (Model *self, ModelCurrentFunc func, gpointer user_data)
+{
+  Waiter *w = g_new0 (Waiter, 1);
+
+  *w = (Waiter){ .model = self, .func = func, .data = user_data };
+  g_queue_push_tail (&self->waiters, w);
+  /* Even when current, answered from the main loop: never inside the
+   * caller, and after the news already there when the call came.  The
+   * idle is newer than the monitor's sources, of their priority: in the
+   * next iteration they are dispatched first (GLib dispatches the ready
+   * sources of one priority in the order they were attached), and the
+   * idle checks again.  (A lower priority would starve under a steady
+   * stream of calls.) */
+  if (self->closing || model_is_current (self))
+    w->idle = g_idle_add_full (G_PRIORITY_DEFAULT, waiter_check, w, NULL);
+  else
+    waiter_wait (w);
+}
+
+void
+model_set_current_timeout (Model *self, guint timeout_ms)
+{
+  self->wait_ms = timeout_ms;
+}
+
+void
+model_set_news_probe (Model *self, ModelNewsFunc waiting, gpointer user_data)
+{
+  self->news = waiting;
+  self->news_data = user_data;
+}
+
+GPtrArray *
+model_view_devices (Model *self)
+{
+  return self->view->devices;
+}
+
+GPtrArray *
+model_view_group (Model *self, uint32_t group)
+{
+  ViewGroup *g = view_group (self->view, group);
+
+  return g ? g->members : NULL;
+}
+
+View *
+model_ref_view (Model *self)
+{
+  return view_ref (self->view);
+}
+
 /* ---- life ------------------------------------------------------------------ */
 
 void
@@ -478,11 +694,14 @@ model_load (Model *self)
   if (devices == NULL)
     {
       g_warning ("%s", error->message);
+      self->failed = TRUE;
       return;
     }
   /* nobody saw the empty objects (the name is not ours yet): no signals */
   view_free (self->view);
   self->view = view_new (devices);
+  self->loaded = TRUE;
+  self->failed = FALSE;
   malloc_trim (0);
 }
 
@@ -497,6 +716,10 @@ model_new (sd_bus *bus, Records *records, State *state)
   self->records = records;
   self->state = state;
   self->view = view_new_empty ();
+  self->wait_ms = 2000;
+  g_queue_init (&self->waiters);
+  self->inotify_fd = -1;
+  watch_files (self);
   if (bus)
     {
       self->bus = sd_bus_ref (bus);
@@ -520,6 +743,8 @@ model_free (Model *self)
   self->closing = TRUE;
   while (self->reading)
     g_main_context_iteration (NULL, TRUE);
+  waiters_finish (self, FALSE);
+  unwatch_files (self);
   for (gsize i = 0; i < G_N_ELEMENTS (self->slots); i++)
     sd_bus_slot_unref (self->slots[i]);
   if (self->bus)

@@ -24,6 +24,7 @@
 #include "records.h"
 #include "state.h"
 #include "sysfs.h"
+#include "view.h"
 
 typedef struct Model Model;
 
@@ -75,3 +76,48 @@ const Device *model_device (Model *model, const char *name);
 /* @callback runs on the main thread after the objects changed. */
 typedef void (*ModelChangedFunc) (gpointer user_data);
 void model_set_changed_callback (Model *model, ModelChangedFunc callback, gpointer user_data);
+
+/* ---- reads from the objects, main thread ---------------------------- */
+
+/* Whether the objects show what a read of the machine would now: a
+ * reading succeeded (the last one), no news came since (none waiting in
+ * the news probe either, if one is set: news it finds starts a read, as
+ * any news does), no read is under way, the model is not closing.  News:
+ * uevents, mounts, swaps, links (the monitor), vfiod's own transactions
+ * (model_host_changed), the records directory and the boot helper's
+ * notes (watched here).  What is not news is not seen: a change of sysfs
+ * without a uevent (the integration tests' simulator without
+ * "uevents", a fault it injects), udevd's events still on their way. */
+gboolean model_is_current (Model *model);
+
+/* @current: the objects are current now; read them (model_view_*) before
+ * returning to the main loop.  FALSE: they could not be brought current
+ * (the read failed, it took longer than the timeout, the model is
+ * closing): read the machine instead. */
+typedef void (*ModelCurrentFunc) (gboolean current, gpointer user_data);
+/* Runs @func once on the main thread once the objects are current:
+ * from an idle when they are (checked again then), after the read under
+ * way (or one started for it: news waiting, no good reading yet) when
+ * they are not.  Never later than the timeout (model_set_current_timeout),
+ * and with FALSE from model_free() for the callers still waiting. */
+void model_when_current (Model *model, ModelCurrentFunc func, gpointer user_data);
+/* How long model_when_current() waits for a read (2000 ms by default):
+ * a read held in the kernel must not hold the callers; they read the
+ * machine themselves after it. */
+void model_set_current_timeout (Model *model, guint timeout_ms);
+/* TRUE when news is waiting that the model was not told yet (the
+ * monitor's sockets and files are readable): not current until it is
+ * read.  Without one, news counts from when the main loop hands it on. */
+typedef gboolean (*ModelNewsFunc) (gpointer user_data);
+void model_set_news_probe (Model *model, ModelNewsFunc waiting, gpointer user_data);
+
+/* What the objects show (current or not: ask first), borrowed until the
+ * main loop runs again: Device*, sorted by address; the members of IOMMU
+ * group @group sorted by address, or NULL when no device is in it. (The
+ * device by name: model_device().) */
+GPtrArray *model_view_devices (Model *model);
+GPtrArray *model_view_group (Model *model, uint32_t group);
+/* The whole reading the objects show, referenced: it never changes, so
+ * a reader thread may use it (view->isolation for ExplainGroup's advice)
+ * after the objects moved on; view_free() when done. */
+View *model_ref_view (Model *model);

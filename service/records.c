@@ -183,15 +183,28 @@ records_lookup (Records *self, const char *address)
   return entry_read (self, &a);
 }
 
+/* persist.c knows no Device (the boot helper links no GLib): the ids
+ * cross here, once each way. */
+static gboolean
+identity_matches (const PersistRecord *r, const Device *device, char *why, size_t why_size)
+{
+  DeviceIds ids = device_ids (device);
+
+  return persist_identity_matches (r, ids.vendor_id, ids.device_id, ids.subsystem_vendor_id,
+                                   ids.subsystem_device_id, ids.class_code, why, why_size);
+}
+
 static gboolean
 record_fill (PersistRecord *r, const Device *device, GPtrArray *members)
 {
+  DeviceIds ids = device_ids (device);
+
   r->address = device->address;
-  r->vendor_id = device->vendor_id;
-  r->device_id = device->device_id;
-  r->subsystem_vendor_id = device->subsystem_vendor_id;
-  r->subsystem_device_id = device->subsystem_device_id;
-  r->class_code = device->class_code;
+  r->vendor_id = ids.vendor_id;
+  r->device_id = ids.device_id;
+  r->subsystem_vendor_id = ids.subsystem_vendor_id;
+  r->subsystem_device_id = ids.subsystem_device_id;
+  r->class_code = ids.class_code;
   r->n_members = 0;
   for (guint i = 0; i < members->len; i++)
     {
@@ -223,9 +236,7 @@ records_up_to_date (Records *self, const Device *device, GPtrArray *members)
   for (size_t i = 0; i < want->n_members; i++)
     if (!address_equal (&want->members[i], &e->record->members[i]))
       return FALSE;
-  return persist_identity_matches (e->record, device->vendor_id, device->device_id,
-                                   device->subsystem_vendor_id, device->subsystem_device_id,
-                                   device->class_code, NULL, 0);
+  return identity_matches (e->record, device, NULL, 0);
 }
 
 /* The records directory, mode 0755 whatever the umask (the unit's is
@@ -341,9 +352,7 @@ records_check (const RecordEntry *e, const Device *device)
     return g_strdup_printf (VFIOD_PERSISTENT_MISMATCH "the record cannot be used: %s", e->error);
   if (device == NULL)
     return g_strdup_printf (VFIOD_PERSISTENT_MISMATCH "no PCI device at %s", e->address);
-  if (!persist_identity_matches (e->record, device->vendor_id, device->device_id,
-                                 device->subsystem_vendor_id, device->subsystem_device_id,
-                                 device->class_code, why, sizeof why))
+  if (!identity_matches (e->record, device, why, sizeof why))
     return g_strconcat (VFIOD_PERSISTENT_MISMATCH, why, NULL);
   return g_strdup (VFIOD_PERSISTENT_ACTIVE);
 }

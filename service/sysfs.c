@@ -95,8 +95,7 @@ sysfs_resolve_devices_link (const char *target)
 typedef struct {
   char *syspath;
   int64_t group;
-  uint16_t vendor_id, device_id, subsystem_vendor_id, subsystem_device_id;
-  uint32_t class_code;
+  DeviceIds ids;
   gboolean boot_vga;
   PciConfig config;
   char **reset_methods;
@@ -216,11 +215,7 @@ sysfs_facts_lookup (SysfsCache *self, Device *device)
       g_free (device->syspath);
       device->syspath = g_strdup (f->syspath);
       device->group = f->group;
-      device->vendor_id = f->vendor_id;
-      device->device_id = f->device_id;
-      device->subsystem_vendor_id = f->subsystem_vendor_id;
-      device->subsystem_device_id = f->subsystem_device_id;
-      device->class_code = f->class_code;
+      device_set_ids (device, &f->ids);
       device->boot_vga = f->boot_vga;
       device->config = f->config;
       g_strfreev (device->reset_methods);
@@ -261,11 +256,7 @@ sysfs_facts_store (SysfsCache *self, const Device *device, guint generation)
   f = g_new0 (Facts, 1);
   f->syspath = g_strdup (device->syspath);
   f->group = device->group;
-  f->vendor_id = device->vendor_id;
-  f->device_id = device->device_id;
-  f->subsystem_vendor_id = device->subsystem_vendor_id;
-  f->subsystem_device_id = device->subsystem_device_id;
-  f->class_code = device->class_code;
+  f->ids = device_ids (device);
   f->boot_vga = device->boot_vga;
   f->config = device->config;
   f->reset_methods = g_strdupv (device->reset_methods);
@@ -459,6 +450,7 @@ static int
 read_driver_checked (Device *device)
 {
   g_autoptr (Device) fresh = NULL;
+  DeviceIds ids, fresh_ids;
   char path[PATH_MAX], buf[ATTR_MAX];
   ssize_t n;
   int r;
@@ -474,10 +466,9 @@ read_driver_checked (Device *device)
     return (int) n;
   if (!device_parse_uevent (fresh, buf))
     return -EBADMSG;
-  if (fresh->vendor_id != device->vendor_id || fresh->device_id != device->device_id ||
-      fresh->subsystem_vendor_id != device->subsystem_vendor_id ||
-      fresh->subsystem_device_id != device->subsystem_device_id ||
-      fresh->class_code != device->class_code)
+  ids = device_ids (device);
+  fresh_ids = device_ids (fresh);
+  if (!device_ids_equal (&fresh_ids, &ids))
     return -ESTALE;
   /* the link said unbound; the uevent must say so too */
   if (fresh->driver != NULL)

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "fields.h"
 #include "group.h"
 #include "names.h"
 
@@ -25,6 +26,7 @@ view_new (GPtrArray *devices)
 {
   View *self = g_new0 (View, 1);
 
+  self->ref_count = 1;
   self->devices = devices;
   g_ptr_array_sort (devices, device_compare_by_address);
   self->by_name = g_hash_table_new (g_str_hash, g_str_equal);
@@ -55,11 +57,11 @@ view_new (GPtrArray *devices)
 
   GHashTableIter iter;
   ViewGroup *g;
-  g_autoptr (Isolation) isolation = isolation_new (devices);
+  self->isolation = isolation_new (devices);
   g_hash_table_iter_init (&iter, self->groups);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &g))
     {
-      const GroupCause *cause = isolation_group (isolation, g->number);
+      const GroupCause *cause = isolation_group (self->isolation, g->number);
       g->viable = group_viable (g->members);
       g->cause = g_new0 (GroupCause, 1);
       g->cause->group = g->number;
@@ -70,11 +72,20 @@ view_new (GPtrArray *devices)
   return self;
 }
 
+View *
+view_ref (View *self)
+{
+  g_atomic_int_inc (&self->ref_count);
+  return self;
+}
+
 void
 view_free (View *self)
 {
-  if (self == NULL)
+  if (self == NULL || !g_atomic_int_dec_and_test (&self->ref_count))
     return;
+  /* it borrows the devices */
+  isolation_free (self->isolation);
   g_hash_table_unref (self->groups);
   g_hash_table_unref (self->by_name);
   g_ptr_array_unref (self->devices);
@@ -189,58 +200,19 @@ add_change (GPtrArray *out, ViewChangeKind kind, char *path /* owned */, const c
   g_ptr_array_add (out, c);
 }
 
-static gboolean
-strv_equal (char **a, char **b)
-{
-  static char *none[] = { NULL };
-
-  return g_strv_equal ((const char *const *) (a ? a : none), (const char *const *) (b ? b : none));
-}
-
-static gboolean
-str_differ (const char *a, const char *b)
-{
-  return g_strcmp0 (a ? a : "", b ? b : "") != 0;
-}
-
+/* The properties of the rows (fields.h) whose value differs. */
 static GPtrArray *
 device_changes (const Device *a, const Device *b)
 {
   GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
 
-#define CHANGED(cond, prop) \
-  if (cond)                 \
-  g_ptr_array_add (names, g_strdup (prop))
-
-  CHANGED (a->group != b->group, VFIOD_PROP_GROUP);
-  CHANGED (a->vendor_id != b->vendor_id, VFIOD_PROP_VENDOR_ID);
-  CHANGED (a->device_id != b->device_id, VFIOD_PROP_DEVICE_ID);
-  CHANGED (a->subsystem_vendor_id != b->subsystem_vendor_id, VFIOD_PROP_SUBSYSTEM_VENDOR_ID);
-  CHANGED (a->subsystem_device_id != b->subsystem_device_id, VFIOD_PROP_SUBSYSTEM_DEVICE_ID);
-  CHANGED (a->class_code != b->class_code, VFIOD_PROP_CLASS);
-  CHANGED (str_differ (a->vendor, b->vendor), VFIOD_PROP_VENDOR);
-  CHANGED (str_differ (a->model, b->model), VFIOD_PROP_NAME);
-  CHANGED (str_differ (a->driver, b->driver), VFIOD_PROP_DRIVER);
-  CHANGED (device_state (a) != device_state (b), VFIOD_PROP_STATE);
-  CHANGED (device_is_bridge (a) != device_is_bridge (b), VFIOD_PROP_BRIDGE);
-  CHANGED (str_differ (a->in_use, b->in_use), VFIOD_PROP_IN_USE);
-  CHANGED (str_differ (a->persistent, b->persistent), VFIOD_PROP_PERSISTENT);
-  CHANGED (a->has_owner != b->has_owner || a->owner_uid != b->owner_uid, VFIOD_PROP_OWNER_UID);
-  CHANGED (!strv_equal (a->reset_methods, b->reset_methods), VFIOD_PROP_RESET_METHODS);
-#undef CHANGED
+  for (gsize i = 0; i < G_N_ELEMENTS (fields_device); i++)
+    {
+      const DeviceField *f = &fields_device[i];
+      if (f->property && f->differ && f->differ (a, b))
+        g_ptr_array_add (names, g_strdup (f->property));
+    }
   return names;
-}
-
-static gboolean
-members_differ (const ViewGroup *a, const ViewGroup *b)
-{
-  if (a->members->len != b->members->len)
-    return TRUE;
-  for (guint i = 0; i < a->members->len; i++)
-    if (strcmp (((Device *) g_ptr_array_index (a->members, i))->name,
-                ((Device *) g_ptr_array_index (b->members, i))->name) != 0)
-      return TRUE;
-  return FALSE;
 }
 
 static GPtrArray *
@@ -248,18 +220,12 @@ group_changes (const ViewGroup *a, const ViewGroup *b)
 {
   GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
 
-  if (members_differ (a, b))
-    g_ptr_array_add (names, g_strdup (VFIOD_PROP_DEVICES));
-  if (a->viable != b->viable)
-    g_ptr_array_add (names, g_strdup (VFIOD_PROP_VIABLE));
-  if (strcmp (a->in_use, b->in_use) != 0)
-    g_ptr_array_add (names, g_strdup (VFIOD_PROP_IN_USE));
-  if (strcmp (a->cause->cause, b->cause->cause) != 0)
-    g_ptr_array_add (names, g_strdup (VFIOD_PROP_CAUSE));
-  if (strcmp (a->cause->cause_device, b->cause->cause_device) != 0)
-    g_ptr_array_add (names, g_strdup (VFIOD_PROP_CAUSE_DEVICE));
-  if (strcmp (a->cause->explanation, b->cause->explanation) != 0)
-    g_ptr_array_add (names, g_strdup (VFIOD_PROP_EXPLANATION));
+  for (gsize i = 0; i < G_N_ELEMENTS (fields_group); i++)
+    {
+      const GroupField *f = &fields_group[i];
+      if (f->property && f->differ && f->differ (a, b))
+        g_ptr_array_add (names, g_strdup (f->property));
+    }
   return names;
 }
 

@@ -19,16 +19,21 @@ typedef struct {
   GroupCause *cause;  /* why these members (isolation.h), owned */
 } ViewGroup;
 
+/* Never changed once made: a reference can be read on any thread. */
 typedef struct {
-  GPtrArray *devices;  /* Device*, owned, sorted by address */
-  GHashTable *by_name; /* device name → Device* */
-  GHashTable *groups;  /* GUINT_TO_POINTER (number) → ViewGroup* */
+  gint ref_count;
+  GPtrArray *devices;   /* Device*, owned, sorted by address */
+  GHashTable *by_name;  /* device name → Device* */
+  GHashTable *groups;   /* GUINT_TO_POINTER (number) → ViewGroup* */
+  Isolation *isolation; /* the grouping rules over @devices (ExplainGroup's advice) */
 } View;
 
 /* Consumes @devices (Device*, described: names and in_use set).  Runs
  * the grouping rules over all of them: build it on a worker. */
 View *view_new (GPtrArray *devices);
 View *view_new_empty (void);
+View *view_ref (View *view);
+/* Drops a reference; the last frees it. */
 void view_free (View *view);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (View, view_free)
 

@@ -19,11 +19,12 @@ for expected in vfiod_client_new vfiod_client_free vfiod_client_get_version \
                 vfiod_watch_get_timeout vfiod_watch_process vfiod_watch_service_running \
                 vfiod_watch_get_value vfiod_client_open_group vfiod_client_open_device \
                 vfiod_client_grant_access vfiod_client_revoke_access \
-                vfiod_client_set_locked_memory_limit vfiod_node_list_free; do
+                vfiod_client_set_locked_memory_limit vfiod_node_list_free \
+                vfiod_node_foreach_field vfiod_device_foreach_field; do
         printf '%s\n' "$symbols" | grep -qx "$expected" || { echo "missing: $expected"; exit 1; }
 done
 for internal in reply_read_device_list error_set_local json_write_string value_read \
-                object_path_parse; do
+                value_read_variant object_path_parse field_table_device field_tables; do
         if printf '%s\n' "$symbols" | grep -qx "$internal"; then
                 echo "internal symbol exported: $internal"; exit 1
         fi

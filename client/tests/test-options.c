@@ -6,7 +6,7 @@
 
 #include "options.h"
 
-static int run_stub(const Options *o, char **args, size_t n_args) {
+static int run_stub(Vfioctl *ctx, char **args, size_t n_args) {
         return 0;
 }
 

@@ -243,6 +243,43 @@ test_hexnum (void)
   g_assert_false (hexnum_parse_prefixed ("0x1234567", 1, 6, &v));
 }
 
+/* The ids and class travel together, and differ in any one of them. */
+static void
+test_ids (void)
+{
+  g_autoptr (Device) a = make ("0000:03:00.0", 0x020000, NULL);
+  g_autoptr (Device) b = make ("0000:04:00.0", 0x030000, NULL);
+  DeviceIds ids, other;
+
+  a->vendor_id = 0x8086;
+  a->device_id = 0x10d3;
+  a->subsystem_vendor_id = 0x8086;
+  a->subsystem_device_id = 0xa01f;
+  ids = device_ids (a);
+  device_set_ids (b, &ids);
+  g_assert_cmphex (b->vendor_id, ==, 0x8086);
+  g_assert_cmphex (b->device_id, ==, 0x10d3);
+  g_assert_cmphex (b->subsystem_vendor_id, ==, 0x8086);
+  g_assert_cmphex (b->subsystem_device_id, ==, 0xa01f);
+  g_assert_cmphex (b->class_code, ==, 0x020000);
+  g_assert_cmpstr (b->name, ==, "0000:04:00.0");
+  other = device_ids (b);
+  g_assert_true (device_ids_equal (&ids, &other));
+  for (int field = 0; field < 5; field++)
+    {
+      DeviceIds changed = ids;
+      switch (field)
+        {
+        case 0: changed.vendor_id++; break;
+        case 1: changed.device_id++; break;
+        case 2: changed.subsystem_vendor_id++; break;
+        case 3: changed.subsystem_device_id++; break;
+        default: changed.class_code++; break;
+        }
+      g_assert_false (device_ids_equal (&ids, &changed));
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -255,5 +292,6 @@ main (int argc, char **argv)
   g_test_add_func ("/device/resolve-link", test_resolve_link);
   g_test_add_func ("/device/in-use-join", test_in_use_join);
   g_test_add_func ("/device/hexnum", test_hexnum);
+  g_test_add_func ("/device/ids", test_ids);
   return g_test_run ();
 }
