@@ -68,6 +68,10 @@ daemon_run (void)
   guint sigterm, sigint;
   int r;
 
+  /* This thread is the main thread for good: offload_push() and the jobs
+   * coming back check it, before the loop runs and after it returned. */
+  g_main_context_acquire (NULL);
+
   /* First: a SIGTERM that comes while we start (systemd stopping us
    * right after the name appeared) must end the loop, not kill us
    * mid-way. */
@@ -179,5 +183,6 @@ out:
   state_free (state);
   grants_free (grants);
   g_main_loop_unref (daemon.loop);
+  g_main_context_release (NULL);
   return r < 0 ? r : 0;
 }

@@ -15,6 +15,7 @@
 #include "records.h"
 #include "util.h"
 #include "names.h"
+#include "offload.h"
 #include "view.h"
 
 struct Model {
@@ -24,7 +25,8 @@ struct Model {
   Records *records; /* the manager's */
   State *state;     /* the manager's (thread-safe); NULL: no owners */
   /* main thread only */
-  sd_bus *bus; /* NULL: nothing published */
+  Offload *reader; /* one thread: one read at a time */
+  sd_bus *bus;     /* NULL: nothing published */
   sd_bus_slot *slots[5];
   View *view;       /* what the objects show */
   gboolean reading; /* a worker reads the machine */
@@ -316,33 +318,40 @@ read_view_devices (Model *self, GError **error)
   return devices;
 }
 
+/* A read of the whole machine: the reader thread fills @view or @error,
+ * the main thread publishes. */
+typedef struct {
+  Model *model;
+  View *view;
+  GError *error;
+} Reading;
+
 static void
-read_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+read_in_thread (gpointer data)
 {
-  GError *error = NULL;
-  GPtrArray *devices = read_view_devices (task_data, &error);
+  Reading *reading = data;
+  GPtrArray *devices = read_view_devices (reading->model, &reading->error);
 
   /* the view runs the grouping rules over the whole machine: here, not
    * on the main loop */
   if (devices)
-    g_task_return_pointer (task, view_new (devices), (GDestroyNotify) view_free);
-  else
-    g_task_return_error (task, error);
+    reading->view = view_new (devices);
 }
 
 static void start_reading (Model *self);
 
 static void
-read_done (GObject *source, GAsyncResult *result, gpointer user_data)
+read_done (gpointer data)
 {
-  Model *self = user_data;
-  g_autoptr (GError) error = NULL;
-  View *view = g_task_propagate_pointer (G_TASK (result), &error);
+  g_autofree Reading *reading = data;
+  g_autoptr (GError) error = g_steal_pointer (&reading->error);
+  Model *self = reading->model;
+  gboolean read = reading->view != NULL;
 
   self->reading = FALSE;
-  if (view)
+  if (read)
     {
-      publish (self, view);
+      publish (self, g_steal_pointer (&reading->view));
       self->loaded = TRUE;
       self->failed = FALSE;
     }
@@ -359,20 +368,19 @@ read_done (GObject *source, GAsyncResult *result, gpointer user_data)
    * came meanwhile, told or not yet */
   if (self->stale)
     start_reading (self);
-  else if (!(view && news_waiting (self)))
-    waiters_finish (self, view != NULL && self->loaded);
+  else if (!(read && news_waiting (self)))
+    waiters_finish (self, read && self->loaded);
 }
 
 static void
 start_reading (Model *self)
 {
-  g_autoptr (GTask) task = NULL;
+  Reading *reading = g_new0 (Reading, 1);
 
+  reading->model = self;
   self->stale = FALSE;
   self->reading = TRUE;
-  task = g_task_new (NULL, NULL, read_done, self);
-  g_task_set_task_data (task, self, NULL);
-  g_task_run_in_thread (task, read_in_thread);
+  offload_push (self->reader, read_in_thread, read_done, reading);
 }
 
 /* Something may have changed: read again, now or after the read under way. */
@@ -717,6 +725,7 @@ model_new (sd_bus *bus, Records *records, State *state)
   self->state = state;
   self->view = view_new_empty ();
   self->wait_ms = 2000;
+  self->reader = offload_new ("model reader", 1);
   g_queue_init (&self->waiters);
   self->inotify_fd = -1;
   watch_files (self);
@@ -743,6 +752,7 @@ model_free (Model *self)
   self->closing = TRUE;
   while (self->reading)
     g_main_context_iteration (NULL, TRUE);
+  offload_free (self->reader);
   waiters_finish (self, FALSE);
   unwatch_files (self);
   for (gsize i = 0; i < G_N_ELEMENTS (self->slots); i++)

@@ -207,6 +207,8 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  /* the model's reader comes back to the thread owning the default context */
+  g_main_context_acquire (NULL);
   g_test_add ("/model/current-now", Fixture, NULL, fixture_setup, test_current_now,
               fixture_teardown);
   g_test_add ("/model/waits-for-the-read", Fixture, NULL, fixture_setup, test_waits_for_the_read,
