@@ -132,6 +132,7 @@ call_free (Call *call)
   if (call->watchdog)
     g_source_remove (call->watchdog);
   transaction_progress_free (call->progress);
+  g_clear_pointer (&call->view, view_free);
   sd_bus_message_unref (call->message);
   if (call->data && call->spec->free)
     call->spec->free (call->data);
@@ -538,6 +539,37 @@ call_prepared (gpointer data)
 
 /* ---- the entry -------------------------------------------------------------- */
 
+static void
+call_start_prepare (Call *call)
+{
+  if (call->spec->prepare)
+    offload_push (call->manager->readers, call_prepare, call_prepared, call);
+  else
+    call_prepared (call);
+}
+
+/* A METHOD_VIEW call, once the objects are current or cannot be made so. */
+static void
+call_on_current (gboolean current, gpointer user_data)
+{
+  Call *call = user_data;
+
+  call->manager->viewing--;
+  if (current)
+    {
+      call->view = model_ref_view (call->manager->model);
+      if (call->spec->from_view && call->spec->from_view (call))
+        {
+          call_prepared (call);
+          return;
+        }
+      /* without from_view, prepare reads from the view */
+      if (call->spec->from_view)
+        g_clear_pointer (&call->view, view_free);
+    }
+  call_start_prepare (call);
+}
+
 static const MethodSpec *
 find_spec (const char *member)
 {
@@ -572,10 +604,14 @@ engine_method (sd_bus_message *m, void *userdata, sd_bus_error *error)
       call_free (call);
       return r;
     }
-  if (spec->prepare)
-    offload_push (self->readers, call_prepare, call_prepared, call);
+  /* stopping: the model closes soon, and a read of the machine is as good */
+  if ((spec->flags & METHOD_VIEW) && !self->quitting)
+    {
+      self->viewing++;
+      model_when_current (self->model, call_on_current, call);
+    }
   else
-    call_prepared (call);
+    call_start_prepare (call);
   return 1;
 }
 

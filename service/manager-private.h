@@ -9,6 +9,11 @@
  * runs them all, the same way:
  *
  *   parse      main thread: the arguments, checked; the caller's uid
+ *   (view)     METHOD_VIEW, main thread: once the objects are current
+ *              (model_when_current(), bounded), call->view is their
+ *              reading and from_view may answer from it at once; when
+ *              they cannot be made current, or from_view cannot answer,
+ *              prepare reads the machine as for any other method
  *   prepare    a reader thread: read what the answer or the check needs
  *              (sysfs, /proc, the records); refuse (call->error), settle
  *              (call->settled: answer now, no polkit), or go on
@@ -58,6 +63,7 @@ typedef enum {
                              * refused while the group is stuck */
   METHOD_WATCHDOG = 1 << 2, /* writes sysfs: watched while it works */
   METHOD_LARGE = 1 << 3,    /* its reply can be megabytes: trim after */
+  METHOD_VIEW = 1 << 4,     /* a read the objects can answer when current */
 } MethodFlags;
 
 typedef struct {
@@ -66,6 +72,10 @@ typedef struct {
   sd_bus_vtable method;
   MethodFlags flags;
   int (*parse) (Call *call, sd_bus_message *m, sd_bus_error *error);
+  /* METHOD_VIEW, main thread, cheap: the answer's data from call->view
+   * (TRUE), or FALSE when it has not got it (the device is not in it):
+   * prepare then reads the machine */
+  gboolean (*from_view) (Call *call);
   void (*prepare) (Call *call);
   void (*authorize) (Call *call);
   void (*work) (Call *call);
@@ -89,6 +99,8 @@ struct Call {
   const char *actions[3]; /* polkit actions to check, NULL holes skipped */
   char *details[11];      /* polkit details: key, value, ..., NULL */
   gpointer data;          /* the method's own */
+  View *view;             /* METHOD_VIEW: the objects' reading, current when
+                           * taken; NULL: prepare reads the machine */
   /* the engine's: */
   sd_bus_track *caller; /* while authorizing: tells when the caller leaves */
   GCancellable *cancel; /* the polkit check, withdrawn when it does */
@@ -122,6 +134,7 @@ struct Manager {
   GHashTable *stuck;       /* group → Call* whose sysfs write does not return */
   guint working;           /* running calls whose caller still waits */
   guint abandoned;         /* running calls whose caller was answered early */
+  guint viewing;           /* METHOD_VIEW calls waiting for the objects */
   gboolean quitting;       /* no new work: moving calls get ShuttingDown */
 };
 

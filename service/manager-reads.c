@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The read-only methods: GetGroup, ListDevices, ExplainGroup,
  * ListPersistentAssignments.  No polkit: anybody may ask; each is read on
- * a reader and answered from what it read. */
+ * a reader and answered from what it read, or (GetGroup, ListDevices,
+ * ExplainGroup) from the objects when they are current. */
 #include <errno.h>
 #include <string.h>
 
@@ -14,10 +15,11 @@
 #include "sysfs.h"
 
 typedef struct {
-  GPtrArray *devices;      /* Device*: the group's, or the machine's */
-  const Device *device;    /* explain: the one asked about, in @devices */
-  GPtrArray *slots;        /* explain: PciSlot* */
-  Isolation *isolation;    /* explain */
+  GPtrArray *devices;   /* Device*: the group's, or the machine's */
+  const Device *device; /* explain: the one asked about, in @devices */
+  GPtrArray *slots;     /* explain: PciSlot* */
+  Isolation *isolation; /* explain: owned, or call->view's */
+  gboolean own_isolation;
   IsolationAdvice *advice; /* explain */
   const GroupCause *cause; /* explain: in @isolation */
   GPtrArray *entries;      /* list-persistent: RecordEntry* */
@@ -29,7 +31,8 @@ reading_free (gpointer data)
   Reading *q = data;
 
   g_clear_pointer (&q->advice, isolation_advice_free);
-  g_clear_pointer (&q->isolation, isolation_free);
+  if (q->own_isolation)
+    g_clear_pointer (&q->isolation, isolation_free);
   g_clear_pointer (&q->slots, g_ptr_array_unref);
   g_clear_pointer (&q->devices, g_ptr_array_unref);
   g_clear_pointer (&q->entries, g_ptr_array_unref);
@@ -101,6 +104,23 @@ get_group_prepare (Call *call)
     errors_from_sysfs (&call->error, unreadable ? unreadable : call->name, r < 0 ? r : -ENOENT);
 }
 
+/* The objects answer when they show the device: its group's members as
+ * a read of the group would find them. */
+static gboolean
+get_group_from_view (Call *call)
+{
+  Reading *q = call->data;
+  const Device *d = view_device (call->view, call->name);
+  ViewGroup *g;
+
+  if (d == NULL || d->group == DEVICE_NO_GROUP ||
+      (g = view_group (call->view, (uint32_t) d->group)) == NULL)
+    return FALSE;
+  call->group = g->number;
+  q->devices = g_ptr_array_ref (g->members);
+  return TRUE;
+}
+
 static int
 get_group_reply (Call *call, sd_bus_message *reply)
 {
@@ -130,6 +150,15 @@ list_devices_prepare (Call *call)
                        g_strerror (-r));
 }
 
+static gboolean
+list_devices_from_view (Call *call)
+{
+  Reading *q = call->data;
+
+  q->devices = g_ptr_array_ref (call->view->devices);
+  return TRUE;
+}
+
 static int
 list_devices_reply (Call *call, sd_bus_message *reply)
 {
@@ -141,22 +170,32 @@ list_devices_reply (Call *call, sd_bus_message *reply)
 /* ---- ExplainGroup ------------------------------------------------------------ */
 
 /* The rules need the whole tree: the ports above the device, the
- * functions beside it. */
+ * functions beside it.  From the objects' reading (with the rules already
+ * run over it) when it shows the device; else read. */
 static void
 explain_prepare (Call *call)
 {
   Reading *q = call->data;
-  g_autofree char *unreadable = NULL;
-  int r = model_read_devices (call->manager->model, &q->devices, &unreadable);
 
-  if (r < 0)
+  if (call->view && (q->device = view_device (call->view, call->name)) != NULL)
     {
-      errors_from_sysfs (&call->error, unreadable ? unreadable : call->name, r);
-      return;
+      q->devices = g_ptr_array_ref (call->view->devices);
+      q->isolation = call->view->isolation;
     }
-  for (guint i = 0; i < q->devices->len && q->device == NULL; i++)
-    if (strcmp (((Device *) g_ptr_array_index (q->devices, i))->name, call->name) == 0)
-      q->device = g_ptr_array_index (q->devices, i);
+  else
+    {
+      g_autofree char *unreadable = NULL;
+      int r = model_read_devices (call->manager->model, &q->devices, &unreadable);
+
+      if (r < 0)
+        {
+          errors_from_sysfs (&call->error, unreadable ? unreadable : call->name, r);
+          return;
+        }
+      for (guint i = 0; i < q->devices->len && q->device == NULL; i++)
+        if (strcmp (((Device *) g_ptr_array_index (q->devices, i))->name, call->name) == 0)
+          q->device = g_ptr_array_index (q->devices, i);
+    }
   if (q->device == NULL)
     {
       errors_from_sysfs (&call->error, call->name, -ENOENT);
@@ -168,7 +207,11 @@ explain_prepare (Call *call)
       return;
     }
   call->group = (uint32_t) q->device->group;
-  q->isolation = isolation_new (q->devices);
+  if (q->isolation == NULL)
+    {
+      q->isolation = isolation_new (q->devices);
+      q->own_isolation = TRUE;
+    }
   q->slots = sysfs_list_slots ();
   q->advice = isolation_advise (q->isolation, call->name, q->slots);
   q->cause = isolation_group (q->isolation, call->group);
@@ -325,7 +368,7 @@ const MethodSpec manager_reads[] = {
       .method = SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_EXPLAIN_GROUP, SD_BUS_ARGS ("s", device),
                                          SD_BUS_RESULT ("a{sv}", explanation), engine_method,
                                          SD_BUS_VTABLE_UNPRIVILEGED),
-      .flags = METHOD_READ | METHOD_LARGE,
+      .flags = METHOD_READ | METHOD_LARGE | METHOD_VIEW,
       .parse = parse_target,
       .prepare = explain_prepare,
       .reply = explain_reply,
@@ -335,8 +378,9 @@ const MethodSpec manager_reads[] = {
       .method = SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_GET_GROUP, SD_BUS_ARGS ("s", device),
                                          SD_BUS_RESULT ("u", group, "aa{sv}", devices),
                                          engine_method, SD_BUS_VTABLE_UNPRIVILEGED),
-      .flags = METHOD_READ,
+      .flags = METHOD_READ | METHOD_VIEW,
       .parse = parse_target,
+      .from_view = get_group_from_view,
       .prepare = get_group_prepare,
       .reply = get_group_reply,
       .free = reading_free,
@@ -345,8 +389,9 @@ const MethodSpec manager_reads[] = {
       .method = SD_BUS_METHOD_WITH_ARGS (VFIOD_METHOD_LIST_DEVICES, SD_BUS_NO_ARGS,
                                          SD_BUS_RESULT ("aa{sv}", devices), engine_method,
                                          SD_BUS_VTABLE_UNPRIVILEGED),
-      .flags = METHOD_READ | METHOD_LARGE,
+      .flags = METHOD_READ | METHOD_LARGE | METHOD_VIEW,
       .parse = parse_none,
+      .from_view = list_devices_from_view,
       .prepare = list_devices_prepare,
       .reply = list_devices_reply,
       .free = reading_free,

@@ -110,6 +110,8 @@ manager_new (sd_bus *bus, State *state, Grants *grants, Records *records)
    * others are applied again */
   manager_reconcile_grants (self, TRUE);
   model_set_changed_callback (self->model, on_model_changed, self);
+  /* the reads from the objects see the news still in the monitor's sockets */
+  model_set_news_probe (self->model, (ModelNewsFunc) monitor_news_waiting, self->monitor);
   return self;
 }
 
@@ -133,7 +135,8 @@ manager_is_working (Manager *self)
 gboolean
 manager_is_reading (Manager *self)
 {
-  return offload_pending (self->readers) > 0;
+  /* the model's own read too: closing it waits for that read */
+  return offload_pending (self->readers) > 0 || self->viewing > 0 || model_is_reading (self->model);
 }
 
 guint

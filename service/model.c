@@ -5,6 +5,7 @@
 #include <gio/gio.h>
 #include <glib-unix.h>
 #include <malloc.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -559,13 +560,35 @@ unwatch_files (Model *self)
 /* What the probe finds is news like any other: read again.  (A probe
  * may take it: poll() on /proc/self/mountinfo marks a change seen.) */
 static gboolean
+files_changed_waiting (Model *self)
+{
+  struct pollfd p = { .fd = self->inotify_fd, .events = POLLIN };
+
+  return self->inotify_fd >= 0 && poll (&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
+static gboolean
 news_waiting (Model *self)
 {
-  if (self->news == NULL || self->closing || !self->news (self->news_data))
+  if (self->closing)
+    return FALSE;
+  /* the records and notes this model watches itself: read them now (news
+   * or not: the parent directory's other entries are not) */
+  if (files_changed_waiting (self))
+    on_files_changed (self->inotify_fd, G_IO_IN, self);
+  if (self->stale || self->reading)
+    return TRUE;
+  if (self->news == NULL || !self->news (self->news_data))
     return FALSE;
   g_debug ("News is waiting: the objects are read again");
   model_changed (self);
   return TRUE;
+}
+
+gboolean
+model_is_reading (Model *self)
+{
+  return self->reading;
 }
 
 gboolean

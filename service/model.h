@@ -111,6 +111,10 @@ void model_set_current_timeout (Model *model, guint timeout_ms);
 typedef gboolean (*ModelNewsFunc) (gpointer user_data);
 void model_set_news_probe (Model *model, ModelNewsFunc waiting, gpointer user_data);
 
+/* Whether the model's own read of the machine is under way (one stuck in
+ * the kernel holds model_free()). */
+gboolean model_is_reading (Model *model);
+
 /* What the objects show (current or not: ask first), borrowed until the
  * main loop runs again: Device*, sorted by address; the members of IOMMU
  * group @group sorted by address, or NULL when no device is in it. (The

@@ -2,6 +2,7 @@
 #include "monitor.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <glib.h>
@@ -116,6 +117,26 @@ watch_devices (Monitor *self)
   model_set_tracking (self->model, TRUE);
   self->watches[0] =
       g_unix_fd_add (udev_monitor_get_fd (self->devices), G_IO_IN, on_device_event, self);
+}
+
+/* ---- news not handed on yet -------------------------------------------- */
+
+gboolean
+monitor_news_waiting (Monitor *self)
+{
+  struct pollfd fds[4];
+  nfds_t n = 0;
+
+  if (self->devices)
+    fds[n++] = (struct pollfd){ .fd = udev_monitor_get_fd (self->devices), .events = POLLIN };
+  if (self->links_fd >= 0)
+    fds[n++] = (struct pollfd){ .fd = self->links_fd, .events = POLLIN };
+  if (self->mounts_fd >= 0)
+    fds[n++] = (struct pollfd){ .fd = self->mounts_fd, .events = POLLPRI };
+  if (self->swaps_fd >= 0)
+    fds[n++] = (struct pollfd){ .fd = self->swaps_fd, .events = POLLPRI };
+  /* a failed poll is doubt: read again */
+  return n > 0 && poll (fds, n, 0) != 0;
 }
 
 /* ---- mounts and swaps ---------------------------------------------------- */

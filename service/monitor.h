@@ -21,6 +21,13 @@ typedef struct Monitor Monitor;
 Monitor *monitor_new (Model *model);
 void monitor_free (Monitor *monitor);
 
+/* Whether news is waiting in what the monitor watches that the main loop
+ * has not handed on yet: a device event, a link's change queued, the
+ * mount table or swaps changed.  Polls without blocking; the tables'
+ * change counts as seen once polled (the caller reads again: the model's
+ * news probe, model_set_news_probe()). */
+gboolean monitor_news_waiting (Monitor *monitor);
+
 /* Whether a failure (@errsv) to receive a device event means events
  * were lost, so the model must forget everything it keeps: ENOBUFS (the
  * socket overflowed) does, as does any other failure but "nothing more

@@ -156,10 +156,11 @@ class StackTest(unittest.TestCase):
     """Starts a Stack on @topology with our polkitd mock."""
     topology = 'plugin-nic.json'
 
-    def start(self, topology=None, substitute=None, daemon_env=None, swaps=None, before_daemon=None):
+    def start(self, topology=None, substitute=None, daemon_env=None, swaps=None, before_daemon=None,
+              uevents=False):
         topology = topology or self.topology
         self.stack = Stack(topology, substitute=substitute, swaps=swaps, polkit_template=POLKIT_TEMPLATE,
-                           daemon_env=daemon_env)
+                           daemon_env=daemon_env, uevents=uevents)
         if before_daemon:
             before_daemon(self.stack)
         # stop() also cleans up after a start that failed half-way

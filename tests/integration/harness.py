@@ -242,6 +242,18 @@ class Stack:
         if status != 0:
             raise AssertionError('vfiod exited with status %d on SIGTERM (sanitizer report or crash?)' % status)
 
+    def host_changed(self):
+        """News as the host makes it: a file system mounted and unmounted
+        in the test's mount namespace (the daemon's too).  vfiod answers
+        GetGroup, ListDevices and ExplainGroup from its objects while no
+        news is waiting; a test that changes the simulator behind its back
+        (no uevent, as no kernel would) calls this before such a read, and
+        the daemon reads the machine again first."""
+        where = os.path.join(self.tmp, 'news')
+        os.makedirs(where, exist_ok=True)
+        subprocess.check_call(['mount', '-t', 'tmpfs', 'vfiod-test-news', where])
+        subprocess.check_call(['umount', where])
+
     def _close_pipes(self):
         for proc in self.procs:
             if getattr(proc, 'address_file', None):

@@ -111,7 +111,9 @@ class TestBind(BootTest):
         self.assert_nothing_written()
 
     def test_daemon_shows_what_the_helper_did(self):
-        self.start()
+        # the kernel announces each bind the helper makes, and the daemon
+        # reads again on that news
+        self.start(uevents=True)
         for a in ENDPOINTS:
             self.write_record(a)
         self.coldplug()

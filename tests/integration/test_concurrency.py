@@ -334,9 +334,10 @@ class TestMainThread(ConcurrencyTest):
 
 
 class TestReadsOffTheMainLoop(ConcurrencyTest):
-    """Every method reads sysfs before it answers or asks polkit, and a
-    sysfs read can sleep in the kernel (a config space read resumes a
-    suspended device).  Those reads run on reader threads: while one is
+    """Every method reads sysfs before it answers or asks polkit (the reads
+    from the objects wait for the model's reading of sysfs when news is
+    waiting), and a sysfs read can sleep in the kernel (a config space read
+    resumes a suspended device).  Those reads run on reader threads: while one is
     held, the main loop answers everybody else, and the held call gets its
     right answer once the read returns.  A daemon reading on its main loop
     fails each case here: nothing else is answered while the read is held."""
@@ -354,6 +355,26 @@ class TestReadsOffTheMainLoop(ConcurrencyTest):
         blocked = self.sim.wait_blocked()
         self.assertTrue(any(p.endswith(suffix) for p, _ in blocked), blocked)
         return call
+
+    def hold_view(self, suffix, method, signature=None, *args):
+        """@method, which answers from the objects while they are current,
+        held in its read of @suffix: news is waiting and the model's reading
+        of every device is held, so the call waits for the objects, then
+        (after the model's wait) reads the machine itself and is held there."""
+        self.sim.block_read(self.DEVICE_LIST)
+        self.sim.block_read(suffix)
+        self.stack.host_changed()
+        self.wait_until(lambda: self.held_reads(self.DEVICE_LIST) == 1, "the objects' reading held")
+        call = self.call('%s-%d' % (method, len(self.finished)), method, signature, *args)
+        # the call reads the machine itself, and is held there too (a second
+        # readdir of the device list waits in the kernel behind the first:
+        # FUSE sees one)
+        self.wait_until(lambda: 'a caller reads the machine' in self.daemon_log(), 'the call to read itself')
+        self.wait_until(lambda: self.held_reads(suffix) >= 1, 'the read of %s held' % suffix)
+        return call
+
+    def held_reads(self, suffix):
+        return sum(1 for p, _ in self.sim.blocked() if p.endswith(suffix))
 
     def assert_answering_while_held(self, held):
         # no reads at all: a property
@@ -384,20 +405,20 @@ class TestReadsOffTheMainLoop(ConcurrencyTest):
         self.assertIn(device, held.error[1])
 
     def test_get_group(self):
-        held = self.hold(self.NIC_GROUP_DIR, 'GetGroup', 's', NIC)
+        held = self.hold_view(self.NIC_GROUP_DIR, 'GetGroup', 's', NIC)
         self.assert_answering_while_held(held)
         group, members = self.release(held)
         self.assertEqual((group, [d['address'] for d in members]), (5, GROUP5))
 
     def test_list_devices(self):
-        held = self.hold(self.DEVICE_LIST, 'ListDevices')
+        held = self.hold_view(self.DEVICE_LIST, 'ListDevices')
         self.assert_answering_while_held(held)
         devices = self.release(held)[0]
         self.assertEqual(sorted(d['address'] for d in devices),
                          sorted(d['address'] for d in self.stack.list_devices()))
 
     def test_explain_group(self):
-        held = self.hold(self.DEVICE_LIST, 'ExplainGroup', 's', NIC)
+        held = self.hold_view(self.DEVICE_LIST, 'ExplainGroup', 's', NIC)
         self.assert_answering_while_held(held)
         self.assertEqual(self.release(held)[0]['group'], 5)
 
@@ -430,7 +451,7 @@ class TestReadsOffTheMainLoop(ConcurrencyTest):
         self.assertEqual(self.stack.polkit_calls(), [])
 
     def test_stop_does_not_wait_for_a_stuck_read(self):
-        held = self.hold(self.DEVICE_LIST, 'ListDevices')
+        held = self.hold_view(self.DEVICE_LIST, 'ListDevices')
         self.stack.daemon.send_signal(signal.SIGTERM)
         # reads change nothing: the stop gives them a grace, then leaves
         self.wait_until(lambda: 'Exiting with a read of sysfs that has not returned' in self.daemon_log(),
@@ -446,7 +467,7 @@ class TestReadsOffTheMainLoop(ConcurrencyTest):
         self.assert_nothing_written()
 
     def test_stop_answers_a_read_that_returns(self):
-        held = self.hold(self.NIC_GROUP_DIR, 'GetGroup', 's', NIC)
+        held = self.hold_view(self.NIC_GROUP_DIR, 'GetGroup', 's', NIC)
         self.stack.daemon.send_signal(signal.SIGTERM)
         time.sleep(0.5)
         self.sim.release()

@@ -16,7 +16,7 @@ import os
 import subprocess
 
 from harness import ERROR, NOBODY, by_address, main
-from detachlib import (GROUP, GROUP5, NIC, ORIGINAL, ROOT_PORT, SATA, USB, FORCE, ACTION_DEVICE,
+from detachlib import (DRY_RUN, GROUP, GROUP5, NIC, ORIGINAL, ROOT_PORT, SATA, USB, FORCE, ACTION_DEVICE,
                        ACTION_IN_USE, StackTest, private_dev_vfio, topology_variant)
 
 FAILED = ERROR + 'Failed'
@@ -72,6 +72,27 @@ class TestOddDriverNames(StackTest):
         self.assert_overrides({a: None for a in GROUP5})
 
 
+class TestPlansReadTheMachine(StackTest):
+    """GetGroup, ListDevices and ExplainGroup answer from the objects while
+    no news is waiting; every plan and safety check reads the machine.  A
+    daemon whose plans trusted its objects would plan past a change that
+    nobody announced (here a member that can no longer be read)."""
+
+    def test_a_change_without_news(self):
+        _, members = self.stack.get_group(NIC)  # the objects are current
+        self.sim.fail_read(SATA + '/uevent', 'EIO')
+        self.sim.fail_read(SATA + '/driver', 'EIO')
+        # the objects answer as they were read
+        _, again = self.stack.get_group(NIC)
+        self.assertEqual(again, members)
+        # the plans read the member, and fail naming it
+        for flags in (DRY_RUN, GROUP | DRY_RUN, GROUP):
+            name, message = self.stack.call_error('DetachDevice', 'st', NIC, flags)
+            self.assertEqual(name, FAILED, message)
+            self.assertIn(SATA, message)
+        self.assert_nothing_written()
+
+
 class TestUnreadableMember(StackTest):
     """Defect 3: a member that cannot be read fails every call that needs
     it; only a member that went away is left out."""
@@ -112,6 +133,10 @@ class TestUnreadableMember(StackTest):
         # ENOENT while the device is still there is not "it went away"
         self.sim.fail_read(SATA + '/uevent', 'ENOENT')
         self.sim.fail_read(SATA + '/driver', 'ENOENT')
+        # a daemon that never read it (as in test_every_call_fails): one
+        # that did answers GetGroup from its objects, whose readings take
+        # drivers from the drivers' directories; its plans read the link
+        self.stack.restart_daemon()
         self.assert_fails_naming('GetGroup', 's', NIC)
         name, _ = self.detach_error(NIC)
         self.assertEqual(name, FAILED)
@@ -129,6 +154,7 @@ class TestUnreadableMember(StackTest):
 
     def test_removed_member_is_left_out(self):
         self.sim.remove(SATA)
+        self.stack.host_changed()  # as the kernel's "remove" would be
         _, members = self.stack.get_group(NIC)
         self.assertEqual(sorted(d['address'] for d in members), sorted([USB, ROOT_PORT, NIC]))
 
