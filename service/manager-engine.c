@@ -608,7 +608,11 @@ engine_method (sd_bus_message *m, void *userdata, sd_bus_error *error)
   if ((spec->flags & METHOD_VIEW) && !self->quitting)
     {
       self->viewing++;
-      model_when_current (self->model, call_on_current, call);
+      /* current now, with every source's news polled: no main loop turn */
+      if (model_is_current (self->model))
+        call_on_current (TRUE, call);
+      else
+        model_when_current (self->model, call_on_current, call);
     }
   else
     call_start_prepare (call);
