@@ -37,6 +37,9 @@ typedef struct {
   char *in_use;         /* NULL, or why the host needs it, or
                                    * why vfiod cannot tell (a doubt) */
   bool in_use_doubt;    /* some of in_use is a doubt */
+  bool has_nodes;       /* device nodes live below it (block, DRM, sound,
+                         * input, USB...): whether a process holds one
+                         * open is read (PROBE_OPENERS), never kept */
   char *persistent;     /* NULL without a persistent assignment;
                                    * "active" or "mismatch: ..." (records.h) */
   bool has_owner;       /* who detached it is known (state.h, this boot) ... */

@@ -287,7 +287,8 @@ inuse_tag_reason (const InUseFacts *facts, const char *tag)
 }
 
 char *
-inuse_net_reason (const InUseFacts *facts, const char *name, const char *master)
+inuse_net_reason (const InUseFacts *facts, const char *name, const char *master,
+                  const char *const *uppers)
 {
   const InUseInterface *i = g_hash_table_lookup (facts->interfaces, name);
 
@@ -297,5 +298,208 @@ inuse_net_reason (const InUseFacts *facts, const char *name, const char *master)
     return g_strdup_printf ("network interface %s is up as a port of %s", name, master);
   if (i->address != NULL)
     return g_strdup_printf ("network interface %s is up with %s", name, i->address);
+  /* the lower device of a VLAN or macvlan: the link the upper one needs,
+   * with no address of its own */
+  if (uppers && uppers[0])
+    {
+      g_autofree char *list = g_strjoinv (", ", (char **) uppers);
+      return g_strdup_printf ("network interface %s is up and carries %s", name, list);
+    }
   return NULL;
+}
+
+/* ---- device nodes ------------------------------------------------------- */
+
+char *
+inuse_sanitize (const char *text, gsize max)
+{
+  GString *out = g_string_new (NULL);
+
+  for (const char *p = text; p && *p && out->len < max; p++)
+    g_string_append_c (out, (*p >= 0x20 && *p < 0x7f && *p != ';') ? *p : '?');
+  if (out->len == 0)
+    g_string_append_c (out, '?');
+  return g_string_free (out, FALSE);
+}
+
+/* The words of @bitmap, least significant first, or NULL. */
+static GArray *
+bitmap_words (const char *bitmap)
+{
+  g_auto (GStrv) parts = NULL;
+  g_autofree char *copy = NULL;
+  GArray *words;
+  guint n;
+
+  if (bitmap == NULL)
+    return NULL;
+  copy = g_strstrip (g_strdup (bitmap));
+  if (*copy == '\0')
+    return NULL;
+  parts = g_strsplit (copy, " ", -1);
+  n = g_strv_length (parts);
+  words = g_array_sized_new (FALSE, FALSE, sizeof (guint64), n);
+  for (guint i = n; i > 0; i--)
+    {
+      guint64 w;
+
+      if (!g_ascii_string_to_unsigned (parts[i - 1], 16, 0, G_MAXUINT64, &w, NULL) ||
+          strlen (parts[i - 1]) > 16)
+        {
+          g_array_unref (words);
+          words = NULL;
+          break;
+        }
+      g_array_append_val (words, w);
+    }
+  return words;
+}
+
+bool
+inuse_bitmap_valid (const char *bitmap)
+{
+  GArray *w = bitmap_words (bitmap);
+
+  if (w == NULL)
+    return false;
+  g_array_unref (w);
+  return true;
+}
+
+bool
+inuse_bitmap_test (const char *bitmap, unsigned bit, unsigned word_bits)
+{
+  g_autoptr (GArray) w = bitmap_words (bitmap);
+
+  if (w == NULL || (word_bits != 32 && word_bits != 64) || bit / word_bits >= w->len)
+    return false;
+  return (g_array_index (w, guint64, bit / word_bits) >> (bit % word_bits)) & 1;
+}
+
+/* "E:KEY=1" in udev's database text. */
+static bool
+udev_flag (const char *udev_data, const char *key)
+{
+  g_autofree char *line = g_strdup_printf ("E:%s=1", key);
+  size_t n = strlen (line);
+
+  for (const char *p = udev_data; p && *p;)
+    {
+      const char *end = strchr (p, '\n');
+      size_t len = end ? (size_t) (end - p) : strlen (p);
+
+      if (len == n && memcmp (p, line, n) == 0)
+        return true;
+      p = end ? end + 1 : p + len;
+    }
+  return false;
+}
+
+#define EV_KEY_BIT    1
+#define EV_REL_BIT    2
+#define REL_X_BIT     0
+#define REL_Y_BIT     1
+#define BTN_MOUSE_BIT 0x110
+
+InUseInputKind
+inuse_input_kind (const char *udev_data, const char *ev, const char *key, const char *rel,
+                  unsigned word_bits)
+{
+  if (udev_data)
+    {
+      if (udev_flag (udev_data, "ID_INPUT_KEYBOARD"))
+        return INUSE_INPUT_KEYBOARD;
+      if (udev_flag (udev_data, "ID_INPUT_MOUSE") || udev_flag (udev_data, "ID_INPUT_TOUCHPAD") ||
+          udev_flag (udev_data, "ID_INPUT_TABLET") || udev_flag (udev_data, "ID_INPUT_TOUCHSCREEN"))
+        return INUSE_INPUT_POINTER;
+      return INUSE_INPUT_OTHER;
+    }
+  if (inuse_bitmap_test (ev, EV_KEY_BIT, word_bits))
+    {
+      bool all = true;
+
+      /* KEY_ESC (1) to KEY_D (31): a full keyboard */
+      for (unsigned k = 1; k < 32 && all; k++)
+        all = inuse_bitmap_test (key, k, word_bits);
+      if (all)
+        return INUSE_INPUT_KEYBOARD;
+    }
+  if (inuse_bitmap_test (ev, EV_REL_BIT, word_bits) &&
+      inuse_bitmap_test (rel, REL_X_BIT, word_bits) &&
+      inuse_bitmap_test (rel, REL_Y_BIT, word_bits) &&
+      inuse_bitmap_test (key, BTN_MOUSE_BIT, word_bits))
+    return INUSE_INPUT_POINTER;
+  return INUSE_INPUT_OTHER;
+}
+
+char *
+inuse_input_reason (InUseInputKind kind, const char *name, const char *node)
+{
+  g_autofree char *safe = inuse_sanitize (name, 64);
+  g_autofree char *where = inuse_sanitize (node, 32);
+
+  switch (kind)
+    {
+    case INUSE_INPUT_KEYBOARD: return g_strdup_printf ("keyboard %s (input %s)", safe, where);
+    case INUSE_INPUT_POINTER: return g_strdup_printf ("mouse %s (input %s)", safe, where);
+    case INUSE_INPUT_OTHER: break;
+    }
+  return NULL;
+}
+
+char *
+inuse_opener_reason (const char *subsystem, const char *node, const char *comm, const char *pid)
+{
+  g_autofree char *who = inuse_sanitize (comm, 15);
+  g_autofree char *what = inuse_sanitize (node, 32);
+  const char *kind = "open by";
+
+  if (g_strcmp0 (subsystem, "drm") == 0)
+    kind = g_str_has_prefix (node, "render") ? "GPU:" : "display:";
+  else if (g_strcmp0 (subsystem, "graphics") == 0)
+    kind = "display:";
+  else if (g_strcmp0 (subsystem, "sound") == 0)
+    kind = "sound:";
+  else if (g_strcmp0 (subsystem, "input") == 0 || g_strcmp0 (subsystem, "hidraw") == 0)
+    kind = "input:";
+  return g_strdup_printf ("%s %s pid %s (%s)", kind, who, pid, what);
+}
+
+bool
+inuse_fbcon_bound (const char *const *names, const char *const *binds)
+{
+  for (guint i = 0; names && names[i] && binds && binds[i]; i++)
+    if (strstr (names[i], "frame buffer") && g_str_has_prefix (binds[i], "1"))
+      return true;
+  return false;
+}
+
+bool
+inuse_fbcon_uses (const char *cmdline, unsigned fb, unsigned first_fb)
+{
+  g_auto (GStrv) words = g_strsplit_set (cmdline ? cmdline : "", " \t\n", -1);
+  const char *map = NULL;
+
+  /* the last "fbcon=...map:" wins, as with the kernel's parameters; an
+   * fbcon= word's options are comma-separated */
+  for (char **w = words; *w; w++)
+    if (g_str_has_prefix (*w, "fbcon="))
+      for (const char *o = *w + strlen ("fbcon="); o;
+           o = strchr (o, ',') ? strchr (o, ',') + 1 : NULL)
+        if (g_str_has_prefix (o, "map:"))
+          map = o + strlen ("map:");
+  if (map == NULL)
+    return fb == first_fb;
+  for (const char *p = map; *p && *p != ','; p++)
+    if (g_ascii_isdigit (*p) && (unsigned) (*p - '0') == fb)
+      return true;
+  return false;
+}
+
+char *
+inuse_fbcon_reason (const char *node)
+{
+  g_autofree char *what = inuse_sanitize (node, 32);
+
+  return g_strdup_printf ("framebuffer console (%s)", what);
 }

@@ -90,5 +90,60 @@ char *inuse_block_reason (const InUseFacts *facts, const char *name, dev_t devnu
 /* Why the host needs the virtio transport whose mount tag is @tag (9p
  * or virtiofs, mounted by tag): NULL if nothing is mounted from it. */
 char *inuse_tag_reason (const InUseFacts *facts, const char *tag);
-/* Why the host needs network interface @name, a port of @master (or NULL). */
-char *inuse_net_reason (const InUseFacts *facts, const char *name, const char *master);
+/* Why the host needs network interface @name, a port of @master (or
+ * NULL), the lower device of @uppers (its upper_* links: VLANs, macvlans;
+ * NULL or empty for none). */
+char *inuse_net_reason (const InUseFacts *facts, const char *name, const char *master,
+                        const char *const *uppers);
+
+/* ---- device nodes below a device: what is plugged in, who holds it ---- */
+
+/* @text (a process's comm, a device's name: anybody's choice) made safe
+ * to put in a reason: printable ASCII only, ';' (which separates reasons)
+ * and anything else replaced by '?', at most @max characters.  Newly
+ * allocated; "?" for NULL or empty. */
+char *inuse_sanitize (const char *text, gsize max);
+
+/* Whether bit @bit is set in @bitmap, a sysfs capability bitmap
+ * ("capabilities/key": hex words of @word_bits bits, most significant
+ * first, separated by spaces).  FALSE for text that is no bitmap. */
+bool inuse_bitmap_test (const char *bitmap, unsigned bit, unsigned word_bits);
+/* Whether @bitmap parses as one. */
+bool inuse_bitmap_valid (const char *bitmap);
+
+typedef enum {
+  INUSE_INPUT_OTHER,    /* a button, a sensor, a joystick: only if open */
+  INUSE_INPUT_KEYBOARD, /* the host's keyboard: in use while it is there */
+  INUSE_INPUT_POINTER,  /* a mouse or touchpad: the same */
+} InUseInputKind;
+
+/* What kind of input device an event node is: from udev's database
+ * entry @udev_data ("E:ID_INPUT_KEYBOARD=1" lines; hwdb and rules may
+ * override the kernel) when there is one, else as udev's input_id tells
+ * it from the kernel's capability bitmaps @ev, @key and @rel of the input
+ * device (NULL: unreadable; a keyboard has EV_KEY and all keys from
+ * KEY_ESC to KEY_D, a mouse EV_REL with REL_X, REL_Y and BTN_MOUSE). */
+InUseInputKind inuse_input_kind (const char *udev_data, const char *ev, const char *key,
+                                 const char *rel, unsigned word_bits);
+
+/* "keyboard NAME (input event3)", "mouse NAME (input event5)": NULL for
+ * INUSE_INPUT_OTHER. */
+char *inuse_input_reason (InUseInputKind kind, const char *name, const char *node);
+
+/* Why process @comm (@pid) holding @node (a device node of subsystem
+ * @subsystem, the last part of its subsystem link) open makes its
+ * device in use: "display: gnome-shell pid 1234 (card0)", "sound:
+ * pipewire pid 88 (pcmC0D0p)", "open by qemu-system-x86 pid 77 (sda)". */
+char *inuse_opener_reason (const char *subsystem, const char *node, const char *comm,
+                           const char *pid);
+
+/* The framebuffer console is on: one of the vtconsoles' @names (as their
+ * name files say, "(M) frame buffer device") is bound (@binds, "1"). */
+bool inuse_fbcon_bound (const char *const *names, const char *const *binds);
+/* Whether the framebuffer console draws on framebuffer fb@fb: the
+ * consoles go to the framebuffers of "fbcon=map:NNNN" on the kernel's
+ * command line @cmdline, and without one to the first framebuffer
+ * registered, which is the lowest-numbered there is (@first_fb). */
+bool inuse_fbcon_uses (const char *cmdline, unsigned fb, unsigned first_fb);
+/* "framebuffer console (fb0)". */
+char *inuse_fbcon_reason (const char *node);

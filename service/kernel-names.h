@@ -17,7 +17,12 @@
 #define VFIOD_SYSFS_CLASS_BLOCK   "/sys/class/block"
 #define VFIOD_SYSFS_CLASS_NET     "/sys/class/net"
 #define VFIOD_SYSFS_BUS_VIRTIO    "/sys/bus/virtio/devices"
-#define VFIOD_SYSFS_CLASS_VFIO    "/sys/class/vfio" /* N/dev: a group node's "major:minor" */
+/* every character device node by "major:minor": links into the tree */
+#define VFIOD_SYSFS_DEV_CHAR "/sys/dev/char"
+/* vtconN/{name,bind}: the consoles the VT layer has, and which is bound */
+#define VFIOD_SYSFS_CLASS_VTCONSOLE "/sys/class/vtconsole"
+#define VFIOD_SYSFS_CLASS_GRAPHICS  "/sys/class/graphics" /* fbN */
+#define VFIOD_SYSFS_CLASS_VFIO      "/sys/class/vfio"     /* N/dev: a group node's "major:minor" */
 /* Per PCI device (relative to /sys/bus/pci/devices/<address>/). */
 #define VFIOD_ATTR_UEVENT           "uevent"
 #define VFIOD_ATTR_VENDOR           "vendor"
@@ -45,6 +50,19 @@
 /* Per block device (relative to /sys/class/block/<name>/). */
 #define VFIOD_ATTR_DEV     "dev"
 #define VFIOD_ATTR_HOLDERS "holders"
+/* Per network interface (relative to /sys/class/net/<name>/). */
+#define VFIOD_ATTR_MASTER       "master" /* link: the bridge or bond it is a port of */
+#define VFIOD_ATTR_UPPER_PREFIX "upper_" /* upper_<name> links: VLANs, macvlans on it */
+/* Per device node (relative to its directory). */
+#define VFIOD_ATTR_NAME       "name" /* of an input device, a vtconsole */
+#define VFIOD_ATTR_BIND_STATE "bind" /* of a vtconsole: "1" bound */
+#define VFIOD_ATTR_CAPS_EV    "capabilities/ev"
+#define VFIOD_ATTR_CAPS_KEY   "capabilities/key"
+#define VFIOD_ATTR_CAPS_REL   "capabilities/rel"
+#define VFIOD_UEVENT_DEVNAME  "DEVNAME"
+/* Subsystems of device nodes whose kind makes a reason. */
+#define VFIOD_SUBSYSTEM_INPUT    "input"
+#define VFIOD_SUBSYSTEM_GRAPHICS "graphics" /* fbN */
 /* Per virtio device (relative to /sys/bus/virtio/devices/<name>/). */
 #define VFIOD_ATTR_MOUNT_TAG "mount_tag"
 /* uevent keys of a PCI device. */
@@ -61,6 +79,14 @@
 #define VFIOD_PROC_SWAPS     "/proc/swaps"
 #define VFIOD_PROC_CMDLINE   "/proc/cmdline"
 #define VFIOD_PROC_BOOT_ID   "/proc/sys/kernel/random/boot_id"
+#define VFIOD_PROC_DIR       "/proc"
+#define VFIOD_PROC_PID_FD    "fd"   /* /proc/PID/fd: the open files, magic links */
+#define VFIOD_PROC_PID_COMM  "comm" /* /proc/PID/comm */
+/* udev's database: one file per device ("c13:67", "b8:0"), "E:KEY=VALUE"
+ * lines for its properties */
+#define VFIOD_UDEV_DATA_DIR "/run/udev/data"
+/* where device nodes are, by their DEVNAME */
+#define VFIOD_DEV_DIR "/dev"
 /* udevd runs (its control socket exists): listen to its events, which
  * come once its rules ran, instead of the kernel's */
 #define VFIOD_UDEV_CONTROL         "/run/udev/control"

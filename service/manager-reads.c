@@ -116,6 +116,11 @@ get_group_from_view (Call *call)
   if (d == NULL || d->group == DEVICE_NO_GROUP ||
       (g = view_group (call->view, (uint32_t) d->group)) == NULL)
     return FALSE;
+  /* who holds a member's device nodes open is read at the call, never
+   * kept in the objects */
+  for (guint i = 0; i < g->members->len; i++)
+    if (((const Device *) g_ptr_array_index (g->members, i))->has_nodes)
+      return FALSE;
   call->group = g->number;
   q->devices = g_ptr_array_ref (g->members);
   return TRUE;

@@ -67,12 +67,12 @@ static gboolean news_waiting (Model *self);
 /* ---- reading, any thread ------------------------------------------- */
 
 static void
-describe (Model *self, GPtrArray *devices)
+describe (Model *self, GPtrArray *devices, ProbeFlags flags)
 {
   for (guint i = 0; i < devices->len; i++)
     hwdb_lookup (self->hwdb, g_ptr_array_index (devices, i));
   hwdb_release (self->hwdb);
-  probe_mark_in_use (self->cache, devices);
+  probe_mark_in_use (self->cache, devices, flags);
   records_annotate (self->records, devices);
   if (self->state)
     {
@@ -94,8 +94,9 @@ model_read_devices (Model *self, GPtrArray **out, char **unreadable)
 {
   int r = sysfs_list_devices_full (self->cache, out, unreadable);
 
+  /* a whole machine's list: never the walk of every process's files */
   if (r >= 0)
-    describe (self, *out);
+    describe (self, *out, 0);
   return r;
 }
 
@@ -104,8 +105,9 @@ model_read_group (Model *self, uint32_t group, GPtrArray **out, char **unreadabl
 {
   int r = sysfs_list_group_full (self->cache, group, out, unreadable);
 
+  /* a group: what its plans and GetGroup say, with who holds its nodes */
   if (r >= 0)
-    describe (self, *out);
+    describe (self, *out, PROBE_OPENERS);
   return r;
 }
 

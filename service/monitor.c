@@ -88,7 +88,10 @@ on_device_event (gint fd, GIOCondition condition, gpointer user_data)
 static void
 watch_devices (Monitor *self)
 {
-  static const char *const subsystems[] = { "pci", "block", "net", "virtio" };
+  /* and the subsystems of device nodes whose coming and going says the
+   * host needs a device (probe.h): a keyboard plugged into a USB port */
+  static const char *const subsystems[] = { "pci", "block",    "net",   "virtio", "input",
+                                            "drm", "graphics", "sound", "usb",    "hidraw" };
   const char *group = access (VFIOD_UDEV_CONTROL, F_OK) == 0 ? "udev" : "kernel";
   int r = 0;
 

@@ -15,6 +15,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "openers.h"
 #include "util.h"
 #include "names.h"
 
@@ -133,6 +134,7 @@ typedef enum {
   CHILD_BLOCK,
   CHILD_NET,
   CHILD_VIRTIO,
+  CHILD_CHAR, /* a character device node: its name is "major:minor" */
 } ChildKind;
 
 typedef struct {
@@ -207,15 +209,16 @@ static const char *const child_dirs[] = {
   [CHILD_BLOCK] = VFIOD_SYSFS_CLASS_BLOCK,
   [CHILD_NET] = VFIOD_SYSFS_CLASS_NET,
   [CHILD_VIRTIO] = VFIOD_SYSFS_BUS_VIRTIO,
+  [CHILD_CHAR] = VFIOD_SYSFS_DEV_CHAR,
 };
 
-/* Every block device, interface and virtio transport that lives below
- * some PCI device, with where it lives.  0, or -errno with @doubt set to
+/* Every block device, interface, virtio transport and character device
+ * node that lives below some PCI device, with where it lives.  0, or -errno with @doubt set to
  * what could not be read: then any device may have children we missed. */
 static int
 scan_children (GPtrArray *out, char **doubt)
 {
-  for (ChildKind kind = CHILD_BLOCK; kind <= CHILD_VIRTIO; kind++)
+  for (ChildKind kind = CHILD_BLOCK; kind <= CHILD_CHAR; kind++)
     {
       DIR *dir = opendir (child_dirs[kind]);
       struct dirent *de;
@@ -249,7 +252,7 @@ scan_children (GPtrArray *out, char **doubt)
               r = (int) n;
               break;
             }
-          /* virtual devices (loop, dm, lo, bridges) belong to no PCI device */
+          /* virtual devices (loop, dm, lo, bridges, ttys) belong to no PCI device */
           if (strstr (target, "/devices/virtual/"))
             continue;
           syspath = sysfs_resolve_devices_link (target);
@@ -273,7 +276,8 @@ scan_children (GPtrArray *out, char **doubt)
   return 0;
 }
 
-/* The children (cached in @cache, if any), or NULL with @doubt set. */
+/* The children (cached in @cache, if any: NULL reads them now), or NULL
+ * with @doubt set. */
 static GPtrArray *
 children_get (SysfsCache *cache, char **doubt)
 {
@@ -288,7 +292,8 @@ children_get (SysfsCache *cache, char **doubt)
   children = g_ptr_array_new_with_free_func ((GDestroyNotify) child_free);
   if (scan_children (children, doubt) < 0)
     {
-      g_warning ("Cannot tell which devices have block devices, interfaces or virtio transports: "
+      g_warning ("Cannot tell which devices have block devices, interfaces, virtio transports or "
+                 "device nodes: "
                  "%s; every device counts as in use",
                  *doubt);
       g_ptr_array_unref (children);
@@ -300,10 +305,30 @@ children_get (SysfsCache *cache, char **doubt)
   return children;
 }
 
+/* Who holds a node of the read's devices open makes which device in use. */
+typedef struct {
+  Device *owner;
+  char *subsystem; /* the node's, "" when it has none */
+} NodeOwner;
+
+static void
+node_owner_free (NodeOwner *o)
+{
+  g_free (o->subsystem);
+  g_free (o);
+}
+
 /* What a child's reason needs: the facts, and where the doubts go. */
 typedef struct {
   InUseFacts *facts;
   Device *owner;
+  ProbeFlags flags;
+  GPtrArray *nodes;  /* OpenNode*: what PROBE_OPENERS looks for in /proc */
+  GPtrArray *owners; /* NodeOwner*: the nodes' data */
+  int fbcon;         /* -1: not read yet, else bound (1) or not (0) */
+  char *fbcon_doubt; /* the vtconsoles could not be read */
+  int first_fb;      /* the lowest N of /sys/class/graphics/fbN, -1: none */
+  char *cmdline;     /* the kernel's command line ("" unreadable) */
 } Marking;
 
 static void
@@ -316,6 +341,80 @@ mark_doubt (Marking *m, char *what /* owned */)
   g_free (what);
 }
 
+static const char *
+dev_dir (void)
+{
+  const char *dir = g_getenv (VFIOD_ENV_DEV_DIR);
+
+  return dir && *dir ? dir : VFIOD_DEV_DIR;
+}
+
+static const char *
+udev_data_dir (void)
+{
+  const char *dir = g_getenv (VFIOD_ENV_UDEV_DATA_DIR);
+
+  return dir && *dir ? dir : VFIOD_UDEV_DATA_DIR;
+}
+
+/* A node to look for among the open files (PROBE_OPENERS): device number
+ * @type/@devnum, or the file @devname in the device directory. */
+static void
+want_opener (Marking *m, const char *subsystem, const char *label, mode_t type, dev_t devnum,
+             const char *devname)
+{
+  NodeOwner *o = g_new0 (NodeOwner, 1);
+  g_autofree char *path = NULL;
+
+  if (!(m->flags & PROBE_OPENERS))
+    {
+      g_free (o);
+      return;
+    }
+  o->owner = m->owner;
+  o->subsystem = g_strdup (subsystem);
+  g_ptr_array_add (m->owners, o);
+  /* a DEVNAME is the kernel's ("input/event3", "dri/card0"): never a way out */
+  if (devname && *devname && devname[0] != '/' && !strstr (devname, ".."))
+    path = g_build_filename (dev_dir (), devname, NULL);
+  g_ptr_array_add (m->nodes, open_node_new (label, type, devnum, path, o));
+}
+
+/* The text of the attribute at @path (stripped), or NULL with *@err set. */
+static char *
+read_text (const char *path, int *err)
+{
+  char buf[4096];
+  ssize_t n = sysfs_read_attr (AT_FDCWD, path, buf, sizeof buf);
+
+  if (n < 0)
+    {
+      *err = (int) -n;
+      return NULL;
+    }
+  return g_strstrip (g_strdup (buf));
+}
+
+/* The DEVNAME of the device at @syspath, from its uevent file; NULL when
+ * it has none. */
+static char *
+read_devname (const char *syspath)
+{
+  g_autofree char *path = g_build_filename (syspath, VFIOD_ATTR_UEVENT, NULL);
+  g_autofree char *text = NULL;
+  int err = 0;
+  g_auto (GStrv) lines = NULL;
+
+  text = read_text (path, &err);
+  if (text == NULL)
+    return NULL;
+  lines = g_strsplit (text, "\n", -1);
+  for (char **l = lines; *l; l++)
+    if (g_str_has_prefix (*l, VFIOD_UEVENT_DEVNAME "="))
+      return g_strdup (*l + strlen (VFIOD_UEVENT_DEVNAME "="));
+  return NULL;
+}
+
 static void
 mark_block (Marking *m, const char *name)
 {
@@ -326,6 +425,7 @@ mark_block (Marking *m, const char *name)
   ssize_t n;
   int r;
 
+  m->owner->has_nodes = true;
   /* without its number, a mount by another name (/dev/root, by-uuid)
    * would not be recognised */
   snprintf (path, sizeof path, VFIOD_SYSFS_CLASS_BLOCK "/%s/" VFIOD_ATTR_DEV, name);
@@ -351,17 +451,165 @@ mark_block (Marking *m, const char *name)
   doubt = inuse_block_doubt (m->facts);
   if (doubt)
     device_add_in_use_doubt (m->owner, doubt);
+  /* a block device's DEVNAME is its name */
+  want_opener (m, "block", name, S_IFBLK, makedev (major, minor), name);
+}
+
+/* An input event node: the host's keyboard or mouse while it is there. */
+static void
+mark_input (Marking *m, const char *syspath, const char *node, unsigned major, unsigned minor)
+{
+  g_autofree char *udev = g_strdup_printf ("%s/c%u:%u", udev_data_dir (), major, minor);
+  g_autofree char *input = g_path_get_dirname (syspath);
+  g_autofree char *udev_data = NULL;
+  g_autofree char *name = NULL, *ev = NULL, *key = NULL, *rel = NULL, *reason = NULL;
+  g_autofree char *path = NULL;
+  InUseInputKind kind;
+  int err = 0;
+
+  /* udevd's entry, when it ran (hwdb and rules may say more than the
+   * kernel): otherwise the kernel's capabilities, as udev reads them */
+  if (!g_file_get_contents (udev, &udev_data, NULL, NULL))
+    udev_data = NULL;
+  path = g_build_filename (input, VFIOD_ATTR_NAME, NULL);
+  name = read_text (path, &err);
+  if (udev_data == NULL)
+    {
+      g_autofree char *key_path = g_build_filename (input, VFIOD_ATTR_CAPS_KEY, NULL);
+      g_autofree char *rel_path = g_build_filename (input, VFIOD_ATTR_CAPS_REL, NULL);
+
+      g_free (path);
+      path = g_build_filename (input, VFIOD_ATTR_CAPS_EV, NULL);
+      ev = read_text (path, &err);
+      key = read_text (key_path, &err);
+      rel = read_text (rel_path, &err);
+      if (ev == NULL || !inuse_bitmap_valid (ev) || (key && !inuse_bitmap_valid (key)))
+        {
+          mark_doubt (m, g_strdup_printf ("whether input %s is a keyboard or a mouse (udev has no "
+                                          "entry %s, and %s could not be read)",
+                                          node, udev, path));
+          return;
+        }
+    }
+  kind = inuse_input_kind (udev_data, ev, key, rel, sizeof (long) * 8);
+  reason = inuse_input_reason (kind, name, node);
+  if (reason)
+    device_add_in_use (m->owner, reason);
+}
+
+/* The lowest N of the framebuffers fbN there are, or -1. */
+static int
+first_framebuffer (void)
+{
+  g_autoptr (GDir) dir = g_dir_open (VFIOD_SYSFS_CLASS_GRAPHICS, 0, NULL);
+  const char *e;
+  guint64 n, first = G_MAXUINT64;
+
+  while (dir && (e = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (e, "fb") && g_ascii_string_to_unsigned (e + 2, 10, 0, 31, &n, NULL))
+      first = MIN (first, n);
+  return first == G_MAXUINT64 ? -1 : (int) first;
+}
+
+/* The framebuffer console is on a framebuffer (fbN) of the device. */
+static void
+mark_framebuffer (Marking *m, const char *node)
+{
+  guint64 fb;
+
+  if (!g_ascii_string_to_unsigned (node + 2, 10, 0, 31, &fb, NULL))
+    return;
+  if (m->fbcon < 0)
+    {
+      m->first_fb = first_framebuffer ();
+      if (!g_file_get_contents (VFIOD_PROC_CMDLINE, &m->cmdline, NULL, NULL))
+        m->cmdline = g_strdup ("");
+      g_auto (GStrv) entries = NULL;
+      g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+      g_autoptr (GPtrArray) binds = g_ptr_array_new_with_free_func (g_free);
+      int r = list_dir (VFIOD_SYSFS_CLASS_VTCONSOLE, &entries);
+
+      m->fbcon = 0;
+      if (r < 0 && r != -ENOENT) /* no VT layer: no console */
+        m->fbcon_doubt = inuse_unreadable (VFIOD_SYSFS_CLASS_VTCONSOLE, -r);
+      for (char **e = entries; e && *e && !m->fbcon_doubt; e++)
+        {
+          g_autofree char *name_path =
+              g_build_filename (VFIOD_SYSFS_CLASS_VTCONSOLE, *e, VFIOD_ATTR_NAME, NULL);
+          g_autofree char *bind_path =
+              g_build_filename (VFIOD_SYSFS_CLASS_VTCONSOLE, *e, VFIOD_ATTR_BIND_STATE, NULL);
+          int err = 0;
+          char *name = read_text (name_path, &err);
+          char *bind = name ? read_text (bind_path, &err) : NULL;
+
+          if (bind == NULL)
+            {
+              m->fbcon_doubt = inuse_unreadable (name ? bind_path : name_path, err);
+              g_free (name);
+              break;
+            }
+          g_ptr_array_add (names, name);
+          g_ptr_array_add (binds, bind);
+        }
+      g_ptr_array_add (names, NULL);
+      g_ptr_array_add (binds, NULL);
+      m->fbcon = inuse_fbcon_bound ((const char *const *) names->pdata,
+                                    (const char *const *) binds->pdata);
+    }
+  if (m->fbcon_doubt)
+    mark_doubt (
+        m, g_strdup_printf ("whether the framebuffer console is on %s: %s", node, m->fbcon_doubt));
+  else if (m->fbcon && inuse_fbcon_uses (m->cmdline, (unsigned) fb, (unsigned) m->first_fb))
+    {
+      g_autofree char *reason = inuse_fbcon_reason (node);
+      device_add_in_use (m->owner, reason);
+    }
+}
+
+/* A character device node below the device (its name is "major:minor"). */
+static void
+mark_char (Marking *m, const Child *c)
+{
+  char path[PATH_MAX], target[PATH_MAX];
+  const char *node = strrchr (c->syspath, '/') + 1;
+  const char *subsystem = "";
+  unsigned major, minor;
+  char end;
+  ssize_t n;
+
+  if (sscanf (c->name, "%u:%u%c", &major, &minor, &end) != 2)
+    return;
+  m->owner->has_nodes = true;
+  snprintf (path, sizeof path, "%s/" VFIOD_ATTR_SUBSYSTEM, c->syspath);
+  n = sysfs_readlink_at (AT_FDCWD, path, target, sizeof target);
+  if (n == -ENOENT)
+    return; /* gone meanwhile */
+  if (n < 0)
+    mark_doubt (m, inuse_unreadable (path, (int) -n));
+  else
+    subsystem = strrchr (target, '/') ? strrchr (target, '/') + 1 : target;
+
+  if (strcmp (subsystem, VFIOD_SUBSYSTEM_INPUT) == 0 && g_str_has_prefix (node, "event"))
+    mark_input (m, c->syspath, node, major, minor);
+  else if (strcmp (subsystem, VFIOD_SUBSYSTEM_GRAPHICS) == 0 && g_str_has_prefix (node, "fb"))
+    mark_framebuffer (m, node);
+  if (m->flags & PROBE_OPENERS)
+    {
+      g_autofree char *devname = read_devname (c->syspath);
+      want_opener (m, subsystem, node, S_IFCHR, makedev (major, minor), devname);
+    }
 }
 
 static void
 mark_net (Marking *m, const char *name)
 {
+  g_autoptr (GPtrArray) uppers = g_ptr_array_new_with_free_func (g_free);
   char path[PATH_MAX], target[PATH_MAX];
   const char *master = NULL;
   g_autofree char *reason = NULL, *doubt = NULL;
   ssize_t n;
 
-  snprintf (path, sizeof path, VFIOD_SYSFS_CLASS_NET "/%s/master", name);
+  snprintf (path, sizeof path, VFIOD_SYSFS_CLASS_NET "/%s/" VFIOD_ATTR_MASTER, name);
   n = sysfs_readlink_at (AT_FDCWD, path, target, sizeof target);
   if (n > 0)
     {
@@ -371,8 +619,23 @@ mark_net (Marking *m, const char *name)
   else if (n < 0 && n != -ENOENT) /* -ENOENT: not a port of anything */
     mark_doubt (m, inuse_unreadable (path, (int) -n));
 
+  /* upper_<name> links: the VLANs and macvlans on it */
+  {
+    g_auto (GStrv) entries = NULL;
+    int r;
+
+    snprintf (path, sizeof path, VFIOD_SYSFS_CLASS_NET "/%s", name);
+    r = list_dir (path, &entries);
+    if (r < 0 && r != -ENOENT)
+      mark_doubt (m, inuse_unreadable (path, -r));
+    for (char **e = entries; e && *e; e++)
+      if (g_str_has_prefix (*e, VFIOD_ATTR_UPPER_PREFIX) && (*e)[strlen (VFIOD_ATTR_UPPER_PREFIX)])
+        g_ptr_array_add (uppers, g_strdup (*e + strlen (VFIOD_ATTR_UPPER_PREFIX)));
+    g_ptr_array_add (uppers, NULL);
+  }
+
   facts_get (&m->facts);
-  reason = inuse_net_reason (m->facts, name, master);
+  reason = inuse_net_reason (m->facts, name, master, (const char *const *) uppers->pdata);
   if (reason)
     device_add_in_use (m->owner, reason);
   doubt = inuse_net_doubt (m->facts);
@@ -410,13 +673,34 @@ mark_virtio (Marking *m, const char *name)
     device_add_in_use_doubt (m->owner, doubt);
 }
 
+static void
+opener_found (const OpenNode *node, const char *pid, gpointer data)
+{
+  NodeOwner *o = node->data;
+  g_autofree char *comm = openers_comm (pid);
+  g_autofree char *reason = NULL;
+
+  (void) data;
+  reason = inuse_opener_reason (o->subsystem, node->label, comm, pid);
+  device_add_in_use (o->owner, reason);
+}
+
 void
-probe_mark_in_use (SysfsCache *cache, GPtrArray *devices)
+probe_mark_in_use (SysfsCache *cache, GPtrArray *devices, ProbeFlags flags)
 {
   g_autoptr (GHashTable) by_path = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr (InUseFacts) facts = NULL;
   g_autofree char *scan_doubt = NULL;
-  g_autoptr (GPtrArray) children = children_get (cache, &scan_doubt);
+  /* whether a node is open is read now: so is what nodes there are */
+  g_autoptr (GPtrArray) children =
+      children_get ((flags & PROBE_OPENERS) ? NULL : cache, &scan_doubt);
+  Marking m = {
+    .flags = flags,
+    .nodes = g_ptr_array_new_with_free_func ((GDestroyNotify) open_node_free),
+    .owners = g_ptr_array_new_with_free_func ((GDestroyNotify) node_owner_free),
+    .fbcon = -1,
+    .first_fb = -1,
+  };
 
   for (guint i = 0; i < devices->len; i++)
     {
@@ -424,6 +708,7 @@ probe_mark_in_use (SysfsCache *cache, GPtrArray *devices)
 
       g_clear_pointer (&device->in_use, g_free);
       device->in_use_doubt = false;
+      device->has_nodes = false;
       if (device->syspath)
         g_hash_table_insert (by_path, device->syspath, device);
       if (device->boot_vga && device->driver)
@@ -434,14 +719,12 @@ probe_mark_in_use (SysfsCache *cache, GPtrArray *devices)
           device_add_in_use_doubt (device, doubt);
         }
     }
-  if (children == NULL)
-    return;
 
-  for (guint i = 0; i < children->len; i++)
+  for (guint i = 0; children && i < children->len; i++)
     {
       const Child *c = g_ptr_array_index (children, i);
-      Marking m = { .facts = facts, .owner = owner_of (by_path, c->syspath) };
 
+      m.owner = owner_of (by_path, c->syspath);
       if (m.owner == NULL)
         continue;
       switch (c->kind)
@@ -449,7 +732,28 @@ probe_mark_in_use (SysfsCache *cache, GPtrArray *devices)
         case CHILD_BLOCK: mark_block (&m, c->name); break;
         case CHILD_NET: mark_net (&m, c->name); break;
         case CHILD_VIRTIO: mark_virtio (&m, c->name); break;
+        case CHILD_CHAR: mark_char (&m, c); break;
         }
-      facts = m.facts;
     }
+
+  if (m.nodes->len)
+    {
+      guint blind = openers_find (m.nodes, opener_found, NULL);
+
+      for (guint i = 0; blind && i < m.owners->len; i++)
+        {
+          m.owner = ((NodeOwner *) g_ptr_array_index (m.owners, i))->owner;
+          if (!m.owner->in_use_doubt)
+            mark_doubt (&m, g_strdup_printf ("whether a process holds its device nodes open: "
+                                             "the open files of %u process(es) were refused to "
+                                             "vfiod (an LSM, or vfiod running without "
+                                             "CAP_SYS_PTRACE)",
+                                             blind));
+        }
+    }
+  facts = m.facts;
+  g_ptr_array_unref (m.nodes);
+  g_ptr_array_unref (m.owners);
+  g_free (m.fbcon_doubt);
+  g_free (m.cmdline);
 }

@@ -54,6 +54,11 @@
 #define VFIOD_ENV_CONFIG_FILE "VFIOD_CONFIG_FILE"
 /* Where the boot helper's notes are (default VFIOD_BOOT_NOTES_DIR). */
 #define VFIOD_ENV_BOOT_NOTES_DIR "VFIOD_BOOT_NOTES_DIR"
+/* Where device nodes are looked for by name (default VFIOD_DEV_DIR)
+ * and udev's database (default VFIOD_UDEV_DATA_DIR): tests point them
+ * at their own. */
+#define VFIOD_ENV_DEV_DIR       "VFIOD_DEV_DIR"
+#define VFIOD_ENV_UDEV_DATA_DIR "VFIOD_UDEV_DATA_DIR"
 /* The program that loads vfio_pci (default: modprobe). */
 #define VFIOD_ENV_MODPROBE "VFIOD_MODPROBE"
 /* systemd's StateDirectory= (default VFIOD_STATE_DIR_DEFAULT). */

@@ -688,7 +688,7 @@ recover_in_use (const StateTransaction *t, SysfsCache *cache, GPtrArray *devices
 {
   g_autoptr (GString) out = g_string_new (NULL);
 
-  probe_mark_in_use (cache, devices);
+  probe_mark_in_use (cache, devices, PROBE_OPENERS);
   for (guint i = 0; i < t->members->len; i++)
     {
       const StateOriginal *rec = g_ptr_array_index (t->members, i);

@@ -2,6 +2,7 @@
 #include "vfio.h"
 
 #include "access.h"
+#include "openers.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -51,67 +52,9 @@ vfio_load (char **message)
   return TRUE;
 }
 
-/* A node through which a process can hold a group, and how to know an
- * open file of it when another process has one: by the device number it
- * is (the node's st_rdev, and the kernel's own "major:minor" in sysfs),
- * never by its path, so an opener in another mount namespace (a
- * container's own /dev, a node made with mknod anywhere) counts too; and
- * by the node's inode, for a node that is not a character device (the
- * tests' stand-ins). */
-typedef struct {
-  char *path;
-  dev_t rdev[2]; /* 0: unknown */
-  dev_t st_dev;
-  ino_t st_ino;
-  gboolean have_inode;
-} Node;
-
-static void
-node_free (Node *node)
-{
-  g_free (node->path);
-  g_free (node);
-}
-
-/* "major:minor\n" (a sysfs dev attribute) at @path into *@out. */
-static gboolean
-read_devnum (const char *path, dev_t *out)
-{
-  char buf[32];
-  unsigned major, minor;
-  char end;
-  ssize_t n = sysfs_read_attr (AT_FDCWD, path, buf, sizeof buf);
-
-  if (n <= 0 || sscanf (buf, "%u:%u%c", &major, &minor, &end) != 3 || end != '\n')
-    return FALSE;
-  *out = makedev (major, minor);
-  return *out != 0;
-}
-
-/* @path, known by what stat() says of it and by @sysfs_dev (the sysfs
- * attribute giving its number, NULL for none). */
-static Node *
-node_new (char *path, const char *sysfs_dev)
-{
-  Node *node = g_new0 (Node, 1);
-  struct stat st;
-
-  node->path = path;
-  if (stat (path, &st) == 0)
-    {
-      if (S_ISCHR (st.st_mode))
-        node->rdev[0] = st.st_rdev;
-      node->st_dev = st.st_dev;
-      node->st_ino = st.st_ino;
-      node->have_inode = TRUE;
-    }
-  if (sysfs_dev && read_devnum (sysfs_dev, &node->rdev[1]) && node->rdev[1] == node->rdev[0])
-    node->rdev[1] = 0;
-  return node;
-}
-
 /* Every node through which a process can hold IOMMU group @group: the
- * group's /dev/vfio/N, then each member's device cdev.
+ * group's /dev/vfio/N (known by its own number and the kernel's, in
+ * sysfs), then each member's device cdev.
  *
  * /dev/iommu needs no look: a process holding only /dev/iommu (an
  * iommufd) holds no device; a device is bound to an iommufd only through
@@ -119,20 +62,23 @@ node_new (char *path, const char *sysfs_dev)
 static GPtrArray *
 group_nodes (uint32_t group)
 {
-  GPtrArray *nodes = g_ptr_array_new_with_free_func ((GDestroyNotify) node_free);
+  GPtrArray *nodes = g_ptr_array_new_with_free_func ((GDestroyNotify) open_node_free);
   char path[PATH_MAX];
   g_autoptr (GDir) dir = NULL;
+  g_autofree char *group_node = g_strdup_printf (VFIOD_DEV_VFIO_DIR "/%u", group);
   const char *entry;
+  dev_t devnum = 0;
 
   snprintf (path, sizeof path, VFIOD_SYSFS_CLASS_VFIO "/%u/" VFIOD_ATTR_DEV, group);
-  g_ptr_array_add (nodes, node_new (g_strdup_printf (VFIOD_DEV_VFIO_DIR "/%u", group), path));
+  openers_read_devnum (path, &devnum);
+  g_ptr_array_add (nodes, open_node_new (group_node, S_IFCHR, devnum, group_node, NULL));
   snprintf (path, sizeof path, VFIOD_SYSFS_IOMMU_GROUPS "/%u/devices", group);
   dir = g_dir_open (path, 0, NULL);
   while (dir && (entry = g_dir_read_name (dir)) != NULL)
     {
       PciAddress address;
       char name[ADDRESS_STRLEN], dev[PATH_MAX];
-      char *cdev;
+      g_autofree char *cdev = NULL;
 
       if (!address_parse (entry, &address) || strcmp (address_format (&address, name), entry) != 0)
         continue;
@@ -142,120 +88,40 @@ group_nodes (uint32_t group)
       snprintf (dev, sizeof dev,
                 VFIOD_SYSFS_PCI_DEVICES "/%s/" VFIOD_ATTR_VFIO_DEV "/%s/" VFIOD_ATTR_DEV, name,
                 strrchr (cdev, '/') + 1);
-      g_ptr_array_add (nodes, node_new (cdev, dev));
+      devnum = 0;
+      openers_read_devnum (dev, &devnum);
+      g_ptr_array_add (nodes, open_node_new (cdev, S_IFCHR, devnum, cdev, nodes));
     }
   return nodes;
 }
 
-/* The node of @nodes that the open file @st (fstat of /proc/PID/fd/N) is,
- * or NULL. */
-static const Node *
-node_of_file (GPtrArray *nodes, const struct statx *st)
+/* Appends "pid N (comm, uid U)" for each holder: the group node is the
+ * usual one, the others are named.  A process holding two nodes is
+ * named once, with the first. */
+typedef struct {
+  GString *out;
+  char last_pid[16];
+} Holders;
+
+static void
+holder_found (const OpenNode *node, const char *pid, gpointer data)
 {
-  for (guint i = 0; i < nodes->len; i++)
-    {
-      const Node *node = g_ptr_array_index (nodes, i);
+  Holders *h = data;
+  g_autofree char *comm = NULL;
+  gint64 uid;
 
-      if (S_ISCHR (st->stx_mode))
-        {
-          dev_t rdev = makedev (st->stx_rdev_major, st->stx_rdev_minor);
-          if ((node->rdev[0] && node->rdev[0] == rdev) || (node->rdev[1] && node->rdev[1] == rdev))
-            return node;
-        }
-      if (node->have_inode && node->st_ino == st->stx_ino &&
-          node->st_dev == makedev (st->stx_dev_major, st->stx_dev_minor))
-        return node;
-    }
-  return NULL;
-}
-
-/* The real uid of process @pid ("/proc/PID/status"), or -1. */
-static gint64
-process_uid (const char *pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%s/status", pid);
-  g_autofree char *text = NULL;
-  g_autofree char *field = NULL;
-  const char *line;
-  guint64 uid;
-
-  if (!g_file_get_contents (path, &text, NULL, NULL))
-    return -1;
-  line = strstr (text, "\nUid:\t");
-  if (line == NULL)
-    return -1;
-  field = g_strndup (line + 6, strcspn (line + 6, "\t\n"));
-  if (!g_ascii_string_to_unsigned (field, 10, 0, G_MAXUINT32, &uid, NULL))
-    return -1;
-  return (gint64) uid;
-}
-
-/* Processes with a file descriptor on one of @nodes, from /proc, into
- * @out.  Returns how many processes could not be looked into (their fd
- * directory refused: an LSM, or vfiod run without CAP_SYS_PTRACE). */
-static guint
-find_holders (GPtrArray *nodes, GString *out)
-{
-  DIR *proc = opendir ("/proc");
-  struct dirent *de;
-  guint blind = 0;
-
-  if (proc == NULL)
-    return 1;
-  while ((de = readdir (proc)) != NULL)
-    {
-      char fddir[PATH_MAX];
-      DIR *fds;
-      struct dirent *fd;
-      const Node *held = NULL;
-
-      if (!g_ascii_isdigit (de->d_name[0]) || (pid_t) atoi (de->d_name) == getpid ())
-        continue;
-      snprintf (fddir, sizeof fddir, "/proc/%s/fd", de->d_name);
-      fds = opendir (fddir);
-      if (fds == NULL)
-        {
-          /* ENOENT: it exited meanwhile */
-          blind += errno != ENOENT;
-          continue;
-        }
-      while (!held && (fd = readdir (fds)) != NULL)
-        {
-          struct statx st;
-
-          if (fd->d_name[0] == '.')
-            continue;
-          /* the open file itself, through its magic link: whatever its
-           * path in the holder's mount namespace.  AT_STATX_DONT_SYNC:
-           * never wait on a network or FUSE file system for attributes
-           * of a file that is no node of ours anyway */
-          if (statx (dirfd (fds), fd->d_name, AT_STATX_DONT_SYNC, STATX_TYPE | STATX_INO, &st) < 0)
-            continue;
-          held = node_of_file (nodes, &st);
-        }
-      closedir (fds);
-
-      if (held)
-        {
-          g_autofree char *comm = NULL;
-          char comm_path[PATH_MAX];
-          gint64 uid = process_uid (de->d_name);
-
-          snprintf (comm_path, sizeof comm_path, "/proc/%s/comm", de->d_name);
-          if (g_file_get_contents (comm_path, &comm, NULL, NULL))
-            g_strchomp (comm);
-          g_string_append_printf (out, "%spid %s (%s", out->len ? ", " : "", de->d_name,
-                                  comm ? comm : "?");
-          if (uid >= 0)
-            g_string_append_printf (out, ", uid %" G_GINT64_FORMAT, uid);
-          g_string_append_c (out, ')');
-          /* the group file is the usual one: name only the others */
-          if (held != g_ptr_array_index (nodes, 0))
-            g_string_append_printf (out, " through %s", held->path);
-        }
-    }
-  closedir (proc);
-  return blind;
+  if (strcmp (h->last_pid, pid) == 0)
+    return;
+  g_strlcpy (h->last_pid, pid, sizeof h->last_pid);
+  comm = openers_comm (pid);
+  uid = openers_uid (pid);
+  g_string_append_printf (h->out, "%spid %s (%s", h->out->len ? ", " : "", pid, comm ? comm : "?");
+  if (uid >= 0)
+    g_string_append_printf (h->out, ", uid %" G_GINT64_FORMAT, uid);
+  g_string_append_c (h->out, ')');
+  /* cdevs are marked by their data */
+  if (node->data != NULL)
+    g_string_append_printf (h->out, " through %s", node->label);
 }
 
 char *
@@ -263,12 +129,13 @@ vfio_group_holders (uint32_t group)
 {
   g_autoptr (GString) out = g_string_new (NULL);
   g_autoptr (GPtrArray) nodes = group_nodes (group);
-  const char *group_node = ((Node *) g_ptr_array_index (nodes, 0))->path;
+  const char *group_node = ((OpenNode *) g_ptr_array_index (nodes, 0))->label;
+  Holders holders = { .out = out };
   g_autoptr (GString) all = g_string_new (NULL);
   _cleanup_fd_ int fd = -1;
   guint blind;
 
-  blind = find_holders (nodes, out);
+  blind = openers_find (nodes, holder_found, &holders);
   if (out->len)
     return g_string_free (g_steal_pointer (&out), FALSE);
 
@@ -282,7 +149,7 @@ vfio_group_holders (uint32_t group)
     return NULL;
 
   for (guint i = 0; i < nodes->len; i++)
-    g_string_append_printf (all, " %s", ((Node *) g_ptr_array_index (nodes, i))->path);
+    g_string_append_printf (all, " %s", ((OpenNode *) g_ptr_array_index (nodes, i))->label);
   if (blind)
     return g_strdup_printf ("a process vfiod cannot name: the kernel says the group is held, "
                             "and the open files of %u process(es) were refused to vfiod (an "

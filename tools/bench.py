@@ -164,6 +164,7 @@ def main():
               ' %d idle worker thread(s) ended meanwhile)' % (switches / idle, idle, ended))
 
     small_rss(workdir)
+    openers()
 
     print('\n-- signal latency, simulator with uevents (FUSE) --', flush=True)
     harness.Sim = Sim
@@ -200,6 +201,30 @@ def small_rss(workdir, n=53):
         print('RSS after the calls  %6.1f MiB   (target <= 4 MiB): anonymous %.1f, files %.1f'
               % (rss_kib(pid) / 1024, rss_kib(pid, 'RssAnon') / 1024, rss_kib(pid, 'RssFile') / 1024))
         print_private(pid)
+
+
+def openers(runs=200):
+    """GetGroup of a group whose members have device nodes (the walk of
+    every process's open files) and of one without, on desktop.json."""
+    topology = os.path.join(ROOT, 'tests', 'topologies', 'desktop.json')
+    processes = sum(1 for p in os.listdir('/proc') if p.isdigit())
+    print('\n-- device nodes held open (desktop.json, static tree, %d processes here) --' % processes,
+          flush=True)
+    with harness.Stack(topology, polkit=False) as stack:
+        def median_ms(method, *args):
+            times = []
+            for _ in range(runs):
+                t = time.perf_counter()
+                stack.call(method, *args)
+                times.append((time.perf_counter() - t) * 1000)
+            return percentile(times, 50)
+        nodes = median_ms('GetGroup', 's', '0000:01:00.0')
+        plain = median_ms('GetGroup', 's', '0000:00:00.0')
+        listed = median_ms('ListDevices')
+        print('GetGroup, GPU + audio (5 nodes, /proc walk)   %6.2f ms median' % nodes)
+        print('GetGroup, host bridge (no nodes, objects)     %6.2f ms median' % plain)
+        print('ListDevices (never walks /proc)               %6.2f ms median' % listed)
+        print('the walk: %.1f us per process' % ((nodes - plain) * 1000 / max(processes, 1)))
 
 
 def percentile(values, p):

@@ -84,6 +84,16 @@ TOPOLOGY = {
               "what": "virtio-9p: the guest's root (10.0) and the results share (11.0), in use"},
 }
 
+# --desktop: what the host needs on a desktop, each alone in its group on the root bus.
+DESKTOP = {
+    "usb": {"addrs": ["0000:00:07.0"], "driver": "xhci_hcd",
+            "what": "qemu-xhci with a USB keyboard and mouse: in use (keyboard, mouse)"},
+    "display": {"addrs": ["0000:00:08.0"], "driver": "bochs-drm",
+                "what": "bochs-display, the framebuffer console on its fb0: in use"},
+    "sound": {"addrs": ["0000:00:09.0"], "driver": "snd_hda_intel",
+              "what": "ich9-intel-hda with an hda-output codec: in use while a PCM is open"},
+}
+
 
 # --variant: the same machine with one device changed between boots (e2e-persist).
 VARIANTS = {
@@ -92,7 +102,7 @@ VARIANTS = {
 }
 
 
-def qemu_topology_args(variant=None):
+def qemu_topology_args(variant=None, desktop=False):
     nic = ["romfile="]  # no option ROMs: skips iPXE
     def dev(*parts):
         return ["-device", ",".join(parts)]
@@ -120,6 +130,14 @@ def qemu_topology_args(variant=None):
     # 00:06.0: the NIC whose interface is up. restrict=on: nothing leaves the VM.
     a += ["-netdev", "user,id=up0,restrict=on"]
     a += dev("virtio-net-pci", "bus=pcie.0", "addr=06.0", "netdev=up0", *nic)
+    if desktop:
+        a += dev("qemu-xhci", "id=xhci", "bus=pcie.0", "addr=07.0")
+        a += dev("usb-kbd", "bus=xhci.0")
+        a += dev("usb-mouse", "bus=xhci.0")
+        a += dev("bochs-display", "bus=pcie.0", "addr=08.0")
+        a += ["-audiodev", "none,id=snd0"]
+        a += dev("ich9-intel-hda", "id=hda", "bus=pcie.0", "addr=09.0")
+        a += dev("hda-output", "bus=hda.0", "audiodev=snd0")
     return a
 
 
@@ -394,6 +412,9 @@ def main():
                     "installed udev rules run) instead of modprobe passes")
     ap.add_argument("--variant", choices=sorted(VARIANTS), help="change the topology: "
                     + "; ".join(f"{k}: {v}" for k, v in VARIANTS.items()))
+    ap.add_argument("--desktop", action="store_true",
+                    help="add a USB controller with keyboard and mouse, a display with the "
+                         "framebuffer console and a sound card (DESKTOP)")
     ap.add_argument("--systemd", action="store_true",
                     help="the host's systemd as PID 1 (stage 2 and the script run as "
                     "e2e.service of e2e.target): the installed units run as on a real system")
@@ -480,6 +501,7 @@ def main():
         "E2E_VARIANT": args.variant or "",
         "E2E_SYSTEMD": "1" if args.systemd else "",
         "E2E_INSTALL": "1" if args.install else "",
+        "E2E_DESKTOP": "1" if args.desktop else "",
     }
     if install_dir:
         config["E2E_INSTALL_BUILD"] = install_dir
@@ -494,7 +516,7 @@ def main():
     with open(os.path.join(results, ".e2e", "config.sh"), "w") as fp:
         fp.write("".join(f"export {k}='{v}'\n" for k, v in config.items()))
     with open(os.path.join(results, "topology.json"), "w") as fp:
-        json.dump(TOPOLOGY, fp, indent=1)
+        json.dump(dict(TOPOLOGY, **(DESKTOP if args.desktop else {})), fp, indent=1)
 
     accel = pick_accel(args.accel)
     console = os.path.join(results, "console.log")
@@ -512,7 +534,7 @@ def main():
         "-initrd", initrd,
         "-append", cmdline,
     ]
-    qemu += qemu_topology_args(args.variant)
+    qemu += qemu_topology_args(args.variant, args.desktop)
     qemu += [
         "-fsdev", "local,id=e2eroot,path=/,security_model=passthrough,readonly=on,"
                   "multidevs=remap",

@@ -16,6 +16,7 @@ Never detaches 00:10.0/00:11.0 (the 9p root and results share): they are only as
 DRY_RUN, and a real call on an in-use group is made only once DRY_RUN refused it.
 """
 
+import glob
 import os
 import re
 import subprocess
@@ -386,8 +387,13 @@ ninep_mounts = {ninep[0]: ("/e2e/hostroot", "9p e2eroot"), ninep[1]: ("/e2e/resu
 for a, (mp, tag) in ninep_mounts.items():
     C.check(f"in_use of {a} (virtio-9p) is 'mounted: {mp} ({tag})'",
             in_use.get(a, "") == f"mounted: {mp} ({tag})", in_use.get(a))
+# --desktop: the USB controller (keyboard, mouse) and the display (framebuffer console)
+desktop = "usb" in TOPO
+usb_ctl, display, hda = ((TOPO["usb"]["addrs"][0], TOPO["display"]["addrs"][0],
+                          TOPO["sound"]["addrs"][0]) if desktop else (None, None, None))
 C.check("no other device reported in use",
-        set(C.data["in_use"]) <= {ahci, up_nic} | set(ninep), C.data["in_use"])
+        set(C.data["in_use"]) <= {ahci, up_nic} | set(ninep) |
+        ({usb_ctl, display} if desktop else set()), C.data["in_use"])
 
 # ---------------------------------------------------------------------------------------------
 section("DRY_RUN survey of every group (no authorization, nothing written)")
@@ -443,6 +449,77 @@ C.check(f"{disk_mount} still mounted and readable",
         open(os.path.join(disk_mount, "hello")).read().startswith("written"))
 C.check(f"{up_iface} still has 10.0.2.15", "10.0.2.15" in subprocess.run(
     ["ip", "-o", "addr", "show", "dev", up_iface], capture_output=True, text=True).stdout)
+
+# ---------------------------------------------------------------------------------------------
+section("the desktop: keyboard and mouse, the framebuffer console, device nodes held open")
+
+
+def hold_open(path):
+    """A process (python3) holding @path open, once it has it."""
+    proc = subprocess.Popen(["/usr/bin/python3", "-c",
+                             "import os,sys,time; fd=os.open(sys.argv[1], os.O_RDWR|os.O_NONBLOCK);"
+                             "print('open', flush=True); time.sleep(120)", path],
+                            stdout=subprocess.PIPE, text=True)
+    C.check(f"pid {proc.pid} holds {path} open", proc.stdout.readline() == "open\n")
+    return proc
+
+
+def group_in_use(addr):
+    r = root.get_group(addr)
+    return {d["address"]: d.get("in_use", "") for d in r.value[1]}.get(addr, "") if r.ok else None
+
+
+if desktop:
+    before = state()
+    u = in_use.get(usb_ctl, "")
+    C.check(f"{usb_ctl} (qemu-xhci) is in use: its keyboard and its mouse",
+            "keyboard QEMU QEMU USB Keyboard (input event" in u and
+            "mouse QEMU QEMU USB Mouse (input event" in u, u)
+    expect_error(f"DRY_RUN detach --group {usb_ctl} -> DeviceInUse naming the keyboard",
+                 dry[L.group_of(usb_ctl)][1], E + "DeviceInUse", ("keyboard QEMU QEMU USB Keyboard",))
+    r = root.detach(usb_ctl, 0)
+    expect_error(f"detach {usb_ctl} -> DeviceInUse naming the keyboard", r, E + "DeviceInUse",
+                 ("keyboard",))
+    C.check(f"{display} (bochs-display) is in use: the framebuffer console is on its fb0",
+            "framebuffer console (fb0)" in in_use.get(display, ""), in_use.get(display))
+    card = "/dev/dri/card0"
+    holder = hold_open(card)
+    want = f"display: python3 pid {holder.pid} (card0)"
+    got = group_in_use(display)
+    C.check(f"GetGroup {display} names the holder of {card}: {want!r}", want in (got or ""), got)
+    holder.kill()
+    holder.wait()
+
+    pcms = sorted(glob.glob(f"/sys/bus/pci/devices/{hda}/sound/card*/pcmC*D*p"))
+    C.check(f"{hda} (ich9-intel-hda) has a playback PCM", pcms, pcms)
+    C.check(f"{hda} is not in use while nobody holds its nodes", group_in_use(hda) == "",
+            group_in_use(hda))
+    if pcms:
+        pcm = os.path.basename(pcms[0])
+        holder = hold_open(f"/dev/snd/{pcm}")
+        want = f"sound: python3 pid {holder.pid} ({pcm})"
+        got = group_in_use(hda)
+        C.check(f"GetGroup {hda} names the holder of /dev/snd/{pcm}: {want!r}", got == want, got)
+        r = root.detach(hda, GROUP | DRY_RUN)
+        expect_error(f"DRY_RUN detach --group {hda} -> DeviceInUse naming pid {holder.pid}", r,
+                     E + "DeviceInUse", (want,))
+        holder.kill()
+        holder.wait()
+        r = root.detach(hda, GROUP | DRY_RUN)
+        C.check(f"the holder gone, DRY_RUN detach --group {hda} has a plan", r.ok, show(r))
+
+    disk_dev = os.environ["E2E_DISK_DEV"]
+    holder = hold_open(disk_dev)
+    want = f"open by python3 pid {holder.pid} ({os.path.basename(disk_dev)})"
+    got = group_in_use(ahci)
+    C.check(f"GetGroup {ahci} names the holder of {disk_dev}: {want!r}", want in (got or ""), got)
+    r = root.detach(ahci, GROUP | DRY_RUN)
+    expect_error(f"DRY_RUN detach --group {ahci} -> DeviceInUse naming pid {holder.pid}", r,
+                 E + "DeviceInUse", (want,))
+    holder.kill()
+    holder.wait()
+    check_unchanged("desktop refusals", before)
+alive()
 
 # ---------------------------------------------------------------------------------------------
 section("the e1000 pair: one function alone is not viable; the group is")

@@ -113,6 +113,12 @@ class Stack:
         self.config_file = os.path.join(self.tmp, 'vfiod.conf')
         # the boot helper's notes of this boot: never the machine's /run/vfiod
         self.notes_dir = os.path.join(self.tmp, 'run', 'vfiod', 'boot-bound')
+        # device nodes by their DEVNAME (stand-ins a test process opens) and
+        # udev's database: never the machine's /dev and /run/udev/data
+        self.dev_dir = os.path.join(self.tmp, 'dev')
+        self.udev_data_dir = os.path.join(self.tmp, 'udev-data')
+        os.makedirs(self.dev_dir)
+        os.makedirs(self.udev_data_dir)
         self.procs = []
         self.sim = None
         self.daemon = None
@@ -180,6 +186,8 @@ class Stack:
                    VFIOD_PERSIST_DIR=self.persist_dir,
                    VFIOD_CONFIG_FILE=self.config_file,
                    VFIOD_BOOT_NOTES_DIR=self.notes_dir,
+                   VFIOD_DEV_DIR=self.dev_dir,
+                   VFIOD_UDEV_DATA_DIR=self.udev_data_dir,
                    G_MESSAGES_DEBUG='all',
                    ASAN_OPTIONS=os.environ.get('ASAN_OPTIONS', '') or 'detect_leaks=1')
         env.update(self.daemon_env)

@@ -6,11 +6,13 @@ major:minor from this machine's mountinfo), used as swap, or held by
 dm/md; a network interface below it that is up with an address (a real
 veth in the test's own network namespace); the boot display."""
 
+import json
 import os
 import subprocess
+import tempfile
 import unittest
 
-from harness import Stack, by_address, main
+from harness import TOPOLOGIES, Stack, by_address, main
 
 SATA, NVME_SWAP, NVME_DM, NIC, NIC_NO_IF, GPU = (
     '0000:00:17.0', '0000:01:00.0', '0000:03:00.0', '0000:02:00.0', '0000:04:00.0', '0000:00:02.0')
@@ -86,6 +88,30 @@ class InUseTest(unittest.TestCase):
         subprocess.check_call(['ip', 'addr', 'flush', 'dev', 'simeth0'])
         subprocess.check_call(['ip', 'link', 'set', 'simeth0', 'up'])
         # up, but only the automatic link-local address: not in use
+        self.assertEqual(by_address(self.stack.list_devices())[NIC]['in_use'], '')
+
+    def test_lower_device_of_a_vlan(self):
+        # the NIC carries a VLAN (the VLAN would have the address); it has
+        # none itself.  The simulated sysfs has the upper_ link (this
+        # machine's kernel may have no 8021q: the e2e test makes a real one)
+        subprocess.check_call(['ip', 'link', 'add', 'simeth0', 'type', 'veth', 'peer', 'name', 'simeth1'])
+        subprocess.check_call(['ip', 'link', 'set', 'simeth0', 'up'])
+        with open(os.path.join(TOPOLOGIES, 'in-use.json')) as f:
+            topology = json.load(f)
+        for d in topology['devices']:
+            if d['address'] == NIC:
+                d['net'] = [{'name': '@NET_IF@', 'uppers': ['simeth0.100']}]
+        fd, path = tempfile.mkstemp(suffix='.json')
+        with os.fdopen(fd, 'w') as f:
+            json.dump(topology, f)
+        self.addCleanup(os.unlink, path)
+        self.stack = Stack(path, substitute={'NET_IF': 'simeth0'})
+        self.stack.start()
+        self.addCleanup(self.stack.stop)
+        devices = by_address(self.stack.list_devices())
+        self.assertEqual(devices[NIC]['in_use'], 'network interface simeth0 is up and carries simeth0.100')
+        # down, the VLAN is down with it: nothing to take
+        subprocess.check_call(['ip', 'link', 'set', 'simeth0', 'down'])
         self.assertEqual(by_address(self.stack.list_devices())[NIC]['in_use'], '')
 
     def test_boot_display(self):

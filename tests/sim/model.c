@@ -284,7 +284,68 @@ static SimBlock *load_block(Loader *l, JsonObject *o, int partn) {
         return b;
 }
 
+static void child_node_free(gpointer p) {
+        SimChildNode *n = p;
+
+        g_free(n->path);
+        g_free(n->subsystem);
+        g_free(n->dev);
+        g_free(n->devname);
+        g_strfreev(n->attrs);
+        g_free(n);
+}
+
+/* "nodes": [{"path", "subsystem", "dev", "devname", "attrs": {name: text}}] */
+static bool load_nodes(Loader *l, JsonObject *o, GPtrArray *out) {
+        JsonNode *n = json_object_get_member(o, "nodes");
+        JsonArray *a;
+
+        if (!n)
+                return true;
+        if (!JSON_NODE_HOLDS_ARRAY(n))
+                goto bad;
+        a = json_node_get_array(n);
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+                JsonObject *no = json_array_get_object_element(a, i);
+                SimChildNode *c;
+                JsonObject *attrs;
+
+                if (!no)
+                        goto bad;
+                c = g_new0(SimChildNode, 1);
+                c->path = get_str(l, no, "path");
+                c->subsystem = get_str(l, no, "subsystem");
+                c->dev = get_str(l, no, "dev");
+                c->devname = get_str(l, no, "devname");
+                g_ptr_array_add(out, c);
+                if (!c->path || !*c->path || c->path[0] == '/' || strstr(c->path, ".."))
+                        goto bad;
+                if (!c->devname && c->dev)
+                        c->devname = g_path_get_basename(c->path);
+                attrs = json_object_has_member(no, "attrs") ? json_object_get_object_member(no, "attrs")
+                                                            : NULL;
+                if (attrs) {
+                        g_autoptr(GList) members = json_object_get_members(attrs);
+                        GPtrArray *v = g_ptr_array_new();
+
+                        for (GList *m = members; m; m = m->next) {
+                                g_ptr_array_add(v, g_strdup(m->data));
+                                g_ptr_array_add(v, get_str(l, attrs, m->data));
+                        }
+                        g_ptr_array_add(v, NULL);
+                        c->attrs = (char **) g_ptr_array_free(v, FALSE);
+                }
+        }
+        return true;
+bad:
+        g_set_error(l->error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                    "\"nodes\" is a list of {\"path\" (relative, no ..), \"subsystem\", \"dev\", "
+                    "\"devname\", \"attrs\"}");
+        return false;
+}
+
 static void device_free(gpointer p);
+static void child_node_build(Sim *sim, SimDevice *dev, SimChildNode *c);
 
 static SimDevice *load_device(Loader *l, JsonObject *o) {
         g_autofree char *addr = get_str(l, o, "address");
@@ -305,6 +366,7 @@ static SimDevice *load_device(Loader *l, JsonObject *o) {
         dev->vfs = g_ptr_array_new();
         dev->vfio_minor = -1;
         dev->blocks = g_ptr_array_new_with_free_func(block_free);
+        dev->nodes = g_ptr_array_new_with_free_func(child_node_free);
         if (!parse_address(addr, &dev->domain, &dev->bus, &dev->slot, &dev->fn)) {
                 g_set_error(l->error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "bad address %s", addr);
                 goto fail;
@@ -386,6 +448,18 @@ static SimDevice *load_device(Loader *l, JsonObject *o) {
         dev->override = get_str(l, o, "driver_override");
         dev->initial_override = g_strdup(dev->override);
         dev->nets = get_strv(l, o, "net");
+        dev->net_uppers =
+                g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_strfreev);
+        n = json_object_get_member(o, "net");
+        /* "net": ["eth0", {"name": "eth1", "uppers": ["eth1.100"]}]: VLANs and macvlans on it */
+        for (guint i = 0; n && JSON_NODE_HOLDS_ARRAY(n) && i < json_array_get_length(json_node_get_array(n));
+             i++) {
+                JsonNode *e = json_array_get_element(json_node_get_array(n), i);
+
+                if (JSON_NODE_HOLDS_OBJECT(e) && json_object_has_member(json_node_get_object(e), "uppers"))
+                        g_hash_table_insert(dev->net_uppers, get_str(l, json_node_get_object(e), "name"),
+                                            get_strv(l, json_node_get_object(e), "uppers"));
+        }
         dev->ifindex = g_new0(int, g_strv_length(dev->nets) + 1);
 
         if (driver) {
@@ -399,6 +473,8 @@ static SimDevice *load_device(Loader *l, JsonObject *o) {
         if (dev->host_driver)
                 ids_add(dev->host_driver->ids, dev->vendor, dev->device);
 
+        if (!load_nodes(l, o, dev->nodes))
+                goto fail;
         n = json_object_get_member(o, "block");
         if (n && JSON_NODE_HOLDS_ARRAY(n)) {
                 JsonArray *a = json_node_get_array(n);
@@ -775,9 +851,62 @@ static void device_build(Sim *sim, SimDevice *dev) {
                 node_text(nd, SIM_ATTR_UEVENT, 0644, uevent);
                 node_text(nd, "ifindex", 0444, ifindex);
                 node_text(nd, "operstate", 0444, "unknown\n");
+                for (char **u = g_hash_table_lookup(dev->net_uppers, dev->nets[i]); u && *u; u++) {
+                        g_autofree char *vpath = g_strdup_printf("devices/virtual/net/%s", *u);
+                        g_autofree char *link = g_strdup_printf("upper_%s", *u);
+
+                        node_link(nd, link, node_dir_path(sim->root, vpath));
+                }
                 node_link(nd, SIM_ATTR_SUBSYSTEM, node_lookup(sim->root, "/class/net"));
                 node_link(node_lookup(sim->root, "/class/net"), dev->nets[i], nd);
         }
+        for (guint i = 0; i < dev->nodes->len; i++)
+                child_node_build(sim, dev, dev->nodes->pdata[i]);
+}
+
+static void child_node_build(Sim *sim, SimDevice *dev, SimChildNode *c) {
+        SimNode *d = node_dir_path(dev->dir, c->path);
+
+        for (char **a = c->attrs; a && a[0] && a[1]; a += 2) {
+                g_autofree char *dir = g_path_get_dirname(a[0]);
+                g_autofree char *base = g_path_get_basename(a[0]);
+                SimNode *at = strcmp(dir, ".") ? node_dir_path(d, dir) : d;
+
+                node_text(at, base, 0444, a[1]);
+        }
+        if (c->subsystem) {
+                g_autofree char *cls = g_strdup_printf("class/%s", c->subsystem);
+                SimNode *cd = node_dir_path(sim->root, cls);
+                g_autofree char *base = g_path_get_basename(c->path);
+
+                node_link(d, SIM_ATTR_SUBSYSTEM, cd);
+                if (!node_child(cd, base))
+                        node_link(cd, base, d);
+        }
+        if (c->dev) {
+                unsigned maj = 0, min = 0;
+                g_autofree char *devtext = g_strdup_printf("%s\n", c->dev);
+                g_autofree char *uevent = NULL;
+                SimNode *devchar = node_lookup(sim->root, "/dev/char");
+
+                sscanf(c->dev, "%u:%u", &maj, &min);
+                uevent = g_strdup_printf("MAJOR=%u\nMINOR=%u\nDEVNAME=%s\n", maj, min, c->devname);
+                node_text(d, SIM_ATTR_DEV, 0444, devtext);
+                node_text(d, SIM_ATTR_UEVENT, 0644, uevent);
+                if (!node_child(devchar, c->dev))
+                        node_link(devchar, c->dev, d);
+        }
+}
+
+static void child_node_unlink(Sim *sim, SimChildNode *c) {
+        if (c->subsystem) {
+                g_autofree char *cls = g_strdup_printf("/class/%s", c->subsystem);
+                g_autofree char *base = g_path_get_basename(c->path);
+
+                node_remove_child(node_lookup(sim->root, cls), base);
+        }
+        if (c->dev)
+                node_remove_child(node_lookup(sim->root, "/dev/char"), c->dev);
 }
 
 /* SR-IOV links once both ends exist: a VF's physfn and the PF's virtfnN,
@@ -816,6 +945,18 @@ static void tree_build(Sim *sim) {
         node_dir_path(sim->root, "class/net");
         node_dir_path(sim->root, "dev/block");
         node_dir_path(sim->root, "dev/char");
+        for (guint i = 0; sim->vtconsoles && sim->vtconsoles[2 * i]; i++) {
+                g_autofree char *path = g_strdup_printf("devices/virtual/vtconsole/vtcon%u", i);
+                g_autofree char *name = g_strdup_printf("%s\n", sim->vtconsoles[2 * i]);
+                g_autofree char *bind = g_strdup_printf("%s\n", sim->vtconsoles[2 * i + 1]);
+                SimNode *vt = node_dir_path(sim->root, path);
+
+                node_text(vt, "name", 0444, name);
+                node_text(vt, "bind", 0644, bind);
+                node_link(vt, SIM_ATTR_SUBSYSTEM, node_dir_path(sim->root, "class/vtconsole"));
+                node_link(node_dir_path(sim->root, "class/vtconsole"),
+                          path + strlen("devices/virtual/vtconsole/"), vt);
+        }
         if (sim->vfio_device_cdev)
                 node_dir_path(sim->root, "class/vfio-dev");
         node_dir(sim->root, "module");
@@ -892,6 +1033,28 @@ Sim *sim_load(const char *topology, GHashTable *overrides, GError **error) {
                 goto fail;
         vfio_loaded = get_int_or(&l, top, "vfio_pci_loaded", 1);
         sim->vfio_device_cdev = get_int_or(&l, top, "vfio_device_cdev", 0);
+        n = json_object_get_member(top, "vtconsoles");
+        if (n && JSON_NODE_HOLDS_ARRAY(n)) {
+                JsonArray *a = json_node_get_array(n);
+                GPtrArray *v = g_ptr_array_new();
+
+                /* [{"name": "(M) frame buffer device", "bind": 1}]: /sys/class/vtconsole/vtconN */
+                for (guint i = 0; i < json_array_get_length(a); i++) {
+                        JsonObject *vo = json_array_get_object_element(a, i);
+
+                        g_ptr_array_add(v, vo ? get_str(&l, vo, "name") : NULL);
+                        g_ptr_array_add(v, g_strdup_printf("%lld", vo ? get_int_or(&l, vo, "bind", 0) : 0));
+                        if (!v->pdata[v->len - 2]) {
+                                g_ptr_array_add(v, NULL);
+                                g_strfreev((char **) g_ptr_array_free(v, FALSE));
+                                g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                                            "\"vtconsoles\" is a list of {\"name\", \"bind\"}");
+                                goto fail;
+                        }
+                }
+                g_ptr_array_add(v, NULL);
+                sim->vtconsoles = (char **) g_ptr_array_free(v, FALSE);
+        }
         driver_get(sim, SIM_DRIVER_VFIO_PCI)->loaded = vfio_loaded;
         driver_get(sim, SIM_DRIVER_PCI_STUB);
 
@@ -1370,6 +1533,8 @@ static void device_del(Sim *sim, SimDevice *dev) {
                 block_unlink(sim, dev->blocks->pdata[i]);
         for (char **n = dev->nets; n && *n; n++)
                 node_remove_child(node_lookup(sim->root, "/class/net"), *n);
+        for (guint i = 0; i < dev->nodes->len; i++)
+                child_node_unlink(sim, dev->nodes->pdata[i]);
         if (dev->physfn && !dev->physfn->removed) {
                 g_autofree char *name = g_strdup_printf("virtfn%d", dev->vf_index);
 
@@ -1493,6 +1658,9 @@ static void device_free(gpointer p) {
         g_free(d->ifindex);
         g_ptr_array_unref(d->vfs);
         g_ptr_array_unref(d->blocks);
+        g_ptr_array_unref(d->nodes);
+        if (d->net_uppers)
+                g_hash_table_unref(d->net_uppers);
         g_strfreev(d->nets);
         g_free(d->reset_method);
         g_free(d->slot_name);
@@ -1516,6 +1684,7 @@ void sim_free(Sim *sim) {
         if (sim->root)
                 node_free_all(sim->root);
         g_hash_table_unref(sim->by_address);
+        g_strfreev(sim->vtconsoles);
         g_hash_table_unref(sim->by_driver);
         g_hash_table_unref(sim->vfio_cdev_minors);
         g_ptr_array_set_free_func(sim->devices, device_free);

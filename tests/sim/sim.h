@@ -95,6 +95,18 @@ typedef struct {
         SimNode *dir;
 } SimBlock;
 
+/* A device below a PCI device other than a block device or an interface
+ * (a DRM card, a sound PCM, a USB device, an input device and its event
+ * node...): a directory at @path below the PCI device's, with its @attrs;
+ * with @dev, a device node (dev, uevent, /dev/char link). */
+typedef struct {
+        char *path;      /* relative to the PCI device's directory */
+        char *subsystem; /* class (or bus) name: its subsystem link, NULL: none */
+        char *dev;       /* "major:minor", NULL: no node */
+        char *devname;   /* the uevent's DEVNAME (default: the basename) */
+        char **attrs;    /* name, text, name, text... (names may have a '/') */
+} SimChildNode;
+
 struct SimDevice {
         char *address;
         unsigned domain, bus, slot, fn;
@@ -121,8 +133,10 @@ struct SimDevice {
         SimDevice *parent;
         GPtrArray *blocks; /* SimBlock* */
         char **nets;
-        int *ifindex; /* of each net interface */
-        SimNode *dir; /* NULL while removed */
+        GPtrArray *nodes;       /* SimChildNode* */
+        GHashTable *net_uppers; /* interface name -> char **: its upper_<name> links */
+        int *ifindex;           /* of each net interface */
+        SimNode *dir;           /* NULL while removed */
         bool removed;
         int vf_index;   /* VFs: N of the PF's virtfnN */
         int vfio_minor; /* vfio-dev/vfio<N> while on vfio-pci (cdev on), else -1 */
@@ -145,6 +159,7 @@ typedef struct {
         GPtrArray *drivers;           /* SimDriver*, probe order */
         GHashTable *by_driver;        /* name -> SimDriver* */
         bool vfio_device_cdev;        /* topology "vfio_device_cdev": kernel >= 6.6 cdev */
+        char **vtconsoles;            /* topology "vtconsoles": name, bind, name, bind... */
         GHashTable *vfio_cdev_minors; /* set of minor + 1 in use */
         int host_counter;             /* SCSI hosts numbered so far */
         int next_ifindex;

@@ -167,17 +167,143 @@ test_net_reasons (void)
   inuse_add_interface (f, "enp5s0", TRUE, NULL);
   inuse_add_interface (f, "enp6s0", TRUE, NULL);
 
-  up = inuse_net_reason (f, "enp3s0", NULL);
-  down = inuse_net_reason (f, "enp4s0", NULL);
-  bare = inuse_net_reason (f, "enp5s0", NULL);
-  port = inuse_net_reason (f, "enp6s0", "br0");
-  missing = inuse_net_reason (f, "enp7s0", NULL);
+  up = inuse_net_reason (f, "enp3s0", NULL, NULL);
+  down = inuse_net_reason (f, "enp4s0", NULL, NULL);
+  bare = inuse_net_reason (f, "enp5s0", NULL, NULL);
+  port = inuse_net_reason (f, "enp6s0", "br0", NULL);
+  missing = inuse_net_reason (f, "enp7s0", NULL, NULL);
 
   g_assert_cmpstr (up, ==, "network interface enp3s0 is up with 192.168.1.20");
   g_assert_null (down);
   g_assert_null (bare);
   g_assert_cmpstr (port, ==, "network interface enp6s0 is up as a port of br0");
   g_assert_null (missing);
+
+  /* the lower device of VLANs, up with no address of its own */
+  {
+    const char *uppers[] = { "enp5s0.100", "enp5s0.200", NULL };
+    const char *none[] = { NULL };
+    g_autofree char *lower = inuse_net_reason (f, "enp5s0", NULL, uppers);
+    g_autofree char *lower_down = inuse_net_reason (f, "enp4s0", NULL, uppers);
+    g_autofree char *no_uppers = inuse_net_reason (f, "enp5s0", NULL, none);
+
+    g_assert_cmpstr (lower, ==,
+                     "network interface enp5s0 is up and carries enp5s0.100, enp5s0.200");
+    g_assert_null (lower_down);
+    g_assert_null (no_uppers);
+  }
+}
+
+static void
+test_sanitize (void)
+{
+  g_autofree char *a = inuse_sanitize ("gnome-shell", 15);
+  g_autofree char *b = inuse_sanitize ("x; detach ok\n\x1b[2J", 64);
+  g_autofree char *c = inuse_sanitize ("", 15);
+  g_autofree char *d = inuse_sanitize (NULL, 15);
+  g_autofree char *e = inuse_sanitize ("abcdefghijklmnopqrstuvwxyz", 15);
+
+  g_assert_cmpstr (a, ==, "gnome-shell");
+  /* ';' separates reasons: a name must not make one of its own */
+  g_assert_cmpstr (b, ==, "x? detach ok??[2J");
+  g_assert_cmpstr (c, ==, "?");
+  g_assert_cmpstr (d, ==, "?");
+  g_assert_cmpstr (e, ==, "abcdefghijklmno");
+}
+
+static void
+test_bitmaps (void)
+{
+  /* a real keyboard's capabilities/key (64-bit words, most significant first) */
+  const char *kbd = "1000000000007 ff9f207ac14057ff febeffdfffefffff fffffffffffffffe";
+
+  g_assert_true (inuse_bitmap_valid (kbd));
+  g_assert_true (inuse_bitmap_test ("120013", 1, 64)); /* EV_KEY */
+  g_assert_false (inuse_bitmap_test ("120013", 2, 64));
+  g_assert_true (inuse_bitmap_test (kbd, 1, 64));
+  g_assert_false (inuse_bitmap_test (kbd, 0, 64));
+  g_assert_true (inuse_bitmap_test (kbd, 64, 64));
+  g_assert_true (inuse_bitmap_test (kbd, 192, 64));
+  g_assert_false (inuse_bitmap_test (kbd, 256, 64)); /* past the words */
+  /* 32-bit kernels print 32-bit words */
+  g_assert_true (inuse_bitmap_test ("1 0", 32, 32));
+  g_assert_false (inuse_bitmap_test ("1 0", 0, 32));
+  g_assert_false (inuse_bitmap_valid ("xyz"));
+  g_assert_false (inuse_bitmap_valid (""));
+  g_assert_false (inuse_bitmap_valid (NULL));
+  g_assert_false (inuse_bitmap_valid ("11111111111111111"));
+  g_assert_false (inuse_bitmap_test ("zz", 0, 64));
+}
+
+static void
+test_input_kinds (void)
+{
+  const char *kbd = "1000000000007 ff9f207ac14057ff febeffdfffefffff fffffffffffffffe";
+  /* BTN_LEFT/RIGHT/MIDDLE (0x110..0x112) and REL_X, REL_Y, REL_WHEEL */
+  const char *mouse_key = "70000 0 0 0 0";
+  const char *power_key = "10000000000000 0"; /* KEY_POWER only */
+
+  g_assert_cmpint (inuse_input_kind (NULL, "120013", kbd, "0", 64), ==, INUSE_INPUT_KEYBOARD);
+  g_assert_cmpint (inuse_input_kind (NULL, "17", mouse_key, "103", 64), ==, INUSE_INPUT_POINTER);
+  g_assert_cmpint (inuse_input_kind (NULL, "3", power_key, "0", 64), ==, INUSE_INPUT_OTHER);
+  /* no REL_Y: no mouse */
+  g_assert_cmpint (inuse_input_kind (NULL, "17", mouse_key, "1", 64), ==, INUSE_INPUT_OTHER);
+  /* udev's word (hwdb, rules) beats the kernel's bits */
+  g_assert_cmpint (inuse_input_kind ("I:123\nE:ID_INPUT=1\nE:ID_INPUT_KEYBOARD=1\nG:seat\n", NULL,
+                                     NULL, NULL, 64),
+                   ==, INUSE_INPUT_KEYBOARD);
+  g_assert_cmpint (inuse_input_kind ("E:ID_INPUT=1\nE:ID_INPUT_MOUSE=1", NULL, NULL, NULL, 64), ==,
+                   INUSE_INPUT_POINTER);
+  g_assert_cmpint (inuse_input_kind ("E:ID_INPUT=1\nE:ID_INPUT_KEY=1\n", "120013", kbd, "0", 64),
+                   ==, INUSE_INPUT_OTHER);
+  /* a value other than 1, a longer key: not the flag */
+  g_assert_cmpint (
+      inuse_input_kind ("E:ID_INPUT_KEYBOARD=0\nE:ID_INPUT_KEYBOARDX=1\n", NULL, NULL, NULL, 64),
+      ==, INUSE_INPUT_OTHER);
+}
+
+static void
+test_node_reasons (void)
+{
+  g_autofree char *kbd = inuse_input_reason (INUSE_INPUT_KEYBOARD, "Logitech K120", "event3");
+  g_autofree char *mouse = inuse_input_reason (INUSE_INPUT_POINTER, "QEMU USB Mouse", "event4");
+  g_autofree char *evil = inuse_input_reason (INUSE_INPUT_KEYBOARD, "a;b", "event1");
+  g_autofree char *display = inuse_opener_reason ("drm", "card0", "gnome-shell", "1234");
+  g_autofree char *render = inuse_opener_reason ("drm", "renderD128", "ollama", "99");
+  g_autofree char *sound = inuse_opener_reason ("sound", "pcmC0D0p", "pipewire", "88");
+  g_autofree char *disk = inuse_opener_reason ("block", "sda", "qemu-system-x86", "77");
+  g_autofree char *ev = inuse_opener_reason ("input", "event3", "Xorg", "5");
+  g_autofree char *gone = inuse_opener_reason ("usb", "1-1", NULL, "6");
+  g_autofree char *fb = inuse_fbcon_reason ("fb0");
+  const char *names[] = { "(S) dummy device", "(M) frame buffer device", NULL };
+  const char *bound[] = { "0", "1", NULL };
+  const char *unbound[] = { "1", "0", NULL };
+
+  g_assert_null (inuse_input_reason (INUSE_INPUT_OTHER, "Power Button", "event0"));
+  g_assert_cmpstr (kbd, ==, "keyboard Logitech K120 (input event3)");
+  g_assert_cmpstr (mouse, ==, "mouse QEMU USB Mouse (input event4)");
+  g_assert_cmpstr (evil, ==, "keyboard a?b (input event1)");
+  g_assert_cmpstr (display, ==, "display: gnome-shell pid 1234 (card0)");
+  g_assert_cmpstr (render, ==, "GPU: ollama pid 99 (renderD128)");
+  g_assert_cmpstr (sound, ==, "sound: pipewire pid 88 (pcmC0D0p)");
+  g_assert_cmpstr (disk, ==, "open by qemu-system-x86 pid 77 (sda)");
+  g_assert_cmpstr (ev, ==, "input: Xorg pid 5 (event3)");
+  g_assert_cmpstr (gone, ==, "open by ? pid 6 (1-1)");
+  g_assert_cmpstr (fb, ==, "framebuffer console (fb0)");
+  g_assert_true (inuse_fbcon_bound (names, bound));
+  g_assert_false (inuse_fbcon_bound (names, unbound));
+  g_assert_false (inuse_fbcon_bound (NULL, NULL));
+
+  /* the console is on the first framebuffer, unless fbcon=map: says */
+  g_assert_true (inuse_fbcon_uses ("BOOT_IMAGE=/vmlinuz root=/dev/sda2 quiet", 0, 0));
+  g_assert_false (inuse_fbcon_uses ("quiet", 1, 0));
+  g_assert_true (inuse_fbcon_uses ("quiet", 1, 1));
+  g_assert_true (inuse_fbcon_uses ("fbcon=map:1 quiet", 1, 0));
+  g_assert_false (inuse_fbcon_uses ("fbcon=map:1 quiet", 0, 0));
+  g_assert_true (inuse_fbcon_uses ("fbcon=rotate:1,map:01", 0, 0));
+  g_assert_true (inuse_fbcon_uses ("fbcon=rotate:1,map:01", 1, 0));
+  g_assert_false (inuse_fbcon_uses ("fbcon=map:1 fbcon=map:0", 1, 0));
+  g_assert_true (inuse_fbcon_uses (NULL, 0, 0));
 }
 
 int
@@ -191,5 +317,9 @@ main (int argc, char **argv)
   g_test_add_func ("/inuse/net-reasons", test_net_reasons);
   g_test_add_func ("/inuse/doubts", test_doubts);
   g_test_add_func ("/inuse/swaps-malformed", test_swaps_malformed);
+  g_test_add_func ("/inuse/sanitize", test_sanitize);
+  g_test_add_func ("/inuse/bitmaps", test_bitmaps);
+  g_test_add_func ("/inuse/input-kinds", test_input_kinds);
+  g_test_add_func ("/inuse/node-reasons", test_node_reasons);
   return g_test_run ();
 }

@@ -71,6 +71,19 @@ else
 		cat /sys/bus/pci/devices/*/modalias /sys/bus/scsi/devices/*/modalias \
 		    /sys/bus/virtio/devices/*/modalias 2>/dev/null | sort -u | xargs -r modprobe -qab
 	done
+	if [ -n "${E2E_DESKTOP:-}" ]; then
+		# --desktop: the USB devices enumerate behind xhci, then HID, input and the HDA codec
+		for i in $(seq 1 100); do
+			[ -e /sys/bus/usb/devices/1-2 ] && break
+			sleep 0.1
+		done
+		for pass in 1 2 3; do
+			cat /sys/bus/usb/devices/*/modalias /sys/bus/hid/devices/*/modalias \
+			    /sys/class/input/*/modalias /sys/bus/hdaudio/devices/*/modalias 2>/dev/null |
+			    sort -u | xargs -r modprobe -qab
+			sleep 0.3
+		done
+	fi
 	# Under systemd, vfiod.service loads vfio-pci (modprobe@vfio_pci.service) when the bus
 	# starts it; the guest script checks that it does.
 	if [ -z "${E2E_SYSTEMD:-}" ]; then
@@ -119,7 +132,7 @@ export E2E_TOPOLOGY=$R/topology.json
 export PYTHONPATH=$E2E_SOURCE_DIR/tests/e2e
 EOF
 # the boot's kind and --env values, for the script
-grep -E "^export E2E_(PERSIST_DEV|COLDPLUG|VARIANT|PHASE|INSTALL_BUILD|SYSTEMD|INSTALL|UNIT_EXTRA)=" "$R/.e2e/config.sh" >> /run/e2e/env
+grep -E "^export E2E_(PERSIST_DEV|COLDPLUG|VARIANT|PHASE|INSTALL_BUILD|SYSTEMD|INSTALL|UNIT_EXTRA|DESKTOP)=" "$R/.e2e/config.sh" >> /run/e2e/env
 . /run/e2e/env
 
 T_INSTALL=$(uptime_s)
