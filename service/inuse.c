@@ -448,7 +448,32 @@ inuse_input_reason (InUseInputKind kind, const char *name, const char *node)
 }
 
 char *
-inuse_opener_reason (const char *subsystem, const char *node, const char *comm, const char *pid)
+inuse_session_text (const char *id, const char *user, const char *seat)
+{
+  g_autoptr (GString) out = NULL;
+  g_autofree char *safe_id = NULL;
+
+  if (id == NULL || *id == '\0')
+    return NULL;
+  safe_id = inuse_sanitize (id, 32);
+  out = g_string_new (NULL);
+  g_string_append_printf (out, "session %s", safe_id);
+  if (user && *user)
+    {
+      g_autofree char *u = inuse_sanitize (user, 32);
+      g_string_append_printf (out, " of %s", u);
+    }
+  if (seat && *seat)
+    {
+      g_autofree char *t = inuse_sanitize (seat, 32);
+      g_string_append_printf (out, " on %s", t);
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+char *
+inuse_opener_reason (const char *subsystem, const char *node, const char *comm, const char *pid,
+                     const char *session)
 {
   g_autofree char *who = inuse_sanitize (comm, 15);
   g_autofree char *what = inuse_sanitize (node, 32);
@@ -462,6 +487,8 @@ inuse_opener_reason (const char *subsystem, const char *node, const char *comm, 
     kind = "sound:";
   else if (g_strcmp0 (subsystem, "input") == 0 || g_strcmp0 (subsystem, "hidraw") == 0)
     kind = "input:";
+  if (session && *session)
+    return g_strdup_printf ("%s %s pid %s, %s (%s)", kind, who, pid, session, what);
   return g_strdup_printf ("%s %s pid %s (%s)", kind, who, pid, what);
 }
 

@@ -133,9 +133,14 @@ char *inuse_input_reason (InUseInputKind kind, const char *name, const char *nod
 /* Why process @comm (@pid) holding @node (a device node of subsystem
  * @subsystem, the last part of its subsystem link) open makes its
  * device in use: "display: gnome-shell pid 1234 (card0)", "sound:
- * pipewire pid 88 (pcmC0D0p)", "open by qemu-system-x86 pid 77 (sda)". */
+ * pipewire pid 88 (pcmC0D0p)", "open by qemu-system-x86 pid 77 (sda)";
+ * with @session (inuse_session_text, NULL: none) after the pid:
+ * "display: gnome-shell pid 1234, session 2 of alice on seat0 (card0)". */
 char *inuse_opener_reason (const char *subsystem, const char *node, const char *comm,
-                           const char *pid);
+                           const char *pid, const char *session);
+/* "session 2 of alice on seat0" from logind's Id, Name and seat Id (each
+ * may be NULL or empty), NULL without an Id.  Newly allocated. */
+char *inuse_session_text (const char *id, const char *user, const char *seat);
 
 /* The framebuffer console is on: one of the vtconsoles' @names (as their
  * name files say, "(M) frame buffer device") is bound (@binds, "1"). */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "openers.h"
+#include "sessions.h"
 #include "util.h"
 #include "names.h"
 
@@ -676,12 +677,13 @@ mark_virtio (Marking *m, const char *name)
 static void
 opener_found (const OpenNode *node, const char *pid, gpointer data)
 {
+  Sessions *sessions = data;
   NodeOwner *o = node->data;
   g_autofree char *comm = openers_comm (pid);
   g_autofree char *reason = NULL;
 
-  (void) data;
-  reason = inuse_opener_reason (o->subsystem, node->label, comm, pid);
+  reason =
+      inuse_opener_reason (o->subsystem, node->label, comm, pid, sessions_of_pid (sessions, pid));
   device_add_in_use (o->owner, reason);
 }
 
@@ -738,7 +740,8 @@ probe_mark_in_use (SysfsCache *cache, GPtrArray *devices, ProbeFlags flags)
 
   if (m.nodes->len)
     {
-      guint blind = openers_find (m.nodes, opener_found, NULL);
+      g_autoptr (Sessions) sessions = sessions_new ();
+      guint blind = openers_find (m.nodes, opener_found, sessions);
 
       for (guint i = 0; blind && i < m.owners->len; i++)
         {

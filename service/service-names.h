@@ -63,3 +63,14 @@
 #define VFIOD_ENV_MODPROBE "VFIOD_MODPROBE"
 /* systemd's StateDirectory= (default VFIOD_STATE_DIR_DEFAULT). */
 #define VFIOD_ENV_STATE_DIRECTORY "STATE_DIRECTORY"
+
+/* ---- other services vfiod asks (never starts: no auto-start) -------- */
+/* logind: which session and seat a process holding a node belongs to */
+#define VFIOD_LOGIN1_NAME               "org.freedesktop.login1"
+#define VFIOD_LOGIN1_PATH               "/org/freedesktop/login1"
+#define VFIOD_LOGIN1_MANAGER_INTERFACE  "org.freedesktop.login1.Manager"
+#define VFIOD_LOGIN1_SESSION_INTERFACE  "org.freedesktop.login1.Session"
+#define VFIOD_LOGIN1_GET_SESSION_BY_PID "GetSessionByPID"
+/* how long logind may take to answer one question (a reason is given
+ * without the session when it takes longer) */
+#define VFIOD_LOGIN1_TIMEOUT_MS 1000

@@ -71,9 +71,12 @@ def enter_namespaces():
 TEST_POLICIES = '''<policy context="default">
     <!-- polkitd's own policy lets anybody ask it -->
     <allow send_destination="org.freedesktop.PolicyKit1"/>
+    <!-- and logind's (a test may run dbusmock's logind) -->
+    <allow send_destination="org.freedesktop.login1"/>
   </policy>
   <policy user="root">
     <allow own="org.freedesktop.PolicyKit1"/>
+    <allow own="org.freedesktop.login1"/>
     <allow send_destination="*"/>
   </policy>
   <include>{policy}</include>'''

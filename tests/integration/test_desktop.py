@@ -11,6 +11,7 @@ holds open; the daemon finds it the way it finds a real opener, through
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 import unittest
@@ -18,7 +19,10 @@ import unittest
 from detachlib import DRY_RUN, FORCE, GROUP, StackTest
 
 IN_USE = 'org.freedesktop.vfio1.Error.DeviceInUse'
-from harness import TOPOLOGIES, by_address, main
+from gi.repository import Gio, GLib
+from harness import MOCK_IFACE, TOPOLOGIES, by_address, main
+
+LOGIN1 = 'org.freedesktop.login1'
 
 IGPU, USB, DISK, AUDIO, GPU, GPU_AUDIO, USB_CARD = (
     '0000:00:02.0', '0000:00:14.0', '0000:00:17.0', '0000:00:1f.3',
@@ -173,6 +177,49 @@ class DesktopTest(StackTest):
         shutil.copy('/bin/sleep', program)
         holder = self.hold('snd/pcmC0D0p', program)
         self.assertEqual(self.group_in_use(AUDIO), 'sound: x? ok pid %d (pcmC0D0p)' % holder.pid)
+
+    def logind(self):
+        """python-dbusmock's logind on the test bus, with GetSessionByPID
+        (which its template lacks) answering from self.sessions."""
+        proc = self.stack._spawn('logind', ['/usr/bin/python3', '-m', 'dbusmock', '--system',
+                                            '--template', 'logind'])
+        self.stack._wait(lambda: self.stack._has_owner(LOGIN1), 'logind mock')
+        self.stack.conn.call_sync(LOGIN1, '/org/freedesktop/login1', MOCK_IFACE, 'AddSession',
+                                  GLib.Variant('(ssusb)', ('2', 'seat0', 1000, 'alice', True)),
+                                  None, Gio.DBusCallFlags.NONE, 10000, None)
+        return proc
+
+    def set_session_of(self, pid):
+        code = ('if args[0] != %d: raise dbus.exceptions.DBusException("no session", '
+                'name="org.freedesktop.login1.NoSessionForPID")\n'
+                'ret = "/org/freedesktop/login1/session/2"' % pid)
+        self.stack.conn.call_sync(LOGIN1, '/org/freedesktop/login1', MOCK_IFACE, 'AddMethod',
+                                  GLib.Variant('(sssss)', ('org.freedesktop.login1.Manager',
+                                                           'GetSessionByPID', 'u', 'o', code)),
+                                  None, Gio.DBusCallFlags.NONE, 10000, None)
+
+    def test_holder_in_a_logind_session(self):
+        self.start()
+        self.logind()
+        shell = self.hold('dri/card1')
+        other = self.hold('dri/renderD129')
+        self.set_session_of(shell.pid)
+        _, members = self.stack.get_group(GPU)
+        self.assertEqual(by_address(members)[GPU]['in_use'],
+                         'display: sleep pid %d, session 2 of alice on seat0 (card1); '
+                         'GPU: sleep pid %d (renderD129)' % (shell.pid, other.pid))
+
+    def test_logind_that_never_answers(self):
+        # the holder is named without its session; the call is not held long
+        self.start()
+        proc = self.logind()
+        holder = self.hold('dri/card1')
+        self.set_session_of(holder.pid)
+        os.kill(proc.pid, signal.SIGSTOP)
+        self.addCleanup(lambda: os.kill(proc.pid, signal.SIGCONT))
+        t = time.monotonic()
+        self.assertEqual(self.group_in_use(GPU), 'display: sleep pid %d (card1)' % holder.pid)
+        self.assertLess(time.monotonic() - t, 10)
 
     def test_cli_names_the_holder(self):
         self.start()

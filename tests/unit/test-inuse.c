@@ -268,12 +268,12 @@ test_node_reasons (void)
   g_autofree char *kbd = inuse_input_reason (INUSE_INPUT_KEYBOARD, "Logitech K120", "event3");
   g_autofree char *mouse = inuse_input_reason (INUSE_INPUT_POINTER, "QEMU USB Mouse", "event4");
   g_autofree char *evil = inuse_input_reason (INUSE_INPUT_KEYBOARD, "a;b", "event1");
-  g_autofree char *display = inuse_opener_reason ("drm", "card0", "gnome-shell", "1234");
-  g_autofree char *render = inuse_opener_reason ("drm", "renderD128", "ollama", "99");
-  g_autofree char *sound = inuse_opener_reason ("sound", "pcmC0D0p", "pipewire", "88");
-  g_autofree char *disk = inuse_opener_reason ("block", "sda", "qemu-system-x86", "77");
-  g_autofree char *ev = inuse_opener_reason ("input", "event3", "Xorg", "5");
-  g_autofree char *gone = inuse_opener_reason ("usb", "1-1", NULL, "6");
+  g_autofree char *display = inuse_opener_reason ("drm", "card0", "gnome-shell", "1234", NULL);
+  g_autofree char *render = inuse_opener_reason ("drm", "renderD128", "ollama", "99", NULL);
+  g_autofree char *sound = inuse_opener_reason ("sound", "pcmC0D0p", "pipewire", "88", NULL);
+  g_autofree char *disk = inuse_opener_reason ("block", "sda", "qemu-system-x86", "77", NULL);
+  g_autofree char *ev = inuse_opener_reason ("input", "event3", "Xorg", "5", NULL);
+  g_autofree char *gone = inuse_opener_reason ("usb", "1-1", NULL, "6", NULL);
   g_autofree char *fb = inuse_fbcon_reason ("fb0");
   const char *names[] = { "(S) dummy device", "(M) frame buffer device", NULL };
   const char *bound[] = { "0", "1", NULL };
@@ -290,6 +290,20 @@ test_node_reasons (void)
   g_assert_cmpstr (ev, ==, "input: Xorg pid 5 (event3)");
   g_assert_cmpstr (gone, ==, "open by ? pid 6 (1-1)");
   g_assert_cmpstr (fb, ==, "framebuffer console (fb0)");
+  {
+    g_autofree char *session = inuse_session_text ("2", "alice", "seat0");
+    g_autofree char *no_seat = inuse_session_text ("c1", "gdm", "");
+    g_autofree char *shell = inuse_opener_reason ("drm", "card0", "gnome-shell", "1234", session);
+    g_autofree char *hostile = inuse_session_text ("3;x", "a;b", NULL);
+
+    g_assert_cmpstr (session, ==, "session 2 of alice on seat0");
+    g_assert_cmpstr (no_seat, ==, "session c1 of gdm");
+    g_assert_null (inuse_session_text ("", "alice", "seat0"));
+    g_assert_null (inuse_session_text (NULL, NULL, NULL));
+    g_assert_cmpstr (shell, ==,
+                     "display: gnome-shell pid 1234, session 2 of alice on seat0 (card0)");
+    g_assert_cmpstr (hostile, ==, "session 3?x of a?b");
+  }
   g_assert_true (inuse_fbcon_bound (names, bound));
   g_assert_false (inuse_fbcon_bound (names, unbound));
   g_assert_false (inuse_fbcon_bound (NULL, NULL));
