@@ -273,6 +273,33 @@ inuse_block_reason (const InUseFacts *facts, const char *name, dev_t devnum,
 }
 
 char *
+inuse_btrfs_reason (const InUseFacts *facts, const char *name, const char *label, const char *uuid,
+                    const char *const *members)
+{
+  g_autofree char *fs = inuse_sanitize (label && *label ? label : uuid, 64);
+  g_autofree char *what = inuse_sanitize (name, 32);
+
+  for (guint i = 0; i < facts->mounts->len; i++)
+    {
+      const InUseMount *m = g_ptr_array_index (facts->mounts, i);
+
+      if (g_strcmp0 (m->fstype, "btrfs") != 0)
+        continue;
+      for (const char *const *d = members; d && *d; d++)
+        if (source_names_block (m->source, *d))
+          {
+            if (strcmp (*d, name) == 0)
+              return NULL; /* "mounted: ..." names it */
+            return g_strdup_printf ("member of btrfs %s mounted at %s (%s)", fs, m->mountpoint,
+                                    what);
+          }
+    }
+  /* mounted (the kernel lists it), but not where this mount table sees it:
+   * another mount namespace */
+  return g_strdup_printf ("member of a mounted btrfs %s (%s)", fs, what);
+}
+
+char *
 inuse_tag_reason (const InUseFacts *facts, const char *tag)
 {
   for (guint i = 0; i < facts->mounts->len; i++)

@@ -87,6 +87,13 @@ char *inuse_tag_doubt (const InUseFacts *facts);
  * does not.  Newly allocated. */
 char *inuse_block_reason (const InUseFacts *facts, const char *name, dev_t devnum,
                           const char *const *holders);
+/* Why the host needs block device @name, a member of the btrfs file
+ * system @label (or @uuid, when it has no label) with @members (its
+ * /sys/fs/btrfs/UUID/devices/, which the kernel has only while it is
+ * mounted): "member of btrfs data mounted at /srv (sdb1)", or NULL when
+ * the mount that names @name itself says it already.  Newly allocated. */
+char *inuse_btrfs_reason (const InUseFacts *facts, const char *name, const char *label,
+                          const char *uuid, const char *const *members);
 /* Why the host needs the virtio transport whose mount tag is @tag (9p
  * or virtiofs, mounted by tag): NULL if nothing is mounted from it. */
 char *inuse_tag_reason (const InUseFacts *facts, const char *tag);

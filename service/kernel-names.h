@@ -22,7 +22,9 @@
 /* vtconN/{name,bind}: the consoles the VT layer has, and which is bound */
 #define VFIOD_SYSFS_CLASS_VTCONSOLE "/sys/class/vtconsole"
 #define VFIOD_SYSFS_CLASS_GRAPHICS  "/sys/class/graphics" /* fbN */
-#define VFIOD_SYSFS_CLASS_VFIO      "/sys/class/vfio"     /* N/dev: a group node's "major:minor" */
+/* UUID/{label,devices/<block name>}: each btrfs while it is mounted */
+#define VFIOD_SYSFS_FS_BTRFS   "/sys/fs/btrfs"
+#define VFIOD_SYSFS_CLASS_VFIO "/sys/class/vfio" /* N/dev: a group node's "major:minor" */
 /* Per PCI device (relative to /sys/bus/pci/devices/<address>/). */
 #define VFIOD_ATTR_UEVENT           "uevent"
 #define VFIOD_ATTR_VENDOR           "vendor"

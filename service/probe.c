@@ -306,6 +306,22 @@ children_get (SysfsCache *cache, char **doubt)
   return children;
 }
 
+/* A mounted btrfs, as /sys/fs/btrfs/UUID says. */
+typedef struct {
+  char *uuid;
+  char *label;
+  GStrv members; /* block device names */
+} BtrfsFs;
+
+static void
+btrfs_fs_free (BtrfsFs *fs)
+{
+  g_free (fs->uuid);
+  g_free (fs->label);
+  g_strfreev (fs->members);
+  g_free (fs);
+}
+
 /* Who holds a node of the read's devices open makes which device in use. */
 typedef struct {
   Device *owner;
@@ -324,12 +340,15 @@ typedef struct {
   InUseFacts *facts;
   Device *owner;
   ProbeFlags flags;
-  GPtrArray *nodes;  /* OpenNode*: what PROBE_OPENERS looks for in /proc */
-  GPtrArray *owners; /* NodeOwner*: the nodes' data */
-  int fbcon;         /* -1: not read yet, else bound (1) or not (0) */
-  char *fbcon_doubt; /* the vtconsoles could not be read */
-  int first_fb;      /* the lowest N of /sys/class/graphics/fbN, -1: none */
-  char *cmdline;     /* the kernel's command line ("" unreadable) */
+  GPtrArray *nodes;     /* OpenNode*: what PROBE_OPENERS looks for in /proc */
+  GPtrArray *owners;    /* NodeOwner*: the nodes' data */
+  int fbcon;            /* -1: not read yet, else bound (1) or not (0) */
+  char *fbcon_doubt;    /* the vtconsoles could not be read */
+  int first_fb;         /* the lowest N of /sys/class/graphics/fbN, -1: none */
+  GHashTable *btrfs;    /* block device name -> BtrfsFs*, NULL: not read yet */
+  GPtrArray *btrfs_all; /* BtrfsFs*, owning */
+  char *btrfs_doubt;    /* /sys/fs/btrfs could not be read */
+  char *cmdline;        /* the kernel's command line ("" unreadable) */
 } Marking;
 
 static void
@@ -416,6 +435,54 @@ read_devname (const char *syspath)
   return NULL;
 }
 
+static int list_dir (const char *path, GStrv *out);
+static char *read_text (const char *path, int *err);
+
+/* Every mounted btrfs, into m->btrfs (once per reading). */
+static void
+load_btrfs (Marking *m)
+{
+  g_auto (GStrv) entries = NULL;
+  int r;
+
+  m->btrfs = g_hash_table_new (g_str_hash, g_str_equal);
+  m->btrfs_all = g_ptr_array_new_with_free_func ((GDestroyNotify) btrfs_fs_free);
+  r = list_dir (VFIOD_SYSFS_FS_BTRFS, &entries);
+  if (r == -ENOENT) /* no btrfs module: none */
+    return;
+  if (r < 0)
+    {
+      m->btrfs_doubt = inuse_unreadable (VFIOD_SYSFS_FS_BTRFS, -r);
+      return;
+    }
+  for (char **e = entries; *e; e++)
+    {
+      g_autofree char *devices = g_build_filename (VFIOD_SYSFS_FS_BTRFS, *e, "devices", NULL);
+      g_autofree char *label_path = g_build_filename (VFIOD_SYSFS_FS_BTRFS, *e, "label", NULL);
+      BtrfsFs *fs;
+      int err = 0;
+
+      if (strcmp (*e, "features") == 0)
+        continue;
+      fs = g_new0 (BtrfsFs, 1);
+      r = list_dir (devices, &fs->members);
+      if (r < 0)
+        {
+          btrfs_fs_free (fs);
+          if (r == -ENOENT) /* unmounted meanwhile */
+            continue;
+          if (!m->btrfs_doubt)
+            m->btrfs_doubt = inuse_unreadable (devices, -r);
+          continue;
+        }
+      fs->uuid = g_strdup (*e);
+      fs->label = read_text (label_path, &err);
+      g_ptr_array_add (m->btrfs_all, fs);
+      for (char **d = fs->members; *d; d++)
+        g_hash_table_insert (m->btrfs, *d, fs);
+    }
+}
+
 static void
 mark_block (Marking *m, const char *name)
 {
@@ -452,6 +519,24 @@ mark_block (Marking *m, const char *name)
   doubt = inuse_block_doubt (m->facts);
   if (doubt)
     device_add_in_use_doubt (m->owner, doubt);
+
+  /* a member of a multi-device btrfs: mounted by another member's name */
+  if (m->btrfs == NULL)
+    load_btrfs (m);
+  if (m->btrfs_doubt)
+    mark_doubt (m, g_strdup_printf ("whether %s is a member of a btrfs: %s", name, m->btrfs_doubt));
+  else
+    {
+      const BtrfsFs *fs = g_hash_table_lookup (m->btrfs, name);
+
+      if (fs)
+        {
+          g_autofree char *member = inuse_btrfs_reason (m->facts, name, fs->label, fs->uuid,
+                                                        (const char *const *) fs->members);
+          if (member)
+            device_add_in_use (m->owner, member);
+        }
+    }
   /* a block device's DEVNAME is its name */
   want_opener (m, "block", name, S_IFBLK, makedev (major, minor), name);
 }
@@ -759,4 +844,9 @@ probe_mark_in_use (SysfsCache *cache, GPtrArray *devices, ProbeFlags flags)
   g_ptr_array_unref (m.owners);
   g_free (m.fbcon_doubt);
   g_free (m.cmdline);
+  if (m.btrfs)
+    g_hash_table_unref (m.btrfs);
+  if (m.btrfs_all)
+    g_ptr_array_unref (m.btrfs_all);
+  g_free (m.btrfs_doubt);
 }

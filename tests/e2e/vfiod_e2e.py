@@ -518,6 +518,27 @@ if desktop:
                  E + "DeviceInUse", (want,))
     holder.kill()
     holder.wait()
+    # a link that carries a VLAN (which would have the address) and has none itself
+    lower = (L.net_ifaces(pair[0]) or [None])[0]
+    if C.check(f"{pair[0]} has a network interface", lower, L.net_ifaces(pair[0])):
+        vlan = f"{lower}.100"[:15]
+        was_up = open(f"/sys/class/net/{lower}/operstate").read().strip() != "down"
+        made = subprocess.run(["ip", "link", "add", "link", lower, "name", vlan, "type", "vlan",
+                               "id", "100"], capture_output=True, text=True)
+        if C.check(f"ip link add {vlan} (a VLAN on {lower})", made.returncode == 0, made.stderr):
+            subprocess.run(["ip", "link", "set", lower, "up"], check=True)
+            subprocess.run(["ip", "link", "set", vlan, "up"], check=True)
+            want = f"network interface {lower} is up and carries {vlan}"
+            got = group_in_use(pair[0])
+            C.check(f"GetGroup {pair[0]}: {want!r}", got == want, got)
+            r = root.detach(pair[0], GROUP | DRY_RUN)
+            expect_error(f"DRY_RUN detach --group {pair[0]} -> DeviceInUse naming {vlan}", r,
+                         E + "DeviceInUse", (want,))
+            subprocess.run(["ip", "link", "del", vlan], check=True)
+            if not was_up:
+                subprocess.run(["ip", "link", "set", lower, "down"], check=True)
+            got = group_in_use(pair[0])
+            C.check(f"{vlan} gone ({lower} as it was): {pair[0]} is not in use", got == "", got)
     check_unchanged("desktop refusals", before)
 alive()
 

@@ -113,14 +113,10 @@ class DesktopTest(StackTest):
         self.assertEqual(self.group_in_use(GPU), '')
 
     def test_no_framebuffer_console_when_unbound(self):
-        with open(os.path.join(TOPOLOGIES, 'desktop.json')) as f:
-            topology = json.load(f)
+        topology = self.topology_copy()
         for vt in topology['vtconsoles']:
             vt['bind'] = 0
-        path = os.path.join(self.tmp_dir(), 'desktop-no-fbcon.json')
-        with open(path, 'w') as f:
-            json.dump(topology, f)
-        devices = self.start(topology=path)
+        devices = self.start(topology=self.write_topology(topology))
         self.assertEqual(devices[IGPU]['in_use'], 'boot display')
 
     def test_display_held_open(self):
@@ -164,6 +160,18 @@ class DesktopTest(StackTest):
         # FORCE takes it, as for any device in use
         self.detach(DISK, FORCE)
         self.assertEqual(self.sim.driver_of(DISK), 'vfio-pci')
+
+    def test_member_of_a_mounted_btrfs(self):
+        # the kernel lists a btrfs's devices only while it is mounted; this
+        # mount table may not show it (another namespace) or name another member
+        topology = self.topology_copy()
+        topology['btrfs'] = [{'uuid': '0b5f9c2e-7d3a-4c55-9a64-2f1e8d0c6b17', 'label': 'data',
+                              'devices': ['sdp']}]
+        devices = self.start(topology=self.write_topology(topology))
+        self.assertEqual(devices[DISK]['in_use'], 'member of a mounted btrfs data (sdp)')
+        name, message = self.detach_error(DISK)
+        self.assertEqual(name, IN_USE)
+        self.assertIn('member of a mounted btrfs data (sdp)', message)
 
     def test_usb_device_held_open(self):
         self.start()
@@ -228,6 +236,17 @@ class DesktopTest(StackTest):
         self.assertIn('display: sleep pid %d (card1)' % holder.pid, out)
 
     # ---- helpers ------------------------------------------------------------
+    @staticmethod
+    def topology_copy():
+        with open(os.path.join(TOPOLOGIES, 'desktop.json')) as f:
+            return json.load(f)
+
+    def write_topology(self, topology):
+        path = os.path.join(self.tmp_dir(), 'desktop-changed.json')
+        with open(path, 'w') as f:
+            json.dump(topology, f)
+        return path
+
     def tmp_dir(self):
         path = os.path.join('/tmp', 'vfiod-desktop-%d' % os.getpid())
         os.makedirs(path, exist_ok=True)

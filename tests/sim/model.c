@@ -927,6 +927,38 @@ static void device_link_sriov(Sim *sim, SimDevice *dev) {
         }
 }
 
+static SimBlock *block_named(GPtrArray *blocks, const char *name) {
+        for (guint i = 0; blocks && i < blocks->len; i++) {
+                SimBlock *b = blocks->pdata[i];
+                SimBlock *p = strcmp(b->name, name) == 0 ? b : block_named(b->partitions, name);
+
+                if (p)
+                        return p;
+        }
+        return NULL;
+}
+
+/* fs/btrfs/UUID/{label,devices/NAME}: the topology's mounted btrfs */
+static void btrfs_build(Sim *sim) {
+        for (guint i = 0; sim->btrfs && sim->btrfs[i]; i += 3) {
+                g_autofree char *path = g_strdup_printf("fs/btrfs/%s", sim->btrfs[i]);
+                g_autofree char *label = g_strdup_printf("%s\n", sim->btrfs[i + 1]);
+                g_auto(GStrv) members = g_strsplit(sim->btrfs[i + 2], " ", -1);
+                SimNode *fs = node_dir_path(sim->root, path);
+                SimNode *devs = node_dir(fs, "devices");
+
+                node_text(fs, "label", 0444, label);
+                for (char **m = members; *m; m++)
+                        for (guint j = 0; j < sim->devices->len; j++) {
+                                SimBlock *b =
+                                        block_named(((SimDevice *) sim->devices->pdata[j])->blocks, *m);
+
+                                if (b && b->dir && !node_child(devs, *m))
+                                        node_link(devs, *m, b->dir);
+                        }
+        }
+}
+
 static void tree_build(Sim *sim) {
         SimNode *pci;
 
@@ -973,6 +1005,7 @@ static void tree_build(Sim *sim) {
                 device_build(sim, sim->devices->pdata[i]);
         for (guint i = 0; i < sim->devices->len; i++)
                 device_link_sriov(sim, sim->devices->pdata[i]);
+        btrfs_build(sim);
 }
 
 static int driver_order(gconstpointer a, gconstpointer b) {
@@ -1033,6 +1066,33 @@ Sim *sim_load(const char *topology, GHashTable *overrides, GError **error) {
                 goto fail;
         vfio_loaded = get_int_or(&l, top, "vfio_pci_loaded", 1);
         sim->vfio_device_cdev = get_int_or(&l, top, "vfio_device_cdev", 0);
+        n = json_object_get_member(top, "btrfs");
+        if (n && JSON_NODE_HOLDS_ARRAY(n)) {
+                JsonArray *a = json_node_get_array(n);
+                GPtrArray *v = g_ptr_array_new();
+
+                /* [{"uuid", "label", "devices": [block names]}]: uuid, label, "a b" triples */
+                for (guint i = 0; i < json_array_get_length(a); i++) {
+                        JsonObject *bo = json_array_get_object_element(a, i);
+                        char *uuid = bo ? get_str(&l, bo, "uuid") : NULL;
+                        g_auto(GStrv) members = bo ? get_strv(&l, bo, "devices") : NULL;
+
+                        if (!uuid) {
+                                g_ptr_array_add(v, NULL);
+                                g_strfreev((char **) g_ptr_array_free(v, FALSE));
+                                g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                                            "\"btrfs\" is a list of {\"uuid\", \"label\", \"devices\"}");
+                                goto fail;
+                        }
+                        g_ptr_array_add(v, uuid);
+                        g_ptr_array_add(v, bo && json_object_has_member(bo, "label")
+                                                   ? get_str(&l, bo, "label")
+                                                   : g_strdup(""));
+                        g_ptr_array_add(v, g_strjoinv(" ", members));
+                }
+                g_ptr_array_add(v, NULL);
+                sim->btrfs = (char **) g_ptr_array_free(v, FALSE);
+        }
         n = json_object_get_member(top, "vtconsoles");
         if (n && JSON_NODE_HOLDS_ARRAY(n)) {
                 JsonArray *a = json_node_get_array(n);
@@ -1685,6 +1745,7 @@ void sim_free(Sim *sim) {
                 node_free_all(sim->root);
         g_hash_table_unref(sim->by_address);
         g_strfreev(sim->vtconsoles);
+        g_strfreev(sim->btrfs);
         g_hash_table_unref(sim->by_driver);
         g_hash_table_unref(sim->vfio_cdev_minors);
         g_ptr_array_set_free_func(sim->devices, device_free);

@@ -160,6 +160,7 @@ typedef struct {
         GHashTable *by_driver;        /* name -> SimDriver* */
         bool vfio_device_cdev;        /* topology "vfio_device_cdev": kernel >= 6.6 cdev */
         char **vtconsoles;            /* topology "vtconsoles": name, bind, name, bind... */
+        char **btrfs;                 /* topology "btrfs": uuid, label, "member member", ... */
         GHashTable *vfio_cdev_minors; /* set of minor + 1 in use */
         int host_counter;             /* SCSI hosts numbered so far */
         int next_ifindex;

@@ -195,6 +195,26 @@ test_net_reasons (void)
 }
 
 static void
+test_btrfs_reasons (void)
+{
+  g_autoptr (InUseFacts) f = inuse_facts_new ();
+  const char *members[] = { "sda2", "sdb1", NULL };
+  g_autofree char *second = NULL, *first = NULL, *elsewhere = NULL;
+
+  inuse_parse_mountinfo (
+      f, "36 1 0:31 / /srv rw,relatime shared:1 - btrfs /dev/sda2 rw,space_cache\n");
+  second = inuse_btrfs_reason (f, "sdb1", "data", "0b5f...", members);
+  first = inuse_btrfs_reason (f, "sda2", "data", "0b5f...", members);
+  g_assert_cmpstr (second, ==, "member of btrfs data mounted at /srv (sdb1)");
+  g_assert_null (first); /* "mounted: /srv (sda2)" says it */
+  {
+    const char *others[] = { "nvme0n1p1", "nvme1n1p1", NULL };
+    elsewhere = inuse_btrfs_reason (f, "nvme1n1p1", "", "4d2a-uuid", others);
+    g_assert_cmpstr (elsewhere, ==, "member of a mounted btrfs 4d2a-uuid (nvme1n1p1)");
+  }
+}
+
+static void
 test_sanitize (void)
 {
   g_autofree char *a = inuse_sanitize ("gnome-shell", 15);
@@ -331,6 +351,7 @@ main (int argc, char **argv)
   g_test_add_func ("/inuse/net-reasons", test_net_reasons);
   g_test_add_func ("/inuse/doubts", test_doubts);
   g_test_add_func ("/inuse/swaps-malformed", test_swaps_malformed);
+  g_test_add_func ("/inuse/btrfs-reasons", test_btrfs_reasons);
   g_test_add_func ("/inuse/sanitize", test_sanitize);
   g_test_add_func ("/inuse/bitmaps", test_bitmaps);
   g_test_add_func ("/inuse/input-kinds", test_input_kinds);
