@@ -153,6 +153,36 @@ static int table_devices(const VfiodDeviceList *list) {
         return r;
 }
 
+/* Below a group's table, each reason of each device in use on a line of
+ * its own, whole (the table's column is cut to the terminal): what a
+ * user must close, unmount or unplug before the group can go. */
+static int print_in_use(const VfiodDeviceList *list) {
+        bool header = false;
+
+        for (size_t i = 0; i < list->n_devices; i++) {
+                const VfiodDevice *d = list->devices[i];
+                const char *p = d->in_use;
+                bool first = true;
+
+                if (!*p)
+                        continue;
+                if (!header)
+                        printf("\nIn use:\n");
+                header = true;
+                while (*p) {
+                        const char *end = strstr(p, "; ");
+                        size_t len = end ? (size_t) (end - p) : strlen(p);
+
+                        printf("  %-14s %.*s\n", first ? d->address : "", (int) len, p);
+                        first = false;
+                        p += len;
+                        if (end)
+                                p += 2;
+                }
+        }
+        return fflush(stdout) != 0 ? -errno : 0;
+}
+
 /* ---- list, group, explain ------------------------------------------ */
 
 int verb_list(Vfioctl *ctx, char **args, size_t n_args) {
@@ -195,6 +225,8 @@ int verb_group(Vfioctl *ctx, char **args, size_t n_args) {
                         printf("Cause: %s: %s\n", why->cause, why->explanation);
         }
         r = table_devices(list);
+        if (r >= 0)
+                r = print_in_use(list);
         return r < 0 ? vfioctl_fail_output(r) : EXIT_SUCCESS;
 }
 

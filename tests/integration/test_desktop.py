@@ -232,8 +232,17 @@ class DesktopTest(StackTest):
     def test_cli_names_the_holder(self):
         self.start()
         holder = self.hold('dri/card1')
+        sound = self.hold('snd/pcmC1D3p')
+        compute = self.hold('dri/renderD129')
         out = self.stack.vfioctl('group', GPU, check=0).stdout
-        self.assertIn('display: sleep pid %d (card1)' % holder.pid, out)
+        # each reason whole, on a line of its own, below the table
+        self.assertIn('\nIn use:\n', out)
+        lines = out.split('\nIn use:\n')[1].splitlines()
+        self.assertEqual(lines, [
+            '  %-14s display: sleep pid %d (card1)' % (GPU, holder.pid),
+            '  %-14s GPU: sleep pid %d (renderD129)' % ('', compute.pid),
+            '  %-14s sound: sleep pid %d (pcmC1D3p)' % (GPU_AUDIO, sound.pid),
+        ])
 
     # ---- helpers ------------------------------------------------------------
     @staticmethod
