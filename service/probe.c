@@ -435,9 +435,6 @@ read_devname (const char *syspath)
   return NULL;
 }
 
-static int list_dir (const char *path, GStrv *out);
-static char *read_text (const char *path, int *err);
-
 /* Every mounted btrfs, into m->btrfs (once per reading). */
 static void
 load_btrfs (Marking *m)
@@ -569,10 +566,18 @@ mark_input (Marking *m, const char *syspath, const char *node, unsigned major, u
       ev = read_text (path, &err);
       key = read_text (key_path, &err);
       rel = read_text (rel_path, &err);
-      if (ev == NULL || !inuse_bitmap_valid (ev) || (key && !inuse_bitmap_valid (key)))
+      /* without its keys no keyboard can be told from a button; a
+       * device without relative axes has a rel of "0" */
+      if (ev && inuse_bitmap_valid (ev) && !(key && inuse_bitmap_valid (key)))
+        {
+          g_free (path);
+          path = g_strdup (key_path);
+        }
+      if (ev == NULL || !inuse_bitmap_valid (ev) || key == NULL || !inuse_bitmap_valid (key) ||
+          (rel && !inuse_bitmap_valid (rel)))
         {
           mark_doubt (m, g_strdup_printf ("whether input %s is a keyboard or a mouse (udev has no "
-                                          "entry %s, and %s could not be read)",
+                                          "entry %s, and %s could not be read or understood)",
                                           node, udev, path));
           return;
         }

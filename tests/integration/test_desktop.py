@@ -105,6 +105,15 @@ class DesktopTest(StackTest):
         self.assertIn('may be in use', message)
         self.assert_nothing_written()
 
+    def test_unreadable_keys_are_a_doubt(self):
+        # a device with events but no readable keys could be a keyboard
+        self.start()
+        self.sim.fail_read('input3/capabilities/key', 'EIO')
+        self.stack.host_changed()
+        in_use = by_address(self.stack.list_devices())[USB]['in_use']
+        self.assertIn('whether input event3 is a keyboard or a mouse', in_use)
+        self.assertIn('capabilities/key could not be read or understood', in_use)
+
     def test_framebuffer_console(self):
         devices = self.start()
         self.assertEqual(devices[IGPU]['in_use'], 'boot display; framebuffer console (fb0)')
